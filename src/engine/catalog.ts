@@ -1,0 +1,70 @@
+/**
+ * The catalog: every stream, its shards and tags, persisted as `<data>/catalog.json`. It is
+ * replaced atomically (write a temporary file, fsync, rename), so after a crash the file is
+ * either the old catalog or the new one, never a mix. Records themselves live in the segments;
+ * the catalog holds only what describes them.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StreamMode, StreamStatus } from '../kinesis/shapes.js';
+
+export const CATALOG_FORMAT_VERSION = 1;
+const CATALOG_FILE = 'catalog.json';
+
+export interface ShardRecord {
+  shardId: string;
+  /** The number in the shard id; also the shard's place in sequence numbers. */
+  index: number;
+  startingHashKey: string;
+  endingHashKey: string;
+  parentShardId?: string;
+  adjacentParentShardId?: string;
+  createdMs: number;
+  /** Set when the shard is closed (resharding): its last ordinal + 1 and when it closed. */
+  closed?: { endOrdinal: number; closedMs: number };
+}
+
+export interface StreamRecord {
+  name: string;
+  createdMs: number;
+  status: StreamStatus;
+  mode: StreamMode;
+  retentionHours: number;
+  maxRecordSizeKiB: number;
+  tags: Record<string, string>;
+  nextShardIndex: number;
+  shards: ShardRecord[];
+}
+
+export interface CatalogFile {
+  version: number;
+  /** Key of the shard-iterator MAC: iterators survive a restart but cannot be forged. */
+  iteratorSecret: string;
+  streams: StreamRecord[];
+}
+
+export function loadCatalog(dataDir: string): CatalogFile {
+  const path = join(dataDir, CATALOG_FILE);
+  if (!existsSync(path)) {
+    return { version: CATALOG_FORMAT_VERSION, iteratorSecret: randomBytes(32).toString('hex'), streams: [] };
+  }
+  const catalog = JSON.parse(readFileSync(path, 'utf8')) as CatalogFile;
+  if (catalog.version !== CATALOG_FORMAT_VERSION) {
+    throw new Error(`${path}: catalog format ${catalog.version} is not supported`);
+  }
+  return catalog;
+}
+
+export function saveCatalog(dataDir: string, catalog: CatalogFile): void {
+  const path = join(dataDir, CATALOG_FILE);
+  const temporary = `${path}.tmp`;
+  const fd = openSync(temporary, 'w');
+  try {
+    writeSync(fd, JSON.stringify(catalog, null, 1));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+}

@@ -1,0 +1,989 @@
+/**
+ * The Engine: Runnel as a library. Every Kinesis operation is a method named in camelCase that
+ * takes and returns the shapes of `@aws-sdk/client-kinesis` (src/kinesis/shapes.ts) and throws
+ * errors named as Kinesis names them. The main thread validates, routes records by MD5 of the
+ * partition key and encodes one batch per shard; shard workers append; reads come straight from
+ * the shared index and read-only mappings, without messaging the owner.
+ */
+import { availableParallelism } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { KinesisError, fail } from '../errors.js';
+import {
+  ACCOUNT_SHARD_LIMIT,
+  GET_RECORDS_BYTES_MAX,
+  GET_RECORDS_LIMIT_MAX,
+  KIB,
+  LIST_SHARDS_RETURNED_MAX,
+  LIST_STREAMS_RETURNED_MAX,
+  DESCRIBE_STREAM_RETURNED_MAX,
+  LIST_TAGS_LIMIT_MAX,
+  NEXT_TOKEN_TTL_MS,
+  ON_DEMAND_INITIAL_SHARD_COUNT,
+  ON_DEMAND_STREAM_COUNT_LIMIT,
+  PUT_RECORDS_BYTES_MAX,
+  RECORD_SIZE_DEFAULT_KIB,
+  RETENTION_CHECK_INTERVAL_MS,
+  RETENTION_HOURS_DEFAULT,
+  RETENTION_HOURS_MAX,
+  RETENTION_HOURS_MIN,
+  SEGMENT_BYTES_DEFAULT,
+  SEGMENT_BYTES_MAX,
+  SEGMENT_BYTES_MIN,
+  SHARD_ITERATOR_TTL_MS,
+  TAGS_PER_STREAM_MAX,
+  WORKER_BATCH_BYTES_MAX,
+  PARTITION_KEY_CHARS_MAX,
+} from '../limits.js';
+import { evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
+import { ShardIteratorCodec, javaDateString, type IteratorPosition } from '../kinesis/shard-iterator.js';
+import type * as K from '../kinesis/shapes.js';
+import { requireStreamTarget, validateInput } from '../kinesis/validation.js';
+import type { ReadResult } from '../storage/segment-reader.js';
+import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
+import { Batcher } from './batcher.js';
+import { encodeBatches, type RecordInput } from './batch-encoder.js';
+import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
+import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface EngineOptions {
+  /** Directory holding the catalog and segments; created if missing. */
+  dataDir: string;
+  /** Shard worker threads (default: available cores). */
+  workers?: number;
+  /** Size of each preallocated segment file (default 64 MiB). */
+  segmentBytes?: number;
+  /** How long CREATING/DELETING/UPDATING last, in ms (default 0: immediate, for embedding). */
+  streamTransitionMs?: number;
+  /** msync before acknowledging writes (survives power loss), default false. */
+  fsync?: boolean;
+  accountId?: string;
+  region?: string;
+  /** The clock, in epoch ms; tests move it to expire iterators and retention. */
+  clock?: () => number;
+}
+
+export interface PutRecordBatchResult {
+  readonly recordCount: number;
+  readonly FailedRecordCount: number;
+  /** ShardId of record `i`. */
+  shardIdOf(i: number): string;
+  /** Sequence number of record `i`. */
+  sequenceNumberOf(i: number): string;
+}
+
+const DEFAULT_ACCOUNT = '000000000000';
+const DEFAULT_REGION = 'us-east-1';
+const MS_PER_HOUR = 3_600_000;
+const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
+
+type Decoded<T> = { issuedMs: number } & T;
+
+export class Engine {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly batcher: Batcher;
+  private readonly iterators: ShardIteratorCodec;
+  private readonly clock: () => number;
+  private readonly accountId: string;
+  private readonly region: string;
+  private readonly segmentBytes: number;
+  private readonly transitionMs: number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private nextWorker = 0;
+  private closed = false;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly pool: WorkerPool,
+    private readonly catalog: CatalogFile,
+    options: EngineOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.accountId = options.accountId ?? DEFAULT_ACCOUNT;
+    this.region = options.region ?? DEFAULT_REGION;
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    this.transitionMs = options.streamTransitionMs ?? 0;
+    this.batcher = new Batcher(pool, this.clock, options.fsync ?? false);
+    this.iterators = new ShardIteratorCodec(Buffer.from(catalog.iteratorSecret, 'hex'));
+  }
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    if (segmentBytes < SEGMENT_BYTES_MIN || segmentBytes > SEGMENT_BYTES_MAX) {
+      throw new RangeError(`segmentBytes must be in [${SEGMENT_BYTES_MIN}, ${SEGMENT_BYTES_MAX}]`);
+    }
+    const dataDir = resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const catalog = loadCatalog(dataDir);
+    const workers = Math.max(1, options.workers ?? availableParallelism());
+    const engine = new Engine(dataDir, new WorkerPool(workers), catalog, options);
+    await engine.restore();
+    return engine;
+  }
+
+  /** Number of shard worker threads. */
+  get workerCount(): number {
+    return this.pool.size;
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------
+
+  private async restore(): Promise<void> {
+    const deleting: StreamRecord[] = [];
+    for (const record of this.catalog.streams) {
+      if (record.status === 'DELETING') {
+        deleting.push(record);
+        continue;
+      }
+      // A transition cut short by a restart completes now.
+      record.status = 'ACTIVE';
+      this.streams.set(record.name, this.buildStream(record));
+    }
+    for (const record of deleting) {
+      await this.pool.run(0, { kind: 'close', keys: [], removeDirs: [streamDir(this.dataDir, record.name)] });
+    }
+    this.catalog.streams = this.catalog.streams.filter((record) => record.status !== 'DELETING');
+    this.persist();
+    await this.openShards([...this.streams.values()].flatMap((stream) => stream.shards));
+    this.retentionTimer = setInterval(() => void this.enforceRetention(), RETENTION_CHECK_INTERVAL_MS);
+    this.retentionTimer.unref();
+  }
+
+  /** Syncs and closes every shard, then stops the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.retentionTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    for (let worker = 0; worker < this.pool.size; worker++) {
+      await this.pool.run(worker, { kind: 'sync' }).catch(() => undefined);
+    }
+    await this.pool.close();
+  }
+
+  private buildStream(record: StreamRecord): StreamState {
+    const shards = record.shards.map(
+      (shard) => new ShardState(shard, this.assignWorker(), record.name, this.dataDir, this.segmentBytes),
+    );
+    return new StreamState(record, this.streamArn(record.name), shards);
+  }
+
+  private assignWorker(): number {
+    const worker = this.nextWorker;
+    this.nextWorker = (this.nextWorker + 1) % this.pool.size;
+    return worker;
+  }
+
+  private async openShards(shards: ShardState[]): Promise<void> {
+    const byWorker = new Map<number, ShardState[]>();
+    for (const shard of shards) {
+      const list = byWorker.get(shard.worker) ?? [];
+      list.push(shard);
+      byWorker.set(shard.worker, list);
+    }
+    await Promise.all(
+      [...byWorker].map(([worker, list]) =>
+        this.pool.run<OpenReply>(worker, { kind: 'open', shards: list.map((shard) => shard.descriptor) }),
+      ),
+    );
+  }
+
+  private persist(): void {
+    saveCatalog(this.dataDir, this.catalog);
+  }
+
+  private later(action: () => void | Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) void action();
+    }, this.transitionMs);
+    this.timers.add(timer);
+  }
+
+  /** Deletes whole segments older than each stream's retention period. */
+  async enforceRetention(): Promise<number> {
+    const now = this.clock();
+    const byWorker = new Map<number, Array<{ shard: ShardState['descriptor']; cutoffMs: number }>>();
+    for (const stream of this.streams.values()) {
+      const cutoffMs = now - stream.record.retentionHours * MS_PER_HOUR;
+      for (const shard of stream.shards) {
+        const list = byWorker.get(shard.worker) ?? [];
+        list.push({ shard: shard.descriptor, cutoffMs });
+        byWorker.set(shard.worker, list);
+      }
+    }
+    const replies = await Promise.all(
+      [...byWorker].map(([worker, shards]) => this.pool.run<RetentionReply>(worker, { kind: 'retention', shards })),
+    );
+    for (const stream of this.streams.values()) for (const shard of stream.shards) shard.reader.release();
+    return replies.reduce((sum, reply) => sum + reply.deletedSegments, 0);
+  }
+
+  // ---- naming -------------------------------------------------------------------------------------
+
+  private streamArn(name: string): string {
+    return `arn:aws:kinesis:${this.region}:${this.accountId}:stream/${name}`;
+  }
+
+  private notFound(name: string): KinesisError {
+    return fail.notFound(`Stream ${name} under account ${this.accountId} not found.`);
+  }
+
+  /** The stream an input names by StreamName and/or StreamARN. */
+  private target(input: K.StreamTarget): StreamState {
+    requireStreamTarget(input);
+    let name = input.StreamName;
+    if (input.StreamARN !== undefined) {
+      const prefix = `arn:aws:kinesis:${this.region}:${this.accountId}:stream/`;
+      const fromArn = input.StreamARN.startsWith(prefix) ? input.StreamARN.slice(prefix.length) : undefined;
+      if (fromArn === undefined) throw this.notFound(input.StreamARN);
+      if (name !== undefined && name !== fromArn) {
+        throw fail.invalid(`StreamARN ${input.StreamARN} and StreamName ${name} do not name the same stream.`);
+      }
+      name = fromArn;
+    }
+    const stream = this.streams.get(name!);
+    if (!stream) throw this.notFound(name!);
+    return stream;
+  }
+
+  /** A stream that accepts reads and writes (ACTIVE or UPDATING). */
+  private writable(input: K.StreamTarget): StreamState {
+    const stream = this.target(input);
+    const status = stream.record.status;
+    if (status !== 'ACTIVE' && status !== 'UPDATING') throw this.notFound(stream.name);
+    return stream;
+  }
+
+  private requireActive(stream: StreamState): void {
+    if (stream.record.status !== 'ACTIVE') {
+      throw fail.inUse(
+        `Stream ${stream.name} under account ${this.accountId} not ACTIVE, instead in state ${stream.record.status}`,
+      );
+    }
+  }
+
+  // ---- control plane --------------------------------------------------------------------------------
+
+  async createStream(input: K.CreateStreamInput): Promise<Record<string, never>> {
+    validateInput('CreateStream', input as unknown as Record<string, unknown>);
+    const name = input.StreamName;
+    if (this.streams.has(name)) {
+      throw fail.inUse(`Stream ${name} under account ${this.accountId} already exists.`);
+    }
+    const mode: K.StreamMode =
+      input.StreamModeDetails?.StreamMode ?? (input.ShardCount === undefined ? 'ON_DEMAND' : 'PROVISIONED');
+    if (mode === 'PROVISIONED' && input.ShardCount === undefined) {
+      throw fail.invalid('ShardCount is required for PROVISIONED streams.');
+    }
+    if (mode === 'ON_DEMAND' && input.ShardCount !== undefined) {
+      throw fail.invalid('ShardCount cannot be specified for ON_DEMAND streams.');
+    }
+    if (mode === 'ON_DEMAND' && this.onDemandStreamCount() >= ON_DEMAND_STREAM_COUNT_LIMIT) {
+      throw fail.limit(`This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`);
+    }
+    const shardCount = input.ShardCount ?? ON_DEMAND_INITIAL_SHARD_COUNT;
+    const current = this.openShardCount();
+    if (current + shardCount > ACCOUNT_SHARD_LIMIT) {
+      throw fail.limit(
+        `This request would exceed the shard limit for the account ${this.accountId} in ${this.region}. ` +
+          `Current shard count for the account: ${current}. Limit: ${ACCOUNT_SHARD_LIMIT}. ` +
+          `Number of additional shards that would have resulted from this request: ${shardCount}. ` +
+          'Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) ' +
+          'for current limits and how to request higher limits.',
+      );
+    }
+    if (input.Tags && Object.keys(input.Tags).length > TAGS_PER_STREAM_MAX) {
+      throw fail.invalid(`A stream cannot have more than ${TAGS_PER_STREAM_MAX} tags.`);
+    }
+    const createdMs = this.clock();
+    const shards: ShardRecord[] = evenHashRanges(shardCount).map((range, index) => ({
+      shardId: shardIdOf(index),
+      index,
+      startingHashKey: range.start.toString(),
+      endingHashKey: range.end.toString(),
+      createdMs,
+    }));
+    const record: StreamRecord = {
+      name,
+      createdMs,
+      status: 'CREATING',
+      mode,
+      retentionHours: RETENTION_HOURS_DEFAULT,
+      maxRecordSizeKiB: input.MaxRecordSizeInKiB ?? RECORD_SIZE_DEFAULT_KIB,
+      tags: { ...(input.Tags ?? {}) },
+      nextShardIndex: shardCount,
+      shards,
+    };
+    const stream = this.buildStream(record);
+    this.streams.set(name, stream);
+    this.catalog.streams.push(record);
+    this.persist();
+    try {
+      await this.openShards(stream.shards);
+    } catch (error) {
+      this.streams.delete(name);
+      this.catalog.streams = this.catalog.streams.filter((candidate) => candidate !== record);
+      this.persist();
+      throw error;
+    }
+    const activate = () => {
+      if (this.streams.get(name) !== stream || record.status !== 'CREATING') return;
+      record.status = 'ACTIVE';
+      this.persist();
+    };
+    if (this.transitionMs === 0) activate();
+    else this.later(activate);
+    return {};
+  }
+
+  async deleteStream(input: K.DeleteStreamInput): Promise<Record<string, never>> {
+    validateInput('DeleteStream', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    if (stream.record.status === 'DELETING') return {};
+    stream.record.status = 'DELETING';
+    this.persist();
+    const remove = async () => {
+      const keysByWorker = new Map<number, string[]>();
+      for (const shard of stream.shards) {
+        keysByWorker.set(shard.worker, [...(keysByWorker.get(shard.worker) ?? []), shard.descriptor.key]);
+      }
+      await Promise.all(
+        [...keysByWorker].map(([worker, keys]) => this.pool.run(worker, { kind: 'close', keys, removeDirs: [] })),
+      );
+      await this.pool.run(0, { kind: 'close', keys: [], removeDirs: [streamDir(this.dataDir, stream.name)] });
+      this.streams.delete(stream.name);
+      this.catalog.streams = this.catalog.streams.filter((record) => record !== stream.record);
+      this.persist();
+    };
+    if (this.transitionMs === 0) await remove();
+    else this.later(remove);
+    return {};
+  }
+
+  async describeStream(input: K.DescribeStreamInput): Promise<K.DescribeStreamOutput> {
+    validateInput('DescribeStream', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    const limit = Math.min(input.Limit ?? DESCRIBE_STREAM_RETURNED_MAX, DESCRIBE_STREAM_RETURNED_MAX);
+    const all = this.listedShards(stream);
+    const after = input.ExclusiveStartShardId;
+    const candidates = after === undefined ? all : all.filter((shard) => shard.shardId > after);
+    const page = candidates.slice(0, limit);
+    const { record } = stream;
+    return {
+      StreamDescription: {
+        StreamName: record.name,
+        StreamARN: stream.arn,
+        StreamStatus: record.status,
+        StreamModeDetails: { StreamMode: record.mode },
+        Shards: page.map((shard) => shard.describe()),
+        HasMoreShards: candidates.length > page.length,
+        RetentionPeriodHours: record.retentionHours,
+        StreamCreationTimestamp: new Date(record.createdMs),
+        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+        EncryptionType: 'NONE',
+      },
+    };
+  }
+
+  async describeStreamSummary(input: K.StreamTarget): Promise<K.DescribeStreamSummaryOutput> {
+    validateInput('DescribeStreamSummary', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    const { record } = stream;
+    return {
+      StreamDescriptionSummary: {
+        StreamName: record.name,
+        StreamARN: stream.arn,
+        StreamStatus: record.status,
+        StreamModeDetails: { StreamMode: record.mode },
+        RetentionPeriodHours: record.retentionHours,
+        StreamCreationTimestamp: new Date(record.createdMs),
+        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+        EncryptionType: 'NONE',
+        OpenShardCount: stream.open.length,
+        ConsumerCount: 0,
+        MaxRecordSizeInKiB: record.maxRecordSizeKiB,
+      },
+    };
+  }
+
+  async listStreams(input: K.ListStreamsInput = {}): Promise<K.ListStreamsOutput> {
+    validateInput('ListStreams', input as unknown as Record<string, unknown>);
+    let after = input.ExclusiveStartStreamName;
+    if (input.NextToken !== undefined) {
+      const token = this.decodeToken<{ after: string }>(input.NextToken, 'list-streams');
+      after = token.after;
+    }
+    const limit = Math.min(input.Limit ?? LIST_STREAMS_RETURNED_MAX, LIST_STREAMS_RETURNED_MAX);
+    const names = [...this.streams.keys()].sort();
+    const candidates = after === undefined ? names : names.filter((name) => name > after!);
+    const page = candidates.slice(0, limit);
+    const hasMore = candidates.length > page.length;
+    const output: K.ListStreamsOutput = {
+      StreamNames: page,
+      HasMoreStreams: hasMore,
+      StreamSummaries: page.map((name) => {
+        const stream = this.streams.get(name)!;
+        return {
+          StreamName: name,
+          StreamARN: stream.arn,
+          StreamStatus: stream.record.status,
+          StreamModeDetails: { StreamMode: stream.record.mode },
+          StreamCreationTimestamp: new Date(stream.record.createdMs),
+        };
+      }),
+    };
+    if (hasMore) output.NextToken = this.encodeToken('list-streams', { after: page[page.length - 1]! });
+    return output;
+  }
+
+  async listShards(input: K.ListShardsInput): Promise<K.ListShardsOutput> {
+    validateInput('ListShards', input as unknown as Record<string, unknown>);
+    let streamName = input.StreamName;
+    let after = input.ExclusiveStartShardId;
+    let filter = input.ShardFilter;
+    if (input.NextToken !== undefined) {
+      if (input.StreamName !== undefined || input.StreamARN !== undefined) {
+        throw fail.invalid('NextToken and StreamName cannot be provided together.');
+      }
+      if (input.ExclusiveStartShardId !== undefined) {
+        throw fail.invalid('NextToken and ExclusiveStartShardId cannot be provided together.');
+      }
+      const token = this.decodeToken<{ stream: string; after: string; filter?: K.ShardFilter & { ms?: number } }>(
+        input.NextToken,
+        'list-shards',
+      );
+      streamName = token.stream;
+      after = token.after;
+      filter = token.filter && {
+        Type: token.filter.Type,
+        ...(token.filter.ShardId !== undefined ? { ShardId: token.filter.ShardId } : {}),
+        ...(token.filter.ms !== undefined ? { Timestamp: new Date(token.filter.ms) } : {}),
+      };
+    } else if (input.StreamName === undefined && input.StreamARN === undefined) {
+      throw fail.invalid('Either NextToken or StreamName should be provided.');
+    }
+    const stream = this.target({ StreamName: streamName, StreamARN: input.NextToken ? undefined : input.StreamARN });
+    const limit = Math.min(input.MaxResults ?? LIST_SHARDS_RETURNED_MAX, LIST_SHARDS_RETURNED_MAX);
+    let shards = this.filterShards(stream, filter);
+    if (after !== undefined) shards = shards.filter((shard) => shard.shardId > after!);
+    const page = shards.slice(0, limit);
+    const output: K.ListShardsOutput = { Shards: page.map((shard) => shard.describe()) };
+    if (shards.length > page.length) {
+      const tokenFilter = filter && {
+        Type: filter.Type,
+        ShardId: filter.ShardId,
+        ms: filter.Timestamp?.getTime(),
+      };
+      output.NextToken = this.encodeToken('list-shards', {
+        stream: stream.name,
+        after: page[page.length - 1]!.shardId,
+        filter: tokenFilter,
+      });
+    }
+    return output;
+  }
+
+  /** Shards still within retention, in shard-id order (what FROM_TRIM_HORIZON lists). */
+  private listedShards(stream: StreamState): ShardState[] {
+    const cutoff = this.clock() - stream.record.retentionHours * MS_PER_HOUR;
+    return stream.shards
+      .filter((shard) => !shard.record.closed || shard.record.closed.closedMs >= cutoff)
+      .sort((a, b) => a.record.index - b.record.index);
+  }
+
+  private filterShards(stream: StreamState, filter: K.ShardFilter | undefined): ShardState[] {
+    const listed = this.listedShards(stream);
+    switch (filter?.Type) {
+      case undefined:
+      case 'FROM_TRIM_HORIZON':
+      case 'AT_TRIM_HORIZON':
+        return listed;
+      case 'AT_LATEST':
+        return listed.filter((shard) => shard.isOpen);
+      case 'AFTER_SHARD_ID': {
+        if (filter.ShardId === undefined) throw fail.invalid('ShardId is required for the AFTER_SHARD_ID filter.');
+        return listed.filter((shard) => shard.shardId > filter.ShardId!);
+      }
+      case 'AT_TIMESTAMP':
+      case 'FROM_TIMESTAMP': {
+        if (filter.Timestamp === undefined) {
+          throw fail.invalid(`Timestamp is required for the ${filter.Type} filter.`);
+        }
+        const ms = filter.Timestamp.getTime();
+        return listed.filter((shard) => {
+          const closedMs = shard.record.closed?.closedMs;
+          const openAt = closedMs === undefined || closedMs > ms;
+          return filter.Type === 'FROM_TIMESTAMP' ? openAt : openAt && shard.record.createdMs <= Math.max(ms, stream.record.createdMs);
+        });
+      }
+    }
+  }
+
+  async increaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
+    validateInput('IncreaseStreamRetentionPeriod', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    const hours = input.RetentionPeriodHours;
+    this.checkRetentionRange(hours);
+    if (hours < stream.record.retentionHours) {
+      throw fail.invalid(
+        `Requested retention period (${hours} hours) for stream ${stream.name} can not be shorter than ` +
+          `existing retention period (${stream.record.retentionHours} hours). Use DecreaseRetentionPeriod API.`,
+      );
+    }
+    this.requireActive(stream);
+    stream.record.retentionHours = hours;
+    this.persist();
+    return {};
+  }
+
+  async decreaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
+    validateInput('DecreaseStreamRetentionPeriod', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    const hours = input.RetentionPeriodHours;
+    this.checkRetentionRange(hours);
+    if (hours > stream.record.retentionHours) {
+      throw fail.invalid(
+        `Requested retention period (${hours} hours) for stream ${stream.name} can not be longer than ` +
+          `existing retention period (${stream.record.retentionHours} hours). Use IncreaseRetentionPeriod API.`,
+      );
+    }
+    this.requireActive(stream);
+    stream.record.retentionHours = hours;
+    this.persist();
+    return {};
+  }
+
+  private checkRetentionRange(hours: number): void {
+    if (hours < RETENTION_HOURS_MIN) {
+      throw fail.invalid(
+        `Minimum allowed retention period is ${RETENTION_HOURS_MIN} hours. ` +
+          `Requested retention period (${hours} hours) is too short.`,
+      );
+    }
+    if (hours > RETENTION_HOURS_MAX) {
+      throw fail.invalid(
+        `Maximum allowed retention period is ${RETENTION_HOURS_MAX} hours. ` +
+          `Requested retention period (${hours} hours) is too long.`,
+      );
+    }
+  }
+
+  async describeLimits(_input: Record<string, never> = {}): Promise<K.DescribeLimitsOutput> {
+    return {
+      ShardLimit: ACCOUNT_SHARD_LIMIT,
+      OpenShardCount: this.openShardCount(),
+      OnDemandStreamCount: this.onDemandStreamCount(),
+      OnDemandStreamCountLimit: ON_DEMAND_STREAM_COUNT_LIMIT,
+    };
+  }
+
+  private openShardCount(): number {
+    let count = 0;
+    for (const stream of this.streams.values()) count += stream.open.length;
+    return count;
+  }
+
+  private onDemandStreamCount(): number {
+    let count = 0;
+    for (const stream of this.streams.values()) if (stream.record.mode === 'ON_DEMAND') count++;
+    return count;
+  }
+
+  // ---- tags -------------------------------------------------------------------------------------------
+
+  async addTagsToStream(input: K.AddTagsToStreamInput): Promise<Record<string, never>> {
+    validateInput('AddTagsToStream', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    const merged = { ...stream.record.tags, ...input.Tags };
+    if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
+      throw fail.invalid(
+        `Failed to add tags to stream ${stream.name} under account ${this.accountId} because a given ` +
+          `stream cannot have more than ${TAGS_PER_STREAM_MAX} tags associated with it.`,
+      );
+    }
+    stream.record.tags = merged;
+    this.persist();
+    return {};
+  }
+
+  async removeTagsFromStream(input: K.RemoveTagsFromStreamInput): Promise<Record<string, never>> {
+    validateInput('RemoveTagsFromStream', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    for (const key of input.TagKeys) delete stream.record.tags[key];
+    this.persist();
+    return {};
+  }
+
+  async listTagsForStream(input: K.ListTagsForStreamInput): Promise<K.ListTagsForStreamOutput> {
+    validateInput('ListTagsForStream', input as unknown as Record<string, unknown>);
+    const stream = this.target(input);
+    const limit = Math.min(input.Limit ?? LIST_TAGS_LIMIT_MAX, LIST_TAGS_LIMIT_MAX);
+    const after = input.ExclusiveStartTagKey;
+    const keys = Object.keys(stream.record.tags)
+      .sort()
+      .filter((key) => after === undefined || key > after);
+    const page = keys.slice(0, limit);
+    return {
+      Tags: page.map((Key) => ({ Key, Value: stream.record.tags[Key]! })),
+      HasMoreTags: keys.length > page.length,
+    };
+  }
+
+  // ---- data plane: writes ---------------------------------------------------------------------------
+
+  async putRecord(input: K.PutRecordInput): Promise<K.PutRecordOutput> {
+    validateInput('PutRecord', input as unknown as Record<string, unknown>);
+    const stream = this.writable(input);
+    this.checkRecord(stream, input, 'data');
+    if (input.SequenceNumberForOrdering !== undefined && !decodeSequenceNumber(input.SequenceNumberForOrdering)) {
+      if (input.SequenceNumberForOrdering !== '0') {
+        throw fail.invalid(
+          `ExclusiveMinimumSequenceNumber ${input.SequenceNumberForOrdering} used in PutRecord on stream ` +
+            `${stream.name} under account ${this.accountId} is invalid.`,
+        );
+      }
+    }
+    const encoded = encodeBatches([input], stream.router);
+    const slot = encoded.shardOfRecord[0]!;
+    const shard = stream.open[slot]!;
+    const committed = await this.batcher.append(shard.worker, shard.descriptor, encoded.batches.get(slot)!);
+    return {
+      ShardId: shard.shardId,
+      SequenceNumber: shard.sequenceNumber(committed.baseOrdinal, committed.arrivalMs),
+      EncryptionType: 'NONE',
+    };
+  }
+
+  async putRecords(input: K.PutRecordsInput): Promise<K.PutRecordsOutput> {
+    validateInput('PutRecords', input as unknown as Record<string, unknown>);
+    const stream = this.writable(input);
+    let totalBytes = 0;
+    for (let i = 0; i < input.Records.length; i++) {
+      totalBytes += this.checkRecord(stream, input.Records[i]!, `records.${i + 1}.member.data`);
+    }
+    if (totalBytes > PUT_RECORDS_BYTES_MAX) {
+      throw fail.invalid(`Records size exceeds ${PUT_RECORDS_BYTES_MAX / (1024 * 1024)} MB limit`);
+    }
+    const routing = stream.open;
+    const encoded = encodeBatches(input.Records, stream.router);
+    const committed = new Map<number, { baseOrdinal: number; arrivalMs: number } | KinesisError>();
+    await Promise.all(
+      [...encoded.batches].map(async ([slot, batch]) => {
+        const shard = routing[slot]!;
+        try {
+          committed.set(slot, await this.batcher.append(shard.worker, shard.descriptor, batch));
+        } catch (error) {
+          committed.set(slot, error instanceof KinesisError ? error : fail.internal(String(error)));
+        }
+      }),
+    );
+    let failed = 0;
+    const records: K.PutRecordsResultEntry[] = new Array(input.Records.length);
+    for (let i = 0; i < records.length; i++) {
+      const slot = encoded.shardOfRecord[i]!;
+      const shard = routing[slot]!;
+      const outcome = committed.get(slot)!;
+      if (outcome instanceof KinesisError) {
+        failed++;
+        records[i] = {
+          ErrorCode: outcome.code === 'ProvisionedThroughputExceededException' ? outcome.code : 'InternalFailure',
+          ErrorMessage: outcome.code === 'ProvisionedThroughputExceededException'
+            ? `Rate exceeded for shard ${shard.shardId} in stream ${stream.name} under account ${this.accountId}.`
+            : 'Internal Service Failure',
+        };
+      } else {
+        records[i] = {
+          SequenceNumber: shard.sequenceNumber(outcome.baseOrdinal + encoded.positionOfRecord[i]!, outcome.arrivalMs),
+          ShardId: shard.shardId,
+        };
+      }
+    }
+    return { FailedRecordCount: failed, Records: records, EncryptionType: 'NONE' };
+  }
+
+  /**
+   * The fast path for embedding: any number of records for one stream in one call, with no
+   * promise and no result object per record. Records are checked like PutRecords entries
+   * (partition key 1-256 characters, size within the stream's limit) but the 500-record and
+   * 10 MiB request limits do not apply; large calls are cut into batches internally.
+   */
+  async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
+    const stream = this.writable({ StreamName: streamName });
+    const routing = stream.open;
+    const shardOf = new Int32Array(records.length);
+    const ordinalOf = new Float64Array(records.length);
+    const arrivalOf = new Float64Array(records.length);
+    const pending: Array<Promise<void>> = [];
+    let start = 0;
+    while (start < records.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < records.length && (end === start || bytes < FAST_PATH_CHUNK_BYTES)) {
+        bytes += this.checkFastRecord(stream, records[end]!, end);
+        end++;
+      }
+      const chunk = records.slice(start, end);
+      const encoded = encodeBatches(chunk, stream.router);
+      const offset = start;
+      for (const [slot, batch] of encoded.batches) {
+        const shard = routing[slot]!;
+        pending.push(
+          this.batcher.append(shard.worker, shard.descriptor, batch).then((committed) => {
+            for (let i = 0; i < chunk.length; i++) {
+              if (encoded.shardOfRecord[i] !== slot) continue;
+              shardOf[offset + i] = slot;
+              ordinalOf[offset + i] = committed.baseOrdinal + encoded.positionOfRecord[i]!;
+              arrivalOf[offset + i] = committed.arrivalMs;
+            }
+          }),
+        );
+      }
+      start = end;
+    }
+    await Promise.all(pending);
+    return {
+      recordCount: records.length,
+      FailedRecordCount: 0,
+      shardIdOf: (i) => routing[shardOf[i]!]!.shardId,
+      sequenceNumberOf: (i) => routing[shardOf[i]!]!.sequenceNumber(ordinalOf[i]!, arrivalOf[i]!),
+    };
+  }
+
+  /** Checks one record against the stream's limits; returns its size (data + key bytes). */
+  private checkRecord(stream: StreamState, record: RecordInput, path: string): number {
+    const keyBytes = Buffer.byteLength(record.PartitionKey, 'utf8');
+    const size = record.Data.length + keyBytes;
+    const maxBytes = stream.record.maxRecordSizeKiB * KIB;
+    if (record.Data.length > maxBytes) {
+      const length = record.Data.length;
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${length} cap=${length}]' ` +
+          `at '${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
+      );
+    }
+    if (size > maxBytes) {
+      throw fail.invalid(
+        `Record size ${size} bytes (data plus partition key) exceeds the maximum record size of ` +
+          `${maxBytes} bytes for stream ${stream.name}.`,
+      );
+    }
+    if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
+      throw fail.invalid(
+        'Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. ' +
+          `Specified value was ${record.ExplicitHashKey}`,
+      );
+    }
+    return size;
+  }
+
+  private checkFastRecord(stream: StreamState, record: RecordInput, i: number): number {
+    const key = record.PartitionKey;
+    if (typeof key !== 'string' || key.length === 0 || (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX)) {
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value '${String(key)}' at 'records.${i + 1}.member.partitionKey' ` +
+          `failed to satisfy constraint: Member must have length ${key?.length ? 'less than or equal to 256' : 'greater than or equal to 1'}`,
+      );
+    }
+    if (!(record.Data instanceof Uint8Array)) {
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy constraint: Member must not be null`,
+      );
+    }
+    return this.checkRecord(stream, record, `records.${i + 1}.member.data`);
+  }
+
+  // ---- data plane: reads ------------------------------------------------------------------------------
+
+  async getShardIterator(input: K.GetShardIteratorInput): Promise<K.GetShardIteratorOutput> {
+    validateInput('GetShardIterator', input as unknown as Record<string, unknown>);
+    const stream = this.writable(input);
+    const shard = stream.byShardId.get(input.ShardId);
+    if (!shard) {
+      throw fail.notFound(
+        `Shard ${input.ShardId} in stream ${stream.name} under account ${this.accountId} does not exist`,
+      );
+    }
+    const type = input.ShardIteratorType;
+    const needsSequence = type === 'AT_SEQUENCE_NUMBER' || type === 'AFTER_SEQUENCE_NUMBER';
+    if (needsSequence !== (input.StartingSequenceNumber !== undefined)) {
+      throw fail.invalid(
+        'Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or ' +
+          `(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ${type} and ` +
+          (needsSequence ? 'no StartingSequenceNumber.' : 'also a StartingSequenceNumber.'),
+      );
+    }
+    const now = this.clock();
+    const trim = shard.index.trimOrdinal();
+    const watermark = shard.index.nextOrdinal();
+    let ordinal: number;
+    let hint = { segmentBase: -1, byteOffset: 0 };
+    switch (type) {
+      case 'TRIM_HORIZON':
+        ordinal = trim;
+        break;
+      case 'LATEST':
+        ordinal = watermark;
+        break;
+      case 'AT_TIMESTAMP': {
+        if (input.Timestamp === undefined) {
+          throw fail.invalid(
+            'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. ' +
+              'Current request has no timestamp parameter.',
+          );
+        }
+        const ms = input.Timestamp.getTime();
+        if (ms > now) {
+          throw fail.invalid(
+            'The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. ' +
+              `timestampInMillis: ${ms}, currentTimestampInMillis: ${now}`,
+          );
+        }
+        const location = shard.reader.locateByTime(ms);
+        ordinal = location ? Math.max(trim, location.header.baseOrdinal) : watermark;
+        if (location) hint = { segmentBase: location.segmentBase, byteOffset: location.byteOffset };
+        break;
+      }
+      default: {
+        ordinal = this.sequenceOrdinal(stream, shard, input.StartingSequenceNumber!);
+        if (type === 'AFTER_SEQUENCE_NUMBER') ordinal++;
+        ordinal = Math.max(ordinal, trim);
+        if (ordinal > watermark) ordinal = watermark;
+      }
+    }
+    const ShardIterator = this.iterators.encode({
+      issuedMs: now,
+      streamName: stream.name,
+      streamCreatedMs: stream.record.createdMs,
+      shardIndex: shard.record.index,
+      ordinal,
+      hintSegmentBase: hint.segmentBase,
+      hintByteOffset: hint.byteOffset,
+    });
+    return { ShardIterator };
+  }
+
+  private sequenceOrdinal(stream: StreamState, shard: ShardState, sequenceNumber: string): number {
+    const fields = decodeSequenceNumber(sequenceNumber);
+    const invalid = (why = '') =>
+      fail.invalid(
+        `StartingSequenceNumber ${sequenceNumber} used in GetShardIterator on shard ${shard.shardId} in stream ` +
+          `${stream.name} under account ${this.accountId} is invalid${why}.`,
+      );
+    if (!fields) throw invalid();
+    if (fields.shardIndex !== shard.record.index) {
+      throw fail.invalid(
+        `Invalid StartingSequenceNumber. It encodes ${shardIdOf(fields.shardIndex)}, while it was used in a ` +
+          `call to a shard with ${shard.shardId}`,
+      );
+    }
+    if (fields.shardCreationSec !== Math.floor(shard.record.createdMs / 1000)) {
+      throw invalid(' because it did not come from this stream');
+    }
+    const ordinal = Number(fields.ordinal);
+    if (ordinal > shard.index.nextOrdinal()) throw invalid();
+    return ordinal;
+  }
+
+  async getRecords(input: K.GetRecordsInput): Promise<K.GetRecordsOutput> {
+    validateInput('GetRecords', input as unknown as Record<string, unknown>);
+    const now = this.clock();
+    const position = this.iterators.decode(input.ShardIterator);
+    if (!position) throw fail.invalid('Invalid ShardIterator.');
+    if (now - position.issuedMs > SHARD_ITERATOR_TTL_MS) {
+      throw new KinesisError(
+        'ExpiredIteratorException',
+        `Iterator expired. The iterator was created at time ${javaDateString(position.issuedMs)} while right now ` +
+          `it is ${javaDateString(now)} which is further in the future than the tolerated delay of ` +
+          `${SHARD_ITERATOR_TTL_MS} milliseconds.`,
+      );
+    }
+    const stream = this.streams.get(position.streamName);
+    if (!stream || stream.record.createdMs !== position.streamCreatedMs) {
+      throw this.notFound(position.streamName);
+    }
+    if (input.StreamARN !== undefined && input.StreamARN !== stream.arn) throw fail.invalid('Invalid ShardIterator.');
+    const shard = stream.byIndex.get(position.shardIndex);
+    if (!shard) throw fail.invalid('Invalid ShardIterator.');
+    const limit = input.Limit ?? GET_RECORDS_LIMIT_MAX;
+    const result = this.readShard(shard, position, { maxRecords: limit, maxBytes: GET_RECORDS_BYTES_MAX });
+    const records: K.KinesisRecord[] = new Array(result.records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record = result.records[i]!;
+      records[i] = {
+        SequenceNumber: shard.sequenceNumber(record.ordinal, record.arrivalMs),
+        ApproximateArrivalTimestamp: new Date(record.arrivalMs),
+        Data: record.bytes.subarray(record.dataStart, record.dataEnd),
+        PartitionKey: record.bytes.toString('utf8', record.keyStart, record.keyEnd),
+      };
+    }
+    const watermark = shard.index.nextOrdinal();
+    const last = result.records[result.records.length - 1];
+    const behind = result.nextOrdinal >= watermark || !last ? 0 : Math.max(0, now - last.arrivalMs);
+    const next = result.nextLocation ?? { segmentBase: -1, byteOffset: 0 };
+    return {
+      Records: records,
+      NextShardIterator: this.iterators.encode({
+        ...position,
+        issuedMs: now,
+        ordinal: result.nextOrdinal,
+        hintSegmentBase: next.segmentBase,
+        hintByteOffset: next.byteOffset,
+      }),
+      MillisBehindLatest: behind,
+    };
+  }
+
+  private readShard(
+    shard: ShardState,
+    position: IteratorPosition,
+    limits: { maxRecords: number; maxBytes: number },
+  ): ReadResult {
+    const trim = shard.index.trimOrdinal();
+    const ordinal = Math.max(position.ordinal, trim);
+    const hint = position.hintSegmentBase >= 0 && ordinal === position.ordinal
+      ? { segmentBase: position.hintSegmentBase, byteOffset: position.hintByteOffset }
+      : undefined;
+    return shard.reader.read(ordinal, limits, hint);
+  }
+
+  // ---- pagination tokens ----------------------------------------------------------------------------
+
+  private encodeToken(kind: string, body: object): string {
+    return Buffer.from(JSON.stringify({ k: kind, t: this.clock(), ...body })).toString('base64');
+  }
+
+  private decodeToken<T>(token: string, kind: string): Decoded<T> {
+    let parsed: { k?: string; t?: number } & T;
+    try {
+      parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    } catch {
+      throw fail.invalid('Invalid NextToken.');
+    }
+    if (!parsed || parsed.k !== kind || typeof parsed.t !== 'number') throw fail.invalid('Invalid NextToken.');
+    if (this.clock() - parsed.t > NEXT_TOKEN_TTL_MS) {
+      throw new KinesisError('ExpiredNextTokenException', 'The NextToken has expired. Tokens expire after 300 seconds.');
+    }
+    return { ...parsed, issuedMs: parsed.t };
+  }
+
+  // ---- introspection for tests and tools --------------------------------------------------------------
+
+  /** The shard's owner worker, shared index and reader (for tests and the inspection tool). */
+  shardInternals(streamName: string, shardId: string) {
+    const shard = this.streams.get(streamName)?.byShardId.get(shardId);
+    if (!shard) throw this.notFound(streamName);
+    return { worker: shard.worker, index: shard.index, reader: shard.reader, dir: shard.descriptor.dir };
+  }
+
+  /** Kills a worker thread as a failed assertion would (tests of worker-failure handling). */
+  async crashWorker(worker: number): Promise<void> {
+    await this.pool.run(worker, { kind: 'crash' }).catch(() => undefined);
+  }
+}

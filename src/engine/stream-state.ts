@@ -1,0 +1,136 @@
+/**
+ * The engine's live view of a stream and its shards on the main thread: the persisted records
+ * plus what is built from them at open (hash ranges as integers, the router, each shard's
+ * owner worker, shared index and reader).
+ */
+import { join } from 'node:path';
+import { HASH_KEY_MAX } from '../kinesis/hash-key.js';
+import { sequenceBigInt } from '../kinesis/sequence-number.js';
+import type { Shard } from '../kinesis/shapes.js';
+import { ShardReader } from '../storage/segment-reader.js';
+import { ShardIndex, createShardIndexBuffer } from '../storage/shard-index.js';
+import type { ShardDescriptor } from '../storage/worker-protocol.js';
+import type { ShardRecord, StreamRecord } from './catalog.js';
+import { ShardRouter } from './shard-router.js';
+
+export function shardIdOf(index: number): string {
+  return `shardId-${String(index).padStart(12, '0')}`;
+}
+
+export function streamDir(dataDir: string, streamName: string): string {
+  return join(dataDir, 'streams', streamName);
+}
+
+export class ShardState {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly index: ShardIndex;
+  readonly reader: ShardReader;
+  readonly descriptor: ShardDescriptor;
+  private readonly sequencePrefix: string;
+  private readonly sequenceSuffix: string;
+
+  constructor(
+    readonly record: ShardRecord,
+    readonly worker: number,
+    streamName: string,
+    dataDir: string,
+    segmentBytes: number,
+  ) {
+    this.start = BigInt(record.startingHashKey);
+    this.end = BigInt(record.endingHashKey);
+    const dir = join(streamDir(dataDir, streamName), record.shardId);
+    const buffer = createShardIndexBuffer();
+    this.index = new ShardIndex(buffer);
+    this.reader = new ShardReader(dir, this.index);
+    this.descriptor = { key: `${streamName}/${record.shardId}`, dir, segmentBytes, index: buffer };
+    const creationSec = Math.floor(record.createdMs / 1000);
+    this.sequencePrefix = '2' + creationSec.toString(16).padStart(9, '0') + (record.index & 0xf).toString(16);
+    this.sequenceSuffix = record.index.toString(16).padStart(8, '0') + '2';
+  }
+
+  get shardId(): string {
+    return this.record.shardId;
+  }
+
+  get isOpen(): boolean {
+    return this.record.closed === undefined;
+  }
+
+  /** The sequence number of the record with `ordinal` that arrived at `arrivalMs`. */
+  sequenceNumber(ordinal: number, arrivalMs: number): string {
+    const hex =
+      this.sequencePrefix +
+      ordinal.toString(16).padStart(16, '0') +
+      '00' +
+      Math.floor(arrivalMs / 1000).toString(16).padStart(9, '0') +
+      this.sequenceSuffix;
+    return BigInt('0x' + hex).toString();
+  }
+
+  startingSequenceNumber(): string {
+    return sequenceBigInt({
+      shardCreationSec: Math.floor(this.record.createdMs / 1000),
+      shardIndex: this.record.index,
+      ordinal: 0n,
+      recordTimeSec: Math.floor(this.record.createdMs / 1000),
+    }).toString();
+  }
+
+  describe(): Shard {
+    const shard: Shard = {
+      ShardId: this.record.shardId,
+      HashKeyRange: {
+        StartingHashKey: this.record.startingHashKey,
+        EndingHashKey: this.record.endingHashKey,
+      },
+      SequenceNumberRange: { StartingSequenceNumber: this.startingSequenceNumber() },
+    };
+    if (this.record.parentShardId) shard.ParentShardId = this.record.parentShardId;
+    if (this.record.adjacentParentShardId) shard.AdjacentParentShardId = this.record.adjacentParentShardId;
+    if (this.record.closed) {
+      shard.SequenceNumberRange.EndingSequenceNumber = sequenceBigInt({
+        shardCreationSec: Math.floor(this.record.createdMs / 1000),
+        shardIndex: this.record.index,
+        ordinal: 0x7fffffffffffffffn,
+        recordTimeSec: Math.floor(this.record.closed.closedMs / 1000),
+      }).toString();
+    }
+    return shard;
+  }
+}
+
+export class StreamState {
+  readonly shards: ShardState[];
+  readonly byShardId = new Map<string, ShardState>();
+  readonly byIndex = new Map<number, ShardState>();
+  open: ShardState[] = [];
+  router!: ShardRouter;
+
+  constructor(
+    readonly record: StreamRecord,
+    readonly arn: string,
+    shards: ShardState[],
+  ) {
+    this.shards = shards;
+    for (const shard of shards) {
+      this.byShardId.set(shard.shardId, shard);
+      this.byIndex.set(shard.record.index, shard);
+    }
+    this.refreshRouting();
+  }
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  refreshRouting(): void {
+    this.open = this.shards.filter((shard) => shard.isOpen).sort((a, b) => (a.start < b.start ? -1 : 1));
+    if (this.open.length > 0) {
+      if (this.open[0]!.start !== 0n || this.open[this.open.length - 1]!.end !== HASH_KEY_MAX) {
+        throw new Error(`stream ${this.name}: open shards do not cover the hash-key space`);
+      }
+    }
+    this.router = new ShardRouter(this.open.map((shard) => shard.start));
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The shard worker threads. Each worker is a piscina pool of exactly one thread, so a shard's
+ * owner is fixed for the engine's life: the shard → worker map is decided here once, and a task
+ * for a worker can only run on that worker's thread. (A single pool with an affinity-keyed load
+ * balancer gives the same guarantee; one pool per worker is simpler to reason about and lets
+ * each worker queue independently, so a slow shard set never delays another worker's tasks.)
+ *
+ * When a worker thread dies, piscina starts a new one in its pool; tasks in flight fail with a
+ * retryable error, and the new thread reopens its shards from disk on first use (shard-host.ts).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { KinesisError } from '../errors.js';
+import type { WorkerTask } from '../storage/worker-protocol.js';
+
+/** The compiled worker entry: dist/workers/shard-worker.js, from source or compiled code. */
+export function shardWorkerFile(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const compiled = here.includes(`${sep}dist${sep}src${sep}`);
+  const root = compiled ? resolve(here, '../../..') : resolve(here, '../..');
+  const file = join(root, 'dist', 'workers', 'shard-worker.js');
+  if (!existsSync(file)) {
+    throw new Error(`runnel: ${file} is missing; run \`npm run build\` first`);
+  }
+  return file;
+}
+
+export class WorkerPool {
+  private readonly pools: Piscina[] = [];
+
+  constructor(readonly size: number) {
+    const filename = shardWorkerFile();
+    for (let i = 0; i < size; i++) {
+      this.pools.push(
+        new Piscina({
+          filename,
+          minThreads: 1,
+          maxThreads: 1,
+          idleTimeout: Number.POSITIVE_INFINITY,
+          // A task is one batch of appends; the queue in front of a worker is the batcher's.
+          maxQueue: 'auto',
+        }),
+      );
+    }
+  }
+
+  async run<T>(worker: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<T> {
+    const pool = this.pools[worker]!;
+    try {
+      return (await pool.run(task, transferList ? { transferList } : {})) as T;
+    } catch (error) {
+      throw new KinesisError(
+        'InternalFailureException',
+        `Internal Service Failure (shard worker ${worker}: ${(error as Error).message})`,
+      );
+    }
+  }
+
+  /** Thread ids, for tests that check which thread owns what. */
+  threadIds(worker: number): number[] {
+    return this.pools[worker]!.threads.map((thread) => thread.threadId);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.destroy()));
+  }
+}

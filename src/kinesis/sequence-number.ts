@@ -1,0 +1,68 @@
+/**
+ * Sequence numbers in the layout the real service uses (56 decimal digits, 47 hex digits):
+ *
+ *   '2' + hex9(shardCreationSec) + hex1(shardIndex & 0xf) + hex16(ordinal) + '00'
+ *       + hex9(recordTimeSec) + hex8(shardIndex) + '2'
+ *
+ * The 64-bit per-shard ordinal sits above the record time, so numbers sort by ordinal within a
+ * shard and decode to it in O(1): no search is needed for AT_SEQUENCE_NUMBER. A shard's
+ * StartingSequenceNumber has ordinal 0 and the shard's creation time as record time; a closed
+ * shard's EndingSequenceNumber has ordinal 0x7fffffffffffffff.
+ */
+
+const VERSION_DIGIT = '2';
+const HEX_DIGITS = 47;
+/** The ordinal field starts after '2', nine digits of creation time and one of shard index. */
+const ORDINAL_SHIFT_BITS = BigInt(4 * (2 + 9 + 8 + 1));
+export const ORDINAL_MAX = 0x7fffffffffffffffn;
+
+export interface SequenceFields {
+  shardCreationSec: number;
+  shardIndex: number;
+  ordinal: bigint;
+  recordTimeSec: number;
+}
+
+function hex(value: number | bigint, digits: number): string {
+  return value.toString(16).padStart(digits, '0');
+}
+
+export function encodeSequenceNumber(fields: SequenceFields): string {
+  return sequenceBigInt(fields).toString();
+}
+
+export function sequenceBigInt(fields: SequenceFields): bigint {
+  const text =
+    VERSION_DIGIT +
+    hex(fields.shardCreationSec, 9) +
+    hex(fields.shardIndex & 0xf, 1) +
+    hex(fields.ordinal, 16) +
+    '00' +
+    hex(fields.recordTimeSec, 9) +
+    hex(fields.shardIndex, 8) +
+    VERSION_DIGIT;
+  return BigInt('0x' + text);
+}
+
+/**
+ * Sequence numbers of consecutive ordinals differ only in the ordinal field, so a batch's
+ * numbers are the first one plus a multiple of this step.
+ */
+export const ORDINAL_STEP = 1n << ORDINAL_SHIFT_BITS;
+
+/** Decodes a sequence number, or returns undefined when it is not in Runnel's layout. */
+export function decodeSequenceNumber(sequenceNumber: string): SequenceFields | undefined {
+  if (!/^[1-9]\d{0,128}$/.test(sequenceNumber)) return undefined;
+  const text = BigInt(sequenceNumber).toString(16);
+  if (text.length !== HEX_DIGITS || text[0] !== VERSION_DIGIT) return undefined;
+  if (text[HEX_DIGITS - 1] !== VERSION_DIGIT) return undefined;
+  if (text.slice(27, 29) !== '00') return undefined;
+  const shardIndex = Number.parseInt(text.slice(38, 46), 16);
+  if (Number.parseInt(text.slice(10, 11), 16) !== (shardIndex & 0xf)) return undefined;
+  return {
+    shardCreationSec: Number.parseInt(text.slice(1, 10), 16),
+    shardIndex,
+    ordinal: BigInt('0x' + text.slice(11, 27)),
+    recordTimeSec: Number.parseInt(text.slice(29, 38), 16),
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * The request and response shapes of the Kinesis operations Runnel implements, member for member
+ * as `@aws-sdk/client-kinesis` declares them (PascalCase members, blobs as `Uint8Array`,
+ * timestamps as `Date`), so that a caller can swap an SDK command for an Engine method 1:1.
+ */
+
+export type StreamStatus = 'CREATING' | 'DELETING' | 'ACTIVE' | 'UPDATING';
+export type StreamMode = 'PROVISIONED' | 'ON_DEMAND';
+export type ShardIteratorType =
+  | 'AT_SEQUENCE_NUMBER'
+  | 'AFTER_SEQUENCE_NUMBER'
+  | 'TRIM_HORIZON'
+  | 'LATEST'
+  | 'AT_TIMESTAMP';
+export type EncryptionType = 'NONE' | 'KMS';
+export type ShardFilterType =
+  | 'AFTER_SHARD_ID'
+  | 'AT_TRIM_HORIZON'
+  | 'FROM_TRIM_HORIZON'
+  | 'AT_LATEST'
+  | 'AT_TIMESTAMP'
+  | 'FROM_TIMESTAMP';
+
+export const SHARD_ITERATOR_TYPES: readonly ShardIteratorType[] = [
+  'AT_SEQUENCE_NUMBER',
+  'AFTER_SEQUENCE_NUMBER',
+  'TRIM_HORIZON',
+  'LATEST',
+  'AT_TIMESTAMP',
+];
+
+export interface StreamModeDetails {
+  StreamMode: StreamMode | undefined;
+}
+
+/** Every stream operation names its stream by name, by ARN, or both. */
+export interface StreamTarget {
+  StreamName?: string;
+  StreamARN?: string;
+}
+
+export interface HashKeyRange {
+  StartingHashKey: string;
+  EndingHashKey: string;
+}
+
+export interface SequenceNumberRange {
+  StartingSequenceNumber: string;
+  EndingSequenceNumber?: string;
+}
+
+export interface Shard {
+  ShardId: string;
+  ParentShardId?: string;
+  AdjacentParentShardId?: string;
+  HashKeyRange: HashKeyRange;
+  SequenceNumberRange: SequenceNumberRange;
+}
+
+export interface ChildShard {
+  ShardId: string;
+  ParentShards: string[];
+  HashKeyRange: HashKeyRange;
+}
+
+export interface EnhancedMetrics {
+  ShardLevelMetrics: string[];
+}
+
+export interface Tag {
+  Key: string;
+  Value?: string;
+}
+
+// ---- control plane --------------------------------------------------------------------------
+
+export interface CreateStreamInput {
+  StreamName: string;
+  ShardCount?: number;
+  StreamModeDetails?: StreamModeDetails;
+  Tags?: Record<string, string>;
+  MaxRecordSizeInKiB?: number;
+  WarmThroughputMiBps?: number;
+}
+
+export interface DeleteStreamInput extends StreamTarget {
+  EnforceConsumerDeletion?: boolean;
+}
+
+export interface DescribeStreamInput extends StreamTarget {
+  Limit?: number;
+  ExclusiveStartShardId?: string;
+}
+
+export interface StreamDescription {
+  StreamName: string;
+  StreamARN: string;
+  StreamStatus: StreamStatus;
+  StreamModeDetails: StreamModeDetails;
+  Shards: Shard[];
+  HasMoreShards: boolean;
+  RetentionPeriodHours: number;
+  StreamCreationTimestamp: Date;
+  EnhancedMonitoring: EnhancedMetrics[];
+  EncryptionType: EncryptionType;
+}
+
+export interface DescribeStreamOutput {
+  StreamDescription: StreamDescription;
+}
+
+export interface StreamDescriptionSummary {
+  StreamName: string;
+  StreamARN: string;
+  StreamStatus: StreamStatus;
+  StreamModeDetails: StreamModeDetails;
+  RetentionPeriodHours: number;
+  StreamCreationTimestamp: Date;
+  EnhancedMonitoring: EnhancedMetrics[];
+  EncryptionType: EncryptionType;
+  OpenShardCount: number;
+  ConsumerCount: number;
+  MaxRecordSizeInKiB: number;
+}
+
+export interface DescribeStreamSummaryOutput {
+  StreamDescriptionSummary: StreamDescriptionSummary;
+}
+
+export interface ListStreamsInput {
+  Limit?: number;
+  ExclusiveStartStreamName?: string;
+  NextToken?: string;
+}
+
+export interface StreamSummary {
+  StreamName: string;
+  StreamARN: string;
+  StreamStatus: StreamStatus;
+  StreamModeDetails: StreamModeDetails;
+  StreamCreationTimestamp: Date;
+}
+
+export interface ListStreamsOutput {
+  StreamNames: string[];
+  HasMoreStreams: boolean;
+  NextToken?: string;
+  StreamSummaries: StreamSummary[];
+}
+
+export interface ShardFilter {
+  Type: ShardFilterType | undefined;
+  ShardId?: string;
+  Timestamp?: Date;
+}
+
+export interface ListShardsInput extends StreamTarget {
+  NextToken?: string;
+  ExclusiveStartShardId?: string;
+  MaxResults?: number;
+  StreamCreationTimestamp?: Date;
+  ShardFilter?: ShardFilter;
+}
+
+export interface ListShardsOutput {
+  Shards: Shard[];
+  NextToken?: string;
+}
+
+export interface RetentionPeriodInput extends StreamTarget {
+  RetentionPeriodHours: number;
+}
+
+export interface DescribeLimitsOutput {
+  ShardLimit: number;
+  OpenShardCount: number;
+  OnDemandStreamCount: number;
+  OnDemandStreamCountLimit: number;
+}
+
+export interface AddTagsToStreamInput extends StreamTarget {
+  Tags: Record<string, string>;
+}
+
+export interface RemoveTagsFromStreamInput extends StreamTarget {
+  TagKeys: string[];
+}
+
+export interface ListTagsForStreamInput extends StreamTarget {
+  ExclusiveStartTagKey?: string;
+  Limit?: number;
+}
+
+export interface ListTagsForStreamOutput {
+  Tags: Tag[];
+  HasMoreTags: boolean;
+}
+
+// ---- data plane -----------------------------------------------------------------------------
+
+export interface PutRecordInput extends StreamTarget {
+  Data: Uint8Array;
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+  SequenceNumberForOrdering?: string;
+}
+
+export interface PutRecordOutput {
+  ShardId: string;
+  SequenceNumber: string;
+  EncryptionType: EncryptionType;
+}
+
+export interface PutRecordsRequestEntry {
+  Data: Uint8Array;
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+}
+
+export interface PutRecordsInput extends StreamTarget {
+  Records: PutRecordsRequestEntry[];
+}
+
+export interface PutRecordsResultEntry {
+  SequenceNumber?: string;
+  ShardId?: string;
+  ErrorCode?: string;
+  ErrorMessage?: string;
+}
+
+export interface PutRecordsOutput {
+  FailedRecordCount: number;
+  Records: PutRecordsResultEntry[];
+  EncryptionType: EncryptionType;
+}
+
+export interface GetShardIteratorInput extends StreamTarget {
+  ShardId: string;
+  ShardIteratorType: ShardIteratorType;
+  StartingSequenceNumber?: string;
+  Timestamp?: Date;
+}
+
+export interface GetShardIteratorOutput {
+  ShardIterator: string;
+}
+
+export interface GetRecordsInput {
+  ShardIterator: string;
+  Limit?: number;
+  StreamARN?: string;
+}
+
+export interface KinesisRecord {
+  SequenceNumber: string;
+  ApproximateArrivalTimestamp: Date;
+  Data: Uint8Array;
+  PartitionKey: string;
+  EncryptionType?: EncryptionType;
+}
+
+export interface GetRecordsOutput {
+  Records: KinesisRecord[];
+  NextShardIterator?: string;
+  MillisBehindLatest: number;
+  ChildShards?: ChildShard[];
+}

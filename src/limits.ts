@@ -1,0 +1,143 @@
+/**
+ * Every limit Runnel enforces, named once. Kinesis limits carry Kinesis's own numbers and
+ * names (reference: AWS Kinesis Data Streams API 2013-12-02 and its service quotas); Runnel's
+ * own limits are sized for one machine. Units are last in every name. Relationships between
+ * limits are asserted at the bottom, when this module loads.
+ */
+
+export const KIB = 1024;
+export const MIB = 1024 * KIB;
+export const GIB = 1024 * MIB;
+
+// ---- Kinesis: records and requests ---------------------------------------------------------
+
+/** Default per-stream record size limit (data + partition key). */
+export const RECORD_SIZE_DEFAULT_KIB = 1024;
+export const RECORD_SIZE_MAX_KIB = 10240;
+export const RECORD_SIZE_MIN_KIB = 1024;
+/** Largest `Data` blob the API model allows (10 MiB). */
+export const DATA_BYTES_MAX = RECORD_SIZE_MAX_KIB * KIB;
+export const PARTITION_KEY_CHARS_MIN = 1;
+export const PARTITION_KEY_CHARS_MAX = 256;
+/** Largest UTF-8 encoding of a 256-character partition key (4 bytes per code point). */
+export const PARTITION_KEY_BYTES_MAX = PARTITION_KEY_CHARS_MAX * 4;
+export const PUT_RECORDS_ENTRIES_MIN = 1;
+export const PUT_RECORDS_ENTRIES_MAX = 500;
+/** PutRecords total (data + partition keys) since 2025. */
+export const PUT_RECORDS_BYTES_MAX = 10 * MIB;
+export const GET_RECORDS_LIMIT_MAX = 10_000;
+export const GET_RECORDS_BYTES_MAX = 10 * MIB;
+/** A ValidationException lists at most this many failures (its count is still the true count). */
+export const VALIDATION_ERRORS_LISTED_MAX = 10;
+
+// ---- Kinesis: names, counts, retention -----------------------------------------------------
+
+export const STREAM_NAME_CHARS_MAX = 128;
+export const SHARD_ID_CHARS_MAX = 128;
+export const STREAM_ARN_CHARS_MAX = 2048;
+export const SHARD_COUNT_MIN = 1;
+/** Shards per stream Runnel accepts at CreateStream (Kinesis's UpdateShardCount ceiling). */
+export const SHARD_COUNT_MAX = 10_000;
+/** The account-wide shard limit DescribeLimits reports and CreateStream enforces. */
+export const ACCOUNT_SHARD_LIMIT = 20_000;
+export const ON_DEMAND_STREAM_COUNT_LIMIT = 50;
+export const ON_DEMAND_INITIAL_SHARD_COUNT = 4;
+export const RETENTION_HOURS_MIN = 24;
+export const RETENTION_HOURS_MAX = 8760;
+export const RETENTION_HOURS_DEFAULT = 24;
+export const LIST_STREAMS_LIMIT_MAX = 10_000;
+export const LIST_STREAMS_RETURNED_MAX = 100;
+export const DESCRIBE_STREAM_LIMIT_MAX = 10_000;
+export const DESCRIBE_STREAM_RETURNED_MAX = 100;
+export const LIST_SHARDS_MAX_RESULTS_MAX = 10_000;
+export const LIST_SHARDS_RETURNED_MAX = 1000;
+export const TAGS_PER_STREAM_MAX = 50;
+export const TAGS_PER_REQUEST_MAX = 200;
+export const TAG_KEYS_PER_REMOVE_MAX = 50;
+export const TAG_KEY_CHARS_MAX = 128;
+export const TAG_VALUE_CHARS_MAX = 256;
+export const LIST_TAGS_LIMIT_MAX = 50;
+export const NEXT_TOKEN_CHARS_MAX = 1_048_576;
+export const CONSUMER_NAME_CHARS_MAX = 128;
+export const CONSUMER_ARN_CHARS_MAX = 2048;
+/** TagResource / UntagResource / ListTagsForResource name a stream or consumer by this ARN. */
+export const RESOURCE_ARN_CHARS_MAX = 2048;
+export const KMS_KEY_ID_CHARS_MAX = 2048;
+export const LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX = 10_000;
+/** Enable/DisableEnhancedMonitoring name 1–7 shard-level metrics. */
+export const SHARD_LEVEL_METRICS_MAX = 7;
+
+// ---- Kinesis: iterators and tokens ---------------------------------------------------------
+
+/** A shard iterator expires this long after GetShardIterator or GetRecords issued it. */
+export const SHARD_ITERATOR_TTL_MS = 300_000;
+export const SHARD_ITERATOR_CHARS_MAX = 512;
+export const NEXT_TOKEN_TTL_MS = 300_000;
+
+// ---- Kinesis: provisioned throughput (enforced only in limits mode) ------------------------
+
+export const SHARD_WRITE_BYTES_PER_SEC = 1 * MIB;
+export const SHARD_WRITE_RECORDS_PER_SEC = 1000;
+export const SHARD_READ_BYTES_PER_SEC = 2 * MIB;
+export const SHARD_READ_CALLS_PER_SEC = 5;
+
+// ---- Runnel: storage -----------------------------------------------------------------------
+
+/** Default size of one preallocated segment file. A batch larger than a segment gets a
+ * segment of its own, sized to fit. */
+export const SEGMENT_BYTES_DEFAULT = 64 * MIB;
+export const SEGMENT_BYTES_MIN = 64 * KIB;
+/** mmap-io sizes are 32-bit: mapping 2 GiB fails, so segments stay well below. */
+export const SEGMENT_BYTES_MAX = 1 * GIB;
+/** A sparse index entry is published every time this many segment bytes have been written. */
+export const INDEX_INTERVAL_BYTES = 16 * KIB;
+/** Largest shared index per shard (virtual reservation of a growable SharedArrayBuffer). */
+export const SHARD_INDEX_BYTES_MAX = 32 * MIB;
+export const SHARD_INDEX_BYTES_INITIAL = 64 * KIB;
+/** Retention is checked this often. */
+export const RETENTION_CHECK_INTERVAL_MS = 60_000;
+
+// ---- Runnel: threads and batching ----------------------------------------------------------
+
+/** Bytes queued for one worker before the engine answers with a throttling error. */
+export const WORKER_IN_FLIGHT_BYTES_MAX = 256 * MIB;
+/** A per-worker batch is flushed at the end of the event-loop turn, or when it reaches this. */
+export const WORKER_BATCH_BYTES_MAX = 16 * MIB;
+/** Largest record batch one append carries: a full PutRecords plus batch framing. */
+export const RECORD_BATCH_BYTES_MAX = PUT_RECORDS_BYTES_MAX + 64 * KIB;
+
+// ---- Runnel: HTTP front ends ---------------------------------------------------------------
+
+/** Largest request body the Kinesis endpoint and the uWS app read. A full PutRecords is 10 MiB of
+ * data, 13.98 MB once base64-encoded, plus 500 partition keys that JSON may escape to 6 bytes per
+ * UTF-16 unit (3 KiB each at worst) and their framing: 15.6 MB. Checked against Content-Length
+ * before any byte of the body is read, and again as a body without one streams in. */
+export const HTTP_REQUEST_BODY_BYTES_MAX = 16 * MIB;
+/** How long a new connection may take to send the bytes that tell HTTP/1.1 from h2c. */
+export const HTTP_PREFACE_WAIT_MS = 10_000;
+/** Idle HTTP/1.1 keep-alive connections are closed after this (longer than SDK agents' reuse
+ * windows, so a client never writes into a socket the server is closing). */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** A connection with no traffic at all for this long is destroyed (slow or stuck clients). */
+export const HTTP_SOCKET_IDLE_TIMEOUT_MS = 120_000;
+/** On shutdown, in-flight requests get this long to be answered before connections are cut. */
+export const HTTP_SHUTDOWN_GRACE_MS = 10_000;
+
+// ---- Relationships --------------------------------------------------------------------------
+
+function assertLimit(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`limits.ts: ${message}`);
+}
+
+assertLimit(SEGMENT_BYTES_MIN >= 2 * INDEX_INTERVAL_BYTES, 'segments hold several index intervals');
+assertLimit(SEGMENT_BYTES_MAX < 2 * GIB, 'mmap-io cannot map 2 GiB');
+assertLimit(RECORD_BATCH_BYTES_MAX <= WORKER_BATCH_BYTES_MAX, 'a whole PutRecords fits a batch');
+assertLimit(WORKER_BATCH_BYTES_MAX <= WORKER_IN_FLIGHT_BYTES_MAX, 'a batch fits in flight');
+assertLimit(SHARD_INDEX_BYTES_INITIAL <= SHARD_INDEX_BYTES_MAX, 'index starts within its max');
+assertLimit(DATA_BYTES_MAX === 10 * MIB, 'the Data blob max is 10 MiB');
+assertLimit(
+  HTTP_REQUEST_BODY_BYTES_MAX >=
+    Math.ceil(PUT_RECORDS_BYTES_MAX / 3) * 4 +
+      PUT_RECORDS_ENTRIES_MAX * (PARTITION_KEY_CHARS_MAX * 12 + 128),
+  'the HTTP body limit admits a full 10 MiB PutRecords in base64 JSON',
+);

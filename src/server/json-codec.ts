@@ -1,0 +1,391 @@
+/**
+ * The Kinesis JSON 1.1 codec (`application/x-amz-json-1.1`, also accepted as `application/json`),
+ * and the input type table both wire formats share.
+ *
+ * Requests: the body is parsed with `JSON.parse`, then walked against the operation's input model
+ * (below). The walk keeps only modelled members (unknown members are ignored, as the service
+ * does), treats `null` as absent, turns blobs (standard base64) into `Buffer`s and timestamps
+ * (epoch seconds, fraction allowed) into `Date`s. A value of the wrong JSON type is a
+ * `SerializationException` worded the way Kinesis's Coral/Jackson front end words it (reference
+ * §1.4, kinesalite `validations/index.js`). Value constraints (lengths, ranges, patterns,
+ * required members) are the engine's job: it answers `ValidationException` in Coral format.
+ *
+ * Responses: `Uint8Array` → base64 string, `Date` → epoch seconds with the milliseconds as a
+ * fraction, `undefined`/`null` members dropped, and `StreamId` never emitted (reference §1.7:
+ * a well-formed StreamId echoed back makes the SDK route around a custom endpoint).
+ *
+ * Hot path: PutRecords bodies carry up to 500 records; per record the walk does one small object
+ * allocation and one `Buffer.from(b64, 'base64')`, with no closures and no awaits.
+ */
+
+import { KinesisError } from '../errors.js';
+import { OPERATION_MODELS, type MemberModel, type OperationName } from '../kinesis/validation.js';
+
+// ---- the input type table -------------------------------------------------------------------
+
+export type ScalarType = 'string' | 'integer' | 'long' | 'boolean' | 'blob' | 'timestamp';
+
+export interface ListType {
+  readonly kind: 'list';
+  readonly member: MemberType;
+}
+
+export interface MapType {
+  readonly kind: 'map';
+  readonly value: MemberType;
+}
+
+export interface StructureType {
+  readonly kind: 'structure';
+  readonly members: Readonly<Record<string, MemberType>>;
+}
+
+export type MemberType = ScalarType | ListType | MapType | StructureType;
+
+/** The operations the engine serves; every other Kinesis operation is answered before decoding. */
+const SERVED_OPERATIONS = [
+  'CreateStream',
+  'DeleteStream',
+  'DescribeStream',
+  'DescribeStreamSummary',
+  'ListStreams',
+  'ListShards',
+  'PutRecord',
+  'PutRecords',
+  'GetShardIterator',
+  'GetRecords',
+  'IncreaseStreamRetentionPeriod',
+  'DecreaseStreamRetentionPeriod',
+  'DescribeLimits',
+  'AddTagsToStream',
+  'RemoveTagsFromStream',
+  'ListTagsForStream',
+] as const satisfies readonly OperationName[];
+
+/** Reduces a validation model member to the part decoding needs: its wire type. */
+function typeOf(model: MemberModel): MemberType {
+  switch (model.type) {
+    case 'list':
+      return { kind: 'list', member: typeOf(model.member!) };
+    case 'map':
+      return { kind: 'map', value: typeOf(model.value!) };
+    case 'structure':
+      return structureOf(model.members!);
+    default:
+      return model.type;
+  }
+}
+
+function structureOf(members: Readonly<Record<string, MemberModel>>): StructureType {
+  const out: Record<string, MemberType> = {};
+  for (const [name, member] of Object.entries(members)) out[name] = typeOf(member);
+  return { kind: 'structure', members: out };
+}
+
+/**
+ * Input members of the operations the engine serves, derived once from the API model the engine
+ * validates against (src/kinesis/validation.ts, which follows `@aws-sdk/client-kinesis` 3.1143),
+ * so that decoding and validation can never disagree on a member's type.
+ */
+export const INPUT_MODELS: Readonly<Record<string, StructureType>> = Object.fromEntries(
+  SERVED_OPERATIONS.map((operation) => [
+    operation,
+    structureOf(OPERATION_MODELS[operation].members),
+  ]),
+);
+
+/** Members accepted on input and removed before the engine sees them: `StreamId` is reserved by
+ * AWS (reference §1.7), type-checked and otherwise ignored. */
+const DROPPED_MEMBERS: ReadonlySet<string> = new Set(['StreamId']);
+
+// ---- decoding: shared walk, format-specific blob and timestamp readers -----------------------
+
+/** How one wire format spells the two types JSON and CBOR disagree on. */
+export interface WireScalars {
+  /** Returns the blob's bytes, or throws a SerializationException. */
+  readBlob(value: unknown): Buffer;
+  /** Returns the timestamp, or throws a SerializationException. */
+  readTimestamp(value: unknown): Date;
+  /** Adds up the blob bytes read, for the metrics. */
+  blobBytes: number;
+}
+
+export function serializationError(message: string): KinesisError {
+  return new KinesisError('SerializationException', message);
+}
+
+/** The Jackson words for a JSON value found where a scalar of `javaType` was expected. */
+function notConvertible(value: unknown, javaType: string): KinesisError {
+  if (Array.isArray(value)) return serializationError('Start of list found where not expected');
+  if (value instanceof Uint8Array) {
+    return serializationError(`class [B can not be converted to an ${javaType}`);
+  }
+  if (typeof value === 'object') {
+    return serializationError('Start of structure or map found where not expected.');
+  }
+  const article = javaType === 'Blob' ? 'a' : 'an';
+  if (typeof value === 'boolean') {
+    return serializationError(`class java.lang.Boolean can not be converted to ${article} ${javaType}`);
+  }
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    return serializationError(
+      `class java.math.BigDecimal can not be converted to ${article} ${javaType}`,
+    );
+  }
+  return serializationError(`class java.lang.String can not be converted to ${article} ${javaType}`);
+}
+
+const BOOLEAN_STRINGS: Readonly<Record<string, boolean>> = {
+  TRUE: true,
+  FALSE: false,
+  YES: true,
+  NO: false,
+  '1': true,
+  '0': false,
+};
+
+function readScalar(value: unknown, type: ScalarType, wire: WireScalars): unknown {
+  switch (type) {
+    case 'string':
+      if (typeof value === 'string') return value;
+      throw notConvertible(value, 'String');
+    case 'integer':
+    case 'long':
+      if (typeof value === 'number') return Number.isInteger(value) ? value : Math.floor(value);
+      if (typeof value === 'bigint') return Number(value);
+      throw notConvertible(value, type === 'integer' ? 'Integer' : 'Long');
+    case 'boolean': {
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'string') {
+        const upper = value.toUpperCase();
+        const parsed = BOOLEAN_STRINGS[upper];
+        if (parsed !== undefined) return parsed;
+        throw serializationError(`'${upper}' can not be converted to an Boolean`);
+      }
+      throw notConvertible(value, 'Boolean');
+    }
+    case 'blob':
+      return wire.readBlob(value);
+    case 'timestamp':
+      return wire.readTimestamp(value);
+  }
+}
+
+function readList(value: unknown, type: ListType, wire: WireScalars): unknown[] {
+  if (!Array.isArray(value)) {
+    if (typeof value === 'object' && !(value instanceof Uint8Array)) {
+      throw serializationError('Start of structure or map found where not expected.');
+    }
+    throw serializationError('Expected list or null');
+  }
+  const member = type.member;
+  const out = new Array<unknown>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    // A null list member reaches the engine as null (it answers "Member must not be null"),
+    // except in lists of structures, where it becomes an empty structure for the same reason.
+    if (item === null || item === undefined) {
+      out[i] = typeof member === 'object' && member.kind === 'structure' ? {} : null;
+    } else {
+      out[i] = readValue(item, member, wire);
+    }
+  }
+  return out;
+}
+
+function readMap(value: unknown, type: MapType, wire: WireScalars): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+    throw serializationError('Expected map or null');
+  }
+  if (Array.isArray(value)) throw serializationError('Start of list found where not expected');
+  const out: Record<string, unknown> = {};
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    const item = source[key];
+    if (item === null || item === undefined) continue;
+    out[key] = readValue(item, type.value, wire);
+  }
+  return out;
+}
+
+export function readStructure(
+  value: unknown,
+  type: StructureType,
+  wire: WireScalars,
+): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+    throw serializationError('Expected null');
+  }
+  if (Array.isArray(value)) throw serializationError('Start of list found where not expected');
+  const source = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  const members = type.members;
+  for (const name in members) {
+    const item = Object.hasOwn(source, name) ? source[name] : undefined;
+    if (item === null || item === undefined) continue;
+    const decoded = readValue(item, members[name]!, wire);
+    if (!DROPPED_MEMBERS.has(name)) out[name] = decoded;
+  }
+  return out;
+}
+
+function readValue(value: unknown, type: MemberType, wire: WireScalars): unknown {
+  if (typeof type === 'string') return readScalar(value, type, wire);
+  switch (type.kind) {
+    case 'structure':
+      return readStructure(value, type, wire);
+    case 'list':
+      return readList(value, type, wire);
+    case 'map':
+      return readMap(value, type, wire);
+  }
+}
+
+// ---- JSON scalars --------------------------------------------------------------------------
+
+/** Base64 alphabet value of a character code, or -1. Used only for the last non-pad character. */
+function base64Value(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65;
+  if (code >= 97 && code <= 122) return code - 71;
+  if (code >= 48 && code <= 57) return code + 4;
+  if (code === 43) return 62;
+  if (code === 47) return 63;
+  return -1;
+}
+
+function blobError(text: string, reason: string): KinesisError {
+  const shown = text.length > 64 ? `${text.slice(0, 64)}...` : text;
+  return serializationError(`'${shown}' can not be converted to a Blob: ${reason}`);
+}
+
+/**
+ * Decodes standard padded base64 the way Kinesis accepts it. Node's decoder skips characters
+ * outside the alphabet, so instead of scanning every character up front, the decoded length is
+ * compared with the length the text implies: any skipped character makes it come out short.
+ * The precise complaint is only worked out on that (rare) failure path.
+ */
+export function decodeBase64Blob(text: string): Buffer {
+  const length = text.length;
+  if (length % 4 !== 0) {
+    throw blobError(
+      text,
+      `Base64 encoded length is expected a multiple of 4 bytes but found: ${length}`,
+    );
+  }
+  if (length === 0) return Buffer.alloc(0);
+  let padding = 0;
+  if (text.charCodeAt(length - 1) === 61) padding = text.charCodeAt(length - 2) === 61 ? 2 : 1;
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length !== (length / 4) * 3 - padding || hasUrlSafeCharacter(text, bytes.length)) {
+    const match = /[^a-zA-Z0-9+/=]|=[^=]/.exec(text);
+    const bad = match ? match[0][0] : '=';
+    throw blobError(text, `Invalid Base64 character: '${bad}'`);
+  }
+  if (padding > 0) {
+    // The bits after the last full byte must be zero, else the text is not canonical base64.
+    const last = base64Value(text.charCodeAt(length - 1 - padding));
+    if ((last & (padding === 1 ? 0x3 : 0xf)) !== 0) {
+      throw blobError(text, 'Invalid last non-pad Base64 character dectected');
+    }
+  }
+  return bytes;
+}
+
+/** Node also decodes the URL-safe alphabet (`-`, `_`), which Kinesis rejects. Checking for them
+ * costs two `indexOf` scans, done natively. */
+function hasUrlSafeCharacter(text: string, _decoded: number): boolean {
+  return text.indexOf('-') !== -1 || text.indexOf('_') !== -1;
+}
+
+export const JSON_SCALARS: Omit<WireScalars, 'blobBytes'> = {
+  readBlob(value: unknown): Buffer {
+    if (typeof value !== 'string') throw notConvertible(value, 'Blob');
+    return decodeBase64Blob(value);
+  },
+  readTimestamp(value: unknown): Date {
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      return new Date(Math.round(value * 1000));
+    }
+    if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) {
+      return new Date(Math.round(Number(value) * 1000));
+    }
+    if (typeof value === 'string') {
+      throw serializationError(`'${value}' can not be converted to a Timestamp`);
+    }
+    throw notConvertible(value, 'Timestamp');
+  },
+};
+
+/** Reader state for one request: counts blob bytes so the caller can report bytes in. */
+class JsonScalars implements WireScalars {
+  blobBytes = 0;
+  readBlob(value: unknown): Buffer {
+    const bytes = JSON_SCALARS.readBlob(value);
+    this.blobBytes += bytes.length;
+    return bytes;
+  }
+  readTimestamp(value: unknown): Date {
+    return JSON_SCALARS.readTimestamp(value);
+  }
+}
+
+export interface DecodedInput {
+  input: Record<string, unknown>;
+  blobBytes: number;
+}
+
+/** Parses a JSON request body into the operation's input shape. */
+export function decodeJsonInput(body: Buffer, model: StructureType): DecodedInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw serializationError(`Malformed JSON request body: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null) {
+    throw serializationError('Request body must be a JSON object');
+  }
+  const wire = new JsonScalars();
+  const input = readStructure(parsed, model, wire);
+  return { input, blobBytes: wire.blobBytes };
+}
+
+// ---- encoding ------------------------------------------------------------------------------
+
+/** Members never sent to clients (reference §1.7). */
+const OMITTED_OUTPUT_MEMBERS: ReadonlySet<string> = new Set(['StreamId', '$metadata']);
+
+/**
+ * Turns an output shape into plain JSON values: blobs to base64, dates to epoch seconds.
+ * Shapes are small except GetRecords, where the per-record cost is the base64 encode.
+ */
+export function toJsonValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  }
+  if (value instanceof Date) return value.getTime() / 1000;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = toJsonValue(value[i]);
+    return out;
+  }
+  const source = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) {
+    const item = source[key];
+    if (item === undefined || item === null || OMITTED_OUTPUT_MEMBERS.has(key)) continue;
+    out[key] = toJsonValue(item);
+  }
+  return out;
+}
+
+/** Serializes an output shape. `plain` outputs (only strings and numbers, no StreamId) skip the
+ * conversion walk: that is PutRecord(s) and GetShardIterator, the hot write path. */
+export function encodeJsonOutput(output: unknown, plain: boolean): string {
+  return JSON.stringify(plain ? (output ?? {}) : (toJsonValue(output ?? {}) ?? {}));
+}
+
+export function encodeJsonError(type: string, message: string): string {
+  return JSON.stringify({ __type: type, message });
+}

@@ -1,0 +1,388 @@
+/**
+ * The Kinesis API as a function of (method, X-Amz-Target, Content-Type, body): decodes the body
+ * (JSON 1.1 or CBOR 1.1), calls the engine method, and encodes the output or the error. Both
+ * front ends (the node:http/http2 endpoint and the uWebSockets.js app) call `handle` with a fully
+ * buffered body and write back what it returns, so the two answer byte for byte alike.
+ *
+ * Order of checks, following what Kinesis (via kinesalite's tests against it) does:
+ *  1. method other than POST       → 403 AccessDeniedException (Kinesis answers this for GET /)
+ *  2. empty body                   → 400 UnknownOperationException
+ *  3. content type not JSON/CBOR   → 404 UnknownOperationException, or 403 AccessDeniedException
+ *                                    when there is no X-Amz-Target either (Kinesis's statuses
+ *                                    for these two; the body is JSON here rather than its XML)
+ *  4. body does not parse          → 400 SerializationException
+ *  5. missing/unknown X-Amz-Target → 400 UnknownOperationException
+ *  6. a real Kinesis operation Runnel does not serve yet (SplitShard, consumers, ...) →
+ *     400 UnknownOperationException "Operation <Op> is not supported by Runnel yet." — the name
+ *     the service itself uses for an operation it does not know, which every SDK surfaces as a
+ *     client fault by that name and never retries; the message says which operation and why.
+ *  7. member of the wrong type     → 400 SerializationException (Coral/Jackson wording)
+ *  8. the engine's own answer      → its KinesisError's name and catalog status.
+ */
+
+import { randomUUID } from 'node:crypto';
+
+import { KinesisError, isErrorCode, ERROR_CATALOG } from '../errors.js';
+import type * as Shapes from '../kinesis/shapes.js';
+import {
+  decodeJsonInput,
+  encodeJsonError,
+  encodeJsonOutput,
+  INPUT_MODELS,
+  type DecodedInput,
+} from './json-codec.js';
+import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
+
+export const TARGET_PREFIX = 'Kinesis_20131202.';
+export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+export const CBOR_CONTENT_TYPE = 'application/x-amz-cbor-1.1';
+const JSON_CONTENT_TYPES: ReadonlySet<string> = new Set([JSON_CONTENT_TYPE, 'application/json']);
+
+/** The engine surface the API layer calls: `Engine` from src/engine/engine.ts satisfies it. */
+export interface KinesisEngine {
+  createStream(input: Shapes.CreateStreamInput): Promise<unknown>;
+  deleteStream(input: Shapes.DeleteStreamInput): Promise<unknown>;
+  describeStream(input: Shapes.DescribeStreamInput): Promise<unknown>;
+  describeStreamSummary(input: Shapes.StreamTarget): Promise<unknown>;
+  listStreams(input: Shapes.ListStreamsInput): Promise<unknown>;
+  listShards(input: Shapes.ListShardsInput): Promise<unknown>;
+  putRecord(input: Shapes.PutRecordInput): Promise<unknown>;
+  putRecords(input: Shapes.PutRecordsInput): Promise<unknown>;
+  getShardIterator(input: Shapes.GetShardIteratorInput): Promise<unknown>;
+  getRecords(input: Shapes.GetRecordsInput): Promise<unknown>;
+  increaseStreamRetentionPeriod(input: Shapes.RetentionPeriodInput): Promise<unknown>;
+  decreaseStreamRetentionPeriod(input: Shapes.RetentionPeriodInput): Promise<unknown>;
+  describeLimits(input: Record<string, never>): Promise<unknown>;
+  addTagsToStream(input: Shapes.AddTagsToStreamInput): Promise<unknown>;
+  removeTagsFromStream(input: Shapes.RemoveTagsFromStreamInput): Promise<unknown>;
+  listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
+}
+
+type EngineMethod = (input: never) => Promise<unknown>;
+
+/** Operation name → engine method name, for every operation the engine serves. */
+export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>> = {
+  CreateStream: 'createStream',
+  DeleteStream: 'deleteStream',
+  DescribeStream: 'describeStream',
+  DescribeStreamSummary: 'describeStreamSummary',
+  ListStreams: 'listStreams',
+  ListShards: 'listShards',
+  PutRecord: 'putRecord',
+  PutRecords: 'putRecords',
+  GetShardIterator: 'getShardIterator',
+  GetRecords: 'getRecords',
+  IncreaseStreamRetentionPeriod: 'increaseStreamRetentionPeriod',
+  DecreaseStreamRetentionPeriod: 'decreaseStreamRetentionPeriod',
+  DescribeLimits: 'describeLimits',
+  AddTagsToStream: 'addTagsToStream',
+  RemoveTagsFromStream: 'removeTagsFromStream',
+  ListTagsForStream: 'listTagsForStream',
+};
+
+/** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
+export const UNSUPPORTED_OPERATIONS: readonly string[] = [
+  'SplitShard',
+  'MergeShards',
+  'UpdateShardCount',
+  'UpdateStreamMode',
+  'UpdateMaxRecordSize',
+  'UpdateStreamWarmThroughput',
+  'UpdateStreamRecordDistributionStrategy',
+  'RegisterStreamConsumer',
+  'DeregisterStreamConsumer',
+  'DescribeStreamConsumer',
+  'ListStreamConsumers',
+  'SubscribeToShard',
+  'StartStreamEncryption',
+  'StopStreamEncryption',
+  'EnableEnhancedMonitoring',
+  'DisableEnhancedMonitoring',
+  'PutResourcePolicy',
+  'GetResourcePolicy',
+  'DeleteResourcePolicy',
+  'TagResource',
+  'UntagResource',
+  'ListTagsForResource',
+  'CreateChannel',
+  'DeleteChannel',
+  'DescribeChannel',
+  'ListChannels',
+  'UpdateChannel',
+  'DescribeAccountSettings',
+  'UpdateAccountSettings',
+];
+const UNSUPPORTED: ReadonlySet<string> = new Set(UNSUPPORTED_OPERATIONS);
+
+/** Outputs made only of strings and numbers: encoded without the conversion walk. */
+const PLAIN_OUTPUTS: ReadonlySet<string> = new Set(['PutRecord', 'PutRecords', 'GetShardIterator']);
+
+export interface ApiRequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  target: string | undefined;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+export interface ApiResponse {
+  status: number;
+  contentType: string;
+  body: Buffer | string;
+  requestId: string;
+  /** Set on errors: the Kinesis error name, also sent as `x-amzn-ErrorType`. */
+  errorType?: string;
+}
+
+// ---- metrics -------------------------------------------------------------------------------
+
+/** Counters behind `/metrics`. Incremented per request (and per batch), never per record. */
+export class ApiMetrics {
+  readonly requests = new Map<string, number>();
+  readonly errors = new Map<string, number>();
+  recordsIn = 0;
+  bytesIn = 0;
+  recordsOut = 0;
+  bytesOut = 0;
+
+  countRequest(operation: string): void {
+    this.requests.set(operation, (this.requests.get(operation) ?? 0) + 1);
+  }
+
+  countError(code: string): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(): string {
+    const lines: string[] = [];
+    lines.push('# HELP runnel_requests_total Kinesis API requests by operation.');
+    lines.push('# TYPE runnel_requests_total counter');
+    for (const [operation, count] of this.requests) {
+      lines.push(`runnel_requests_total{operation="${escapeLabel(operation)}"} ${count}`);
+    }
+    lines.push('# HELP runnel_errors_total Kinesis API error responses by error code.');
+    lines.push('# TYPE runnel_errors_total counter');
+    for (const [code, count] of this.errors) {
+      lines.push(`runnel_errors_total{code="${escapeLabel(code)}"} ${count}`);
+    }
+    const totals: [string, string, number][] = [
+      ['runnel_records_in_total', 'Records accepted by PutRecord and PutRecords.', this.recordsIn],
+      ['runnel_bytes_in_total', 'Data bytes accepted by PutRecord and PutRecords.', this.bytesIn],
+      ['runnel_records_out_total', 'Records returned by GetRecords.', this.recordsOut],
+      ['runnel_bytes_out_total', 'Data bytes returned by GetRecords.', this.bytesOut],
+    ];
+    for (const [name, help, value] of totals) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+// ---- dispatch ------------------------------------------------------------------------------
+
+type Format = 'json' | 'cbor';
+
+function formatOf(contentType: string | undefined): Format | undefined {
+  if (contentType === undefined) return undefined;
+  const semicolon = contentType.indexOf(';');
+  const bare = (semicolon === -1 ? contentType : contentType.slice(0, semicolon))
+    .trim()
+    .toLowerCase();
+  if (JSON_CONTENT_TYPES.has(bare)) return 'json';
+  if (bare === CBOR_CONTENT_TYPE) return 'cbor';
+  return undefined;
+}
+
+export class KinesisApi {
+  constructor(
+    private readonly engine: KinesisEngine,
+    readonly metrics: ApiMetrics = new ApiMetrics(),
+  ) {}
+
+  /** Never rejects: every failure becomes an error response. */
+  async handle(request: ApiRequest): Promise<ApiResponse> {
+    const requestId = randomUUID();
+    const format = formatOf(request.contentType);
+    const operation = operationOf(request.target);
+    this.metrics.countRequest(operation ?? 'Unknown');
+    try {
+      return await this.dispatch(request, format, operation, requestId);
+    } catch (error) {
+      return this.errorResponse(toKinesisError(error, operation), format, requestId);
+    }
+  }
+
+  private async dispatch(
+    request: ApiRequest,
+    format: Format | undefined,
+    operation: string | undefined,
+    requestId: string,
+  ): Promise<ApiResponse> {
+    if (request.method !== 'POST') {
+      return this.refusal(403, 'AccessDeniedException', NO_OPERATION_MESSAGE, requestId);
+    }
+    if (request.body.length === 0) {
+      throw new KinesisError('UnknownOperationException', EMPTY_BODY_MESSAGE);
+    }
+    if (format === undefined) {
+      if (request.target === undefined || request.target === '') {
+        return this.refusal(403, 'AccessDeniedException', NO_OPERATION_MESSAGE, requestId);
+      }
+      const shown = request.contentType ?? '(none)';
+      const message =
+        `Content-Type ${shown} is not supported: send ${JSON_CONTENT_TYPE}, ` +
+        `application/json or ${CBOR_CONTENT_TYPE}.`;
+      return this.refusal(404, 'UnknownOperationException', message, requestId);
+    }
+    if (operation === undefined || !(operation in SUPPORTED_OPERATIONS)) {
+      // The body must still parse first (Kinesis reports a bad body before a bad target).
+      decodeBody(request.body, format, INPUT_MODELS.DescribeLimits!);
+      if (operation !== undefined && UNSUPPORTED.has(operation)) {
+        throw new KinesisError(
+          'UnknownOperationException',
+          `Operation ${operation} is not supported by Runnel yet.`,
+        );
+      }
+      throw new KinesisError('UnknownOperationException', unknownTargetMessage(request.target));
+    }
+    const decoded = decodeBody(request.body, format, INPUT_MODELS[operation]!);
+    const output = await this.call(operation, decoded);
+    return this.success(operation, output, format, requestId);
+  }
+
+  private async call(operation: string, decoded: DecodedInput): Promise<unknown> {
+    const method = SUPPORTED_OPERATIONS[operation]!;
+    const engineMethod = this.engine[method] as EngineMethod;
+    const output = await engineMethod.call(this.engine, decoded.input as never);
+    if (operation === 'PutRecords') {
+      const records = (decoded.input.Records as unknown[] | undefined)?.length ?? 0;
+      const failed = (output as { FailedRecordCount?: number } | undefined)?.FailedRecordCount ?? 0;
+      this.metrics.recordsIn += records - failed;
+      this.metrics.bytesIn += decoded.blobBytes;
+    } else if (operation === 'PutRecord') {
+      this.metrics.recordsIn += 1;
+      this.metrics.bytesIn += decoded.blobBytes;
+    } else if (operation === 'GetRecords') {
+      this.countRecordsOut(output);
+    }
+    return output;
+  }
+
+  private countRecordsOut(output: unknown): void {
+    const records = (output as { Records?: { Data?: Uint8Array }[] } | undefined)?.Records;
+    if (!records) return;
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) bytes += records[i]!.Data?.length ?? 0;
+    this.metrics.recordsOut += records.length;
+    this.metrics.bytesOut += bytes;
+  }
+
+  private success(
+    operation: string,
+    output: unknown,
+    format: Format,
+    requestId: string,
+  ): ApiResponse {
+    if (format === 'cbor') {
+      return { status: 200, contentType: CBOR_CONTENT_TYPE, body: encodeCbor(output ?? {}), requestId };
+    }
+    const body = encodeJsonOutput(output, PLAIN_OUTPUTS.has(operation));
+    return { status: 200, contentType: JSON_CONTENT_TYPE, body, requestId };
+  }
+
+  private refusal(
+    status: number,
+    errorType: string,
+    message: string,
+    requestId: string,
+  ): ApiResponse {
+    this.metrics.countError(errorType);
+    return {
+      status,
+      contentType: JSON_CONTENT_TYPE,
+      body: encodeJsonError(errorType, message),
+      requestId,
+      errorType,
+    };
+  }
+
+  private errorResponse(
+    error: KinesisError,
+    format: Format | undefined,
+    requestId: string,
+  ): ApiResponse {
+    this.metrics.countError(error.name);
+    if (format === 'cbor') {
+      return {
+        status: error.status,
+        contentType: CBOR_CONTENT_TYPE,
+        body: encodeCborError(error.name, error.message),
+        requestId,
+        errorType: error.name,
+      };
+    }
+    return {
+      status: error.status,
+      contentType: JSON_CONTENT_TYPE,
+      body: encodeJsonError(error.name, error.message),
+      requestId,
+      errorType: error.name,
+    };
+  }
+
+  /**
+   * The answer for a body refused by size before it was read (front ends call this, then close
+   * the connection): 413, named after the body it refused. Kinesis's own front end refuses such
+   * bodies with 413 too; the name is `SerializationException` because the request could not be
+   * read, and like every 4xx other than throttling the SDKs do not retry it.
+   */
+  tooLarge(contentType: string | undefined, length: number | undefined, max: number): ApiResponse {
+    const requestId = randomUUID();
+    this.metrics.countRequest('Unknown');
+    const size = length === undefined ? 'more than' : `${length} bytes, more than`;
+    const message = `Request body of ${size} the maximum of ${max} bytes`;
+    const error = new KinesisError('SerializationException', message);
+    const response = this.errorResponse(error, formatOf(contentType), requestId);
+    return { ...response, status: 413 };
+  }
+}
+
+const NO_OPERATION_MESSAGE = 'Unable to determine service/operation name to be authorized';
+const EMPTY_BODY_MESSAGE = 'Request body is empty: send a JSON object, e.g. {}';
+
+function operationOf(target: string | undefined): string | undefined {
+  if (target === undefined || !target.startsWith(TARGET_PREFIX)) return undefined;
+  const operation = target.slice(TARGET_PREFIX.length);
+  return operation === '' ? undefined : operation;
+}
+
+function unknownTargetMessage(target: string | undefined): string {
+  if (target === undefined || target === '') return 'Missing X-Amz-Target header';
+  const shown = target.length > 128 ? `${target.slice(0, 128)}...` : target;
+  return `Unknown operation: X-Amz-Target ${shown} is not a Kinesis_20131202 operation`;
+}
+
+function decodeBody(body: Buffer, format: Format, model: (typeof INPUT_MODELS)[string]): DecodedInput {
+  return format === 'cbor' ? decodeCborInput(body, model!) : decodeJsonInput(body, model!);
+}
+
+/** Anything the engine throws that is not a KinesisError is an internal failure, logged once. */
+function toKinesisError(error: unknown, operation: string | undefined): KinesisError {
+  if (error instanceof KinesisError) return error;
+  const candidate = error as { name?: unknown; message?: unknown } | undefined;
+  if (candidate && isErrorCode(candidate.name) && typeof candidate.message === 'string') {
+    return new KinesisError(candidate.name, candidate.message);
+  }
+  console.error(`runnel: internal failure in ${operation ?? 'request'}:`, error);
+  return new KinesisError('InternalFailureException', 'Internal Service Failure');
+}
+
+/** The HTTP status the catalog binds to an error name (front ends use it for refusals). */
+export function statusOf(code: string): number {
+  return isErrorCode(code) ? ERROR_CATALOG[code].status : 400;
+}

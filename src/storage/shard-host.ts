@@ -1,0 +1,108 @@
+/**
+ * What a shard worker thread runs: it owns a set of shards, each a ShardLog, and serves the
+ * tasks of worker-protocol.ts. A shard it has not seen yet (a fresh thread replacing one that
+ * died) is opened on first use from its descriptor, which recovers it from disk.
+ */
+import { ShardIndex } from './shard-index.js';
+import { ShardLog, deleteShardFiles } from './shard-log.js';
+import type {
+  AppendOutcome,
+  AppendRequest,
+  AppendReply,
+  OpenReply,
+  RetentionReply,
+  ShardDescriptor,
+  WorkerTask,
+} from './worker-protocol.js';
+
+export class ShardHost {
+  private readonly logs = new Map<string, ShardLog>();
+
+  handle(task: WorkerTask): unknown {
+    switch (task.kind) {
+      case 'open':
+        return this.open(task.shards);
+      case 'append':
+        return this.append(task.appends, task.nowMs, task.fsync);
+      case 'retention':
+        return this.retention(task.shards);
+      case 'close':
+        return this.close(task.keys, task.removeDirs);
+      case 'sync':
+        for (const log of this.logs.values()) log.sync();
+        return {};
+      case 'crash':
+        // Test hook for worker-failure handling: the thread dies as if an invariant failed.
+        process.exit(1);
+    }
+  }
+
+  private log(shard: ShardDescriptor): ShardLog {
+    let log = this.logs.get(shard.key);
+    if (!log) {
+      log = ShardLog.open({
+        dir: shard.dir,
+        segmentBytes: shard.segmentBytes,
+        index: new ShardIndex(shard.index),
+      }).log;
+      this.logs.set(shard.key, log);
+    }
+    return log;
+  }
+
+  private open(shards: ShardDescriptor[]): OpenReply {
+    const reply: OpenReply = { shards: [] };
+    for (const shard of shards) {
+      const existing = this.logs.get(shard.key);
+      if (existing) {
+        reply.shards.push({ key: shard.key, nextOrdinal: existing.watermark, cutBytes: 0 });
+        continue;
+      }
+      const { log, report } = ShardLog.open({
+        dir: shard.dir,
+        segmentBytes: shard.segmentBytes,
+        index: new ShardIndex(shard.index),
+      });
+      this.logs.set(shard.key, log);
+      reply.shards.push({ key: shard.key, nextOrdinal: report.nextOrdinal, cutBytes: report.cutBytes });
+    }
+    return reply;
+  }
+
+  private append(appends: AppendRequest[], nowMs: number, fsync: boolean): AppendReply {
+    const outcomes: AppendOutcome[] = [];
+    const touched = new Set<ShardLog>();
+    for (const { shard, batch } of appends) {
+      try {
+        const log = this.log(shard);
+        const result = log.append(batch, nowMs);
+        touched.add(log);
+        outcomes.push({ ok: true, baseOrdinal: result.baseOrdinal, arrivalMs: result.arrivalMs });
+      } catch (error) {
+        // One shard's failure (a full disk, say) must not fail the other shards' appends.
+        const message = `append to ${shard.key} failed: ${(error as Error).message}`;
+        outcomes.push({ ok: false, error: { code: 'InternalFailureException', message } });
+      }
+    }
+    // Group commit: one msync per shard for everything this task appended.
+    if (fsync) for (const log of touched) log.sync();
+    return { outcomes };
+  }
+
+  private retention(shards: Array<{ shard: ShardDescriptor; cutoffMs: number }>): RetentionReply {
+    let deletedSegments = 0;
+    for (const { shard, cutoffMs } of shards) {
+      deletedSegments += this.log(shard).enforceRetention(cutoffMs);
+    }
+    return { deletedSegments };
+  }
+
+  private close(keys: string[], removeDirs: string[]): object {
+    for (const key of keys) {
+      this.logs.get(key)?.close();
+      this.logs.delete(key);
+    }
+    for (const dir of removeDirs) deleteShardFiles(dir);
+    return {};
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The log of one shard as its owner worker sees it: the ordered set of segments, the active
+ * segment appends go to, recovery when the shard is opened, and retention. Only the owner
+ * writes; every other thread reads through the shared index (shard-index.ts) and its own
+ * read-only mappings (segment-reader.ts).
+ *
+ * Opening a shard:
+ * - when the shared index is already open (the previous owner thread died and this one took
+ *   over), the index is the truth: the log resumes at its watermark and any bytes the dead
+ *   owner wrote past it, never acknowledged, are cut;
+ * - otherwise the index is rebuilt from the files: sealed segments are walked header by header,
+ *   the last segment is walked with every checksum verified, and the log is cut at the first
+ *   batch that is torn, corrupt or out of sequence. Segments after a cut are renamed
+ *   `.corrupt` (kept for inspection, never served).
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { INDEX_INTERVAL_BYTES } from '../limits.js';
+import { mapReadOnly } from './mmap.js';
+import {
+  ARRIVAL_MS_OFFSET,
+  BASE_ORDINAL_OFFSET,
+  CHECKSUM_OFFSET,
+  RECORD_COUNT_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  BATCH_MAGIC,
+  MAGIC_OFFSET,
+  batchChecksum,
+  readBatchHeader,
+  verifyBatch,
+  viewOf,
+  writeU64,
+} from './record-batch.js';
+import {
+  SegmentWriter,
+  parseSegmentFileName,
+  roundUpToPage,
+  segmentPath,
+} from './segment.js';
+import { ShardIndex } from './shard-index.js';
+
+/** Bytes after the last good batch checked for leftovers of a torn write. */
+const TAIL_PROBE_BYTES = 4096;
+
+export interface ShardLogOptions {
+  dir: string;
+  segmentBytes: number;
+  index: ShardIndex;
+}
+
+interface SegmentInfo {
+  baseOrdinal: number;
+  /** Arrival time of the newest batch in the segment (0 while empty). */
+  lastArrivalMs: number;
+}
+
+export interface AppendResult {
+  baseOrdinal: number;
+  arrivalMs: number;
+}
+
+export interface RecoveryReport {
+  nextOrdinal: number;
+  segments: number;
+  /** Bytes cut from the end of the log (a torn or corrupt tail). */
+  cutBytes: number;
+}
+
+export class ShardLog {
+  private readonly segments: SegmentInfo[] = [];
+  private active!: SegmentWriter;
+  private nextOrdinal = 0;
+  private lastArrivalMs = 0;
+  private lastEntryOffset = 0;
+  private readonly index: ShardIndex;
+
+  private constructor(private readonly options: ShardLogOptions) {
+    this.index = options.index;
+  }
+
+  static open(options: ShardLogOptions): { log: ShardLog; report: RecoveryReport } {
+    const log = new ShardLog(options);
+    mkdirSync(options.dir, { recursive: true });
+    const report = options.index.isOpen() ? log.resume() : log.rebuild();
+    options.index.markOpen();
+    return { log, report };
+  }
+
+  get watermark(): number {
+    return this.nextOrdinal;
+  }
+
+  /** Appends one encoded batch; the caller has checked its header. */
+  append(batch: Uint8Array, nowMs: number): AppendResult {
+    const view = viewOf(batch);
+    const recordCount = view.getUint32(RECORD_COUNT_OFFSET, true);
+    if (view.getUint32(MAGIC_OFFSET, true) !== BATCH_MAGIC) throw new Error('append: bad magic');
+    if (view.getUint32(BATCH_LENGTH_OFFSET, true) !== batch.length) {
+      throw new Error('append: batch length does not match its header');
+    }
+    if (batch.length > this.active.remainingBytes()) this.roll(batch.length);
+    const baseOrdinal = this.nextOrdinal;
+    // Arrival times never go backwards within a shard, so the time index stays sorted.
+    const arrivalMs = Math.max(nowMs, this.lastArrivalMs);
+    const offset = this.active.append(batch);
+    const mapping = this.active.mapping;
+    const mapView = viewOf(mapping);
+    writeU64(mapView, offset + BASE_ORDINAL_OFFSET, baseOrdinal);
+    writeU64(mapView, offset + ARRIVAL_MS_OFFSET, arrivalMs);
+    const checksum = batchChecksum(mapping, offset, batch.length);
+    mapView.setBigUint64(offset + CHECKSUM_OFFSET, checksum, true);
+    if (offset === 0 || offset - this.lastEntryOffset >= INDEX_INTERVAL_BYTES) {
+      this.publishEntry(baseOrdinal, offset, arrivalMs);
+    }
+    this.nextOrdinal = baseOrdinal + recordCount;
+    this.lastArrivalMs = arrivalMs;
+    this.segments[this.segments.length - 1]!.lastArrivalMs = arrivalMs;
+    this.index.commit(this.nextOrdinal, arrivalMs);
+    return { baseOrdinal, arrivalMs };
+  }
+
+  /** Flushes the active segment to disk (sealed segments were flushed when they were sealed). */
+  sync(): void {
+    this.active.sync();
+  }
+
+  /**
+   * Deletes whole segments whose newest record is older than `cutoffMs`. When even the active
+   * segment is that old, a fresh segment is rolled first so that it can go too. Returns the
+   * number of segments deleted.
+   */
+  enforceRetention(cutoffMs: number): number {
+    const newest = this.segments[this.segments.length - 1]!;
+    if (newest.lastArrivalMs > 0 && newest.lastArrivalMs < cutoffMs) this.roll(0);
+    let deleted = 0;
+    while (this.segments.length > 1 && this.segments[0]!.lastArrivalMs < cutoffMs) {
+      const expired = this.segments.shift()!;
+      // Readers learn of the trim before the file goes; a reader already holding the mapping
+      // keeps reading it safely until it lets go.
+      this.index.setTrimOrdinal(this.segments[0]!.baseOrdinal);
+      rmSync(segmentPath(this.options.dir, expired.baseOrdinal), { force: true });
+      deleted++;
+    }
+    return deleted;
+  }
+
+  close(): void {
+    this.sync();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private publishEntry(baseOrdinal: number, byteOffset: number, arrivalMs: number): void {
+    this.index.addEntry({
+      baseOrdinal,
+      segmentBase: this.active.baseOrdinal,
+      byteOffset,
+      arrivalMs,
+    });
+    this.lastEntryOffset = byteOffset;
+  }
+
+  private roll(batchBytes: number): void {
+    this.active.sync();
+    this.openActive(this.nextOrdinal, 0, batchBytes);
+    this.segments.push({ baseOrdinal: this.nextOrdinal, lastArrivalMs: 0 });
+  }
+
+  private openActive(baseOrdinal: number, writtenBytes: number, minimumBytes = 0): void {
+    const path = segmentPath(this.options.dir, baseOrdinal);
+    let sizeBytes = Math.max(this.options.segmentBytes, roundUpToPage(minimumBytes));
+    if (existsSync(path)) sizeBytes = Math.max(sizeBytes, statSync(path).size);
+    this.active = new SegmentWriter(path, baseOrdinal, sizeBytes, writtenBytes);
+    this.index.setActiveSegment(baseOrdinal);
+    this.lastEntryOffset = 0;
+  }
+
+  private listSegments(): number[] {
+    const bases: number[] = [];
+    for (const name of readdirSync(this.options.dir)) {
+      const base = parseSegmentFileName(name);
+      if (base !== undefined) bases.push(base);
+    }
+    return bases.sort((a, b) => a - b);
+  }
+
+  private rebuild(): RecoveryReport {
+    this.index.reset();
+    const bases = this.listSegments();
+    let cutBytes = 0;
+    let trimSet = false;
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      const isLast = i === bases.length - 1;
+      if (base !== this.nextOrdinal && i > 0) {
+        cutBytes += this.quarantine(bases.slice(i));
+        break;
+      }
+      if (!trimSet) {
+        this.nextOrdinal = base;
+        this.index.setTrimOrdinal(base);
+        trimSet = true;
+      }
+      const scan = this.scanSegment(base, isLast);
+      this.segments.push({ baseOrdinal: base, lastArrivalMs: scan.lastArrivalMs });
+      if (scan.cutBytes > 0) {
+        cutBytes += scan.cutBytes + this.quarantine(bases.slice(i + 1));
+        this.openActive(base, scan.validBytes);
+        break;
+      }
+      if (isLast) this.openActive(base, scan.validBytes);
+    }
+    if (this.segments.length === 0) {
+      this.segments.push({ baseOrdinal: 0, lastArrivalMs: 0 });
+      this.openActive(0, 0);
+    }
+    // Entries for the active segment were published during the scan; continue spacing them.
+    this.lastEntryOffset = this.lastEntryOffsetOf(this.active.baseOrdinal);
+    this.index.commit(this.nextOrdinal, this.lastArrivalMs);
+    return { nextOrdinal: this.nextOrdinal, segments: this.segments.length, cutBytes };
+  }
+
+  /** Walks one segment's batches, publishing index entries; cuts a bad tail of the last one. */
+  private scanSegment(base: number, verify: boolean) {
+    const path = segmentPath(this.options.dir, base);
+    const size = statSync(path).size;
+    let offset = 0;
+    let lastEntryOffset = -INDEX_INTERVAL_BYTES;
+    let lastArrivalMs = 0;
+    if (size > 0) {
+      const mapping = mapReadOnly(path);
+      const view = viewOf(mapping);
+      for (;;) {
+        const header = verify
+          ? verifyBatch(mapping, view, offset, size)
+          : readBatchHeader(mapping, view, offset, size);
+        if (!header || header.baseOrdinal !== this.nextOrdinal) break;
+        if (offset === 0 || offset - lastEntryOffset >= INDEX_INTERVAL_BYTES) {
+          this.index.addEntry({
+            baseOrdinal: header.baseOrdinal,
+            segmentBase: base,
+            byteOffset: offset,
+            arrivalMs: header.arrivalMs,
+          });
+          lastEntryOffset = offset;
+        }
+        this.nextOrdinal += header.recordCount;
+        lastArrivalMs = this.lastArrivalMs = Math.max(this.lastArrivalMs, header.arrivalMs);
+        offset += header.batchLength;
+      }
+    }
+    const cutBytes = verify ? this.cutTail(path, offset, size) : 0;
+    return { validBytes: offset, lastArrivalMs, cutBytes };
+  }
+
+  /**
+   * Cuts everything after `validBytes` if anything non-zero is there: truncate, then extend
+   * sparse again, so the cut region reads as zeros. Returns the bytes cut (0 when clean).
+   */
+  private cutTail(path: string, validBytes: number, size: number): number {
+    if (validBytes >= size) return 0;
+    const mapping = mapReadOnly(path);
+    const probeEnd = Math.min(size, validBytes + TAIL_PROBE_BYTES);
+    let dirty = false;
+    for (let i = validBytes; i < probeEnd; i++) if (mapping[i] !== 0) dirty = true;
+    if (!dirty) return 0;
+    truncateSync(path, validBytes);
+    truncateSync(path, size);
+    return size - validBytes;
+  }
+
+  private quarantine(bases: number[]): number {
+    let bytes = 0;
+    for (const base of bases) {
+      const path = segmentPath(this.options.dir, base);
+      bytes += statSync(path).size;
+      renameSync(path, `${path}.corrupt`);
+    }
+    return bytes;
+  }
+
+  private lastEntryOffsetOf(segmentBase: number): number {
+    const count = this.index.entryCount();
+    for (let i = count - 1; i >= 0; i--) {
+      const entry = this.index.entry(i);
+      if (entry.segmentBase === segmentBase) return entry.byteOffset;
+      if (entry.segmentBase < segmentBase) break;
+    }
+    return 0;
+  }
+
+  /** Takes over a shard from an owner thread that died: the shared index is the truth. */
+  private resume(): RecoveryReport {
+    this.nextOrdinal = this.index.nextOrdinal();
+    this.lastArrivalMs = this.index.lastArrivalMs();
+    const trim = this.index.trimOrdinal();
+    for (const base of this.listSegments()) {
+      if (base >= trim) this.segments.push({ baseOrdinal: base, lastArrivalMs: this.lastArrivalMs });
+    }
+    const activeBase = this.index.activeSegmentBase();
+    // Walk from the last entry to the watermark to find where the next batch goes.
+    const path = segmentPath(this.options.dir, activeBase);
+    const size = existsSync(path) ? statSync(path).size : 0;
+    let offset = 0;
+    if (size > 0) {
+      const mapping = mapReadOnly(path);
+      const view = viewOf(mapping);
+      const entry = this.index.floorByOrdinal(this.nextOrdinal);
+      let ordinal = activeBase;
+      if (entry && entry.segmentBase === activeBase) {
+        offset = entry.byteOffset;
+        ordinal = entry.baseOrdinal;
+      }
+      while (ordinal < this.nextOrdinal) {
+        const header = readBatchHeader(mapping, view, offset, size);
+        if (!header) throw new Error(`resume: log of ${this.options.dir} ends before its index`);
+        ordinal += header.recordCount;
+        offset += header.batchLength;
+      }
+    }
+    if (this.segments.length === 0 || this.segments[this.segments.length - 1]!.baseOrdinal !== activeBase) {
+      this.segments.push({ baseOrdinal: activeBase, lastArrivalMs: this.lastArrivalMs });
+    }
+    const cutBytes = size > 0 ? this.cutTail(path, offset, size) : 0;
+    this.openActive(activeBase, offset);
+    this.lastEntryOffset = this.lastEntryOffsetOf(activeBase);
+    return { nextOrdinal: this.nextOrdinal, segments: this.segments.length, cutBytes };
+  }
+}
+
+/** Removes a shard's files (DeleteStream). */
+export function deleteShardFiles(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,44 @@
+/**
+ * Every message between the engine (main thread) and a shard worker, in one place. Errors cross
+ * as `{ code, message }` (see errors.ts); classes do not survive postMessage.
+ */
+import type { SerializedError } from '../errors.js';
+
+/** Everything a worker needs to open (or, after a worker restart, reopen) a shard. */
+export interface ShardDescriptor {
+  /** Unique within the engine: `<stream>/<shardId>`. */
+  key: string;
+  dir: string;
+  segmentBytes: number;
+  index: SharedArrayBuffer;
+}
+
+export interface AppendRequest {
+  shard: ShardDescriptor;
+  /** One encoded record batch (record-batch.ts); its ArrayBuffer is transferred. */
+  batch: Uint8Array;
+}
+
+export type WorkerTask =
+  | { kind: 'open'; shards: ShardDescriptor[] }
+  | { kind: 'append'; appends: AppendRequest[]; nowMs: number; fsync: boolean }
+  | { kind: 'retention'; shards: Array<{ shard: ShardDescriptor; cutoffMs: number }> }
+  | { kind: 'close'; keys: string[]; removeDirs: string[] }
+  | { kind: 'sync' }
+  | { kind: 'crash' };
+
+export interface OpenReply {
+  shards: Array<{ key: string; nextOrdinal: number; cutBytes: number }>;
+}
+
+export type AppendOutcome =
+  | { ok: true; baseOrdinal: number; arrivalMs: number }
+  | { ok: false; error: SerializedError };
+
+export interface AppendReply {
+  outcomes: AppendOutcome[];
+}
+
+export interface RetentionReply {
+  deletedSegments: number;
+}
