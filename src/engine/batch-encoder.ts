@@ -30,6 +30,30 @@ function ensureScratch(bytes: number): void {
   if (scratch.length < bytes) scratch = new Uint8Array(Math.max(bytes, scratch.length * 2));
 }
 
+/**
+ * Writes `text` as UTF-8 at `scratch[offset..]` and returns the byte count. Partition keys are
+ * nearly always ASCII, which is copied char by char without creating a view; anything else
+ * goes through TextEncoder.
+ */
+function writeKey(text: string, offset: number): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return encoder.encodeInto(text, scratch.subarray(offset)).written;
+    scratch[offset + i] = code;
+  }
+  return length;
+}
+
+/** Copies `length` bytes; a loop beats TypedArray#set for the short runs keys usually are. */
+function copyBytes(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number) {
+  if (length > 32) {
+    target.set(source.subarray(start, start + length), at);
+    return;
+  }
+  for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+}
+
 /** Caller has validated the records (key lengths, hash-key syntax, sizes). */
 export function encodeBatches(records: readonly RecordInput[], router: ShardRouter): EncodedBatches {
   const count = records.length;
@@ -49,23 +73,24 @@ export function encodeBatches(records: readonly RecordInput[], router: ShardRout
   let offset = 0;
   for (let i = 0; i < count; i++) {
     const record = records[i]!;
-    const { written } = encoder.encodeInto(record.PartitionKey, scratch.subarray(offset));
+    const written = writeKey(record.PartitionKey, offset);
     keyStart[i] = offset;
     keyLength[i] = written;
-    offset += written;
     const explicit = record.ExplicitHashKey;
     if (explicit === undefined) {
-      md5Words(scratch, keyStart[i]!, written, words, 0);
+      md5Words(scratch, offset, written, words, 0);
     } else {
       bigIntToWords(parseExplicitHashKey(explicit)!, words, 0);
     }
-    const slot = router.route(words);
+    offset += written;
+    const slot = slots === 1 ? 0 : router.route(words);
     shardOfRecord[i] = slot;
     positionOfRecord[i] = recordCount[slot]!;
     recordCount[slot]!++;
     bodyBytes[slot]! += recordBytes(written, explicit?.length ?? 0, record.Data.length);
   }
 
+  const bySlot: Array<Uint8Array | undefined> = new Array(slots);
   const batches = new Map<number, Uint8Array>();
   const cursor = new Float64Array(slots);
   for (let slot = 0; slot < slots; slot++) {
@@ -74,17 +99,19 @@ export function encodeBatches(records: readonly RecordInput[], router: ShardRout
     const batch = new Uint8Array(length);
     writeBatchHeader(viewOf(batch), 0, length, recordCount[slot]!);
     batches.set(slot, batch);
+    bySlot[slot] = batch;
     cursor[slot] = BATCH_HEADER_BYTES;
   }
 
   for (let i = 0; i < count; i++) {
     const record = records[i]!;
     const slot = shardOfRecord[i]!;
-    const batch = batches.get(slot)!;
+    const batch = bySlot[slot]!;
     let at = cursor[slot]!;
-    at = writeVarint(batch, at, keyLength[i]!);
-    batch.set(scratch.subarray(keyStart[i]!, keyStart[i]! + keyLength[i]!), at);
-    at += keyLength[i]!;
+    const length = keyLength[i]!;
+    at = writeVarint(batch, at, length);
+    copyBytes(batch, at, scratch, keyStart[i]!, length);
+    at += length;
     const explicit = record.ExplicitHashKey;
     if (explicit === undefined) {
       batch[at++] = 0;
@@ -92,9 +119,10 @@ export function encodeBatches(records: readonly RecordInput[], router: ShardRout
       at = writeVarint(batch, at, explicit.length);
       at += encoder.encodeInto(explicit, batch.subarray(at)).written;
     }
-    at = writeVarint(batch, at, record.Data.length);
-    batch.set(record.Data, at);
-    cursor[slot] = at + record.Data.length;
+    const data = record.Data;
+    at = writeVarint(batch, at, data.length);
+    copyBytes(batch, at, data, 0, data.length);
+    cursor[slot] = at + data.length;
   }
   return { shardOfRecord, positionOfRecord, batches };
 }

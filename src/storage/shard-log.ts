@@ -187,27 +187,26 @@ export class ShardLog {
     this.index.reset();
     const bases = this.listSegments();
     let cutBytes = 0;
-    let trimSet = false;
+    if (bases.length > 0) {
+      this.nextOrdinal = bases[0]!;
+      this.index.setTrimOrdinal(bases[0]!);
+    }
     for (let i = 0; i < bases.length; i++) {
       const base = bases[i]!;
       const isLast = i === bases.length - 1;
-      if (base !== this.nextOrdinal && i > 0) {
-        cutBytes += this.quarantine(bases.slice(i));
-        break;
-      }
-      if (!trimSet) {
-        this.nextOrdinal = base;
-        this.index.setTrimOrdinal(base);
-        trimSet = true;
-      }
       const scan = this.scanSegment(base, isLast);
       this.segments.push({ baseOrdinal: base, lastArrivalMs: scan.lastArrivalMs });
-      if (scan.cutBytes > 0) {
-        cutBytes += scan.cutBytes + this.quarantine(bases.slice(i + 1));
+      // The log continues into the next segment only if that segment starts where this one
+      // ended; otherwise this segment is where the log ends, and what follows is quarantined.
+      if (isLast || bases[i + 1] !== this.nextOrdinal) {
+        if (!isLast) {
+          cutBytes += this.cutTail(segmentPath(this.options.dir, base), scan.validBytes);
+          cutBytes += this.quarantine(bases.slice(i + 1));
+        }
+        cutBytes += scan.cutBytes;
         this.openActive(base, scan.validBytes);
         break;
       }
-      if (isLast) this.openActive(base, scan.validBytes);
     }
     if (this.segments.length === 0) {
       this.segments.push({ baseOrdinal: 0, lastArrivalMs: 0 });
@@ -248,7 +247,7 @@ export class ShardLog {
         offset += header.batchLength;
       }
     }
-    const cutBytes = verify ? this.cutTail(path, offset, size) : 0;
+    const cutBytes = verify ? this.cutTail(path, offset) : 0;
     return { validBytes: offset, lastArrivalMs, cutBytes };
   }
 
@@ -256,7 +255,8 @@ export class ShardLog {
    * Cuts everything after `validBytes` if anything non-zero is there: truncate, then extend
    * sparse again, so the cut region reads as zeros. Returns the bytes cut (0 when clean).
    */
-  private cutTail(path: string, validBytes: number, size: number): number {
+  private cutTail(path: string, validBytes: number): number {
+    const size = statSync(path).size;
     if (validBytes >= size) return 0;
     const mapping = mapReadOnly(path);
     const probeEnd = Math.min(size, validBytes + TAIL_PROBE_BYTES);
@@ -320,7 +320,7 @@ export class ShardLog {
     if (this.segments.length === 0 || this.segments[this.segments.length - 1]!.baseOrdinal !== activeBase) {
       this.segments.push({ baseOrdinal: activeBase, lastArrivalMs: this.lastArrivalMs });
     }
-    const cutBytes = size > 0 ? this.cutTail(path, offset, size) : 0;
+    const cutBytes = size > 0 ? this.cutTail(path, offset) : 0;
     this.openActive(activeBase, offset);
     this.lastEntryOffset = this.lastEntryOffsetOf(activeBase);
     return { nextOrdinal: this.nextOrdinal, segments: this.segments.length, cutBytes };

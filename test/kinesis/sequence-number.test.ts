@@ -1,0 +1,42 @@
+// Goal: sequence numbers have the real service's 56-digit layout, sort by ordinal within a
+// shard, and decode to their shard and ordinal in O(1).
+import { describe, expect, it } from 'vitest';
+import {
+  decodeSequenceNumber,
+  encodeSequenceNumber,
+  ORDINAL_STEP,
+  sequenceBigInt,
+} from '../../src/kinesis/sequence-number.js';
+
+describe('sequence numbers', () => {
+  it('decodes the StartingSequenceNumbers the AWS CLI documentation shows', () => {
+    const fields = decodeSequenceNumber('49600871682957036442365024926191073437251060580128653314');
+    expect(fields).toEqual({
+      shardCreationSec: Date.parse('2019-10-28T21:12:45Z') / 1000,
+      shardIndex: 0,
+      ordinal: 0n,
+      recordTimeSec: Date.parse('2019-10-28T21:12:45Z') / 1000,
+    });
+  });
+
+  it('round-trips and has 56 digits', () => {
+    const fields = { shardCreationSec: 1764000000, shardIndex: 17, ordinal: 123456789n, recordTimeSec: 1764000123 };
+    const text = encodeSequenceNumber(fields);
+    expect(text).toHaveLength(56);
+    expect(decodeSequenceNumber(text)).toEqual(fields);
+  });
+
+  it('orders by ordinal before record time, and steps by ORDINAL_STEP', () => {
+    const base = { shardCreationSec: 1764000000, shardIndex: 3, recordTimeSec: 1764009999 };
+    const a = sequenceBigInt({ ...base, ordinal: 5n });
+    const b = sequenceBigInt({ ...base, ordinal: 6n, recordTimeSec: 1764000001 });
+    expect(b > a).toBe(true);
+    expect(sequenceBigInt({ ...base, ordinal: 6n }) - a).toBe(ORDINAL_STEP);
+  });
+
+  it('rejects numbers that are not in the layout', () => {
+    for (const text of ['0', '1', '12345', 'abc', '0123', '9'.repeat(56), '4'.repeat(130)]) {
+      expect(decodeSequenceNumber(text), text).toBeUndefined();
+    }
+  });
+});
