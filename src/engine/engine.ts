@@ -982,6 +982,16 @@ export class Engine {
     return { worker: shard.worker, index: shard.index, reader: shard.reader, dir: shard.descriptor.dir };
   }
 
+  /** Tasks sent to shard workers so far. */
+  get workerTasksSent(): number {
+    return this.pool.tasksSent;
+  }
+
+  /** Blocks a worker thread for `ms` (tests: reads must not depend on the owner). */
+  stallWorker(worker: number, ms: number): Promise<unknown> {
+    return this.pool.run(worker, { kind: 'stall', ms });
+  }
+
   /** Kills a worker thread as a failed assertion would (tests of worker-failure handling). */
   async crashWorker(worker: number): Promise<void> {
     await this.pool.run(worker, { kind: 'crash' }).catch(() => undefined);

@@ -29,6 +29,8 @@ export function shardWorkerFile(): string {
 
 export class WorkerPool {
   private readonly pools: Piscina[] = [];
+  /** Tasks sent to workers so far; tests use it to show reads send none. */
+  tasksSent = 0;
 
   constructor(readonly size: number) {
     const filename = shardWorkerFile();
@@ -48,6 +50,7 @@ export class WorkerPool {
 
   async run<T>(worker: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<T> {
     const pool = this.pools[worker]!;
+    this.tasksSent++;
     try {
       return (await pool.run(task, transferList ? { transferList } : {})) as T;
     } catch (error) {

@@ -26,6 +26,7 @@
  * finish their open streams; whatever is left after HTTP_SHUTDOWN_GRACE_MS is destroyed.
  */
 
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -39,7 +40,8 @@ import {
   HTTP_SHUTDOWN_GRACE_MS,
   HTTP_SOCKET_IDLE_TIMEOUT_MS,
 } from '../limits.js';
-import type { ApiResponse, KinesisApi } from './kinesis-api.js';
+import { JSON_CONTENT_TYPE, type ApiResponse, type KinesisApi } from './kinesis-api.js';
+import { encodeJsonError } from './json-codec.js';
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -68,6 +70,34 @@ function classify(bytes: Buffer): 'h1' | 'h2' | 'more' {
     if (bytes[i] !== HTTP2_PREFACE[i]) return 'h1';
   }
   return bytes.length >= HTTP2_PREFACE.length ? 'h2' : 'more';
+}
+
+/**
+ * Answers a request node:http could not parse (garbage, a body cut short by a half-close, a
+ * header block over the limit) like every other response — JSON error, request id — then closes.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
+  const inProgress = (socket as net.Socket & { _httpMessage?: { headersSent?: boolean } })
+    ._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = encodeJsonError(
+    'SerializationException',
+    `Malformed HTTP request (${error.code ?? 'parse error'})`,
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
+      `Content-Type: ${JSON_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `x-amzn-RequestId: ${randomUUID()}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+  socket.destroySoon();
 }
 
 export class KinesisEndpoint {
@@ -118,6 +148,9 @@ export class KinesisEndpoint {
       // The http.Server never listens itself; 'listening' is what starts its connection
       // tracking (headersTimeout, requestTimeout, closeIdleConnections).
       http1.emit('listening');
+      http1.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
+        answerClientError(error, socket);
+      });
       h2 = http2.createServer({});
       h2.on('request', onRequest);
       listener = net.createServer({ noDelay: true }, (socket) => endpoint!.onConnection(socket));

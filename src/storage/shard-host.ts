@@ -31,6 +31,9 @@ export class ShardHost {
       case 'sync':
         for (const log of this.logs.values()) log.sync();
         return {};
+      case 'stall':
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
+        return {};
       case 'crash':
         // Test hook for worker-failure handling: the thread dies as if an invariant failed.
         process.exit(1);

@@ -25,7 +25,9 @@ export type WorkerTask =
   | { kind: 'retention'; shards: Array<{ shard: ShardDescriptor; cutoffMs: number }> }
   | { kind: 'close'; keys: string[]; removeDirs: string[] }
   | { kind: 'sync' }
-  | { kind: 'crash' };
+  | { kind: 'crash' }
+  /** Test hook: blocks the worker thread, to show readers never wait for the owner. */
+  | { kind: 'stall'; ms: number };
 
 export interface OpenReply {
   shards: Array<{ key: string; nextOrdinal: number; cutBytes: number }>;

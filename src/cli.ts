@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * The `runnel` command. `runnel serve` starts the Kinesis endpoint and the uWebSockets.js app
+ * over one engine, prints exactly one line — `Runnel listening on http://HOST:PORT` — when both
+ * are ready, and on SIGINT/SIGTERM stops accepting, answers in-flight requests, closes the
+ * engine and exits 0. Every option also reads an environment variable; a flag wins over it.
+ */
+
+import { parseArgs } from 'node:util';
+
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_WS_PORT,
+  startServer,
+  type ServerOptions,
+} from './server/server.js';
+
+const HELP = `Usage: runnel serve [options]
+
+Runs the Kinesis Data Streams API (JSON 1.1 and CBOR 1.1, over HTTP/1.1 and HTTP/2) on one
+port, and the uWebSockets.js app (the same API over HTTP/1.1, /health, /metrics) on another.
+
+Options (each also read from the environment variable shown; a flag wins):
+  --host <address>     interface to bind both ports to           RUNNEL_HOST     (${DEFAULT_HOST})
+  --port <n>           Kinesis endpoint port, 0 = any free port  RUNNEL_PORT     (${DEFAULT_PORT})
+  --ws-port <n>        uWebSockets.js port, 0 = any free port    RUNNEL_WS_PORT  (${DEFAULT_WS_PORT})
+  --data <dir>         data directory, created if missing        RUNNEL_DATA     (${DEFAULT_DATA_DIR})
+  --workers <n>        shard worker threads                      RUNNEL_WORKERS  (CPU cores)
+  --tls-cert <file>    PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
+  --tls-key <file>     PEM private key for --tls-cert
+  -h, --help           show this help
+
+Point clients at the printed URL, e.g.
+  new KinesisClient({ endpoint: 'http://127.0.0.1:${DEFAULT_PORT}', region: 'us-east-1' })
+  aws --endpoint-url http://127.0.0.1:${DEFAULT_PORT} kinesis list-streams
+SIGINT or SIGTERM shuts down cleanly: in-flight requests are answered and data is synced.
+`;
+
+class UsageError extends Error {}
+
+function integerOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < min) {
+    throw new UsageError(`${name} must be an integer >= ${min}, got '${value}'`);
+  }
+  return parsed;
+}
+
+function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'ws-port': { type: 'string' },
+      data: { type: 'string' },
+      workers: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  const port = integerOption('--port', values.port ?? env.RUNNEL_PORT, 0);
+  const wsPort = integerOption('--ws-port', values['ws-port'] ?? env.RUNNEL_WS_PORT, 0);
+  const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1);
+  return {
+    host: values.host ?? (env.RUNNEL_HOST || DEFAULT_HOST),
+    port: port ?? DEFAULT_PORT,
+    wsPort: wsPort ?? DEFAULT_WS_PORT,
+    dataDir: values.data ?? (env.RUNNEL_DATA || DEFAULT_DATA_DIR),
+    ...(workers !== undefined ? { workers } : {}),
+    ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
+  };
+}
+
+async function serve(options: ServerOptions): Promise<void> {
+  const server = await startServer(options);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`runnel: error while shutting down after ${signal}:`, error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stdout.write(`Runnel listening on ${server.kinesisUrl}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    if (command === undefined) process.exitCode = 1;
+    return;
+  }
+  if (command !== 'serve') throw new UsageError(`unknown command '${command}'`);
+  const options = parseServeOptions(rest, process.env);
+  if (options === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  await serve(options);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`runnel: ${(error as Error).message}\nRun 'runnel --help' for usage.`);
+    process.exit(2);
+  }
+  console.error('runnel: failed to start:', error);
+  process.exit(1);
+});

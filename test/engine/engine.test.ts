@@ -1,0 +1,180 @@
+// Goal: the Engine, with real worker threads and real files, stores every record in the shard
+// whose hash range holds MD5(partition key), reads all of it back in order per shard (also after
+// reopen), maps segments for real, serves reads without asking the owner worker, scales to 1,000
+// shards, and survives a worker thread dying.
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import { hashPartitionKey } from '../../src/kinesis/hash-key.js';
+import { readShard } from '../helpers/read-all.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+let cleanup: () => void = () => undefined;
+let engines: Engine[] = [];
+afterEach(async () => {
+  for (const engine of engines) await engine.close();
+  engines = [];
+  cleanup();
+});
+
+async function open(dir: string, options: Partial<Parameters<typeof Engine.open>[0]> = {}) {
+  const engine = await Engine.open({ dataDir: dir, workers: 2, segmentBytes: 1 << 20, ...options });
+  engines.push(engine);
+  return engine;
+}
+
+interface Expected {
+  partitionKey: string;
+  data: string;
+}
+
+/** Checks every record of the stream against what was acknowledged; collects problems. */
+async function verifyStream(engine: Engine, name: string, expected: Map<string, Expected>) {
+  const { Shards } = await engine.listShards({ StreamName: name });
+  const problems: string[] = [];
+  let total = 0;
+  for (const shard of Shards) {
+    const start = BigInt(shard.HashKeyRange.StartingHashKey);
+    const end = BigInt(shard.HashKeyRange.EndingHashKey);
+    const records = await readShard(engine, name, shard.ShardId);
+    let previous = -1n;
+    for (const record of records) {
+      const sequence = BigInt(record.SequenceNumber);
+      if (sequence <= previous) problems.push(`${record.SequenceNumber} out of order`);
+      previous = sequence;
+      const want = expected.get(record.SequenceNumber);
+      if (!want) {
+        problems.push(`${record.SequenceNumber} was never acknowledged`);
+        continue;
+      }
+      if (record.PartitionKey !== want.partitionKey) problems.push(`${record.SequenceNumber} key`);
+      if (Buffer.from(record.Data).toString() !== want.data) problems.push(`${record.SequenceNumber} data`);
+      const hash = hashPartitionKey(record.PartitionKey);
+      if (hash < start || hash > end) problems.push(`${record.PartitionKey} in wrong shard ${shard.ShardId}`);
+    }
+    total += records.length;
+  }
+  expect(problems.slice(0, 10)).toEqual([]);
+  expect(total).toBe(expected.size);
+}
+
+describe('Engine', () => {
+  it('stores 100,000 records across 8 shards on 2 workers and reads them back, also after reopen', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir);
+    await engine.createStream({ StreamName: 'orders', ShardCount: 8 });
+    const expected = new Map<string, Expected>();
+    const total = 100_000;
+    const perCall = 500;
+    const concurrency = 4;
+    let next = 0;
+    async function producer() {
+      while (next < total) {
+        const first = next;
+        next += perCall;
+        const Records = Array.from({ length: perCall }, (_, i) => ({
+          PartitionKey: `customer-${first + i}`,
+          Data: Buffer.from(`order ${first + i}`),
+        }));
+        const output = await engine.putRecords({ StreamName: 'orders', Records });
+        expect(output.FailedRecordCount).toBe(0);
+        output.Records.forEach((result, i) => {
+          expected.set(result.SequenceNumber!, { partitionKey: Records[i]!.PartitionKey, data: `order ${first + i}` });
+        });
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, producer));
+    expect(expected.size).toBe(total);
+    await verifyStream(engine, 'orders', expected);
+    await engine.close();
+    engines = [];
+    const reopened = await open(temp.dir);
+    await verifyStream(reopened, 'orders', expected);
+  });
+
+  it('keeps segment files memory-mapped while open', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir);
+    await engine.createStream({ StreamName: 'mapped', ShardCount: 2 });
+    await engine.putRecord({ StreamName: 'mapped', PartitionKey: 'k', Data: Buffer.from('x') });
+    await readShard(engine, 'mapped', 'shardId-000000000000');
+    await readShard(engine, 'mapped', 'shardId-000000000001');
+    const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${temp.dir}/`));
+    // The owner worker maps read-write and shared; the reading (main) thread read-only and shared.
+    expect(maps.some((line) => / rw-s /.test(line) && line.endsWith('.seg'))).toBe(true);
+    expect(maps.some((line) => / r--s /.test(line) && line.endsWith('.seg'))).toBe(true);
+  });
+
+  it('reads committed records through the shared index without asking the owner worker', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir, { workers: 1 });
+    await engine.createStream({ StreamName: 'direct', ShardCount: 1 });
+    const Records = Array.from({ length: 300 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) }));
+    await engine.putRecords({ StreamName: 'direct', Records });
+    const { ShardIterator } = await engine.getShardIterator({
+      StreamName: 'direct',
+      ShardId: 'shardId-000000000000',
+      ShardIteratorType: 'TRIM_HORIZON',
+    });
+    // The only worker is blocked for 3 s; reads must not need it.
+    const stall = engine.stallWorker(0, 3000);
+    const tasksBefore = engine.workerTasksSent;
+    const started = performance.now();
+    const page = await engine.getRecords({ ShardIterator, Limit: 1000 });
+    const elapsed = performance.now() - started;
+    expect(page.Records).toHaveLength(300);
+    expect(Buffer.from(page.Records[299]!.Data).toString()).toBe('v299');
+    expect(engine.workerTasksSent).toBe(tasksBefore);
+    expect(elapsed).toBeLessThan(2500);
+    await stall;
+  });
+
+  it('opens, writes and reads a stream of 1,000 shards', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir, { segmentBytes: 64 * 1024 });
+    await engine.createStream({ StreamName: 'wide', ShardCount: 1000 });
+    const expected = new Map<string, Expected>();
+    for (let call = 0; call < 10; call++) {
+      const Records = Array.from({ length: 500 }, (_, i) => ({
+        PartitionKey: `wide-${call}-${i}`,
+        Data: Buffer.from(`${call}/${i}`),
+      }));
+      const output = await engine.putRecords({ StreamName: 'wide', Records });
+      output.Records.forEach((result, i) =>
+        expected.set(result.SequenceNumber!, { partitionKey: Records[i]!.PartitionKey, data: `${call}/${i}` }),
+      );
+    }
+    const shardIds = new Set<string>();
+    const listed = await engine.listShards({ StreamName: 'wide' });
+    expect(listed.Shards).toHaveLength(1000);
+    for (const shard of listed.Shards) shardIds.add(shard.ShardId);
+    expect(shardIds.size).toBe(1000);
+    await verifyStream(engine, 'wide', expected);
+  });
+
+  it('replaces a worker thread that dies; acknowledged records survive and writes resume', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir);
+    await engine.createStream({ StreamName: 'phoenix', ShardCount: 4 });
+    const expected = new Map<string, Expected>();
+    const put = async (tag: string) => {
+      const Records = Array.from({ length: 200 }, (_, i) => ({ PartitionKey: `${tag}${i}`, Data: Buffer.from(`${tag}:${i}`) }));
+      const output = await engine.putRecords({ StreamName: 'phoenix', Records });
+      output.Records.forEach((result, i) => {
+        if (result.SequenceNumber) expected.set(result.SequenceNumber, { partitionKey: Records[i]!.PartitionKey, data: `${tag}:${i}` });
+      });
+      return output;
+    };
+    await put('before');
+    await engine.crashWorker(0);
+    let after = await put('after');
+    for (let attempt = 0; attempt < 5 && after.FailedRecordCount > 0; attempt++) after = await put(`retry${attempt}`);
+    expect(after.FailedRecordCount).toBe(0);
+    await verifyStream(engine, 'phoenix', expected);
+  });
+});

@@ -1,0 +1,20 @@
+import type { Engine } from '../../src/engine/engine.js';
+import type { KinesisRecord } from '../../src/kinesis/shapes.js';
+
+/** Reads a shard from TRIM_HORIZON to its current end through the public API. */
+export async function readShard(engine: Engine, streamName: string, shardId: string): Promise<KinesisRecord[]> {
+  const { ShardIterator } = await engine.getShardIterator({
+    StreamName: streamName,
+    ShardId: shardId,
+    ShardIteratorType: 'TRIM_HORIZON',
+  });
+  const records: KinesisRecord[] = [];
+  let iterator = ShardIterator;
+  for (;;) {
+    const page = await engine.getRecords({ ShardIterator: iterator });
+    records.push(...page.Records);
+    if (page.Records.length === 0) break;
+    iterator = page.NextShardIterator!;
+  }
+  return records;
+}
