@@ -43,7 +43,8 @@ import { requireStreamTarget, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
 import { Batcher } from './batcher.js';
-import { encodeBatches, type RecordInput } from './batch-encoder.js';
+import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
+import { routeEncodedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
 import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
 import { WorkerPool } from './worker-pool.js';
@@ -80,6 +81,42 @@ const MS_PER_HOUR = 3_600_000;
 const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
 
 type Decoded<T> = { issuedMs: number } & T;
+
+/** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
+class BatchResult implements PutRecordBatchResult {
+  readonly FailedRecordCount = 0;
+  private readonly shardOf: Int32Array;
+  private readonly ordinalOf: Float64Array;
+  private readonly arrivalOf: Float64Array;
+
+  constructor(
+    readonly routing: ShardState[],
+    readonly recordCount: number,
+  ) {
+    this.shardOf = new Int32Array(recordCount);
+    this.ordinalOf = new Float64Array(recordCount);
+    this.arrivalOf = new Float64Array(recordCount);
+  }
+
+  /** Records where each record of one encoded chunk (starting at `offset`) landed. */
+  settle(encoded: EncodedBatches, offset: number, base: Float64Array, arrival: Float64Array): void {
+    const { shardOfRecord, positionOfRecord } = encoded;
+    for (let i = 0; i < shardOfRecord.length; i++) {
+      const slot = shardOfRecord[i]!;
+      this.shardOf[offset + i] = slot;
+      this.ordinalOf[offset + i] = base[slot]! + positionOfRecord[i]!;
+      this.arrivalOf[offset + i] = arrival[slot]!;
+    }
+  }
+
+  shardIdOf(i: number): string {
+    return this.routing[this.shardOf[i]!]!.shardId;
+  }
+
+  sequenceNumberOf(i: number): string {
+    return this.routing[this.shardOf[i]!]!.sequenceNumber(this.ordinalOf[i]!, this.arrivalOf[i]!);
+  }
+}
 
 export class Engine {
   private readonly streams = new Map<string, StreamState>();
@@ -713,10 +750,7 @@ export class Engine {
    */
   async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
     const stream = this.writable({ StreamName: streamName });
-    const routing = stream.open;
-    const shardOf = new Int32Array(records.length);
-    const ordinalOf = new Float64Array(records.length);
-    const arrivalOf = new Float64Array(records.length);
+    const result = new BatchResult(stream.open, records.length);
     const pending: Array<Promise<void>> = [];
     let start = 0;
     while (start < records.length) {
@@ -726,31 +760,50 @@ export class Engine {
         bytes += this.checkFastRecord(stream, records[end]!, end);
         end++;
       }
-      const chunk = records.slice(start, end);
-      const encoded = encodeBatches(chunk, stream.router);
-      const offset = start;
-      for (const [slot, batch] of encoded.batches) {
-        const shard = routing[slot]!;
-        pending.push(
-          this.batcher.append(shard.worker, shard.descriptor, batch).then((committed) => {
-            for (let i = 0; i < chunk.length; i++) {
-              if (encoded.shardOfRecord[i] !== slot) continue;
-              shardOf[offset + i] = slot;
-              ordinalOf[offset + i] = committed.baseOrdinal + encoded.positionOfRecord[i]!;
-              arrivalOf[offset + i] = committed.arrivalMs;
-            }
-          }),
-        );
-      }
+      const encoded = encodeBatches(records.slice(start, end), stream.router);
+      this.appendEncoded(stream, encoded, start, result, pending);
       start = end;
     }
     await Promise.all(pending);
-    return {
-      recordCount: records.length,
-      FailedRecordCount: 0,
-      shardIdOf: (i) => routing[shardOf[i]!]!.shardId,
-      sequenceNumberOf: (i) => routing[shardOf[i]!]!.sequenceNumber(ordinalOf[i]!, arrivalOf[i]!),
-    };
+    return result;
+  }
+
+  /**
+   * Appends a record batch already in Runnel's batch encoding (the binary protocol's put
+   * frame): checked and routed at the edge, forwarded unchanged when all its records belong to
+   * one shard, split per shard otherwise.
+   */
+  async putEncodedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
+    const stream = this.writable({ StreamName: streamName });
+    const encoded = routeEncodedBatch(batch, stream.router, stream.record.maxRecordSizeKiB * KIB);
+    const result = new BatchResult(stream.open, encoded.shardOfRecord.length);
+    const pending: Array<Promise<void>> = [];
+    this.appendEncoded(stream, encoded, 0, result, pending);
+    await Promise.all(pending);
+    return result;
+  }
+
+  private appendEncoded(
+    stream: StreamState,
+    encoded: EncodedBatches,
+    offset: number,
+    result: BatchResult,
+    pending: Array<Promise<void>>,
+  ): void {
+    const routing = result.routing;
+    const base = new Float64Array(routing.length);
+    const arrival = new Float64Array(routing.length);
+    const appends: Array<Promise<void>> = [];
+    for (const [slot, batch] of encoded.batches) {
+      const shard = routing[slot]!;
+      appends.push(
+        this.batcher.append(shard.worker, shard.descriptor, batch).then((committed) => {
+          base[slot] = committed.baseOrdinal;
+          arrival[slot] = committed.arrivalMs;
+        }),
+      );
+    }
+    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival)));
   }
 
   /** Checks one record against the stream's limits; returns its size (data + key bytes). */
@@ -803,13 +856,23 @@ export class Engine {
 
   async getShardIterator(input: K.GetShardIteratorInput): Promise<K.GetShardIteratorOutput> {
     validateInput('GetShardIterator', input as unknown as Record<string, unknown>);
+    const { stream, shard, ordinal, hint } = this.startingPosition(input);
+    const ShardIterator = this.iterators.encode({
+      issuedMs: this.clock(),
+      streamName: stream.name,
+      streamCreatedMs: stream.record.createdMs,
+      shardIndex: shard.record.index,
+      ordinal,
+      hintSegmentBase: hint.segmentBase,
+      hintByteOffset: hint.byteOffset,
+    });
+    return { ShardIterator };
+  }
+
+  /** Resolves an iterator type (and its sequence number or timestamp) to a shard ordinal. */
+  private startingPosition(input: K.GetShardIteratorInput) {
     const stream = this.writable(input);
-    const shard = stream.byShardId.get(input.ShardId);
-    if (!shard) {
-      throw fail.notFound(
-        `Shard ${input.ShardId} in stream ${stream.name} under account ${this.accountId} does not exist`,
-      );
-    }
+    const shard = this.shardOf(stream, input.ShardId);
     const type = input.ShardIteratorType;
     const needsSequence = type === 'AT_SEQUENCE_NUMBER' || type === 'AFTER_SEQUENCE_NUMBER';
     if (needsSequence !== (input.StartingSequenceNumber !== undefined)) {
@@ -853,20 +916,62 @@ export class Engine {
       default: {
         ordinal = this.sequenceOrdinal(stream, shard, input.StartingSequenceNumber!);
         if (type === 'AFTER_SEQUENCE_NUMBER') ordinal++;
-        ordinal = Math.max(ordinal, trim);
-        if (ordinal > watermark) ordinal = watermark;
+        ordinal = Math.min(Math.max(ordinal, trim), watermark);
       }
     }
-    const ShardIterator = this.iterators.encode({
-      issuedMs: now,
-      streamName: stream.name,
-      streamCreatedMs: stream.record.createdMs,
-      shardIndex: shard.record.index,
-      ordinal,
-      hintSegmentBase: hint.segmentBase,
-      hintByteOffset: hint.byteOffset,
-    });
-    return { ShardIterator };
+    return { stream, shard, ordinal, hint };
+  }
+
+  private shardOf(stream: StreamState, shardId: string): ShardState {
+    const shard = stream.byShardId.get(shardId);
+    if (!shard) {
+      throw fail.notFound(`Shard ${shardId} in stream ${stream.name} under account ${this.accountId} does not exist`);
+    }
+    return shard;
+  }
+
+  // ---- push reads: the primitives subscriptions are built on -------------------------------------------
+
+  /**
+   * A reading position in a shard: the ordinal an iterator of this type would start at. Takes
+   * the GetShardIterator input and throws the same errors.
+   */
+  async shardPosition(input: K.GetShardIteratorInput): Promise<{ ordinal: number; watermark: number }> {
+    validateInput('GetShardIterator', input as unknown as Record<string, unknown>);
+    const { shard, ordinal } = this.startingPosition(input);
+    return { ordinal, watermark: shard.index.nextOrdinal() };
+  }
+
+  /**
+   * Whole committed batches of a shard from the one holding `ordinal` on, up to about
+   * `maxBytes`, as stored (record-batch.ts encoding; read-only views of the mapping). Reading
+   * below the trim horizon starts at the trim horizon. Never messages the owner worker.
+   */
+  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number) {
+    const shard = this.shardOf(this.writable({ StreamName: streamName }), shardId);
+    const from = Math.max(ordinal, shard.index.trimOrdinal());
+    return { from, batches: shard.reader.readBatches(from, maxBytes), watermark: shard.index.nextOrdinal() };
+  }
+
+  /**
+   * Resolves when the shard has a committed record at or after `ordinal`, or after
+   * `timeoutMs`. Waits on the shared index (Atomics.waitAsync), so the main thread never blocks.
+   */
+  async waitForRecords(streamName: string, shardId: string, ordinal: number, timeoutMs: number): Promise<boolean> {
+    const shard = this.shardOf(this.target({ StreamName: streamName }), shardId);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const seen = shard.index.commitCounter();
+      if (shard.index.nextOrdinal() > ordinal) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0 || this.closed) return false;
+      await shard.index.waitForCommit(seen, remaining);
+    }
+  }
+
+  /** The sequence number of a record of a shard, given its ordinal and arrival time. */
+  sequenceNumberOf(streamName: string, shardId: string, ordinal: number, arrivalMs: number): string {
+    return this.shardOf(this.target({ StreamName: streamName }), shardId).sequenceNumber(ordinal, arrivalMs);
   }
 
   private sequenceOrdinal(stream: StreamState, shard: ShardState, sequenceNumber: string): number {

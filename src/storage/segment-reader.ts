@@ -55,6 +55,14 @@ export interface ReadResult {
   nextLocation: { segmentBase: number; byteOffset: number } | undefined;
 }
 
+/** A whole committed batch, as stored. */
+export interface RawBatch {
+  bytes: Uint8Array;
+  baseOrdinal: number;
+  recordCount: number;
+  arrivalMs: number;
+}
+
 /** Maps segment files on demand and caches the mappings of one shard. */
 export class ShardReader {
   private readonly mapped = new Map<number, MappedSegment>();
@@ -224,6 +232,32 @@ export class ShardReader {
       nextOrdinal: next,
       nextLocation: location ? { segmentBase: location.segmentBase, byteOffset: location.byteOffset } : undefined,
     };
+  }
+
+  /**
+   * Whole committed batches from the one holding `ordinal` on, up to `maxBytes` (at least one
+   * batch when any is committed). The bytes are views of the read-only mapping: no copy is
+   * made, and writing to them would fault. The first batch may start before `ordinal`.
+   */
+  readBatches(ordinal: number, maxBytes: number): RawBatch[] {
+    const batches: RawBatch[] = [];
+    if (ordinal >= this.index.nextOrdinal()) return batches;
+    let location = this.locate(ordinal);
+    let bytes = 0;
+    while (location) {
+      const length = location.header.batchLength;
+      if (batches.length > 0 && bytes + length > maxBytes) break;
+      const segment = this.segment(location.segmentBase)!;
+      batches.push({
+        bytes: segment.mapping.subarray(location.byteOffset, location.byteOffset + length),
+        baseOrdinal: location.header.baseOrdinal,
+        recordCount: location.header.recordCount,
+        arrivalMs: location.header.arrivalMs,
+      });
+      bytes += length;
+      location = this.after(location);
+    }
+    return batches;
   }
 
   /** The position right after a batch: where the next batch will be if it fits the segment. */

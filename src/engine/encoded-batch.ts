@@ -1,0 +1,127 @@
+/**
+ * Routes a record batch that arrives already encoded (the binary protocol's put frame) to the
+ * shards that own its records. Every record is checked at this edge (partition key 1-256
+ * characters of valid UTF-8, explicit hash key in range, size within the stream's limit) and
+ * hashed straight from the batch bytes, with no string built for the key. A batch whose records
+ * all belong to one shard is forwarded as is; a mixed batch is split into one batch per shard by
+ * copying each record's encoded bytes unchanged.
+ */
+import { isUtf8 } from 'node:buffer';
+import { KinesisError, fail } from '../errors.js';
+import { HASH_WORDS, bigIntToWords, md5Words, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import { PARTITION_KEY_BYTES_MAX, PARTITION_KEY_CHARS_MAX, PARTITION_KEY_CHARS_MIN } from '../limits.js';
+import {
+  BATCH_HEADER_BYTES,
+  newRecordCursor,
+  nextRecord,
+  readBatchHeader,
+  validateBatchBody,
+  viewOf,
+  writeBatchHeader,
+} from '../storage/record-batch.js';
+import type { EncodedBatches } from './batch-encoder.js';
+import type { ShardRouter } from './shard-router.js';
+
+const decoder = new TextDecoder();
+
+function invalidBatch(why: string): KinesisError {
+  return new KinesisError('ValidationException', `Invalid record batch: ${why}`);
+}
+
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
+function checkKey(batch: Uint8Array, start: number, end: number, record: number): void {
+  const bytes = end - start;
+  let valid = bytes >= PARTITION_KEY_CHARS_MIN && bytes <= PARTITION_KEY_BYTES_MAX;
+  if (valid && !isAscii(batch, start, end)) {
+    const key = batch.subarray(start, end);
+    valid = isUtf8(key) && [...decoder.decode(key)].length <= PARTITION_KEY_CHARS_MAX;
+  } else if (valid) {
+    valid = bytes <= PARTITION_KEY_CHARS_MAX;
+  }
+  if (!valid) {
+    throw new KinesisError(
+      'ValidationException',
+      `1 validation error detected: Value at 'records.${record + 1}.member.partitionKey' failed to satisfy ` +
+        `constraint: Member must be 1 to ${PARTITION_KEY_CHARS_MAX} Unicode characters`,
+    );
+  }
+}
+
+function hashKeyWords(batch: Uint8Array, start: number, end: number, words: Uint32Array): void {
+  let text = '';
+  for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
+  const key = parseExplicitHashKey(text);
+  if (key === undefined) {
+    throw fail.invalid(
+      `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${text}`,
+    );
+  }
+  bigIntToWords(key, words, 0);
+}
+
+/** Checks and routes an encoded batch; `maxRecordBytes` is the stream's record size limit. */
+export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRecordBytes: number): EncodedBatches {
+  const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
+  if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
+  if (!validateBatchBody(batch, 0, header)) throw invalidBatch('records do not fill the batch');
+  const count = header.recordCount;
+  const shardOfRecord = new Int32Array(count);
+  const positionOfRecord = new Int32Array(count);
+  const recordStart = new Int32Array(count + 1);
+  const slots = router.size;
+  const recordCount = new Int32Array(slots);
+  const bodyBytes = new Float64Array(slots);
+  const words = new Uint32Array(HASH_WORDS);
+  const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+  let firstSlot = -1;
+  let mixed = false;
+  for (let i = 0; i < count; i++) {
+    recordStart[i] = cursor.offset;
+    nextRecord(batch, cursor, batch.length);
+    checkKey(batch, cursor.keyStart, cursor.keyEnd, i);
+    const size = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
+    if (size > maxRecordBytes) {
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value at 'records.${i + 1}.member.data' failed to satisfy constraint: ` +
+          `Member must have length less than or equal to ${maxRecordBytes}`,
+      );
+    }
+    if (cursor.hashKeyEnd > cursor.hashKeyStart) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
+    else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, words, 0);
+    const slot = slots === 1 ? 0 : router.route(words);
+    if (firstSlot < 0) firstSlot = slot;
+    else if (slot !== firstSlot) mixed = true;
+    shardOfRecord[i] = slot;
+    positionOfRecord[i] = recordCount[slot]!;
+    recordCount[slot]!++;
+    bodyBytes[slot]! += cursor.offset - recordStart[i]!;
+  }
+  recordStart[count] = cursor.offset;
+  const batches = new Map<number, Uint8Array>();
+  if (!mixed) {
+    // The common case for a producer that routes by the shard map: forwarded unchanged.
+    batches.set(firstSlot, batch);
+    return { shardOfRecord, positionOfRecord, batches };
+  }
+  const fill = new Float64Array(slots);
+  for (let slot = 0; slot < slots; slot++) {
+    if (recordCount[slot] === 0) continue;
+    const length = BATCH_HEADER_BYTES + bodyBytes[slot]!;
+    const part = new Uint8Array(length);
+    writeBatchHeader(viewOf(part), 0, length, recordCount[slot]!);
+    batches.set(slot, part);
+    fill[slot] = BATCH_HEADER_BYTES;
+  }
+  for (let i = 0; i < count; i++) {
+    const slot = shardOfRecord[i]!;
+    const part = batches.get(slot)!;
+    part.set(batch.subarray(recordStart[i]!, recordStart[i + 1]!), fill[slot]!);
+    fill[slot]! += recordStart[i + 1]! - recordStart[i]!;
+  }
+  return { shardOfRecord, positionOfRecord, batches };
+}
