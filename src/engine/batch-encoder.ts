@@ -48,7 +48,9 @@ function writeKey(text: string, offset: number): number {
 /** Copies `length` bytes; a loop beats TypedArray#set for the short runs keys usually are. */
 function copyBytes(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number) {
   if (length > 32) {
-    target.set(source.subarray(start, start + length), at);
+    // TypedArray#set with a whole source avoids creating a view (Buffer views are costly).
+    if (start === 0 && length === source.length) target.set(source, at);
+    else target.set(new Uint8Array(source.buffer, source.byteOffset + start, length), at);
     return;
   }
   for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;

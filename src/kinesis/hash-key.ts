@@ -16,44 +16,154 @@ export const HASH_WORDS = 4;
 const MD5_BLOCK_BYTES = 64;
 const MD5_LENGTH_FIELD_BYTES = 8;
 
-// Per-round shift amounts and the constants floor(abs(sin(i + 1)) * 2^32).
-const S = [
-  7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14,
-  20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10,
-  15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-];
-const K = new Int32Array(64);
-for (let i = 0; i < 64; i++) K[i] = Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) | 0;
-const G = new Uint8Array(64);
-for (let i = 0; i < 64; i++) {
-  if (i < 16) G[i] = i;
-  else if (i < 32) G[i] = (5 * i + 1) % 16;
-  else if (i < 48) G[i] = (3 * i + 5) % 16;
-  else G[i] = (7 * i) % 16;
-}
-
 const block = new Int32Array(16);
 const blockBytes = new Uint8Array(block.buffer);
 const state = new Int32Array(4);
 
-function md5Block(): void {
+/**
+ * One MD5 compression of the block in `block` into `state`, fully unrolled: the per-round
+ * branches and table lookups of a loop cost more than the arithmetic for short keys. The
+ * constants are RFC 1321's (per-round shifts, and floor(abs(sin(i + 1)) * 2^32)); the tests
+ * compare the result with node:crypto for every length from 0 to 300 bytes.
+ */
+function md5BlockUnrolled(): void {
+  const w0 = block[0]!, w1 = block[1]!, w2 = block[2]!, w3 = block[3]!;
+  const w4 = block[4]!, w5 = block[5]!, w6 = block[6]!, w7 = block[7]!;
+  const w8 = block[8]!, w9 = block[9]!, w10 = block[10]!, w11 = block[11]!;
+  const w12 = block[12]!, w13 = block[13]!, w14 = block[14]!, w15 = block[15]!;
   let a = state[0]!;
   let b = state[1]!;
   let c = state[2]!;
   let d = state[3]!;
-  for (let i = 0; i < 64; i++) {
-    let f: number;
-    if (i < 16) f = (b & c) | (~b & d);
-    else if (i < 32) f = (d & b) | (~d & c);
-    else if (i < 48) f = b ^ c ^ d;
-    else f = c ^ (b | ~d);
-    const sum = (a + f + K[i]! + block[G[i]!]!) | 0;
-    const s = S[i]!;
-    a = d;
-    d = c;
-    c = b;
-    b = (b + ((sum << s) | (sum >>> (32 - s)))) | 0;
-  }
+  let t: number;
+  t = (a + ((b & c) | (~b & d)) + -680876936 + w0) | 0;
+  a = (b + ((t << 7) | (t >>> 25))) | 0;
+  t = (d + ((a & b) | (~a & c)) + -389564586 + w1) | 0;
+  d = (a + ((t << 12) | (t >>> 20))) | 0;
+  t = (c + ((d & a) | (~d & b)) + 606105819 + w2) | 0;
+  c = (d + ((t << 17) | (t >>> 15))) | 0;
+  t = (b + ((c & d) | (~c & a)) + -1044525330 + w3) | 0;
+  b = (c + ((t << 22) | (t >>> 10))) | 0;
+  t = (a + ((b & c) | (~b & d)) + -176418897 + w4) | 0;
+  a = (b + ((t << 7) | (t >>> 25))) | 0;
+  t = (d + ((a & b) | (~a & c)) + 1200080426 + w5) | 0;
+  d = (a + ((t << 12) | (t >>> 20))) | 0;
+  t = (c + ((d & a) | (~d & b)) + -1473231341 + w6) | 0;
+  c = (d + ((t << 17) | (t >>> 15))) | 0;
+  t = (b + ((c & d) | (~c & a)) + -45705983 + w7) | 0;
+  b = (c + ((t << 22) | (t >>> 10))) | 0;
+  t = (a + ((b & c) | (~b & d)) + 1770035416 + w8) | 0;
+  a = (b + ((t << 7) | (t >>> 25))) | 0;
+  t = (d + ((a & b) | (~a & c)) + -1958414417 + w9) | 0;
+  d = (a + ((t << 12) | (t >>> 20))) | 0;
+  t = (c + ((d & a) | (~d & b)) + -42063 + w10) | 0;
+  c = (d + ((t << 17) | (t >>> 15))) | 0;
+  t = (b + ((c & d) | (~c & a)) + -1990404162 + w11) | 0;
+  b = (c + ((t << 22) | (t >>> 10))) | 0;
+  t = (a + ((b & c) | (~b & d)) + 1804603682 + w12) | 0;
+  a = (b + ((t << 7) | (t >>> 25))) | 0;
+  t = (d + ((a & b) | (~a & c)) + -40341101 + w13) | 0;
+  d = (a + ((t << 12) | (t >>> 20))) | 0;
+  t = (c + ((d & a) | (~d & b)) + -1502002290 + w14) | 0;
+  c = (d + ((t << 17) | (t >>> 15))) | 0;
+  t = (b + ((c & d) | (~c & a)) + 1236535329 + w15) | 0;
+  b = (c + ((t << 22) | (t >>> 10))) | 0;
+  t = (a + ((d & b) | (~d & c)) + -165796510 + w1) | 0;
+  a = (b + ((t << 5) | (t >>> 27))) | 0;
+  t = (d + ((c & a) | (~c & b)) + -1069501632 + w6) | 0;
+  d = (a + ((t << 9) | (t >>> 23))) | 0;
+  t = (c + ((b & d) | (~b & a)) + 643717713 + w11) | 0;
+  c = (d + ((t << 14) | (t >>> 18))) | 0;
+  t = (b + ((a & c) | (~a & d)) + -373897302 + w0) | 0;
+  b = (c + ((t << 20) | (t >>> 12))) | 0;
+  t = (a + ((d & b) | (~d & c)) + -701558691 + w5) | 0;
+  a = (b + ((t << 5) | (t >>> 27))) | 0;
+  t = (d + ((c & a) | (~c & b)) + 38016083 + w10) | 0;
+  d = (a + ((t << 9) | (t >>> 23))) | 0;
+  t = (c + ((b & d) | (~b & a)) + -660478335 + w15) | 0;
+  c = (d + ((t << 14) | (t >>> 18))) | 0;
+  t = (b + ((a & c) | (~a & d)) + -405537848 + w4) | 0;
+  b = (c + ((t << 20) | (t >>> 12))) | 0;
+  t = (a + ((d & b) | (~d & c)) + 568446438 + w9) | 0;
+  a = (b + ((t << 5) | (t >>> 27))) | 0;
+  t = (d + ((c & a) | (~c & b)) + -1019803690 + w14) | 0;
+  d = (a + ((t << 9) | (t >>> 23))) | 0;
+  t = (c + ((b & d) | (~b & a)) + -187363961 + w3) | 0;
+  c = (d + ((t << 14) | (t >>> 18))) | 0;
+  t = (b + ((a & c) | (~a & d)) + 1163531501 + w8) | 0;
+  b = (c + ((t << 20) | (t >>> 12))) | 0;
+  t = (a + ((d & b) | (~d & c)) + -1444681467 + w13) | 0;
+  a = (b + ((t << 5) | (t >>> 27))) | 0;
+  t = (d + ((c & a) | (~c & b)) + -51403784 + w2) | 0;
+  d = (a + ((t << 9) | (t >>> 23))) | 0;
+  t = (c + ((b & d) | (~b & a)) + 1735328473 + w7) | 0;
+  c = (d + ((t << 14) | (t >>> 18))) | 0;
+  t = (b + ((a & c) | (~a & d)) + -1926607734 + w12) | 0;
+  b = (c + ((t << 20) | (t >>> 12))) | 0;
+  t = (a + (b ^ c ^ d) + -378558 + w5) | 0;
+  a = (b + ((t << 4) | (t >>> 28))) | 0;
+  t = (d + (a ^ b ^ c) + -2022574463 + w8) | 0;
+  d = (a + ((t << 11) | (t >>> 21))) | 0;
+  t = (c + (d ^ a ^ b) + 1839030562 + w11) | 0;
+  c = (d + ((t << 16) | (t >>> 16))) | 0;
+  t = (b + (c ^ d ^ a) + -35309556 + w14) | 0;
+  b = (c + ((t << 23) | (t >>> 9))) | 0;
+  t = (a + (b ^ c ^ d) + -1530992060 + w1) | 0;
+  a = (b + ((t << 4) | (t >>> 28))) | 0;
+  t = (d + (a ^ b ^ c) + 1272893353 + w4) | 0;
+  d = (a + ((t << 11) | (t >>> 21))) | 0;
+  t = (c + (d ^ a ^ b) + -155497632 + w7) | 0;
+  c = (d + ((t << 16) | (t >>> 16))) | 0;
+  t = (b + (c ^ d ^ a) + -1094730640 + w10) | 0;
+  b = (c + ((t << 23) | (t >>> 9))) | 0;
+  t = (a + (b ^ c ^ d) + 681279174 + w13) | 0;
+  a = (b + ((t << 4) | (t >>> 28))) | 0;
+  t = (d + (a ^ b ^ c) + -358537222 + w0) | 0;
+  d = (a + ((t << 11) | (t >>> 21))) | 0;
+  t = (c + (d ^ a ^ b) + -722521979 + w3) | 0;
+  c = (d + ((t << 16) | (t >>> 16))) | 0;
+  t = (b + (c ^ d ^ a) + 76029189 + w6) | 0;
+  b = (c + ((t << 23) | (t >>> 9))) | 0;
+  t = (a + (b ^ c ^ d) + -640364487 + w9) | 0;
+  a = (b + ((t << 4) | (t >>> 28))) | 0;
+  t = (d + (a ^ b ^ c) + -421815835 + w12) | 0;
+  d = (a + ((t << 11) | (t >>> 21))) | 0;
+  t = (c + (d ^ a ^ b) + 530742520 + w15) | 0;
+  c = (d + ((t << 16) | (t >>> 16))) | 0;
+  t = (b + (c ^ d ^ a) + -995338651 + w2) | 0;
+  b = (c + ((t << 23) | (t >>> 9))) | 0;
+  t = (a + (c ^ (b | ~d)) + -198630844 + w0) | 0;
+  a = (b + ((t << 6) | (t >>> 26))) | 0;
+  t = (d + (b ^ (a | ~c)) + 1126891415 + w7) | 0;
+  d = (a + ((t << 10) | (t >>> 22))) | 0;
+  t = (c + (a ^ (d | ~b)) + -1416354905 + w14) | 0;
+  c = (d + ((t << 15) | (t >>> 17))) | 0;
+  t = (b + (d ^ (c | ~a)) + -57434055 + w5) | 0;
+  b = (c + ((t << 21) | (t >>> 11))) | 0;
+  t = (a + (c ^ (b | ~d)) + 1700485571 + w12) | 0;
+  a = (b + ((t << 6) | (t >>> 26))) | 0;
+  t = (d + (b ^ (a | ~c)) + -1894986606 + w3) | 0;
+  d = (a + ((t << 10) | (t >>> 22))) | 0;
+  t = (c + (a ^ (d | ~b)) + -1051523 + w10) | 0;
+  c = (d + ((t << 15) | (t >>> 17))) | 0;
+  t = (b + (d ^ (c | ~a)) + -2054922799 + w1) | 0;
+  b = (c + ((t << 21) | (t >>> 11))) | 0;
+  t = (a + (c ^ (b | ~d)) + 1873313359 + w8) | 0;
+  a = (b + ((t << 6) | (t >>> 26))) | 0;
+  t = (d + (b ^ (a | ~c)) + -30611744 + w15) | 0;
+  d = (a + ((t << 10) | (t >>> 22))) | 0;
+  t = (c + (a ^ (d | ~b)) + -1560198380 + w6) | 0;
+  c = (d + ((t << 15) | (t >>> 17))) | 0;
+  t = (b + (d ^ (c | ~a)) + 1309151649 + w13) | 0;
+  b = (c + ((t << 21) | (t >>> 11))) | 0;
+  t = (a + (c ^ (b | ~d)) + -145523070 + w4) | 0;
+  a = (b + ((t << 6) | (t >>> 26))) | 0;
+  t = (d + (b ^ (a | ~c)) + -1120210379 + w11) | 0;
+  d = (a + ((t << 10) | (t >>> 22))) | 0;
+  t = (c + (a ^ (d | ~b)) + 718787259 + w2) | 0;
+  c = (d + ((t << 15) | (t >>> 17))) | 0;
+  t = (b + (d ^ (c | ~a)) + -343485551 + w9) | 0;
+  b = (c + ((t << 21) | (t >>> 11))) | 0;
   state[0] = (state[0]! + a) | 0;
   state[1] = (state[1]! + b) | 0;
   state[2] = (state[2]! + c) | 0;
@@ -84,7 +194,7 @@ export function md5Words(
   const end = start + length;
   while (end - position >= MD5_BLOCK_BYTES) {
     blockBytes.set(bytes.subarray(position, position + MD5_BLOCK_BYTES));
-    md5Block();
+    md5BlockUnrolled();
     position += MD5_BLOCK_BYTES;
   }
   const tail = end - position;
@@ -92,13 +202,13 @@ export function md5Words(
   for (let i = 0; i < tail; i++) blockBytes[i] = bytes[position + i]!;
   blockBytes[tail] = 0x80;
   if (tail >= MD5_BLOCK_BYTES - MD5_LENGTH_FIELD_BYTES) {
-    md5Block();
+    md5BlockUnrolled();
     blockBytes.fill(0);
   }
   const bits = length * 8;
   block[14] = bits | 0;
   block[15] = Math.floor(bits / 2 ** 32) | 0;
-  md5Block();
+  md5BlockUnrolled();
   out[outOffset] = bswap(state[0]!);
   out[outOffset + 1] = bswap(state[1]!);
   out[outOffset + 2] = bswap(state[2]!);
