@@ -16,6 +16,9 @@
  * - Failures are listed in model member order (botocore order; members newer than the botocore
  *   snapshot in the SDK's order). Coral's order follows Java hashing and cannot be reproduced.
  * - One failure per member, the first in the order null, type, length, pattern / range / enum.
+ *   This is where Runnel knowingly differs from kinesalite, whose messages were recorded against
+ *   AWS: it lists every failing constraint of a member (an empty StreamName gets a pattern and a
+ *   length failure there).
  * - Every non-null value is quoted (`Value '0' at 'limit'`, as kinesalite recorded from AWS);
  *   values render as Java's toString would: blobs as `java.nio.HeapByteBuffer[pos=0 lim=N
  *   cap=N]`, lists as `[a, b]`, maps as `{k=v}`, structures as `Shape(member=value, ...)` with
@@ -120,6 +123,35 @@ const NON_EMPTY = 1;
 /** The model's lower bound for a tag value, which may be empty. */
 const EMPTY_ALLOWED = 0;
 const NAME_PATTERN = '[a-zA-Z0-9_.-]+';
+const STREAM_ARN_PATTERN = 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+';
+const RESOURCE_ARN_PATTERN = 'arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+';
+const CONSUMER_ARN_PATTERN =
+  '^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+' +
+  '\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+';
+
+/**
+ * The ARN patterns chain two or three `.*`, so a backtracking engine can spend O(n^3) steps on a
+ * crafted 2048-character value (a third of a second, measured) before failing. These are the
+ * same languages, matched in linear time: a lookahead captures a match and the backreference
+ * consumes it, which commits to it (an atomic group). Committing is safe because the earliest
+ * `:kinesis:` and `:<12 digits>:` leave the most room to what follows, and the last `stream/`
+ * followed by a non-space leaves the shortest tail for `\S+`. A test compares each with the
+ * model's pattern on random strings.
+ */
+const LINEAR_PATTERNS: ReadonlyMap<string, RegExp> = new Map([
+  [STREAM_ARN_PATTERN, /^arn:aws(?=(.*?:kinesis:))\1(?=(.*:\d{12}:stream\/)\S)\2\S+$/],
+  [
+    RESOURCE_ARN_PATTERN,
+    /^arn:aws(?=(.*?:kinesis:))\1(?=(.*?:\d{12}:))\2(?=(.*stream\/)\S)\3\S+$/,
+  ],
+  [
+    CONSUMER_ARN_PATTERN,
+    new RegExp(
+      '^arn:aws(?=(.*?:kinesis:))\\1(?=(.*?:\\d{12}:))\\2' +
+        '.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+$',
+    ),
+  ],
+]);
 
 function required(model: MemberModel): MemberModel {
   return { ...model, required: true };
@@ -140,7 +172,7 @@ const STREAM_ARN: MemberModel = {
   shape: 'StreamARN',
   minLength: NON_EMPTY,
   maxLength: STREAM_ARN_CHARS_MAX,
-  pattern: 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+',
+  pattern: STREAM_ARN_PATTERN,
 };
 /** Reserved by AWS ("Not Implemented"); accepted and ignored. */
 const STREAM_ID: MemberModel = { ...STRING, shape: 'StreamId' };
@@ -188,16 +220,14 @@ const CONSUMER_ARN: MemberModel = {
   shape: 'ConsumerARN',
   minLength: NON_EMPTY,
   maxLength: CONSUMER_ARN_CHARS_MAX,
-  pattern:
-    '^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+' +
-    '\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+',
+  pattern: CONSUMER_ARN_PATTERN,
 };
 const RESOURCE_ARN: MemberModel = {
   type: 'string',
   shape: 'ResourceARN',
   minLength: NON_EMPTY,
   maxLength: RESOURCE_ARN_CHARS_MAX,
-  pattern: 'arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+',
+  pattern: RESOURCE_ARN_PATTERN,
 };
 const KEY_ID: MemberModel = {
   type: 'string',
@@ -632,6 +662,15 @@ function constraintMessages(model: MemberModel): string[] {
   return messages;
 }
 
+/** The model's pattern must match the whole value, as Java's `String.matches` does. */
+function modelRegex(pattern: string): RegExp {
+  return new RegExp(`^(?:${pattern})$`);
+}
+
+function patternRegex(pattern: string): RegExp {
+  return LINEAR_PATTERNS.get(pattern) ?? modelRegex(pattern);
+}
+
 function compile(model: MemberModel, forceRequired = false): Checker {
   const elementModel = model.type === 'list' ? model.member : model.value;
   const fields: Field[] = [];
@@ -648,7 +687,7 @@ function compile(model: MemberModel, forceRequired = false): Checker {
     maxLength: model.maxLength ?? Infinity,
     min: model.min ?? -Infinity,
     max: model.max ?? Infinity,
-    regex: model.pattern === undefined ? null : new RegExp(`^(?:${model.pattern})$`),
+    regex: model.pattern === undefined ? null : patternRegex(model.pattern),
     enumSet: model.enum === undefined ? null : new Set(model.enum),
     // List elements are never null in a well-formed request; a null one is reported as such.
     element: elementModel ? compile(elementModel, true) : null,
@@ -740,10 +779,10 @@ function scalarFailure(value: unknown, checker: Checker): string | null {
     case 'integer':
     case 'long': {
       if (typeof value !== 'number' || !Number.isInteger(value)) return checker.typeMessage;
-      if (checker.type === 'integer' ? value < INT_MIN || value > INT_MAX
-        : !Number.isSafeInteger(value)) {
-        return checker.typeMessage;
-      }
+      const representable = checker.type === 'integer'
+        ? value >= INT_MIN && value <= INT_MAX
+        : Number.isSafeInteger(value);
+      if (!representable) return checker.typeMessage;
       if (value < checker.min) return checker.minMessage;
       if (value > checker.max) return checker.maxMessage;
       return null;
@@ -920,15 +959,17 @@ const NO_INPUT: Record<string, unknown> = Object.freeze({});
 /**
  * Checks `input` against the model of `operation` and throws one ValidationException listing
  * every failing member (at most VALIDATION_ERRORS_LISTED_MAX, counted in full). Members the
- * model does not know are ignored, as Coral ignores them. A missing input counts as `{}`.
+ * model does not know are ignored, as Coral ignores them. A missing input counts as `{}`. The
+ * input's type is `object` so that typed inputs (`PutRecordsInput`, ...) need no cast.
  */
-export function validateInput(operation: string, input: Record<string, unknown>): void {
+export function validateInput(operation: string, input: object): void {
   const fields = CHECKERS.get(operation);
   if (fields === undefined) {
     throw new KinesisError('UnknownOperationException', `Operation ${operation} is not supported.`);
   }
   const context: Context = { count: 0, messages: [], path: [] };
-  checkFields(context, input ?? NO_INPUT, fields);
+  // Typed inputs (CreateStreamInput, ...) are read member by member, like any other object.
+  checkFields(context, (input ?? NO_INPUT) as Record<string, unknown>, fields);
   if (context.count === 0) return;
   const noun = context.count === 1 ? 'error' : 'errors';
   throw new KinesisError(

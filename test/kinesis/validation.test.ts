@@ -426,6 +426,88 @@ describe('OPERATION_MODELS', () => {
   });
 });
 
+describe('ARN patterns', () => {
+  const seed = Number(process.env.VALIDATION_SEED ?? 20261125);
+  const FRAGMENTS = [
+    'arn:aws', 'arn', ':aws', '-cn', ':kinesis:', 'kinesis', ':', '123456789012',
+    ':123456789012:', '1234', 'stream/', 'stream', '/', 'orders', 'a', ' ', '\n', '\t',
+    '/consumer/', 'consumer', ':1700000000', '9', '.', 'x_y-z',
+  ];
+  /** mulberry32: a small seeded generator, so a failure can be replayed with its seed. */
+  function generator(state: number): () => number {
+    return () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+  }
+  /** A consumer ARN's parts, each kept, dropped, or padded with random fragments. */
+  const SKELETON = [
+    'arn:aws', ':kinesis:', 'us-east-1', ':123456789012:', 'stream/', 'orders',
+    '/consumer/', 'reader', ':1700000000',
+  ];
+  function randomArn(random: () => number): string {
+    const pick = () => FRAGMENTS[Math.floor(random() * FRAGMENTS.length)]!;
+    let text = '';
+    for (const part of SKELETON) {
+      const roll = random();
+      if (roll < 0.08) continue;
+      if (roll < 0.16) text += pick();
+      else text += part;
+      while (random() < 0.2) text += pick();
+    }
+    // Stream and resource ARNs end at the stream name; a consumer ARN goes on.
+    const consumerAt = text.indexOf('/consumer/');
+    return consumerAt >= 0 && random() < 0.4 ? text.slice(0, consumerAt) : text;
+  }
+  const cases: [string, string, (arn: string) => Record<string, unknown>][] = [
+    ['StreamARN', 'DescribeStreamSummary', (arn) => ({ StreamARN: arn })],
+    ['ResourceARN', 'ListTagsForResource', (arn) => ({ ResourceARN: arn })],
+    ['ConsumerARN', 'DescribeStreamConsumer', (arn) => ({ ConsumerARN: arn })],
+  ];
+
+  for (const [member, operation, inputOf] of cases) {
+    it(`matches ${member} exactly as the model's pattern does (seed ${seed})`, () => {
+      const members: Record<string, { pattern?: string }> =
+        OPERATION_MODELS[operation as OperationName].members;
+      const model = new RegExp(`^(?:${members[member]!.pattern})$`);
+      const random = generator(seed);
+      let matched = 0;
+      let rejected = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const arn = randomArn(random);
+        let accepted = true;
+        try {
+          validateInput(operation, inputOf(arn));
+        } catch {
+          accepted = false;
+        }
+        if (accepted !== model.test(arn)) {
+          throw new Error(`seed ${seed}: ${JSON.stringify(arn)} accepted=${accepted}`);
+        }
+        if (accepted) matched++;
+        else rejected++;
+      }
+      // Both answers must be common, or the comparison proves little.
+      expect(matched).toBeGreaterThan(1000);
+      expect(rejected).toBeGreaterThan(1000);
+      console.log(`${member} (seed ${seed}): ${matched} matched, ${rejected} rejected`);
+    });
+  }
+
+  it('fails a crafted 2015-character value in linear time', () => {
+    const arn = 'arn:aws' + ':kinesis:'.repeat(75) + ':123456789012:'.repeat(48) +
+      'stream/'.repeat(80) + 'x'.repeat(100) + ' ';
+    for (const [, operation, inputOf] of cases) {
+      const started = performance.now();
+      expect(failure(operation, inputOf(arn)).code).toBe('ValidationException');
+      // The model's own regex takes about 300 ms on ResourceARN; the linear one under 1 ms.
+      expect(performance.now() - started).toBeLessThan(50);
+    }
+  });
+});
+
 /** A well-formed request for every modeled operation. */
 const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
   AddTagsToStream: { StreamName: 'orders', Tags: { team: 'data', empty: '' } },
