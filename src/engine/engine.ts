@@ -836,20 +836,30 @@ export class Engine {
 
   private checkFastRecord(stream: StreamState, record: RecordInput, i: number): number {
     const key = record.PartitionKey;
-    if (typeof key !== 'string' || key.length === 0 || (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX)) {
+    const data = record.Data;
+    if (typeof key !== 'string' || key.length === 0 || key.length > PARTITION_KEY_CHARS_MAX) {
+      // Over 256 UTF-16 units may still be 256 code points (astral characters).
+      if (typeof key !== 'string' || key.length === 0 || [...key].length > PARTITION_KEY_CHARS_MAX) {
+        throw new KinesisError(
+          'ValidationException',
+          `1 validation error detected: Value '${String(key)}' at 'records.${i + 1}.member.partitionKey' ` +
+            'failed to satisfy constraint: Member must have length between 1 and 256',
+        );
+      }
+    }
+    if (!(data instanceof Uint8Array)) {
       throw new KinesisError(
         'ValidationException',
-        `1 validation error detected: Value '${String(key)}' at 'records.${i + 1}.member.partitionKey' ` +
-          `failed to satisfy constraint: Member must have length ${key?.length ? 'less than or equal to 256' : 'greater than or equal to 1'}`,
+        `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy ` +
+          'constraint: Member must not be null',
       );
     }
-    if (!(record.Data instanceof Uint8Array)) {
-      throw new KinesisError(
-        'ValidationException',
-        `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy constraint: Member must not be null`,
-      );
+    // A UTF-8 key is at most 3 bytes per UTF-16 unit: the exact check is needed only near the limit.
+    const maxBytes = stream.record.maxRecordSizeKiB * KIB;
+    if (data.length + key.length * 3 > maxBytes || record.ExplicitHashKey !== undefined) {
+      return this.checkRecord(stream, record, `records.${i + 1}.member.data`);
     }
-    return this.checkRecord(stream, record, `records.${i + 1}.member.data`);
+    return data.length + key.length;
   }
 
   // ---- data plane: reads ------------------------------------------------------------------------------
