@@ -47,6 +47,7 @@ import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-en
 import { routeEncodedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
 import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
+import { ShardThrottle } from './shard-throttle.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface EngineOptions {
@@ -64,6 +65,11 @@ export interface EngineOptions {
   region?: string;
   /** The clock, in epoch ms; tests move it to expire iterators and retention. */
   clock?: () => number;
+  /**
+   * Limits mode: throttle every shard exactly as a provisioned Kinesis shard (1 MiB/s and
+   * 1,000 records/s written, 2 MiB/s and 5 GetRecords calls/s read), default false.
+   */
+  enforceLimits?: boolean;
 }
 
 export interface PutRecordBatchResult {
@@ -131,6 +137,7 @@ export class Engine {
   private retentionTimer: NodeJS.Timeout | undefined;
   private nextWorker = 0;
   private closed = false;
+  private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
 
   private constructor(
     readonly dataDir: string,
@@ -144,6 +151,7 @@ export class Engine {
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     this.transitionMs = options.streamTransitionMs ?? 0;
     this.batcher = new Batcher(pool, this.clock, options.fsync ?? false);
+    this.throttles = options.enforceLimits ? new Map() : undefined;
     this.iterators = new ShardIteratorCodec(Buffer.from(catalog.iteratorSecret, 'hex'));
   }
 
@@ -687,6 +695,10 @@ export class Engine {
     const encoded = encodeBatches([input], stream.router);
     const slot = encoded.shardOfRecord[0]!;
     const shard = stream.open[slot]!;
+    const throttle = this.throttleOf(shard);
+    if (throttle && !throttle.admitWrite(input.Data.length + Buffer.byteLength(input.PartitionKey), this.clock())) {
+      throw new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard));
+    }
     const committed = await this.batcher.append(shard.worker, shard.descriptor, encoded.batches.get(slot)!);
     return {
       ShardId: shard.shardId,
@@ -706,7 +718,11 @@ export class Engine {
       throw fail.invalid(`Records size exceeds ${PUT_RECORDS_BYTES_MAX / (1024 * 1024)} MB limit`);
     }
     const routing = stream.open;
-    const encoded = encodeBatches(input.Records, stream.router);
+    let encoded = encodeBatches(input.Records, stream.router);
+    const refused = this.throttles ? this.admitWrites(stream, input.Records, encoded) : undefined;
+    if (refused) {
+      encoded = encodeBatches(input.Records.filter((_, i) => refused[i] === 0), stream.router);
+    }
     const committed = new Map<number, { baseOrdinal: number; arrivalMs: number } | KinesisError>();
     await Promise.all(
       [...encoded.batches].map(async ([slot, batch]) => {
@@ -720,26 +736,69 @@ export class Engine {
     );
     let failed = 0;
     const records: K.PutRecordsResultEntry[] = new Array(input.Records.length);
-    for (let i = 0; i < records.length; i++) {
-      const slot = encoded.shardOfRecord[i]!;
+    for (let i = 0, j = 0; i < records.length; i++) {
+      if (refused && refused[i] !== 0) {
+        failed++;
+        records[i] = {
+          ErrorCode: 'ProvisionedThroughputExceededException',
+          ErrorMessage: this.rateExceeded(stream, routing[refused[i]! - 1]!),
+        };
+        continue;
+      }
+      const slot = encoded.shardOfRecord[j]!;
       const shard = routing[slot]!;
       const outcome = committed.get(slot)!;
       if (outcome instanceof KinesisError) {
         failed++;
+        const throttled = outcome.code === 'ProvisionedThroughputExceededException';
         records[i] = {
-          ErrorCode: outcome.code === 'ProvisionedThroughputExceededException' ? outcome.code : 'InternalFailure',
-          ErrorMessage: outcome.code === 'ProvisionedThroughputExceededException'
-            ? `Rate exceeded for shard ${shard.shardId} in stream ${stream.name} under account ${this.accountId}.`
-            : 'Internal Service Failure',
+          ErrorCode: throttled ? outcome.code : 'InternalFailure',
+          ErrorMessage: throttled ? this.rateExceeded(stream, shard) : 'Internal Service Failure',
         };
       } else {
         records[i] = {
-          SequenceNumber: shard.sequenceNumber(outcome.baseOrdinal + encoded.positionOfRecord[i]!, outcome.arrivalMs),
+          SequenceNumber: shard.sequenceNumber(outcome.baseOrdinal + encoded.positionOfRecord[j]!, outcome.arrivalMs),
           ShardId: shard.shardId,
         };
       }
+      j++;
     }
     return { FailedRecordCount: failed, Records: records, EncryptionType: 'NONE' };
+  }
+
+  private rateExceeded(stream: StreamState, shard: ShardState): string {
+    return `Rate exceeded for shard ${shard.shardId} in stream ${stream.name} under account ${this.accountId}.`;
+  }
+
+  private throttleOf(shard: ShardState): ShardThrottle | undefined {
+    if (!this.throttles) return undefined;
+    let throttle = this.throttles.get(shard);
+    if (!throttle) {
+      throttle = new ShardThrottle(this.clock());
+      this.throttles.set(shard, throttle);
+    }
+    return throttle;
+  }
+
+  /**
+   * Limits mode: admits records in request order against their shards' write allowance.
+   * Returns, per record, 0 when admitted or 1 + the slot of the shard that refused it; or
+   * undefined when every record was admitted.
+   */
+  private admitWrites(stream: StreamState, records: K.PutRecordsRequestEntry[], encoded: EncodedBatches) {
+    const now = this.clock();
+    const refused = new Int32Array(records.length);
+    let any = false;
+    for (let i = 0; i < records.length; i++) {
+      const slot = encoded.shardOfRecord[i]!;
+      const record = records[i]!;
+      const bytes = record.Data.length + Buffer.byteLength(record.PartitionKey);
+      if (!this.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now)) {
+        refused[i] = slot + 1;
+        any = true;
+      }
+    }
+    return any ? refused : undefined;
   }
 
   /**
@@ -1026,8 +1085,17 @@ export class Engine {
     if (input.StreamARN !== undefined && input.StreamARN !== stream.arn) throw fail.invalid('Invalid ShardIterator.');
     const shard = stream.byIndex.get(position.shardIndex);
     if (!shard) throw fail.invalid('Invalid ShardIterator.');
+    const throttle = this.throttleOf(shard);
+    if (throttle && !throttle.admitRead(now)) {
+      throw new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard));
+    }
     const limit = input.Limit ?? GET_RECORDS_LIMIT_MAX;
     const result = this.readShard(shard, position, { maxRecords: limit, maxBytes: GET_RECORDS_BYTES_MAX });
+    if (throttle) {
+      let bytes = 0;
+      for (const record of result.records) bytes += record.dataEnd - record.keyStart;
+      throttle.chargeRead(bytes);
+    }
     const records: K.KinesisRecord[] = new Array(result.records.length);
     for (let i = 0; i < records.length; i++) {
       const record = result.records[i]!;
