@@ -41,6 +41,7 @@ import { ShardIteratorCodec, javaDateString, type IteratorPosition } from '../ki
 import type * as K from '../kinesis/shapes.js';
 import { requireStreamTarget, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
+import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
 import { Batcher } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
@@ -85,6 +86,9 @@ const DEFAULT_ACCOUNT = '000000000000';
 const DEFAULT_REGION = 'us-east-1';
 const MS_PER_HOUR = 3_600_000;
 const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
+/** A subscription reads up to this much per step, and re-checks for closing this often. */
+const SUBSCRIBE_READ_BYTES = 1024 * KIB;
+const SUBSCRIBE_WAIT_MS = 1000;
 
 type Decoded<T> = { issuedMs: number } & T;
 
@@ -1035,6 +1039,47 @@ export class Engine {
       const remaining = deadline - performance.now();
       if (remaining <= 0 || this.closed) return false;
       await shard.index.waitForCommit(seen, remaining);
+    }
+  }
+
+  /**
+   * Reads a shard as an async iterator, from any iterator position, pushed as records commit
+   * (no polling: it waits on the shard's shared index). Ends when `signal` aborts or the engine
+   * closes. Records have the GetRecords shape.
+   */
+  async *subscribe(
+    input: K.GetShardIteratorInput,
+    options: { signal?: AbortSignal; batchBytes?: number } = {},
+  ): AsyncGenerator<K.KinesisRecord> {
+    const { ordinal: start } = await this.shardPosition(input);
+    const streamName = input.StreamName ?? this.target(input).name;
+    const batchBytes = options.batchBytes ?? SUBSCRIBE_READ_BYTES;
+    let ordinal = start;
+    while (!this.closed && !options.signal?.aborted) {
+      const { from, batches } = this.readBatches(streamName, input.ShardId, ordinal, batchBytes);
+      ordinal = Math.max(ordinal, from);
+      if (batches.length === 0) {
+        await this.waitForRecords(streamName, input.ShardId, ordinal, SUBSCRIBE_WAIT_MS);
+        continue;
+      }
+      for (const batch of batches) {
+        // One copy per batch: the records handed out are views of it, never of the mapping.
+        const bytes = Buffer.from(batch.bytes);
+        const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+        for (let i = 0; i < batch.recordCount; i++) {
+          nextRecord(bytes, cursor, bytes.length);
+          const recordOrdinal = batch.baseOrdinal + i;
+          if (recordOrdinal < ordinal) continue;
+          ordinal = recordOrdinal + 1;
+          yield {
+            SequenceNumber: this.sequenceNumberOf(streamName, input.ShardId, recordOrdinal, batch.arrivalMs),
+            ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
+            Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
+            PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
+          };
+          if (this.closed || options.signal?.aborted) return;
+        }
+      }
     }
   }
 
