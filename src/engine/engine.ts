@@ -318,7 +318,7 @@ export class Engine {
   // ---- control plane --------------------------------------------------------------------------------
 
   async createStream(input: K.CreateStreamInput): Promise<Record<string, never>> {
-    validateInput('CreateStream', input as unknown as Record<string, unknown>);
+    validateInput('CreateStream', input);
     const name = input.StreamName;
     if (this.streams.has(name)) {
       throw fail.inUse(`Stream ${name} under account ${this.accountId} already exists.`);
@@ -390,7 +390,7 @@ export class Engine {
   }
 
   async deleteStream(input: K.DeleteStreamInput): Promise<Record<string, never>> {
-    validateInput('DeleteStream', input as unknown as Record<string, unknown>);
+    validateInput('DeleteStream', input);
     const stream = this.target(input);
     if (stream.record.status === 'DELETING') return {};
     stream.record.status = 'DELETING';
@@ -414,7 +414,7 @@ export class Engine {
   }
 
   async describeStream(input: K.DescribeStreamInput): Promise<K.DescribeStreamOutput> {
-    validateInput('DescribeStream', input as unknown as Record<string, unknown>);
+    validateInput('DescribeStream', input);
     const stream = this.target(input);
     const limit = Math.min(input.Limit ?? DESCRIBE_STREAM_RETURNED_MAX, DESCRIBE_STREAM_RETURNED_MAX);
     const all = this.listedShards(stream);
@@ -439,7 +439,7 @@ export class Engine {
   }
 
   async describeStreamSummary(input: K.StreamTarget): Promise<K.DescribeStreamSummaryOutput> {
-    validateInput('DescribeStreamSummary', input as unknown as Record<string, unknown>);
+    validateInput('DescribeStreamSummary', input);
     const stream = this.target(input);
     const { record } = stream;
     return {
@@ -460,7 +460,7 @@ export class Engine {
   }
 
   async listStreams(input: K.ListStreamsInput = {}): Promise<K.ListStreamsOutput> {
-    validateInput('ListStreams', input as unknown as Record<string, unknown>);
+    validateInput('ListStreams', input);
     let after = input.ExclusiveStartStreamName;
     if (input.NextToken !== undefined) {
       const token = this.decodeToken<{ after: string }>(input.NextToken, 'list-streams');
@@ -490,7 +490,7 @@ export class Engine {
   }
 
   async listShards(input: K.ListShardsInput): Promise<K.ListShardsOutput> {
-    validateInput('ListShards', input as unknown as Record<string, unknown>);
+    validateInput('ListShards', input);
     let streamName = input.StreamName;
     let after = input.ExclusiveStartShardId;
     let filter = input.ShardFilter;
@@ -573,31 +573,27 @@ export class Engine {
   }
 
   async increaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
-    validateInput('IncreaseStreamRetentionPeriod', input as unknown as Record<string, unknown>);
-    const stream = this.target(input);
-    const hours = input.RetentionPeriodHours;
-    this.checkRetentionRange(hours);
-    if (hours < stream.record.retentionHours) {
-      throw fail.invalid(
-        `Requested retention period (${hours} hours) for stream ${stream.name} can not be shorter than ` +
-          `existing retention period (${stream.record.retentionHours} hours). Use DecreaseRetentionPeriod API.`,
-      );
-    }
-    this.requireActive(stream);
-    stream.record.retentionHours = hours;
-    this.persist();
-    return {};
+    validateInput('IncreaseStreamRetentionPeriod', input);
+    return this.changeRetention(input, 'increase');
   }
 
   async decreaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
-    validateInput('DecreaseStreamRetentionPeriod', input as unknown as Record<string, unknown>);
+    validateInput('DecreaseStreamRetentionPeriod', input);
+    return this.changeRetention(input, 'decrease');
+  }
+
+  /** Retention only moves in the named direction (an equal value is accepted as a no-op). */
+  private changeRetention(input: K.RetentionPeriodInput, direction: 'increase' | 'decrease') {
     const stream = this.target(input);
     const hours = input.RetentionPeriodHours;
+    const current = stream.record.retentionHours;
     this.checkRetentionRange(hours);
-    if (hours > stream.record.retentionHours) {
+    const wrongWay = direction === 'increase' ? hours < current : hours > current;
+    if (wrongWay) {
+      const [relation, other] = direction === 'increase' ? ['shorter', 'Decrease'] : ['longer', 'Increase'];
       throw fail.invalid(
-        `Requested retention period (${hours} hours) for stream ${stream.name} can not be longer than ` +
-          `existing retention period (${stream.record.retentionHours} hours). Use IncreaseRetentionPeriod API.`,
+        `Requested retention period (${hours} hours) for stream ${stream.name} can not be ${relation} than ` +
+          `existing retention period (${current} hours). Use ${other}RetentionPeriod API.`,
       );
     }
     this.requireActive(stream);
@@ -645,7 +641,7 @@ export class Engine {
   // ---- tags -------------------------------------------------------------------------------------------
 
   async addTagsToStream(input: K.AddTagsToStreamInput): Promise<Record<string, never>> {
-    validateInput('AddTagsToStream', input as unknown as Record<string, unknown>);
+    validateInput('AddTagsToStream', input);
     const stream = this.target(input);
     const merged = { ...stream.record.tags, ...input.Tags };
     if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
@@ -660,7 +656,7 @@ export class Engine {
   }
 
   async removeTagsFromStream(input: K.RemoveTagsFromStreamInput): Promise<Record<string, never>> {
-    validateInput('RemoveTagsFromStream', input as unknown as Record<string, unknown>);
+    validateInput('RemoveTagsFromStream', input);
     const stream = this.target(input);
     for (const key of input.TagKeys) delete stream.record.tags[key];
     this.persist();
@@ -668,7 +664,7 @@ export class Engine {
   }
 
   async listTagsForStream(input: K.ListTagsForStreamInput): Promise<K.ListTagsForStreamOutput> {
-    validateInput('ListTagsForStream', input as unknown as Record<string, unknown>);
+    validateInput('ListTagsForStream', input);
     const stream = this.target(input);
     const limit = Math.min(input.Limit ?? LIST_TAGS_LIMIT_MAX, LIST_TAGS_LIMIT_MAX);
     const after = input.ExclusiveStartTagKey;
@@ -685,7 +681,7 @@ export class Engine {
   // ---- data plane: writes ---------------------------------------------------------------------------
 
   async putRecord(input: K.PutRecordInput): Promise<K.PutRecordOutput> {
-    validateInput('PutRecord', input as unknown as Record<string, unknown>);
+    validateInput('PutRecord', input);
     const stream = this.writable(input);
     this.checkRecord(stream, input, 'data');
     if (input.SequenceNumberForOrdering !== undefined && !decodeSequenceNumber(input.SequenceNumberForOrdering)) {
@@ -712,7 +708,7 @@ export class Engine {
   }
 
   async putRecords(input: K.PutRecordsInput): Promise<K.PutRecordsOutput> {
-    validateInput('PutRecords', input as unknown as Record<string, unknown>);
+    validateInput('PutRecords', input);
     const stream = this.writable(input);
     let totalBytes = 0;
     for (let i = 0; i < input.Records.length; i++) {
@@ -928,7 +924,7 @@ export class Engine {
   // ---- data plane: reads ------------------------------------------------------------------------------
 
   async getShardIterator(input: K.GetShardIteratorInput): Promise<K.GetShardIteratorOutput> {
-    validateInput('GetShardIterator', input as unknown as Record<string, unknown>);
+    validateInput('GetShardIterator', input);
     const { stream, shard, ordinal, hint } = this.startingPosition(input);
     const ShardIterator = this.iterators.encode({
       issuedMs: this.clock(),
@@ -1010,7 +1006,7 @@ export class Engine {
    * the GetShardIterator input and throws the same errors.
    */
   async shardPosition(input: K.GetShardIteratorInput): Promise<{ ordinal: number; watermark: number }> {
-    validateInput('GetShardIterator', input as unknown as Record<string, unknown>);
+    validateInput('GetShardIterator', input);
     const { shard, ordinal } = this.startingPosition(input);
     return { ordinal, watermark: shard.index.nextOrdinal() };
   }
@@ -1111,7 +1107,7 @@ export class Engine {
   }
 
   async getRecords(input: K.GetRecordsInput): Promise<K.GetRecordsOutput> {
-    validateInput('GetRecords', input as unknown as Record<string, unknown>);
+    validateInput('GetRecords', input);
     const now = this.clock();
     const position = this.iterators.decode(input.ShardIterator);
     if (!position) throw fail.invalid('Invalid ShardIterator.');
