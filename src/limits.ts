@@ -122,6 +122,51 @@ export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const HTTP_SOCKET_IDLE_TIMEOUT_MS = 120_000;
 /** On shutdown, in-flight requests get this long to be answered before connections are cut. */
 export const HTTP_SHUTDOWN_GRACE_MS = 10_000;
+/** HTTP/2 flow-control window (per stream and per connection) the endpoint grants: one whole
+ * request body, so a client never pauses mid-body waiting for a WINDOW_UPDATE. */
+export const HTTP2_WINDOW_BYTES = HTTP_REQUEST_BODY_BYTES_MAX;
+/** Largest HTTP/2 frame the endpoint accepts (the protocol allows 16 KiB to 16 MiB - 1). */
+export const HTTP2_FRAME_BYTES_MAX = 1 * MIB;
+
+// ---- Runnel: binary protocol ------------------------------------------------------------------
+// docs/protocol.md §9. The server advertises the first five in its WELCOME frame.
+
+/** Largest WebSocket message the server accepts: a PUT of the largest record batch, its 12-byte
+ * frame header and a 255-byte stream name, rounded up. uWS drops a connection that sends more. */
+export const WS_FRAME_BYTES_MAX = RECORD_BATCH_BYTES_MAX + 4 * KIB;
+/** PUT frames received on one connection and not yet answered. */
+export const WS_PUTS_IN_FLIGHT_MAX = 64;
+/** Bytes of PUT frames received on one connection and not yet answered. */
+export const WS_PUT_IN_FLIGHT_BYTES_MAX = 32 * MIB;
+/** Live subscriptions on one connection. */
+export const WS_SUBSCRIPTIONS_MAX = 256;
+/** A connection with no traffic either way for this long is closed (uWS idleTimeout, which
+ * has a 4 s resolution; uWS pings quiet connections before that). */
+export const WS_IDLE_TIMEOUT_MS = 60_000;
+/** Largest PING payload. */
+export const WS_PING_PAYLOAD_BYTES_MAX = 1 * KIB;
+/** Credit a subscription may accumulate; grants beyond it are ignored. */
+export const WS_CREDIT_BYTES_MAX = 1 * GIB;
+/** Subscription sends pause while a connection has more than this unsent, until uWS drains it. */
+export const WS_SEND_BUFFER_BYTES_HIGH = 4 * MIB;
+/** Record bytes one subscription sends per turn, so subscriptions on a connection take turns.
+ * Whole batches are sent when the credit allows; only a batch larger than this is cut. */
+export const WS_SEND_CHUNK_BYTES_MAX = 4 * MIB;
+/** Unsent bytes uWS may hold for a connection (maxBackpressure); past it the connection is
+ * closed. Subscriptions stay under HIGH + CHUNK, so only a client that stops reading its acks and
+ * errors while it keeps sending gets here. */
+export const WS_SEND_BUFFER_BYTES_MAX = 16 * MIB;
+/** A subscription that caught up waits for a commit at most this long before it looks again
+ * whether it was ended (commit waits cannot be cancelled). */
+export const WS_COMMIT_WAIT_MS = 500;
+/** After a fatal protocol error, puts in flight get this long to be answered before the close. */
+export const WS_CLOSE_GRACE_MS = 5_000;
+/** Client: protocol PING interval on a connection (a third of the idle timeout). */
+export const WS_KEEPALIVE_INTERVAL_MS = 20_000;
+/** Client: bytes a subscription keeps granted and unconsumed (its memory bound). */
+export const WS_SUBSCRIBE_WINDOW_BYTES_DEFAULT = 8 * MIB;
+/** Client: how long connect() waits for the WebSocket to open and WELCOME to arrive. */
+export const WS_CONNECT_TIMEOUT_MS = 10_000;
 
 // ---- Relationships --------------------------------------------------------------------------
 
@@ -141,3 +186,14 @@ assertLimit(
       PUT_RECORDS_ENTRIES_MAX * (PARTITION_KEY_CHARS_MAX * 12 + 128),
   'the HTTP body limit admits a full 10 MiB PutRecords in base64 JSON',
 );
+assertLimit(
+  WS_FRAME_BYTES_MAX >= RECORD_BATCH_BYTES_MAX + 12 + 1 + 255,
+  'a PUT frame holds the largest record batch and any stream name',
+);
+assertLimit(WS_PUT_IN_FLIGHT_BYTES_MAX >= WS_FRAME_BYTES_MAX, 'the largest PUT fits in flight');
+assertLimit(
+  WS_SEND_BUFFER_BYTES_MAX >= 2 * (WS_SEND_BUFFER_BYTES_HIGH + WS_SEND_CHUNK_BYTES_MAX),
+  'subscriptions never reach the send buffer limit that closes a connection',
+);
+assertLimit(WS_KEEPALIVE_INTERVAL_MS * 3 <= WS_IDLE_TIMEOUT_MS, 'clients ping well within the idle timeout');
+assertLimit(WS_CREDIT_BYTES_MAX < 2 ** 32, 'credit fits a u32');

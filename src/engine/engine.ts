@@ -215,7 +215,8 @@ export class Engine {
 
   private buildStream(record: StreamRecord): StreamState {
     const shards = record.shards.map(
-      (shard) => new ShardState(shard, this.assignWorker(), record.name, this.dataDir, this.segmentBytes),
+      (shard) =>
+        new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes),
     );
     return new StreamState(record, this.streamArn(record.name), shards);
   }

@@ -34,6 +34,7 @@ export class ShardState {
     readonly record: ShardRecord,
     readonly worker: number,
     streamName: string,
+    streamCreatedMs: number,
     dataDir: string,
     segmentBytes: number,
   ) {
@@ -43,7 +44,10 @@ export class ShardState {
     const buffer = createShardIndexBuffer();
     this.index = new ShardIndex(buffer);
     this.reader = new ShardReader(dir, this.index);
-    this.descriptor = { key: `${streamName}/${record.shardId}`, dir, segmentBytes, index: buffer };
+    // The key names this incarnation of the stream: a stream deleted and created again under
+    // the same name gets new keys, so a late append for the old one cannot touch the new files.
+    const key = `${streamName}@${streamCreatedMs}/${record.shardId}`;
+    this.descriptor = { key, dir, segmentBytes, index: buffer };
     const creationSec = Math.floor(record.createdMs / 1000);
     this.sequencePrefix = '2' + creationSec.toString(16).padStart(9, '0') + (record.index & 0xf).toString(16);
     this.sequenceSuffix = record.index.toString(16).padStart(8, '0') + '2';

@@ -28,6 +28,7 @@ import {
   decodeJsonInput,
   encodeJsonError,
   encodeJsonOutput,
+  encodePutRecordsJson,
   INPUT_MODELS,
   type DecodedInput,
 } from './json-codec.js';
@@ -291,7 +292,10 @@ export class KinesisApi {
     if (format === 'cbor') {
       return { status: 200, contentType: CBOR_CONTENT_TYPE, body: encodeCbor(output ?? {}), requestId };
     }
-    const body = encodeJsonOutput(output, PLAIN_OUTPUTS.has(operation));
+    const body =
+      operation === 'PutRecords'
+        ? encodePutRecordsJson((output ?? {}) as Parameters<typeof encodePutRecordsJson>[0])
+        : encodeJsonOutput(output, PLAIN_OUTPUTS.has(operation));
     return { status: 200, contentType: JSON_CONTENT_TYPE, body, requestId };
   }
 

@@ -17,6 +17,8 @@ import type {
 
 export class ShardHost {
   private readonly logs = new Map<string, ShardLog>();
+  /** Shards closed for good (stream deleted): a late append must not reopen their files. */
+  private readonly retired = new Set<string>();
 
   handle(task: WorkerTask): unknown {
     switch (task.kind) {
@@ -43,6 +45,7 @@ export class ShardHost {
   private log(shard: ShardDescriptor): ShardLog {
     let log = this.logs.get(shard.key);
     if (!log) {
+      if (this.retired.has(shard.key)) throw new Error(`shard ${shard.key} is closed`);
       log = ShardLog.open({
         dir: shard.dir,
         segmentBytes: shard.segmentBytes,
@@ -104,6 +107,7 @@ export class ShardHost {
     for (const key of keys) {
       this.logs.get(key)?.close();
       this.logs.delete(key);
+      this.retired.add(key);
     }
     for (const dir of removeDirs) deleteShardFiles(dir);
     return {};

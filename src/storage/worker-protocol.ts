@@ -6,7 +6,7 @@ import type { SerializedError } from '../errors.js';
 
 /** Everything a worker needs to open (or, after a worker restart, reopen) a shard. */
 export interface ShardDescriptor {
-  /** Unique within the engine: `<stream>/<shardId>`. */
+  /** Unique within the engine: `<stream>@<stream creation ms>/<shardId>`. */
   key: string;
   dir: string;
   segmentBytes: number;

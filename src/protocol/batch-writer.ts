@@ -1,0 +1,270 @@
+/**
+ * The record batch encoding of `src/storage/record-batch.ts`, for code that must run in a
+ * browser: the WebSocket client builds PUT batches with it and reads RECORDS batches with it.
+ * It imports nothing (record-batch.ts loads xxhash-wasm at the top level, which a browser bundle
+ * should not carry just to write zeros where the checksum goes), so the layout is restated here;
+ * test/protocol/frames.test.ts checks every constant against record-batch.ts and the bytes
+ * against the engine's own encoder.
+ *
+ * Header (little-endian): magic 'RNB1', format version 1, attributes 0, reserved 0, batch length
+ * (u32, header included), record count (u32), checksum (u64), base ordinal (u64), arrival ms
+ * (u64); then per record varint key length, key (UTF-8), varint explicit-hash-key length,
+ * explicit hash key (decimal ASCII), varint data length, data. A writer leaves checksum, base
+ * ordinal and arrival time zero: the shard that appends the batch fills them in.
+ */
+
+export const BATCH_MAGIC = 0x31424e52; // 'RNB1' read little-endian
+export const BATCH_FORMAT_VERSION = 1;
+
+export const MAGIC_OFFSET = 0;
+export const MAGIC_BYTES = 4;
+export const VERSION_OFFSET = MAGIC_OFFSET + MAGIC_BYTES;
+export const VERSION_BYTES = 1;
+export const ATTRIBUTES_OFFSET = VERSION_OFFSET + VERSION_BYTES;
+export const ATTRIBUTES_BYTES = 1;
+export const RESERVED_OFFSET = ATTRIBUTES_OFFSET + ATTRIBUTES_BYTES;
+export const RESERVED_BYTES = 2;
+export const BATCH_LENGTH_OFFSET = RESERVED_OFFSET + RESERVED_BYTES;
+export const BATCH_LENGTH_BYTES = 4;
+export const RECORD_COUNT_OFFSET = BATCH_LENGTH_OFFSET + BATCH_LENGTH_BYTES;
+export const RECORD_COUNT_BYTES = 4;
+export const CHECKSUM_OFFSET = RECORD_COUNT_OFFSET + RECORD_COUNT_BYTES;
+export const CHECKSUM_BYTES = 8;
+export const BASE_ORDINAL_OFFSET = CHECKSUM_OFFSET + CHECKSUM_BYTES;
+export const BASE_ORDINAL_BYTES = 8;
+export const ARRIVAL_MS_OFFSET = BASE_ORDINAL_OFFSET + BASE_ORDINAL_BYTES;
+export const ARRIVAL_MS_BYTES = 8;
+export const BATCH_HEADER_BYTES = ARRIVAL_MS_OFFSET + ARRIVAL_MS_BYTES;
+
+/** A record to put, as PutRecords takes it. */
+export interface RecordInput {
+  PartitionKey: string;
+  Data: Uint8Array;
+  ExplicitHashKey?: string | undefined;
+}
+
+/**
+ * Picks the slot (shard) of a record from its UTF-8 partition key at
+ * `keyBytes[keyStart, keyStart + keyLength)` or its explicit hash key. Called once per record.
+ */
+export type RecordRouter = (
+  keyBytes: Uint8Array,
+  keyStart: number,
+  keyLength: number,
+  explicitHashKey: string | undefined,
+) => number;
+
+export interface SlottedBatches {
+  /** One batch per slot that received records (undefined for the others). */
+  batches: Array<Uint8Array | undefined>;
+  /** Slot of each record. */
+  slotOfRecord: Int32Array;
+  /** Records per slot. */
+  recordsInSlot: Int32Array;
+}
+
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(64 * 1024);
+
+export function varintBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+export function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
+  while (value >= 0x80) {
+    bytes[offset++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  bytes[offset++] = value;
+  return offset;
+}
+
+/** Reads a varint at `cursor.offset` (advancing it); -1 if it runs past `end` or overflows. */
+export function readVarint(bytes: Uint8Array, cursor: { offset: number }, end: number): number {
+  let value = 0;
+  let scale = 1;
+  let offset = cursor.offset;
+  for (let i = 0; i < 5; i++) {
+    if (offset >= end) return -1;
+    const byte = bytes[offset++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      cursor.offset = offset;
+      return value;
+    }
+    scale *= 128;
+  }
+  return -1;
+}
+
+function readU64(view: DataView, offset: number): number {
+  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
+}
+
+/** Writes `text` as UTF-8 at `scratch[offset..]` (ASCII char by char); returns the byte count. */
+function writeKey(text: string, offset: number): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return encoder.encodeInto(text, scratch.subarray(offset)).written;
+    scratch[offset + i] = code;
+  }
+  return length;
+}
+
+function ensureScratch(bytes: number): void {
+  if (scratch.length < bytes) scratch = new Uint8Array(Math.max(bytes, scratch.length * 2));
+}
+
+/**
+ * Encodes records into one batch per slot, in record order within each slot. Each batch is
+ * written `prefixBytes` into a buffer of its own, so a caller can put a frame header in front
+ * without copying the batch again. Two passes, as the engine's encoder: the first writes each
+ * key once into a scratch area, routes it and sizes the slots; the second fills the buffers.
+ */
+export function encodeRecordBatches(
+  records: readonly RecordInput[],
+  slots: number,
+  route: RecordRouter | undefined,
+  prefixBytes = 0,
+): SlottedBatches {
+  const count = records.length;
+  const keyStart = new Int32Array(count);
+  const keyLength = new Int32Array(count);
+  const slotOfRecord = new Int32Array(count);
+  const recordsInSlot = new Int32Array(slots);
+  const bodyBytes = new Float64Array(slots);
+  let keyBytesTotal = 0;
+  for (let i = 0; i < count; i++) keyBytesTotal += records[i]!.PartitionKey.length * 3;
+  ensureScratch(keyBytesTotal);
+
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!;
+    const written = writeKey(record.PartitionKey, offset);
+    keyStart[i] = offset;
+    keyLength[i] = written;
+    const explicit = record.ExplicitHashKey;
+    const slot = route === undefined ? 0 : route(scratch, offset, written, explicit);
+    offset += written;
+    slotOfRecord[i] = slot;
+    recordsInSlot[slot]!++;
+    const hashKeyBytes = explicit === undefined ? 0 : explicit.length;
+    bodyBytes[slot]! +=
+      varintBytes(written) + written + varintBytes(hashKeyBytes) + hashKeyBytes +
+      varintBytes(record.Data.length) + record.Data.length;
+  }
+
+  const batches: Array<Uint8Array | undefined> = new Array(slots);
+  const fill = new Float64Array(slots);
+  for (let slot = 0; slot < slots; slot++) {
+    if (recordsInSlot[slot] === 0) continue;
+    const length = BATCH_HEADER_BYTES + bodyBytes[slot]!;
+    const buffer = new Uint8Array(prefixBytes + length);
+    const view = new DataView(buffer.buffer, prefixBytes, BATCH_HEADER_BYTES);
+    // A new buffer is zero: reserved fields, checksum, base ordinal and arrival stay zero.
+    view.setUint32(MAGIC_OFFSET, BATCH_MAGIC, true);
+    view.setUint8(VERSION_OFFSET, BATCH_FORMAT_VERSION);
+    view.setUint32(BATCH_LENGTH_OFFSET, length, true);
+    view.setUint32(RECORD_COUNT_OFFSET, recordsInSlot[slot]!, true);
+    batches[slot] = buffer;
+    fill[slot] = prefixBytes + BATCH_HEADER_BYTES;
+  }
+
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!;
+    const slot = slotOfRecord[i]!;
+    const batch = batches[slot]!;
+    let at = fill[slot]!;
+    const length = keyLength[i]!;
+    at = writeVarint(batch, at, length);
+    const start = keyStart[i]!;
+    for (let j = 0; j < length; j++) batch[at + j] = scratch[start + j]!;
+    at += length;
+    const explicit = record.ExplicitHashKey;
+    if (explicit === undefined) {
+      batch[at++] = 0;
+    } else {
+      at = writeVarint(batch, at, explicit.length);
+      at += encoder.encodeInto(explicit, batch.subarray(at)).written;
+    }
+    const data = record.Data;
+    at = writeVarint(batch, at, data.length);
+    batch.set(data, at);
+    fill[slot] = at + data.length;
+  }
+  return { batches, slotOfRecord, recordsInSlot };
+}
+
+/** All records in one batch (written `prefixBytes` into its buffer). */
+export function encodeRecordBatch(records: readonly RecordInput[], prefixBytes = 0): Uint8Array {
+  if (records.length === 0) throw new RangeError('a record batch holds at least one record');
+  return encodeRecordBatches(records, 1, undefined, prefixBytes).batches[0]!;
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+export interface BatchFields {
+  batchLength: number;
+  recordCount: number;
+  baseOrdinal: number;
+  arrivalMs: number;
+}
+
+/**
+ * The header fields of the batch at `bytes[offset..]`, or undefined when its magic, version,
+ * length or count is wrong or it does not fit in `bytes`.
+ */
+export function readBatchFields(bytes: Uint8Array, offset: number): BatchFields | undefined {
+  if (offset + BATCH_HEADER_BYTES > bytes.length) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, BATCH_HEADER_BYTES);
+  if (view.getUint32(MAGIC_OFFSET, true) !== BATCH_MAGIC) return undefined;
+  if (view.getUint8(VERSION_OFFSET) !== BATCH_FORMAT_VERSION) return undefined;
+  const batchLength = view.getUint32(BATCH_LENGTH_OFFSET, true);
+  const recordCount = view.getUint32(RECORD_COUNT_OFFSET, true);
+  if (batchLength < BATCH_HEADER_BYTES || offset + batchLength > bytes.length) return undefined;
+  if (recordCount < 1 || recordCount > batchLength - BATCH_HEADER_BYTES) return undefined;
+  return {
+    batchLength,
+    recordCount,
+    baseOrdinal: readU64(view, BASE_ORDINAL_OFFSET),
+    arrivalMs: readU64(view, ARRIVAL_MS_OFFSET),
+  };
+}
+
+/** Where one record's fields are in a batch; `nextRecordFields` fills it in. */
+export interface RecordFields {
+  offset: number;
+  keyStart: number;
+  keyEnd: number;
+  hashKeyStart: number;
+  hashKeyEnd: number;
+  dataStart: number;
+  dataEnd: number;
+}
+
+export function newRecordFields(offset: number): RecordFields {
+  return { offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0 };
+}
+
+/** Decodes the record at `fields.offset` into `fields`, advancing it. False if malformed. */
+export function nextRecordFields(bytes: Uint8Array, fields: RecordFields, end: number): boolean {
+  const keyLength = readVarint(bytes, fields, end);
+  if (keyLength < 0) return false;
+  fields.keyStart = fields.offset;
+  fields.keyEnd = fields.offset += keyLength;
+  const hashKeyLength = readVarint(bytes, fields, end);
+  if (hashKeyLength < 0) return false;
+  fields.hashKeyStart = fields.offset;
+  fields.hashKeyEnd = fields.offset += hashKeyLength;
+  const dataLength = readVarint(bytes, fields, end);
+  if (dataLength < 0) return false;
+  fields.dataStart = fields.offset;
+  fields.dataEnd = fields.offset += dataLength;
+  return fields.offset <= end;
+}

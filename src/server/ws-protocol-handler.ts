@@ -1,0 +1,602 @@
+/**
+ * The binary WebSocket protocol (docs/protocol.md) on a uWebSockets.js app, over one Engine.
+ *
+ * Puts: a PUT frame's record batch is copied once out of the message (uWS neuters the message
+ * when the handler returns) into an ArrayBuffer of its own, which the engine then moves to the
+ * shard worker without another copy; the engine checks and routes it and forwards it unchanged
+ * when its records belong to one shard. uWS cannot stop reading a socket, so what a connection
+ * may have in flight is bounded instead (puts and bytes, WS_PUTS_IN_FLIGHT_MAX and
+ * WS_PUT_IN_FLIGHT_BYTES_MAX): beyond that a put is refused at once with a retryable error.
+ *
+ * Subscriptions: one loop per subscription reads committed batches straight from the segment
+ * mappings (engine.readBatches, no message to the worker) up to the credit the client granted
+ * and sends the stored bytes as WebSocket fragments behind a 20-byte head: no copy, no
+ * transcoding. Caught up, it waits on the shard's commit counter (engine.waitForRecords:
+ * Atomics.waitAsync, no polling), so records leave within a turn of their commit. It pauses
+ * while the connection has more than WS_SEND_BUFFER_BYTES_HIGH unsent, until uWS drains it.
+ * Without credit it waits on a promise and holds no data: a subscriber that grants nothing
+ * costs its socket and this object.
+ *
+ * uWS rules kept here: a WebSocket is used only between open and close (`connection.ws` is
+ * cleared on close and checked before every send); sends outside a uWS callback are corked;
+ * a send is only made below WS_SEND_BUFFER_BYTES_MAX unsent, where uWS would drop it.
+ */
+import type uWS from 'uWebSockets.js';
+
+import type { Engine, PutRecordBatchResult } from '../engine/engine.js';
+import { type ErrorCode, KinesisError } from '../errors.js';
+import {
+  RECORD_BATCH_BYTES_MAX,
+  WS_CLOSE_GRACE_MS,
+  WS_COMMIT_WAIT_MS,
+  WS_CREDIT_BYTES_MAX,
+  WS_FRAME_BYTES_MAX,
+  WS_IDLE_TIMEOUT_MS,
+  WS_PING_PAYLOAD_BYTES_MAX,
+  WS_PUT_IN_FLIGHT_BYTES_MAX,
+  WS_PUTS_IN_FLIGHT_MAX,
+  WS_SEND_BUFFER_BYTES_HIGH,
+  WS_SEND_BUFFER_BYTES_MAX,
+  WS_SEND_CHUNK_BYTES_MAX,
+  WS_SUBSCRIPTIONS_MAX,
+} from '../limits.js';
+import type { ShardIteratorType } from '../kinesis/shapes.js';
+import {
+  type ClientFrame,
+  EndReason,
+  Opcode,
+  PROTOCOL_PATH,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type PutAck,
+  type PutAckEntry,
+  type ShardMapEntry,
+  type SubscribeRequest,
+  decodeClientFrame,
+  encodeError,
+  encodePong,
+  encodePutAck,
+  encodeRecordsHead,
+  encodeShardMap,
+  encodeStreamList,
+  encodeSubscribed,
+  encodeSubscriptionEnd,
+  encodeWelcome,
+} from '../protocol/frames.js';
+
+/** WebSocket close codes (RFC 6455 §7.4.1). */
+const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_UNSUPPORTED_DATA = 1003;
+const CLOSE_GOING_AWAY = 1001;
+
+const SOFTWARE = 'runnel/0.1.0';
+
+export interface WebSocketProtocolOptions {
+  /** Route path (default `/v1`). */
+  path?: string;
+  /** Overrides of the connection limits (tests). */
+  putsInFlightMax?: number;
+  putBytesInFlightMax?: number;
+  subscriptionsMax?: number;
+}
+
+export interface WebSocketProtocolStats {
+  connections: number;
+  subscriptions: number;
+  putsInFlight: number;
+  /** Record-batch bytes each live subscription has sent, by connection id and subscription id. */
+  subscriptionBytesSent: Array<{ connection: number; subscription: number; bytes: number; credit: number }>;
+  /** Unsent bytes uWS holds, per connection. */
+  bufferedBytes: number[];
+}
+
+export interface WebSocketProtocol {
+  readonly path: string;
+  stats(): WebSocketProtocolStats;
+  /** Closes every connection (1001 going away). */
+  closeAll(): void;
+}
+
+interface UserData {
+  connection: Connection;
+}
+
+type Socket = uWS.WebSocket<UserData>;
+
+class Subscription {
+  credit: number;
+  /** The ordinal to read from next: the batch holding it is sent next. */
+  nextOrdinal = 0;
+  /** Bytes of the batch at `partialBase` already sent (0 at a batch boundary). */
+  partialOffset = 0;
+  partialBase = 0;
+  bytesSent = 0;
+  started = false;
+  ended = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly streamName: string,
+    readonly shardId: string,
+    initialCredit: number,
+  ) {
+    this.credit = Math.min(initialCredit, WS_CREDIT_BYTES_MAX);
+  }
+
+  /** Resolves on the next grant, end or close. */
+  sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+class Connection {
+  ws: Socket | undefined;
+  /** A fatal error was sent: input is ignored, and the socket closes once puts are answered. */
+  failing = false;
+  closeCode = CLOSE_PROTOCOL_ERROR;
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
+  putsInFlight = 0;
+  putBytesInFlight = 0;
+  readonly subscriptions = new Map<number, Subscription>();
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(readonly id: number) {}
+
+  /** Sends one frame if the socket is still open; corks when called outside a uWS callback. */
+  send(frame: Uint8Array): void {
+    const ws = this.ws;
+    if (!ws) return;
+    ws.cork(() => ws.send(frame, true, false));
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function errorCodeOf(error: unknown): { code: ErrorCode; message: string } {
+  if (error instanceof KinesisError) return { code: error.code, message: error.message };
+  if (error instanceof ProtocolError) return { code: error.code, message: error.message };
+  return { code: 'InternalFailureException', message: error instanceof Error ? error.message : String(error) };
+}
+
+/** The ack of a put: one entry per shard its records went to (docs/protocol.md §6.2). */
+function buildAck(result: PutRecordBatchResult): PutAck {
+  const count = result.recordCount;
+  const firstShard = result.shardIdOf(0);
+  let single = true;
+  for (let i = 1; i < count && single; i++) single = result.shardIdOf(i) === firstShard;
+  if (single) {
+    return {
+      recordCount: count,
+      failedRecordCount: 0,
+      entries: [{ ok: true, recordCount: count, shardId: firstShard, firstSequenceNumber: result.sequenceNumberOf(0) }],
+      entryOfRecord: undefined,
+    };
+  }
+  const entryOf = new Map<string, number>();
+  const entries: Array<PutAckEntry & { ok: true }> = [];
+  const entryOfRecord = new Uint16Array(count);
+  for (let i = 0; i < count; i++) {
+    const shardId = result.shardIdOf(i);
+    let entry = entryOf.get(shardId);
+    if (entry === undefined) {
+      entry = entries.length;
+      entryOf.set(shardId, entry);
+      entries.push({ ok: true, recordCount: 0, shardId, firstSequenceNumber: result.sequenceNumberOf(i) });
+    }
+    entries[entry]!.recordCount++;
+    entryOfRecord[i] = entry;
+  }
+  return { recordCount: count, failedRecordCount: 0, entries, entryOfRecord };
+}
+
+/** Registers the protocol's `.ws(path)` route on `app`, serving `engine`. */
+export function registerWebSocketProtocol(
+  app: uWS.TemplatedApp,
+  engine: Engine,
+  options: WebSocketProtocolOptions = {},
+): WebSocketProtocol {
+  const path = options.path ?? PROTOCOL_PATH;
+  const putsInFlightMax = options.putsInFlightMax ?? WS_PUTS_IN_FLIGHT_MAX;
+  const putBytesInFlightMax = options.putBytesInFlightMax ?? WS_PUT_IN_FLIGHT_BYTES_MAX;
+  const subscriptionsMax = options.subscriptionsMax ?? WS_SUBSCRIPTIONS_MAX;
+  const welcome = encodeWelcome({
+    version: PROTOCOL_VERSION,
+    frameBytesMax: WS_FRAME_BYTES_MAX,
+    putsInFlightMax,
+    putBytesInFlightMax,
+    subscriptionsMax,
+    idleTimeoutMs: WS_IDLE_TIMEOUT_MS,
+    batchBytesMax: RECORD_BATCH_BYTES_MAX,
+    software: SOFTWARE,
+  });
+  const connections = new Set<Connection>();
+  let nextConnectionId = 1;
+
+  // ---- closing --------------------------------------------------------------------------------
+
+  function closeNow(connection: Connection, reason: string): void {
+    clearTimeout(connection.closeTimer);
+    connection.ws?.end(connection.closeCode, reason);
+  }
+
+  function endSubscriptions(connection: Connection): void {
+    for (const subscription of connection.subscriptions.values()) {
+      subscription.ended = true;
+      subscription.notify();
+    }
+    connection.subscriptions.clear();
+  }
+
+  /** Reports a protocol violation, stops reading, answers puts in flight, then closes. */
+  function fatal(connection: Connection, error: ProtocolError, closeCode = CLOSE_PROTOCOL_ERROR): void {
+    if (connection.failing || !connection.ws) return;
+    connection.failing = true;
+    connection.closeCode = closeCode;
+    connection.send(encodeError(error.requestId, true, error.code, error.message));
+    endSubscriptions(connection);
+    connection.wakeDrainWaiters();
+    if (connection.putsInFlight === 0) {
+      closeNow(connection, error.code);
+    } else {
+      connection.closeTimer = setTimeout(() => closeNow(connection, error.code), WS_CLOSE_GRACE_MS);
+    }
+  }
+
+  function requestFailed(connection: Connection, requestId: number, error: unknown): void {
+    const { code, message } = errorCodeOf(error);
+    connection.send(encodeError(requestId, false, code, message));
+  }
+
+  // ---- puts -----------------------------------------------------------------------------------
+
+  function put(connection: Connection, frame: ClientFrame & { opcode: typeof Opcode.PUT }, message: ArrayBuffer) {
+    const bytes = message.byteLength;
+    if (connection.putsInFlight >= putsInFlightMax || connection.putBytesInFlight + bytes > putBytesInFlightMax) {
+      connection.send(
+        encodeError(
+          frame.requestId,
+          false,
+          'LimitExceededException',
+          `This connection already has ${connection.putsInFlight} puts (${connection.putBytesInFlight} bytes) ` +
+            `in flight; the limits are ${putsInFlightMax} puts and ${putBytesInFlightMax} bytes.`,
+        ),
+      );
+      return;
+    }
+    // The one copy: uWS neuters `message` when this handler returns. An ArrayBuffer holding
+    // exactly the batch is moved, not copied, to the shard worker.
+    const batch = new Uint8Array(message.slice(frame.batch.byteOffset));
+    connection.putsInFlight++;
+    connection.putBytesInFlight += bytes;
+    engine
+      .putEncodedBatch(frame.streamName, batch)
+      .then(
+        (result) => connection.send(encodePutAck(frame.requestId, buildAck(result))),
+        (error: unknown) => requestFailed(connection, frame.requestId, error),
+      )
+      .finally(() => {
+        connection.putsInFlight--;
+        connection.putBytesInFlight -= bytes;
+        if (connection.failing && connection.putsInFlight === 0) closeNow(connection, 'protocol error');
+      });
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------------
+
+  function subscribe(connection: Connection, frame: SubscribeRequest & { requestId: number }): void {
+    const id = frame.requestId;
+    if (connection.subscriptions.has(id)) {
+      fatal(connection, new ProtocolError('ValidationException', `Subscription id ${id} is already in use`, id));
+      return;
+    }
+    if (connection.subscriptions.size >= subscriptionsMax) {
+      connection.send(
+        encodeError(id, false, 'LimitExceededException', `This connection already has ${subscriptionsMax} subscriptions.`),
+      );
+      return;
+    }
+    const subscription = new Subscription(id, frame.streamName, frame.shardId, frame.initialCredit);
+    connection.subscriptions.set(id, subscription);
+    const position = engine.shardPosition({
+      StreamName: frame.streamName,
+      ShardId: frame.shardId,
+      ShardIteratorType: frame.position as ShardIteratorType,
+      ...(frame.sequenceNumber !== '' ? { StartingSequenceNumber: frame.sequenceNumber } : {}),
+      ...(frame.position === 'AT_TIMESTAMP' ? { Timestamp: new Date(frame.timestampMs) } : {}),
+    });
+    position.then(
+      ({ ordinal, watermark }) => {
+        if (subscription.ended) return;
+        subscription.nextOrdinal = ordinal;
+        subscription.started = true;
+        const base = engine.sequenceNumberOf(frame.streamName, frame.shardId, 0, 0);
+        connection.send(encodeSubscribed(id, ordinal, watermark, base));
+        void run(connection, subscription);
+      },
+      (error: unknown) => {
+        if (subscription.ended) return;
+        subscription.ended = true;
+        connection.subscriptions.delete(id);
+        requestFailed(connection, id, error);
+      },
+    );
+  }
+
+  function unsubscribe(connection: Connection, id: number): void {
+    const subscription = connection.subscriptions.get(id);
+    if (subscription) {
+      subscription.ended = true;
+      subscription.notify();
+      connection.subscriptions.delete(id);
+    }
+    // While a batch is cut, nextOrdinal is that batch's base: the first record not fully sent.
+    connection.send(encodeSubscriptionEnd(id, EndReason.UNSUBSCRIBED, subscription?.nextOrdinal ?? 0));
+  }
+
+  function credit(connection: Connection, id: number, bytes: number): void {
+    if (bytes === 0) {
+      fatal(connection, new ProtocolError('ValidationException', 'A CREDIT frame grants at least 1 byte', id));
+      return;
+    }
+    const subscription = connection.subscriptions.get(id);
+    if (!subscription) return; // It ended; the grant crossed its end on the wire.
+    subscription.credit = Math.min(subscription.credit + bytes, WS_CREDIT_BYTES_MAX);
+    subscription.notify();
+  }
+
+  /** The subscription loop: read up to the credit, send, wait for credit, drain or commits. */
+  async function run(connection: Connection, subscription: Subscription): Promise<void> {
+    const { streamName, shardId } = subscription;
+    try {
+      while (!subscription.ended) {
+        if (subscription.credit <= 0) {
+          await subscription.sleep();
+          continue;
+        }
+        const ws = connection.ws;
+        if (!ws) return;
+        if (ws.getBufferedAmount() >= WS_SEND_BUFFER_BYTES_HIGH) {
+          await connection.drained();
+          continue;
+        }
+        const limit = Math.min(subscription.credit, WS_SEND_CHUNK_BYTES_MAX);
+        const read = engine.readBatches(streamName, shardId, subscription.nextOrdinal, limit + subscription.partialOffset);
+        if (read.batches.length === 0) {
+          await engine.waitForRecords(streamName, shardId, subscription.nextOrdinal, WS_COMMIT_WAIT_MS);
+          continue;
+        }
+        sendRecords(ws, subscription, read.batches, read.watermark, limit);
+      }
+    } catch (error) {
+      if (subscription.ended) return;
+      subscription.ended = true;
+      connection.subscriptions.delete(subscription.id);
+      requestFailed(connection, subscription.id, error);
+    }
+  }
+
+  /**
+   * Sends the next bytes of the subscription's batch stream, at most `limit`: whole batches
+   * while they fit, and the first batch cut only when it alone is larger than `limit`.
+   */
+  function sendRecords(
+    ws: Socket,
+    subscription: Subscription,
+    batches: ReturnType<Engine['readBatches']>['batches'],
+    watermark: number,
+    limit: number,
+  ): void {
+    const pieces: Uint8Array[] = [];
+    let bytes = 0;
+    for (const batch of batches) {
+      let start = 0;
+      if (pieces.length === 0 && subscription.partialOffset > 0) {
+        if (batch.baseOrdinal !== subscription.partialBase) {
+          throw new KinesisError(
+            'ExpiredIteratorException',
+            `Records from ordinal ${subscription.partialBase} of ${subscription.shardId} expired under retention ` +
+              'while their batch was being sent.',
+          );
+        }
+        start = subscription.partialOffset;
+      }
+      const available = batch.bytes.length - start;
+      if (pieces.length > 0 && bytes + available > limit) break;
+      const take = Math.min(available, limit - bytes);
+      pieces.push(take === batch.bytes.length ? batch.bytes : batch.bytes.subarray(start, start + take));
+      bytes += take;
+      if (take < available) {
+        subscription.partialOffset = start + take;
+        subscription.partialBase = batch.baseOrdinal;
+        subscription.nextOrdinal = batch.baseOrdinal;
+        break;
+      }
+      subscription.partialOffset = 0;
+      subscription.nextOrdinal = batch.baseOrdinal + batch.recordCount;
+    }
+    subscription.credit -= bytes;
+    subscription.bytesSent += bytes;
+    const head = encodeRecordsHead(subscription.id, watermark, bytes);
+    // Fragments of one WebSocket message: the head, then the stored bytes as they are mapped.
+    ws.cork(() => {
+      ws.sendFirstFragment(head, true, false);
+      for (let i = 0; i < pieces.length - 1; i++) ws.sendFragment(pieces[i]!, false);
+      ws.sendLastFragment(pieces[pieces.length - 1]!, false);
+    });
+  }
+
+  // ---- discovery -------------------------------------------------------------------------------
+
+  async function listStreams(): Promise<string[]> {
+    const names: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await engine.listStreams(after === undefined ? {} : { ExclusiveStartStreamName: after });
+      names.push(...page.StreamNames);
+      if (!page.HasMoreStreams || page.StreamNames.length === 0) return names;
+      after = page.StreamNames[page.StreamNames.length - 1];
+    }
+  }
+
+  async function listShards(streamName: string): Promise<ShardMapEntry[]> {
+    const shards: ShardMapEntry[] = [];
+    let page = await engine.listShards({ StreamName: streamName });
+    for (;;) {
+      for (const shard of page.Shards ?? []) {
+        shards.push({
+          shardId: shard.ShardId,
+          parentShardId: shard.ParentShardId,
+          adjacentParentShardId: shard.AdjacentParentShardId,
+          closed: shard.SequenceNumberRange.EndingSequenceNumber !== undefined,
+          startingHashKey: shard.HashKeyRange.StartingHashKey,
+          endingHashKey: shard.HashKeyRange.EndingHashKey,
+          sequenceBase: engine.sequenceNumberOf(streamName, shard.ShardId, 0, 0),
+        });
+      }
+      if (page.NextToken === undefined) return shards;
+      page = await engine.listShards({ NextToken: page.NextToken });
+    }
+  }
+
+  // ---- dispatch ---------------------------------------------------------------------------------
+
+  function dispatch(connection: Connection, frame: ClientFrame, message: ArrayBuffer): void {
+    switch (frame.opcode) {
+      case Opcode.PING:
+        if (frame.payload.length > WS_PING_PAYLOAD_BYTES_MAX) {
+          throw new ProtocolError(
+            'SerializationException',
+            `A PING payload is at most ${WS_PING_PAYLOAD_BYTES_MAX} bytes`,
+            frame.requestId,
+          );
+        }
+        connection.send(encodePong(frame.requestId, frame.payload));
+        return;
+      case Opcode.PONG:
+        return;
+      case Opcode.PUT:
+        put(connection, frame, message);
+        return;
+      case Opcode.SUBSCRIBE:
+        subscribe(connection, frame);
+        return;
+      case Opcode.CREDIT:
+        credit(connection, frame.requestId, frame.bytes);
+        return;
+      case Opcode.UNSUBSCRIBE:
+        unsubscribe(connection, frame.requestId);
+        return;
+      case Opcode.LIST_STREAMS:
+        listStreams().then(
+          (names) => connection.send(encodeStreamList(frame.requestId, names)),
+          (error: unknown) => requestFailed(connection, frame.requestId, error),
+        );
+        return;
+      case Opcode.LIST_SHARDS:
+        listShards(frame.streamName).then(
+          (shards) => connection.send(encodeShardMap(frame.requestId, shards)),
+          (error: unknown) => requestFailed(connection, frame.requestId, error),
+        );
+        return;
+    }
+  }
+
+  app.ws<UserData>(path, {
+    maxPayloadLength: WS_FRAME_BYTES_MAX,
+    maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
+    // Read as a boolean by uWS (its typings say number): close rather than drop a frame.
+    closeOnBackpressureLimit: 1,
+    idleTimeout: WS_IDLE_TIMEOUT_MS / 1000,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      res.upgrade<UserData>(
+        { connection: new Connection(nextConnectionId++) },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
+    open: (ws) => {
+      const connection = ws.getUserData().connection;
+      connection.ws = ws;
+      connections.add(connection);
+      ws.send(welcome, true, false);
+    },
+    message: (ws, message, isBinary) => {
+      const connection = ws.getUserData().connection;
+      if (connection.failing) return;
+      if (!isBinary) {
+        const error = new ProtocolError('SerializationException', 'Frames are binary messages; got a text message');
+        fatal(connection, error, CLOSE_UNSUPPORTED_DATA);
+        return;
+      }
+      try {
+        dispatch(connection, decodeClientFrame(new Uint8Array(message)), message);
+      } catch (error) {
+        const failure = error instanceof ProtocolError
+          ? error
+          : new ProtocolError('InternalFailureException', errorCodeOf(error).message);
+        fatal(connection, failure);
+      }
+    },
+    drain: (ws) => {
+      if (ws.getBufferedAmount() < WS_SEND_BUFFER_BYTES_HIGH) ws.getUserData().connection.wakeDrainWaiters();
+    },
+    close: (ws) => {
+      const connection = ws.getUserData().connection;
+      connection.ws = undefined;
+      clearTimeout(connection.closeTimer);
+      endSubscriptions(connection);
+      connection.wakeDrainWaiters();
+      connections.delete(connection);
+    },
+  });
+
+  return {
+    path,
+    stats(): WebSocketProtocolStats {
+      const stats: WebSocketProtocolStats = {
+        connections: connections.size,
+        subscriptions: 0,
+        putsInFlight: 0,
+        subscriptionBytesSent: [],
+        bufferedBytes: [],
+      };
+      for (const connection of connections) {
+        stats.subscriptions += connection.subscriptions.size;
+        stats.putsInFlight += connection.putsInFlight;
+        stats.bufferedBytes.push(connection.ws?.getBufferedAmount() ?? 0);
+        for (const subscription of connection.subscriptions.values()) {
+          stats.subscriptionBytesSent.push({
+            connection: connection.id,
+            subscription: subscription.id,
+            bytes: subscription.bytesSent,
+            credit: subscription.credit,
+          });
+        }
+      }
+      return stats;
+    },
+    closeAll(): void {
+      for (const connection of [...connections]) connection.ws?.end(CLOSE_GOING_AWAY, 'server shutting down');
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// Goal: streams move through CREATING → ACTIVE → DELETING → gone as Kinesis streams do, the
+// catalog (streams, shards, tags, retention) survives a reopen, a stream deleted and created
+// again under the same name starts empty, and retention deletes expired records.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import { readShard } from '../helpers/read-all.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+let cleanup: () => void = () => undefined;
+afterEach(() => cleanup());
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('stream lifecycle', () => {
+  it('goes CREATING → ACTIVE → DELETING → gone with a transition delay', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, streamTransitionMs: 200 });
+    try {
+      await engine.createStream({ StreamName: 'slow', ShardCount: 1 });
+      const summary = async () => (await engine.describeStreamSummary({ StreamName: 'slow' })).StreamDescriptionSummary;
+      expect((await summary()).StreamStatus).toBe('CREATING');
+      await expect(engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') })).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+      await sleep(400);
+      expect((await summary()).StreamStatus).toBe('ACTIVE');
+      await engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') });
+      await engine.deleteStream({ StreamName: 'slow' });
+      expect((await summary()).StreamStatus).toBe('DELETING');
+      await expect(engine.createStream({ StreamName: 'slow', ShardCount: 1 })).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      await sleep(400);
+      await expect(summary()).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      expect((await engine.listStreams()).StreamNames).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('persists streams, shards, tags and retention across reopen', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const first = await Engine.open({ dataDir: temp.dir, workers: 2 });
+    await first.createStream({ StreamName: 'kept', ShardCount: 3, Tags: { team: 'data' } });
+    await first.addTagsToStream({ StreamName: 'kept', Tags: { env: 'test' } });
+    await first.increaseStreamRetentionPeriod({ StreamName: 'kept', RetentionPeriodHours: 72 });
+    const before = await first.describeStream({ StreamName: 'kept' });
+    await first.close();
+    const second = await Engine.open({ dataDir: temp.dir, workers: 2 });
+    try {
+      const after = await second.describeStream({ StreamName: 'kept' });
+      expect(after).toEqual(before);
+      expect((await second.listTagsForStream({ StreamName: 'kept' })).Tags).toEqual([
+        { Key: 'env', Value: 'test' },
+        { Key: 'team', Value: 'data' },
+      ]);
+      expect(after.StreamDescription.RetentionPeriodHours).toBe(72);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a stream deleted and created again under the same name starts empty', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
+    try {
+      await engine.createStream({ StreamName: 'again', ShardCount: 1 });
+      const old = await engine.putRecord({ StreamName: 'again', PartitionKey: 'k', Data: Buffer.from('old') });
+      await engine.deleteStream({ StreamName: 'again' });
+      // Sequence numbers carry the shard's creation second: a re-creation is a second later.
+      await sleep(1100);
+      await engine.createStream({ StreamName: 'again', ShardCount: 1 });
+      expect(await readShard(engine, 'again', 'shardId-000000000000')).toEqual([]);
+      await expect(
+        engine.getShardIterator({
+          StreamName: 'again',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+          StartingSequenceNumber: old.SequenceNumber,
+        }),
+      ).rejects.toMatchObject({ name: 'InvalidArgumentException' });
+      await engine.putRecord({ StreamName: 'again', PartitionKey: 'k', Data: Buffer.from('new') });
+      const records = await readShard(engine, 'again', 'shardId-000000000000');
+      expect(records.map((record) => Buffer.from(record.Data).toString())).toEqual(['new']);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('retention deletes records older than the retention period and moves TRIM_HORIZON', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    let now = Date.parse('2026-11-01T00:00:00Z');
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024, clock: () => now });
+    try {
+      await engine.createStream({ StreamName: 'aging', ShardCount: 1 });
+      const put = (tag: string) =>
+        engine.putRecords({
+          StreamName: 'aging',
+          Records: Array.from({ length: 200 }, (_, i) => ({ PartitionKey: `${tag}${i}`, Data: Buffer.alloc(500, 1) })),
+        });
+      for (let i = 0; i < 3; i++) await put('old');
+      now += 23 * 3_600_000;
+      for (let i = 0; i < 3; i++) await put('new');
+      now += 2 * 3_600_000; // the old records are now 25 h old, the new ones 2 h
+      expect(await engine.enforceRetention()).toBeGreaterThan(0);
+      const records = await readShard(engine, 'aging', 'shardId-000000000000');
+      expect(records.length).toBe(600);
+      expect(records.every((record) => record.PartitionKey.startsWith('new'))).toBe(true);
+    } finally {
+      await engine.close();
+    }
+  });
+});
