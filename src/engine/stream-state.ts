@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { HASH_KEY_MAX } from '../kinesis/hash-key.js';
-import { sequenceBigInt } from '../kinesis/sequence-number.js';
+import { SequenceFormatter, sequenceBigInt } from '../kinesis/sequence-number.js';
 import type { Shard } from '../kinesis/shapes.js';
 import { ShardReader } from '../storage/segment-reader.js';
 import { ShardIndex, createShardIndexBuffer } from '../storage/shard-index.js';
@@ -27,8 +27,7 @@ export class ShardState {
   readonly index: ShardIndex;
   readonly reader: ShardReader;
   readonly descriptor: ShardDescriptor;
-  private readonly sequencePrefix: string;
-  private readonly sequenceSuffix: string;
+  private readonly sequences: SequenceFormatter;
 
   constructor(
     readonly record: ShardRecord,
@@ -48,9 +47,7 @@ export class ShardState {
     // the same name gets new keys, so a late append for the old one cannot touch the new files.
     const key = `${streamName}@${streamCreatedMs}/${record.shardId}`;
     this.descriptor = { key, dir, segmentBytes, index: buffer };
-    const creationSec = Math.floor(record.createdMs / 1000);
-    this.sequencePrefix = '2' + creationSec.toString(16).padStart(9, '0') + (record.index & 0xf).toString(16);
-    this.sequenceSuffix = record.index.toString(16).padStart(8, '0') + '2';
+    this.sequences = new SequenceFormatter(Math.floor(record.createdMs / 1000), record.index);
   }
 
   get shardId(): string {
@@ -63,13 +60,7 @@ export class ShardState {
 
   /** The sequence number of the record with `ordinal` that arrived at `arrivalMs`. */
   sequenceNumber(ordinal: number, arrivalMs: number): string {
-    const hex =
-      this.sequencePrefix +
-      ordinal.toString(16).padStart(16, '0') +
-      '00' +
-      Math.floor(arrivalMs / 1000).toString(16).padStart(9, '0') +
-      this.sequenceSuffix;
-    return BigInt('0x' + hex).toString();
+    return this.sequences.format(ordinal, Math.floor(arrivalMs / 1000));
   }
 
   startingSequenceNumber(): string {

@@ -40,3 +40,16 @@ describe('sequence numbers', () => {
     }
   });
 });
+
+describe('SequenceFormatter', () => {
+  it('formats runs and jumps exactly as the BigInt encoding does', async () => {
+    const { SequenceFormatter } = await import('../../src/kinesis/sequence-number.js');
+    const formatter = new SequenceFormatter(1764000000, 7);
+    const check = (ordinal: number, second: number) =>
+      expect(formatter.format(ordinal, second)).toBe(
+        encodeSequenceNumber({ shardCreationSec: 1764000000, shardIndex: 7, ordinal: BigInt(ordinal), recordTimeSec: second }),
+      );
+    for (let ordinal = 0; ordinal < 5000; ordinal++) check(ordinal, 1764000100 + Math.floor(ordinal / 1000));
+    for (const ordinal of [2 ** 40, 2 ** 40 + 1, 2 ** 52, 2 ** 52 + 1, 3, 4, 10_000_000]) check(ordinal, 1764009999);
+  });
+});
