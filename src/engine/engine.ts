@@ -50,6 +50,7 @@ import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, sav
 import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
 import { WorkerPool } from './worker-pool.js';
+import { DataDirLock } from './data-dir-lock.js';
 
 export interface EngineOptions {
   /** Directory holding the catalog and segments; created if missing. */
@@ -147,6 +148,7 @@ export class Engine {
     readonly dataDir: string,
     private readonly pool: WorkerPool,
     private readonly catalog: CatalogFile,
+    private readonly lock: DataDirLock,
     options: EngineOptions,
   ) {
     this.clock = options.clock ?? Date.now;
@@ -166,10 +168,22 @@ export class Engine {
     }
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
-    const catalog = loadCatalog(dataDir);
-    const workers = Math.max(1, options.workers ?? availableParallelism());
-    const engine = new Engine(dataDir, new WorkerPool(workers), catalog, options);
-    await engine.restore();
+    const lock = DataDirLock.acquire(dataDir);
+    let engine: Engine;
+    try {
+      const catalog = loadCatalog(dataDir);
+      const workers = Math.max(1, options.workers ?? availableParallelism());
+      engine = new Engine(dataDir, new WorkerPool(workers), catalog, lock, options);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    try {
+      await engine.restore();
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
     return engine;
   }
 
@@ -211,6 +225,7 @@ export class Engine {
       await this.pool.run(worker, { kind: 'sync' }).catch(() => undefined);
     }
     await this.pool.close();
+    this.lock.release();
   }
 
   private buildStream(record: StreamRecord): StreamState {

@@ -113,3 +113,15 @@ describe('stream lifecycle', () => {
     }
   });
 });
+
+describe('data directory lock', () => {
+  it('refuses a second engine on the same directory and frees it on close', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const first = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(/already open in this process/);
+    await first.close();
+    const second = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    await second.close();
+  });
+});
