@@ -68,6 +68,8 @@ export interface RecoveryReport {
 export class ShardLog {
   private readonly segments: SegmentInfo[] = [];
   private active!: SegmentWriter;
+  /** Segments sealed since the last sync(); fsync mode must flush their tails too. */
+  private readonly sealedUnsynced: SegmentWriter[] = [];
   private nextOrdinal = 0;
   private lastArrivalMs = 0;
   private lastEntryOffset = 0;
@@ -118,8 +120,10 @@ export class ShardLog {
     return { baseOrdinal, arrivalMs };
   }
 
-  /** Flushes the active segment to disk (fsync mode syncs after every task, before rolling). */
+  /** Flushes everything written since the last sync to disk (fsync mode: before each ack). */
   sync(): void {
+    for (const sealed of this.sealedUnsynced) sealed.sync();
+    this.sealedUnsynced.length = 0;
     this.active.sync();
   }
 
@@ -160,8 +164,9 @@ export class ShardLog {
   }
 
   private roll(batchBytes: number): void {
-    // No msync here: without fsync mode the page cache already makes the sealed segment safe
-    // against a process crash; with it, every acknowledged batch was synced before its ack.
+    // No msync here: the page cache already makes the sealed segment safe against a process
+    // crash. In fsync mode the next sync() flushes it, before any batch in it is acknowledged.
+    this.sealedUnsynced.push(this.active);
     this.openActive(this.nextOrdinal, 0, batchBytes);
     this.segments.push({ baseOrdinal: this.nextOrdinal, lastArrivalMs: 0 });
   }
