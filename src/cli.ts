@@ -23,14 +23,14 @@ Runs the Kinesis Data Streams API (JSON 1.1 and CBOR 1.1, over HTTP/1.1 and HTTP
 port, and the uWebSockets.js app (the same API over HTTP/1.1, /health, /metrics) on another.
 
 Options (each also read from the environment variable shown; a flag wins):
-  --host <address>     interface to bind both ports to           RUNNEL_HOST     (${DEFAULT_HOST})
-  --port <n>           Kinesis endpoint port, 0 = any free port  RUNNEL_PORT     (${DEFAULT_PORT})
-  --ws-port <n>        uWebSockets.js port, 0 = any free port    RUNNEL_WS_PORT  (${DEFAULT_WS_PORT})
-  --data <dir>         data directory, created if missing        RUNNEL_DATA     (${DEFAULT_DATA_DIR})
-  --workers <n>        shard worker threads                      RUNNEL_WORKERS  (CPU cores)
-  --tls-cert <file>    PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
-  --tls-key <file>     PEM private key for --tls-cert
-  -h, --help           show this help
+  --host <address>   interface to bind both ports to          RUNNEL_HOST     (${DEFAULT_HOST})
+  --port <n>         Kinesis endpoint port, 0 = any free one  RUNNEL_PORT     (${DEFAULT_PORT})
+  --ws-port <n>      uWebSockets.js port, 0 = any free one    RUNNEL_WS_PORT  (${DEFAULT_WS_PORT})
+  --data <dir>       data directory, created if missing       RUNNEL_DATA     (${DEFAULT_DATA_DIR})
+  --workers <n>      shard worker threads                     RUNNEL_WORKERS  (CPU cores)
+  --tls-cert <file>  PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
+  --tls-key <file>   PEM private key for --tls-cert
+  -h, --help         show this help
 
 Point clients at the printed URL, e.g.
   new KinesisClient({ endpoint: 'http://127.0.0.1:${DEFAULT_PORT}', region: 'us-east-1' })
@@ -120,7 +120,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+  const code = (error as { code?: string }).code;
+  if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
     console.error(`runnel: ${(error as Error).message}\nRun 'runnel --help' for usage.`);
     process.exit(2);
   }

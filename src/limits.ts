@@ -168,6 +168,25 @@ export const WS_SUBSCRIBE_WINDOW_BYTES_DEFAULT = 8 * MIB;
 /** Client: how long connect() waits for the WebSocket to open and WELCOME to arrive. */
 export const WS_CONNECT_TIMEOUT_MS = 10_000;
 
+// ---- Runnel: benchmark and load harness (src/harness/) -------------------------------------
+
+/** The ring of pre-built records a load draws from holds at most this many data bytes… */
+export const LOAD_POOL_BYTES_MAX = 64 * MIB;
+/** …and at most this many records (each with its own partition key by default). */
+export const LOAD_POOL_RECORDS_MAX = 100_000;
+/** Largest key space of `--keys uniform:N` and `zipf:S:N` (the zipf table costs 8 bytes a key). */
+export const LOAD_KEY_SPACE_MAX = 10_000_000;
+/** A load run never lasts longer than this, whatever --duration says. */
+export const LOAD_DURATION_MS_MAX = 24 * 3_600_000;
+/** Requests a load keeps in flight, over all connections. */
+export const LOAD_IN_FLIGHT_MAX = 4096;
+/** A request with no answer for this long fails (the load's bound on a stuck server). */
+export const LOAD_REQUEST_TIMEOUT_MS = 30_000;
+/** Data bytes per PutRecords the load sends by default: under the 5 MiB of older emulators. */
+export const LOAD_REQUEST_DATA_BYTES_DEFAULT = 4 * MIB;
+/** Memory bound of one HTTP/2 client session, in MB: several 10 MiB GetRecords answers fit. */
+export const LOAD_HTTP2_SESSION_MEMORY_MB = 128;
+
 // ---- Relationships --------------------------------------------------------------------------
 
 function assertLimit(condition: boolean, message: string): void {
@@ -197,3 +216,4 @@ assertLimit(
 );
 assertLimit(WS_KEEPALIVE_INTERVAL_MS * 3 <= WS_IDLE_TIMEOUT_MS, 'clients ping well within the idle timeout');
 assertLimit(WS_CREDIT_BYTES_MAX < 2 ** 32, 'credit fits a u32');
+assertLimit(LOAD_REQUEST_DATA_BYTES_DEFAULT <= PUT_RECORDS_BYTES_MAX, 'a load request fits PutRecords');

@@ -138,6 +138,7 @@ export class Engine {
   private readonly region: string;
   private readonly segmentBytes: number;
   private readonly transitionMs: number;
+  private readonly fsync: boolean;
   private readonly timers = new Set<NodeJS.Timeout>();
   private retentionTimer: NodeJS.Timeout | undefined;
   private nextWorker = 0;
@@ -156,7 +157,8 @@ export class Engine {
     this.region = options.region ?? DEFAULT_REGION;
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     this.transitionMs = options.streamTransitionMs ?? 0;
-    this.batcher = new Batcher(pool, this.clock, options.fsync ?? false);
+    this.fsync = options.fsync ?? false;
+    this.batcher = new Batcher(pool, this.clock, this.fsync);
     this.throttles = options.enforceLimits ? new Map() : undefined;
     this.iterators = new ShardIteratorCodec(Buffer.from(catalog.iteratorSecret, 'hex'));
   }
@@ -231,7 +233,7 @@ export class Engine {
   private buildStream(record: StreamRecord): StreamState {
     const shards = record.shards.map(
       (shard) =>
-        new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes),
+        new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
     );
     return new StreamState(record, this.streamArn(record.name), shards);
   }

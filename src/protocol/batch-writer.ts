@@ -249,7 +249,9 @@ export interface RecordFields {
 }
 
 export function newRecordFields(offset: number): RecordFields {
-  return { offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0 };
+  return {
+    offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0,
+  };
 }
 
 /** Decodes the record at `fields.offset` into `fields`, advancing it. False if malformed. */

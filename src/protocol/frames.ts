@@ -65,7 +65,7 @@ const SERVER_OPCODES: ReadonlySet<number> = new Set([
   Opcode.RECORDS, Opcode.SUBSCRIPTION_END, Opcode.STREAM_LIST, Opcode.SHARD_MAP,
 ]);
 
-// ---- payload layouts ------------------------------------------------------------------------------
+// ---- payload layouts ----------------------------------------------------------------------------
 
 export const STR8_MAX_BYTES = 0xff;
 export const STR16_MAX_BYTES = 0xffff;
@@ -142,7 +142,11 @@ export const SEQUENCE_ORDINAL_STEP = 1n << 80n;
 export const SEQUENCE_SECOND_STEP = 1n << 36n;
 
 /** The sequence number of the record with `ordinal` that arrived at `arrivalMs` (§4). */
-export function sequenceNumberFrom(sequenceBase: bigint, ordinal: number, arrivalMs: number): string {
+export function sequenceNumberFrom(
+  sequenceBase: bigint,
+  ordinal: number,
+  arrivalMs: number,
+): string {
   return (
     sequenceBase +
     BigInt(ordinal) * SEQUENCE_ORDINAL_STEP +
@@ -150,7 +154,7 @@ export function sequenceNumberFrom(sequenceBase: bigint, ordinal: number, arriva
   ).toString();
 }
 
-// ---- errors -------------------------------------------------------------------------------------------
+// ---- errors -------------------------------------------------------------------------------------
 
 /** A peer broke the protocol (or a request failed); `code` is the Kinesis error name to report. */
 export class ProtocolError extends Error {
@@ -169,7 +173,7 @@ function malformed(message: string, requestId: number): ProtocolError {
   return new ProtocolError('SerializationException', message, requestId);
 }
 
-// ---- strings --------------------------------------------------------------------------------------------
+// ---- strings ------------------------------------------------------------------------------------
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -205,7 +209,7 @@ function readUtf8(bytes: Uint8Array, start: number, end: number): string {
   return textDecoder.decode(bytes.subarray(start, end));
 }
 
-// ---- writing --------------------------------------------------------------------------------------------
+// ---- writing ------------------------------------------------------------------------------------
 
 /** Fills one frame front to back; sizes are computed first, so the buffer is allocated once. */
 class FrameWriter {
@@ -293,7 +297,9 @@ export function writeFrameHeader(
 /** Length of a str8 holding `text`; throws if it does not fit. */
 export function str8Bytes(text: string, what: string): number {
   const length = utf8Length(text);
-  if (length > STR8_MAX_BYTES) throw new RangeError(`${what} is longer than ${STR8_MAX_BYTES} bytes`);
+  if (length > STR8_MAX_BYTES) {
+    throw new RangeError(`${what} is longer than ${STR8_MAX_BYTES} bytes`);
+  }
   return U8 + length;
 }
 
@@ -304,11 +310,13 @@ function str16Bytes(text: string): number {
 /** Messages longer than a str16 are cut (at a character boundary) to fit. */
 function clip16(text: string): string {
   let clipped = text;
-  while (utf8Length(clipped) > STR16_MAX_BYTES) clipped = clipped.slice(0, Math.floor(clipped.length * 0.9));
+  while (utf8Length(clipped) > STR16_MAX_BYTES) {
+    clipped = clipped.slice(0, Math.floor(clipped.length * 0.9));
+  }
   return clipped;
 }
 
-// ---- decoded shapes ---------------------------------------------------------------------------------------
+// ---- decoded shapes -----------------------------------------------------------------------------
 
 export interface FrameHeader {
   version: number;
@@ -378,7 +386,13 @@ export type ClientFrame =
 export type ServerFrame =
   | { opcode: typeof Opcode.WELCOME; requestId: number; welcome: Welcome }
   | { opcode: typeof Opcode.PING | typeof Opcode.PONG; requestId: number; payload: Uint8Array }
-  | { opcode: typeof Opcode.ERROR; requestId: number; fatal: boolean; name: string; message: string }
+  | {
+      opcode: typeof Opcode.ERROR;
+      requestId: number;
+      fatal: boolean;
+      name: string;
+      message: string;
+    }
   | { opcode: typeof Opcode.PUT_ACK; requestId: number; ack: PutAck }
   | {
       opcode: typeof Opcode.SUBSCRIBED;
@@ -388,11 +402,16 @@ export type ServerFrame =
       sequenceBase: string;
     }
   | { opcode: typeof Opcode.RECORDS; requestId: number; watermark: number; data: Uint8Array }
-  | { opcode: typeof Opcode.SUBSCRIPTION_END; requestId: number; reason: number; nextOrdinal: number }
+  | {
+      opcode: typeof Opcode.SUBSCRIPTION_END;
+      requestId: number;
+      reason: number;
+      nextOrdinal: number;
+    }
   | { opcode: typeof Opcode.STREAM_LIST; requestId: number; streamNames: string[] }
   | { opcode: typeof Opcode.SHARD_MAP; requestId: number; shards: ShardMapEntry[] };
 
-// ---- reading ----------------------------------------------------------------------------------------------
+// ---- reading ------------------------------------------------------------------------------------
 
 /** A bounds-checked cursor over one frame's payload. */
 class PayloadReader {
@@ -403,11 +422,16 @@ class PayloadReader {
   constructor(
     readonly bytes: Uint8Array,
     private readonly requestId: number,
-    private readonly what: string,
+    private readonly opcode: number,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.offset = FRAME_HEADER_BYTES;
     this.end = bytes.length;
+  }
+
+  /** The opcode's name, for messages (computed only when something is wrong). */
+  private get what(): string {
+    return opcodeName(this.opcode);
   }
 
   private need(bytes: number): void {
@@ -439,7 +463,9 @@ class PayloadReader {
     this.need(U64);
     const low = this.view.getUint32(this.offset, true);
     const high = this.view.getUint32(this.offset + 4, true);
-    if (high >= 2 ** 21) throw malformed(`${this.what}: a u64 field is 2^53 or more`, this.requestId);
+    if (high >= 2 ** 21) {
+      throw malformed(`${this.what}: a u64 field is 2^53 or more`, this.requestId);
+    }
     this.offset += U64;
     return low + high * 2 ** 32;
   }
@@ -447,7 +473,9 @@ class PayloadReader {
   zeros(bytes: number): void {
     this.need(bytes);
     for (let i = 0; i < bytes; i++) {
-      if (this.bytes[this.offset + i] !== 0) throw malformed(`${this.what}: reserved bytes are not zero`, this.requestId);
+      if (this.bytes[this.offset + i] !== 0) {
+        throw malformed(`${this.what}: reserved bytes are not zero`, this.requestId);
+      }
     }
     this.offset += bytes;
   }
@@ -486,7 +514,8 @@ class PayloadReader {
 
   done(): void {
     if (this.offset !== this.end) {
-      throw malformed(`${this.what} payload has ${this.end - this.offset} bytes too many`, this.requestId);
+      const extra = this.end - this.offset;
+      throw malformed(`${this.what} payload has ${extra} bytes too many`, this.requestId);
     }
   }
 }
@@ -511,16 +540,18 @@ export function decodeFrameHeader(bytes: Uint8Array): FrameHeader {
   };
   if (header.version !== PROTOCOL_VERSION) {
     throw malformed(
-      `Unsupported protocol version ${header.version}; this peer speaks version ${PROTOCOL_VERSION} ` +
-        `at ${PROTOCOL_PATH}`,
+      `Unsupported protocol version ${header.version}; ` +
+        `this peer speaks version ${PROTOCOL_VERSION} at ${PROTOCOL_PATH}`,
       0,
     );
   }
-  if (header.flags !== 0) throw malformed(`Frame flags must be 0; got ${header.flags}`, header.requestId);
+  if (header.flags !== 0) {
+    throw malformed(`Frame flags must be 0; got ${header.flags}`, header.requestId);
+  }
   if (header.payloadLength !== bytes.length - FRAME_HEADER_BYTES) {
     throw malformed(
-      `Payload length ${header.payloadLength} does not match the ${bytes.length - FRAME_HEADER_BYTES} ` +
-        'payload bytes of the message',
+      `Payload length ${header.payloadLength} does not match the ` +
+        `${bytes.length - FRAME_HEADER_BYTES} payload bytes of the message`,
       header.requestId,
     );
   }
@@ -537,7 +568,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
       requestId,
     );
   }
-  const reader = new PayloadReader(bytes, requestId, opcodeName(opcode));
+  const reader = new PayloadReader(bytes, requestId, opcode);
   switch (opcode) {
     case Opcode.PING:
     case Opcode.PONG:
@@ -586,9 +617,13 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
 export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   const { opcode, requestId } = decodeFrameHeader(bytes);
   if (!SERVER_OPCODES.has(opcode)) {
-    throw new ProtocolError('UnknownOperationException', `Unknown opcode ${opcodeName(opcode)} from a server`, requestId);
+    throw new ProtocolError(
+      'UnknownOperationException',
+      `Unknown opcode ${opcodeName(opcode)} from a server`,
+      requestId,
+    );
   }
-  const reader = new PayloadReader(bytes, requestId, opcodeName(opcode));
+  const reader = new PayloadReader(bytes, requestId, opcode);
   switch (opcode) {
     case Opcode.WELCOME: {
       const version = reader.u8();
@@ -627,7 +662,9 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
         sequenceBase: reader.str8(),
       } as const;
       reader.done();
-      if (!/^\d+$/.test(frame.sequenceBase)) throw malformed('SUBSCRIBED: sequence base is not decimal', requestId);
+      if (!/^\d+$/.test(frame.sequenceBase)) {
+        throw malformed('SUBSCRIBED: sequence base is not decimal', requestId);
+      }
       return frame;
     }
     case Opcode.RECORDS: {
@@ -669,7 +706,9 @@ function readPutAck(reader: PayloadReader, requestId: number): PutAck {
     if (status === PUT_ACK_ENTRY_OK) {
       entries.push({ ok: true, recordCount: count, shardId, firstSequenceNumber: reader.str8() });
     } else if (status === PUT_ACK_ENTRY_FAILED) {
-      entries.push({ ok: false, recordCount: count, shardId, errorName: reader.str8(), errorMessage: reader.str16() });
+      const errorName = reader.str8();
+      const errorMessage = reader.str16();
+      entries.push({ ok: false, recordCount: count, shardId, errorName, errorMessage });
       failed += count;
     } else {
       throw malformed(`PUT_ACK entry status ${status}`, requestId);
@@ -687,12 +726,16 @@ function readPutAck(reader: PayloadReader, requestId: number): PutAck {
     const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
     for (let i = 0; i < recordCount; i++) {
       const entry = view.getUint16(i * U16, true);
-      if (entry >= entryCount) throw malformed('PUT_ACK names an entry that does not exist', requestId);
+      if (entry >= entryCount) {
+        throw malformed('PUT_ACK names an entry that does not exist', requestId);
+      }
       entryOfRecord[i] = entry;
       seen[entry]!++;
     }
     for (let i = 0; i < entryCount; i++) {
-      if (seen[i] !== entries[i]!.recordCount) throw malformed('PUT_ACK record table disagrees with its entries', requestId);
+      if (seen[i] !== entries[i]!.recordCount) {
+        throw malformed('PUT_ACK record table disagrees with its entries', requestId);
+      }
     }
   }
   reader.done();
@@ -727,7 +770,7 @@ function readShardMap(reader: PayloadReader): ShardMapEntry[] {
   return shards;
 }
 
-// ---- encoding: client → server -------------------------------------------------------------------------
+// ---- encoding: client → server ------------------------------------------------------------------
 
 export function encodePing(requestId: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
   return new FrameWriter(Opcode.PING, requestId, payload.length).raw(payload).done();
@@ -747,13 +790,32 @@ export function putPrefixBytes(streamName: string): number {
  * of `frame`, whose remaining bytes already hold the record batch (batch-writer.ts writes it
  * there), so the batch is never copied to be framed.
  */
-export function writePutPrefix(frame: Uint8Array, requestId: number, streamName: string): Uint8Array {
+export function writePutPrefix(
+  frame: Uint8Array,
+  requestId: number,
+  streamName: string,
+): Uint8Array {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   writeFrameHeader(view, 0, Opcode.PUT, requestId, frame.length - FRAME_HEADER_BYTES);
   const length = utf8Length(streamName);
   frame[FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET] = length;
   writeUtf8(frame, FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET + U8, streamName, length);
   return frame;
+}
+
+/** The header and stream name of a PUT frame whose batch of `batchBytes` is sent after it. */
+export function encodePutPrefix(
+  requestId: number,
+  streamName: string,
+  batchBytes: number,
+): Uint8Array {
+  const prefix = new Uint8Array(putPrefixBytes(streamName));
+  const view = new DataView(prefix.buffer);
+  writeFrameHeader(view, 0, Opcode.PUT, requestId, prefix.length - FRAME_HEADER_BYTES + batchBytes);
+  const length = utf8Length(streamName);
+  prefix[FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET] = length;
+  writeUtf8(prefix, FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET + U8, streamName, length);
+  return prefix;
 }
 
 /** A PUT frame around an already-encoded batch (copies it once). */
@@ -799,7 +861,7 @@ export function encodeListShards(requestId: number, streamName: string): Uint8Ar
   return new FrameWriter(Opcode.LIST_SHARDS, requestId, payload).str8(streamName).done();
 }
 
-// ---- encoding: server → client -------------------------------------------------------------------------
+// ---- encoding: server → client ------------------------------------------------------------------
 
 export function encodeWelcome(welcome: Welcome): Uint8Array {
   const payload = WELCOME_SOFTWARE_OFFSET + str8Bytes(welcome.software, 'the software name');
@@ -817,7 +879,12 @@ export function encodeWelcome(welcome: Welcome): Uint8Array {
     .done();
 }
 
-export function encodeError(requestId: number, fatal: boolean, name: string, message: string): Uint8Array {
+export function encodeError(
+  requestId: number,
+  fatal: boolean,
+  name: string,
+  message: string,
+): Uint8Array {
   const text = clip16(message);
   const payload = ERROR_NAME_OFFSET + str8Bytes(name, 'the error name') + str16Bytes(text);
   return new FrameWriter(Opcode.ERROR, requestId, payload)
@@ -829,7 +896,9 @@ export function encodeError(requestId: number, fatal: boolean, name: string, mes
 
 export function encodePutAck(requestId: number, ack: PutAck): Uint8Array {
   const entryCount = ack.entries.length;
-  if (entryCount < 1 || entryCount > PUT_ACK_ENTRIES_MAX) throw new RangeError('PUT_ACK entry count');
+  if (entryCount < 1 || entryCount > PUT_ACK_ENTRIES_MAX) {
+    throw new RangeError('PUT_ACK entry count');
+  }
   let payload = PUT_ACK_ENTRIES_OFFSET;
   for (const entry of ack.entries) {
     payload += U8 + U32 + str8Bytes(entry.shardId, 'the shard id');
@@ -844,7 +913,10 @@ export function encodePutAck(requestId: number, ack: PutAck): Uint8Array {
     .u16(entryCount)
     .u16(0);
   for (const entry of ack.entries) {
-    writer.u8(entry.ok ? PUT_ACK_ENTRY_OK : PUT_ACK_ENTRY_FAILED).u32(entry.recordCount).str8(entry.shardId);
+    writer
+      .u8(entry.ok ? PUT_ACK_ENTRY_OK : PUT_ACK_ENTRY_FAILED)
+      .u32(entry.recordCount)
+      .str8(entry.shardId);
     if (entry.ok) writer.str8(entry.firstSequenceNumber);
     else writer.str8(entry.errorName).str16(clip16(entry.errorMessage));
   }
@@ -874,7 +946,11 @@ export function encodeSubscribed(
  * server sends this and then the stored batch bytes as further WebSocket fragments of the same
  * message, so the batches are never copied to be framed.
  */
-export function encodeRecordsHead(requestId: number, watermark: number, dataBytes: number): Uint8Array {
+export function encodeRecordsHead(
+  requestId: number,
+  watermark: number,
+  dataBytes: number,
+): Uint8Array {
   const head = new Uint8Array(RECORDS_OVERHEAD_BYTES);
   const view = new DataView(head.buffer);
   writeFrameHeader(view, 0, Opcode.RECORDS, requestId, RECORDS_DATA_OFFSET + dataBytes);
@@ -890,7 +966,11 @@ export function encodeRecords(requestId: number, watermark: number, data: Uint8A
   return frame;
 }
 
-export function encodeSubscriptionEnd(requestId: number, reason: number, nextOrdinal: number): Uint8Array {
+export function encodeSubscriptionEnd(
+  requestId: number,
+  reason: number,
+  nextOrdinal: number,
+): Uint8Array {
   return new FrameWriter(Opcode.SUBSCRIPTION_END, requestId, SUBSCRIPTION_END_PAYLOAD_BYTES)
     .u8(reason)
     .u64(nextOrdinal)
@@ -940,7 +1020,7 @@ export function encodeShardMap(requestId: number, shards: readonly ShardMapEntry
   return writer.done();
 }
 
-// ---- the batch stream of a subscription ------------------------------------------------------------------
+// ---- the batch stream of a subscription ---------------------------------------------------------
 
 /** Bigger batches than this in a batch stream mean the stream is corrupt. */
 export const STREAM_BATCH_BYTES_MAX = 64 * 1024 * 1024;

@@ -192,7 +192,12 @@ class CborReader {
       const value = this.read(depth + 1);
       if (value === BREAK) throw malformed('unexpected break');
       // defineProperty keeps a "__proto__" key an ordinary member instead of a prototype change.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }
@@ -387,7 +392,7 @@ class CborWriter {
 
   private map(source: Record<string, unknown>): void {
     const keys = Object.keys(source).filter(
-      (key) => source[key] !== undefined && source[key] !== null && !OMITTED_OUTPUT_MEMBERS.has(key),
+      (key) => source[key] != null && !OMITTED_OUTPUT_MEMBERS.has(key),
     );
     this.head(MAJOR_MAP, keys.length);
     for (const key of keys) {

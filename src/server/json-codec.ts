@@ -140,15 +140,23 @@ function notConvertible(value: unknown, javaType: string): KinesisError {
   }
   const article = javaType === 'Blob' ? 'a' : 'an';
   if (typeof value === 'boolean') {
-    return serializationError(`class java.lang.Boolean can not be converted to ${article} ${javaType}`);
+    return serializationError(
+      `class java.lang.Boolean can not be converted to ${article} ${javaType}`,
+    );
   }
   if (typeof value === 'number' || typeof value === 'bigint') {
     return serializationError(
       `class java.math.BigDecimal can not be converted to ${article} ${javaType}`,
     );
   }
-  return serializationError(`class java.lang.String can not be converted to ${article} ${javaType}`);
+  return serializationError(
+    `class java.lang.String can not be converted to ${article} ${javaType}`,
+  );
 }
+
+const INT_RANGE = [-(2 ** 31), 2 ** 31 - 1, 'int'] as const;
+/** Java long bounds, as far as a double can tell them apart. */
+const LONG_RANGE = [-(2 ** 63), 2 ** 63, 'long'] as const;
 
 const BOOLEAN_STRINGS: Readonly<Record<string, boolean>> = {
   TRUE: true,
@@ -165,10 +173,19 @@ function readScalar(value: unknown, type: ScalarType, wire: WireScalars): unknow
       if (typeof value === 'string') return value;
       throw notConvertible(value, 'String');
     case 'integer':
-    case 'long':
-      if (typeof value === 'number') return Number.isInteger(value) ? value : Math.floor(value);
-      if (typeof value === 'bigint') return Number(value);
-      throw notConvertible(value, type === 'integer' ? 'Integer' : 'Long');
+    case 'long': {
+      const number = typeof value === 'bigint' ? Number(value) : value;
+      if (typeof number !== 'number') {
+        throw notConvertible(value, type === 'integer' ? 'Integer' : 'Long');
+      }
+      // Jackson truncates a fraction and refuses what its Java type cannot hold.
+      const whole = Number.isInteger(number) ? number : Math.floor(number);
+      const [min, max, java] = type === 'integer' ? INT_RANGE : LONG_RANGE;
+      if (!(whole >= min && whole <= max)) {
+        throw serializationError(`Numeric value (${String(value)}) out of range of ${java}`);
+      }
+      return whole;
+    }
     case 'boolean': {
       if (typeof value === 'boolean') return value;
       if (typeof value === 'string') {
@@ -294,7 +311,7 @@ export function decodeBase64Blob(text: string): Buffer {
   let padding = 0;
   if (text.charCodeAt(length - 1) === 61) padding = text.charCodeAt(length - 2) === 61 ? 2 : 1;
   const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== (length / 4) * 3 - padding || hasUrlSafeCharacter(text, bytes.length)) {
+  if (bytes.length !== (length / 4) * 3 - padding || hasUrlSafeCharacter(text)) {
     const match = /[^a-zA-Z0-9+/=]|=[^=]/.exec(text);
     const bad = match ? match[0][0] : '=';
     throw blobError(text, `Invalid Base64 character: '${bad}'`);
@@ -311,7 +328,7 @@ export function decodeBase64Blob(text: string): Buffer {
 
 /** Node also decodes the URL-safe alphabet (`-`, `_`), which Kinesis rejects. Checking for them
  * costs two `indexOf` scans, done natively. */
-function hasUrlSafeCharacter(text: string, _decoded: number): boolean {
+function hasUrlSafeCharacter(text: string): boolean {
   return text.indexOf('-') !== -1 || text.indexOf('_') !== -1;
 }
 
@@ -392,7 +409,8 @@ function readPutRecordsFast(parsed: Record<string, unknown>): DecodedInput | und
   for (let i = 0; i < count; i++) {
     const record = records[i] as Record<string, unknown> | null;
     if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
-    if (typeof record.Data !== 'string' || typeof record.PartitionKey !== 'string') return undefined;
+    if (typeof record.Data !== 'string') return undefined;
+    if (typeof record.PartitionKey !== 'string') return undefined;
     if (!optionalString(record.ExplicitHashKey)) return undefined;
   }
   const entries = new Array<PutRecordsEntry>(count);
@@ -401,10 +419,11 @@ function readPutRecordsFast(parsed: Record<string, unknown>): DecodedInput | und
     const record = records[i] as { Data: string; PartitionKey: string; ExplicitHashKey?: string };
     const data = decodeBase64Blob(record.Data);
     blobBytes += data.length;
+    const { PartitionKey, ExplicitHashKey } = record;
     entries[i] =
-      record.ExplicitHashKey === undefined
-        ? { Data: data, PartitionKey: record.PartitionKey }
-        : { Data: data, PartitionKey: record.PartitionKey, ExplicitHashKey: record.ExplicitHashKey };
+      ExplicitHashKey === undefined
+        ? { Data: data, PartitionKey }
+        : { Data: data, PartitionKey, ExplicitHashKey };
   }
   const input: Record<string, unknown> = { Records: entries };
   if (StreamName !== undefined) input.StreamName = StreamName;

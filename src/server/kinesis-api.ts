@@ -31,6 +31,7 @@ import {
   encodePutRecordsJson,
   INPUT_MODELS,
   type DecodedInput,
+  type StructureType,
 } from './json-codec.js';
 import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
 
@@ -210,7 +211,10 @@ export class KinesisApi {
     const requestId = randomUUID();
     const format = formatOf(request.contentType);
     const operation = operationOf(request.target);
-    this.metrics.countRequest(operation ?? 'Unknown');
+    // Only Kinesis operation names become labels: targets are client-controlled.
+    const known =
+      operation !== undefined && (isSupported(operation) || UNSUPPORTED.has(operation));
+    this.metrics.countRequest(known ? operation : 'Unknown');
     try {
       return await this.dispatch(request, format, operation, requestId);
     } catch (error) {
@@ -240,7 +244,7 @@ export class KinesisApi {
         `application/json or ${CBOR_CONTENT_TYPE}.`;
       return this.refusal(404, 'UnknownOperationException', message, requestId);
     }
-    if (operation === undefined || !(operation in SUPPORTED_OPERATIONS)) {
+    if (operation === undefined || !isSupported(operation)) {
       // The body must still parse first (Kinesis reports a bad body before a bad target).
       decodeBody(request.body, format, INPUT_MODELS.DescribeLimits!);
       if (operation !== undefined && UNSUPPORTED.has(operation)) {
@@ -290,7 +294,8 @@ export class KinesisApi {
     requestId: string,
   ): ApiResponse {
     if (format === 'cbor') {
-      return { status: 200, contentType: CBOR_CONTENT_TYPE, body: encodeCbor(output ?? {}), requestId };
+      const body = encodeCbor(output ?? {});
+      return { status: 200, contentType: CBOR_CONTENT_TYPE, body, requestId };
     }
     const body =
       operation === 'PutRecords'
@@ -359,6 +364,11 @@ export class KinesisApi {
 const NO_OPERATION_MESSAGE = 'Unable to determine service/operation name to be authorized';
 const EMPTY_BODY_MESSAGE = 'Request body is empty: send a JSON object, e.g. {}';
 
+/** Own properties only: a target of `Kinesis_20131202.toString` names no operation. */
+function isSupported(operation: string): boolean {
+  return Object.hasOwn(SUPPORTED_OPERATIONS, operation);
+}
+
 function operationOf(target: string | undefined): string | undefined {
   if (target === undefined || !target.startsWith(TARGET_PREFIX)) return undefined;
   const operation = target.slice(TARGET_PREFIX.length);
@@ -371,8 +381,8 @@ function unknownTargetMessage(target: string | undefined): string {
   return `Unknown operation: X-Amz-Target ${shown} is not a Kinesis_20131202 operation`;
 }
 
-function decodeBody(body: Buffer, format: Format, model: (typeof INPUT_MODELS)[string]): DecodedInput {
-  return format === 'cbor' ? decodeCborInput(body, model!) : decodeJsonInput(body, model!);
+function decodeBody(body: Buffer, format: Format, model: StructureType): DecodedInput {
+  return format === 'cbor' ? decodeCborInput(body, model) : decodeJsonInput(body, model);
 }
 
 /** Anything the engine throws that is not a KinesisError is an internal failure, logged once. */

@@ -85,7 +85,12 @@ export interface WebSocketProtocolStats {
   subscriptions: number;
   putsInFlight: number;
   /** Record-batch bytes each live subscription has sent, by connection id and subscription id. */
-  subscriptionBytesSent: Array<{ connection: number; subscription: number; bytes: number; credit: number }>;
+  subscriptionBytesSent: Array<{
+    connection: number;
+    subscription: number;
+    bytes: number;
+    credit: number;
+  }>;
   /** Unsent bytes uWS holds, per connection. */
   bufferedBytes: number[];
 }
@@ -102,6 +107,7 @@ interface UserData {
 }
 
 type Socket = uWS.WebSocket<UserData>;
+type PutFrame = ClientFrame & { opcode: typeof Opcode.PUT };
 
 class Subscription {
   credit: number;
@@ -111,7 +117,6 @@ class Subscription {
   partialOffset = 0;
   partialBase = 0;
   bytesSent = 0;
-  started = false;
   ended = false;
   private wake: (() => void) | undefined;
 
@@ -148,15 +153,34 @@ class Connection {
   putBytesInFlight = 0;
   readonly subscriptions = new Map<number, Subscription>();
   private drainWaiters: Array<() => void> = [];
+  /** Frames queued in this turn: the acks of a wave of puts settled together leave in one write. */
+  private outbox: Uint8Array[] = [];
+  private flushScheduled = false;
 
   constructor(readonly id: number) {}
 
-  /** Sends one frame if the socket is still open; corks when called outside a uWS callback. */
+  /** Queues a frame; the queue is written, corked, once the current microtasks have run. */
   send(frame: Uint8Array): void {
-    const ws = this.ws;
-    if (!ws) return;
-    ws.cork(() => ws.send(frame, true, false));
+    if (!this.ws) return;
+    this.outbox.push(frame);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flush);
+    }
   }
+
+  /** Writes queued frames now (before a RECORDS frame or a close, to keep frames in order). */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    const ws = this.ws;
+    const frames = this.outbox;
+    if (frames.length === 0) return;
+    this.outbox = [];
+    if (!ws) return;
+    ws.cork(() => {
+      for (const frame of frames) ws.send(frame, true, false);
+    });
+  };
 
   drained(): Promise<void> {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
@@ -172,7 +196,8 @@ class Connection {
 function errorCodeOf(error: unknown): { code: ErrorCode; message: string } {
   if (error instanceof KinesisError) return { code: error.code, message: error.message };
   if (error instanceof ProtocolError) return { code: error.code, message: error.message };
-  return { code: 'InternalFailureException', message: error instanceof Error ? error.message : String(error) };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'InternalFailureException', message };
 }
 
 /** The ack of a put: one entry per shard its records went to (docs/protocol.md §6.2). */
@@ -185,7 +210,14 @@ function buildAck(result: PutRecordBatchResult): PutAck {
     return {
       recordCount: count,
       failedRecordCount: 0,
-      entries: [{ ok: true, recordCount: count, shardId: firstShard, firstSequenceNumber: result.sequenceNumberOf(0) }],
+      entries: [
+        {
+          ok: true,
+          recordCount: count,
+          shardId: firstShard,
+          firstSequenceNumber: result.sequenceNumberOf(0),
+        },
+      ],
       entryOfRecord: undefined,
     };
   }
@@ -198,7 +230,8 @@ function buildAck(result: PutRecordBatchResult): PutAck {
     if (entry === undefined) {
       entry = entries.length;
       entryOf.set(shardId, entry);
-      entries.push({ ok: true, recordCount: 0, shardId, firstSequenceNumber: result.sequenceNumberOf(i) });
+      const firstSequenceNumber = result.sequenceNumberOf(i);
+      entries.push({ ok: true, recordCount: 0, shardId, firstSequenceNumber });
     }
     entries[entry]!.recordCount++;
     entryOfRecord[i] = entry;
@@ -233,6 +266,7 @@ export function registerWebSocketProtocol(
 
   function closeNow(connection: Connection, reason: string): void {
     clearTimeout(connection.closeTimer);
+    connection.flush();
     connection.ws?.end(connection.closeCode, reason);
   }
 
@@ -245,7 +279,11 @@ export function registerWebSocketProtocol(
   }
 
   /** Reports a protocol violation, stops reading, answers puts in flight, then closes. */
-  function fatal(connection: Connection, error: ProtocolError, closeCode = CLOSE_PROTOCOL_ERROR): void {
+  function fatal(
+    connection: Connection,
+    error: ProtocolError,
+    closeCode = CLOSE_PROTOCOL_ERROR,
+  ): void {
     if (connection.failing || !connection.ws) return;
     connection.failing = true;
     connection.closeCode = closeCode;
@@ -266,15 +304,16 @@ export function registerWebSocketProtocol(
 
   // ---- puts -----------------------------------------------------------------------------------
 
-  function put(connection: Connection, frame: ClientFrame & { opcode: typeof Opcode.PUT }, message: ArrayBuffer) {
+  function put(connection: Connection, frame: PutFrame, message: ArrayBuffer): void {
     const bytes = message.byteLength;
-    if (connection.putsInFlight >= putsInFlightMax || connection.putBytesInFlight + bytes > putBytesInFlightMax) {
+    const { putsInFlight, putBytesInFlight } = connection;
+    if (putsInFlight >= putsInFlightMax || putBytesInFlight + bytes > putBytesInFlightMax) {
       connection.send(
         encodeError(
           frame.requestId,
           false,
           'LimitExceededException',
-          `This connection already has ${connection.putsInFlight} puts (${connection.putBytesInFlight} bytes) ` +
+          `This connection already has ${putsInFlight} puts (${putBytesInFlight} bytes) ` +
             `in flight; the limits are ${putsInFlightMax} puts and ${putBytesInFlightMax} bytes.`,
         ),
       );
@@ -287,29 +326,29 @@ export function registerWebSocketProtocol(
     connection.putBytesInFlight += bytes;
     engine
       .putEncodedBatch(frame.streamName, batch)
-      .then(
-        (result) => connection.send(encodePutAck(frame.requestId, buildAck(result))),
-        (error: unknown) => requestFailed(connection, frame.requestId, error),
-      )
+      .then((result) => connection.send(encodePutAck(frame.requestId, buildAck(result))))
+      .catch((error: unknown) => requestFailed(connection, frame.requestId, error))
       .finally(() => {
         connection.putsInFlight--;
         connection.putBytesInFlight -= bytes;
-        if (connection.failing && connection.putsInFlight === 0) closeNow(connection, 'protocol error');
+        if (connection.failing && connection.putsInFlight === 0) {
+          closeNow(connection, 'protocol error');
+        }
       });
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------
 
-  function subscribe(connection: Connection, frame: SubscribeRequest & { requestId: number }): void {
+  function subscribe(connection: Connection, frame: SubscribeRequest & { requestId: number }) {
     const id = frame.requestId;
     if (connection.subscriptions.has(id)) {
-      fatal(connection, new ProtocolError('ValidationException', `Subscription id ${id} is already in use`, id));
+      const message = `Subscription id ${id} is already in use`;
+      fatal(connection, new ProtocolError('ValidationException', message, id));
       return;
     }
     if (connection.subscriptions.size >= subscriptionsMax) {
-      connection.send(
-        encodeError(id, false, 'LimitExceededException', `This connection already has ${subscriptionsMax} subscriptions.`),
-      );
+      const message = `This connection already has ${subscriptionsMax} subscriptions.`;
+      connection.send(encodeError(id, false, 'LimitExceededException', message));
       return;
     }
     const subscription = new Subscription(id, frame.streamName, frame.shardId, frame.initialCredit);
@@ -321,22 +360,20 @@ export function registerWebSocketProtocol(
       ...(frame.sequenceNumber !== '' ? { StartingSequenceNumber: frame.sequenceNumber } : {}),
       ...(frame.position === 'AT_TIMESTAMP' ? { Timestamp: new Date(frame.timestampMs) } : {}),
     });
-    position.then(
-      ({ ordinal, watermark }) => {
+    position
+      .then(({ ordinal, watermark }) => {
         if (subscription.ended) return;
-        subscription.nextOrdinal = ordinal;
-        subscription.started = true;
         const base = engine.sequenceNumberOf(frame.streamName, frame.shardId, 0, 0);
+        subscription.nextOrdinal = ordinal;
         connection.send(encodeSubscribed(id, ordinal, watermark, base));
         void run(connection, subscription);
-      },
-      (error: unknown) => {
+      })
+      .catch((error: unknown) => {
         if (subscription.ended) return;
         subscription.ended = true;
         connection.subscriptions.delete(id);
         requestFailed(connection, id, error);
-      },
-    );
+      });
   }
 
   function unsubscribe(connection: Connection, id: number): void {
@@ -347,12 +384,14 @@ export function registerWebSocketProtocol(
       connection.subscriptions.delete(id);
     }
     // While a batch is cut, nextOrdinal is that batch's base: the first record not fully sent.
-    connection.send(encodeSubscriptionEnd(id, EndReason.UNSUBSCRIBED, subscription?.nextOrdinal ?? 0));
+    const next = subscription?.nextOrdinal ?? 0;
+    connection.send(encodeSubscriptionEnd(id, EndReason.UNSUBSCRIBED, next));
   }
 
   function credit(connection: Connection, id: number, bytes: number): void {
     if (bytes === 0) {
-      fatal(connection, new ProtocolError('ValidationException', 'A CREDIT frame grants at least 1 byte', id));
+      const message = 'A CREDIT frame grants at least 1 byte';
+      fatal(connection, new ProtocolError('ValidationException', message, id));
       return;
     }
     const subscription = connection.subscriptions.get(id);
@@ -377,11 +416,14 @@ export function registerWebSocketProtocol(
           continue;
         }
         const limit = Math.min(subscription.credit, WS_SEND_CHUNK_BYTES_MAX);
-        const read = engine.readBatches(streamName, shardId, subscription.nextOrdinal, limit + subscription.partialOffset);
+        const next = subscription.nextOrdinal;
+        const bytes = limit + subscription.partialOffset;
+        const read = engine.readBatches(streamName, shardId, next, bytes);
         if (read.batches.length === 0) {
-          await engine.waitForRecords(streamName, shardId, subscription.nextOrdinal, WS_COMMIT_WAIT_MS);
+          await engine.waitForRecords(streamName, shardId, next, WS_COMMIT_WAIT_MS);
           continue;
         }
+        connection.flush();
         sendRecords(ws, subscription, read.batches, read.watermark, limit);
       }
     } catch (error) {
@@ -411,8 +453,8 @@ export function registerWebSocketProtocol(
         if (batch.baseOrdinal !== subscription.partialBase) {
           throw new KinesisError(
             'ExpiredIteratorException',
-            `Records from ordinal ${subscription.partialBase} of ${subscription.shardId} expired under retention ` +
-              'while their batch was being sent.',
+            `Records from ordinal ${subscription.partialBase} of ${subscription.shardId} ` +
+              'expired under retention while their batch was being sent.',
           );
         }
         start = subscription.partialOffset;
@@ -420,7 +462,8 @@ export function registerWebSocketProtocol(
       const available = batch.bytes.length - start;
       if (pieces.length > 0 && bytes + available > limit) break;
       const take = Math.min(available, limit - bytes);
-      pieces.push(take === batch.bytes.length ? batch.bytes : batch.bytes.subarray(start, start + take));
+      const whole = take === batch.bytes.length;
+      pieces.push(whole ? batch.bytes : batch.bytes.subarray(start, start + take));
       bytes += take;
       if (take < available) {
         subscription.partialOffset = start + take;
@@ -448,7 +491,8 @@ export function registerWebSocketProtocol(
     const names: string[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await engine.listStreams(after === undefined ? {} : { ExclusiveStartStreamName: after });
+      const input = after === undefined ? {} : { ExclusiveStartStreamName: after };
+      const page = await engine.listStreams(input);
       names.push(...page.StreamNames);
       if (!page.HasMoreStreams || page.StreamNames.length === 0) return names;
       after = page.StreamNames[page.StreamNames.length - 1];
@@ -504,16 +548,14 @@ export function registerWebSocketProtocol(
         unsubscribe(connection, frame.requestId);
         return;
       case Opcode.LIST_STREAMS:
-        listStreams().then(
-          (names) => connection.send(encodeStreamList(frame.requestId, names)),
-          (error: unknown) => requestFailed(connection, frame.requestId, error),
-        );
+        listStreams()
+          .then((names) => connection.send(encodeStreamList(frame.requestId, names)))
+          .catch((error: unknown) => requestFailed(connection, frame.requestId, error));
         return;
       case Opcode.LIST_SHARDS:
-        listShards(frame.streamName).then(
-          (shards) => connection.send(encodeShardMap(frame.requestId, shards)),
-          (error: unknown) => requestFailed(connection, frame.requestId, error),
-        );
+        listShards(frame.streamName)
+          .then((shards) => connection.send(encodeShardMap(frame.requestId, shards)))
+          .catch((error: unknown) => requestFailed(connection, frame.requestId, error));
         return;
     }
   }
@@ -544,7 +586,8 @@ export function registerWebSocketProtocol(
       const connection = ws.getUserData().connection;
       if (connection.failing) return;
       if (!isBinary) {
-        const error = new ProtocolError('SerializationException', 'Frames are binary messages; got a text message');
+        const message = 'Frames are binary messages; got a text message';
+        const error = new ProtocolError('SerializationException', message);
         fatal(connection, error, CLOSE_UNSUPPORTED_DATA);
         return;
       }
@@ -558,7 +601,9 @@ export function registerWebSocketProtocol(
       }
     },
     drain: (ws) => {
-      if (ws.getBufferedAmount() < WS_SEND_BUFFER_BYTES_HIGH) ws.getUserData().connection.wakeDrainWaiters();
+      if (ws.getBufferedAmount() < WS_SEND_BUFFER_BYTES_HIGH) {
+        ws.getUserData().connection.wakeDrainWaiters();
+      }
     },
     close: (ws) => {
       const connection = ws.getUserData().connection;
@@ -596,7 +641,10 @@ export function registerWebSocketProtocol(
       return stats;
     },
     closeAll(): void {
-      for (const connection of [...connections]) connection.ws?.end(CLOSE_GOING_AWAY, 'server shutting down');
+      for (const connection of [...connections]) {
+        connection.flush();
+        connection.ws?.end(CLOSE_GOING_AWAY, 'server shutting down');
+      }
     },
   };
 }

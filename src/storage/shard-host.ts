@@ -50,6 +50,7 @@ export class ShardHost {
         dir: shard.dir,
         segmentBytes: shard.segmentBytes,
         index: new ShardIndex(shard.index),
+        fsync: shard.fsync,
       }).log;
       this.logs.set(shard.key, log);
     }
@@ -68,6 +69,7 @@ export class ShardHost {
         dir: shard.dir,
         segmentBytes: shard.segmentBytes,
         index: new ShardIndex(shard.index),
+        fsync: shard.fsync,
       });
       this.logs.set(shard.key, log);
       reply.shards.push({ key: shard.key, nextOrdinal: report.nextOrdinal, cutBytes: report.cutBytes });

@@ -45,6 +45,8 @@ export interface ShardLogOptions {
   dir: string;
   segmentBytes: number;
   index: ShardIndex;
+  /** fsync mode: segments sealed between syncs are remembered so the next sync flushes them. */
+  fsync?: boolean;
 }
 
 interface SegmentInfo {
@@ -166,7 +168,7 @@ export class ShardLog {
   private roll(batchBytes: number): void {
     // No msync here: the page cache already makes the sealed segment safe against a process
     // crash. In fsync mode the next sync() flushes it, before any batch in it is acknowledged.
-    this.sealedUnsynced.push(this.active);
+    if (this.options.fsync) this.sealedUnsynced.push(this.active);
     this.openActive(this.nextOrdinal, 0, batchBytes);
     this.segments.push({ baseOrdinal: this.nextOrdinal, lastArrivalMs: 0 });
   }

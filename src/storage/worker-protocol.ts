@@ -11,6 +11,8 @@ export interface ShardDescriptor {
   dir: string;
   segmentBytes: number;
   index: SharedArrayBuffer;
+  /** msync before acknowledging (fsync mode). */
+  fsync: boolean;
 }
 
 export interface AppendRequest {

@@ -125,3 +125,24 @@ describe('data directory lock', () => {
     await second.close();
   });
 });
+
+describe('fsync mode', () => {
+  it('acknowledges after msync, across segment rolls, and reads back after reopen', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const options = { dataDir: temp.dir, workers: 1, fsync: true, segmentBytes: 64 * 1024 };
+    const first = await Engine.open(options);
+    await first.createStream({ StreamName: 'durable', ShardCount: 1 });
+    for (let i = 0; i < 20; i++) {
+      const Records = Array.from({ length: 50 }, (_, j) => ({ PartitionKey: `d${i}-${j}`, Data: Buffer.alloc(300, j) }));
+      expect((await first.putRecords({ StreamName: 'durable', Records })).FailedRecordCount).toBe(0);
+    }
+    await first.close();
+    const second = await Engine.open(options);
+    try {
+      expect(await readShard(second, 'durable', 'shardId-000000000000')).toHaveLength(1000);
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,534 @@
+/**
+ * A minimal WebSocket client (RFC 6455) for Node versions without `globalThis.WebSocket` (Node 20
+ * has none by default). The Runnel client loads this file by dynamic import only when the global
+ * is missing, so a browser bundle never reaches `node:` modules.
+ *
+ * It implements the part of the WHATWG WebSocket interface the client uses: `onopen`,
+ * `onmessage`, `onclose`, `onerror`, `send`, `close`, `readyState`, `bufferedAmount` and
+ * `binaryType`, plus one extension: `binaryType = 'uint8array'` delivers binary messages as
+ * Uint8Array views of the received bytes, with no copy when a message arrived in one read.
+ *
+ * Frames: client frames are masked with a fresh random key each (RFC 6455 §5.3); server frames
+ * must not be. Fragmented messages are reassembled; control frames may arrive between
+ * fragments. Pings are answered with pongs. Text messages are delivered as strings. No extension
+ * and no subprotocol is negotiated. Messages over `messageBytesMax` close the connection with
+ * 1009 (message too big) before their bytes are buffered.
+ */
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** Largest HTTP upgrade response read before the handshake is declared failed. */
+const HANDSHAKE_BYTES_MAX = 16 * 1024;
+/** A closing handshake that gets no answer ends by destroying the socket after this. */
+const CLOSE_TIMEOUT_MS = 5_000;
+/** Default largest message accepted; the Runnel client sets its own. */
+const MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+/** Control frames carry at most 125 bytes (RFC 6455 §5.5). */
+const CONTROL_PAYLOAD_BYTES_MAX = 125;
+/** Random mask keys are drawn from a pool refilled this many keys at a time. */
+const MASK_POOL_KEYS = 1024;
+
+const OPCODE_CONTINUATION = 0x0;
+const OPCODE_TEXT = 0x1;
+const OPCODE_BINARY = 0x2;
+const OPCODE_CLOSE = 0x8;
+const OPCODE_PING = 0x9;
+const OPCODE_PONG = 0xa;
+const FIN_BIT = 0x80;
+const RSV_BITS = 0x70;
+const MASK_BIT = 0x80;
+const LENGTH_16 = 126;
+const LENGTH_64 = 127;
+
+const CLOSE_NORMAL = 1000;
+const CLOSE_NO_STATUS = 1005;
+const CLOSE_ABNORMAL = 1006;
+const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_TOO_BIG = 1009;
+
+export interface NodeWebSocketOptions {
+  messageBytesMax?: number;
+}
+
+export interface CloseEventLike {
+  type: 'close';
+  code: number;
+  reason: string;
+  wasClean: boolean;
+}
+
+export interface MessageEventLike {
+  type: 'message';
+  data: ArrayBuffer | Uint8Array | string;
+}
+
+export interface ErrorEventLike {
+  type: 'error';
+  error: Error;
+  message: string;
+}
+
+const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+let maskPool = Buffer.alloc(0);
+let maskPoolOffset = 0;
+
+function nextMaskKey(): Buffer {
+  if (maskPoolOffset + 4 > maskPool.length) {
+    maskPool = randomFillSync(Buffer.allocUnsafe(4 * MASK_POOL_KEYS));
+    maskPoolOffset = 0;
+  }
+  const key = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return key;
+}
+
+/** Below this many bytes, masking byte by byte beats setting up word views. */
+const WORD_MASKING_BYTES_MIN = 64;
+
+/**
+ * Writes `source` XOR-ed with the mask `key` to `target[at..]`; `phase` is the position of
+ * `source` in the message (the key repeats every 4 bytes of the message). When source and
+ * target lie at the same alignment, one pass of 32-bit words does it (unrolled: 3-4x faster
+ * here than copying first and masking in place); otherwise copy, then mask in place.
+ */
+function copyMasked(
+  target: Buffer,
+  at: number,
+  source: Uint8Array,
+  key: Buffer,
+  phase: number,
+): void {
+  const length = source.length;
+  let i = 0;
+  const targetAlignment = (target.byteOffset + at) & 3;
+  if (length >= WORD_MASKING_BYTES_MIN) {
+    const head = (4 - targetAlignment) & 3;
+    const sameAlignment = targetAlignment === (source.byteOffset & 3);
+    if (!sameAlignment) target.set(source, at);
+    for (; i < head; i++) target[at + i] = source[i]! ^ key[(phase + i) & 3]!;
+    const words = (length - i) >>> 2;
+    // The key rotated so that its byte for message position (phase + i) lines up.
+    const r = (phase + i) & 3;
+    const word =
+      key[r]! | (key[(r + 1) & 3]! << 8) | (key[(r + 2) & 3]! << 16) | (key[(r + 3) & 3]! << 24);
+    const out = new Int32Array(target.buffer, target.byteOffset + at + i, words);
+    const from = sameAlignment ? new Int32Array(source.buffer, source.byteOffset + i, words) : out;
+    let w = 0;
+    for (; w + 4 <= words; w += 4) {
+      out[w] = from[w]! ^ word;
+      out[w + 1] = from[w + 1]! ^ word;
+      out[w + 2] = from[w + 2]! ^ word;
+      out[w + 3] = from[w + 3]! ^ word;
+    }
+    for (; w < words; w++) out[w] = from[w]! ^ word;
+    i += words * 4;
+  }
+  for (; i < length; i++) target[at + i] = source[i]! ^ key[(phase + i) & 3]!;
+}
+
+function toBytes(data: ArrayBuffer | ArrayBufferView | string): Uint8Array {
+  if (typeof data === 'string') return textEncoder.encode(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export class NodeWebSocket {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  /** Marks this implementation: it accepts `binaryType = 'uint8array'`. */
+  static readonly deliversUint8Array = true;
+
+  readonly url: string;
+  readyState = NodeWebSocket.CONNECTING;
+  binaryType: 'arraybuffer' | 'uint8array' = 'arraybuffer';
+  onopen: ((event: { type: 'open' }) => void) | null = null;
+  onmessage: ((event: MessageEventLike) => void) | null = null;
+  onclose: ((event: CloseEventLike) => void) | null = null;
+  onerror: ((event: ErrorEventLike) => void) | null = null;
+
+  private readonly socket: Socket;
+  private readonly key = randomBytes(16).toString('base64');
+  private readonly messageBytesMax: number;
+  private handshake: Buffer | undefined = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** The frame whose payload is awaited, once its header is read. */
+  private frame: { fin: boolean; opcode: number; length: number } | undefined;
+  private fragments: Uint8Array[] = [];
+  private fragmentsBytes = 0;
+  private fragmentsOpcode = 0;
+  private corked = false;
+  private closeSent = false;
+  private closeCode = CLOSE_ABNORMAL;
+  private closeReason = '';
+  private closeReceived = false;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private closedEmitted = false;
+  /** A protocol error was seen: the rest of the input is ignored. */
+  private failed = false;
+
+  constructor(
+    url: string | URL,
+    _protocols?: string | string[],
+    options: NodeWebSocketOptions = {},
+  ) {
+    const target = new URL(url);
+    if (target.protocol !== 'ws:' && target.protocol !== 'wss:') {
+      throw new SyntaxError(`NodeWebSocket: unsupported URL scheme ${target.protocol}`);
+    }
+    this.url = target.href;
+    this.messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
+    const secure = target.protocol === 'wss:';
+    const port = Number(target.port || (secure ? 443 : 80));
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const request =
+      `GET ${target.pathname}${target.search} HTTP/1.1\r\n` +
+      `Host: ${target.host}\r\n` +
+      'Upgrade: websocket\r\n' +
+      'Connection: Upgrade\r\n' +
+      `Sec-WebSocket-Key: ${this.key}\r\n` +
+      'Sec-WebSocket-Version: 13\r\n\r\n';
+    this.socket = secure
+      ? tlsConnect({ host, port, servername: host }, () => this.socket.write(request))
+      : netConnect({ host, port }, () => this.socket.write(request));
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (error) => this.fail(error));
+    this.socket.on('close', () => this.emitClose());
+  }
+
+  /** Bytes handed to `send` and not yet written to the socket. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  send(data: ArrayBuffer | ArrayBufferView | string): void {
+    if (this.readyState === NodeWebSocket.CONNECTING) {
+      throw new Error('NodeWebSocket: send() before the connection opened');
+    }
+    if (this.readyState !== NodeWebSocket.OPEN) return;
+    this.writeFrame(typeof data === 'string' ? OPCODE_TEXT : OPCODE_BINARY, [toBytes(data)]);
+  }
+
+  /**
+   * Sends the concatenation of `parts` as one binary message (an extension: a header and a
+   * payload kept apart are framed with one copy, the one masking needs anyway).
+   */
+  sendParts(parts: readonly Uint8Array[]): void {
+    if (this.readyState === NodeWebSocket.CONNECTING) {
+      throw new Error('NodeWebSocket: send() before the connection opened');
+    }
+    if (this.readyState !== NodeWebSocket.OPEN) return;
+    this.writeFrame(OPCODE_BINARY, parts);
+  }
+
+  close(code = CLOSE_NORMAL, reason = ''): void {
+    const state = this.readyState;
+    if (state === NodeWebSocket.CLOSED || state === NodeWebSocket.CLOSING) return;
+    if (this.readyState === NodeWebSocket.CONNECTING) {
+      this.readyState = NodeWebSocket.CLOSING;
+      this.socket.destroy();
+      return;
+    }
+    this.readyState = NodeWebSocket.CLOSING;
+    this.sendClose(code, reason);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+    this.closeTimer.unref?.();
+  }
+
+  // ---- writing ----------------------------------------------------------------------------------
+
+  private writeFrame(opcode: number, parts: readonly Uint8Array[]): void {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    const extended = length < LENGTH_16 ? 0 : length <= 0xffff ? 2 : 8;
+    const headerBytes = 2 + extended + 4;
+    // Place the frame so the largest part lands at its own alignment: it is masked in one pass.
+    let largest = 0;
+    let largestAt = 0;
+    let at = 0;
+    for (const part of parts) {
+      if (part.length > largest) {
+        largest = part.length;
+        largestAt = at;
+      }
+      at += part.length;
+    }
+    const space = Buffer.allocUnsafe(3 + headerBytes + length);
+    const wanted = parts.length > 0 && largest >= WORD_MASKING_BYTES_MIN
+      ? (parts.find((part) => part.length === largest)!.byteOffset - largestAt) & 3
+      : 0;
+    const shift = (wanted - ((space.byteOffset + headerBytes) & 3) + 4) & 3;
+    const frame = space.subarray(shift, shift + headerBytes + length);
+    frame[0] = FIN_BIT | opcode;
+    if (extended === 0) {
+      frame[1] = MASK_BIT | length;
+    } else if (extended === 2) {
+      frame[1] = MASK_BIT | LENGTH_16;
+      frame.writeUInt16BE(length, 2);
+    } else {
+      frame[1] = MASK_BIT | LENGTH_64;
+      frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+      frame.writeUInt32BE(length >>> 0, 6);
+    }
+    const key = nextMaskKey();
+    frame.set(key, 2 + extended);
+    let offset = 0;
+    for (const part of parts) {
+      copyMasked(frame, headerBytes + offset, part, key, offset);
+      offset += part.length;
+    }
+    // Frames sent in one turn leave in one write.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(frame);
+  }
+
+  private sendClose(code: number, reason: string): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    const reasonBytes = textEncoder.encode(reason).subarray(0, CONTROL_PAYLOAD_BYTES_MAX - 2);
+    const payload = Buffer.alloc(2 + reasonBytes.length);
+    payload.writeUInt16BE(code, 0);
+    payload.set(reasonBytes, 2);
+    this.writeFrame(OPCODE_CLOSE, [code === CLOSE_NO_STATUS ? new Uint8Array(0) : payload]);
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.failed) return;
+    if (this.handshake !== undefined) {
+      chunk = this.readHandshake(chunk) ?? Buffer.alloc(0);
+      if (this.handshake !== undefined || chunk.length === 0) return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    try {
+      this.parseFrames();
+    } catch (error) {
+      this.protocolError((error as Error).message, CLOSE_PROTOCOL_ERROR);
+    }
+  }
+
+  /** Collects the upgrade response; returns the bytes after it once complete. */
+  private readHandshake(chunk: Buffer): Buffer | undefined {
+    const collected = Buffer.concat([this.handshake!, chunk]);
+    const end = collected.indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (collected.length > HANDSHAKE_BYTES_MAX) {
+        this.fail(new Error('WebSocket handshake response too large'));
+      } else {
+        this.handshake = collected;
+      }
+      return undefined;
+    }
+    const lines = collected.subarray(0, end).toString('latin1').split('\r\n');
+    const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '');
+    const headers = new Map<string, string>();
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    const accept = createHash('sha1').update(this.key + GUID).digest('base64');
+    if (status?.[1] !== '101') {
+      this.fail(new Error(`WebSocket upgrade refused: ${lines[0] ?? 'no status line'}`));
+      return undefined;
+    }
+    const upgraded = headers.get('upgrade')?.toLowerCase() === 'websocket';
+    if (!upgraded || headers.get('sec-websocket-accept') !== accept) {
+      this.fail(new Error('WebSocket upgrade response is not a valid handshake'));
+      return undefined;
+    }
+    if (headers.has('sec-websocket-extensions')) {
+      this.fail(new Error('the server negotiated a WebSocket extension this client did not offer'));
+      return undefined;
+    }
+    this.handshake = undefined;
+    this.readyState = NodeWebSocket.OPEN;
+    this.onopen?.({ type: 'open' });
+    return collected.subarray(end + 4);
+  }
+
+  /** The first `count` buffered bytes, as one view (copied only if they span chunks). */
+  private take(count: number): Buffer {
+    const first = this.chunks[0]!;
+    let bytes: Buffer;
+    if (first.length >= count) {
+      bytes = first.subarray(0, count);
+      if (first.length === count) this.chunks.shift();
+      else this.chunks[0] = first.subarray(count);
+    } else {
+      bytes = Buffer.allocUnsafe(count);
+      let filled = 0;
+      while (filled < count) {
+        const chunk = this.chunks[0]!;
+        const part = Math.min(chunk.length, count - filled);
+        chunk.copy(bytes, filled, 0, part);
+        filled += part;
+        if (part === chunk.length) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(part);
+      }
+    }
+    this.buffered -= count;
+    return bytes;
+  }
+
+  /** Peeks up to 14 header bytes without consuming them. */
+  private peek(count: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= count) return first;
+    return Buffer.concat(this.chunks, Math.min(this.buffered, count));
+  }
+
+  private parseFrames(): void {
+    while (!this.failed && this.readyState !== NodeWebSocket.CLOSED) {
+      if (!this.frame) {
+        if (this.buffered < 2) return;
+        const head = this.peek(14);
+        const fin = (head[0]! & FIN_BIT) !== 0;
+        const opcode = head[0]! & 0x0f;
+        if ((head[0]! & RSV_BITS) !== 0) throw new Error('reserved bits set in a server frame');
+        if ((head[1]! & MASK_BIT) !== 0) throw new Error('a server frame is masked');
+        let length = head[1]! & 0x7f;
+        let headerBytes = 2;
+        if (length === LENGTH_16) headerBytes = 4;
+        else if (length === LENGTH_64) headerBytes = 10;
+        if (this.buffered < headerBytes) return;
+        if (length === LENGTH_16) length = head.readUInt16BE(2);
+        else if (length === LENGTH_64) {
+          length = head.readUInt32BE(2) * 2 ** 32 + head.readUInt32BE(6);
+        }
+        if (opcode >= OPCODE_CLOSE && (!fin || length > CONTROL_PAYLOAD_BYTES_MAX)) {
+          throw new Error('a control frame is fragmented or too long');
+        }
+        if (opcode < OPCODE_CLOSE && this.fragmentsBytes + length > this.messageBytesMax) {
+          this.protocolError(`message larger than ${this.messageBytesMax} bytes`, CLOSE_TOO_BIG);
+          return;
+        }
+        this.take(headerBytes);
+        this.frame = { fin, opcode, length };
+      }
+      if (this.buffered < this.frame.length) return;
+      const { fin, opcode, length } = this.frame;
+      this.frame = undefined;
+      const payload = length === 0 ? Buffer.alloc(0) : this.take(length);
+      this.onFrame(fin, opcode, payload);
+    }
+  }
+
+  private onFrame(fin: boolean, opcode: number, payload: Buffer): void {
+    switch (opcode) {
+      case OPCODE_PING:
+        if (this.readyState === NodeWebSocket.OPEN) this.writeFrame(OPCODE_PONG, [payload]);
+        return;
+      case OPCODE_PONG:
+        return;
+      case OPCODE_CLOSE:
+        this.onCloseFrame(payload);
+        return;
+      case OPCODE_CONTINUATION:
+        if (this.fragments.length === 0) throw new Error('a continuation frame without a message');
+        break;
+      case OPCODE_TEXT:
+      case OPCODE_BINARY:
+        if (this.fragments.length > 0) throw new Error('a new message inside a fragmented one');
+        this.fragmentsOpcode = opcode;
+        break;
+      default:
+        throw new Error(`unknown WebSocket opcode ${opcode}`);
+    }
+    if (!fin) {
+      this.fragments.push(payload);
+      this.fragmentsBytes += payload.length;
+      return;
+    }
+    let message: Uint8Array = payload;
+    if (this.fragments.length > 0) {
+      this.fragments.push(payload);
+      message = Buffer.concat(this.fragments, this.fragmentsBytes + payload.length);
+      this.fragments = [];
+      this.fragmentsBytes = 0;
+    }
+    if (this.readyState !== NodeWebSocket.OPEN) return;
+    this.deliver(this.fragmentsOpcode, message);
+  }
+
+  private deliver(opcode: number, message: Uint8Array): void {
+    let data: ArrayBuffer | Uint8Array | string;
+    if (opcode === OPCODE_TEXT) {
+      data = textDecoder.decode(message);
+    } else if (this.binaryType === 'uint8array') {
+      data = message;
+    } else {
+      const end = message.byteOffset + message.byteLength;
+      data = message.buffer.slice(message.byteOffset, end) as ArrayBuffer;
+    }
+    try {
+      this.onmessage?.({ type: 'message', data });
+    } catch (error) {
+      // A handler's failure is its own, not the connection's: report it as uncaught.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  private onCloseFrame(payload: Buffer): void {
+    this.closeReceived = true;
+    this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : CLOSE_NO_STATUS;
+    this.closeReason = payload.length > 2 ? payload.toString('utf8', 2) : '';
+    if (this.readyState === NodeWebSocket.OPEN) {
+      this.readyState = NodeWebSocket.CLOSING;
+      this.sendClose(this.closeCode === CLOSE_NO_STATUS ? CLOSE_NORMAL : this.closeCode, '');
+    }
+    this.socket.end();
+  }
+
+  private protocolError(message: string, code: number): void {
+    this.failed = true;
+    this.chunks = [];
+    this.buffered = 0;
+    this.onerror?.({ type: 'error', error: new Error(message), message });
+    if (this.readyState === NodeWebSocket.OPEN) {
+      this.readyState = NodeWebSocket.CLOSING;
+      this.sendClose(code, message);
+    }
+    this.closeCode = code;
+    this.closeReason = message;
+    this.socket.end();
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+    this.closeTimer.unref?.();
+  }
+
+  private fail(error: Error): void {
+    this.onerror?.({ type: 'error', error, message: error.message });
+    this.socket.destroy();
+  }
+
+  private emitClose(): void {
+    if (this.closedEmitted) return;
+    this.closedEmitted = true;
+    clearTimeout(this.closeTimer);
+    this.readyState = NodeWebSocket.CLOSED;
+    const wasClean = this.closeReceived && this.closeSent;
+    this.onclose?.({
+      type: 'close',
+      code: this.closeCode,
+      reason: this.closeReason,
+      wasClean,
+    });
+  }
+}

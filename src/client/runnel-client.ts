@@ -1,0 +1,1100 @@
+/**
+ * The Runnel WebSocket client (docs/protocol.md): puts with pipelined acknowledgements, optional
+ * client-side routing by a cached shard map, and subscriptions with credit-based flow control,
+ * over the standard WebSocket API. Browser-safe: it imports no Node module; under Node without a
+ * global WebSocket it loads `./node-websocket.js` by dynamic import.
+ *
+ *  - Puts. `putRecords` encodes records into record batches (one per shard when routing on the
+ *    client, so the server forwards each unchanged) and sends one PUT frame each. Many puts are
+ *    in flight at once, bounded by the server's limits from WELCOME; callers beyond them wait in
+ *    order. A put whose ack shows records in another shard than the one routed to marks the
+ *    shard map stale; the next put fetches it again.
+ *  - Subscriptions. `subscribe` returns an async iterator of records shaped as GetRecords returns
+ *    them. Credit is granted only as the consumer pulls: the first pull grants the window, and
+ *    consumed batches are granted back, so a consumer that stops iterating stops the server.
+ *    Memory per subscription: the window, plus one batch being reassembled if a batch straddles
+ *    frames.
+ */
+import { KinesisError, isErrorCode } from '../errors.js';
+import {
+  HASH_WORDS,
+  bigIntToWords,
+  compareWords,
+  md5Words,
+  parseExplicitHashKey,
+} from '../kinesis/hash-key.js';
+import {
+  WS_CONNECT_TIMEOUT_MS,
+  WS_FRAME_BYTES_MAX,
+  WS_KEEPALIVE_INTERVAL_MS,
+  WS_SUBSCRIBE_WINDOW_BYTES_DEFAULT,
+} from '../limits.js';
+import {
+  BATCH_HEADER_BYTES,
+  type BatchFields,
+  type RecordInput,
+  type RecordRouter,
+  encodeRecordBatches,
+  newRecordFields,
+  nextRecordFields,
+} from '../protocol/batch-writer.js';
+import {
+  BatchStreamDecoder,
+  Opcode,
+  PROTOCOL_PATH,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type PutAck,
+  SEQUENCE_ORDINAL_STEP,
+  SEQUENCE_SECOND_STEP,
+  type ServerFrame,
+  type ShardMapEntry,
+  type StartingPositionType,
+  type Welcome,
+  decodeServerFrame,
+  encodeCredit,
+  encodeListShards,
+  encodeListStreams,
+  encodePing,
+  encodePong,
+  encodePutPrefix,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  putPrefixBytes,
+  writePutPrefix,
+} from '../protocol/frames.js';
+
+export type { RecordInput } from '../protocol/batch-writer.js';
+export type { ShardMapEntry, StartingPositionType, Welcome } from '../protocol/frames.js';
+
+// ---- the WebSocket the client runs on -----------------------------------------------------------
+
+/** The part of the WHATWG WebSocket interface the client uses. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: never) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  /** Optional (the built-in Node client has it): sends parts as one message without joining. */
+  sendParts?(parts: readonly Uint8Array[]): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+const OPEN = 1;
+const CLOSE_NORMAL = 1000;
+const CLOSE_PROTOCOL_ERROR = 1002;
+/** Missed keep-alive answers after which a connection is declared dead. */
+const KEEPALIVE_MISSES_MAX = 2;
+/** A subscription grants credit back once this fraction of its window is free. */
+const GRANT_FRACTION = 4;
+/** Request ids are u32; 0 is reserved. */
+const REQUEST_ID_MAX = 0xffffffff;
+/** Bytes per record a batch needs beyond key and data: three varints of at most 5 bytes. */
+const RECORD_OVERHEAD_BYTES_MAX = 15;
+const PARTITION_KEY_CHARS_MAX = 256;
+
+export interface ConnectOptions {
+  /** WebSocket constructor (default: globalThis.WebSocket, else the built-in Node client). */
+  WebSocket?: WebSocketConstructor;
+  /** Path of the protocol on the server (default `/v1`), appended when the URL has none. */
+  path?: string;
+  /** `client` (default) routes records to shards with a cached shard map, so each PUT holds
+   * one shard's records; `server` sends each put as one batch and lets the server split it. */
+  routing?: 'client' | 'server';
+  /** Lower the puts in flight below the server's limit. */
+  putsInFlightMax?: number;
+  /** Bytes each subscription keeps granted and unconsumed (default 8 MiB). */
+  subscribeWindowBytes?: number;
+  /** Protocol PING interval (default 20 s; 0 disables keep-alive). */
+  keepAliveIntervalMs?: number;
+  /** How long connect waits for the connection and WELCOME (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+export type PutRecordsResultEntry =
+  | { SequenceNumber: string; ShardId: string }
+  | { ErrorCode: string; ErrorMessage: string };
+
+export interface PutRecordsOutput {
+  FailedRecordCount: number;
+  Records: PutRecordsResultEntry[];
+}
+
+/** A record as GetRecords returns it. */
+export interface SubscribedRecord {
+  SequenceNumber: string;
+  PartitionKey: string;
+  Data: Uint8Array;
+  ApproximateArrivalTimestamp: Date;
+}
+
+export interface SubscribePosition {
+  type: StartingPositionType;
+  /** For AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER. */
+  sequenceNumber?: string;
+  /** For AT_TIMESTAMP: a Date or epoch ms. */
+  timestamp?: Date | number;
+}
+
+export interface SubscribeOptions {
+  /** Overrides the connection's subscribeWindowBytes. */
+  windowBytes?: number;
+}
+
+function toError(name: string, message: string): KinesisError {
+  return new KinesisError(isErrorCode(name) ? name : 'InternalFailureException', message);
+}
+
+function unexpected(request: string): KinesisError {
+  const message = `The server answered ${request} unexpectedly`;
+  return new KinesisError('InternalFailureException', message);
+}
+
+function closedError(detail: string): KinesisError {
+  return new KinesisError(
+    'ServiceUnavailableException',
+    `The Runnel connection closed (${detail}); ` +
+      'requests without an answer may or may not have taken effect.',
+  );
+}
+
+// ---- routing ------------------------------------------------------------------------------------
+
+/** Routes hash keys to the open shards of a shard map, as the server does. */
+class ClientShardRouter {
+  readonly shardIds: string[];
+  private readonly starts: Uint32Array;
+  private readonly words = new Uint32Array(HASH_WORDS);
+
+  constructor(shards: readonly ShardMapEntry[]) {
+    const open = shards
+      .filter((shard) => !shard.closed)
+      .sort((a, b) => (BigInt(a.startingHashKey) < BigInt(b.startingHashKey) ? -1 : 1));
+    if (open.length === 0) {
+      throw new KinesisError('ResourceNotFoundException', 'The stream has no open shard.');
+    }
+    this.shardIds = open.map((shard) => shard.shardId);
+    this.starts = new Uint32Array(open.length * HASH_WORDS);
+    open.forEach((shard, i) => {
+      bigIntToWords(BigInt(shard.startingHashKey), this.starts, i * HASH_WORDS);
+    });
+  }
+
+  get size(): number {
+    return this.shardIds.length;
+  }
+
+  readonly route: RecordRouter = (keyBytes, keyStart, keyLength, explicitHashKey) => {
+    if (this.shardIds.length === 1) return 0;
+    if (explicitHashKey === undefined) {
+      md5Words(keyBytes, keyStart, keyLength, this.words, 0);
+    } else {
+      const value = parseExplicitHashKey(explicitHashKey);
+      // The server rejects an invalid key; where it is sent does not matter.
+      if (value === undefined) return 0;
+      bigIntToWords(value, this.words, 0);
+    }
+    let low = 0;
+    let high = this.shardIds.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (compareWords(this.starts, middle * HASH_WORDS, this.words, 0) <= 0) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  };
+}
+
+// ---- put results --------------------------------------------------------------------------------
+
+/** One PUT frame of a put call: which of the call's records it carried, and its outcome. */
+interface PutPart {
+  /** Indexes (into the call's records) of the records in this frame, in frame order. */
+  records: Int32Array;
+  /** The shard the client routed the frame to, when it routed. */
+  routedShardId: string | undefined;
+  ack?: PutAck;
+  error?: KinesisError;
+}
+
+/**
+ * Where each record of a put call landed, with sequence numbers formatted only on demand (a
+ * BigInt per record is the largest per-record cost of a put on the client).
+ */
+export class PutBatchResult {
+  readonly recordCount: number;
+  readonly FailedRecordCount: number;
+  private readonly partOf: Int32Array;
+  private readonly entryOf: Uint16Array;
+  private readonly positionOf: Int32Array;
+  private readonly firsts: Array<Array<bigint | undefined>>;
+
+  constructor(
+    recordCount: number,
+    private readonly parts: PutPart[],
+  ) {
+    this.recordCount = recordCount;
+    this.partOf = new Int32Array(recordCount).fill(-1);
+    this.entryOf = new Uint16Array(recordCount);
+    this.positionOf = new Int32Array(recordCount);
+    this.firsts = [];
+    let failed = 0;
+    parts.forEach((part, p) => {
+      const { records } = part;
+      if (part.error) {
+        failed += records.length;
+        for (let k = 0; k < records.length; k++) this.partOf[records[k]!] = p;
+        this.firsts.push([]);
+        return;
+      }
+      const ack = part.ack!;
+      const seen = new Int32Array(ack.entries.length);
+      for (let k = 0; k < records.length; k++) {
+        const i = records[k]!;
+        const entry = ack.entryOfRecord ? ack.entryOfRecord[k]! : 0;
+        this.partOf[i] = p;
+        this.entryOf[i] = entry;
+        this.positionOf[i] = seen[entry]!++;
+      }
+      failed += ack.failedRecordCount;
+      this.firsts.push(
+        ack.entries.map((entry) => (entry.ok ? BigInt(entry.firstSequenceNumber) : undefined)),
+      );
+    });
+    this.FailedRecordCount = failed;
+  }
+
+  private entry(i: number) {
+    const part = this.parts[this.partOf[i]!]!;
+    return { part, entry: part.ack?.entries[this.entryOf[i]!] };
+  }
+
+  shardIdOf(i: number): string | undefined {
+    const { part, entry } = this.entry(i);
+    return entry?.shardId ?? part.routedShardId;
+  }
+
+  /** The record's sequence number, or undefined if it failed. */
+  sequenceNumberOf(i: number): string | undefined {
+    const first = this.firsts[this.partOf[i]!]![this.entryOf[i]!];
+    if (first === undefined) return undefined;
+    return (first + BigInt(this.positionOf[i]!) * SEQUENCE_ORDINAL_STEP).toString();
+  }
+
+  /** The record's error, or undefined if it was stored. */
+  errorOf(i: number): { ErrorCode: string; ErrorMessage: string } | undefined {
+    const { part, entry } = this.entry(i);
+    if (part.error) return perRecordError(part.error.code, part.error.message);
+    if (entry && !entry.ok) return perRecordError(entry.errorName, entry.errorMessage);
+    return undefined;
+  }
+
+  /** The PutRecords output shape, one object per record. */
+  toOutput(): PutRecordsOutput {
+    const records: PutRecordsResultEntry[] = new Array(this.recordCount);
+    for (let i = 0; i < this.recordCount; i++) {
+      const error = this.errorOf(i);
+      records[i] = error ?? {
+        SequenceNumber: this.sequenceNumberOf(i)!,
+        ShardId: this.shardIdOf(i)!,
+      };
+    }
+    return { FailedRecordCount: this.FailedRecordCount, Records: records };
+  }
+}
+
+/** PutRecords reports throttling per record by its name, anything else as InternalFailure. */
+function perRecordError(name: string, message: string) {
+  return name === 'ProvisionedThroughputExceededException'
+    ? { ErrorCode: name, ErrorMessage: message }
+    : { ErrorCode: 'InternalFailure', ErrorMessage: message };
+}
+
+// ---- subscriptions ------------------------------------------------------------------------------
+
+const textDecoder = new TextDecoder();
+
+function decodeKey(bytes: Uint8Array, start: number, end: number): string {
+  let text = '';
+  for (let i = start; i < end; i++) {
+    const code = bytes[i]!;
+    if (code >= 0x80) return textDecoder.decode(bytes.subarray(start, end));
+    text += String.fromCharCode(code);
+  }
+  return text;
+}
+
+/** Byte ranges, in a batch, of the record at `index` (counting from the batch's first). */
+export type RecordVisitor = (
+  index: number,
+  keyStart: number,
+  keyEnd: number,
+  dataStart: number,
+  dataEnd: number,
+) => void;
+
+/** A stored batch as a subscription received it. */
+export class ReceivedBatch {
+  /** Records before this index precede the subscription's start and are not delivered. */
+  readonly firstIndex: number;
+  private readonly sequenceOfFirst: bigint;
+
+  constructor(
+    /** The whole batch, as stored (record-batch encoding). */
+    readonly bytes: Uint8Array,
+    readonly fields: BatchFields,
+    skipBefore: number,
+    sequenceBase: bigint,
+  ) {
+    this.firstIndex = Math.max(0, Math.min(fields.recordCount, skipBefore - fields.baseOrdinal));
+    this.sequenceOfFirst =
+      sequenceBase +
+      BigInt(fields.baseOrdinal) * SEQUENCE_ORDINAL_STEP +
+      BigInt(Math.floor(fields.arrivalMs / 1000)) * SEQUENCE_SECOND_STEP;
+  }
+
+  /** Records delivered from this batch. */
+  get deliveredCount(): number {
+    return this.fields.recordCount - this.firstIndex;
+  }
+
+  /** Sequence number of the batch's record `index` (counting from its first record). */
+  sequenceNumberAt(index: number): string {
+    return (this.sequenceOfFirst + BigInt(index) * SEQUENCE_ORDINAL_STEP).toString();
+  }
+
+  /**
+   * Visits the delivered records' byte ranges in `bytes` without building objects: the fast
+   * way to consume a subscription.
+   */
+  forEachRecord(visit: RecordVisitor): void {
+    const fields = newRecordFields(BATCH_HEADER_BYTES);
+    const end = this.bytes.length;
+    for (let i = 0; i < this.fields.recordCount; i++) {
+      if (!nextRecordFields(this.bytes, fields, end)) {
+        throw new Error('subscription stream: corrupt record');
+      }
+      if (i < this.firstIndex) continue;
+      visit(i, fields.keyStart, fields.keyEnd, fields.dataStart, fields.dataEnd);
+    }
+  }
+
+  /** The delivered records, shaped as GetRecords returns them. */
+  records(): SubscribedRecord[] {
+    const records: SubscribedRecord[] = [];
+    const arrival = this.fields.arrivalMs;
+    this.forEachRecord((index, keyStart, keyEnd, dataStart, dataEnd) => {
+      records.push({
+        SequenceNumber: this.sequenceNumberAt(index),
+        PartitionKey: decodeKey(this.bytes, keyStart, keyEnd),
+        Data: this.bytes.subarray(dataStart, dataEnd),
+        ApproximateArrivalTimestamp: new Date(arrival),
+      });
+    });
+    return records;
+  }
+}
+
+/**
+ * One subscription: an async iterator of records (or, with `nextBatch`/`batches`, of whole
+ * batches). Ending the iteration (break, return) unsubscribes.
+ */
+export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecord> {
+  /** The shard's watermark as last reported: ordinals below it are committed. */
+  watermark: number;
+  private readonly base: bigint;
+  private readonly decoder = new BatchStreamDecoder();
+  private readonly queue: ReceivedBatch[] = [];
+  private queueHead = 0;
+  private nextOrdinal: number;
+  private granted = 0;
+  private received = 0;
+  private released = 0;
+  private waiter: (() => void) | undefined;
+  private ended = false;
+  private endError: Error | undefined;
+  private current: SubscribedRecord[] = [];
+  private currentIndex = 0;
+
+  constructor(
+    private readonly client: RunnelClient,
+    readonly id: number,
+    readonly streamName: string,
+    readonly shardId: string,
+    readonly startOrdinal: number,
+    watermark: number,
+    readonly sequenceBase: string,
+    private readonly windowBytes: number,
+  ) {
+    this.watermark = watermark;
+    this.base = BigInt(sequenceBase);
+    this.nextOrdinal = startOrdinal;
+  }
+
+  /** Bytes granted to the server and not yet consumed (queued, or still to arrive). */
+  get outstandingBytes(): number {
+    return this.granted - this.released - this.decoder.pendingBytes;
+  }
+
+  // -- fed by the client --
+
+  /** @internal */
+  onRecords(watermark: number, data: Uint8Array): void {
+    if (this.ended) return;
+    this.watermark = watermark;
+    this.received += data.length;
+    if (this.received > this.granted) {
+      this.fail(new ProtocolError('SerializationException', 'The server sent beyond the credit'));
+      return;
+    }
+    this.decoder.push(data, (bytes, fields) => {
+      const batch = new ReceivedBatch(bytes, fields, this.nextOrdinal, this.base);
+      this.nextOrdinal = Math.max(this.nextOrdinal, fields.baseOrdinal + fields.recordCount);
+      this.queue.push(batch);
+    });
+    if (this.waiter) {
+      this.grant(true);
+      this.wake();
+    }
+  }
+
+  /** @internal */
+  onEnd(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  /** @internal */
+  fail(error: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endError = error;
+    this.client.forgetSubscription(this.id);
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** Grants what the window allows; small grants only when the consumer is waiting. */
+  private grant(waiting: boolean): void {
+    if (this.ended) return;
+    const grantable = this.windowBytes - this.outstandingBytes;
+    const inFlight = this.granted - this.received;
+    if (grantable <= 0) return;
+    if (grantable < this.windowBytes / GRANT_FRACTION && !(waiting && inFlight === 0)) return;
+    this.granted += grantable;
+    this.client.sendFrame(encodeCredit(this.id, grantable));
+  }
+
+  // -- consumed by the application --
+
+  /** The next batch with a record to deliver, or undefined once the subscription ended. */
+  async nextBatch(): Promise<ReceivedBatch | undefined> {
+    for (;;) {
+      if (this.queueHead < this.queue.length) {
+        const batch = this.queue[this.queueHead]!;
+        this.queue[this.queueHead++] = undefined as never;
+        if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+          this.queue.splice(0, this.queueHead);
+          this.queueHead = 0;
+        }
+        this.released += batch.bytes.length;
+        this.grant(false);
+        if (batch.deliveredCount > 0) return batch;
+        continue;
+      }
+      if (this.ended) {
+        if (this.endError) throw this.endError;
+        return undefined;
+      }
+      this.grant(true);
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+  }
+
+  /** Whole batches, as they arrive. */
+  async *batches(): AsyncGenerator<ReceivedBatch, void, undefined> {
+    try {
+      for (;;) {
+        const batch = await this.nextBatch();
+        if (!batch) return;
+        yield batch;
+      }
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  async next(): Promise<IteratorResult<SubscribedRecord, undefined>> {
+    while (this.currentIndex >= this.current.length) {
+      const batch = await this.nextBatch();
+      if (!batch) return { done: true, value: undefined };
+      this.current = batch.records();
+      this.currentIndex = 0;
+    }
+    return { done: false, value: this.current[this.currentIndex++]! };
+  }
+
+  async return(): Promise<IteratorResult<SubscribedRecord, undefined>> {
+    this.unsubscribe();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops the subscription: the server sends nothing more for it. */
+  unsubscribe(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.current = [];
+    this.client.sendFrame(encodeUnsubscribe(this.id));
+    this.wake();
+  }
+}
+
+// ---- the client ---------------------------------------------------------------------------------
+
+interface Pending {
+  resolve: (frame: ServerFrame) => void;
+  reject: (error: Error) => void;
+  /** Runs synchronously with the answer, before frames read after it are dispatched. */
+  onAnswer: ((frame: ServerFrame) => void) | undefined;
+}
+
+interface PutWaiter {
+  bytes: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+async function loadNodeWebSocket(): Promise<WebSocketConstructor> {
+  // A specifier bundlers cannot follow: the browser path never loads Node modules.
+  const specifier = './node-websocket.js';
+  type NodeModule = typeof import('./node-websocket.js');
+  const module = (await import(/* @vite-ignore */ specifier)) as NodeModule;
+  const { NodeWebSocket } = module;
+  return class extends NodeWebSocket {
+    constructor(url: string) {
+      super(url, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+    }
+  } as unknown as WebSocketConstructor;
+}
+
+function protocolUrl(url: string, path: string): string {
+  const target = new URL(url);
+  // startServer reports the uWS port as http://host:port; the same port speaks ws://.
+  if (target.protocol === 'http:') target.protocol = 'ws:';
+  else if (target.protocol === 'https:') target.protocol = 'wss:';
+  if (target.pathname === '' || target.pathname === '/') target.pathname = path;
+  return target.href;
+}
+
+function bytesOf(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new ProtocolError('SerializationException', 'Frames are binary; got a text message');
+}
+
+function checkRecords(records: readonly RecordInput[]): void {
+  if (records.length === 0) {
+    throw new KinesisError(
+      'ValidationException',
+      "1 validation error detected: Value '[]' at 'records' failed to satisfy constraint: " +
+        'Member must have length greater than or equal to 1',
+    );
+  }
+  for (let i = 0; i < records.length; i++) {
+    const { PartitionKey: key, Data: data } = records[i]!;
+    const tooLong = typeof key === 'string' && key.length > PARTITION_KEY_CHARS_MAX &&
+      [...key].length > PARTITION_KEY_CHARS_MAX;
+    if (typeof key !== 'string' || key.length === 0 || tooLong) {
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value at 'records.${i + 1}.member.partitionKey' ` +
+          'failed to satisfy constraint: ' +
+          `Member must be 1 to ${PARTITION_KEY_CHARS_MAX} Unicode characters`,
+      );
+    }
+    if (!(data instanceof Uint8Array)) {
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed ` +
+          'to satisfy constraint: Member must not be null',
+      );
+    }
+  }
+}
+
+export class RunnelClient {
+  /** The server's limits, from its WELCOME frame. */
+  readonly welcome: Welcome;
+  private readonly pending = new Map<number, Pending>();
+  private readonly subscriptions = new Map<number, RunnelSubscription>();
+  private readonly routers = new Map<string, Promise<ClientShardRouter>>();
+  private readonly putWaiters: PutWaiter[] = [];
+  private readonly putsInFlightMax: number;
+  private readonly routing: 'client' | 'server';
+  private readonly windowBytes: number;
+  private readonly closed: Promise<void>;
+  private nextId = 1;
+  private putsInFlight = 0;
+  private putBytesInFlight = 0;
+  private closeError: KinesisError | undefined;
+  /** close() was called: subscriptions end as finished, not failed. */
+  private closing = false;
+  private fatalError: KinesisError | undefined;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private lastHeardMs = Date.now();
+  private onClosed!: () => void;
+
+  private constructor(
+    private readonly ws: WebSocketLike,
+    welcome: Welcome,
+    options: ConnectOptions,
+  ) {
+    this.welcome = welcome;
+    const putsInFlightMax = Math.min(options.putsInFlightMax ?? Infinity, welcome.putsInFlightMax);
+    this.putsInFlightMax = Math.max(1, putsInFlightMax);
+    this.routing = options.routing ?? 'client';
+    this.windowBytes = options.subscribeWindowBytes ?? WS_SUBSCRIBE_WINDOW_BYTES_DEFAULT;
+    this.closed = new Promise((resolve) => {
+      this.onClosed = resolve;
+    });
+    ws.onmessage = (event) => this.onMessage(event.data);
+    ws.onclose = (event) => this.onClose(event.code, event.reason);
+    ws.onerror = () => undefined; // onclose follows and carries the outcome.
+    const interval = options.keepAliveIntervalMs ?? WS_KEEPALIVE_INTERVAL_MS;
+    if (interval > 0) {
+      this.keepAlive = setInterval(() => this.checkAlive(interval), interval);
+      (this.keepAlive as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. */
+  static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
+    const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    const WebSocketClass = options.WebSocket ?? global ?? (await loadNodeWebSocket());
+    const ws = new WebSocketClass(protocolUrl(url, options.path ?? PROTOCOL_PATH));
+    const viewsOk = (WebSocketClass as { deliversUint8Array?: boolean }).deliversUint8Array;
+    ws.binaryType = viewsOk ? 'uint8array' : 'arraybuffer';
+    const timeoutMs = options.connectTimeoutMs ?? WS_CONNECT_TIMEOUT_MS;
+    return new Promise<RunnelClient>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ws.close();
+        reject(closedError(`no WELCOME within ${timeoutMs} ms`));
+      }, timeoutMs);
+      ws.onclose = (event) => {
+        clearTimeout(timer);
+        const reason = event.reason ? `: ${event.reason}` : '';
+        reject(closedError(`code ${event.code}${reason} before WELCOME`));
+      };
+      ws.onerror = () => undefined;
+      ws.onmessage = (event) => {
+        clearTimeout(timer);
+        try {
+          const frame = decodeServerFrame(bytesOf(event.data));
+          if (frame.opcode !== Opcode.WELCOME) {
+            const message = 'The server did not begin with WELCOME';
+            throw new ProtocolError('SerializationException', message);
+          }
+          if (frame.welcome.version !== PROTOCOL_VERSION) {
+            throw new ProtocolError(
+              'SerializationException',
+              `The server speaks protocol version ${frame.welcome.version}; ` +
+                `this client speaks ${PROTOCOL_VERSION}`,
+            );
+          }
+          resolve(new RunnelClient(ws, frame.welcome, options));
+        } catch (error) {
+          ws.onclose = null;
+          ws.close(CLOSE_PROTOCOL_ERROR, 'protocol error');
+          const failure = error as ProtocolError;
+          reject(new KinesisError(failure.code ?? 'SerializationException', failure.message));
+        }
+      };
+    });
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------
+
+  /** @internal Sends a frame if the connection is open. */
+  sendFrame(frame: Uint8Array): void {
+    if (this.ws.readyState === OPEN && !this.closeError) this.ws.send(frame);
+  }
+
+  /** @internal */
+  forgetSubscription(id: number): void {
+    this.subscriptions.delete(id);
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = id >= REQUEST_ID_MAX ? 1 : id + 1;
+      if (!this.pending.has(id) && !this.subscriptions.has(id)) return id;
+    }
+  }
+
+  private request(
+    frameOf: (id: number) => Uint8Array | readonly Uint8Array[],
+    onAnswer?: (frame: ServerFrame) => void,
+  ): { id: number; answer: Promise<ServerFrame> } {
+    if (this.closeError) return { id: 0, answer: Promise.reject(this.closeError) };
+    const id = this.allocateId();
+    const answer = new Promise<ServerFrame>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onAnswer });
+    });
+    this.transmit(frameOf(id));
+    return { id, answer };
+  }
+
+  /** Sends one frame, given whole or in parts (joined here unless the socket can send parts). */
+  private transmit(frame: Uint8Array | readonly Uint8Array[]): void {
+    if (frame instanceof Uint8Array) {
+      this.ws.send(frame);
+    } else if (this.ws.sendParts) {
+      this.ws.sendParts(frame);
+    } else {
+      let length = 0;
+      for (const part of frame) length += part.length;
+      const joined = new Uint8Array(length);
+      let offset = 0;
+      for (const part of frame) {
+        joined.set(part, offset);
+        offset += part.length;
+      }
+      this.ws.send(joined);
+    }
+  }
+
+  private onMessage(data: unknown): void {
+    this.lastHeardMs = Date.now();
+    let frame: ServerFrame;
+    try {
+      frame = decodeServerFrame(bytesOf(data));
+    } catch (error) {
+      const failure = error as ProtocolError;
+      this.fatalError = new KinesisError(failure.code ?? 'SerializationException', failure.message);
+      this.ws.close(CLOSE_PROTOCOL_ERROR, 'protocol error');
+      return;
+    }
+    switch (frame.opcode) {
+      case Opcode.RECORDS:
+        this.subscriptions.get(frame.requestId)?.onRecords(frame.watermark, frame.data);
+        return;
+      case Opcode.PING:
+        this.sendFrame(encodePong(frame.requestId, frame.payload));
+        return;
+      case Opcode.SUBSCRIPTION_END: {
+        const subscription = this.subscriptions.get(frame.requestId);
+        this.subscriptions.delete(frame.requestId);
+        subscription?.onEnd();
+        return;
+      }
+      case Opcode.ERROR:
+        this.onError(frame);
+        return;
+      case Opcode.WELCOME:
+        return;
+      default: {
+        const pending = this.pending.get(frame.requestId);
+        if (!pending) return;
+        this.pending.delete(frame.requestId);
+        pending.onAnswer?.(frame);
+        pending.resolve(frame);
+      }
+    }
+  }
+
+  private onError(frame: ServerFrame & { opcode: typeof Opcode.ERROR }): void {
+    const error = toError(frame.name, frame.message);
+    if (frame.fatal) this.fatalError = error;
+    const pending = this.pending.get(frame.requestId);
+    if (pending) {
+      this.pending.delete(frame.requestId);
+      pending.reject(error);
+      return;
+    }
+    this.subscriptions.get(frame.requestId)?.fail(error);
+  }
+
+  private onClose(code: number, reason: string): void {
+    clearInterval(this.keepAlive);
+    const detail = `code ${code}${reason ? `: ${reason}` : ''}`;
+    const error = this.fatalError
+      ? new KinesisError(
+          this.fatalError.code,
+          `${this.fatalError.message} (connection closed, ${detail})`,
+        )
+      : closedError(detail);
+    this.closeError = error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    for (const subscription of [...this.subscriptions.values()]) {
+      if (this.closing) subscription.onEnd();
+      else subscription.fail(error);
+    }
+    this.subscriptions.clear();
+    for (const waiter of this.putWaiters.splice(0)) waiter.reject(error);
+    this.onClosed();
+  }
+
+  private checkAlive(intervalMs: number): void {
+    if (Date.now() - this.lastHeardMs > intervalMs * (KEEPALIVE_MISSES_MAX + 0.5)) {
+      this.fatalError = closedError('no answer to keep-alive pings');
+      this.ws.close(CLOSE_NORMAL, 'keep-alive timeout');
+      return;
+    }
+    this.sendFrame(encodePing(0));
+  }
+
+  /** Resolves with the round-trip time of a protocol PING, in ms. */
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.request((id) => encodePing(id)).answer;
+    return performance.now() - started;
+  }
+
+  /** Closes the connection: pending requests fail, subscriptions end. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (!this.closeError) this.ws.close(CLOSE_NORMAL, 'client closing');
+    await this.closed;
+  }
+
+  // ---- discovery --------------------------------------------------------------------------------
+
+  async listStreams(): Promise<string[]> {
+    const frame = await this.request((id) => encodeListStreams(id)).answer;
+    if (frame.opcode !== Opcode.STREAM_LIST) throw unexpected('LIST_STREAMS');
+    return frame.streamNames;
+  }
+
+  /** Every shard of a stream with its hash-key range (open and closed, in shard-id order). */
+  async listShards(streamName: string): Promise<ShardMapEntry[]> {
+    const frame = await this.request((id) => encodeListShards(id, streamName)).answer;
+    if (frame.opcode !== Opcode.SHARD_MAP) throw unexpected('LIST_SHARDS');
+    return frame.shards;
+  }
+
+  private routerFor(streamName: string): Promise<ClientShardRouter> {
+    let router = this.routers.get(streamName);
+    if (!router) {
+      router = this.listShards(streamName).then((shards) => new ClientShardRouter(shards));
+      this.routers.set(streamName, router);
+      router.catch(() => this.routers.delete(streamName));
+    }
+    return router;
+  }
+
+  // ---- puts -------------------------------------------------------------------------------------
+
+  /** Waits (in call order) until a put of `bytes` fits the connection's in-flight limits. */
+  private acquirePut(bytes: number): Promise<void> | undefined {
+    if (this.closeError) return Promise.reject(this.closeError);
+    if (this.putWaiters.length === 0 && this.fitsInFlight(bytes)) {
+      this.putsInFlight++;
+      this.putBytesInFlight += bytes;
+      return undefined;
+    }
+    return new Promise((resolve, reject) => this.putWaiters.push({ bytes, resolve, reject }));
+  }
+
+  private fitsInFlight(bytes: number): boolean {
+    return (
+      this.putsInFlight < this.putsInFlightMax &&
+      (this.putsInFlight === 0 || this.putBytesInFlight + bytes <= this.welcome.putBytesInFlightMax)
+    );
+  }
+
+  private releasePut(bytes: number): void {
+    this.putsInFlight--;
+    this.putBytesInFlight -= bytes;
+    while (this.putWaiters.length > 0 && this.fitsInFlight(this.putWaiters[0]!.bytes)) {
+      const waiter = this.putWaiters.shift()!;
+      this.putsInFlight++;
+      this.putBytesInFlight += waiter.bytes;
+      waiter.resolve();
+    }
+  }
+
+  /**
+   * Sends one PUT frame and awaits its ack: `frame` either has putPrefixBytes of room in front
+   * of its batch (written here), or is the bare batch, sent behind a separate prefix.
+   */
+  private async sendPut(
+    streamName: string,
+    frame: Uint8Array,
+    part: PutPart,
+    bare = false,
+  ): Promise<void> {
+    const bytes = bare ? putPrefixBytes(streamName) + frame.length : frame.length;
+    const waiting = this.acquirePut(bytes);
+    if (waiting) await waiting;
+    try {
+      const { answer } = this.request((id) =>
+        bare
+          ? [encodePutPrefix(id, streamName, frame.length), frame]
+          : writePutPrefix(frame, id, streamName),
+      );
+      const reply = await answer;
+      if (reply.opcode !== Opcode.PUT_ACK || reply.ack.recordCount !== part.records.length) {
+        throw unexpected('PUT');
+      }
+      part.ack = reply.ack;
+      const { entries } = reply.ack;
+      const routed = part.routedShardId;
+      if (routed !== undefined && (entries.length !== 1 || entries[0]!.shardId !== routed)) {
+        // The shard map moved under us (a split or merge): route by a fresh one from now on.
+        this.routers.delete(streamName);
+      }
+    } finally {
+      this.releasePut(bytes);
+    }
+  }
+
+  /**
+   * Puts records and returns where each landed, in the PutRecords output shape. Records are sent
+   * as one batch per shard (client routing) or one batch (server routing), cut further only to
+   * respect the server's batch size limit. Throttled records are reported per record, as
+   * PutRecords does; a request-level error (unknown stream, invalid record) is thrown.
+   */
+  async putRecords(streamName: string, records: readonly RecordInput[]): Promise<PutRecordsOutput> {
+    return (await this.putRecordBatch(streamName, records)).toOutput();
+  }
+
+  /** As putRecords, without building an object per record (sequence numbers on demand). */
+  async putRecordBatch(
+    streamName: string,
+    records: readonly RecordInput[],
+  ): Promise<PutBatchResult> {
+    checkRecords(records);
+    const router = this.routing === 'client' ? await this.routerFor(streamName) : undefined;
+    const prefix = putPrefixBytes(streamName);
+    const parts: PutPart[] = [];
+    const sends: Array<Promise<void>> = [];
+    const budget = this.welcome.batchBytesMax - BATCH_HEADER_BYTES;
+    let start = 0;
+    while (start < records.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < records.length) {
+        const record = records[end]!;
+        const size = record.Data.length + record.PartitionKey.length * 3 +
+          (record.ExplicitHashKey?.length ?? 0) + RECORD_OVERHEAD_BYTES_MAX;
+        if (end > start && bytes + size > budget) break;
+        bytes += size;
+        end++;
+      }
+      const chunk = start === 0 && end === records.length ? records : records.slice(start, end);
+      const encoded = encodeRecordBatches(chunk, router?.size ?? 1, router?.route, prefix);
+      const indexes = new Map<number, Int32Array>();
+      const fill = new Int32Array(encoded.batches.length);
+      for (let slot = 0; slot < encoded.batches.length; slot++) {
+        if (encoded.batches[slot]) indexes.set(slot, new Int32Array(encoded.recordsInSlot[slot]!));
+      }
+      for (let i = 0; i < chunk.length; i++) {
+        const slot = encoded.slotOfRecord[i]!;
+        indexes.get(slot)![fill[slot]!++] = start + i;
+      }
+      for (const [slot, recordIndexes] of indexes) {
+        const part: PutPart = { records: recordIndexes, routedShardId: router?.shardIds[slot] };
+        parts.push(part);
+        sends.push(this.sendPut(streamName, encoded.batches[slot]!, part));
+      }
+      start = end;
+    }
+    const outcomes = await Promise.allSettled(sends);
+    for (let p = 0; p < outcomes.length; p++) {
+      const outcome = outcomes[p]!;
+      if (outcome.status === 'fulfilled') continue;
+      const error = outcome.reason as KinesisError;
+      // Throttling and server faults are per record, as in PutRecords; the rest fail the call.
+      const perRecord = error instanceof KinesisError && error.retryable &&
+        error.code !== 'ServiceUnavailableException';
+      if (!perRecord) throw error;
+      parts[p]!.error = error;
+    }
+    return new PutBatchResult(records.length, parts);
+  }
+
+  /**
+   * Puts a batch already in the record-batch encoding (batch-writer.ts) as one PUT frame, with
+   * no routing: the server splits it if its records belong to several shards.
+   */
+  async putEncodedBatch(
+    streamName: string,
+    batch: Uint8Array,
+    recordCount: number,
+  ): Promise<PutBatchResult> {
+    const records = new Int32Array(recordCount);
+    for (let i = 0; i < recordCount; i++) records[i] = i;
+    const part: PutPart = { records, routedShardId: undefined };
+    await this.sendPut(streamName, batch, part, true);
+    return new PutBatchResult(recordCount, [part]);
+  }
+
+  // ---- subscriptions ----------------------------------------------------------------------------
+
+  /**
+   * Subscribes to one shard from a starting position. Resolves once the server accepted (or
+   * throws its error, e.g. ResourceNotFoundException); records flow as the iterator is pulled.
+   */
+  async subscribe(
+    streamName: string,
+    shardId: string,
+    position: SubscribePosition,
+    options: SubscribeOptions = {},
+  ): Promise<RunnelSubscription> {
+    const { timestamp: at } = position;
+    const timestamp = at instanceof Date ? at.getTime() : at;
+    let subscription: RunnelSubscription | undefined;
+    const { answer } = this.request((requestId) =>
+      encodeSubscribe(requestId, {
+        position: position.type,
+        initialCredit: 0,
+        timestampMs: position.type === 'AT_TIMESTAMP' ? timestamp ?? 0 : 0,
+        streamName,
+        shardId,
+        sequenceNumber: position.sequenceNumber ?? '',
+      }),
+      (frame) => {
+        // Registered at once: RECORDS for it may be next in the same read.
+        if (frame.opcode !== Opcode.SUBSCRIBED) return;
+        subscription = new RunnelSubscription(
+          this,
+          frame.requestId,
+          streamName,
+          shardId,
+          frame.startOrdinal,
+          frame.watermark,
+          frame.sequenceBase,
+          options.windowBytes ?? this.windowBytes,
+        );
+        this.subscriptions.set(frame.requestId, subscription);
+      },
+    );
+    await answer;
+    if (!subscription) throw unexpected('SUBSCRIBE');
+    return subscription;
+  }
+}
