@@ -22,6 +22,7 @@ export const ERROR_CATALOG = {
   ExpiredIteratorException: { status: 400, retryable: false, fault: 'client' },
   ExpiredNextTokenException: { status: 400, retryable: false, fault: 'client' },
   AccessDeniedException: { status: 400, retryable: false, fault: 'client' },
+  DryRunOperationException: { status: 400, retryable: false, fault: 'client' },
   SerializationException: { status: 400, retryable: false, fault: 'client' },
   UnknownOperationException: { status: 400, retryable: false, fault: 'client' },
   InternalFailureException: { status: 500, retryable: true, fault: 'server' },

@@ -93,6 +93,13 @@ const SUBSCRIBE_WAIT_MS = 1000;
 
 type Decoded<T> = { issuedMs: number } & T;
 
+/** After every check has passed, a DryRun request stops here, having changed nothing. */
+function dryRun(input: K.DryRunnable): void {
+  if (input.DryRun === true) {
+    throw new KinesisError('DryRunOperationException', 'Request would have succeeded, but DryRun flag is set.');
+  }
+}
+
 /** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
 class BatchResult implements PutRecordBatchResult {
   readonly FailedRecordCount = 0;
@@ -710,6 +717,7 @@ export class Engine {
         );
       }
     }
+    dryRun(input);
     const encoded = encodeBatches([input], stream.router);
     const slot = encoded.shardOfRecord[0]!;
     const shard = stream.open[slot]!;
@@ -735,6 +743,7 @@ export class Engine {
     if (totalBytes > PUT_RECORDS_BYTES_MAX) {
       throw fail.invalid(`Records size exceeds ${PUT_RECORDS_BYTES_MAX / (1024 * 1024)} MB limit`);
     }
+    dryRun(input);
     const routing = stream.open;
     let encoded = encodeBatches(input.Records, stream.router);
     const refused = this.throttles ? this.admitWrites(stream, input.Records, encoded) : undefined;
@@ -944,6 +953,7 @@ export class Engine {
   async getShardIterator(input: K.GetShardIteratorInput): Promise<K.GetShardIteratorOutput> {
     validateInput('GetShardIterator', input);
     const { stream, shard, ordinal, hint } = this.startingPosition(input);
+    dryRun(input);
     const ShardIterator = this.iterators.encode({
       issuedMs: this.clock(),
       streamName: stream.name,
@@ -1144,6 +1154,7 @@ export class Engine {
     if (input.StreamARN !== undefined && input.StreamARN !== stream.arn) throw fail.invalid('Invalid ShardIterator.');
     const shard = stream.byIndex.get(position.shardIndex);
     if (!shard) throw fail.invalid('Invalid ShardIterator.');
+    dryRun(input);
     const throttle = this.throttleOf(shard);
     if (throttle && !throttle.admitRead(now)) {
       throw new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard));

@@ -198,7 +198,12 @@ export interface ListTagsForStreamOutput {
 
 // ---- data plane -----------------------------------------------------------------------------
 
-export interface PutRecordInput extends StreamTarget {
+/** Data-plane operations accept DryRun: check everything, then answer DryRunOperationException. */
+export interface DryRunnable {
+  DryRun?: boolean;
+}
+
+export interface PutRecordInput extends StreamTarget, DryRunnable {
   Data: Uint8Array;
   PartitionKey: string;
   ExplicitHashKey?: string;
@@ -217,7 +222,7 @@ export interface PutRecordsRequestEntry {
   ExplicitHashKey?: string;
 }
 
-export interface PutRecordsInput extends StreamTarget {
+export interface PutRecordsInput extends StreamTarget, DryRunnable {
   Records: PutRecordsRequestEntry[];
 }
 
@@ -234,7 +239,7 @@ export interface PutRecordsOutput {
   EncryptionType: EncryptionType;
 }
 
-export interface GetShardIteratorInput extends StreamTarget {
+export interface GetShardIteratorInput extends StreamTarget, DryRunnable {
   ShardId: string;
   ShardIteratorType: ShardIteratorType;
   StartingSequenceNumber?: string;
@@ -245,7 +250,7 @@ export interface GetShardIteratorOutput {
   ShardIterator: string;
 }
 
-export interface GetRecordsInput {
+export interface GetRecordsInput extends DryRunnable {
   ShardIterator: string;
   Limit?: number;
   StreamARN?: string;

@@ -302,7 +302,16 @@ export class KinesisEndpoint {
   private onSession(session: http2.ServerHttp2Session): void {
     this.http2Sessions.add(session);
     // The connection-level window is not a SETTINGS value: it grows with a WINDOW_UPDATE.
-    session.once('connect', () => session.setLocalWindowSize(HTTP2_WINDOW_BYTES));
+    // A client may already have gone (garbage, a reset) by the time 'connect' fires; setting the
+    // window on a destroyed session throws, which must never take the server down.
+    session.once('connect', () => {
+      if (session.destroyed || session.closed) return;
+      try {
+        session.setLocalWindowSize(HTTP2_WINDOW_BYTES);
+      } catch {
+        session.destroy();
+      }
+    });
     session.once('close', () => this.http2Sessions.delete(session));
     session.on('error', () => session.destroy());
     if (this.closing) session.close();

@@ -1,0 +1,364 @@
+/**
+ * HTTP ingest: records/s and MB/s of PutRecords through the Kinesis endpoint, for 500 × 100 B and
+ * 500 × 1 KiB records, over HTTP/1.1 (keep-alive) and HTTP/2 cleartext (prior knowledge), with
+ * several concurrent connections. The server runs `runnel serve` in a child process so client
+ * and server do not share a thread.
+ *
+ * Targets: ≥ 300,000 records/s at 100 B, ≥ 150 MB/s at 1 KiB. Baseline for scale: one Kinesis
+ * shard takes 1,000 records/s and 1 MiB/s; the "shards" column states the figure in shards.
+ *
+ * The client is deliberately lean — raw `node:http` with a keep-alive agent and `node:http2`
+ * sessions, not the AWS SDK — and sends precomputed bodies (a pool of distinct bodies, every
+ * record with its own partition key, so the engine hashes 500 different keys per request), so
+ * that its CPU goes into moving bytes. MB/s counts record data bytes (not base64, not keys) in
+ * 10^6 bytes. Each case runs a fixed time, then stops by itself.
+ *
+ * Usage: node dist/bench/http-ingest.js [--seconds 10] [--connections 8] [--shards 8]
+ *        [--workers N] [--cases 100:h1,100:h2,1024:h1,1024:h2] [--cpu-prof DIR]
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { SHARD_WRITE_BYTES_PER_SEC, SHARD_WRITE_RECORDS_PER_SEC } from '../src/limits.js';
+
+const RECORDS_PER_REQUEST = 500;
+/** Distinct request bodies per case: 64 × 500 = 32,000 distinct partition keys. */
+const BODY_POOL_SIZE = 64;
+const STREAM = 'http-ingest';
+const READY_TIMEOUT_MS = 30_000;
+const TARGET_RECORDS_PER_SEC_100B = 300_000;
+const TARGET_MB_PER_SEC_1KIB = 150;
+/** USER_HZ on Linux: /proc stat times are in these ticks. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '8' },
+    shards: { type: 'string', default: '8' },
+    workers: { type: 'string' },
+    cases: { type: 'string', default: '100:h1,100:h2,1024:h1,1024:h2' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const shards = Number(values.shards);
+
+type Protocol = 'h1' | 'h2';
+interface Case {
+  recordBytes: number;
+  protocol: Protocol;
+}
+
+interface CaseResult extends Case {
+  requests: number;
+  records: number;
+  failedRecords: number;
+  errors: number;
+  elapsedSec: number;
+  latenciesMs: number[];
+  /** CPU seconds used during the timed run, all threads: server process and this client. */
+  serverCpuSec: number;
+  clientCpuSec: number;
+}
+
+/** utime + stime of a process (all its threads), in seconds, from /proc (Linux only). */
+function processCpuSec(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return NaN;
+  }
+}
+
+const HEADERS = {
+  'content-type': 'application/x-amz-json-1.1',
+  'x-amz-target': 'Kinesis_20131202.PutRecords',
+};
+
+// ---- the server, in its own process -----------------------------------------------------------
+
+async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+  const args = [
+    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : []),
+    cli,
+    'serve',
+    '--port',
+    '0',
+    '--ws-port',
+    '0',
+    '--data',
+    dataDir,
+    ...(values.workers ? ['--workers', values.workers] : []),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!stdout.includes('\n')) {
+    if (child.exitCode !== null) throw new Error('runnel serve exited before it was ready');
+    if (Date.now() > deadline) throw new Error('runnel serve was not ready in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const url = /Runnel listening on (\S+)/.exec(stdout)?.[1];
+  if (!url) throw new Error(`unexpected output from runnel serve: ${stdout}`);
+  return { child, url };
+}
+
+function call(url: string, operation: string, body: object): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      `${url}/`,
+      { method: 'POST', headers: { ...HEADERS, 'x-amz-target': `Kinesis_20131202.${operation}` } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () =>
+          response.statusCode === 200 ? resolve(text) : reject(new Error(`${operation}: ${text}`)),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
+// ---- request bodies ---------------------------------------------------------------------------
+
+function buildBodies(recordBytes: number): Buffer[] {
+  const bodies: Buffer[] = [];
+  for (let b = 0; b < BODY_POOL_SIZE; b++) {
+    const records = new Array(RECORDS_PER_REQUEST);
+    for (let i = 0; i < RECORDS_PER_REQUEST; i++) {
+      const data = Buffer.alloc(recordBytes, (b * RECORDS_PER_REQUEST + i) & 0xff);
+      records[i] = { Data: data.toString('base64'), PartitionKey: `pk-${recordBytes}-${b}-${i}` };
+    }
+    bodies.push(Buffer.from(JSON.stringify({ StreamName: STREAM, Records: records })));
+  }
+  return bodies;
+}
+
+/** FailedRecordCount is the first member of the response: no need to parse 500 results. */
+function failedRecordCount(head: string): number {
+  const match = /"FailedRecordCount":(\d+)/.exec(head);
+  return match ? Number(match[1]) : RECORDS_PER_REQUEST;
+}
+
+// ---- one case ---------------------------------------------------------------------------------
+
+interface Sender {
+  send(body: Buffer): Promise<{ status: number; head: string }>;
+  close(): void;
+}
+
+function http1Sender(url: string): Sender {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const target = new URL(url);
+  return {
+    send(body) {
+      return new Promise((resolve, reject) => {
+        const request = http.request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: '/',
+            method: 'POST',
+            agent,
+            headers: { ...HEADERS, 'content-length': body.length },
+          },
+          (response) => {
+            let head = '';
+            response.on('data', (chunk: Buffer) => {
+              if (head.length < 64) head += chunk.toString('latin1', 0, 64);
+            });
+            response.on('end', () => resolve({ status: response.statusCode!, head }));
+          },
+        );
+        request.on('error', reject);
+        request.end(body);
+      });
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+function http2Sender(url: string): Sender {
+  const session = http2.connect(url);
+  session.on('error', () => undefined);
+  return {
+    send(body) {
+      return new Promise((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/',
+          ...HEADERS,
+          'content-length': body.length,
+        });
+        let status = 0;
+        let head = '';
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.on('data', (chunk: Buffer) => {
+          if (head.length < 64) head += chunk.toString('latin1', 0, 64);
+        });
+        stream.on('end', () => resolve({ status, head }));
+        stream.on('error', reject);
+        stream.end(body);
+      });
+    },
+    close: () => session.close(),
+  };
+}
+
+async function runCase(url: string, serverPid: number, spec: Case): Promise<CaseResult> {
+  const bodies = buildBodies(spec.recordBytes);
+  // h1: one agent with `connections` sockets; h2: one session (one TCP connection) per loop.
+  const shared = spec.protocol === 'h1' ? http1Sender(url) : undefined;
+  const senders = Array.from({ length: connections }, () => shared ?? http2Sender(url));
+  const result: CaseResult = {
+    ...spec,
+    requests: 0,
+    records: 0,
+    failedRecords: 0,
+    errors: 0,
+    elapsedSec: 0,
+    latenciesMs: [],
+    serverCpuSec: 0,
+    clientCpuSec: 0,
+  };
+  // Warm-up: one request per connection, not counted.
+  await Promise.all(senders.map((sender, i) => sender.send(bodies[i % bodies.length]!)));
+  const started = performance.now();
+  const stopAt = started + seconds * 1000;
+  const serverCpuStart = processCpuSec(serverPid);
+  const clientCpuStart = process.cpuUsage();
+  await Promise.all(
+    senders.map(async (sender, loop) => {
+      let next = loop;
+      while (performance.now() < stopAt) {
+        const body = bodies[next % bodies.length]!;
+        next += connections;
+        const sent = performance.now();
+        try {
+          const { status, head } = await sender.send(body);
+          result.latenciesMs.push(performance.now() - sent);
+          result.requests++;
+          if (status !== 200) {
+            result.errors++;
+            continue;
+          }
+          const failed = failedRecordCount(head);
+          result.failedRecords += failed;
+          result.records += RECORDS_PER_REQUEST - failed;
+        } catch {
+          result.errors++;
+        }
+      }
+    }),
+  );
+  result.elapsedSec = (performance.now() - started) / 1000;
+  result.serverCpuSec = processCpuSec(serverPid) - serverCpuStart;
+  const clientCpu = process.cpuUsage(clientCpuStart);
+  result.clientCpuSec = (clientCpu.user + clientCpu.system) / 1e6;
+  for (const sender of new Set(senders)) sender.close();
+  return result;
+}
+
+// ---- report -----------------------------------------------------------------------------------
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function report(results: CaseResult[]): void {
+  const rows = results.map((r) => {
+    const recordsPerSec = r.records / r.elapsedSec;
+    const bytesPerSec = (r.records * r.recordBytes) / r.elapsedSec;
+    const sorted = [...r.latenciesMs].sort((a, b) => a - b);
+    return {
+      record: r.recordBytes === 1024 ? '1 KiB' : `${r.recordBytes} B`,
+      protocol: r.protocol === 'h1' ? 'HTTP/1.1' : 'HTTP/2',
+      conns: String(connections),
+      'requests/s': (r.requests / r.elapsedSec).toFixed(0),
+      'records/s': recordsPerSec.toFixed(0),
+      'MB/s': (bytesPerSec / 1e6).toFixed(1),
+      'p50 ms': percentile(sorted, 50).toFixed(1),
+      'p99 ms': percentile(sorted, 99).toFixed(1),
+      // Kinesis shards this throughput would need: each takes 1,000 records/s and 1 MiB/s.
+      shards: Math.max(
+        recordsPerSec / SHARD_WRITE_RECORDS_PER_SEC,
+        bytesPerSec / SHARD_WRITE_BYTES_PER_SEC,
+      ).toFixed(0),
+      errors: String(r.errors + r.failedRecords),
+      'server CPU': `${((100 * r.serverCpuSec) / r.elapsedSec).toFixed(0)}%`,
+      // Server CPU (all threads) per record: unlike rates, barely moved by other load on the box.
+      'server µs/rec': ((1e6 * r.serverCpuSec) / Math.max(1, r.records)).toFixed(2),
+      'client CPU': `${((100 * r.clientCpuSec) / r.elapsedSec).toFixed(0)}%`,
+      target:
+        r.recordBytes === 100
+          ? `${recordsPerSec >= TARGET_RECORDS_PER_SEC_100B ? 'met' : 'MISSED'} (≥300k rec/s)`
+          : r.recordBytes === 1024
+            ? `${bytesPerSec / 1e6 >= TARGET_MB_PER_SEC_1KIB ? 'met' : 'MISSED'} (≥150 MB/s)`
+            : '',
+    };
+  });
+  const columns = Object.keys(rows[0]!) as (keyof (typeof rows)[number])[];
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => row[column].length)),
+  );
+  const pad = (cell: string, i: number) =>
+    i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!);
+  const line = (cells: string[]) => cells.map(pad).join('  ');
+  console.log(line(columns));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const row of rows) console.log(line(columns.map((column) => row[column])));
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const cases: Case[] = values.cases!.split(',').map((item) => {
+    const [bytes, protocol] = item.split(':');
+    return { recordBytes: Number(bytes), protocol: protocol as Protocol };
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'runnel-http-ingest-'));
+  const { child, url } = await startServerProcess(dataDir);
+  try {
+    await call(url, 'CreateStream', { StreamName: STREAM, ShardCount: shards });
+    console.log(
+      `http-ingest: ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, ` +
+        `node ${process.version}; server ${url} (child process, workers ` +
+        `${values.workers ?? 'default'}), ${shards} shards, ${connections} connections, ` +
+        `${seconds} s per case, ${RECORDS_PER_REQUEST} records/request`,
+    );
+    const results: CaseResult[] = [];
+    for (const spec of cases) {
+      const result = await runCase(url, child.pid!, spec);
+      results.push(result);
+      const rate = (result.records / result.elapsedSec).toFixed(0);
+      console.log(`  ${spec.recordBytes} B over ${spec.protocol}: ${rate} records/s`);
+    }
+    console.log('');
+    report(results);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error('http-ingest failed:', error);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+/**
+ * Goal: `runnel serve` (the compiled dist/src/cli.js, as `npm start` and the `bin` run it) reads
+ * its options from flags and RUNNEL_* environment variables, documents every option in --help,
+ * prints exactly one line when ready, and on SIGTERM/SIGINT stops accepting, answers the request
+ * in flight, closes the engine and exits 0. Needs `npm run build` first.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const READY_TIMEOUT_MS = 20_000;
+const PIPES: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runnel-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
+
+async function serve(args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+  });
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!stdout.includes('\n')) {
+    if (child.exitCode !== null) throw new Error(`runnel exited early: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`runnel not ready: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const match = /^Runnel listening on (http:\/\/[^\s]+)\n$/.exec(stdout);
+  if (!match) throw new Error(`unexpected first output: ${JSON.stringify(stdout)}`);
+  return { child, url: match[1]!, stdout: () => stdout, exited };
+}
+
+function listStreams(url: string): Promise<Response> {
+  return fetch(`${url}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'Kinesis_20131202.ListStreams',
+    },
+    body: '{}',
+  });
+}
+
+describe.skipIf(!existsSync(CLI))('runnel serve', () => {
+  it('documents every option in --help', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--help'], { stdio: PIPES });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    const options = ['--host', '--port', '--ws-port', '--data', '--workers'];
+    options.push('--tls-cert', '--tls-key');
+    for (const option of options) {
+      expect(out).toContain(option);
+    }
+    const variables = ['RUNNEL_HOST', 'RUNNEL_PORT', 'RUNNEL_WS_PORT', 'RUNNEL_DATA'];
+    variables.push('RUNNEL_WORKERS');
+    for (const variable of variables) {
+      expect(out).toContain(variable);
+    }
+    expect(out).toContain('127.0.0.1');
+    expect(out).toContain('4567');
+    expect(out).toContain('4568');
+  });
+
+  it('rejects bad options with a usage error', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', 'abc'], { stdio: PIPES });
+    children.push(child);
+    let err = '';
+    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(2);
+    expect(err).toContain('--port must be an integer');
+  });
+
+  it('reads RUNNEL_* variables, prints one line, and exits 0 on SIGINT', async () => {
+    const data = join(tempDir(), 'from-env');
+    const started = await serve([], {
+      RUNNEL_HOST: '127.0.0.1',
+      RUNNEL_PORT: '0',
+      RUNNEL_WS_PORT: '0',
+      RUNNEL_DATA: data,
+      RUNNEL_WORKERS: '1',
+    });
+    expect((await listStreams(started.url)).status).toBe(200);
+    expect(existsSync(join(data, 'catalog.json'))).toBe(true);
+    started.child.kill('SIGINT');
+    expect(await started.exited).toBe(0);
+    expect(started.stdout().split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('answers the in-flight request on SIGTERM, refuses new connections, exits 0', async () => {
+    const started = await serve(['--port', '0', '--ws-port', '0', '--data', tempDir()]);
+    const port = Number(new URL(started.url).port);
+    const body = '{"Limit":5}';
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // Headers and half the body now; the rest only after the signal.
+    socket.write(
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n' +
+        `X-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: ${body.length}\r\n\r\n` +
+        body.slice(0, 5),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    started.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(port, '127.0.0.1');
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(false);
+      });
+      probe.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    socket.write(body.slice(5));
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(received.toLowerCase()).toContain('connection: close');
+    expect(received).toContain('"StreamNames":[]');
+    expect(await started.exited).toBe(0);
+  });
+});
