@@ -28,6 +28,11 @@ Options (each also read from the environment variable shown; a flag wins):
   --ws-port <n>      uWebSockets.js port, 0 = any free one    RUNNEL_WS_PORT  (${DEFAULT_WS_PORT})
   --data <dir>       data directory, created if missing       RUNNEL_DATA     (${DEFAULT_DATA_DIR})
   --workers <n>      shard worker threads                     RUNNEL_WORKERS  (CPU cores)
+  --segment-mib <n>  size of each preallocated segment file   RUNNEL_SEGMENT_MIB (64)
+  --fsync            msync before acknowledging writes (survives power loss; default survives
+                     kill -9 only)                            RUNNEL_FSYNC=1
+  --enforce-limits   throttle every shard as a provisioned Kinesis shard does: 1 MiB/s and
+                     1,000 records/s written, 2 MiB/s and 5 GetRecords/s read RUNNEL_ENFORCE_LIMITS=1
   --tls-cert <file>  PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
   --tls-key <file>   PEM private key for --tls-cert
   -h, --help         show this help
@@ -59,6 +64,9 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
       'ws-port': { type: 'string' },
       data: { type: 'string' },
       workers: { type: 'string' },
+      'segment-mib': { type: 'string' },
+      fsync: { type: 'boolean' },
+      'enforce-limits': { type: 'boolean' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -74,7 +82,15 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
   const port = integerOption('--port', values.port ?? env.RUNNEL_PORT, 0);
   const wsPort = integerOption('--ws-port', values['ws-port'] ?? env.RUNNEL_WS_PORT, 0);
   const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1);
+  const segmentMib = integerOption('--segment-mib', values['segment-mib'] ?? env.RUNNEL_SEGMENT_MIB, 1);
+  const flag = (value: boolean | undefined, variable: string | undefined) => value ?? variable === '1';
+  const engineOptions = {
+    fsync: flag(values.fsync, env.RUNNEL_FSYNC),
+    enforceLimits: flag(values['enforce-limits'], env.RUNNEL_ENFORCE_LIMITS),
+    ...(segmentMib !== undefined ? { segmentBytes: segmentMib * 1024 * 1024 } : {}),
+  };
   return {
+    engineOptions,
     host: values.host ?? (env.RUNNEL_HOST || DEFAULT_HOST),
     port: port ?? DEFAULT_PORT,
     wsPort: wsPort ?? DEFAULT_WS_PORT,
