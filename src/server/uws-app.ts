@@ -23,6 +23,7 @@ import uWS from 'uWebSockets.js';
 
 import { HTTP_REQUEST_BODY_BYTES_MAX, HTTP_SHUTDOWN_GRACE_MS } from '../limits.js';
 import type { ApiResponse, KinesisApi } from './kinesis-api.js';
+import { DASHBOARD_HTML } from './dashboard.js';
 
 export type UwsApp = uWS.TemplatedApp;
 
@@ -137,6 +138,11 @@ function mountRoutes(
   app.get('/health', (res) => {
     res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json');
     res.end('{"status":"ok"}');
+  });
+
+  app.get('/dashboard', (res) => {
+    res.writeStatus('200 OK').writeHeader('Content-Type', 'text/html; charset=utf-8');
+    res.end(DASHBOARD_HTML);
   });
 
   app.get('/metrics', (res) => {

@@ -70,6 +70,17 @@ describe('uWebSockets.js front end', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
+  it('serves the dashboard, a self-contained page that reads /metrics and the API', async () => {
+    const response = await fetch(`${server.wsUrl}/dashboard`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    const html = await response.text();
+    expect(html).toContain('<title>Runnel</title>');
+    expect(html).toContain("fetch('/metrics')");
+    expect(html).toContain('Kinesis_20131202.');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+  });
+
   it('accepts extra routes from configureUws (where the WebSocket protocol mounts)', async () => {
     expect(wsRouteConfigured).toBe(true);
     const response = await fetch(`${server.wsUrl}/v1-probe`);
