@@ -298,12 +298,14 @@ export class PutBatchResult {
   /** The PutRecords output shape, one object per record. */
   toOutput(): PutRecordsOutput {
     const records: PutRecordsResultEntry[] = new Array(this.recordCount);
+    // One run per ack entry: its records' numbers are consecutive, in record order.
+    const runs = this.firsts.map((entries) =>
+      entries.map((first) => (first === undefined ? undefined : new SequenceRun(first))),
+    );
     for (let i = 0; i < this.recordCount; i++) {
       const error = this.errorOf(i);
-      records[i] = error ?? {
-        SequenceNumber: this.sequenceNumberOf(i)!,
-        ShardId: this.shardIdOf(i)!,
-      };
+      const run = runs[this.partOf[i]!]![this.entryOf[i]!];
+      records[i] = error ?? { SequenceNumber: run!.next(), ShardId: this.shardIdOf(i)! };
     }
     return { FailedRecordCount: this.FailedRecordCount, Records: records };
   }
@@ -314,6 +316,52 @@ function perRecordError(name: string, message: string) {
   return name === 'ProvisionedThroughputExceededException'
     ? { ErrorCode: name, ErrorMessage: message }
     : { ErrorCode: 'InternalFailure', ErrorMessage: message };
+}
+
+// ---- sequence numbers ---------------------------------------------------------------------------
+
+/** Decimal limbs: 16 of 4 digits hold any 56-digit sequence number with room to spare. */
+const LIMB = 10_000;
+const LIMBS = 16;
+let limbText: string[] | undefined;
+const stepLimbs = toLimbs(SEQUENCE_ORDINAL_STEP, new Int32Array(LIMBS));
+
+function toLimbs(value: bigint, out: Int32Array): Int32Array {
+  for (let i = 0; i < LIMBS; i++) {
+    out[i] = Number(value % BigInt(LIMB));
+    value /= BigInt(LIMB);
+  }
+  return out;
+}
+
+/**
+ * Formats a run of consecutive sequence numbers (first, first + 2^80, ...: the records of one
+ * batch, or of one ack entry) by adding the step to decimal limbs, instead of a BigInt-to-decimal
+ * conversion per record (about 5x faster).
+ */
+class SequenceRun {
+  private readonly limbs = new Int32Array(LIMBS);
+
+  constructor(first: bigint) {
+    toLimbs(first, this.limbs);
+  }
+
+  /** The current number; then moves to the next. */
+  next(): string {
+    const limbs = this.limbs;
+    limbText ??= Array.from({ length: LIMB }, (_, i) => String(i).padStart(4, '0'));
+    let top = LIMBS - 1;
+    while (top > 0 && limbs[top] === 0) top--;
+    let text = String(limbs[top]);
+    for (let i = top - 1; i >= 0; i--) text += limbText[limbs[i]!]!;
+    let carry = 0;
+    for (let i = 0; i < LIMBS; i++) {
+      const sum = limbs[i]! + stepLimbs[i]! + carry;
+      carry = sum >= LIMB ? 1 : 0;
+      limbs[i] = sum - carry * LIMB;
+    }
+    return text;
+  }
 }
 
 // ---- subscriptions ------------------------------------------------------------------------------
@@ -389,9 +437,12 @@ export class ReceivedBatch {
   records(): SubscribedRecord[] {
     const records: SubscribedRecord[] = [];
     const arrival = this.fields.arrivalMs;
-    this.forEachRecord((index, keyStart, keyEnd, dataStart, dataEnd) => {
+    const sequence = new SequenceRun(
+      this.sequenceOfFirst + BigInt(this.firstIndex) * SEQUENCE_ORDINAL_STEP,
+    );
+    this.forEachRecord((_index, keyStart, keyEnd, dataStart, dataEnd) => {
       records.push({
-        SequenceNumber: this.sequenceNumberAt(index),
+        SequenceNumber: sequence.next(),
         PartitionKey: decodeKey(this.bytes, keyStart, keyEnd),
         Data: this.bytes.subarray(dataStart, dataEnd),
         ApproximateArrivalTimestamp: new Date(arrival),
@@ -603,6 +654,28 @@ function protocolUrl(url: string, path: string): string {
   else if (target.protocol === 'https:') target.protocol = 'wss:';
   if (target.pathname === '' || target.pathname === '/') target.pathname = path;
   return target.href;
+}
+
+/**
+ * The result of a put call from the outcomes of its frames: throttling and server faults are
+ * reported per record, as PutRecords does; anything else (an unknown stream, an invalid record,
+ * a lost connection) fails the whole call.
+ */
+function settleParts(
+  recordCount: number,
+  parts: PutPart[],
+  outcomes: Array<PromiseSettledResult<void>>,
+): PutBatchResult {
+  for (let p = 0; p < outcomes.length; p++) {
+    const outcome = outcomes[p]!;
+    if (outcome.status === 'fulfilled') continue;
+    const error = outcome.reason as KinesisError;
+    const perRecord = error instanceof KinesisError && error.retryable &&
+      error.code !== 'ServiceUnavailableException';
+    if (!perRecord) throw error;
+    parts[p]!.error = error;
+  }
+  return new PutBatchResult(recordCount, parts);
 }
 
 function bytesOf(data: unknown): Uint8Array {
@@ -1023,18 +1096,7 @@ export class RunnelClient {
       }
       start = end;
     }
-    const outcomes = await Promise.allSettled(sends);
-    for (let p = 0; p < outcomes.length; p++) {
-      const outcome = outcomes[p]!;
-      if (outcome.status === 'fulfilled') continue;
-      const error = outcome.reason as KinesisError;
-      // Throttling and server faults are per record, as in PutRecords; the rest fail the call.
-      const perRecord = error instanceof KinesisError && error.retryable &&
-        error.code !== 'ServiceUnavailableException';
-      if (!perRecord) throw error;
-      parts[p]!.error = error;
-    }
-    return new PutBatchResult(records.length, parts);
+    return settleParts(records.length, parts, await Promise.allSettled(sends));
   }
 
   /**
@@ -1049,8 +1111,8 @@ export class RunnelClient {
     const records = new Int32Array(recordCount);
     for (let i = 0; i < recordCount; i++) records[i] = i;
     const part: PutPart = { records, routedShardId: undefined };
-    await this.sendPut(streamName, batch, part, true);
-    return new PutBatchResult(recordCount, [part]);
+    const outcome = await Promise.allSettled([this.sendPut(streamName, batch, part, true)]);
+    return settleParts(recordCount, [part], outcome);
   }
 
   // ---- subscriptions ----------------------------------------------------------------------------

@@ -79,8 +79,14 @@ export interface PutRecordBatchResult {
   readonly FailedRecordCount: number;
   /** ShardId of record `i`. */
   shardIdOf(i: number): string;
-  /** Sequence number of record `i`. */
-  sequenceNumberOf(i: number): string;
+  /** Sequence number of record `i` (undefined when it failed). */
+  sequenceNumberOf(i: number): string | undefined;
+  /**
+   * Why record `i` was not stored, or undefined when it was. A batch spanning shards can fail
+   * in one shard (its worker died, or is saturated) while the others store their records, as
+   * PutRecords reports per record.
+   */
+  errorOf(i: number): KinesisError | undefined;
 }
 
 const DEFAULT_ACCOUNT = '000000000000';
@@ -102,10 +108,11 @@ function dryRun(input: K.DryRunnable): void {
 
 /** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
 class BatchResult implements PutRecordBatchResult {
-  readonly FailedRecordCount = 0;
+  FailedRecordCount = 0;
   private readonly shardOf: Int32Array;
   private readonly ordinalOf: Float64Array;
   private readonly arrivalOf: Float64Array;
+  private errors: Map<number, KinesisError> | undefined;
 
   constructor(
     readonly routing: ShardState[],
@@ -116,12 +123,28 @@ class BatchResult implements PutRecordBatchResult {
     this.arrivalOf = new Float64Array(recordCount);
   }
 
-  /** Records where each record of one encoded chunk (starting at `offset`) landed. */
-  settle(encoded: EncodedBatches, offset: number, base: Float64Array, arrival: Float64Array): void {
+  /**
+   * Records where each record of one encoded chunk (starting at `offset`) landed; `failures`
+   * holds the error of each slot whose append failed.
+   */
+  settle(
+    encoded: EncodedBatches,
+    offset: number,
+    base: Float64Array,
+    arrival: Float64Array,
+    failures: Map<number, KinesisError> | undefined,
+  ): void {
     const { shardOfRecord, positionOfRecord } = encoded;
     for (let i = 0; i < shardOfRecord.length; i++) {
       const slot = shardOfRecord[i]!;
       this.shardOf[offset + i] = slot;
+      const failure = failures?.get(slot);
+      if (failure) {
+        this.errors ??= new Map();
+        this.errors.set(offset + i, failure);
+        this.FailedRecordCount++;
+        continue;
+      }
       this.ordinalOf[offset + i] = base[slot]! + positionOfRecord[i]!;
       this.arrivalOf[offset + i] = arrival[slot]!;
     }
@@ -131,8 +154,13 @@ class BatchResult implements PutRecordBatchResult {
     return this.routing[this.shardOf[i]!]!.shardId;
   }
 
-  sequenceNumberOf(i: number): string {
+  sequenceNumberOf(i: number): string | undefined {
+    if (this.errors?.has(i)) return undefined;
     return this.routing[this.shardOf[i]!]!.sequenceNumber(this.ordinalOf[i]!, this.arrivalOf[i]!);
+  }
+
+  errorOf(i: number): KinesisError | undefined {
+    return this.errors?.get(i);
   }
 }
 
@@ -879,17 +907,24 @@ export class Engine {
     const routing = result.routing;
     const base = new Float64Array(routing.length);
     const arrival = new Float64Array(routing.length);
+    let failures: Map<number, KinesisError> | undefined;
     const appends: Array<Promise<void>> = [];
     for (const [slot, batch] of encoded.batches) {
       const shard = routing[slot]!;
       appends.push(
-        this.batcher.append(shard.worker, shard.descriptor, batch).then((committed) => {
-          base[slot] = committed.baseOrdinal;
-          arrival[slot] = committed.arrivalMs;
-        }),
+        this.batcher.append(shard.worker, shard.descriptor, batch).then(
+          (committed) => {
+            base[slot] = committed.baseOrdinal;
+            arrival[slot] = committed.arrivalMs;
+          },
+          (error: unknown) => {
+            failures ??= new Map();
+            failures.set(slot, error instanceof KinesisError ? error : fail.internal(String(error)));
+          },
+        ),
       );
     }
-    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival)));
+    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival, failures)));
   }
 
   /** Checks one record against the stream's limits; returns its size (data + key bytes). */

@@ -15,6 +15,7 @@ import { Engine, type EngineOptions } from '../engine/engine.js';
 import { ApiMetrics, KinesisApi } from './kinesis-api.js';
 import { KinesisEndpoint, type TlsOptions } from './kinesis-endpoint.js';
 import { UwsFrontEnd, type UwsApp } from './uws-app.js';
+import { registerWebSocketProtocol, type WebSocketProtocol } from './ws-protocol-handler.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 4567;
@@ -77,6 +78,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const api = new KinesisApi(engine, new ApiMetrics());
   let endpoint: KinesisEndpoint | undefined;
   let uws: UwsFrontEnd | undefined;
+  let protocol: WebSocketProtocol | undefined;
   try {
     endpoint = await KinesisEndpoint.listen({
       api,
@@ -91,7 +93,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         api,
         host,
         port: wsPort,
-        ...(options.configureUws ? { configure: options.configureUws } : {}),
+        // Runnel's binary WebSocket protocol (docs/protocol.md) mounts on the uWS app.
+        configure: (app) => {
+          protocol = registerWebSocketProtocol(app, engine);
+          options.configureUws?.(app);
+        },
         ...(options.bodyBytesMax !== undefined ? { bodyBytesMax: options.bodyBytesMax } : {}),
       });
     }
@@ -104,6 +110,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      protocol?.closeAll();
       await Promise.all([endpoint!.close(), uws?.close()]);
       if (ownsEngine) await engine.close();
     })();

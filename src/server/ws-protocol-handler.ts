@@ -204,25 +204,22 @@ function errorCodeOf(error: unknown): { code: ErrorCode; message: string } {
 function buildAck(result: PutRecordBatchResult): PutAck {
   const count = result.recordCount;
   const firstShard = result.shardIdOf(0);
-  let single = true;
+  let single = result.FailedRecordCount === 0;
   for (let i = 1; i < count && single; i++) single = result.shardIdOf(i) === firstShard;
   if (single) {
     return {
       recordCount: count,
       failedRecordCount: 0,
       entries: [
-        {
-          ok: true,
-          recordCount: count,
-          shardId: firstShard,
-          firstSequenceNumber: result.sequenceNumberOf(0),
-        },
+        { ok: true, recordCount: count, shardId: firstShard, firstSequenceNumber: result.sequenceNumberOf(0)! },
       ],
       entryOfRecord: undefined,
     };
   }
+  // One entry per shard: the records a shard stored, or the error that shard's append failed
+  // with (a batch spanning shards can fail in one and succeed in the others).
   const entryOf = new Map<string, number>();
-  const entries: Array<PutAckEntry & { ok: true }> = [];
+  const entries: PutAckEntry[] = [];
   const entryOfRecord = new Uint16Array(count);
   for (let i = 0; i < count; i++) {
     const shardId = result.shardIdOf(i);
@@ -230,13 +227,17 @@ function buildAck(result: PutRecordBatchResult): PutAck {
     if (entry === undefined) {
       entry = entries.length;
       entryOf.set(shardId, entry);
-      const firstSequenceNumber = result.sequenceNumberOf(i);
-      entries.push({ ok: true, recordCount: 0, shardId, firstSequenceNumber });
+      const error = result.errorOf(i);
+      entries.push(
+        error
+          ? { ok: false, recordCount: 0, shardId, errorName: error.name, errorMessage: error.message }
+          : { ok: true, recordCount: 0, shardId, firstSequenceNumber: result.sequenceNumberOf(i)! },
+      );
     }
     entries[entry]!.recordCount++;
     entryOfRecord[i] = entry;
   }
-  return { recordCount: count, failedRecordCount: 0, entries, entryOfRecord };
+  return { recordCount: count, failedRecordCount: result.FailedRecordCount, entries, entryOfRecord };
 }
 
 /** Registers the protocol's `.ws(path)` route on `app`, serving `engine`. */

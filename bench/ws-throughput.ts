@@ -1,0 +1,483 @@
+/**
+ * WebSocket protocol throughput: records/s and MB/s of ingest (PUT frames, acknowledged) and of
+ * subscription delivery (RECORDS frames, credit-driven), for 100 B, 1 KiB and 64 KiB records, and
+ * the end-to-end latency of a put to its subscriber (p50/p99) at about half of the measured peak
+ * ingest.
+ *
+ * The server (native uWS + the protocol handler + an Engine with its shard workers) runs in a
+ * child process; this process is the load: `--connections` RunnelClient connections on
+ * 127.0.0.1 (the built-in Node WebSocket client). Load is lean on purpose: batches are encoded
+ * once, before the clock starts, one batch per shard (as client-side routing sends them), so the
+ * server forwards each unchanged, and sent with `putEncodedBatch`, many in flight per
+ * connection. Subscriptions count delivered records per batch (no object per record). MB/s is
+ * record data bytes (10^6), not keys or framing.
+ *
+ * Latency: a paced producer sends the same puts as the ingest phase at `--load` (default half) of
+ * the peak rate it measured; each put's send time
+ * (performance.now() of this process) is written into its first record, and a LATEST subscriber
+ * on every shard (same process, same clock) takes the difference on arrival: one sample per put.
+ *
+ * Baseline: the same pre-encoded batches put straight into the server's Engine
+ * (`putEncodedBatch` in its process, as many in flight) — ingest without the protocol; "vs
+ * engine" is WebSocket ingest as a share of it. The CPU columns are the server process (main
+ * thread + shard workers) and this load process, in % of one core, to show whether the cores or
+ * something else is the limit. For scale: one Kinesis shard takes 1 MB/s and 1,000 records/s in.
+ *
+ * Targets: ≥ 800 MB/s at 64 KiB, ≥ 2,000,000 records/s at 100 B, p99 ≤ 2 ms at half load.
+ * Every phase runs a fixed time; the run stops by itself and removes its data.
+ *
+ * Usage: node dist/bench/ws-throughput.js [--seconds 4] [--connections 4] [--shards 4]
+ *        [--workers 2] [--sizes 100,1024,65536] [--in-flight 16] [--load 0.5] [--cpu-prof DIR]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import uWS from 'uWebSockets.js';
+
+import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
+import { Engine } from '../src/engine/engine.js';
+import { evenHashRanges, hashPartitionKey } from '../src/kinesis/hash-key.js';
+import {
+  BATCH_HEADER_BYTES,
+  encodeRecordBatch,
+  newRecordFields,
+  nextRecordFields,
+} from '../src/protocol/batch-writer.js';
+import { registerWebSocketProtocol } from '../src/server/ws-protocol-handler.js';
+
+const STREAM_PREFIX = 'ws-bench';
+const READY_TIMEOUT_MS = 30_000;
+/** Distinct pre-encoded batches per shard, so keys vary between puts. */
+const BATCHES_PER_SHARD = 4;
+const TARGET_MB_PER_SEC_64KIB = 800;
+const TARGET_RECORDS_PER_SEC_100B = 2_000_000;
+const TARGET_P99_MS = 2;
+/** Records per put, by record size: about 100 KB to 1 MB per PUT frame. */
+const RECORDS_PER_PUT: Record<number, number> = { 100: 1000, 1024: 500, 65536: 16 };
+const LATENCY_SECONDS_MAX = 3;
+/** After the last paced put, how long the subscribers get to receive it. */
+const LATENCY_DRAIN_MS = 100;
+const TIMESTAMP_BYTES = 8;
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '4' },
+    shards: { type: 'string', default: '4' },
+    workers: { type: 'string', default: '2' },
+    sizes: { type: 'string', default: '100,1024,65536' },
+    'in-flight': { type: 'string', default: '16' },
+    load: { type: 'string', default: '0.5' },
+    'cpu-prof': { type: 'string' },
+    serve: { type: 'string' },
+  },
+});
+const inFlightPerConnection = Number(values['in-flight']);
+
+// ---- batches --------------------------------------------------------------------------------------
+
+interface EncodedBatch {
+  bytes: Uint8Array;
+  records: number;
+  dataBytes: number;
+}
+
+function shardIdOf(shard: number): string {
+  return `shardId-${String(shard).padStart(12, '0')}`;
+}
+
+/** BATCHES_PER_SHARD batches per shard, each holding records of that shard only. */
+function encodeShardBatches(shards: number, recordBytes: number, perPut: number): EncodedBatch[][] {
+  const ranges = evenHashRanges(shards);
+  type Record = { PartitionKey: string; Data: Uint8Array };
+  const byShard = Array.from({ length: shards }, () => [] as Record[]);
+  const data = new Uint8Array(recordBytes).map((_, i) => (i * 31) & 0xff);
+  const needed = perPut * BATCHES_PER_SHARD;
+  for (let key = 0; byShard.some((list) => list.length < needed); key++) {
+    const PartitionKey = `key-${key}`;
+    const hash = hashPartitionKey(PartitionKey);
+    const list = byShard[ranges.findIndex((range) => range.start <= hash && hash <= range.end)]!;
+    if (list.length < needed) list.push({ PartitionKey, Data: data });
+  }
+  return byShard.map((records) =>
+    Array.from({ length: BATCHES_PER_SHARD }, (_, b) => {
+      const slice = records.slice(b * perPut, (b + 1) * perPut);
+      const bytes = encodeRecordBatch(slice);
+      return { bytes, records: slice.length, dataBytes: slice.length * recordBytes };
+    }),
+  );
+}
+
+interface Throughput {
+  records: number;
+  dataBytes: number;
+  seconds: number;
+  /** CPU used during the phase, % of one core: the server process and this load process. */
+  serverCpu?: number;
+  loadCpu?: number;
+}
+
+/** Runs `lanes` loops of `put` over the batches, round-robin over shards, for `seconds`. */
+async function runLanes(
+  lanes: number,
+  batches: EncodedBatch[][],
+  seconds: number,
+  put: (lane: number, batch: EncodedBatch) => Promise<void>,
+): Promise<Throughput> {
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let records = 0;
+  let dataBytes = 0;
+  let turn = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      for (let shard = lane % batches.length; performance.now() < deadline; ) {
+        const batch = batches[shard]![turn++ % BATCHES_PER_SHARD]!;
+        await put(lane, batch);
+        records += batch.records;
+        dataBytes += batch.dataBytes;
+        shard = (shard + 1) % batches.length;
+      }
+    }),
+  );
+  return { records, dataBytes, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---- the server, in its own process -------------------------------------------------------------
+
+/**
+ * The child: serves the protocol and takes commands on stdin, one per line, answering `OK ...`
+ * or `ERR ...`: `create <stream> <shards>`, `delete <stream>`, `cpu` (CPU µs so far),
+ * `direct <stream> <recordBytes> <perPut> <shards> <seconds> <lanes>` (the engine baseline).
+ */
+async function serve(dataDir: string, workers: number): Promise<void> {
+  const engine = await Engine.open({ dataDir, workers });
+  const app = uWS.App();
+  const protocol = registerWebSocketProtocol(app, engine);
+  const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (token) => {
+      if (token) resolve(token);
+      else reject(new Error('listen failed'));
+    });
+  });
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const [command, name = '', ...rest] = line.split(' ');
+    const numbers = rest.map(Number);
+    const answer = (work: Promise<unknown>) =>
+      work.then(
+        (result) => console.log(`OK ${command} ${name} ${result ?? ''}`),
+        (error: unknown) => console.log(`ERR ${String(error)}`),
+      );
+    if (command === 'create') {
+      const created = engine.createStream({ StreamName: name, ShardCount: numbers[0]! });
+      void answer(created.then(() => ''));
+    } else if (command === 'delete') {
+      void answer(engine.deleteStream({ StreamName: name }).then(() => ''));
+    } else if (command === 'cpu') {
+      const usage = process.cpuUsage();
+      void answer(Promise.resolve(usage.user + usage.system));
+    } else if (command === 'direct') {
+      const [recordBytes, perPut, shards, seconds, lanes] = numbers as number[] as [
+        number, number, number, number, number,
+      ];
+      const batches = encodeShardBatches(shards, recordBytes, perPut);
+      // A copy per put, as the protocol handler makes one out of the message.
+      const run = runLanes(lanes, batches, seconds, async (_lane, batch) => {
+        await engine.putEncodedBatch(name, batch.bytes.slice());
+      });
+      void answer(run.then((result) => `${result.records} ${result.seconds}`));
+    }
+  });
+  lines.on('close', () => {
+    protocol.closeAll();
+    uWS.us_listen_socket_close(socket);
+    void engine.close().then(() => process.exit(0));
+  });
+  console.log(`READY ${uWS.us_socket_local_port(socket as unknown as uWS.us_socket)}`);
+}
+
+class ServerProcess {
+  private readonly replies: Array<(line: string) => void> = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+    lines: Interface,
+  ) {
+    lines.on('line', (line) => this.replies.shift()?.(line));
+  }
+
+  static async start(dataDir: string, workers: number): Promise<ServerProcess> {
+    const self = fileURLToPath(import.meta.url);
+    const profileDir = values['cpu-prof'];
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const args = [...profile, self, '--serve', dataDir, '--workers', String(workers)];
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! });
+    const port = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('server did not start')), READY_TIMEOUT_MS);
+      const onLine = (line: string) => {
+        const ready = /^READY (\d+)$/.exec(line);
+        if (!ready) return;
+        clearTimeout(timer);
+        lines.off('line', onLine);
+        resolve(ready[1]!);
+      };
+      lines.on('line', onLine);
+      child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    return new ServerProcess(child, `ws://127.0.0.1:${port}`, lines);
+  }
+
+  /** Sends a command; resolves with the words of its OK answer after the command and name. */
+  command(line: string): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.replies.push((reply) => {
+        if (reply.startsWith('OK')) resolve(reply.split(' ').slice(3).filter(Boolean));
+        else reject(new Error(reply));
+      });
+      this.child.stdin!.write(`${line}\n`);
+    });
+  }
+
+  async cpuMicros(): Promise<number> {
+    return Number((await this.command('cpu'))[0]);
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin!.end();
+    await exited;
+  }
+}
+
+/** Runs a phase and adds the CPU both processes spent on it. */
+async function measured(server: ServerProcess, phase: () => Promise<Throughput>) {
+  const serverBefore = await server.cpuMicros();
+  const loadBefore = process.cpuUsage();
+  const result = await phase();
+  const load = process.cpuUsage(loadBefore);
+  const serverMicros = (await server.cpuMicros()) - serverBefore;
+  const wallMicros = result.seconds * 1e6;
+  return {
+    ...result,
+    serverCpu: (100 * serverMicros) / wallMicros,
+    loadCpu: (100 * (load.user + load.system)) / wallMicros,
+  };
+}
+
+// ---- load ---------------------------------------------------------------------------------------
+
+function ingest(clients: RunnelClient[], stream: string, batches: EncodedBatch[][], seconds: number) {
+  const lanes = clients.length * inFlightPerConnection;
+  return runLanes(lanes, batches, seconds, async (lane, batch) => {
+    const client = clients[lane % clients.length]!;
+    const result = await client.putEncodedBatch(stream, batch.bytes, batch.records);
+    if (result.FailedRecordCount > 0) throw new Error('a put failed');
+  });
+}
+
+async function subscribeAll(
+  clients: RunnelClient[],
+  stream: string,
+  shards: number,
+  type: 'TRIM_HORIZON' | 'LATEST',
+) {
+  const subscriptions: RunnelSubscription[] = [];
+  for (let shard = 0; shard < shards; shard++) {
+    const client = clients[shard % clients.length]!;
+    subscriptions.push(await client.subscribe(stream, shardIdOf(shard), { type }));
+  }
+  return subscriptions;
+}
+
+/** Reads every shard from TRIM_HORIZON to the watermark it had when reading began. */
+async function readBack(
+  clients: RunnelClient[],
+  stream: string,
+  shards: number,
+  recordBytes: number,
+) {
+  const subscriptions = await subscribeAll(clients, stream, shards, 'TRIM_HORIZON');
+  let records = 0;
+  const started = performance.now();
+  await Promise.all(
+    subscriptions.map(async (subscription) => {
+      const end = subscription.watermark;
+      if (end === 0) return subscription.unsubscribe();
+      for await (const batch of subscription.batches()) {
+        records += batch.deliveredCount;
+        if (batch.fields.baseOrdinal + batch.fields.recordCount >= end) break;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { records, dataBytes: records * recordBytes, seconds };
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  samples: number;
+  recordsPerSec: number;
+}
+
+/** The send time of a put, in the data of its first record. */
+function timestampAt(batch: Uint8Array, write?: number): number {
+  const fields = newRecordFields(BATCH_HEADER_BYTES);
+  nextRecordFields(batch, fields, batch.length);
+  const view = new DataView(batch.buffer, batch.byteOffset + fields.dataStart, TIMESTAMP_BYTES);
+  if (write !== undefined) view.setFloat64(0, write, true);
+  return view.getFloat64(0, true);
+}
+
+/** Paced puts at `recordsPerSec`; the latency of each to the LATEST subscriber that gets it. */
+async function latency(
+  clients: RunnelClient[],
+  stream: string,
+  batches: EncodedBatch[][],
+  recordsPerSec: number,
+  seconds: number,
+): Promise<Latency> {
+  const shards = batches.length;
+  const perPut = batches[0]![0]!.records;
+  const samples: number[] = [];
+  const subscriptions = await subscribeAll(clients, stream, shards, 'LATEST');
+  const reading = subscriptions.map(async (subscription) => {
+    for await (const batch of subscription.batches()) {
+      samples.push(performance.now() - timestampAt(batch.bytes));
+    }
+  });
+  const intervalMs = (perPut / recordsPerSec) * 1000;
+  const started = performance.now();
+  const pending = new Set<Promise<unknown>>();
+  let sent = 0;
+  while (performance.now() < started + seconds * 1000) {
+    // Catch up with the schedule, then sleep to the next slot.
+    while (started + sent * intervalMs <= performance.now()) {
+      const template = batches[sent % shards]![sent % BATCHES_PER_SHARD]!;
+      const bytes = template.bytes.slice();
+      timestampAt(bytes, performance.now());
+      const put = clients[sent % clients.length]!.putEncodedBatch(stream, bytes, template.records);
+      pending.add(put);
+      void put.finally(() => pending.delete(put));
+      sent++;
+    }
+    const wait = started + sent * intervalMs - performance.now();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+  }
+  await Promise.all(pending);
+  await new Promise((resolve) => setTimeout(resolve, LATENCY_DRAIN_MS));
+  for (const subscription of subscriptions) subscription.unsubscribe();
+  await Promise.all(reading);
+  samples.sort((a, b) => a - b);
+  const at = (q: number) =>
+    samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
+  const rate = (sent * perPut) / seconds;
+  return { p50: at(0.5), p99: at(0.99), samples: samples.length, recordsPerSec: rate };
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+const pad = (text: string, width: number) => text.padStart(width);
+const count = (value: number) => Math.round(value).toLocaleString('en-US');
+const megabytes = (t: Throughput) => (t.dataBytes / t.seconds / 1e6).toFixed(0);
+const cpu = (t: Throughput) => `${Math.round(t.serverCpu ?? 0)}/${Math.round(t.loadCpu ?? 0)}`;
+const sizeName = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`);
+
+const HEADER =
+  `${pad('record', 7)} | ${pad('ingest rec/s', 12)} ${pad('MB/s', 5)} ${pad('vs engine', 9)} ` +
+  `${pad('cpu s/l %', 9)} | ${pad('subscribe rec/s', 15)} ${pad('MB/s', 5)} ${pad('cpu s/l %', 9)} | ` +
+  `${pad('latency at rec/s', 16)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)}`;
+
+async function measureSize(
+  server: ServerProcess,
+  clients: RunnelClient[],
+  recordBytes: number,
+  seconds: number,
+  shards: number,
+): Promise<{ row: string; notes: string[] }> {
+  const stream = `${STREAM_PREFIX}-${recordBytes}`;
+  const perPut = RECORDS_PER_PUT[recordBytes] ?? Math.max(1, Math.floor(1e6 / recordBytes));
+  const batches = encodeShardBatches(shards, recordBytes, perPut);
+  await server.command(`create ${stream} ${shards}`);
+  const put = await measured(server, () => ingest(clients, stream, batches, seconds));
+  const read = await measured(server, () => readBack(clients, stream, shards, recordBytes));
+  await server.command(`delete ${stream}`);
+
+  const direct = `${stream}-engine`;
+  await server.command(`create ${direct} ${shards}`);
+  const lanes = clients.length * inFlightPerConnection;
+  const args = `${recordBytes} ${perPut} ${shards} ${seconds} ${lanes}`;
+  const answer = await server.command(`direct ${direct} ${args}`);
+  const directRate = Number(answer[0]) / Number(answer[1]);
+  await server.command(`delete ${direct}`);
+
+  const putRate = put.records / put.seconds;
+  const quiet = `${stream}-latency`;
+  await server.command(`create ${quiet} ${shards}`);
+  const latencySeconds = Math.min(seconds, LATENCY_SECONDS_MAX);
+  const rate = putRate * Number(values.load);
+  const lat = await latency(clients, quiet, batches, rate, latencySeconds);
+  await server.command(`delete ${quiet}`);
+
+  const row =
+    `${pad(sizeName(recordBytes), 7)} | ${pad(count(putRate), 12)} ${pad(megabytes(put), 5)} ` +
+    `${pad(`${Math.round((100 * putRate) / directRate)}%`, 9)} ${pad(cpu(put), 9)} | ` +
+    `${pad(count(read.records / read.seconds), 15)} ${pad(megabytes(read), 5)} ${pad(cpu(read), 9)} | ` +
+    `${pad(count(lat.recordsPerSec), 16)} ${pad(lat.p50.toFixed(2), 7)} ${pad(lat.p99.toFixed(2), 7)}`;
+  const notes = [
+    `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
+      `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); p99 ${lat.p99.toFixed(2)} ms at ` +
+      `${values.load} of peak vs target ${TARGET_P99_MS} ms (${lat.samples} puts of ${perPut})`,
+  ];
+  if (recordBytes === 100) {
+    const target = count(TARGET_RECORDS_PER_SEC_100B);
+    notes.push(`100 B ingest: ${count(putRate)} records/s vs target ${target}`);
+  }
+  if (recordBytes === 65536) {
+    notes.push(`64 KiB ingest: ${megabytes(put)} MB/s vs target ${TARGET_MB_PER_SEC_64KIB}`);
+  }
+  return { row, notes };
+}
+
+async function main(): Promise<void> {
+  if (values.serve) return serve(values.serve, Number(values.workers));
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+  const shards = Number(values.shards);
+  const dataDir = mkdtempSync(join(tmpdir(), 'runnel-ws-bench-'));
+  console.log(
+    `ws-throughput: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}; ` +
+      `server in a child process with ${values.workers} shard workers; load: ${connections} ` +
+      `connections × ${inFlightPerConnection} puts in flight, ${shards} shards, ${seconds} s per phase`,
+  );
+  const server = await ServerProcess.start(dataDir, Number(values.workers));
+  const clients = await Promise.all(
+    Array.from({ length: connections }, () => RunnelClient.connect(server.url)),
+  );
+  const rows: string[] = [];
+  const notes: string[] = [];
+  try {
+    for (const recordBytes of values.sizes!.split(',').map(Number)) {
+      const result = await measureSize(server, clients, recordBytes, seconds, shards);
+      console.log(result.row);
+      rows.push(result.row);
+      notes.push(...result.notes);
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`\n${HEADER}\n${'-'.repeat(HEADER.length)}\n${rows.join('\n')}\n`);
+  for (const note of notes) console.log(note);
+}
+
+await main();
