@@ -79,13 +79,14 @@ export function encodeBatches(records: readonly RecordInput[], router: ShardRout
     keyStart[i] = offset;
     keyLength[i] = written;
     const explicit = record.ExplicitHashKey;
-    if (explicit === undefined) {
-      md5Words(scratch, offset, written, words, 0);
-    } else {
-      bigIntToWords(parseExplicitHashKey(explicit)!, words, 0);
-    }
     offset += written;
-    const slot = slots === 1 ? 0 : router.route(words);
+    // With one open shard every key routes to it: the hash would decide nothing.
+    let slot = 0;
+    if (slots > 1) {
+      if (explicit === undefined) md5Words(scratch, keyStart[i]!, written, words, 0);
+      else bigIntToWords(parseExplicitHashKey(explicit)!, words, 0);
+      slot = router.route(words);
+    }
     shardOfRecord[i] = slot;
     positionOfRecord[i] = recordCount[slot]!;
     recordCount[slot]!++;

@@ -91,8 +91,10 @@ export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRec
           `Member must have length less than or equal to ${maxRecordBytes}`,
       );
     }
-    if (cursor.hashKeyEnd > cursor.hashKeyStart) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
-    else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, words, 0);
+    // An explicit hash key is checked even when it decides nothing; MD5 only when it decides.
+    const explicit = cursor.hashKeyEnd > cursor.hashKeyStart;
+    if (explicit) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
+    else if (slots > 1) md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, words, 0);
     const slot = slots === 1 ? 0 : router.route(words);
     if (firstSlot < 0) firstSlot = slot;
     else if (slot !== firstSlot) mixed = true;
