@@ -27,20 +27,24 @@
  */
 import xxhash from 'xxhash-wasm';
 
-export const BATCH_MAGIC = 0x31424e52; // 'RNB1' read little-endian
-export const BATCH_FORMAT_VERSION = 1;
+export * from './batch-layout.js';
+import {
+  ARRIVAL_MS_OFFSET,
+  ATTRIBUTES_OFFSET,
+  BASE_ORDINAL_OFFSET,
+  BATCH_FORMAT_VERSION,
+  BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  BATCH_MAGIC,
+  CHECKSUM_OFFSET,
+  MAGIC_OFFSET,
+  RECORD_COUNT_OFFSET,
+  RESERVED_OFFSET,
+  VERSION_OFFSET,
+  readVarint,
+  varintBytes,
+} from './batch-layout.js';
 
-export const MAGIC_OFFSET = 0;
-export const MAGIC_BYTES = 4;
-export const VERSION_OFFSET = MAGIC_OFFSET + MAGIC_BYTES;
-export const ATTRIBUTES_OFFSET = VERSION_OFFSET + 1;
-export const RESERVED_OFFSET = ATTRIBUTES_OFFSET + 1;
-export const BATCH_LENGTH_OFFSET = RESERVED_OFFSET + 2;
-export const RECORD_COUNT_OFFSET = BATCH_LENGTH_OFFSET + 4;
-export const CHECKSUM_OFFSET = RECORD_COUNT_OFFSET + 4;
-export const BASE_ORDINAL_OFFSET = CHECKSUM_OFFSET + 8;
-export const ARRIVAL_MS_OFFSET = BASE_ORDINAL_OFFSET + 8;
-export const BATCH_HEADER_BYTES = ARRIVAL_MS_OFFSET + 8;
 /** The checksum covers everything from the base ordinal to the end of the batch. */
 export const CHECKSUM_START = BASE_ORDINAL_OFFSET;
 
@@ -49,42 +53,6 @@ const hasher = await xxhash();
 /** xxhash64 of the checksummed part of a batch at `bytes[offset, offset + length)`. */
 export function batchChecksum(bytes: Uint8Array, offset: number, length: number): bigint {
   return hasher.h64Raw(bytes.subarray(offset + CHECKSUM_START, offset + length), 0n);
-}
-
-export function varintBytes(value: number): number {
-  let bytes = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-export function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
-  while (value >= 0x80) {
-    bytes[offset++] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  bytes[offset++] = value;
-  return offset;
-}
-
-/** Reads a varint at `offset`; sets `cursor.offset` past it. Returns -1 if it runs past `end`. */
-export function readVarint(bytes: Uint8Array, cursor: { offset: number }, end: number): number {
-  let value = 0;
-  let scale = 1;
-  let offset = cursor.offset;
-  for (let i = 0; i < 5; i++) {
-    if (offset >= end) return -1;
-    const byte = bytes[offset++]!;
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      cursor.offset = offset;
-      return value;
-    }
-    scale *= 128;
-  }
-  return -1;
 }
 
 export function readU64(view: DataView, offset: number): number {

@@ -1,0 +1,64 @@
+/**
+ * The byte layout of a record batch (documented in record-batch.ts and docs/format.md): the
+ * header's chained offsets and the unsigned LEB128 varints that frame each record. It imports
+ * nothing, so the browser-safe WebSocket client and the storage engine share one definition.
+ */
+
+export const BATCH_MAGIC = 0x31424e52; // 'RNB1' read little-endian
+export const BATCH_FORMAT_VERSION = 1;
+
+export const MAGIC_OFFSET = 0;
+export const MAGIC_BYTES = 4;
+export const VERSION_OFFSET = MAGIC_OFFSET + MAGIC_BYTES;
+export const VERSION_BYTES = 1;
+export const ATTRIBUTES_OFFSET = VERSION_OFFSET + VERSION_BYTES;
+export const ATTRIBUTES_BYTES = 1;
+export const RESERVED_OFFSET = ATTRIBUTES_OFFSET + ATTRIBUTES_BYTES;
+export const RESERVED_BYTES = 2;
+export const BATCH_LENGTH_OFFSET = RESERVED_OFFSET + RESERVED_BYTES;
+export const BATCH_LENGTH_BYTES = 4;
+export const RECORD_COUNT_OFFSET = BATCH_LENGTH_OFFSET + BATCH_LENGTH_BYTES;
+export const RECORD_COUNT_BYTES = 4;
+export const CHECKSUM_OFFSET = RECORD_COUNT_OFFSET + RECORD_COUNT_BYTES;
+export const CHECKSUM_BYTES = 8;
+export const BASE_ORDINAL_OFFSET = CHECKSUM_OFFSET + CHECKSUM_BYTES;
+export const BASE_ORDINAL_BYTES = 8;
+export const ARRIVAL_MS_OFFSET = BASE_ORDINAL_OFFSET + BASE_ORDINAL_BYTES;
+export const ARRIVAL_MS_BYTES = 8;
+export const BATCH_HEADER_BYTES = ARRIVAL_MS_OFFSET + ARRIVAL_MS_BYTES;
+
+export function varintBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+export function writeVarint(bytes: Uint8Array, offset: number, value: number): number {
+  while (value >= 0x80) {
+    bytes[offset++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  bytes[offset++] = value;
+  return offset;
+}
+
+/** Reads a varint at `cursor.offset` (advancing it); -1 if it runs past `end` or overflows. */
+export function readVarint(bytes: Uint8Array, cursor: { offset: number }, end: number): number {
+  let value = 0;
+  let scale = 1;
+  let offset = cursor.offset;
+  for (let i = 0; i < 5; i++) {
+    if (offset >= end) return -1;
+    const byte = bytes[offset++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      cursor.offset = offset;
+      return value;
+    }
+    scale *= 128;
+  }
+  return -1;
+}
