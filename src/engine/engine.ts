@@ -248,7 +248,13 @@ export class Engine {
     this.catalog.streams = this.catalog.streams.filter((record) => record.status !== 'DELETING');
     this.persist();
     await this.openShards([...this.streams.values()].flatMap((stream) => stream.shards));
-    this.retentionTimer = setInterval(() => void this.enforceRetention(), RETENTION_CHECK_INTERVAL_MS);
+    this.retentionTimer = setInterval(() => {
+      // A failed pass (a worker restarting, say) is retried at the next interval; it must never
+      // become an unhandled rejection that takes the process down.
+      this.enforceRetention().catch((error: unknown) => {
+        console.error(`runnel: retention pass failed: ${(error as Error).message}`);
+      });
+    }, RETENTION_CHECK_INTERVAL_MS);
     this.retentionTimer.unref();
   }
 
@@ -310,6 +316,8 @@ export class Engine {
     const now = this.clock();
     const byWorker = new Map<number, Array<{ shard: ShardState['descriptor']; cutoffMs: number }>>();
     for (const stream of this.streams.values()) {
+      // A stream being deleted has its shards closed (or closing) in their workers.
+      if (stream.record.status === 'DELETING') continue;
       const cutoffMs = now - stream.record.retentionHours * MS_PER_HOUR;
       for (const shard of stream.shards) {
         const list = byWorker.get(shard.worker) ?? [];

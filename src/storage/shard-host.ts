@@ -100,6 +100,7 @@ export class ShardHost {
   private retention(shards: Array<{ shard: ShardDescriptor; cutoffMs: number }>): RetentionReply {
     let deletedSegments = 0;
     for (const { shard, cutoffMs } of shards) {
+      if (this.retired.has(shard.key)) continue;
       deletedSegments += this.log(shard).enforceRetention(cutoffMs);
     }
     return { deletedSegments };

@@ -146,3 +146,22 @@ describe('fsync mode', () => {
     }
   });
 });
+
+describe('retention while streams are deleted', () => {
+  it('a retention pass after a deletion skips the deleted stream instead of failing', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 2, streamTransitionMs: 300 });
+    try {
+      await engine.createStream({ StreamName: 'going', ShardCount: 2 });
+      await engine.createStream({ StreamName: 'staying', ShardCount: 2 });
+      await sleep(400);
+      await engine.deleteStream({ StreamName: 'going' });
+      await expect(engine.enforceRetention()).resolves.toBe(0);
+      await sleep(400);
+      await expect(engine.enforceRetention()).resolves.toBe(0);
+    } finally {
+      await engine.close();
+    }
+  });
+});
