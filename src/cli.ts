@@ -18,6 +18,8 @@ import {
 } from './server/server.js';
 
 const HELP = `Usage: runnel serve [options]
+       runnel bench [--quick] [--json FILE] [--html FILE] [--peers] [--verify-limits]   (bench --help)
+       runnel load --endpoint URL [--protocol kinesis|ws] (--rate R | --max) ...       (load --help)
 
 Runs the Kinesis Data Streams API (JSON 1.1 and CBOR 1.1, over HTTP/1.1 and HTTP/2) on one
 port, and the uWebSockets.js app (the same API over HTTP/1.1, /health, /metrics) on another.
@@ -124,6 +126,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(HELP);
     if (command === undefined) process.exitCode = 1;
+    return;
+  }
+  if (command === 'bench' || command === 'load') {
+    const module = command === 'bench' ? await import('./harness/bench.js') : await import('./harness/load.js');
+    process.exitCode = await module.main(rest);
     return;
   }
   if (command !== 'serve') throw new UsageError(`unknown command '${command}'`);

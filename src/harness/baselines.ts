@@ -114,7 +114,9 @@ process.on('SIGTERM', () => process.exit(0));
 
 /** MB/s over one loopback TCP connection to a sink in another process, for `seconds`. */
 export async function loopbackMBps(seconds: number): Promise<number> {
-  const child = spawn(process.execPath, ['-e', SINK_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', SINK_SCRIPT], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const port = Number(await firstLine(child, 10_000, 'the loopback sink'));
     const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
@@ -153,7 +155,11 @@ export interface Baselines {
   loopbackMBps: number;
 }
 
-export async function measureBaselines(dir: string, recordSizes: readonly number[], seconds: number): Promise<Baselines> {
+export async function measureBaselines(
+  dir: string,
+  recordSizes: readonly number[],
+  seconds: number,
+): Promise<Baselines> {
   const byRecord: Record<string, number> = {};
   for (const size of recordSizes) byRecord[String(size)] = mappedWriteMBps(dir, size, seconds);
   return {

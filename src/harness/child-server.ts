@@ -26,7 +26,11 @@ export interface ChildServerOptions {
 }
 
 /** Waits for a child to exit, killing it if it takes longer than `timeoutMs`. */
-export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = CHILD_STOP_TIMEOUT_MS): Promise<number | null> {
+export function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  timeoutMs = CHILD_STOP_TIMEOUT_MS,
+): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -42,7 +46,10 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
 export function firstLine(child: ChildProcess, timeoutMs: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => fail(new Error(`${what} was not ready in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`${what} was not ready in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     function fail(error: Error): void {
       clearTimeout(timer);
       child.stdout!.off('data', onData);

@@ -154,12 +154,17 @@ export class LatencyHistogram {
     }
     return [...out.entries()]
       .sort((a, b) => a[0] - b[0])
-      .map(([slot, count]) => ({ fromMs: 2 ** (slot / perOctave), toMs: 2 ** ((slot + 1) / perOctave), count }));
+      .map(([slot, count]) => ({
+        fromMs: 2 ** (slot / perOctave),
+        toMs: 2 ** ((slot + 1) / perOctave),
+        count,
+      }));
   }
 
   toJSON(): HistogramJson {
     const buckets: Array<[number, number]> = [];
-    for (let i = 0; i < BUCKET_COUNT; i++) if (this.counts[i]! > 0) buckets.push([i, this.counts[i]!]);
+    for (let i = 0; i < BUCKET_COUNT; i++)
+      if (this.counts[i]! > 0) buckets.push([i, this.counts[i]!]);
     return {
       subBucketBits: SUB_BUCKET_BITS,
       count: this.count,
@@ -172,7 +177,9 @@ export class LatencyHistogram {
 
   static fromJSON(json: HistogramJson): LatencyHistogram {
     if (json.subBucketBits !== SUB_BUCKET_BITS) {
-      throw new Error(`histogram precision ${json.subBucketBits} bits, expected ${SUB_BUCKET_BITS}`);
+      throw new Error(
+        `histogram precision ${json.subBucketBits} bits, expected ${SUB_BUCKET_BITS}`,
+      );
     }
     const histogram = new LatencyHistogram();
     for (const [index, count] of json.buckets) histogram.counts[index]! += count;

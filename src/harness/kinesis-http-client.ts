@@ -81,7 +81,11 @@ type Signer = (request: {
 }) => Promise<Record<string, string>>;
 
 /** The Kinesis error name from a JSON error body (`{"__type":"ns#Name","message":...}`). */
-export function parseError(status: number, body: Buffer, headers?: Record<string, unknown>): KinesisHttpError {
+export function parseError(
+  status: number,
+  body: Buffer,
+  headers?: Record<string, unknown>,
+): KinesisHttpError {
   let type = String(headers?.['x-amzn-errortype'] ?? '');
   let message = '';
   try {
@@ -125,11 +129,17 @@ async function sigV4Signer(region: string): Promise<Signer> {
   if (!accessKeyId || !secretAccessKey) {
     throw new Error('signing needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment');
   }
-  let module: { SignatureV4: new (options: object) => { sign(request: object): Promise<{ headers: Record<string, string> }> } };
+  let module: {
+    SignatureV4: new (options: object) => {
+      sign(request: object): Promise<{ headers: Record<string, string> }>;
+    };
+  };
   try {
     module = (await import('@smithy/signature-v4' as string)) as typeof module;
   } catch (error) {
-    throw new Error(`SigV4 signing needs @smithy/signature-v4 installed (${(error as Error).message})`);
+    throw new Error(
+      `SigV4 signing needs @smithy/signature-v4 installed (${(error as Error).message})`,
+    );
   }
   const signer = new module.SignatureV4({
     service: 'kinesis',
@@ -202,7 +212,9 @@ export class KinesisHttpClient {
   async request(operation: string, body: Buffer): Promise<RawResponse> {
     if (this.closed) throw new KinesisHttpError('ClientClosed', 'the client is closed', 0);
     const headers = await this.headersFor(operation, body);
-    return this.httpVersion === 'http1' ? this.request1(headers, body) : this.request2(headers, body);
+    return this.httpVersion === 'http1'
+      ? this.request1(headers, body)
+      : this.request2(headers, body);
   }
 
   private request1(headers: Record<string, string>, body: Buffer): Promise<RawResponse> {
@@ -221,11 +233,15 @@ export class KinesisHttpClient {
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }),
+          );
           response.on('error', reject);
         },
       );
-      request.on('timeout', () => request.destroy(new KinesisHttpError('RequestTimeout', 'no answer in time', 0)));
+      request.on('timeout', () =>
+        request.destroy(new KinesisHttpError('RequestTimeout', 'no answer in time', 0)),
+      );
       request.on('error', reject);
       request.end(body);
     });
@@ -245,7 +261,13 @@ export class KinesisHttpClient {
         maxSessionMemory: HTTP2_SESSION_MEMORY_MB,
         createConnection: () =>
           tls
-            ? tlsConnect({ host, port, ALPNProtocols: ['h2'], servername: host, rejectUnauthorized: !this.insecure }).setNoDelay(true)
+            ? tlsConnect({
+                host,
+                port,
+                ALPNProtocols: ['h2'],
+                servername: host,
+                rejectUnauthorized: !this.insecure,
+              }).setNoDelay(true)
             : netConnect({ host, port, noDelay: true }),
       });
       session.on('error', () => undefined);
@@ -258,21 +280,27 @@ export class KinesisHttpClient {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.session().request({ ':method': 'POST', ':path': '/', ...headers, 'content-length': body.length });
+        stream = this.session().request({
+          ':method': 'POST',
+          ':path': '/',
+          ...headers,
+          'content-length': body.length,
+        });
       } catch (error) {
         reject(error);
         return;
       }
       let status = 0;
       const chunks: Buffer[] = [];
-      stream.setTimeout(REQUEST_TIMEOUT_MS, () =>
-        stream.close(http2.constants.NGHTTP2_CANCEL),
-      );
+      stream.setTimeout(REQUEST_TIMEOUT_MS, () => stream.close(http2.constants.NGHTTP2_CANCEL));
       stream.on('response', (responseHeaders) => (status = Number(responseHeaders[':status'])));
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
       stream.on('close', () => {
-        if (status === 0) reject(new KinesisHttpError('StreamClosed', `HTTP/2 stream closed (${stream.rstCode})`, 0));
+        if (status === 0)
+          reject(
+            new KinesisHttpError('StreamClosed', `HTTP/2 stream closed (${stream.rstCode})`, 0),
+          );
       });
       stream.on('error', reject);
       stream.end(body);
@@ -290,21 +318,29 @@ export class KinesisHttpClient {
 
   async streamStatus(streamName: string): Promise<string | undefined> {
     try {
-      const out = await this.call<{ StreamDescriptionSummary: { StreamStatus: string } }>('DescribeStreamSummary', {
-        StreamName: streamName,
-      });
+      const out = await this.call<{ StreamDescriptionSummary: { StreamStatus: string } }>(
+        'DescribeStreamSummary',
+        {
+          StreamName: streamName,
+        },
+      );
       return out.StreamDescriptionSummary.StreamStatus;
     } catch (error) {
-      if (error instanceof KinesisHttpError && error.code === 'ResourceNotFoundException') return undefined;
+      if (error instanceof KinesisHttpError && error.code === 'ResourceNotFoundException')
+        return undefined;
       // Emulators without DescribeStreamSummary: fall back to DescribeStream.
       if (error instanceof KinesisHttpError && /UnknownOperation|InvalidAction/.test(error.code)) {
         try {
-          const out = await this.call<{ StreamDescription: { StreamStatus: string } }>('DescribeStream', {
-            StreamName: streamName,
-          });
+          const out = await this.call<{ StreamDescription: { StreamStatus: string } }>(
+            'DescribeStream',
+            {
+              StreamName: streamName,
+            },
+          );
           return out.StreamDescription.StreamStatus;
         } catch (inner) {
-          if (inner instanceof KinesisHttpError && inner.code === 'ResourceNotFoundException') return undefined;
+          if (inner instanceof KinesisHttpError && inner.code === 'ResourceNotFoundException')
+            return undefined;
           throw inner;
         }
       }
@@ -312,12 +348,17 @@ export class KinesisHttpClient {
     }
   }
 
-  async waitForStatus(streamName: string, wanted: 'ACTIVE' | 'GONE', timeoutMs = STREAM_ACTIVE_TIMEOUT_MS): Promise<void> {
+  async waitForStatus(
+    streamName: string,
+    wanted: 'ACTIVE' | 'GONE',
+    timeoutMs = STREAM_ACTIVE_TIMEOUT_MS,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const status = await this.streamStatus(streamName);
       if (wanted === 'ACTIVE' ? status === 'ACTIVE' : status === undefined) return;
-      if (Date.now() > deadline) throw new Error(`stream ${streamName} is ${status ?? 'missing'}, not ${wanted}`);
+      if (Date.now() > deadline)
+        throw new Error(`stream ${streamName} is ${status ?? 'missing'}, not ${wanted}`);
       await sleep(STREAM_POLL_MS);
     }
   }
@@ -330,7 +371,8 @@ export class KinesisHttpClient {
         await this.call('CreateStream', { StreamName: streamName, ShardCount: shardCount });
         created = true;
       } catch (error) {
-        if (!(error instanceof KinesisHttpError && error.code === 'ResourceInUseException')) throw error;
+        if (!(error instanceof KinesisHttpError && error.code === 'ResourceInUseException'))
+          throw error;
       }
     }
     await this.waitForStatus(streamName, 'ACTIVE');
@@ -362,15 +404,23 @@ export class KinesisHttpClient {
       } while (token);
       return ids;
     } catch (error) {
-      if (!(error instanceof KinesisHttpError && /UnknownOperation|InvalidAction/.test(error.code))) throw error;
-      const out = await this.call<{ StreamDescription: { Shards: Array<{ ShardId: string }> } }>('DescribeStream', {
-        StreamName: streamName,
-      });
+      if (!(error instanceof KinesisHttpError && /UnknownOperation|InvalidAction/.test(error.code)))
+        throw error;
+      const out = await this.call<{ StreamDescription: { Shards: Array<{ ShardId: string }> } }>(
+        'DescribeStream',
+        {
+          StreamName: streamName,
+        },
+      );
       return out.StreamDescription.Shards.map((shard) => shard.ShardId);
     }
   }
 
-  async shardIterator(streamName: string, shardId: string, type: 'TRIM_HORIZON' | 'LATEST'): Promise<string> {
+  async shardIterator(
+    streamName: string,
+    shardId: string,
+    type: 'TRIM_HORIZON' | 'LATEST',
+  ): Promise<string> {
     const out = await this.call<{ ShardIterator: string }>('GetShardIterator', {
       StreamName: streamName,
       ShardId: shardId,
@@ -404,13 +454,17 @@ const THROTTLED_CODES = [...THROTTLING_ERRORS].map((name) => Buffer.from(`"${nam
  * Outcome of a PutRecords answer without parsing 500 result entries: FailedRecordCount, and
  * how many of the failed entries name a throttling ErrorCode.
  */
-export function putRecordsOutcome(body: Buffer, recordCount: number): { failed: number; throttled: number } {
+export function putRecordsOutcome(
+  body: Buffer,
+  recordCount: number,
+): { failed: number; throttled: number } {
   const at = body.indexOf(FAILED_COUNT);
   if (at === -1) return { failed: recordCount, throttled: 0 };
   let failed = 0;
   let i = at + FAILED_COUNT.length;
   while (i < body.length && body[i] === 0x20) i++;
-  while (i < body.length && body[i]! >= 0x30 && body[i]! <= 0x39) failed = failed * 10 + body[i++]! - 0x30;
+  while (i < body.length && body[i]! >= 0x30 && body[i]! <= 0x39)
+    failed = failed * 10 + body[i++]! - 0x30;
   if (failed === 0) return { failed: 0, throttled: 0 };
   let throttled = 0;
   for (const code of THROTTLED_CODES) throttled += countOccurrences(body, code);

@@ -202,7 +202,8 @@ class RingCursor {
 }
 
 function describeTarget(target: LoadTarget): string {
-  if (target.kind === 'kinesis') return `kinesis ${target.httpVersion === 'http1' ? 'HTTP/1.1' : 'HTTP/2'} ${target.endpoint}`;
+  if (target.kind === 'kinesis')
+    return `kinesis ${target.httpVersion === 'http1' ? 'HTTP/1.1' : 'HTTP/2'} ${target.endpoint}`;
   if (target.kind === 'ws') return `ws ${target.endpoint}`;
   return 'embedded engine';
 }
@@ -213,11 +214,19 @@ interface Connected {
   close(): Promise<void>;
 }
 
-async function connect(options: LoadOptions, pool: RecordPool, members: Buffer[] | undefined): Promise<Connected> {
+async function connect(
+  options: LoadOptions,
+  pool: RecordPool,
+  members: Buffer[] | undefined,
+): Promise<Connected> {
   const { target } = options;
   if (target.kind === 'embedded') {
     const control = new EmbeddedControlPlane(target.engine);
-    return { senders: [new EmbeddedSender(target.engine, pool.records)], control, close: async () => {} };
+    return {
+      senders: [new EmbeddedSender(target.engine, pool.records)],
+      control,
+      close: async () => {},
+    };
   }
   if (target.kind === 'kinesis') {
     const clientOptions = {
@@ -228,7 +237,10 @@ async function connect(options: LoadOptions, pool: RecordPool, members: Buffer[]
       ...(target.region !== undefined ? { region: target.region } : {}),
     };
     const putClient = new KinesisHttpClient(clientOptions);
-    const controlClient = new KinesisHttpClient({ ...clientOptions, connections: Math.max(1, options.consumers) });
+    const controlClient = new KinesisHttpClient({
+      ...clientOptions,
+      connections: Math.max(1, options.consumers),
+    });
     const sender = new HttpPutSender(putClient, members ?? jsonMembers(pool));
     return {
       senders: [sender],
@@ -245,7 +257,11 @@ async function connect(options: LoadOptions, pool: RecordPool, members: Buffer[]
   for (let i = 0; i < options.connections; i++) {
     senders.push(new WsPutSender(await loaded.connect(target.endpoint), pool.records));
   }
-  const controlClient = new KinesisHttpClient({ endpoint: target.controlEndpoint, httpVersion: 'http1', connections: 2 });
+  const controlClient = new KinesisHttpClient({
+    endpoint: target.controlEndpoint,
+    httpVersion: 'http1',
+    connections: 2,
+  });
   return {
     senders,
     control: new HttpControlPlane(controlClient),
@@ -278,20 +294,25 @@ function consumerSummary(stats: ReadStats, consumers: number, elapsedSec: number
 
 /** Runs one load: set up streams, write (and read), stop by itself, summarise. */
 export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
-  const pool = options.pool?.pool ?? buildRecordPool({ recordSize: options.recordSize, keys: options.keys, seed: options.seed });
-  const members = options.target.kind === 'kinesis' ? options.pool?.members ?? jsonMembers(pool) : undefined;
+  const pool =
+    options.pool?.pool ??
+    buildRecordPool({ recordSize: options.recordSize, keys: options.keys, seed: options.seed });
+  const members =
+    options.target.kind === 'kinesis' ? (options.pool?.members ?? jsonMembers(pool)) : undefined;
   const connected = await connect(options, pool, members);
   const createdStreams: string[] = [];
   try {
     if (options.createStreams) {
       for (const stream of options.streams) {
-        if (await connected.control.ensureStream(stream, options.shards)) createdStreams.push(stream);
+        if (await connected.control.ensureStream(stream, options.shards))
+          createdStreams.push(stream);
       }
     }
     return await drive(options, pool, connected, createdStreams);
   } finally {
     if (options.cleanup) {
-      for (const stream of options.streams) await connected.control.deleteStream(stream).catch(() => undefined);
+      for (const stream of options.streams)
+        await connected.control.deleteStream(stream).catch(() => undefined);
     }
     await connected.close();
   }
@@ -304,10 +325,19 @@ async function drive(
   createdStreams: string[],
 ): Promise<LoadSummary> {
   const durationMs = Math.min(options.durationMs, LOAD_DURATION_MS_MAX);
-  const inFlightMax = Math.min(LOAD_IN_FLIGHT_MAX, options.connections * options.inFlightPerConnection);
+  const inFlightMax = Math.min(
+    LOAD_IN_FLIGHT_MAX,
+    options.connections * options.inFlightPerConnection,
+  );
   // PutRecords carries at most 500 records; the batch API and the WebSocket protocol are bounded
   // by bytes only (requestBytesMax).
-  const recordsPerRequest = Math.max(1, Math.min(options.recordsPerRequest, options.target.kind === 'kinesis' ? PUT_RECORDS_ENTRIES_MAX : Infinity));
+  const recordsPerRequest = Math.max(
+    1,
+    Math.min(
+      options.recordsPerRequest,
+      options.target.kind === 'kinesis' ? PUT_RECORDS_ENTRIES_MAX : Infinity,
+    ),
+  );
   const cursor = new RingCursor(pool, recordsPerRequest, options.requestBytesMax);
   const maxRecords = options.maxRecords ?? Infinity;
   const maxBytes = options.maxBytes ?? Infinity;
@@ -315,7 +345,16 @@ async function drive(
   const intervalHistogram = new LatencyHistogram();
   const perSecond: SecondCounts[] = [];
   const requestErrors: Record<string, number> = {};
-  const totals = { sent: 0, acked: 0, throttled: 0, failed: 0, requests: 0, bytes: 0, limitBytes: 0, sentBytes: 0 };
+  const totals = {
+    sent: 0,
+    acked: 0,
+    throttled: 0,
+    failed: 0,
+    requests: 0,
+    bytes: 0,
+    limitBytes: 0,
+    sentBytes: 0,
+  };
   let inFlight = 0;
   let streamTurn = 0;
   let senderTurn = 0;
@@ -325,10 +364,14 @@ async function drive(
   const consumerStats = newReadStats();
   const consumerTasks: Array<Promise<void>> = [];
   if (options.consumers > 0) {
-    const assignments: Array<Array<[string, string]>> = Array.from({ length: options.consumers }, () => []);
+    const assignments: Array<Array<[string, string]>> = Array.from(
+      { length: options.consumers },
+      () => [],
+    );
     let slot = 0;
     for (const stream of options.streams) {
-      for (const shardId of await connected.control.shardIds(stream)) assignments[slot++ % options.consumers]!.push([stream, shardId]);
+      for (const shardId of await connected.control.shardIds(stream))
+        assignments[slot++ % options.consumers]!.push([stream, shardId]);
     }
     for (const shards of assignments) {
       for (const [stream, shardId] of shards) {
@@ -337,7 +380,12 @@ async function drive(
             connected.control,
             stream,
             shardId,
-            { mode: 'follow', start: options.consumerStart, signal: consumerAbort.signal, pollMs: options.pollMs },
+            {
+              mode: 'follow',
+              start: options.consumerStart,
+              signal: consumerAbort.signal,
+              pollMs: options.pollMs,
+            },
             consumerStats,
           ),
         );
@@ -374,7 +422,8 @@ async function drive(
     histogram.recordMs(latencyMs, batch.count);
     intervalHistogram.recordMs(latencyMs, batch.count);
     const second = Math.max(0, Math.floor((performance.now() - startMs) / 1000));
-    while (perSecond.length <= second) perSecond.push({ acked: 0, throttled: 0, failed: 0, bytes: 0, limitBytes: 0 });
+    while (perSecond.length <= second)
+      perSecond.push({ acked: 0, throttled: 0, failed: 0, bytes: 0, limitBytes: 0 });
     const bucket = perSecond[second]!;
     bucket.acked += outcome.acked;
     bucket.throttled += outcome.throttled;
@@ -389,7 +438,9 @@ async function drive(
     totals.sentBytes += batch.bytes;
     const stream = options.streams[streamTurn++ % options.streams.length]!;
     const sender = connected.senders[senderTurn++ % connected.senders.length]!;
-    return sender.put(stream, batch.first, batch.count).then((outcome) => settled(batch, outcome, performance.now() - fromMs));
+    return sender
+      .put(stream, batch.first, batch.count)
+      .then((outcome) => settled(batch, outcome, performance.now() - fromMs));
   };
 
   const bounded = (): boolean => {
@@ -411,9 +462,18 @@ async function drive(
       `acked ${formatCount(totals.acked)} throttled ${formatCount(totals.throttled)} failed ${formatCount(totals.failed)}  ` +
       `p50 ${intervalHistogram.percentileMs(50).toFixed(2)} p99 ${intervalHistogram.percentileMs(99).toFixed(2)} ` +
       `p99.9 ${intervalHistogram.percentileMs(99.9).toFixed(2)} ms  in-flight ${inFlight}` +
-      (options.consumers > 0 ? `  read ${formatCount((consumerStats.records - last.consumed) / seconds)} rec/s` : '');
+      (options.consumers > 0
+        ? `  read ${formatCount((consumerStats.records - last.consumed) / seconds)} rec/s`
+        : '');
     intervalHistogram.reset();
-    last = { acked: totals.acked, bytes: totals.bytes, throttled: totals.throttled, failed: totals.failed, consumed: consumerStats.records, at: now };
+    last = {
+      acked: totals.acked,
+      bytes: totals.bytes,
+      throttled: totals.throttled,
+      failed: totals.failed,
+      consumed: consumerStats.records,
+      at: now,
+    };
     options.onProgress?.(line);
   }, PROGRESS_INTERVAL_MS);
 
@@ -444,7 +504,10 @@ async function drive(
         const tick = (): void => {
           pump();
           if (stopped) {
-            unsent = Math.max(0, Math.min(schedule.dueBy(Math.min(performance.now(), endMs)), maxRecords) - issued);
+            unsent = Math.max(
+              0,
+              Math.min(schedule.dueBy(Math.min(performance.now(), endMs)), maxRecords) - issued,
+            );
             resolve();
           } else setTimeout(tick, PACER_TICK_MS);
         };
@@ -476,12 +539,20 @@ async function drive(
   if (options.consumers > 0) {
     // Let consumers catch up with what was acknowledged, within drainMs.
     const drainUntil = performance.now() + options.drainMs;
-    while (consumerStats.records < totals.acked && performance.now() < drainUntil && !options.signal?.aborted) {
+    while (
+      consumerStats.records < totals.acked &&
+      performance.now() < drainUntil &&
+      !options.signal?.aborted
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     consumerAbort.abort();
     await Promise.all(consumerTasks);
-    consumers = consumerSummary(consumerStats, options.consumers, (performance.now() - startMs) / 1000);
+    consumers = consumerSummary(
+      consumerStats,
+      options.consumers,
+      (performance.now() - startMs) / 1000,
+    );
   }
 
   return {
@@ -556,11 +627,14 @@ export class UsageError extends Error {}
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new UsageError(`${name} must be a whole number, got '${value}'`);
+  if (!Number.isSafeInteger(parsed) || parsed < 0)
+    throw new UsageError(`${name} must be a whole number, got '${value}'`);
   return parsed;
 }
 
-export function parseLoadArgs(argv: string[]): LoadOptions & { json?: string | undefined; quiet: boolean } | 'help' {
+export function parseLoadArgs(
+  argv: string[],
+): (LoadOptions & { json?: string | undefined; quiet: boolean }) | 'help' {
   const { values } = parseArgs({
     args: argv,
     allowPositionals: false,
@@ -596,20 +670,33 @@ export function parseLoadArgs(argv: string[]): LoadOptions & { json?: string | u
   });
   if (values.help) return 'help';
   if (!values.endpoint) throw new UsageError('--endpoint is required');
-  if (values.rate !== undefined && values.max) throw new UsageError('give --rate or --max, not both');
-  if (values.rate === undefined && !values.max) throw new UsageError('give --rate R (open loop) or --max (closed loop)');
+  if (values.rate !== undefined && values.max)
+    throw new UsageError('give --rate or --max, not both');
+  if (values.rate === undefined && !values.max)
+    throw new UsageError('give --rate R (open loop) or --max (closed loop)');
   const protocol = values.protocol;
-  if (protocol !== 'kinesis' && protocol !== 'ws') throw new UsageError(`--protocol must be kinesis or ws`);
+  if (protocol !== 'kinesis' && protocol !== 'ws')
+    throw new UsageError(`--protocol must be kinesis or ws`);
   if (values.http !== '1' && values.http !== '2') throw new UsageError('--http must be 1 or 2');
   const httpVersion: HttpVersion = values.http === '2' ? 'http2' : 'http1';
   const streamCount = Number(values.streams);
-  const streams = Number.isSafeInteger(streamCount) && streamCount > 0
-    ? Array.from({ length: streamCount }, (_, i) => (streamCount === 1 ? values['stream-prefix']! : `${values['stream-prefix']}-${i}`))
-    : values.streams!.split(',').map((name) => name.trim()).filter(Boolean);
+  const streams =
+    Number.isSafeInteger(streamCount) && streamCount > 0
+      ? Array.from({ length: streamCount }, (_, i) =>
+          streamCount === 1 ? values['stream-prefix']! : `${values['stream-prefix']}-${i}`,
+        )
+      : values
+          .streams!.split(',')
+          .map((name) => name.trim())
+          .filter(Boolean);
   if (streams.length === 0) throw new UsageError('--streams names no stream');
   const start = values['consumer-start']!.toUpperCase();
-  if (start !== 'LATEST' && start !== 'TRIM_HORIZON') throw new UsageError('--consumer-start must be latest or trim_horizon');
-  const seed = values.seed !== undefined ? positiveInteger('--seed', values.seed, 0) : Math.floor(Math.random() * 2 ** 31);
+  if (start !== 'LATEST' && start !== 'TRIM_HORIZON')
+    throw new UsageError('--consumer-start must be latest or trim_horizon');
+  const seed =
+    values.seed !== undefined
+      ? positiveInteger('--seed', values.seed, 0)
+      : Math.floor(Math.random() * 2 ** 31);
   const wsEndpoint = values.endpoint;
   let target: LoadTarget;
   try {
@@ -625,7 +712,9 @@ export function parseLoadArgs(argv: string[]): LoadOptions & { json?: string | u
         : {
             kind: 'ws',
             endpoint: wsEndpoint,
-            controlEndpoint: values['control-endpoint'] ?? wsEndpoint.replace(/^ws(s?):/, 'http$1:').replace(/\/v1\/?$/, ''),
+            controlEndpoint:
+              values['control-endpoint'] ??
+              wsEndpoint.replace(/^ws(s?):/, 'http$1:').replace(/\/v1\/?$/, ''),
           };
     return {
       target,
@@ -636,13 +725,23 @@ export function parseLoadArgs(argv: string[]): LoadOptions & { json?: string | u
       seed,
       rate: values.rate !== undefined ? parseRate(values.rate) : undefined,
       durationMs: parseDurationMs(values.duration!),
-      maxRecords: values['max-records'] !== undefined ? positiveInteger('--max-records', values['max-records'], 0) : undefined,
+      maxRecords:
+        values['max-records'] !== undefined
+          ? positiveInteger('--max-records', values['max-records'], 0)
+          : undefined,
       connections: Math.max(1, positiveInteger('--connections', values.connections, 4)),
       inFlightPerConnection: Math.max(
         1,
-        positiveInteger('--in-flight', values['in-flight'], protocol === 'kinesis' && httpVersion === 'http1' ? 1 : 8),
+        positiveInteger(
+          '--in-flight',
+          values['in-flight'],
+          protocol === 'kinesis' && httpVersion === 'http1' ? 1 : 8,
+        ),
       ),
-      recordsPerRequest: Math.min(PUT_RECORDS_ENTRIES_MAX, Math.max(1, positiveInteger('--records-per-request', values['records-per-request'], 500))),
+      recordsPerRequest: Math.min(
+        PUT_RECORDS_ENTRIES_MAX,
+        Math.max(1, positiveInteger('--records-per-request', values['records-per-request'], 500)),
+      ),
       requestBytesMax: Math.min(REQUEST_DATA_BYTES_DEFAULT, PUT_RECORDS_BYTES_MAX),
       consumers: positiveInteger('--consumers', values.consumers, 0),
       consumerStart: start,
@@ -668,13 +767,17 @@ export function formatSummary(summary: LoadSummary): string {
   const lines = [
     `runnel load: ${summary.target}, ${summary.streams.length} stream(s) × ${summary.shards} shard(s), ` +
       `record size ${summary.recordSize}, keys ${summary.keys}, seed ${summary.seed}, ${summary.mode}` +
-      (summary.targetRecordsPerSec !== null ? ` at ${formatCount(summary.targetRecordsPerSec)} records/s` : ''),
+      (summary.targetRecordsPerSec !== null
+        ? ` at ${formatCount(summary.targetRecordsPerSec)} records/s`
+        : ''),
     `  stopped by ${summary.stoppedBy} after ${summary.elapsedSec.toFixed(2)} s`,
     `  sent ${formatCount(summary.sent)} = acked ${formatCount(summary.acked)} + throttled ${formatCount(summary.throttled)} ` +
       `+ failed ${formatCount(summary.failed)}; unsent (due, in-flight full) ${formatCount(summary.unsent)}`,
     `  ${formatCount(summary.recordsPerSec)} records/s, ${summary.MBps.toFixed(2)} MB/s acknowledged, ` +
       `${formatCount(summary.requests)} requests` +
-      (Object.keys(summary.requestErrors).length > 0 ? `, request errors ${JSON.stringify(summary.requestErrors)}` : ''),
+      (Object.keys(summary.requestErrors).length > 0
+        ? `, request errors ${JSON.stringify(summary.requestErrors)}`
+        : ''),
     `  ack latency ${formatLatency(summary.latencyMs)}${summary.mode === 'open-loop' ? ' (from intended send times)' : ''}`,
     `  client CPU ${summary.cpu.clientSec.toFixed(2)} s` +
       (summary.cpu.serverSec !== null ? `, server CPU ${summary.cpu.serverSec.toFixed(2)} s` : ''),
@@ -697,7 +800,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseLoadArgs(argv);
   } catch (error) {
-    process.stderr.write(`runnel load: ${(error as Error).message}\nRun 'runnel load --help' for usage.\n`);
+    process.stderr.write(
+      `runnel load: ${(error as Error).message}\nRun 'runnel load --help' for usage.\n`,
+    );
     return 2;
   }
   if (parsed === 'help') {

@@ -13,7 +13,10 @@ import { PEERS, installPeers, startPeer, type RunningPeer } from './peers.js';
 import { sleep } from './rate.js';
 
 const { values } = parseArgs({
-  options: { dir: { type: 'string', default: './data/peers' }, seconds: { type: 'string', default: '3600' } },
+  options: {
+    dir: { type: 'string', default: './data/peers' },
+    seconds: { type: 'string', default: '3600' },
+  },
 });
 const dir = resolve(values.dir!);
 const installs = await installPeers(dir);

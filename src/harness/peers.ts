@@ -52,7 +52,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-function run(command: string, args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -77,11 +82,15 @@ function packageEntry(dir: string, peer: PeerSpec): string {
 }
 
 /** Installs the peers missing from `dir` (a scratch npm project of its own). */
-export async function installPeers(dir: string, peers: readonly PeerSpec[] = PEERS): Promise<Map<string, PeerInstall>> {
+export async function installPeers(
+  dir: string,
+  peers: readonly PeerSpec[] = PEERS,
+): Promise<Map<string, PeerInstall>> {
   mkdirSync(dir, { recursive: true });
   // A package.json of its own keeps npm from walking up into the project around the scratch dir.
   const manifest = join(dir, 'package.json');
-  if (!existsSync(manifest)) writeFileSync(manifest, JSON.stringify({ name: 'runnel-peers', private: true }));
+  if (!existsSync(manifest))
+    writeFileSync(manifest, JSON.stringify({ name: 'runnel-peers', private: true }));
   const missing = peers.filter((peer) => !existsSync(packageEntry(dir, peer)));
   const results = new Map<string, PeerInstall>();
   if (missing.length > 0) {
@@ -106,7 +115,10 @@ export async function installPeers(dir: string, peers: readonly PeerSpec[] = PEE
   }
   for (const peer of peers) {
     if (!results.has(peer.name)) {
-      results.set(peer.name, existsSync(packageEntry(dir, peer)) ? { ok: true } : { ok: false, reason: 'not installed' });
+      results.set(
+        peer.name,
+        existsSync(packageEntry(dir, peer)) ? { ok: true } : { ok: false, reason: 'not installed' },
+      );
     }
   }
   return results;
@@ -120,7 +132,19 @@ export async function startPeer(dir: string, peer: PeerSpec): Promise<RunningPee
   if (peer.name === 'kinesalite') {
     child = spawn(
       process.execPath,
-      [entry, '--port', String(port), '--createStreamMs', '0', '--deleteStreamMs', '0', '--updateStreamMs', '0', '--shardLimit', '10000'],
+      [
+        entry,
+        '--port',
+        String(port),
+        '--createStreamMs',
+        '0',
+        '--deleteStreamMs',
+        '0',
+        '--updateStreamMs',
+        '0',
+        '--shardLimit',
+        '10000',
+      ],
       { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
     );
   } else {
@@ -149,12 +173,14 @@ export async function startPeer(dir: string, peer: PeerSpec): Promise<RunningPee
   const deadline = Date.now() + PEER_READY_TIMEOUT_MS;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`${peer.name} exited (${child.exitCode}): ${stderr.trim().slice(0, 300)}`);
+      if (child.exitCode !== null)
+        throw new Error(`${peer.name} exited (${child.exitCode}): ${stderr.trim().slice(0, 300)}`);
       try {
         await client.call('ListStreams', {});
         break;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`${peer.name} did not answer in time: ${(error as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`${peer.name} did not answer in time: ${(error as Error).message}`);
         await sleep(200);
       }
     }

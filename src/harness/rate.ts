@@ -21,7 +21,8 @@ export class OpenLoopSchedule {
     readonly startMs: number,
     readonly maxUnits = Infinity,
   ) {
-    if (!(ratePerSec > 0) || !Number.isFinite(ratePerSec)) throw new Error(`rate must be > 0, got ${ratePerSec}`);
+    if (!(ratePerSec > 0) || !Number.isFinite(ratePerSec))
+      throw new Error(`rate must be > 0, got ${ratePerSec}`);
     this.intervalMs = MS_PER_SEC / ratePerSec;
   }
 
@@ -72,10 +73,18 @@ export function parseRate(text: string): RateSpec {
 
 /** Records per second for a rate, given the mean record size in bytes. */
 export function recordsPerSecOf(rate: RateSpec, meanRecordBytes: number): number {
-  return 'recordsPerSec' in rate ? rate.recordsPerSec : rate.bytesPerSec / Math.max(1, meanRecordBytes);
+  return 'recordsPerSec' in rate
+    ? rate.recordsPerSec
+    : rate.bytesPerSec / Math.max(1, meanRecordBytes);
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  '': 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Parses `--duration`: `10` or `10s` (seconds), `500ms`, `2m`, `1h`. Returns ms. */
 export function parseDurationMs(text: string): number {

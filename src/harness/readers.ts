@@ -123,7 +123,10 @@ export async function readShard(
       stats.lastError = `${name}: ${(error as Error).message ?? ''}`.slice(0, 300);
       if (name === 'ExpiredIteratorException') iterator = undefined;
       if (options.mode === 'drain' && ++retries > DRAIN_ERROR_RETRIES) return;
-      await sleep(options.mode === 'drain' ? DRAIN_RETRY_MS : options.pollMs ?? 200, options.signal);
+      await sleep(
+        options.mode === 'drain' ? DRAIN_RETRY_MS : (options.pollMs ?? 200),
+        options.signal,
+      );
     }
   }
 }
@@ -146,6 +149,8 @@ export async function readStream(
       await readShard(reader, stream, shardIds[next++]!, options, stats);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, shardIds.length)) }, lane));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.concurrency, shardIds.length)) }, lane),
+  );
   return { stats, elapsedSec: (performance.now() - started) / 1000 };
 }

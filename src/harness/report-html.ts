@@ -33,7 +33,10 @@ interface ChartResult {
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 function finite(value: number | undefined | null): number | null {
@@ -54,13 +57,18 @@ function chartResult(r: BenchResult): ChartResult {
     p50: finite(r.latencyMs?.p50),
     p99: finite(r.latencyMs?.p99),
     p999: finite(r.latencyMs?.p999),
-    latencyBuckets: r.histogram ? LatencyHistogram.fromJSON(r.histogram).chartBuckets(LATENCY_BUCKETS_PER_OCTAVE) : [],
+    latencyBuckets: r.histogram
+      ? LatencyHistogram.fromJSON(r.histogram).chartBuckets(LATENCY_BUCKETS_PER_OCTAVE)
+      : [],
   };
 }
 
 function fmt(value: number | null | undefined, digits = 0): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '–';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
 }
 
 function size(bytes: number): string {
@@ -72,12 +80,43 @@ function resultRows(results: BenchResult[]): string {
     .map((r) => {
       const cells = r.available
         ? [
-            r.target, r.path, r.op, r.method, size(r.recordBytes), String(r.shards), fmt(r.recordsPerSec), fmt(r.MBps, 1),
-            fmt(r.latencyMs?.p50, 2), fmt(r.latencyMs?.p99, 2), fmt(r.latencyMs?.p999, 2), fmt(r.shardEquivalents),
-            `${fmt(r.baseline.ratio * 100, 1)} % of ${r.baseline.name} (${fmt(r.baseline.MBps)} MB/s)`, fmt(r.cpu.msPerMB, 1),
-            r.verified ? (r.verified.ok ? 'yes' : `NO (${r.verified.read}/${r.verified.expected})`) : '',
+            r.target,
+            r.path,
+            r.op,
+            r.method,
+            size(r.recordBytes),
+            String(r.shards),
+            fmt(r.recordsPerSec),
+            fmt(r.MBps, 1),
+            fmt(r.latencyMs?.p50, 2),
+            fmt(r.latencyMs?.p99, 2),
+            fmt(r.latencyMs?.p999, 2),
+            fmt(r.shardEquivalents),
+            `${fmt(r.baseline.ratio * 100, 1)} % of ${r.baseline.name} (${fmt(r.baseline.MBps)} MB/s)`,
+            fmt(r.cpu.msPerMB, 1),
+            r.verified
+              ? r.verified.ok
+                ? 'yes'
+                : `NO (${r.verified.read}/${r.verified.expected})`
+              : '',
           ]
-        : [r.target, r.path, r.op, r.method, size(r.recordBytes), String(r.shards), 'unavailable', '', '', '', '', '', r.reason ?? '', '', ''];
+        : [
+            r.target,
+            r.path,
+            r.op,
+            r.method,
+            size(r.recordBytes),
+            String(r.shards),
+            'unavailable',
+            '',
+            '',
+            '',
+            '',
+            '',
+            r.reason ?? '',
+            '',
+            '',
+          ];
       return `<tr${r.available ? '' : ' class="na"'}>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`;
     })
     .join('\n');
@@ -134,7 +173,9 @@ const CHART_SCRIPT = String.raw`
       var s = seriesName(r);
       if (series.indexOf(s) < 0) series.push(s);
     });
-    var width = 900, height = 340, left = 70, right = 20, top = 20, bottom = 70;
+    var legendRows = Math.ceil(series.length / 4);
+    var width = 900, left = 70, right = 20, top = 20, bottom = 40 + legendRows * 16;
+    var height = 270 + bottom;
     var values = rows.map(function (r) { return r[field]; }).concat([limit]);
     var lo = Math.floor(Math.log10(Math.min.apply(null, values))) ;
     var hi = Math.ceil(Math.log10(Math.max.apply(null, values)));
@@ -165,7 +206,7 @@ const CHART_SCRIPT = String.raw`
     svg.appendChild(el('text', { x: width - right - 4, y: y(limit) - 5, 'text-anchor': 'end', 'font-size': 11, fill: '#c00' }, limitLabel));
     series.forEach(function (s, si) {
       var sample = rows.filter(function (row) { return seriesName(row) === s; })[0];
-      var lx = left + (si % 5) * 165, ly = height - 34 + Math.floor(si / 5) * 16;
+      var lx = left + (si % 4) * 205, ly = height - bottom + 26 + Math.floor(si / 4) * 16;
       svg.appendChild(el('rect', { x: lx, y: ly, width: 12, height: 12, fill: colorOf(sample), 'fill-opacity': opacityOf(sample) }));
       svg.appendChild(el('text', { x: lx + 16, y: ly + 10, 'font-size': 12 }, s));
     });
@@ -182,7 +223,9 @@ const CHART_SCRIPT = String.raw`
     var h = document.createElement('h3');
     h.textContent = 'Put acknowledgement latency, ' + sizeLabel(recordBytes) + ' records (share of records per bucket)';
     section.appendChild(h);
-    var width = 900, height = 300, left = 60, right = 20, top = 20, bottom = 60;
+    var legendRows = Math.ceil(rows.length / 3);
+    var width = 900, left = 60, right = 20, top = 20, bottom = 30 + legendRows * 14;
+    var height = 240 + bottom;
     var minMs = Infinity, maxMs = 0, maxShare = 0;
     rows.forEach(function (r) {
       var total = r.latencyBuckets.reduce(function (a, b) { return a + b.count; }, 0);
@@ -206,8 +249,9 @@ const CHART_SCRIPT = String.raw`
       var dash = r.shards > 1 ? '' : '5 3';
       svg.appendChild(el('polyline', { points: points.join(' '), fill: 'none', stroke: color, 'stroke-width': 2, 'stroke-dasharray': dash, 'class': 'series' }));
       if (r.p99 !== null) svg.appendChild(el('line', { x1: x(r.p99), x2: x(r.p99), y1: top, y2: top + 8, stroke: color, 'stroke-width': 3 }));
-      svg.appendChild(el('line', { x1: left + (ri % 4) * 210, x2: left + (ri % 4) * 210 + 18, y1: height - 22 + Math.floor(ri / 4) * 14, y2: height - 22 + Math.floor(ri / 4) * 14, stroke: color, 'stroke-width': 2, 'stroke-dasharray': dash }));
-      svg.appendChild(el('text', { x: left + (ri % 4) * 210 + 22, y: height - 18 + Math.floor(ri / 4) * 14, 'font-size': 11 }, seriesName(r) + ' x' + r.shards + ': p99 ' + (r.p99 === null ? '-' : r.p99.toFixed(2)) + ' ms'));
+      var ly = height - bottom + 26 + Math.floor(ri / 3) * 14;
+      svg.appendChild(el('line', { x1: left + (ri % 3) * 280, x2: left + (ri % 3) * 280 + 18, y1: ly - 4, y2: ly - 4, stroke: color, 'stroke-width': 2, 'stroke-dasharray': dash }));
+      svg.appendChild(el('text', { x: left + (ri % 3) * 280 + 22, y: ly, 'font-size': 11 }, seriesName(r) + ' x' + r.shards + ': p99 ' + (r.p99 === null ? '-' : r.p99.toFixed(2)) + ' ms'));
     });
     section.appendChild(svg);
     container.appendChild(section);
@@ -252,13 +296,22 @@ export function renderHtmlReport(report: BenchReport): string {
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
   const b = report.baselines;
   const peerLines = report.peers
-    .map((peer) => `<li>${escapeHtml(peer.name)}@${escapeHtml(peer.version)}: ${peer.available ? 'measured' : `unavailable — ${escapeHtml(peer.reason ?? '')}`}</li>`)
+    .map(
+      (peer) =>
+        `<li>${escapeHtml(peer.name)}@${escapeHtml(peer.version)}: ${peer.available ? 'measured' : `unavailable — ${escapeHtml(peer.reason ?? '')}`}</li>`,
+    )
     .join('');
   const ratioLines = report.peerRatios
-    .map((r) => `<li>Runnel HTTP/1.1 ${escapeHtml(r.op)} ${size(r.recordBytes)} × ${r.shards} shards: ${fmt(r.runnel)} records/s vs ${escapeHtml(r.peer)} ${fmt(r.peerValue)} = <b>${fmt(r.ratio, 1)}×</b></li>`)
+    .map(
+      (r) =>
+        `<li>Runnel HTTP/1.1 ${escapeHtml(r.op)} ${size(r.recordBytes)} × ${r.shards} shards: ${fmt(r.runnel)} records/s vs ${escapeHtml(r.peer)} ${fmt(r.peerValue)} = <b>${fmt(r.ratio, 1)}×</b></li>`,
+    )
     .join('');
   const limitLines = (report.limitsMode ?? [])
-    .map((check) => `<li>${check.kind}: offered ${fmt(check.offeredPerSec)} ${check.unit}, accepted ${fmt(check.acceptedPerSec)} = ${fmt(check.ratio * 100, 1)} % of ${fmt(check.nominalPerSec)} (${check.withinTolerance ? 'within' : 'outside'} ±5 %)</li>`)
+    .map(
+      (check) =>
+        `<li>${check.kind}: offered ${fmt(check.offeredPerSec)} ${check.unit}, accepted ${fmt(check.acceptedPerSec)} = ${fmt(check.ratio * 100, 1)} % of ${fmt(check.nominalPerSec)} (${check.withinTolerance ? 'within' : 'outside'} ±5 %)</li>`,
+    )
     .join('');
   return `<!doctype html>
 <html lang="en">
@@ -283,7 +336,9 @@ export function renderHtmlReport(report: BenchReport): string {
 <p class="meta">${escapeHtml(report.command)} — ${escapeHtml(report.startedAt)} — ${fmt(report.elapsedSec, 1)} s${report.quick ? ' (quick)' : ''}<br>
 ${escapeHtml(report.machine.description)}</p>
 <p>Baselines measured in the same run: mapped write ${fmt(b.mappedWriteMBps)} MB/s (64 KiB copies into fresh mappings;
-${Object.entries(b.mappedWriteMBpsByRecordBytes).map(([bytes, value]) => `${escapeHtml(bytes)} B copies ${fmt(value)}`).join(', ')}),
+${Object.entries(b.mappedWriteMBpsByRecordBytes)
+  .map(([bytes, value]) => `${escapeHtml(bytes)} B copies ${fmt(value)}`)
+  .join(', ')}),
 disk write + fdatasync ${fmt(b.diskWriteMBps)} MB/s, loopback TCP ${fmt(b.loopbackMBps)} MB/s.
 Kinesis per-shard limits: ${report.limits.shardWriteRecordsPerSec} records/s and 1 MiB/s written, 2 MiB/s read.
 ${report.ok ? 'Every record put was read back.' : '<b>Verification failed: see the table.</b>'}</p>

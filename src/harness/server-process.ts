@@ -7,14 +7,11 @@
  *
  * Usage: node dist/src/harness/server-process.js --data DIR [--workers N] [--enforce-limits]
  *
- * (`runnel serve` prints only the Kinesis URL, and `--enforce-limits` is not yet one of its
- * options; this script needs both.)
+ * (`runnel serve` prints only the Kinesis URL; the benchmark needs the uWS URL too.)
  */
 import { parseArgs } from 'node:util';
 
-import { Engine } from '../engine/engine.js';
 import { startServer } from '../server/server.js';
-import { registerWebSocketProtocol, type WebSocketProtocol } from '../server/ws-protocol-handler.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,36 +27,28 @@ if (!values.data) {
   process.stderr.write('server-process: --data is required\n');
   process.exit(2);
 }
-// The engine is opened here, not by startServer, so that the WebSocket protocol can be mounted
-// on the uWS app over it (startServer does not mount /v1 itself yet).
-const engine = await Engine.open({
-  dataDir: values.data,
-  ...(values.workers ? { workers: Number(values.workers) } : {}),
-  enforceLimits: values['enforce-limits']!,
-});
-let protocol: WebSocketProtocol | undefined;
 const server = await startServer({
   host: values.host!,
   port: Number(values.port),
   wsPort: Number(values['ws-port']),
-  engine,
-  configureUws: (app) => {
-    protocol = registerWebSocketProtocol(app, engine);
-  },
+  dataDir: values.data,
+  ...(values.workers ? { workers: Number(values.workers) } : {}),
+  engineOptions: { enforceLimits: values['enforce-limits']! },
 });
 let stopping = false;
 const stop = (): void => {
   if (stopping) return;
   stopping = true;
-  protocol?.closeAll();
-  server.close().then(() => engine.close()).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`server-process: error while closing: ${String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`server-process: error while closing: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-process.stdout.write(`${JSON.stringify({ kinesisUrl: server.kinesisUrl, wsUrl: server.wsUrl, pid: process.pid })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ kinesisUrl: server.kinesisUrl, wsUrl: server.wsUrl, pid: process.pid })}\n`,
+);

@@ -105,7 +105,8 @@ export class HttpPutSender implements PutSender {
     }
     try {
       const response = await this.client.request('PutRecords', Buffer.concat(parts));
-      if (response.status !== 200) return failedRequest(parseError(response.status, response.body), count);
+      if (response.status !== 200)
+        return failedRequest(parseError(response.status, response.body), count);
       const { failed, throttled } = putRecordsOutcome(response.body, count);
       return { acked: count - failed, throttled, failed: failed - throttled };
     } catch (error) {
@@ -172,8 +173,15 @@ export class EmbeddedSender implements PutSender {
 
   async put(stream: string, first: number, count: number): Promise<PutOutcome> {
     try {
-      const result = await this.engine.putRecordBatch(stream, ringSlice(this.records, first, count));
-      return { acked: result.recordCount - result.FailedRecordCount, throttled: 0, failed: result.FailedRecordCount };
+      const result = await this.engine.putRecordBatch(
+        stream,
+        ringSlice(this.records, first, count),
+      );
+      return {
+        acked: result.recordCount - result.FailedRecordCount,
+        throttled: 0,
+        failed: result.FailedRecordCount,
+      };
     } catch (error) {
       return failedRequest(error, count);
     }
@@ -207,8 +215,16 @@ export class EmbeddedControlPlane implements ControlPlane, ShardReader {
     return Shards.map((shard) => shard.ShardId);
   }
 
-  async iterator(stream: string, shardId: string, type: 'TRIM_HORIZON' | 'LATEST'): Promise<string> {
-    const out = await this.engine.getShardIterator({ StreamName: stream, ShardId: shardId, ShardIteratorType: type });
+  async iterator(
+    stream: string,
+    shardId: string,
+    type: 'TRIM_HORIZON' | 'LATEST',
+  ): Promise<string> {
+    const out = await this.engine.getShardIterator({
+      StreamName: stream,
+      ShardId: shardId,
+      ShardIteratorType: type,
+    });
     return out.ShardIterator!;
   }
 
@@ -234,7 +250,11 @@ export interface RunnelClientLike {
   putRecords(stream: string, records: PoolRecord[]): Promise<unknown>;
   /** The object-free put (PutBatchResult), used when the client has it. */
   putRecordBatch?(stream: string, records: PoolRecord[]): Promise<unknown>;
-  subscribe(stream: string, shardId: string, position: { type: string }): Promise<unknown> | unknown;
+  subscribe(
+    stream: string,
+    shardId: string,
+    position: { type: string },
+  ): Promise<unknown> | unknown;
   close(): Promise<void> | void;
 }
 
@@ -252,12 +272,19 @@ export async function loadRunnelClient(): Promise<RunnelClientLoad> {
   try {
     module = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    return { available: false, reason: `src/client/index.ts is not built (${(error as Error).message.split('\n')[0]})` };
+    return {
+      available: false,
+      reason: `src/client/index.ts is not built (${(error as Error).message.split('\n')[0]})`,
+    };
   }
   const RunnelClient = module.RunnelClient as
-    | { connect?: (url: string) => Promise<RunnelClientLike>; new (): RunnelClientLike & { connect?(url: string): Promise<unknown> } }
+    | {
+        connect?: (url: string) => Promise<RunnelClientLike>;
+        new (): RunnelClientLike & { connect?(url: string): Promise<unknown> };
+      }
     | undefined;
-  if (typeof RunnelClient !== 'function') return { available: false, reason: 'src/client/index.ts exports no RunnelClient' };
+  if (typeof RunnelClient !== 'function')
+    return { available: false, reason: 'src/client/index.ts exports no RunnelClient' };
   if (typeof RunnelClient.connect === 'function') {
     return { available: true, connect: (target) => RunnelClient.connect!(target) };
   }
@@ -274,7 +301,11 @@ export async function loadRunnelClient(): Promise<RunnelClientLoad> {
 
 /** Reads acked / failed / throttled counts from whatever shape a ws put result has. */
 export function wsPutOutcome(result: unknown, count: number): PutOutcome {
-  const batch = result as { recordCount?: number; FailedRecordCount?: number; errorOf?: (i: number) => { ErrorCode: string } | undefined };
+  const batch = result as {
+    recordCount?: number;
+    FailedRecordCount?: number;
+    errorOf?: (i: number) => { ErrorCode: string } | undefined;
+  };
   if (typeof batch?.errorOf === 'function' && typeof batch.FailedRecordCount === 'number') {
     // PutBatchResult: look at records one by one only when some failed.
     let throttled = 0;
@@ -289,7 +320,11 @@ export function wsPutOutcome(result: unknown, count: number): PutOutcome {
     }
     return { acked: count - throttled - failed, throttled, failed };
   }
-  const shaped = (result ?? {}) as { Records?: Array<{ ErrorCode?: string }>; FailedRecordCount?: number; failedCount?: number };
+  const shaped = (result ?? {}) as {
+    Records?: Array<{ ErrorCode?: string }>;
+    FailedRecordCount?: number;
+    failedCount?: number;
+  };
   if (Array.isArray(shaped.Records)) {
     let throttled = 0;
     let failed = 0;
@@ -339,10 +374,12 @@ export function countSubscriptionItem(item: unknown): { records: number; bytes: 
   const list = value.Records ?? value.records;
   if (Array.isArray(list)) {
     let bytes = 0;
-    for (const record of list) bytes += (record.Data ?? (record as { data?: Uint8Array }).data)?.length ?? 0;
+    for (const record of list)
+      bytes += (record.Data ?? (record as { data?: Uint8Array }).data)?.length ?? 0;
     return { records: list.length, bytes };
   }
-  if (typeof value.recordCount === 'number') return { records: value.recordCount, bytes: value.dataBytes ?? 0 };
+  if (typeof value.recordCount === 'number')
+    return { records: value.recordCount, bytes: value.dataBytes ?? 0 };
   return { records: 1, bytes: value.Data?.length ?? 0 };
 }
 

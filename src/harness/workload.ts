@@ -10,7 +10,12 @@
  * no shortcut a real producer could not take. The HTTP senders use each record pre-encoded as
  * its JSON member (`{"Data":"<base64>","PartitionKey":"..."}`) and join members per request.
  */
-import { LOAD_KEY_SPACE_MAX, LOAD_POOL_BYTES_MAX, LOAD_POOL_RECORDS_MAX, PARTITION_KEY_CHARS_MAX } from '../limits.js';
+import {
+  LOAD_KEY_SPACE_MAX,
+  LOAD_POOL_BYTES_MAX,
+  LOAD_POOL_RECORDS_MAX,
+  PARTITION_KEY_CHARS_MAX,
+} from '../limits.js';
 
 /** The ring of records never exceeds this many bytes of data (memory bound of the client). */
 export const POOL_BYTES_MAX = LOAD_POOL_BYTES_MAX;
@@ -57,9 +62,14 @@ export function parseRecordSize(text: string): RecordSizeDistribution {
     };
   }
   const fixed = /^(\d+)\s*(b|kib|kb|mib)?$/i.exec(text.trim());
-  if (!fixed) throw new Error(`--record-size: cannot read '${text}' (examples: 1024, 64KiB, uniform:100-2000)`);
+  if (!fixed)
+    throw new Error(
+      `--record-size: cannot read '${text}' (examples: 1024, 64KiB, uniform:100-2000)`,
+    );
   const unit = (fixed[2] ?? 'b').toLowerCase();
-  const bytes = Number(fixed[1]) * ({ b: 1, kb: 1000, kib: 1024, mib: 1024 * 1024 } as Record<string, number>)[unit]!;
+  const bytes =
+    Number(fixed[1]) *
+    ({ b: 1, kb: 1000, kib: 1024, mib: 1024 * 1024 } as Record<string, number>)[unit]!;
   if (!(bytes >= 1)) throw new Error(`--record-size must be at least 1 byte, got '${text}'`);
   return { text, meanBytes: bytes, maxBytes: bytes, sample: () => bytes };
 }
@@ -120,7 +130,9 @@ export function parseKeyDistribution(text: string, prefix = 'pk'): KeyDistributi
       return { text, keyOf: (_, random) => `${prefix}-${sample(random)}` };
     }
     default:
-      throw new Error(`--keys: unknown distribution '${text}' (unique, uniform:N, zipf:1.1, zipf:1.1:N)`);
+      throw new Error(
+        `--keys: unknown distribution '${text}' (unique, uniform:N, zipf:1.1, zipf:1.1:N)`,
+      );
   }
 }
 
@@ -153,7 +165,13 @@ export function buildRecordPool(options: PoolOptions): RecordPool {
   const recordsMax = options.poolRecordsMax ?? POOL_RECORDS_MAX;
   const count = Math.max(
     1,
-    Math.min(recordsMax, Math.max(Math.min(POOL_RECORDS_MIN, recordsMax), Math.floor(bytesMax / options.recordSize.meanBytes))),
+    Math.min(
+      recordsMax,
+      Math.max(
+        Math.min(POOL_RECORDS_MIN, recordsMax),
+        Math.floor(bytesMax / options.recordSize.meanBytes),
+      ),
+    ),
   );
   const records: PoolRecord[] = new Array(count);
   const dataBytes = new Float64Array(count);
@@ -162,7 +180,8 @@ export function buildRecordPool(options: PoolOptions): RecordPool {
   for (let i = 0; i < count; i++) {
     const size = options.recordSize.sample(random);
     const key = options.keys.keyOf(i, random);
-    if (key.length > PARTITION_KEY_CHARS_MAX) throw new Error(`partition key longer than ${PARTITION_KEY_CHARS_MAX}`);
+    if (key.length > PARTITION_KEY_CHARS_MAX)
+      throw new Error(`partition key longer than ${PARTITION_KEY_CHARS_MAX}`);
     const data = Buffer.allocUnsafe(size);
     // A record's bytes are its pool index and a fill that differs per record: not all zeros.
     data.fill((i * 31 + 7) & 0xff);
