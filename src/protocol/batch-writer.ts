@@ -207,36 +207,9 @@ export function readBatchFields(bytes: Uint8Array, offset: number): BatchFields 
   };
 }
 
-/** Where one record's fields are in a batch; `nextRecordFields` fills it in. */
-export interface RecordFields {
-  offset: number;
-  keyStart: number;
-  keyEnd: number;
-  hashKeyStart: number;
-  hashKeyEnd: number;
-  dataStart: number;
-  dataEnd: number;
-}
-
-export function newRecordFields(offset: number): RecordFields {
-  return {
-    offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0,
-  };
-}
-
-/** Decodes the record at `fields.offset` into `fields`, advancing it. False if malformed. */
-export function nextRecordFields(bytes: Uint8Array, fields: RecordFields, end: number): boolean {
-  const keyLength = readVarint(bytes, fields, end);
-  if (keyLength < 0) return false;
-  fields.keyStart = fields.offset;
-  fields.keyEnd = fields.offset += keyLength;
-  const hashKeyLength = readVarint(bytes, fields, end);
-  if (hashKeyLength < 0) return false;
-  fields.hashKeyStart = fields.offset;
-  fields.hashKeyEnd = fields.offset += hashKeyLength;
-  const dataLength = readVarint(bytes, fields, end);
-  if (dataLength < 0) return false;
-  fields.dataStart = fields.offset;
-  fields.dataEnd = fields.offset += dataLength;
-  return fields.offset <= end;
-}
+/** Where one record's fields are in a batch (the storage layout's cursor, under the client's names). */
+export {
+  type RecordCursor as RecordFields,
+  newRecordCursor as newRecordFields,
+  nextRecord as nextRecordFields,
+} from '../storage/batch-layout.js';

@@ -62,3 +62,35 @@ export function readVarint(bytes: Uint8Array, cursor: { offset: number }, end: n
   }
   return -1;
 }
+
+/** Record fields as located inside a batch, for readers. */
+export interface RecordCursor {
+  offset: number;
+  keyStart: number;
+  keyEnd: number;
+  hashKeyStart: number;
+  hashKeyEnd: number;
+  dataStart: number;
+  dataEnd: number;
+}
+
+/** Decodes the record at `cursor.offset` into `cursor`, advancing it. False if malformed. */
+export function nextRecord(bytes: Uint8Array, cursor: RecordCursor, end: number): boolean {
+  const keyLength = readVarint(bytes, cursor, end);
+  if (keyLength < 0) return false;
+  cursor.keyStart = cursor.offset;
+  cursor.keyEnd = cursor.offset += keyLength;
+  const hashKeyLength = readVarint(bytes, cursor, end);
+  if (hashKeyLength < 0) return false;
+  cursor.hashKeyStart = cursor.offset;
+  cursor.hashKeyEnd = cursor.offset += hashKeyLength;
+  const dataLength = readVarint(bytes, cursor, end);
+  if (dataLength < 0) return false;
+  cursor.dataStart = cursor.offset;
+  cursor.dataEnd = cursor.offset += dataLength;
+  return cursor.offset <= end;
+}
+
+export function newRecordCursor(offset: number): RecordCursor {
+  return { offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0 };
+}
