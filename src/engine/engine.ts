@@ -883,7 +883,7 @@ export class Engine {
         end++;
       }
       const encoded = encodeBatches(records.slice(start, end), stream.router);
-      this.appendEncoded(stream, encoded, start, result, pending);
+      this.appendEncoded(encoded, start, result, pending);
       start = end;
     }
     await Promise.all(pending);
@@ -900,13 +900,12 @@ export class Engine {
     const encoded = routeEncodedBatch(batch, stream.router, stream.record.maxRecordSizeKiB * KIB);
     const result = new BatchResult(stream.open, encoded.shardOfRecord.length);
     const pending: Array<Promise<void>> = [];
-    this.appendEncoded(stream, encoded, 0, result, pending);
+    this.appendEncoded(encoded, 0, result, pending);
     await Promise.all(pending);
     return result;
   }
 
   private appendEncoded(
-    stream: StreamState,
     encoded: EncodedBatches,
     offset: number,
     result: BatchResult,

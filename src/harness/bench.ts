@@ -709,7 +709,7 @@ async function httpCases(
   server: ChildServer,
   path: 'http1' | 'http2',
 ): Promise<BenchResult[]> {
-  const { settings, baselines } = context;
+  const { settings } = context;
   const httpVersion: HttpVersion = path;
   const results: BenchResult[] = [];
   for (const recordBytes of settings.sizes) {
