@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { HTTP_REQUEST_BODY_BYTES_MAX } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { seededRandom } from '../../src/harness/workload.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const JSON_TYPE = 'application/x-amz-json-1.1';
@@ -100,17 +101,8 @@ function request(target: string | undefined, body: string, contentType = JSON_TY
 
 const op = (name: string) => `Kinesis_20131202.${name}`;
 
-/** Mulberry32: small seeded PRNG so a failing garbage case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 (the harness's): a failing garbage case can be replayed from its seed. */
+const prng = seededRandom;
 
 let server: RunningServer;
 let dataDir: string;
