@@ -883,7 +883,7 @@ export class Engine {
         end++;
       }
       const encoded = encodeBatches(records.slice(start, end), stream.router);
-      this.appendEncoded(encoded, start, result, pending);
+      this.appendEncoded(stream, encoded, start, result, pending);
       start = end;
     }
     await Promise.all(pending);
@@ -900,12 +900,13 @@ export class Engine {
     const encoded = routeEncodedBatch(batch, stream.router, stream.record.maxRecordSizeKiB * KIB);
     const result = new BatchResult(stream.open, encoded.shardOfRecord.length);
     const pending: Array<Promise<void>> = [];
-    this.appendEncoded(encoded, 0, result, pending);
+    this.appendEncoded(stream, encoded, 0, result, pending);
     await Promise.all(pending);
     return result;
   }
 
   private appendEncoded(
+    stream: StreamState,
     encoded: EncodedBatches,
     offset: number,
     result: BatchResult,
@@ -926,7 +927,13 @@ export class Engine {
           },
           (error: unknown) => {
             failures ??= new Map();
-            failures.set(slot, error instanceof KinesisError ? error : fail.internal(String(error)));
+            const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
+            failures.set(
+              slot,
+              throttled
+                ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
+                : fail.internal('Internal Service Failure'),
+            );
           },
         ),
       );
