@@ -101,6 +101,11 @@ export const RETENTION_CHECK_INTERVAL_MS = 60_000;
 
 /** Bytes queued for one worker before the engine answers with a throttling error. */
 export const WORKER_IN_FLIGHT_BYTES_MAX = 256 * MIB;
+/**
+ * Append tasks a worker may have outstanding: two let the main thread encode the next batch
+ * while the worker appends the last one (a worker runs its tasks in order, one at a time).
+ */
+export const WORKER_TASKS_IN_FLIGHT_MAX = 2;
 /** A per-worker batch is flushed at the end of the event-loop turn, or when it reaches this. */
 export const WORKER_BATCH_BYTES_MAX = 16 * MIB;
 /** Largest record batch one append carries: a full PutRecords plus batch framing. */

@@ -11,7 +11,7 @@
  * clients do.
  */
 import { KinesisError, reviveError } from '../errors.js';
-import { WORKER_BATCH_BYTES_MAX, WORKER_IN_FLIGHT_BYTES_MAX } from '../limits.js';
+import { WORKER_BATCH_BYTES_MAX, WORKER_IN_FLIGHT_BYTES_MAX, WORKER_TASKS_IN_FLIGHT_MAX } from '../limits.js';
 import type {
   AppendOutcome,
   AppendReply,
@@ -35,7 +35,8 @@ class WorkerQueue {
   pending: Pending[] = [];
   pendingBytes = 0;
   inFlightBytes = 0;
-  inFlight = false;
+  /** Tasks sent to the worker and not yet answered. */
+  tasksInFlight = 0;
   scheduled = false;
 }
 
@@ -63,7 +64,7 @@ export class Batcher {
     return new Promise<Committed>((resolve, reject) => {
       queue.pending.push({ request: { shard, batch }, resolve, reject });
       queue.pendingBytes += batch.length;
-      if (queue.pendingBytes >= WORKER_BATCH_BYTES_MAX && !queue.inFlight) {
+      if (queue.pendingBytes >= WORKER_BATCH_BYTES_MAX && queue.tasksInFlight < WORKER_TASKS_IN_FLIGHT_MAX) {
         this.flush(worker);
       } else {
         this.schedule(worker);
@@ -73,7 +74,7 @@ export class Batcher {
 
   private schedule(worker: number): void {
     const queue = this.queues[worker]!;
-    if (queue.scheduled || queue.inFlight) return;
+    if (queue.scheduled || queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX) return;
     queue.scheduled = true;
     setImmediate(() => {
       queue.scheduled = false;
@@ -83,13 +84,13 @@ export class Batcher {
 
   private flush(worker: number): void {
     const queue = this.queues[worker]!;
-    if (queue.inFlight || queue.pending.length === 0) return;
+    if (queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX || queue.pending.length === 0) return;
     const batch = queue.pending;
     const bytes = queue.pendingBytes;
     queue.pending = [];
     queue.pendingBytes = 0;
-    queue.inFlight = true;
-    queue.inFlightBytes = bytes;
+    queue.tasksInFlight++;
+    queue.inFlightBytes += bytes;
     const appends = batch.map((pending) => pending.request);
     const transfer = uniqueBuffers(appends);
     const task = { kind: 'append' as const, appends, nowMs: this.clock(), fsync: this.fsync };
@@ -103,8 +104,8 @@ export class Batcher {
         },
       )
       .finally(() => {
-        queue.inFlight = false;
-        queue.inFlightBytes = 0;
+        queue.tasksInFlight--;
+        queue.inFlightBytes -= bytes;
         if (queue.pending.length > 0) this.flush(worker);
       });
   }
