@@ -51,6 +51,8 @@ export interface SlottedBatches {
   batches: Array<Uint8Array | undefined>;
   /** Slot of each record. */
   slotOfRecord: Int32Array;
+  /** Position of each record within its slot's batch. */
+  positionOfRecord: Int32Array;
   /** Records per slot. */
   recordsInSlot: Int32Array;
 }
@@ -74,6 +76,17 @@ function writeKey(text: string, offset: number): number {
   return length;
 }
 
+/** Copies bytes; a loop beats TypedArray#set for the short runs keys and small data are. */
+function copyBytes(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number) {
+  if (length > 32) {
+    // #set with a whole source avoids creating a view (Buffer views are costly).
+    if (start === 0 && length === source.length) target.set(source, at);
+    else target.set(new Uint8Array(source.buffer, source.byteOffset + start, length), at);
+    return;
+  }
+  for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+}
+
 function ensureScratch(bytes: number): void {
   if (scratch.length < bytes) scratch = new Uint8Array(Math.max(bytes, scratch.length * 2));
 }
@@ -81,8 +94,9 @@ function ensureScratch(bytes: number): void {
 /**
  * Encodes records into one batch per slot, in record order within each slot. Each batch is
  * written `prefixBytes` into a buffer of its own, so a caller can put a frame header in front
- * without copying the batch again. Two passes, as the engine's encoder: the first writes each
- * key once into a scratch area, routes it and sizes the slots; the second fills the buffers.
+ * without copying the batch again. Two passes: the first writes each key once into a scratch
+ * area, routes it and sizes the slots; the second fills the buffers. No object is built per
+ * record. The engine encodes PutRecords with it too (src/engine/batch-encoder.ts).
  */
 export function encodeRecordBatches(
   records: readonly RecordInput[],
@@ -94,6 +108,7 @@ export function encodeRecordBatches(
   const keyStart = new Int32Array(count);
   const keyLength = new Int32Array(count);
   const slotOfRecord = new Int32Array(count);
+  const positionOfRecord = new Int32Array(count);
   const recordsInSlot = new Int32Array(slots);
   const bodyBytes = new Float64Array(slots);
   let keyBytesTotal = 0;
@@ -110,6 +125,7 @@ export function encodeRecordBatches(
     const slot = route === undefined ? 0 : route(scratch, offset, written, explicit);
     offset += written;
     slotOfRecord[i] = slot;
+    positionOfRecord[i] = recordsInSlot[slot]!;
     recordsInSlot[slot]!++;
     const hashKeyBytes = explicit === undefined ? 0 : explicit.length;
     bodyBytes[slot]! +=
@@ -140,8 +156,7 @@ export function encodeRecordBatches(
     let at = fill[slot]!;
     const length = keyLength[i]!;
     at = writeVarint(batch, at, length);
-    const start = keyStart[i]!;
-    for (let j = 0; j < length; j++) batch[at + j] = scratch[start + j]!;
+    copyBytes(batch, at, scratch, keyStart[i]!, length);
     at += length;
     const explicit = record.ExplicitHashKey;
     if (explicit === undefined) {
@@ -152,10 +167,10 @@ export function encodeRecordBatches(
     }
     const data = record.Data;
     at = writeVarint(batch, at, data.length);
-    batch.set(data, at);
+    copyBytes(batch, at, data, 0, data.length);
     fill[slot] = at + data.length;
   }
-  return { batches, slotOfRecord, recordsInSlot };
+  return { batches, slotOfRecord, positionOfRecord, recordsInSlot };
 }
 
 /** All records in one batch (written `prefixBytes` into its buffer). */

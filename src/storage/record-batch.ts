@@ -42,7 +42,6 @@ import {
   RESERVED_OFFSET,
   VERSION_OFFSET,
   readVarint,
-  varintBytes,
 } from './batch-layout.js';
 
 /** The checksum covers everything from the base ordinal to the end of the batch. */
@@ -84,18 +83,6 @@ export function writeBatchHeader(
   view.setBigUint64(offset + CHECKSUM_OFFSET, 0n, true);
   writeU64(view, offset + BASE_ORDINAL_OFFSET, 0);
   writeU64(view, offset + ARRIVAL_MS_OFFSET, 0);
-}
-
-/** Bytes one record takes in a batch body. */
-export function recordBytes(keyBytes: number, hashKeyBytes: number, dataBytes: number): number {
-  return (
-    varintBytes(keyBytes) +
-    keyBytes +
-    varintBytes(hashKeyBytes) +
-    hashKeyBytes +
-    varintBytes(dataBytes) +
-    dataBytes
-  );
 }
 
 export interface BatchHeader {
