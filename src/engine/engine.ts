@@ -482,19 +482,11 @@ export class Engine {
     const after = input.ExclusiveStartShardId;
     const candidates = after === undefined ? all : all.filter((shard) => shard.shardId > after);
     const page = candidates.slice(0, limit);
-    const { record } = stream;
     return {
       StreamDescription: {
-        StreamName: record.name,
-        StreamARN: stream.arn,
-        StreamStatus: record.status,
-        StreamModeDetails: { StreamMode: record.mode },
+        ...this.streamFields(stream),
         Shards: page.map((shard) => shard.describe()),
         HasMoreShards: candidates.length > page.length,
-        RetentionPeriodHours: record.retentionHours,
-        StreamCreationTimestamp: new Date(record.createdMs),
-        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-        EncryptionType: 'NONE',
       },
     };
   }
@@ -502,21 +494,28 @@ export class Engine {
   async describeStreamSummary(input: K.StreamTarget): Promise<K.DescribeStreamSummaryOutput> {
     validateInput('DescribeStreamSummary', input);
     const stream = this.target(input);
-    const { record } = stream;
     return {
       StreamDescriptionSummary: {
-        StreamName: record.name,
-        StreamARN: stream.arn,
-        StreamStatus: record.status,
-        StreamModeDetails: { StreamMode: record.mode },
-        RetentionPeriodHours: record.retentionHours,
-        StreamCreationTimestamp: new Date(record.createdMs),
-        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-        EncryptionType: 'NONE',
+        ...this.streamFields(stream),
         OpenShardCount: stream.open.length,
         ConsumerCount: 0,
-        MaxRecordSizeInKiB: record.maxRecordSizeKiB,
+        MaxRecordSizeInKiB: stream.record.maxRecordSizeKiB,
       },
+    };
+  }
+
+  /** The members DescribeStream and DescribeStreamSummary share. */
+  private streamFields(stream: StreamState) {
+    const { record } = stream;
+    return {
+      StreamName: record.name,
+      StreamARN: stream.arn,
+      StreamStatus: record.status,
+      StreamModeDetails: { StreamMode: record.mode },
+      RetentionPeriodHours: record.retentionHours,
+      StreamCreationTimestamp: new Date(record.createdMs),
+      EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+      EncryptionType: 'NONE' as const,
     };
   }
 
