@@ -18,7 +18,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { SHARD_WRITE_BYTES_PER_SEC, SHARD_WRITE_RECORDS_PER_SEC } from '../src/limits.js';
+import { processCpuSec } from '../src/harness/machine.js';
 
 const RECORDS_PER_REQUEST = 500;
 /** Distinct request bodies per case: 64 × 500 = 32,000 distinct partition keys. */
@@ -35,8 +36,6 @@ const STREAM = 'http-ingest';
 const READY_TIMEOUT_MS = 30_000;
 const TARGET_RECORDS_PER_SEC_100B = 300_000;
 const TARGET_MB_PER_SEC_1KIB = 150;
-/** USER_HZ on Linux: /proc stat times are in these ticks. */
-const CLOCK_TICKS_PER_SEC = 100;
 
 const { values } = parseArgs({
   options: {
@@ -68,17 +67,6 @@ interface CaseResult extends Case {
   /** CPU seconds used during the timed run, all threads: server process and this client. */
   serverCpuSec: number;
   clientCpuSec: number;
-}
-
-/** utime + stime of a process (all its threads), in seconds, from /proc (Linux only). */
-function processCpuSec(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
-  } catch {
-    return NaN;
-  }
 }
 
 const HEADERS = {
