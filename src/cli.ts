@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { CODEC_THREADS_MAX } from './server/put-codec.js';
 
 import {
   DEFAULT_DATA_DIR,
@@ -30,6 +31,8 @@ Options (each also read from the environment variable shown; a flag wins):
   --ws-port <n>      uWebSockets.js port, 0 = any free one    RUNNEL_WS_PORT  (${DEFAULT_WS_PORT})
   --data <dir>       data directory, created if missing       RUNNEL_DATA     (${DEFAULT_DATA_DIR})
   --workers <n>      shard worker threads                     RUNNEL_WORKERS  (CPU cores)
+  --codec-threads <n> threads that decode large JSON PutRecords bodies off the event loop;
+                     0 = decode on it                        RUNNEL_CODEC_THREADS (CPU cores, max 8)
   --segment-mib <n>  size of each preallocated segment file   RUNNEL_SEGMENT_MIB (64)
   --fsync            msync before acknowledging writes (survives power loss; default survives
                      kill -9 only)                            RUNNEL_FSYNC=1
@@ -66,6 +69,7 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
       'ws-port': { type: 'string' },
       data: { type: 'string' },
       workers: { type: 'string' },
+      'codec-threads': { type: 'string' },
       'segment-mib': { type: 'string' },
       fsync: { type: 'boolean' },
       'enforce-limits': { type: 'boolean' },
@@ -84,6 +88,7 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
   const port = integerOption('--port', values.port ?? env.RUNNEL_PORT, 0);
   const wsPort = integerOption('--ws-port', values['ws-port'] ?? env.RUNNEL_WS_PORT, 0);
   const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1);
+  const codecThreads = integerOption('--codec-threads', values['codec-threads'] ?? env.RUNNEL_CODEC_THREADS, 0);
   const segmentMib = integerOption('--segment-mib', values['segment-mib'] ?? env.RUNNEL_SEGMENT_MIB, 1);
   const flag = (value: boolean | undefined, variable: string | undefined) => value ?? variable === '1';
   const engineOptions = {
@@ -98,6 +103,7 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
     wsPort: wsPort ?? DEFAULT_WS_PORT,
     dataDir: values.data ?? (env.RUNNEL_DATA || DEFAULT_DATA_DIR),
     ...(workers !== undefined ? { workers } : {}),
+    ...(codecThreads !== undefined ? { codecThreads: Math.min(codecThreads, CODEC_THREADS_MAX) } : {}),
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
   };
 }

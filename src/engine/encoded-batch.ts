@@ -104,12 +104,60 @@ export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRec
     bodyBytes[slot]! += cursor.offset - recordStart[i]!;
   }
   recordStart[count] = cursor.offset;
+  return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, mixed ? -1 : firstSlot);
+}
+
+/**
+ * Routes a batch whose records were hashed elsewhere (a PutRecords prepared by a codec thread,
+ * src/server/put-records-prepare.ts): `hashWords` holds each record's 128-bit hash key and
+ * `recordStart` where each record begins. Nothing is re-checked or re-hashed here.
+ */
+export function routeHashedBatch(
+  batch: Uint8Array,
+  recordStart: Int32Array,
+  hashWords: Uint32Array,
+  router: ShardRouter,
+): EncodedBatches {
+  const count = recordStart.length - 1;
+  const slots = router.size;
+  const shardOfRecord = new Int32Array(count);
+  const positionOfRecord = new Int32Array(count);
+  const recordCount = new Int32Array(slots);
+  const bodyBytes = new Float64Array(slots);
+  let firstSlot = -1;
+  let mixed = false;
+  for (let i = 0; i < count; i++) {
+    const slot = slots === 1 ? 0 : router.route(hashWords, i * HASH_WORDS);
+    if (firstSlot < 0) firstSlot = slot;
+    else if (slot !== firstSlot) mixed = true;
+    shardOfRecord[i] = slot;
+    positionOfRecord[i] = recordCount[slot]!;
+    recordCount[slot]!++;
+    bodyBytes[slot]! += recordStart[i + 1]! - recordStart[i]!;
+  }
+  return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, mixed ? -1 : firstSlot);
+}
+
+/**
+ * One batch per slot: `batch` itself when every record went to `onlySlot` (≥ 0), else a copy
+ * of each record's encoded bytes, unchanged, into its slot's new batch.
+ */
+function partition(
+  batch: Uint8Array,
+  recordStart: Int32Array,
+  shardOfRecord: Int32Array,
+  positionOfRecord: Int32Array,
+  recordCount: Int32Array,
+  bodyBytes: Float64Array,
+  onlySlot: number,
+): EncodedBatches {
   const batches = new Map<number, Uint8Array>();
-  if (!mixed) {
+  if (onlySlot >= 0) {
     // The common case for a producer that routes by the shard map: forwarded unchanged.
-    batches.set(firstSlot, batch);
+    batches.set(onlySlot, batch);
     return { shardOfRecord, positionOfRecord, batches };
   }
+  const slots = recordCount.length;
   const fill = new Float64Array(slots);
   for (let slot = 0; slot < slots; slot++) {
     if (recordCount[slot] === 0) continue;
@@ -119,7 +167,7 @@ export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRec
     batches.set(slot, part);
     fill[slot] = BATCH_HEADER_BYTES;
   }
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < shardOfRecord.length; i++) {
     const slot = shardOfRecord[i]!;
     const part = batches.get(slot)!;
     part.set(batch.subarray(recordStart[i]!, recordStart[i + 1]!), fill[slot]!);

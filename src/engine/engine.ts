@@ -45,7 +45,7 @@ import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/reco
 import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
 import { Batcher } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
-import { routeEncodedBatch } from './encoded-batch.js';
+import { routeEncodedBatch, routeHashedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
 import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
@@ -72,6 +72,23 @@ export interface EngineOptions {
    * 1,000 records/s written, 2 MiB/s and 5 GetRecords calls/s read), default false.
    */
   enforceLimits?: boolean;
+}
+
+/**
+ * A PutRecords decoded, checked and hashed elsewhere (see `Engine.putPreparedRecords`): its
+ * records in one batch in request order, where each begins, and each one's 128-bit hash key.
+ */
+export interface PreparedRecords {
+  StreamName?: string;
+  StreamARN?: string;
+  recordCount: number;
+  batch: Uint8Array;
+  /** Byte offset of each record in `batch`; [recordCount] is the batch's end. */
+  recordStart: Int32Array;
+  /** HASH_WORDS big-endian words per record. */
+  hashWords: Uint32Array;
+  /** The largest record's data plus partition-key bytes. */
+  maxRecordBytes: number;
 }
 
 export interface PutRecordBatchResult {
@@ -904,6 +921,54 @@ export class Engine {
     return result;
   }
 
+  /** True when Kinesis's per-shard write limits are enforced (`enforceLimits`). */
+  get enforcesLimits(): boolean {
+    return this.throttles !== undefined;
+  }
+
+  /**
+   * PutRecords whose records were decoded, checked and hashed off the event loop (the server's
+   * codec threads, src/server/put-records-prepare.ts): here the stream is looked up, each
+   * record's size is checked against the stream's limit, and the records are routed with the
+   * stream's current shard map and appended. Errors are PutRecords's own, in its order (the
+   * request-level checks passed where it was prepared). Not available when limits are enforced:
+   * throttling is decided record by record on the ordinary path.
+   */
+  async putPreparedRecords(prepared: PreparedRecords): Promise<K.PutRecordsOutput> {
+    if (this.throttles) throw fail.internal('putPreparedRecords is not available when limits are enforced');
+    const target: K.StreamTarget = {};
+    if (prepared.StreamName !== undefined) target.StreamName = prepared.StreamName;
+    if (prepared.StreamARN !== undefined) target.StreamARN = prepared.StreamARN;
+    const stream = this.writable(target);
+    if (prepared.maxRecordBytes > stream.record.maxRecordSizeKiB * KIB) {
+      // Some record is too large for this stream: find the first, as PutRecords reports it.
+      const { batch, recordStart } = prepared;
+      const cursor = newRecordCursor(0);
+      for (let i = 0; i < prepared.recordCount; i++) {
+        cursor.offset = recordStart[i]!;
+        nextRecord(batch, cursor, batch.length);
+        const dataBytes = cursor.dataEnd - cursor.dataStart;
+        this.checkRecordSize(stream, dataBytes, dataBytes + cursor.keyEnd - cursor.keyStart, `records.${i + 1}.member.data`);
+      }
+    }
+    const encoded = routeHashedBatch(prepared.batch, prepared.recordStart, prepared.hashWords, stream.router);
+    const result = new BatchResult(stream.open, prepared.recordCount);
+    const pending: Array<Promise<void>> = [];
+    this.appendEncoded(stream, encoded, 0, result, pending);
+    await Promise.all(pending);
+    const records: K.PutRecordsResultEntry[] = new Array(result.recordCount);
+    for (let i = 0; i < records.length; i++) {
+      const error = result.errorOf(i);
+      records[i] = error
+        ? {
+            ErrorCode: error.code === 'ProvisionedThroughputExceededException' ? error.code : 'InternalFailure',
+            ErrorMessage: error.message,
+          }
+        : { SequenceNumber: result.sequenceNumberOf(i)!, ShardId: result.shardIdOf(i) };
+    }
+    return { FailedRecordCount: result.FailedRecordCount, Records: records, EncryptionType: 'NONE' };
+  }
+
   private appendEncoded(
     stream: StreamState,
     encoded: EncodedBatches,
@@ -942,14 +1007,24 @@ export class Engine {
 
   /** Checks one record against the stream's limits; returns its size (data + key bytes). */
   private checkRecord(stream: StreamState, record: RecordInput, path: string): number {
-    const keyBytes = Buffer.byteLength(record.PartitionKey, 'utf8');
-    const size = record.Data.length + keyBytes;
+    const size = record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
+    this.checkRecordSize(stream, record.Data.length, size, path);
+    if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
+      throw fail.invalid(
+        'Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. ' +
+          `Specified value was ${record.ExplicitHashKey}`,
+      );
+    }
+    return size;
+  }
+
+  /** `size` is data plus partition-key bytes; `path` names the record's data member. */
+  private checkRecordSize(stream: StreamState, dataBytes: number, size: number, path: string): void {
     const maxBytes = stream.record.maxRecordSizeKiB * KIB;
-    if (record.Data.length > maxBytes) {
-      const length = record.Data.length;
+    if (dataBytes > maxBytes) {
       throw new KinesisError(
         'ValidationException',
-        `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${length} cap=${length}]' ` +
+        `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${dataBytes} cap=${dataBytes}]' ` +
           `at '${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
       );
     }
@@ -959,13 +1034,6 @@ export class Engine {
           `${maxBytes} bytes for stream ${stream.name}.`,
       );
     }
-    if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
-      throw fail.invalid(
-        'Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. ' +
-          `Specified value was ${record.ExplicitHashKey}`,
-      );
-    }
-    return size;
   }
 
   private checkFastRecord(stream: StreamState, record: RecordInput, i: number): number {

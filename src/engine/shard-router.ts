@@ -19,13 +19,13 @@ export class ShardRouter {
     return this.starts.length / HASH_WORDS;
   }
 
-  /** The slot (position in the sorted open-shard list) that owns the hash key in `words`. */
-  route(words: Uint32Array): number {
+  /** The slot (position in the sorted open-shard list) that owns the hash key at `words[offset..]`. */
+  route(words: Uint32Array, offset = 0): number {
     let low = 0;
     let high = this.size - 1;
     while (low < high) {
       const middle = (low + high + 1) >>> 1;
-      if (compareWords(this.starts, middle * HASH_WORDS, words, 0) <= 0) low = middle;
+      if (compareWords(this.starts, middle * HASH_WORDS, words, offset) <= 0) low = middle;
       else high = middle - 1;
     }
     return low;

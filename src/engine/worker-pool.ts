@@ -15,12 +15,12 @@ import { Piscina } from 'piscina';
 import { KinesisError } from '../errors.js';
 import type { WorkerTask } from '../storage/worker-protocol.js';
 
-/** The compiled worker entry: dist/workers/shard-worker.js, from source or compiled code. */
-export function shardWorkerFile(): string {
+/** A compiled worker entry, dist/workers/<name>.js, whether running from source or dist/. */
+export function workerFile(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const compiled = here.includes(`${sep}dist${sep}src${sep}`);
   const root = compiled ? resolve(here, '../../..') : resolve(here, '../..');
-  const file = join(root, 'dist', 'workers', 'shard-worker.js');
+  const file = join(root, 'dist', 'workers', `${name}.js`);
   if (!existsSync(file)) {
     throw new Error(`runnel: ${file} is missing; run \`npm run build\` first`);
   }
@@ -33,7 +33,7 @@ export class WorkerPool {
   tasksSent = 0;
 
   constructor(readonly size: number) {
-    const filename = shardWorkerFile();
+    const filename = workerFile('shard-worker');
     for (let i = 0; i < size; i++) {
       this.pools.push(
         new Piscina({

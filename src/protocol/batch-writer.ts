@@ -76,6 +76,18 @@ function writeKey(text: string, offset: number): number {
   return length;
 }
 
+/**
+ * Writes a batch header at `buffer[offset..]`, which must be zero (a new buffer): reserved
+ * fields, checksum, base ordinal and arrival time stay zero for the appending shard to fill.
+ */
+export function writeNewBatchHeader(buffer: Uint8Array, offset: number, batchLength: number, recordCount: number): void {
+  const view = new DataView(buffer.buffer, buffer.byteOffset + offset, BATCH_HEADER_BYTES);
+  view.setUint32(MAGIC_OFFSET, BATCH_MAGIC, true);
+  view.setUint8(VERSION_OFFSET, BATCH_FORMAT_VERSION);
+  view.setUint32(BATCH_LENGTH_OFFSET, batchLength, true);
+  view.setUint32(RECORD_COUNT_OFFSET, recordCount, true);
+}
+
 /** Copies bytes; a loop beats TypedArray#set for the short runs keys and small data are. */
 function copyBytes(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number) {
   if (length > 32) {
@@ -139,12 +151,7 @@ export function encodeRecordBatches(
     if (recordsInSlot[slot] === 0) continue;
     const length = BATCH_HEADER_BYTES + bodyBytes[slot]!;
     const buffer = new Uint8Array(prefixBytes + length);
-    const view = new DataView(buffer.buffer, prefixBytes, BATCH_HEADER_BYTES);
-    // A new buffer is zero: reserved fields, checksum, base ordinal and arrival stay zero.
-    view.setUint32(MAGIC_OFFSET, BATCH_MAGIC, true);
-    view.setUint8(VERSION_OFFSET, BATCH_FORMAT_VERSION);
-    view.setUint32(BATCH_LENGTH_OFFSET, length, true);
-    view.setUint32(RECORD_COUNT_OFFSET, recordsInSlot[slot]!, true);
+    writeNewBatchHeader(buffer, prefixBytes, length, recordsInSlot[slot]!);
     batches[slot] = buffer;
     fill[slot] = prefixBytes + BATCH_HEADER_BYTES;
   }

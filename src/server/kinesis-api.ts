@@ -34,6 +34,8 @@ import {
   type StructureType,
 } from './json-codec.js';
 import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
+import type { PreparedRecords } from '../engine/engine.js';
+import { CODEC_BODY_BYTES_MIN, type PutRecordsCodec } from './put-codec.js';
 
 export const TARGET_PREFIX = 'Kinesis_20131202.';
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -58,6 +60,10 @@ export interface KinesisEngine {
   addTagsToStream(input: Shapes.AddTagsToStreamInput): Promise<unknown>;
   removeTagsFromStream(input: Shapes.RemoveTagsFromStreamInput): Promise<unknown>;
   listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
+  /** Appends a PutRecords prepared by a codec thread; needed only when codec threads are used. */
+  putPreparedRecords?(prepared: PreparedRecords): Promise<unknown>;
+  /** When true, PutRecords is never prepared off the event loop (throttling is per record). */
+  readonly enforcesLimits?: boolean;
 }
 
 type EngineMethod = (input: never) => Promise<unknown>;
@@ -146,6 +152,9 @@ export class ApiMetrics {
   bytesIn = 0;
   recordsOut = 0;
   bytesOut = 0;
+  /** JSON PutRecords prepared by a codec thread, and those it handed back to the event loop. */
+  codecPrepared = 0;
+  codecDeclined = 0;
 
   countRequest(operation: string): void {
     this.requests.set(operation, (this.requests.get(operation) ?? 0) + 1);
@@ -173,6 +182,8 @@ export class ApiMetrics {
       ['runnel_bytes_in_total', 'Data bytes accepted by PutRecord and PutRecords.', this.bytesIn],
       ['runnel_records_out_total', 'Records returned by GetRecords.', this.recordsOut],
       ['runnel_bytes_out_total', 'Data bytes returned by GetRecords.', this.bytesOut],
+      ['runnel_codec_prepared_total', 'PutRecords bodies prepared by a codec thread.', this.codecPrepared],
+      ['runnel_codec_declined_total', 'PutRecords bodies a codec thread left to the event loop.', this.codecDeclined],
     ];
     for (const [name, help, value] of totals) {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
@@ -201,9 +212,14 @@ function formatOf(contentType: string | undefined): Format | undefined {
 }
 
 export class KinesisApi {
+  /**
+   * `codec`: threads that prepare large JSON PutRecords bodies off the event loop (the caller
+   * owns and closes them); without it every request is decoded on the event loop.
+   */
   constructor(
     private readonly engine: KinesisEngine,
     readonly metrics: ApiMetrics = new ApiMetrics(),
+    private readonly codec?: PutRecordsCodec,
   ) {}
 
   /** Never rejects: every failure becomes an error response. */
@@ -255,9 +271,34 @@ export class KinesisApi {
       }
       throw new KinesisError('UnknownOperationException', unknownTargetMessage(request.target));
     }
-    const decoded = decodeBody(request.body, format, INPUT_MODELS[operation]!);
+    let body = request.body;
+    if (operation === 'PutRecords' && format === 'json' && this.offloads(body)) {
+      const outcome = await this.codec!.prepare(body);
+      if (outcome.prepared) {
+        this.metrics.codecPrepared++;
+        const { prepared } = outcome;
+        const output = (await this.engine.putPreparedRecords!(prepared)) as { FailedRecordCount: number };
+        this.metrics.recordsIn += prepared.recordCount - output.FailedRecordCount;
+        this.metrics.bytesIn += prepared.blobBytes;
+        return this.success(operation, output, format, requestId);
+      }
+      // Declined: the ordinary path below answers, with its own error if there is one.
+      this.metrics.codecDeclined++;
+      body = outcome.body;
+    }
+    const decoded = decodeBody(body, format, INPUT_MODELS[operation]!);
     const output = await this.call(operation, decoded);
     return this.success(operation, output, format, requestId);
+  }
+
+  /** A JSON PutRecords body goes to a codec thread when there are any and it is large enough. */
+  private offloads(body: Buffer): boolean {
+    return (
+      this.codec !== undefined &&
+      body.length >= CODEC_BODY_BYTES_MIN &&
+      this.engine.putPreparedRecords !== undefined &&
+      this.engine.enforcesLimits !== true
+    );
   }
 
   private async call(operation: string, decoded: DecodedInput): Promise<unknown> {

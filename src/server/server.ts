@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { ApiMetrics, KinesisApi } from './kinesis-api.js';
 import { KinesisEndpoint, type TlsOptions } from './kinesis-endpoint.js';
+import { PutRecordsCodec, defaultCodecThreads } from './put-codec.js';
 import { UwsFrontEnd, type UwsApp } from './uws-app.js';
 import { registerWebSocketProtocol, type WebSocketProtocol } from './ws-protocol-handler.js';
 
@@ -41,6 +42,11 @@ export interface ServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | { certFile: string; keyFile: string };
   /** Adds routes to the uWS app before it listens (the WebSocket protocol mounts here). */
   configureUws?: (app: UwsApp) => void;
+  /**
+   * Codec threads that prepare large JSON PutRecords bodies off the event loop (default: one
+   * per core, at most CODEC_THREADS_MAX; 0 decodes everything on the event loop).
+   */
+  codecThreads?: number;
   /** Overrides HTTP_REQUEST_BODY_BYTES_MAX on both front ends (tests). */
   bodyBytesMax?: number;
 }
@@ -75,7 +81,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
     }));
-  const api = new KinesisApi(engine, new ApiMetrics());
+  const codecThreads = options.codecThreads ?? defaultCodecThreads();
+  const codec = codecThreads > 0 ? new PutRecordsCodec(codecThreads) : undefined;
+  const api = new KinesisApi(engine, new ApiMetrics(), codec);
   let endpoint: KinesisEndpoint | undefined;
   let uws: UwsFrontEnd | undefined;
   let protocol: WebSocketProtocol | undefined;
@@ -103,6 +111,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
   } catch (error) {
     await endpoint?.close();
+    await codec?.close();
     if (ownsEngine) await engine.close();
     throw error;
   }
@@ -112,6 +121,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     closing ??= (async () => {
       protocol?.closeAll();
       await Promise.all([endpoint!.close(), uws?.close()]);
+      await codec?.close();
       if (ownsEngine) await engine.close();
     })();
     return closing;

@@ -1,0 +1,186 @@
+/**
+ * Goal: a PutRecords body prepared off the event loop (src/server/put-records-prepare.ts) stores
+ * exactly what the ordinary path stores, and a body the ordinary path would refuse is never
+ * prepared (so its error is always the ordinary path's). Checked on random well-formed bodies
+ * and on mutations of them, against the ordinary decoder, validator and batch encoder.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { HASH_WORDS, md5Words, parseExplicitHashKey, bigIntToWords } from '../../src/kinesis/hash-key.js';
+import { requireStreamTarget, validateInput } from '../../src/kinesis/validation.js';
+import { PUT_RECORDS_BYTES_MAX } from '../../src/limits.js';
+import { encodeRecordBatches, type RecordInput } from '../../src/protocol/batch-writer.js';
+import { decodeJsonInput, INPUT_MODELS } from '../../src/server/json-codec.js';
+import { preparePutRecords } from '../../src/server/put-records-prepare.js';
+
+/** Deterministic PRNG so a failure reproduces. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+interface Accepted {
+  records: RecordInput[];
+}
+
+/** What the ordinary path decides before it looks at the stream: the records, or a refusal. */
+function ordinary(body: Buffer): Accepted | undefined {
+  try {
+    const { input } = decodeJsonInput(body, INPUT_MODELS.PutRecords!);
+    validateInput('PutRecords', input);
+    requireStreamTarget(input);
+    const records = input.Records as RecordInput[];
+    let total = 0;
+    for (const record of records) {
+      if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
+        return undefined;
+      }
+      total += record.Data.length + Buffer.byteLength(record.PartitionKey);
+    }
+    if (total > PUT_RECORDS_BYTES_MAX || input.DryRun === true) return undefined;
+    return { records };
+  } catch {
+    return undefined;
+  }
+}
+
+function expectSameAsOrdinary(body: Buffer): 'prepared' | 'declined' {
+  const expected = ordinary(body);
+  const prepared = preparePutRecords(body);
+  if (prepared === undefined) return 'declined';
+  expect(expected, `prepared a body the ordinary path refuses: ${body.toString().slice(0, 200)}`).toBeDefined();
+  const { records } = expected!;
+  const batch = encodeRecordBatches(records, 1, undefined).batches[0]!;
+  expect(Buffer.from(prepared.batch).equals(Buffer.from(batch))).toBe(true);
+  expect(prepared.recordCount).toBe(records.length);
+  expect(prepared.recordStart[records.length]).toBe(batch.length);
+  const words = new Uint32Array(records.length * HASH_WORDS);
+  let maxRecordBytes = 0;
+  let blobBytes = 0;
+  records.forEach((record, i) => {
+    const key = Buffer.from(record.PartitionKey);
+    if (record.ExplicitHashKey === undefined) md5Words(key, 0, key.length, words, i * HASH_WORDS);
+    else bigIntToWords(parseExplicitHashKey(record.ExplicitHashKey)!, words, i * HASH_WORDS);
+    maxRecordBytes = Math.max(maxRecordBytes, record.Data.length + key.length);
+    blobBytes += record.Data.length;
+  });
+  expect([...prepared.hashWords]).toEqual([...words]);
+  expect(prepared.maxRecordBytes).toBe(maxRecordBytes);
+  expect(prepared.blobBytes).toBe(blobBytes);
+  return 'prepared';
+}
+
+interface JsonRecord {
+  Data?: unknown;
+  PartitionKey?: unknown;
+  ExplicitHashKey?: unknown;
+  [extra: string]: unknown;
+}
+
+function randomBody(next: () => number): { StreamName?: unknown; Records: JsonRecord[]; [k: string]: unknown } {
+  const count = 1 + Math.floor(next() * 60);
+  const records: JsonRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const data = Buffer.alloc(Math.floor(next() * 300));
+    for (let b = 0; b < data.length; b++) data[b] = Math.floor(next() * 256);
+    const record: JsonRecord = { Data: data.toString('base64'), PartitionKey: `key-${Math.floor(next() * 1e9)}` };
+    if (next() < 0.1) record.ExplicitHashKey = String(BigInt(Math.floor(next() * 2 ** 53)) * 2n ** 70n);
+    records.push(record);
+  }
+  return { StreamName: 'prepared-stream', Records: records };
+}
+
+type Mutation = (body: ReturnType<typeof randomBody>, next: () => number) => void;
+
+const pick = <T,>(items: T[], next: () => number): T => items[Math.floor(next() * items.length)]!;
+
+/** Each turns a valid body into one the ordinary path may refuse, or accept differently. */
+const MUTATIONS: Record<string, Mutation> = {
+  urlSafeBase64: (b, n) => (pick(b.Records, n).Data = 'ab-_'),
+  badBase64Length: (b, n) => (pick(b.Records, n).Data = 'abc'),
+  badBase64Character: (b, n) => (pick(b.Records, n).Data = 'ab!d'),
+  nonCanonicalTail: (b, n) => (pick(b.Records, n).Data = 'QR=='),
+  paddingInside: (b, n) => (pick(b.Records, n).Data = 'QQ==QUFB'),
+  dataNotString: (b, n) => (pick(b.Records, n).Data = 12),
+  dataNull: (b, n) => (pick(b.Records, n).Data = null),
+  keyEmpty: (b, n) => (pick(b.Records, n).PartitionKey = ''),
+  keyTooLong: (b, n) => (pick(b.Records, n).PartitionKey = 'k'.repeat(257)),
+  keyLongest: (b, n) => (pick(b.Records, n).PartitionKey = 'k'.repeat(256)),
+  keyNonAscii: (b, n) => (pick(b.Records, n).PartitionKey = 'clé-😀'),
+  keyNumber: (b, n) => (pick(b.Records, n).PartitionKey = 7),
+  keyMissing: (b, n) => delete pick(b.Records, n).PartitionKey,
+  hashKeyTooLarge: (b, n) => (pick(b.Records, n).ExplicitHashKey = (2n ** 128n).toString()),
+  hashKeyLeadingZero: (b, n) => (pick(b.Records, n).ExplicitHashKey = '01'),
+  hashKeyNull: (b, n) => (pick(b.Records, n).ExplicitHashKey = null),
+  hashKeyMax: (b, n) => (pick(b.Records, n).ExplicitHashKey = (2n ** 128n - 1n).toString()),
+  extraMember: (b, n) => (pick(b.Records, n).Extra = { nested: true }),
+  recordNull: (b, n) => (b.Records[Math.floor(n() * b.Records.length)] = null as never),
+  noRecords: (b) => (b.Records = []),
+  tooManyRecords: (b) => {
+    b.Records = Array.from({ length: 501 }, (_, i) => ({ Data: '', PartitionKey: `k${i}` }));
+  },
+  streamNameMissing: (b) => delete b.StreamName,
+  streamNameBad: (b) => (b.StreamName = 'bad name!'),
+  streamNameLong: (b) => (b.StreamName = 's'.repeat(129)),
+  streamNameNumber: (b) => (b.StreamName = 5),
+  streamArn: (b) => (b.StreamARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/prepared-stream'),
+  streamArnOnly: (b) => {
+    delete b.StreamName;
+    b.StreamARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/prepared-stream';
+  },
+  streamArnBad: (b) => (b.StreamARN = 'not-an-arn'),
+  dryRun: (b) => (b.DryRun = true),
+  dryRunFalse: (b) => (b.DryRun = false),
+  dryRunString: (b) => (b.DryRun = 'yes'),
+  streamId: (b) => (b.StreamId = 'x'),
+  recordsNotArray: (b) => (b.Records = {} as never),
+};
+
+describe('preparePutRecords', () => {
+  it('prepares well-formed bodies exactly as the ordinary path encodes them', () => {
+    const next = random(1);
+    for (let i = 0; i < 200; i++) {
+      const body = Buffer.from(JSON.stringify(randomBody(next)));
+      expect(expectSameAsOrdinary(body)).toBe('prepared');
+    }
+  });
+
+  it('never prepares what the ordinary path refuses, and matches it on what it accepts', () => {
+    const next = random(2);
+    const outcomes = new Map<string, Set<string>>();
+    for (let round = 0; round < 20; round++) {
+      for (const [name, mutate] of Object.entries(MUTATIONS)) {
+        const body = randomBody(next);
+        mutate(body, next);
+        const outcome = expectSameAsOrdinary(Buffer.from(JSON.stringify(body)));
+        outcomes.set(name, (outcomes.get(name) ?? new Set()).add(outcome));
+      }
+    }
+    // Bodies the ordinary path accepts are prepared too, whichever way (plain or checked).
+    for (const accepted of ['keyLongest', 'keyNonAscii', 'hashKeyMax', 'extraMember', 'streamArn', 'streamArnOnly', 'dryRunFalse', 'streamId', 'hashKeyNull']) {
+      expect([...outcomes.get(accepted)!], accepted).toEqual(['prepared']);
+    }
+    for (const refused of ['urlSafeBase64', 'badBase64Length', 'badBase64Character', 'nonCanonicalTail', 'keyEmpty', 'keyTooLong', 'hashKeyTooLarge', 'noRecords', 'tooManyRecords', 'streamNameMissing', 'streamNameBad', 'dryRun', 'recordsNotArray']) {
+      expect([...outcomes.get(refused)!], refused).toEqual(['declined']);
+    }
+  });
+
+  it('declines bodies that are not JSON, not ASCII, or too large in total', () => {
+    expect(preparePutRecords(Buffer.from('{"StreamName":'))).toBeUndefined();
+    expect(preparePutRecords(Buffer.from('[]'))).toBeUndefined();
+    const big = Buffer.alloc(1024 * 1024, 7).toString('base64');
+    const records = Array.from({ length: 11 }, (_, i) => ({ Data: big, PartitionKey: `k${i}` }));
+    const body = Buffer.from(JSON.stringify({ StreamName: 's', Records: records }));
+    expect(ordinary(body)).toBeUndefined();
+    expect(preparePutRecords(body)).toBeUndefined();
+    // UTF-8 in the body (a non-ASCII key) is decoded as UTF-8, not Latin-1.
+    const utf8 = Buffer.from(JSON.stringify({ StreamName: 's', Records: [{ Data: 'AAAA', PartitionKey: 'ключ' }] }));
+    expect(expectSameAsOrdinary(utf8)).toBe('prepared');
+  });
+});
