@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { CODEC_THREADS_MAX } from './server/put-codec.js';
+import { CODEC_THREADS_MAX } from './server/codec-threads.js';
 
 import {
   DEFAULT_DATA_DIR,

@@ -82,3 +82,14 @@ export const fail = {
   limit: (message: string) => new KinesisError('LimitExceededException', message),
   internal: (message: string) => new KinesisError('InternalFailureException', message),
 };
+
+/**
+ * How PutRecords reports a record that was not stored: throttling keeps its name (the SDKs
+ * retry it), anything else is `InternalFailure`, as Kinesis words per-record failures.
+ */
+export function putRecordsEntryError(error: KinesisError): { ErrorCode: string; ErrorMessage: string } {
+  return error.code === 'ProvisionedThroughputExceededException'
+    ? { ErrorCode: error.code, ErrorMessage: error.message }
+    : { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' };
+}
+

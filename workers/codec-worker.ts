@@ -1,18 +1,17 @@
 /**
- * Entry point of a codec thread (loaded by piscina from dist/): prepares JSON PutRecords bodies
- * off the event loop (src/server/put-records-prepare.ts) and moves the result back without a
- * copy. When a body cannot be prepared, the body itself is moved back for the ordinary path.
+ * Entry point of a codec thread (loaded by piscina from dist/; see src/server/codec-threads.ts):
+ * prepares a JSON PutRecords body and moves the result back without a copy; a body it declines
+ * moves back as it came, for the ordinary path.
  */
 import { Piscina } from 'piscina';
+import type { CodecReply, CodecTask } from '../src/server/codec-threads.js';
 import { preparedBuffers, preparePutRecords } from '../src/server/put-records-prepare.js';
-import type { CodecReply, CodecTask } from '../src/server/put-codec.js';
+
+function moved(reply: CodecReply, buffers: ArrayBuffer[]): unknown {
+  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: reply } as never);
+}
 
 export default function run(task: CodecTask): unknown {
-  const body = Buffer.from(task.body);
-  const prepared = preparePutRecords(body);
-  const reply: CodecReply = prepared ? { prepared } : { body: task.body };
-  return Piscina.move({
-    [Piscina.transferableSymbol]: prepared ? preparedBuffers(prepared) : [task.body],
-    [Piscina.valueSymbol]: reply,
-  } as never);
+  const prepared = preparePutRecords(Buffer.from(task.body));
+  return prepared ? moved({ prepared }, preparedBuffers(prepared)) : moved({ declined: task.body }, [task.body]);
 }

@@ -63,22 +63,34 @@ function hashKeyWords(batch: Uint8Array, start: number, end: number, words: Uint
   bigIntToWords(key, words, 0);
 }
 
-/** Checks and routes an encoded batch; `maxRecordBytes` is the stream's record size limit. */
-export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRecordBytes: number): EncodedBatches {
+/** An encoded batch checked record by record, with each record's place and hash key. */
+export interface HashedBatch {
+  recordCount: number;
+  /** Byte offset of each record; [recordCount] is the batch's end. */
+  recordStart: Int32Array;
+  /** HASH_WORDS big-endian words per record: its explicit hash key, or MD5 of its key. */
+  hashWords: Uint32Array;
+  /** The largest record's data plus partition-key bytes. */
+  maxRecordBytes: number;
+}
+
+/**
+ * Checks every record of an encoded batch against `maxRecordBytes` (the stream's record size
+ * limit) and computes its hash key. Throws the first failing record's ValidationException.
+ * `hash` false skips MD5 (a stream with one open shard routes every key to it); explicit hash
+ * keys are parsed either way, since a bad one is an error whether or not it decides anything.
+ * Needs nothing but the batch, so it can run on a codec thread.
+ */
+export function hashEncodedBatch(batch: Uint8Array, maxRecordBytes: number, hash = true): HashedBatch {
   const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
   if (!validateBatchBody(batch, 0, header)) throw invalidBatch('records do not fill the batch');
   const count = header.recordCount;
-  const shardOfRecord = new Int32Array(count);
-  const positionOfRecord = new Int32Array(count);
   const recordStart = new Int32Array(count + 1);
-  const slots = router.size;
-  const recordCount = new Int32Array(slots);
-  const bodyBytes = new Float64Array(slots);
+  const hashWords = new Uint32Array(count * HASH_WORDS);
   const words = new Uint32Array(HASH_WORDS);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
-  let firstSlot = -1;
-  let mixed = false;
+  let largest = 0;
   for (let i = 0; i < count; i++) {
     recordStart[i] = cursor.offset;
     nextRecord(batch, cursor, batch.length);
@@ -91,20 +103,22 @@ export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRec
           `Member must have length less than or equal to ${maxRecordBytes}`,
       );
     }
-    // An explicit hash key is checked even when it decides nothing; MD5 only when it decides.
-    const explicit = cursor.hashKeyEnd > cursor.hashKeyStart;
-    if (explicit) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
-    else if (slots > 1) md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, words, 0);
-    const slot = slots === 1 ? 0 : router.route(words);
-    if (firstSlot < 0) firstSlot = slot;
-    else if (slot !== firstSlot) mixed = true;
-    shardOfRecord[i] = slot;
-    positionOfRecord[i] = recordCount[slot]!;
-    recordCount[slot]!++;
-    bodyBytes[slot]! += cursor.offset - recordStart[i]!;
+    if (size > largest) largest = size;
+    if (cursor.hashKeyEnd > cursor.hashKeyStart) {
+      hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
+      hashWords.set(words, i * HASH_WORDS);
+    } else if (hash) {
+      md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
+    }
   }
   recordStart[count] = cursor.offset;
-  return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, mixed ? -1 : firstSlot);
+  return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest };
+}
+
+/** Checks and routes an encoded batch; `maxRecordBytes` is the stream's record size limit. */
+export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRecordBytes: number): EncodedBatches {
+  const hashed = hashEncodedBatch(batch, maxRecordBytes, router.size > 1);
+  return routeHashedBatch(batch, hashed.recordStart, hashed.hashWords, router);
 }
 
 /**

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { KinesisError, fail } from '../errors.js';
+import { KinesisError, fail, putRecordsEntryError } from '../errors.js';
 import {
   ACCOUNT_SHARD_LIMIT,
   GET_RECORDS_BYTES_MAX,
@@ -99,6 +99,11 @@ export interface PutRecordBatchResult {
   /** Sequence number of record `i` (undefined when it failed). */
   sequenceNumberOf(i: number): string | undefined;
   /**
+   * Writes the sequence number of stored record `i` as ASCII digits at `target[offset..]`
+   * (MAX_SEQUENCE_DIGITS bytes of room) and returns the offset after it.
+   */
+  writeSequenceNumber(i: number, target: Uint8Array, offset: number): number;
+  /**
    * Why record `i` was not stored, or undefined when it was. A batch spanning shards can fail
    * in one shard (its worker died, or is saturated) while the others store their records, as
    * PutRecords reports per record.
@@ -174,6 +179,10 @@ class BatchResult implements PutRecordBatchResult {
   sequenceNumberOf(i: number): string | undefined {
     if (this.errors?.has(i)) return undefined;
     return this.routing[this.shardOf[i]!]!.sequenceNumber(this.ordinalOf[i]!, this.arrivalOf[i]!);
+  }
+
+  writeSequenceNumber(i: number, target: Uint8Array, offset: number): number {
+    return this.routing[this.shardOf[i]!]!.writeSequenceNumber(this.ordinalOf[i]!, this.arrivalOf[i]!, target, offset);
   }
 
   errorOf(i: number): KinesisError | undefined {
@@ -809,7 +818,13 @@ export class Engine {
         try {
           committed.set(slot, await this.batcher.append(shard.worker, shard.descriptor, batch));
         } catch (error) {
-          committed.set(slot, error instanceof KinesisError ? error : fail.internal(String(error)));
+          const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
+          committed.set(
+            slot,
+            throttled
+              ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
+              : fail.internal('Internal Service Failure'),
+          );
         }
       }),
     );
@@ -829,11 +844,7 @@ export class Engine {
       const outcome = committed.get(slot)!;
       if (outcome instanceof KinesisError) {
         failed++;
-        const throttled = outcome.code === 'ProvisionedThroughputExceededException';
-        records[i] = {
-          ErrorCode: throttled ? outcome.code : 'InternalFailure',
-          ErrorMessage: throttled ? this.rateExceeded(stream, shard) : 'Internal Service Failure',
-        };
+        records[i] = putRecordsEntryError(outcome);
       } else {
         records[i] = {
           SequenceNumber: shard.sequenceNumber(outcome.baseOrdinal + encoded.positionOfRecord[j]!, outcome.arrivalMs),
@@ -931,10 +942,11 @@ export class Engine {
    * codec threads, src/server/put-records-prepare.ts): here the stream is looked up, each
    * record's size is checked against the stream's limit, and the records are routed with the
    * stream's current shard map and appended. Errors are PutRecords's own, in its order (the
-   * request-level checks passed where it was prepared). Not available when limits are enforced:
-   * throttling is decided record by record on the ordinary path.
+   * request-level checks passed where it was prepared); per-record outcomes are in the result
+   * (see `putRecordsEntryError`). Not available when limits are enforced: throttling is then
+   * decided record by record on the ordinary path.
    */
-  async putPreparedRecords(prepared: PreparedRecords): Promise<K.PutRecordsOutput> {
+  async putPreparedRecords(prepared: PreparedRecords): Promise<PutRecordBatchResult> {
     if (this.throttles) throw fail.internal('putPreparedRecords is not available when limits are enforced');
     const target: K.StreamTarget = {};
     if (prepared.StreamName !== undefined) target.StreamName = prepared.StreamName;
@@ -956,18 +968,9 @@ export class Engine {
     const pending: Array<Promise<void>> = [];
     this.appendEncoded(stream, encoded, 0, result, pending);
     await Promise.all(pending);
-    const records: K.PutRecordsResultEntry[] = new Array(result.recordCount);
-    for (let i = 0; i < records.length; i++) {
-      const error = result.errorOf(i);
-      records[i] = error
-        ? {
-            ErrorCode: error.code === 'ProvisionedThroughputExceededException' ? error.code : 'InternalFailure',
-            ErrorMessage: error.message,
-          }
-        : { SequenceNumber: result.sequenceNumberOf(i)!, ShardId: result.shardIdOf(i) };
-    }
-    return { FailedRecordCount: result.FailedRecordCount, Records: records, EncryptionType: 'NONE' };
+    return result;
   }
+
 
   private appendEncoded(
     stream: StreamState,

@@ -64,6 +64,11 @@ export class ShardState {
     return this.sequences.format(ordinal, Math.floor(arrivalMs / 1000));
   }
 
+  /** Writes that sequence number as ASCII digits at `target[offset..]`; returns the end. */
+  writeSequenceNumber(ordinal: number, arrivalMs: number, target: Uint8Array, offset: number): number {
+    return this.sequences.write(ordinal, Math.floor(arrivalMs / 1000), target, offset);
+  }
+
   startingSequenceNumber(): string {
     return sequenceBigInt({
       shardCreationSec: Math.floor(this.record.createdMs / 1000),

@@ -72,6 +72,10 @@ const LIMB_DIGITS = 4;
 const LIMBS = 15;
 /** Every limb value as its zero-padded decimal text, so formatting is lookups, not division. */
 const LIMB_TEXT: string[] = Array.from({ length: LIMB }, (_, i) => String(i).padStart(LIMB_DIGITS, '0'));
+/** The same, as ASCII bytes: limb i's digits at [i * LIMB_DIGITS, (i + 1) * LIMB_DIGITS). */
+const LIMB_BYTES = new TextEncoder().encode(LIMB_TEXT.join(''));
+/** Digits a sequence number can have (LIMBS base-10^4 limbs). */
+export const MAX_SEQUENCE_DIGITS = LIMBS * LIMB_DIGITS;
 
 /**
  * Formats runs of sequence numbers quickly. Sequence numbers of consecutive ordinals with the
@@ -99,6 +103,42 @@ export class SequenceFormatter {
   }
 
   format(ordinal: number, recordTimeSec: number): string {
+    const limbs = this.advance(ordinal, recordTimeSec);
+    let top = LIMBS - 1;
+    while (top > 0 && limbs[top] === 0) top--;
+    let text = String(limbs[top]);
+    for (let i = top - 1; i >= 0; i--) text += LIMB_TEXT[limbs[i]!]!;
+    return text;
+  }
+
+  /**
+   * Writes the sequence number as ASCII digits at `target[offset..]` and returns the offset
+   * after it: the same digits `format` returns, with no string built (a response encoder
+   * writes them straight into the body). `target` needs MAX_SEQUENCE_DIGITS bytes of room.
+   */
+  write(ordinal: number, recordTimeSec: number, target: Uint8Array, offset: number): number {
+    const limbs = this.advance(ordinal, recordTimeSec);
+    let top = LIMBS - 1;
+    while (top > 0 && limbs[top] === 0) top--;
+    let at = offset;
+    // The leading limb without its leading zeros (a lone zero stays).
+    const first = limbs[top]! * LIMB_DIGITS;
+    let digit = 0;
+    while (digit < LIMB_DIGITS - 1 && LIMB_BYTES[first + digit] === 0x30) digit++;
+    for (; digit < LIMB_DIGITS; digit++) target[at++] = LIMB_BYTES[first + digit]!;
+    for (let i = top - 1; i >= 0; i--) {
+      const from = limbs[i]! * LIMB_DIGITS;
+      target[at] = LIMB_BYTES[from]!;
+      target[at + 1] = LIMB_BYTES[from + 1]!;
+      target[at + 2] = LIMB_BYTES[from + 2]!;
+      target[at + 3] = LIMB_BYTES[from + 3]!;
+      at += LIMB_DIGITS;
+    }
+    return at;
+  }
+
+  /** The limbs of the sequence number of (ordinal, second): one step on from the last, or anew. */
+  private advance(ordinal: number, recordTimeSec: number): Int32Array {
     const limbs = this.limbs;
     if (ordinal === this.lastOrdinal + 1 && recordTimeSec === this.lastSecond) {
       const step = SequenceFormatter.stepLimbs;
@@ -119,10 +159,6 @@ export class SequenceFormatter {
     }
     this.lastOrdinal = ordinal;
     this.lastSecond = recordTimeSec;
-    let top = LIMBS - 1;
-    while (top > 0 && limbs[top] === 0) top--;
-    let text = String(limbs[top]);
-    for (let i = top - 1; i >= 0; i--) text += LIMB_TEXT[limbs[i]!]!;
-    return text;
+    return limbs;
   }
 }

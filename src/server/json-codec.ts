@@ -20,7 +20,8 @@
 
 import { isAscii } from 'node:buffer';
 
-import { KinesisError } from '../errors.js';
+import { KinesisError, putRecordsEntryError } from '../errors.js';
+import { MAX_SEQUENCE_DIGITS } from '../kinesis/sequence-number.js';
 import { OPERATION_MODELS, type MemberModel, type OperationName } from '../kinesis/validation.js';
 
 // ---- the input type table -------------------------------------------------------------------
@@ -546,6 +547,72 @@ export function encodePutRecordsJson(output: {
     text += `,"EncryptionType":${JSON.stringify(output.EncryptionType)}`;
   }
   return `${text}}`;
+}
+
+/** What `encodePutRecordsResultJson` reads from a batch result (engine's PutRecordBatchResult). */
+export interface StoredRecords {
+  readonly recordCount: number;
+  readonly FailedRecordCount: number;
+  shardIdOf(i: number): string;
+  writeSequenceNumber(i: number, target: Uint8Array, offset: number): number;
+  errorOf(i: number): KinesisError | undefined;
+}
+
+const RESULT_HEAD = Buffer.from('{"FailedRecordCount":', 'latin1');
+const RECORDS_OPEN = Buffer.from(',"Records":[', 'latin1');
+const ENTRY_OPEN = Buffer.from('{"SequenceNumber":"', 'latin1');
+const RESULT_TAIL = Buffer.from('],"EncryptionType":"NONE"}', 'latin1');
+/** Room for one stored entry besides its shard id: open, the digits, `","ShardId":"`, `"},`. */
+const ENTRY_BYTES_MAX = ENTRY_OPEN.length + MAX_SEQUENCE_DIGITS + 16;
+
+/**
+ * PutRecords output written as bytes straight from where the records landed, with no object
+ * or string per record: the same JSON `encodePutRecordsJson` writes for the equivalent output
+ * (sequence numbers are digits and engine shard ids need no escaping; a shard id that would is
+ * written through JSON.stringify). Failed records are written as `putRecordsEntryError` words them.
+ */
+export function encodePutRecordsResultJson(result: StoredRecords): Buffer {
+  const count = result.recordCount;
+  const tails = new Map<string, Buffer>();
+  const tailOf = (shardId: string): Buffer => {
+    let tail = tails.get(shardId);
+    if (tail === undefined) {
+      const quoted = PLAIN_TOKEN.test(shardId) ? `"${shardId}"` : JSON.stringify(shardId);
+      tail = Buffer.from(`","ShardId":${quoted}}`, 'utf8');
+      tails.set(shardId, tail);
+    }
+    return tail;
+  };
+  let failures: Map<number, Buffer> | undefined;
+  let bound = RESULT_HEAD.length + 16 + RECORDS_OPEN.length + RESULT_TAIL.length;
+  for (let i = 0; i < count; i++) {
+    const error = result.errorOf(i);
+    if (error === undefined) {
+      bound += ENTRY_BYTES_MAX + tailOf(result.shardIdOf(i)).length;
+    } else {
+      failures ??= new Map();
+      const entry = Buffer.from(JSON.stringify(putRecordsEntryError(error)), 'utf8');
+      failures.set(i, entry);
+      bound += entry.length + 1;
+    }
+  }
+  const out = Buffer.allocUnsafe(bound);
+  let at = RESULT_HEAD.copy(out, 0);
+  at += out.write(String(result.FailedRecordCount), at, 'latin1');
+  at += RECORDS_OPEN.copy(out, at);
+  for (let i = 0; i < count; i++) {
+    if (i > 0) out[at++] = 0x2c; // ','
+    const failure = failures?.get(i);
+    if (failure !== undefined) {
+      at += failure.copy(out, at);
+      continue;
+    }
+    at += ENTRY_OPEN.copy(out, at);
+    at = result.writeSequenceNumber(i, out, at);
+    at += tailOf(result.shardIdOf(i)).copy(out, at);
+  }
+  at += RESULT_TAIL.copy(out, at);
+  return out.subarray(0, at);
 }
 
 export function encodeJsonError(type: string, message: string): string {

@@ -29,13 +29,15 @@ import {
   encodeJsonError,
   encodeJsonOutput,
   encodePutRecordsJson,
+  encodePutRecordsResultJson,
+  type StoredRecords,
   INPUT_MODELS,
   type DecodedInput,
   type StructureType,
 } from './json-codec.js';
 import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
 import type { PreparedRecords } from '../engine/engine.js';
-import { CODEC_BODY_BYTES_MIN, type PutRecordsCodec } from './put-codec.js';
+import { CODEC_BODY_BYTES_MIN, type CodecThreads } from './codec-threads.js';
 
 export const TARGET_PREFIX = 'Kinesis_20131202.';
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -61,7 +63,7 @@ export interface KinesisEngine {
   removeTagsFromStream(input: Shapes.RemoveTagsFromStreamInput): Promise<unknown>;
   listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
   /** Appends a PutRecords prepared by a codec thread; needed only when codec threads are used. */
-  putPreparedRecords?(prepared: PreparedRecords): Promise<unknown>;
+  putPreparedRecords?(prepared: PreparedRecords): Promise<StoredRecords>;
   /** When true, PutRecords is never prepared off the event loop (throttling is per record). */
   readonly enforcesLimits?: boolean;
 }
@@ -219,7 +221,7 @@ export class KinesisApi {
   constructor(
     private readonly engine: KinesisEngine,
     readonly metrics: ApiMetrics = new ApiMetrics(),
-    private readonly codec?: PutRecordsCodec,
+    private readonly codec?: CodecThreads,
   ) {}
 
   /** Never rejects: every failure becomes an error response. */
@@ -273,14 +275,15 @@ export class KinesisApi {
     }
     let body = request.body;
     if (operation === 'PutRecords' && format === 'json' && this.offloads(body)) {
-      const outcome = await this.codec!.prepare(body);
+      const outcome = await this.codec!.preparePutRecords(body);
       if (outcome.prepared) {
         this.metrics.codecPrepared++;
         const { prepared } = outcome;
-        const output = (await this.engine.putPreparedRecords!(prepared)) as { FailedRecordCount: number };
-        this.metrics.recordsIn += prepared.recordCount - output.FailedRecordCount;
+        const result = await this.engine.putPreparedRecords!(prepared);
+        this.metrics.recordsIn += prepared.recordCount - result.FailedRecordCount;
         this.metrics.bytesIn += prepared.blobBytes;
-        return this.success(operation, output, format, requestId);
+        const body = encodePutRecordsResultJson(result);
+        return { status: 200, contentType: JSON_CONTENT_TYPE, body, requestId };
       }
       // Declined: the ordinary path below answers, with its own error if there is one.
       this.metrics.codecDeclined++;

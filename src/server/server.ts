@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { ApiMetrics, KinesisApi } from './kinesis-api.js';
 import { KinesisEndpoint, type TlsOptions } from './kinesis-endpoint.js';
-import { PutRecordsCodec, defaultCodecThreads } from './put-codec.js';
+import { CodecThreads, defaultCodecThreads } from './codec-threads.js';
 import { UwsFrontEnd, type UwsApp } from './uws-app.js';
 import { registerWebSocketProtocol, type WebSocketProtocol } from './ws-protocol-handler.js';
 
@@ -82,7 +82,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
     }));
   const codecThreads = options.codecThreads ?? defaultCodecThreads();
-  const codec = codecThreads > 0 ? new PutRecordsCodec(codecThreads) : undefined;
+  const codec = codecThreads > 0 ? new CodecThreads(codecThreads) : undefined;
   const api = new KinesisApi(engine, new ApiMetrics(), codec);
   let endpoint: KinesisEndpoint | undefined;
   let uws: UwsFrontEnd | undefined;

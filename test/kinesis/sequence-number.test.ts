@@ -53,3 +53,30 @@ describe('SequenceFormatter', () => {
     for (const ordinal of [2 ** 40, 2 ** 40 + 1, 2 ** 52, 2 ** 52 + 1, 3, 4, 10_000_000]) check(ordinal, 1764009999);
   });
 });
+
+describe('SequenceFormatter.write', () => {
+  it('writes the same digits as format, in place, for runs and jumps', async () => {
+    const { SequenceFormatter, MAX_SEQUENCE_DIGITS } = await import('../../src/kinesis/sequence-number.js');
+    const writer = new SequenceFormatter(1764000000, 3);
+    const target = new Uint8Array(MAX_SEQUENCE_DIGITS + 8).fill(0x2a);
+    const check = (ordinal: number, second: number) => {
+      const end = writer.write(ordinal, second, target, 4);
+      const expected = encodeSequenceNumber({
+        shardCreationSec: 1764000000,
+        shardIndex: 3,
+        ordinal: BigInt(ordinal),
+        recordTimeSec: second,
+      });
+      expect(Buffer.from(target.subarray(4, end)).toString('latin1')).toBe(expected);
+      expect(target[3]).toBe(0x2a);
+    };
+    for (let ordinal = 0; ordinal < 3000; ordinal++) check(ordinal, 1764000100 + Math.floor(ordinal / 700));
+    for (const ordinal of [2 ** 40, 2 ** 52 + 1, 0, 1, 10_000_000]) check(ordinal, 1764009999);
+    // The smallest sequence number (shard 0, time 0, ordinal 0) still writes its digits.
+    const zero = new SequenceFormatter(0, 0);
+    const end = zero.write(0, 0, target, 0);
+    expect(Buffer.from(target.subarray(0, end)).toString('latin1')).toBe(
+      encodeSequenceNumber({ shardCreationSec: 0, shardIndex: 0, ordinal: 0n, recordTimeSec: 0 }),
+    );
+  });
+});

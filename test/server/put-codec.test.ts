@@ -26,7 +26,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { CODEC_BODY_BYTES_MIN } from '../../src/server/put-codec.js';
+import { CODEC_BODY_BYTES_MIN } from '../../src/server/codec-threads.js';
 
 const STREAM = 'codec-stream';
 const SHARDS = 4;

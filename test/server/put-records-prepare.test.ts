@@ -10,7 +10,15 @@ import { HASH_WORDS, md5Words, parseExplicitHashKey, bigIntToWords } from '../..
 import { requireStreamTarget, validateInput } from '../../src/kinesis/validation.js';
 import { PUT_RECORDS_BYTES_MAX } from '../../src/limits.js';
 import { encodeRecordBatches, type RecordInput } from '../../src/protocol/batch-writer.js';
-import { decodeJsonInput, INPUT_MODELS } from '../../src/server/json-codec.js';
+import { KinesisError } from '../../src/errors.js';
+import { SequenceFormatter } from '../../src/kinesis/sequence-number.js';
+import {
+  decodeJsonInput,
+  encodePutRecordsJson,
+  encodePutRecordsResultJson,
+  INPUT_MODELS,
+  type StoredRecords,
+} from '../../src/server/json-codec.js';
 import { preparePutRecords } from '../../src/server/put-records-prepare.js';
 
 /** Deterministic PRNG so a failure reproduces. */
@@ -184,3 +192,54 @@ describe('preparePutRecords', () => {
     expect(expectSameAsOrdinary(utf8)).toBe('prepared');
   });
 });
+
+describe('encodePutRecordsResultJson', () => {
+  it('writes the bytes encodePutRecordsJson writes for the same outcome', () => {
+    const shards = ['shardId-000000000000', 'shardId-000000000001', 'odd"shard'];
+    const formatters = shards.map((_, i) => new SequenceFormatter(1764000000, i));
+    const check = (count: number, failing: (i: number) => KinesisError | undefined) => {
+      // Each shard's records take consecutive ordinals from 1,000, as one append gives them.
+      const next = [1000, 1000, 1000];
+      const landed = Array.from({ length: count }, (_, i) => {
+        const shard = (i * 7) % shards.length;
+        const error = failing(i);
+        return { shard, error, ordinal: error ? -1 : next[shard]!++ };
+      });
+      const arrivalMs = 1764000123456;
+      const expected = encodePutRecordsJson({
+        FailedRecordCount: landed.filter((r) => r.error).length,
+        Records: landed.map((r) =>
+          r.error
+            ? r.error.code === 'ProvisionedThroughputExceededException'
+              ? { ErrorCode: r.error.code, ErrorMessage: r.error.message }
+              : { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' }
+            : {
+                SequenceNumber: new SequenceFormatter(1764000000, r.shard).format(r.ordinal, Math.floor(arrivalMs / 1000)),
+                ShardId: shards[r.shard]!,
+              },
+        ),
+        EncryptionType: 'NONE',
+      });
+      const stored: StoredRecords = {
+        recordCount: count,
+        FailedRecordCount: landed.filter((r) => r.error).length,
+        shardIdOf: (i) => shards[landed[i]!.shard]!,
+        errorOf: (i) => landed[i]!.error,
+        writeSequenceNumber: (i, target, offset) =>
+          formatters[landed[i]!.shard]!.write(landed[i]!.ordinal, Math.floor(arrivalMs / 1000), target, offset),
+      };
+      expect(encodePutRecordsResultJson(stored).toString('utf8')).toBe(expected);
+      expect(JSON.parse(expected).Records).toHaveLength(count);
+    };
+    check(500, () => undefined);
+    check(1, () => undefined);
+    check(120, (i) =>
+      i % 5 === 0
+        ? new KinesisError('ProvisionedThroughputExceededException', `Rate exceeded for shard ${i} "quoted"`)
+        : i % 11 === 0
+          ? new KinesisError('InternalFailureException', 'worker died')
+          : undefined,
+    );
+  });
+});
+
