@@ -83,12 +83,12 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(0);
     const options = ['--host', '--port', '--ws-port', '--data', '--workers'];
-    options.push('--tls-cert', '--tls-key', '--segment-mib', '--fsync', '--enforce-limits');
+    options.push('--tls-cert', '--tls-key', '--segment-mib', '--fsync', '--enforce-limits', '--codec-threads');
     for (const option of options) {
       expect(out).toContain(option);
     }
     const variables = ['RUNNEL_HOST', 'RUNNEL_PORT', 'RUNNEL_WS_PORT', 'RUNNEL_DATA'];
-    variables.push('RUNNEL_WORKERS', 'RUNNEL_SEGMENT_MIB', 'RUNNEL_FSYNC', 'RUNNEL_ENFORCE_LIMITS');
+    variables.push('RUNNEL_WORKERS', 'RUNNEL_SEGMENT_MIB', 'RUNNEL_FSYNC', 'RUNNEL_ENFORCE_LIMITS', 'RUNNEL_CODEC_THREADS');
     for (const variable of variables) {
       expect(out).toContain(variable);
     }
@@ -114,6 +114,7 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
       RUNNEL_WS_PORT: '0',
       RUNNEL_DATA: data,
       RUNNEL_WORKERS: '1',
+      RUNNEL_CODEC_THREADS: '1',
     });
     expect((await listStreams(started.url)).status).toBe(200);
     expect(existsSync(join(data, 'catalog.json'))).toBe(true);
