@@ -4,8 +4,10 @@
  * several concurrent connections. The server runs `runnel serve` in a child process so client
  * and server do not share a thread.
  *
- * Targets: ≥ 300,000 records/s at 100 B, ≥ 150 MB/s at 1 KiB. Baseline for scale: one Kinesis
- * shard takes 1,000 records/s and 1 MiB/s; the "shards" column states the figure in shards.
+ * Targets: ≥ 300,000 records/s at 100 B, ≥ 150 MB/s at 1 KiB. Baseline measured in the same
+ * run: JSON.parse plus base64 decoding of the same bodies on one core ("vs decode"), the least
+ * any server must do per record. For scale: one Kinesis shard takes 1,000 records/s and
+ * 1 MiB/s; the "shards" column states the figure in shards.
  *
  * The client is deliberately lean — HTTP/1.1 written and read on raw keep-alive sockets, and
  * `node:http2` sessions, not the AWS SDK — and sends precomputed bodies (a pool of distinct bodies, every
@@ -306,6 +308,36 @@ async function runCase(url: string, serverPid: number, spec: Case): Promise<Case
   return result;
 }
 
+// ---- baseline ---------------------------------------------------------------------------------
+
+/** How long the same-run decode baseline runs, per record size. */
+const BASELINE_MS = 1000;
+const baselines = new Map<number, number>();
+
+/**
+ * The least a JSON PutRecords costs, measured in this process on one core in this run:
+ * JSON.parse of the same bodies and a native base64 decode of every record's Data, nothing
+ * else (no HTTP, checks, hashing or storage). Records/s. Ingest is reported as a multiple of it,
+ * which says how much of the machine's speed at that moment the server turns into throughput.
+ */
+function decodeBaseline(recordBytes: number): number {
+  const known = baselines.get(recordBytes);
+  if (known !== undefined) return known;
+  const bodies = buildBodies(recordBytes);
+  let records = 0;
+  let sink = 0;
+  const started = performance.now();
+  for (let b = 0; performance.now() - started < BASELINE_MS; b++) {
+    const parsed = JSON.parse(bodies[b % bodies.length]!.toString('latin1')) as { Records: { Data: string }[] };
+    for (const record of parsed.Records) sink += Buffer.from(record.Data, 'base64').length;
+    records += parsed.Records.length;
+  }
+  const rate = records / ((performance.now() - started) / 1000);
+  if (sink < 0) console.log(sink);
+  baselines.set(recordBytes, rate);
+  return rate;
+}
+
 // ---- report -----------------------------------------------------------------------------------
 
 function percentile(sorted: number[], p: number): number {
@@ -324,6 +356,8 @@ function report(results: CaseResult[]): void {
       conns: String(connections),
       'requests/s': (r.requests / r.elapsedSec).toFixed(0),
       'records/s': recordsPerSec.toFixed(0),
+      // Ingest as a multiple of decoding the same bodies on one core of this machine, this run.
+      'vs decode': `${(recordsPerSec / decodeBaseline(r.recordBytes)).toFixed(2)}×`,
       'MB/s': (bytesPerSec / 1e6).toFixed(1),
       'p50 ms': percentile(sorted, 50).toFixed(1),
       'p99 ms': percentile(sorted, 99).toFixed(1),
@@ -355,6 +389,8 @@ function report(results: CaseResult[]): void {
   console.log(line(columns));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(columns.map((column) => row[column])));
+  const decoded = [...baselines].map(([bytes, rate]) => `${bytes} B: ${rate.toFixed(0)} records/s`);
+  console.log(`vs decode: JSON.parse + base64 of the same bodies on one core of this process, after the cases (${decoded.join(', ')})`);
 }
 
 // ---- main -------------------------------------------------------------------------------------
