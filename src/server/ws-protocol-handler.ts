@@ -71,6 +71,9 @@ const CLOSE_GOING_AWAY = 1001;
 
 const SOFTWARE = 'runnel/0.1.0';
 
+/** The topic every connection subscribes to; see the `open` handler. */
+const UWS_NO_SHORTCUT_TOPIC = 'runnel/no-direct-write';
+
 export interface WebSocketProtocolOptions {
   /** Route path (default `/v1`). */
   path?: string;
@@ -581,6 +584,12 @@ export function registerWebSocketProtocol(
       const connection = ws.getUserData().connection;
       connection.ws = ws;
       connections.add(connection);
+      // Keeps every send off uWS's direct-write shortcut for frames of 16 KiB and more, which
+      // that path takes only for sockets that subscribe to no topic. In uWS v20.30 (the build
+      // that loads here) the shortcut drops a frame's payload when the socket accepts no more
+      // than the frame header, desynchronising the stream (fixed upstream in uWebSockets PR
+      // #1662); the ordinary path buffers the whole frame instead. No topic is ever published.
+      ws.subscribe(UWS_NO_SHORTCUT_TOPIC);
       ws.send(welcome, true, false);
     },
     message: (ws, message, isBinary) => {
