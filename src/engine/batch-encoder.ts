@@ -12,7 +12,7 @@ import type { ShardRouter } from './shard-router.js';
 export type { RecordInput };
 
 export interface EncodedBatches {
-  /** Router slot of each record's shard. */
+  /** Router slot of each record's shard; negative (refusedSlot) when limits refused it. */
   shardOfRecord: Int32Array;
   /** Position of each record within its shard's batch. */
   positionOfRecord: Int32Array;

@@ -4,7 +4,8 @@
  * characters of valid UTF-8, explicit hash key in range, size within the stream's limit) and
  * hashed straight from the batch bytes, with no string built for the key. A batch whose records
  * all belong to one shard is forwarded as is; a mixed batch is split into one batch per shard by
- * copying each record's encoded bytes unchanged.
+ * copying each record's encoded bytes unchanged. In limits mode a record its shard cannot take
+ * now is left out and marked refused (refusedSlot).
  */
 import { isUtf8 } from 'node:buffer';
 import { KinesisError, fail } from '../errors.js';
@@ -115,12 +116,6 @@ export function hashEncodedBatch(batch: Uint8Array, maxRecordBytes: number, hash
   return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest };
 }
 
-/** Checks and routes an encoded batch; `maxRecordBytes` is the stream's record size limit. */
-export function routeEncodedBatch(batch: Uint8Array, router: ShardRouter, maxRecordBytes: number): EncodedBatches {
-  const hashed = hashEncodedBatch(batch, maxRecordBytes, router.size > 1);
-  return routeHashedBatch(batch, hashed.recordStart, hashed.hashWords, router);
-}
-
 /**
  * Routes a batch whose records were hashed elsewhere (a PutRecords prepared by a codec thread,
  * src/server/put-records-prepare.ts): `hashWords` holds each record's 128-bit hash key and
@@ -131,6 +126,7 @@ export function routeHashedBatch(
   recordStart: Int32Array,
   hashWords: Uint32Array,
   router: ShardRouter,
+  admit?: (record: number, slot: number) => boolean,
 ): EncodedBatches {
   const count = recordStart.length - 1;
   const slots = router.size;
@@ -142,6 +138,12 @@ export function routeHashedBatch(
   let mixed = false;
   for (let i = 0; i < count; i++) {
     const slot = slots === 1 ? 0 : router.route(hashWords, i * HASH_WORDS);
+    if (admit !== undefined && !admit(i, slot)) {
+      // Refused (limits mode): left out of every batch, marked as refused by its shard.
+      shardOfRecord[i] = refusedSlot(slot);
+      mixed = true;
+      continue;
+    }
     if (firstSlot < 0) firstSlot = slot;
     else if (slot !== firstSlot) mixed = true;
     shardOfRecord[i] = slot;
@@ -150,6 +152,14 @@ export function routeHashedBatch(
     bodyBytes[slot]! += recordStart[i + 1]! - recordStart[i]!;
   }
   return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, mixed ? -1 : firstSlot);
+}
+
+/**
+ * How `shardOfRecord` marks a record refused by its shard's limits (routeHashedBatch's `admit`):
+ * a negative number that still says which shard refused it.
+ */
+export function refusedSlot(slot: number): number {
+  return -1 - slot;
 }
 
 /**
@@ -183,6 +193,7 @@ function partition(
   }
   for (let i = 0; i < shardOfRecord.length; i++) {
     const slot = shardOfRecord[i]!;
+    if (slot < 0) continue;
     const part = batches.get(slot)!;
     part.set(batch.subarray(recordStart[i]!, recordStart[i + 1]!), fill[slot]!);
     fill[slot]! += recordStart[i + 1]! - recordStart[i]!;

@@ -45,7 +45,7 @@ import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/reco
 import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
 import { Batcher } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
-import { routeEncodedBatch, routeHashedBatch } from './encoded-batch.js';
+import { hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
 import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
@@ -155,12 +155,18 @@ class BatchResult implements PutRecordBatchResult {
     base: Float64Array,
     arrival: Float64Array,
     failures: Map<number, KinesisError> | undefined,
+    refusal?: (slot: number) => KinesisError,
   ): void {
     const { shardOfRecord, positionOfRecord } = encoded;
     for (let i = 0; i < shardOfRecord.length; i++) {
-      const slot = shardOfRecord[i]!;
+      let slot = shardOfRecord[i]!;
+      let failure = failures?.get(slot);
+      if (slot < 0) {
+        // Refused by its shard's limits before anything was appended (refusedSlot).
+        slot = refusedSlot(slot);
+        failure = refusal!(slot);
+      }
       this.shardOf[offset + i] = slot;
-      const failure = failures?.get(slot);
       if (failure) {
         this.errors ??= new Map();
         this.errors.set(offset + i, failure);
@@ -805,55 +811,20 @@ export class Engine {
       throw fail.invalid(`Records size exceeds ${PUT_RECORDS_BYTES_MAX / (1024 * 1024)} MB limit`);
     }
     dryRun(input);
-    const routing = stream.open;
     let encoded = encodeBatches(input.Records, stream.router);
-    const refused = this.throttles ? this.admitWrites(stream, input.Records, encoded) : undefined;
-    if (refused) {
-      encoded = encodeBatches(input.Records.filter((_, i) => refused[i] === 0), stream.router);
+    if (this.throttles) encoded = this.admitEncoded(stream, input.Records, encoded);
+    const result = new BatchResult(stream.open, input.Records.length);
+    const pending: Array<Promise<void>> = [];
+    this.appendEncoded(stream, encoded, 0, result, pending);
+    await Promise.all(pending);
+    const records: K.PutRecordsResultEntry[] = new Array(result.recordCount);
+    for (let i = 0; i < records.length; i++) {
+      const error = result.errorOf(i);
+      records[i] = error
+        ? putRecordsEntryError(error)
+        : { SequenceNumber: result.sequenceNumberOf(i)!, ShardId: result.shardIdOf(i) };
     }
-    const committed = new Map<number, { baseOrdinal: number; arrivalMs: number } | KinesisError>();
-    await Promise.all(
-      [...encoded.batches].map(async ([slot, batch]) => {
-        const shard = routing[slot]!;
-        try {
-          committed.set(slot, await this.batcher.append(shard.worker, shard.descriptor, batch));
-        } catch (error) {
-          const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
-          committed.set(
-            slot,
-            throttled
-              ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
-              : fail.internal('Internal Service Failure'),
-          );
-        }
-      }),
-    );
-    let failed = 0;
-    const records: K.PutRecordsResultEntry[] = new Array(input.Records.length);
-    for (let i = 0, j = 0; i < records.length; i++) {
-      if (refused && refused[i] !== 0) {
-        failed++;
-        records[i] = {
-          ErrorCode: 'ProvisionedThroughputExceededException',
-          ErrorMessage: this.rateExceeded(stream, routing[refused[i]! - 1]!),
-        };
-        continue;
-      }
-      const slot = encoded.shardOfRecord[j]!;
-      const shard = routing[slot]!;
-      const outcome = committed.get(slot)!;
-      if (outcome instanceof KinesisError) {
-        failed++;
-        records[i] = putRecordsEntryError(outcome);
-      } else {
-        records[i] = {
-          SequenceNumber: shard.sequenceNumber(outcome.baseOrdinal + encoded.positionOfRecord[j]!, outcome.arrivalMs),
-          ShardId: shard.shardId,
-        };
-      }
-      j++;
-    }
-    return { FailedRecordCount: failed, Records: records, EncryptionType: 'NONE' };
+    return { FailedRecordCount: result.FailedRecordCount, Records: records, EncryptionType: 'NONE' };
   }
 
   private rateExceeded(stream: StreamState, shard: ShardState): string {
@@ -875,7 +846,7 @@ export class Engine {
    * Returns, per record, 0 when admitted or 1 + the slot of the shard that refused it; or
    * undefined when every record was admitted.
    */
-  private admitWrites(stream: StreamState, records: K.PutRecordsRequestEntry[], encoded: EncodedBatches) {
+  private admitWrites(stream: StreamState, records: readonly RecordInput[], encoded: EncodedBatches) {
     const now = this.clock();
     const refused = new Int32Array(records.length);
     let any = false;
@@ -909,7 +880,9 @@ export class Engine {
         bytes += this.checkFastRecord(stream, records[end]!, end);
         end++;
       }
-      const encoded = encodeBatches(records.slice(start, end), stream.router);
+      const chunk = records.slice(start, end);
+      let encoded = encodeBatches(chunk, stream.router);
+      if (this.throttles) encoded = this.admitEncoded(stream, chunk, encoded);
       this.appendEncoded(stream, encoded, start, result, pending);
       start = end;
     }
@@ -924,17 +897,8 @@ export class Engine {
    */
   async putEncodedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     const stream = this.writable({ StreamName: streamName });
-    const encoded = routeEncodedBatch(batch, stream.router, stream.record.maxRecordSizeKiB * KIB);
-    const result = new BatchResult(stream.open, encoded.shardOfRecord.length);
-    const pending: Array<Promise<void>> = [];
-    this.appendEncoded(stream, encoded, 0, result, pending);
-    await Promise.all(pending);
-    return result;
-  }
-
-  /** True when Kinesis's per-shard write limits are enforced (`enforceLimits`). */
-  get enforcesLimits(): boolean {
-    return this.throttles !== undefined;
+    const hashed = hashEncodedBatch(batch, stream.record.maxRecordSizeKiB * KIB, stream.router.size > 1);
+    return this.appendHashed(stream, batch, hashed.recordStart, hashed.hashWords);
   }
 
   /**
@@ -943,11 +907,10 @@ export class Engine {
    * record's size is checked against the stream's limit, and the records are routed with the
    * stream's current shard map and appended. Errors are PutRecords's own, in its order (the
    * request-level checks passed where it was prepared); per-record outcomes are in the result
-   * (see `putRecordsEntryError`). Not available when limits are enforced: throttling is then
-   * decided record by record on the ordinary path.
+   * (see `putRecordsEntryError`); in limits mode a record its shard cannot take now is refused
+   * with ProvisionedThroughputExceededException, as PutRecords refuses it.
    */
   async putPreparedRecords(prepared: PreparedRecords): Promise<PutRecordBatchResult> {
-    if (this.throttles) throw fail.internal('putPreparedRecords is not available when limits are enforced');
     const target: K.StreamTarget = {};
     if (prepared.StreamName !== undefined) target.StreamName = prepared.StreamName;
     if (prepared.StreamARN !== undefined) target.StreamARN = prepared.StreamARN;
@@ -963,12 +926,61 @@ export class Engine {
         this.checkRecordSize(stream, dataBytes, dataBytes + cursor.keyEnd - cursor.keyStart, `records.${i + 1}.member.data`);
       }
     }
-    const encoded = routeHashedBatch(prepared.batch, prepared.recordStart, prepared.hashWords, stream.router);
-    const result = new BatchResult(stream.open, prepared.recordCount);
+    return this.appendHashed(stream, prepared.batch, prepared.recordStart, prepared.hashWords);
+  }
+
+  /** Routes a checked and hashed batch (limits applied per record), appends it, and settles. */
+  private async appendHashed(
+    stream: StreamState,
+    batch: Uint8Array,
+    recordStart: Int32Array,
+    hashWords: Uint32Array,
+  ): Promise<PutRecordBatchResult> {
+    const admit = this.throttles ? this.encodedAdmission(stream, batch, recordStart) : undefined;
+    const encoded = routeHashedBatch(batch, recordStart, hashWords, stream.router, admit);
+    const result = new BatchResult(stream.open, recordStart.length - 1);
     const pending: Array<Promise<void>> = [];
     this.appendEncoded(stream, encoded, 0, result, pending);
     await Promise.all(pending);
     return result;
+  }
+
+  /**
+   * Limits mode for the batch fast path: records their shard cannot take now are taken out of
+   * the batches and marked refused (refusedSlot); the rest are encoded again without them.
+   */
+  private admitEncoded(stream: StreamState, records: readonly RecordInput[], encoded: EncodedBatches): EncodedBatches {
+    const refused = this.admitWrites(stream, records, encoded);
+    if (!refused) return encoded;
+    const admitted = records.filter((_, i) => refused[i] === 0);
+    const again = encodeBatches(admitted, stream.router);
+    const shardOfRecord = new Int32Array(records.length);
+    const positionOfRecord = new Int32Array(records.length);
+    for (let i = 0, j = 0; i < records.length; i++) {
+      if (refused[i] !== 0) {
+        shardOfRecord[i] = refusedSlot(refused[i]! - 1);
+        continue;
+      }
+      shardOfRecord[i] = again.shardOfRecord[j]!;
+      positionOfRecord[i] = again.positionOfRecord[j]!;
+      j++;
+    }
+    return { shardOfRecord, positionOfRecord, batches: again.batches };
+  }
+
+  /**
+   * Limits mode for records already encoded: each record (data plus partition-key bytes, read
+   * from the batch) is admitted by its shard's throttle or refused, in order.
+   */
+  private encodedAdmission(stream: StreamState, batch: Uint8Array, recordStart: Int32Array) {
+    const now = this.clock();
+    const cursor = newRecordCursor(0);
+    return (record: number, slot: number): boolean => {
+      cursor.offset = recordStart[record]!;
+      nextRecord(batch, cursor, batch.length);
+      const bytes = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
+      return this.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now);
+    };
   }
 
 
@@ -1005,7 +1017,9 @@ export class Engine {
         ),
       );
     }
-    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival, failures)));
+    const refusal = (slot: number) =>
+      new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, routing[slot]!));
+    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival, failures, refusal)));
   }
 
   /** Checks one record against the stream's limits; returns its size (data + key bytes). */

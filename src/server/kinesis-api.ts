@@ -64,8 +64,6 @@ export interface KinesisEngine {
   listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
   /** Appends a PutRecords prepared by a codec thread; needed only when codec threads are used. */
   putPreparedRecords?(prepared: PreparedRecords): Promise<StoredRecords>;
-  /** When true, PutRecords is never prepared off the event loop (throttling is per record). */
-  readonly enforcesLimits?: boolean;
 }
 
 type EngineMethod = (input: never) => Promise<unknown>;
@@ -299,8 +297,7 @@ export class KinesisApi {
     return (
       this.codec !== undefined &&
       body.length >= CODEC_BODY_BYTES_MIN &&
-      this.engine.putPreparedRecords !== undefined &&
-      this.engine.enforcesLimits !== true
+      this.engine.putPreparedRecords !== undefined
     );
   }
 

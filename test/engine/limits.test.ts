@@ -1,8 +1,13 @@
 // Goal: in limits mode a shard is throttled exactly as a provisioned Kinesis shard: a stream of
 // 2 shards accepts 2,000 records/s and refuses the excess per record with
 // ProvisionedThroughputExceededException; 1 MiB/s of bytes; 5 GetRecords calls/s per shard.
+// Every write path shares a shard's allowance: PutRecords, the batch fast path
+// (putRecordBatch), pre-encoded batches (the binary protocol's putEncodedBatch) and PutRecords
+// prepared on a codec thread (putPreparedRecords).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, type PutRecordBatchResult } from '../../src/engine/engine.js';
+import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
+import { preparePutRecords } from '../../src/server/put-records-prepare.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 let engine: Engine;
@@ -93,4 +98,47 @@ describe('limits mode', () => {
     now += 1000;
     await expect(engine.getRecords({ ShardIterator: iterator })).resolves.toBeDefined();
   });
+
+  it('throttles the batch fast path, encoded batches and prepared PutRecords from one allowance', async () => {
+    now += 5000;
+    const records = (tag: string, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ PartitionKey: `${tag}-${i}`, Data: Buffer.alloc(10, i) }));
+    const accepted = (result: PutRecordBatchResult) => {
+      let stored = 0;
+      for (let i = 0; i < result.recordCount; i++) {
+        const error = result.errorOf(i);
+        if (error === undefined) {
+          stored++;
+          expect(result.sequenceNumberOf(i)).toMatch(/^\d+$/);
+        } else {
+          expect(error.code).toBe('ProvisionedThroughputExceededException');
+          expect(error.message).toMatch(/^Rate exceeded for shard shardId-00000000000[01] in stream limited /);
+        }
+      }
+      expect(result.FailedRecordCount).toBe(result.recordCount - stored);
+      return stored;
+    };
+    // One second's allowance (2,000 records over 2 shards), taken by three paths in turn.
+    const viaFastPath = accepted(await engine.putRecordBatch('limited', records('fast', 800)));
+    expect(viaFastPath).toBe(800);
+    const viaEncoded = accepted(await engine.putEncodedBatch('limited', encodeRecordBatch(records('encoded', 800))));
+    expect(viaEncoded).toBe(800);
+    const body = Buffer.from(
+      JSON.stringify({
+        StreamName: 'limited',
+        Records: records('prepared', 500).map((r) => ({ PartitionKey: r.PartitionKey, Data: r.Data.toString('base64') })),
+      }),
+    );
+    const prepared = preparePutRecords(body)!;
+    expect(prepared).toBeDefined();
+    const viaPrepared = accepted(await engine.putPreparedRecords(prepared));
+    // 400 left in the second: each shard takes what remains of its own 1,000.
+    expect(viaPrepared).toBeGreaterThanOrEqual(350);
+    expect(viaPrepared).toBeLessThanOrEqual(400);
+    // The second is spent on every path.
+    expect(accepted(await engine.putRecordBatch('limited', records('late', 50)))).toBeLessThan(50);
+    now += 1000;
+    expect(accepted(await engine.putEncodedBatch('limited', encodeRecordBatch(records('next', 100))))).toBe(100);
+  });
 });
+
