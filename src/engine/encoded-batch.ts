@@ -154,6 +154,18 @@ export function routeHashedBatch(
   return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, mixed ? -1 : firstSlot);
 }
 
+/** Records up to this many bytes are copied byte by byte: a view per record for #set costs
+ * an allocation, which for small records is most of the copy (and of the event loop's garbage). */
+const LOOP_COPY_BYTES_MAX = 256;
+
+function copyRecord(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number): void {
+  if (length <= LOOP_COPY_BYTES_MAX) {
+    for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  } else {
+    target.set(new Uint8Array(source.buffer, source.byteOffset + start, length), at);
+  }
+}
+
 /**
  * How `shardOfRecord` marks a record refused by its shard's limits (routeHashedBatch's `admit`):
  * a negative number that still says which shard refused it.
@@ -191,12 +203,15 @@ function partition(
     batches.set(slot, part);
     fill[slot] = BATCH_HEADER_BYTES;
   }
+  const parts: Array<Uint8Array | undefined> = new Array(slots);
+  for (const [slot, part] of batches) parts[slot] = part;
   for (let i = 0; i < shardOfRecord.length; i++) {
     const slot = shardOfRecord[i]!;
     if (slot < 0) continue;
-    const part = batches.get(slot)!;
-    part.set(batch.subarray(recordStart[i]!, recordStart[i + 1]!), fill[slot]!);
-    fill[slot]! += recordStart[i + 1]! - recordStart[i]!;
+    const start = recordStart[i]!;
+    const length = recordStart[i + 1]! - start;
+    copyRecord(parts[slot]!, fill[slot]!, batch, start, length);
+    fill[slot]! += length;
   }
   return { shardOfRecord, positionOfRecord, batches };
 }
