@@ -219,18 +219,21 @@ function buildAck(result: PutRecordBatchResult): PutAck {
       entryOfRecord: undefined,
     };
   }
-  // One entry per shard: the records a shard stored, or the error that shard's append failed
-  // with (a batch spanning shards can fail in one and succeed in the others).
+  // One entry per shard and outcome: the records a shard stored (consecutive sequence numbers,
+  // in request order), or those it refused with one error — a batch spanning shards can fail in
+  // one and succeed in the others, and in limits mode a shard can store some records of a batch
+  // and refuse the rest.
   const entryOf = new Map<string, number>();
   const entries: PutAckEntry[] = [];
   const entryOfRecord = new Uint16Array(count);
   for (let i = 0; i < count; i++) {
     const shardId = result.shardIdOf(i);
-    let entry = entryOf.get(shardId);
+    const error = result.errorOf(i);
+    const key = error ? `${shardId}\n${error.name}\n${error.message}` : shardId;
+    let entry = entryOf.get(key);
     if (entry === undefined) {
       entry = entries.length;
-      entryOf.set(shardId, entry);
-      const error = result.errorOf(i);
+      entryOf.set(key, entry);
       entries.push(
         error
           ? { ok: false, recordCount: 0, shardId, errorName: error.name, errorMessage: error.message }

@@ -1,0 +1,79 @@
+/**
+ * Goal: with limits enforced, a binary-protocol put that exceeds a shard's allowance is answered
+ * exactly: the records the shard took get sequence numbers that GetRecords finds holding them,
+ * and only the records it refused carry ProvisionedThroughputExceededException — also when one
+ * shard stores part of a put and refuses the rest (two ack entries for one shard).
+ */
+import uWS from 'uWebSockets.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { RunnelClient } from '../../src/client/index.js';
+import { Engine } from '../../src/engine/engine.js';
+import { registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const temp = tempDir('runnel-ws-limits-');
+let now = Date.parse('2026-11-26T00:00:00Z');
+let engine: Engine;
+let url: string;
+let listenSocket: uWS.us_listen_socket;
+let closeProtocol: () => void;
+
+beforeAll(async () => {
+  engine = await Engine.open({ dataDir: temp.dir, workers: 2, enforceLimits: true, clock: () => now, streamTransitionMs: 0 });
+  await engine.createStream({ StreamName: 'limited', ShardCount: 2 });
+  const app = uWS.App();
+  closeProtocol = registerWebSocketProtocol(app, engine).closeAll;
+  listenSocket = await new Promise((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('listen failed')))),
+  );
+  url = `ws://127.0.0.1:${uWS.us_socket_local_port(listenSocket)}`;
+});
+
+afterAll(async () => {
+  closeProtocol?.();
+  if (listenSocket) uWS.us_listen_socket_close(listenSocket);
+  await engine?.close();
+  temp.cleanup();
+});
+
+async function stored(shardId: string): Promise<Map<string, string>> {
+  const bySequence = new Map<string, string>();
+  let { ShardIterator: iterator } = await engine.getShardIterator({
+    StreamName: 'limited',
+    ShardId: shardId,
+    ShardIteratorType: 'TRIM_HORIZON',
+  });
+  for (;;) {
+    now += 1000; // GetRecords has its own limit of 5 calls per second
+    const page = await engine.getRecords({ ShardIterator: iterator!, Limit: 10_000 });
+    for (const record of page.Records) bySequence.set(record.SequenceNumber, record.PartitionKey);
+    if (page.Records.length === 0) return bySequence;
+    iterator = page.NextShardIterator;
+  }
+}
+
+describe('limits mode over the binary protocol', () => {
+  it('acknowledges the records each shard took and refuses the rest, record by record', async () => {
+    const client = await RunnelClient.connect(url);
+    const records = Array.from({ length: 2600 }, (_, i) => ({ PartitionKey: `key-${i}`, Data: Buffer.alloc(10, i) }));
+    const output = await client.putRecords('limited', records);
+    // 1,000 records per shard per second: about 2,000 stored, the rest refused.
+    const failed = output.Records.filter((record) => record.ErrorCode !== undefined);
+    expect(output.FailedRecordCount).toBe(failed.length);
+    expect(failed.length).toBe(600);
+    for (const record of failed) {
+      expect(record.ErrorCode).toBe('ProvisionedThroughputExceededException');
+      expect(record.ErrorMessage).toMatch(/^Rate exceeded for shard shardId-00000000000[01] in stream limited /);
+    }
+    const all = new Map([...(await stored('shardId-000000000000')), ...(await stored('shardId-000000000001'))]);
+    expect(all.size).toBe(2000);
+    output.Records.forEach((record, i) => {
+      if (record.ErrorCode === undefined) expect(all.get(record.SequenceNumber!)).toBe(`key-${i}`);
+    });
+    // Both shards stored part of the put and refused the rest.
+    const shardsRefusing = new Set(failed.map((record) => record.ErrorMessage));
+    expect(shardsRefusing.size).toBe(2);
+    await client.close();
+  });
+});
