@@ -373,24 +373,31 @@ async function drive(
       for (const shardId of await connected.control.shardIds(stream))
         assignments[slot++ % options.consumers]!.push([stream, shardId]);
     }
-    for (const shards of assignments) {
-      for (const [stream, shardId] of shards) {
-        consumerTasks.push(
-          readShard(
-            connected.control,
-            stream,
-            shardId,
-            {
-              mode: 'follow',
-              start: options.consumerStart,
-              signal: consumerAbort.signal,
-              pollMs: options.pollMs,
-            },
-            consumerStats,
-          ),
-        );
-      }
-    }
+    // Every consumer's iterator is taken before the first write, so LATEST starts before this
+    // run's records; one that cannot be taken now is taken by its reader, which retries.
+    const shards = assignments.flat();
+    const iterators = await Promise.all(
+      shards.map(([stream, shardId]) =>
+        connected.control.iterator(stream, shardId, options.consumerStart).catch(() => undefined),
+      ),
+    );
+    shards.forEach(([stream, shardId], i) => {
+      consumerTasks.push(
+        readShard(
+          connected.control,
+          stream,
+          shardId,
+          {
+            mode: 'follow',
+            start: options.consumerStart,
+            ...(iterators[i] !== undefined ? { iterator: iterators[i] } : {}),
+            signal: consumerAbort.signal,
+            pollMs: options.pollMs,
+          },
+          consumerStats,
+        ),
+      );
+    });
   }
 
   const clientCpuStart = ownCpuSec();

@@ -70,6 +70,8 @@ export function mergeReadStats(into: ReadStats, from: ReadStats): ReadStats {
 export interface ShardLoopOptions {
   mode: 'drain' | 'follow';
   start: 'TRIM_HORIZON' | 'LATEST';
+  /** An iterator already taken at `start` (so a LATEST reader's position is fixed before writes begin). */
+  iterator?: string;
   signal?: AbortSignal;
   pollMs?: number;
   limit?: number;
@@ -89,7 +91,7 @@ export async function readShard(
   stats: ReadStats,
 ): Promise<void> {
   const limit = options.limit ?? GET_RECORDS_LIMIT_MAX;
-  let iterator: string | undefined;
+  let iterator = options.iterator;
   let emptyCaughtUp = 0;
   let retries = 0;
   for (let call = 0; call < READ_CALLS_MAX && !options.signal?.aborted; call++) {
