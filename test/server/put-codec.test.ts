@@ -1,6 +1,7 @@
 /**
  * Goal: large JSON PutRecords prepared on codec threads behave exactly like PutRecords decoded
- * on the event loop. The real SDK (HTTP/2 and HTTP/1.1) puts 500-record batches through a server
+ * on the event loop. The real SDK (HTTP/2 and HTTP/1.1 on the Kinesis port, HTTP/1.1 on the uWS
+ * front end, whose bodies arrive in other buffers) puts 500-record batches through a server
  * with codec threads; every record is read back from the shard its MD5 picks, byte-identical,
  * at the sequence number it was given, and /metrics shows the codec did the work. Then bodies
  * with one defect each are sent to that server and to one without codec threads: status, error
@@ -75,13 +76,13 @@ function md5(key: string): bigint {
 }
 
 describe('PutRecords on codec threads', () => {
-  for (const transport of ['http2', 'http1'] as const) {
+  for (const transport of ['http2', 'http1', 'uws-http1'] as const) {
     it(`stores 500-record batches exactly, routed by MD5, over ${transport}`, async () => {
       const client = new KinesisClient({
-        endpoint: withCodec.kinesisUrl,
+        endpoint: transport === 'uws-http1' ? withCodec.wsUrl! : withCodec.kinesisUrl,
         region: 'us-east-1',
         credentials: CREDENTIALS,
-        ...(transport === 'http1' ? { requestHandler: new NodeHttpHandler() } : {}),
+        ...(transport !== 'http2' ? { requestHandler: new NodeHttpHandler() } : {}),
       });
       const before = await metric(withCodec, 'runnel_codec_prepared_total');
       const sent = new Map<string, { data: Buffer; key: string }>();
