@@ -155,7 +155,7 @@ class BatchResult implements PutRecordBatchResult {
     base: Float64Array,
     arrival: Float64Array,
     failures: Map<number, KinesisError> | undefined,
-    refusal?: (slot: number) => KinesisError,
+    refusal: (slot: number) => KinesisError,
   ): void {
     const { shardOfRecord, positionOfRecord } = encoded;
     for (let i = 0; i < shardOfRecord.length; i++) {
@@ -164,7 +164,7 @@ class BatchResult implements PutRecordBatchResult {
       if (slot < 0) {
         // Refused by its shard's limits before anything was appended (refusedSlot).
         slot = refusedSlot(slot);
-        failure = refusal!(slot);
+        failure = refusal(slot);
       }
       this.shardOf[offset + i] = slot;
       if (failure) {
@@ -842,27 +842,6 @@ export class Engine {
   }
 
   /**
-   * Limits mode: admits records in request order against their shards' write allowance.
-   * Returns, per record, 0 when admitted or 1 + the slot of the shard that refused it; or
-   * undefined when every record was admitted.
-   */
-  private admitWrites(stream: StreamState, records: readonly RecordInput[], encoded: EncodedBatches) {
-    const now = this.clock();
-    const refused = new Int32Array(records.length);
-    let any = false;
-    for (let i = 0; i < records.length; i++) {
-      const slot = encoded.shardOfRecord[i]!;
-      const record = records[i]!;
-      const bytes = record.Data.length + Buffer.byteLength(record.PartitionKey);
-      if (!this.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now)) {
-        refused[i] = slot + 1;
-        any = true;
-      }
-    }
-    return any ? refused : undefined;
-  }
-
-  /**
    * The fast path for embedding: any number of records for one stream in one call, with no
    * promise and no result object per record. Records are checked like PutRecords entries
    * (partition key 1-256 characters, size within the stream's limit) but the 500-record and
@@ -946,24 +925,29 @@ export class Engine {
   }
 
   /**
-   * Limits mode for the batch fast path: records their shard cannot take now are taken out of
-   * the batches and marked refused (refusedSlot); the rest are encoded again without them.
+   * Limits mode for records given as objects (PutRecords, the batch fast path): each record is
+   * admitted by its shard's throttle or refused, in order; refused records are marked
+   * (refusedSlot) and the admitted ones encoded again without them.
    */
   private admitEncoded(stream: StreamState, records: readonly RecordInput[], encoded: EncodedBatches): EncodedBatches {
-    const refused = this.admitWrites(stream, records, encoded);
-    if (!refused) return encoded;
-    const admitted = records.filter((_, i) => refused[i] === 0);
-    const again = encodeBatches(admitted, stream.router);
-    const shardOfRecord = new Int32Array(records.length);
+    const now = this.clock();
+    const shardOfRecord = Int32Array.from(encoded.shardOfRecord);
+    let refused = 0;
+    for (let i = 0; i < records.length; i++) {
+      const slot = shardOfRecord[i]!;
+      const record = records[i]!;
+      const bytes = record.Data.length + Buffer.byteLength(record.PartitionKey);
+      if (!this.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now)) {
+        shardOfRecord[i] = refusedSlot(slot);
+        refused++;
+      }
+    }
+    if (refused === 0) return encoded;
+    // The same router gives the admitted records the same shards; only positions change.
+    const again = encodeBatches(records.filter((_, i) => shardOfRecord[i]! >= 0), stream.router);
     const positionOfRecord = new Int32Array(records.length);
     for (let i = 0, j = 0; i < records.length; i++) {
-      if (refused[i] !== 0) {
-        shardOfRecord[i] = refusedSlot(refused[i]! - 1);
-        continue;
-      }
-      shardOfRecord[i] = again.shardOfRecord[j]!;
-      positionOfRecord[i] = again.positionOfRecord[j]!;
-      j++;
+      if (shardOfRecord[i]! >= 0) positionOfRecord[i] = again.positionOfRecord[j++]!;
     }
     return { shardOfRecord, positionOfRecord, batches: again.batches };
   }
