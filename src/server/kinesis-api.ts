@@ -280,8 +280,8 @@ export class KinesisApi {
         const result = await this.engine.putPreparedRecords!(prepared);
         this.metrics.recordsIn += prepared.recordCount - result.FailedRecordCount;
         this.metrics.bytesIn += prepared.blobBytes;
-        const body = encodePutRecordsResultJson(result);
-        return { status: 200, contentType: JSON_CONTENT_TYPE, body, requestId };
+        const answer = encodePutRecordsResultJson(result);
+        return { status: 200, contentType: JSON_CONTENT_TYPE, body: answer, requestId };
       }
       // Declined: the ordinary path below answers, with its own error if there is one.
       this.metrics.codecDeclined++;
