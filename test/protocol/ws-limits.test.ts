@@ -4,35 +4,26 @@
  * and only the records it refused carry ProvisionedThroughputExceededException — also when one
  * shard stores part of a put and refuses the rest (two ack entries for one shard).
  */
-import uWS from 'uWebSockets.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
 import { Engine } from '../../src/engine/engine.js';
-import { registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
 
 const temp = tempDir('runnel-ws-limits-');
 let now = Date.parse('2026-11-26T00:00:00Z');
 let engine: Engine;
-let url: string;
-let listenSocket: uWS.us_listen_socket;
-let closeProtocol: () => void;
+let server: TestServer;
 
 beforeAll(async () => {
   engine = await Engine.open({ dataDir: temp.dir, workers: 2, enforceLimits: true, clock: () => now, streamTransitionMs: 0 });
   await engine.createStream({ StreamName: 'limited', ShardCount: 2 });
-  const app = uWS.App();
-  closeProtocol = registerWebSocketProtocol(app, engine).closeAll;
-  listenSocket = await new Promise((resolve, reject) =>
-    app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('listen failed')))),
-  );
-  url = `ws://127.0.0.1:${uWS.us_socket_local_port(listenSocket)}`;
+  server = await listenProtocol(engine);
 });
 
 afterAll(async () => {
-  closeProtocol?.();
-  if (listenSocket) uWS.us_listen_socket_close(listenSocket);
+  server?.close();
   await engine?.close();
   temp.cleanup();
 });
@@ -55,7 +46,7 @@ async function stored(shardId: string): Promise<Map<string, string>> {
 
 describe('limits mode over the binary protocol', () => {
   it('acknowledges the records each shard took and refuses the rest, record by record', async () => {
-    const client = await RunnelClient.connect(url);
+    const client = await RunnelClient.connect(server.url);
     const records = Array.from({ length: 2600 }, (_, i) => ({ PartitionKey: `key-${i}`, Data: Buffer.alloc(10, i) }));
     const output = await client.putRecords('limited', records);
     // 1,000 records per shard per second: about 2,000 stored, the rest refused.

@@ -11,14 +11,13 @@
  */
 import { createHash } from 'node:crypto';
 
-import uWS from 'uWebSockets.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
 import { NodeWebSocket } from '../../src/client/node-websocket.js';
 import { Engine } from '../../src/engine/engine.js';
-import { registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
 
 const RECORD_BYTES = 64 * 1024;
 const RECORDS = Number(process.env.SLOW_RECORDS ?? 1600);
@@ -28,25 +27,17 @@ const READ_MS = 2;
 const PAUSE_MS = 3;
 
 let engine: Engine;
-let url: string;
-let listenSocket: uWS.us_listen_socket;
-let closeProtocol: () => void;
+let server: TestServer;
 const temp = tempDir('runnel-slow-reader-');
 
 beforeAll(async () => {
   engine = await Engine.open({ dataDir: temp.dir, workers: 1, streamTransitionMs: 0 });
   await engine.createStream({ StreamName: 'slow', ShardCount: 1 });
-  const app = uWS.App();
-  closeProtocol = registerWebSocketProtocol(app, engine).closeAll;
-  listenSocket = await new Promise((resolve, reject) =>
-    app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('listen failed')))),
-  );
-  url = `ws://127.0.0.1:${uWS.us_socket_local_port(listenSocket)}`;
+  server = await listenProtocol(engine);
 });
 
 afterAll(async () => {
-  closeProtocol?.();
-  if (listenSocket) uWS.us_listen_socket_close(listenSocket);
+  server?.close();
   await engine?.close();
   temp.cleanup();
 });
@@ -80,7 +71,7 @@ function recordData(i: number): Uint8Array {
 
 describe('a slow subscriber', () => {
   it('receives large batches byte for byte while the server meets a full socket', async () => {
-    const producer = await RunnelClient.connect(url);
+    const producer = await RunnelClient.connect(server.url);
     for (let i = 0; i < RECORDS; i += PER_PUT) {
       const records = Array.from({ length: PER_PUT }, (_, j) => ({ PartitionKey: `k${i + j}`, Data: recordData(i + j) }));
       const output = await producer.putRecords('slow', records);
@@ -88,7 +79,7 @@ describe('a slow subscriber', () => {
     }
     await producer.close();
 
-    const consumer = await RunnelClient.connect(url, { WebSocket: SlowSocket as never });
+    const consumer = await RunnelClient.connect(server.url, { WebSocket: SlowSocket as never });
     const subscription = await consumer.subscribe('slow', 'shardId-000000000000', { type: 'TRIM_HORIZON' });
     let received = 0;
     while (received < RECORDS) {

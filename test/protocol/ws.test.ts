@@ -22,7 +22,6 @@ import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-import uWS from 'uWebSockets.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient, type ConnectOptions, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
@@ -45,36 +44,11 @@ import {
   encodeWelcome,
 } from '../../src/protocol/frames.js';
 import { startServer } from '../../src/server/server.js';
-import { type WebSocketProtocol, registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
-
-interface TestServer {
-  url: string;
-  protocol: WebSocketProtocol;
-  close(): void;
-}
-
-function listen(engine: Engine, options: Parameters<typeof registerWebSocketProtocol>[2] = {}): Promise<TestServer> {
-  const app = uWS.App();
-  const protocol = registerWebSocketProtocol(app, engine, options);
-  return new Promise((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (socket) => {
-      if (!socket) return reject(new Error('listen failed'));
-      const port = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
-      resolve({
-        url: `ws://127.0.0.1:${port}`,
-        protocol,
-        close: () => {
-          protocol.closeAll();
-          uWS.us_listen_socket_close(socket);
-        },
-      });
-    });
-  });
-}
 
 /** A connection speaking raw frames, for what the client library never does. */
 class RawConnection {
@@ -191,7 +165,7 @@ beforeAll(async () => {
   const temp = tempDir('runnel-ws-');
   cleanup = temp.cleanup;
   engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
-  server = await listen(engine);
+  server = await listenProtocol(engine);
 });
 
 afterAll(async () => {
@@ -272,7 +246,7 @@ describe('WebSocket protocol: puts', () => {
   });
 
   it('refuses puts beyond the in-flight limit with LimitExceededException', async () => {
-    const limited = await listen(engine, { putsInFlightMax: 2 });
+    const limited = await listenProtocol(engine, { putsInFlightMax: 2 });
     try {
       const raw = await RawConnection.open(limited.url);
       const batch = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(10) }]);
@@ -694,7 +668,7 @@ describe('WebSocket protocol: subscriptions', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await engine.deleteStream({ StreamName: 'doomed' });
     await expect(ended).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    const limited = await listen(engine, { subscriptionsMax: 2 });
+    const limited = await listenProtocol(engine, { subscriptionsMax: 2 });
     try {
       const other = await RunnelClient.connect(limited.url);
       await other.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });

@@ -1,0 +1,34 @@
+import uWS from 'uWebSockets.js';
+
+import type { Engine } from '../../src/engine/engine.js';
+import { type WebSocketProtocol, registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
+
+export interface TestServer {
+  /** `ws://127.0.0.1:<port>`: what RunnelClient.connect takes. */
+  url: string;
+  protocol: WebSocketProtocol;
+  close(): void;
+}
+
+/** The binary protocol on a native uWS app over `engine`, listening on a free 127.0.0.1 port. */
+export function listenProtocol(
+  engine: Engine,
+  options: Parameters<typeof registerWebSocketProtocol>[2] = {},
+): Promise<TestServer> {
+  const app = uWS.App();
+  const protocol = registerWebSocketProtocol(app, engine, options);
+  return new Promise((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (socket) => {
+      if (!socket) return reject(new Error('listen failed'));
+      const port = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
+      resolve({
+        url: `ws://127.0.0.1:${port}`,
+        protocol,
+        close: () => {
+          protocol.closeAll();
+          uWS.us_listen_socket_close(socket);
+        },
+      });
+    });
+  });
+}
