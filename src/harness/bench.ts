@@ -111,6 +111,7 @@ const READ_CONCURRENCY = 4;
 const SUBSCRIBE_IDLE_MS = 3000;
 /** Limits mode is offered this multiple of the nominal limit. */
 const LIMITS_OVERLOAD = 2;
+
 /** Limits mode: seconds skipped at the start, while each shard spends its initial one-second bucket
  * (at twice the limit offered, it is empty after about one second). */
 const LIMITS_WARMUP_SECONDS = 2;
@@ -497,6 +498,25 @@ function baseLoadOptions(
   };
 }
 
+/** Load through the embedded batch call: calls of up to EMBEDDED_CALL_BYTES, several in flight. */
+function embeddedLoadOptions(
+  context: Parameters<typeof baseLoadOptions>[0],
+  recordBytes: number,
+  shards: number,
+  stream: string,
+  engine: Engine,
+): LoadOptions {
+  const options = baseLoadOptions(context, recordBytes, shards, stream, { kind: 'embedded', engine });
+  options.pool = poolFor(context, recordBytes, false);
+  options.recordsPerRequest = Math.max(
+    1,
+    Math.min(EMBEDDED_CALL_RECORDS_MAX, Math.floor(EMBEDDED_CALL_BYTES / recordBytes)),
+  );
+  options.requestBytesMax = EMBEDDED_CALL_BYTES;
+  options.inFlightPerConnection = EMBEDDED_CALLS_IN_FLIGHT;
+  return options;
+}
+
 function verification(put: BenchResult, read: number): BenchResult['verified'] {
   return { expected: put.records, read, ok: read === put.records };
 }
@@ -554,18 +574,7 @@ async function embeddedCases(context: CaseContext): Promise<BenchResult[]> {
     for (const recordBytes of settings.sizes) {
       for (const shards of settings.shards) {
         const stream = `bench-embedded-${recordBytes}-${shards}`;
-        const options = baseLoadOptions(context, recordBytes, shards, stream, {
-          kind: 'embedded',
-          engine,
-        });
-        options.pool = poolFor(context, recordBytes, false);
-        options.recordsPerRequest = Math.max(
-          1,
-          Math.min(EMBEDDED_CALL_RECORDS_MAX, Math.floor(EMBEDDED_CALL_BYTES / recordBytes)),
-        );
-        options.requestBytesMax = EMBEDDED_CALL_BYTES;
-        options.inFlightPerConnection = EMBEDDED_CALLS_IN_FLIGHT;
-        const summary = await runLoad(options);
+        const summary = await runLoad(embeddedLoadOptions(context, recordBytes, shards, stream, engine));
         const put = putResult(
           'runnel',
           'embedded',
@@ -632,18 +641,7 @@ async function embeddedFsyncCase(context: CaseContext): Promise<BenchResult[]> {
   });
   try {
     const stream = `bench-fsync-${recordBytes}-${shards}`;
-    const options = baseLoadOptions(context, recordBytes, shards, stream, {
-      kind: 'embedded',
-      engine,
-    });
-    options.pool = poolFor(context, recordBytes, false);
-    options.recordsPerRequest = Math.max(
-      1,
-      Math.min(EMBEDDED_CALL_RECORDS_MAX, Math.floor(EMBEDDED_CALL_BYTES / recordBytes)),
-    );
-    options.requestBytesMax = EMBEDDED_CALL_BYTES;
-    options.inFlightPerConnection = EMBEDDED_CALLS_IN_FLIGHT;
-    const summary = await runLoad(options);
+    const summary = await runLoad(embeddedLoadOptions(context, recordBytes, shards, stream, engine));
     const put = putResult(
       'runnel',
       'embedded',
