@@ -50,6 +50,7 @@ import {
 import { PEERS, installPeers, startPeer } from './peers.js';
 import { readStream, type ReadStats } from './readers.js';
 import { renderHtmlReport } from './report-html.js';
+import { COLUMNS, fmt, formatSize, rowCells } from './result-table.js';
 import {
   EmbeddedControlPlane,
   HttpControlPlane,
@@ -1169,75 +1170,6 @@ function peerRatios(results: BenchResult[], peers: PeerReport[]): BenchReport['p
 }
 
 // ---- output --------------------------------------------------------------------------------
-
-function fmt(value: number, digits = 0): string {
-  if (!Number.isFinite(value)) return '–';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function formatSize(bytes: number): string {
-  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
-}
-
-const COLUMNS = [
-  'target',
-  'path',
-  'op',
-  'method',
-  'record',
-  'shards',
-  'records/s',
-  'MB/s',
-  'p50 ms',
-  'p99 ms',
-  'p99.9 ms',
-  '= Kinesis shards',
-  'vs baseline',
-  'CPU ms/MB',
-  'verified',
-] as const;
-
-function rowCells(r: BenchResult): string[] {
-  if (!r.available) {
-    return [
-      r.target,
-      r.path,
-      r.op,
-      r.method,
-      formatSize(r.recordBytes),
-      String(r.shards),
-      'unavailable',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      r.reason ?? '',
-    ];
-  }
-  return [
-    r.target,
-    r.path,
-    r.op,
-    r.method,
-    formatSize(r.recordBytes),
-    String(r.shards),
-    fmt(r.recordsPerSec),
-    fmt(r.MBps, 1),
-    r.latencyMs ? fmt(r.latencyMs.p50, 2) : '–',
-    r.latencyMs ? fmt(r.latencyMs.p99, 2) : '–',
-    r.latencyMs ? fmt(r.latencyMs.p999, 2) : '–',
-    fmt(r.shardEquivalents),
-    `${fmt(r.baseline.ratio * 100, 1)} % ${r.path !== 'embedded' ? 'loopback' : r.method.includes('fsync') ? 'disk' : r.op === 'put' ? 'mmap write' : 'mmap read'}`,
-    fmt(r.cpu.msPerMB, 1),
-    r.verified ? (r.verified.ok ? 'yes' : `NO ${r.verified.read}/${r.verified.expected}`) : '',
-  ];
-}
 
 function formatRow(r: BenchResult): string {
   return `  ${caseLabel(r)}: ${rowCells(r).slice(6).filter(Boolean).join(' | ')}`;

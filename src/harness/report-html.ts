@@ -13,6 +13,7 @@
  */
 import { LatencyHistogram } from './histogram.js';
 import type { BenchReport, BenchResult } from './bench.js';
+import { COLUMNS, fmt, formatSize, rowCells } from './result-table.js';
 
 const LATENCY_BUCKETS_PER_OCTAVE = 4;
 
@@ -63,69 +64,16 @@ function chartResult(r: BenchResult): ChartResult {
   };
 }
 
-function fmt(value: number | null | undefined, digits = 0): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function size(bytes: number): string {
-  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
-}
-
 function resultRows(results: BenchResult[]): string {
   return results
     .map((r) => {
-      const cells = r.available
-        ? [
-            r.target,
-            r.path,
-            r.op,
-            r.method,
-            size(r.recordBytes),
-            String(r.shards),
-            fmt(r.recordsPerSec),
-            fmt(r.MBps, 1),
-            fmt(r.latencyMs?.p50, 2),
-            fmt(r.latencyMs?.p99, 2),
-            fmt(r.latencyMs?.p999, 2),
-            fmt(r.shardEquivalents),
-            `${fmt(r.baseline.ratio * 100, 1)} % of ${r.baseline.name} (${fmt(r.baseline.MBps)} MB/s)`,
-            fmt(r.cpu.msPerMB, 1),
-            r.verified
-              ? r.verified.ok
-                ? 'yes'
-                : `NO (${r.verified.read}/${r.verified.expected})`
-              : '',
-          ]
-        : [
-            r.target,
-            r.path,
-            r.op,
-            r.method,
-            size(r.recordBytes),
-            String(r.shards),
-            'unavailable',
-            '',
-            '',
-            '',
-            '',
-            '',
-            r.reason ?? '',
-            '',
-            '',
-          ];
-      return `<tr${r.available ? '' : ' class="na"'}>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`;
+      const cells = rowCells(r).map((cell) => `<td>${escapeHtml(cell)}</td>`).join('');
+      return `<tr${r.available ? '' : ' class="na"'}>${cells}</tr>`;
     })
     .join('\n');
 }
 
-const TABLE_HEAD =
-  '<tr><th>target</th><th>path</th><th>op</th><th>method</th><th>record</th><th>shards</th><th>records/s</th>' +
-  '<th>MB/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>= Kinesis shards</th><th>vs baseline</th>' +
-  '<th>CPU ms/MB</th><th>verified</th></tr>';
+const TABLE_HEAD = `<tr>${COLUMNS.map((column) => `<th>${escapeHtml(column)}</th>`).join('')}</tr>`;
 
 /** The inline script: draws SVG charts from the JSON in #report-data. Plain ES2017, no library. */
 const CHART_SCRIPT = String.raw`
@@ -304,7 +252,7 @@ export function renderHtmlReport(report: BenchReport): string {
   const ratioLines = report.peerRatios
     .map(
       (r) =>
-        `<li>Runnel HTTP/1.1 ${escapeHtml(r.op)} ${size(r.recordBytes)} × ${r.shards} shards: ${fmt(r.runnel)} records/s vs ${escapeHtml(r.peer)} ${fmt(r.peerValue)} = <b>${fmt(r.ratio, 1)}×</b></li>`,
+        `<li>Runnel HTTP/1.1 ${escapeHtml(r.op)} ${formatSize(r.recordBytes)} × ${r.shards} shards: ${fmt(r.runnel)} records/s vs ${escapeHtml(r.peer)} ${fmt(r.peerValue)} = <b>${fmt(r.ratio, 1)}×</b></li>`,
     )
     .join('');
   const limitLines = (report.limitsMode ?? [])
