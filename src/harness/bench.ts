@@ -469,6 +469,19 @@ function poolFor(
   return entry;
 }
 
+/** Load options every bench case shares: writers only, one request in flight per connection,
+ * PutRecords-sized requests, streams created by the run. */
+const WRITERS_ONLY = {
+  inFlightPerConnection: 1,
+  recordsPerRequest: 500,
+  requestBytesMax: REQUEST_DATA_BYTES_DEFAULT,
+  consumers: 0,
+  consumerStart: 'LATEST',
+  pollMs: 200,
+  drainMs: 0,
+  createStreams: true,
+} as const satisfies Partial<LoadOptions>;
+
 function baseLoadOptions(
   context: CaseContext,
   recordBytes: number,
@@ -487,14 +500,7 @@ function baseLoadOptions(
     maxBytes: context.settings.caseBytesMax,
     maxRecords: context.settings.caseRecordsMax,
     connections: 1,
-    inFlightPerConnection: 1,
-    recordsPerRequest: 500,
-    requestBytesMax: REQUEST_DATA_BYTES_DEFAULT,
-    consumers: 0,
-    consumerStart: 'LATEST',
-    pollMs: 200,
-    drainMs: 0,
-    createStreams: true,
+    ...WRITERS_ONLY,
     cleanup: false,
   };
 }
@@ -1016,14 +1022,7 @@ export async function verifyLimits(
           : { bytesPerSec: spec.nominal * LIMITS_OVERLOAD },
       durationMs: seconds * 1000,
       connections: 4,
-      inFlightPerConnection: 1,
-      recordsPerRequest: 500,
-      requestBytesMax: REQUEST_DATA_BYTES_DEFAULT,
-      consumers: 0,
-      consumerStart: 'LATEST',
-      pollMs: 200,
-      drainMs: 0,
-      createStreams: true,
+      ...WRITERS_ONLY,
       cleanup: true,
       serverPid,
     });
