@@ -51,6 +51,7 @@ import { PEERS, installPeers, startPeer } from './peers.js';
 import { readStream, type ReadStats } from './readers.js';
 import { renderHtmlReport } from './report-html.js';
 import { COLUMNS, fmt, formatSize, rowCells } from './result-table.js';
+import { parseCommand } from './command-args.js';
 import {
   EmbeddedControlPlane,
   HttpControlPlane,
@@ -1331,19 +1332,9 @@ export async function runBench(
 
 /** `runnel bench`: returns the process exit code (1 when a verification failed). */
 export async function main(argv: string[]): Promise<number> {
-  let settings: ReturnType<typeof parseBenchArgs>;
-  try {
-    settings = parseBenchArgs(argv);
-  } catch (error) {
-    process.stderr.write(
-      `runnel bench: ${(error as Error).message}\nRun 'runnel bench --help' for usage.\n`,
-    );
-    return 2;
-  }
-  if (settings === 'help') {
-    process.stdout.write(BENCH_HELP);
-    return 0;
-  }
+  const command = parseCommand('bench', argv, parseBenchArgs, BENCH_HELP);
+  if ('exitCode' in command) return command.exitCode;
+  const { settings } = command;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   let report: BenchReport;
   try {

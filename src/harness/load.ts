@@ -17,6 +17,7 @@
  * `runLoad` is the library form; the benchmark (bench.ts) drives every network path and the
  * embedded path through it, so all figures come from the same loop.
  */
+import { parseCommand } from './command-args.js';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -803,19 +804,9 @@ export function formatSummary(summary: LoadSummary): string {
 
 /** `runnel load`: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseLoadArgs>;
-  try {
-    parsed = parseLoadArgs(argv);
-  } catch (error) {
-    process.stderr.write(
-      `runnel load: ${(error as Error).message}\nRun 'runnel load --help' for usage.\n`,
-    );
-    return 2;
-  }
-  if (parsed === 'help') {
-    process.stdout.write(LOAD_HELP);
-    return 0;
-  }
+  const command = parseCommand('load', argv, parseLoadArgs, LOAD_HELP);
+  if ('exitCode' in command) return command.exitCode;
+  const parsed = command.settings;
   const abort = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
