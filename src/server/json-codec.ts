@@ -499,55 +499,8 @@ export function encodeJsonOutput(output: unknown, plain: boolean): string {
   return JSON.stringify(plain ? (output ?? {}) : (toJsonValue(output ?? {}) ?? {}));
 }
 
-interface PutRecordsResult {
-  SequenceNumber?: string;
-  ShardId?: string;
-  ErrorCode?: string;
-  ErrorMessage?: string;
-}
-
-/** Matches what may be written into JSON unescaped: a sequence number or a shard id. */
+/** Matches what may be written into JSON unescaped: a shard id as the engine names them. */
 const PLAIN_TOKEN = /^[A-Za-z0-9_.-]*$/;
-
-/**
- * PutRecords output, written by hand: 500 `{"SequenceNumber":…,"ShardId":…}` entries built by
- * concatenation cost a tenth of JSON.stringify. Sequence numbers (decimal digits) and shard ids
- * (`[a-zA-Z0-9_.-]+` by the model) need no escaping. That is checked for every distinct shard id
- * and for the first sequence number of the call (the engine formats them all alike); anything
- * else goes through JSON.stringify.
- */
-export function encodePutRecordsJson(output: {
-  FailedRecordCount?: number;
-  Records?: PutRecordsResult[];
-  EncryptionType?: string;
-}): string {
-  const records = output.Records ?? [];
-  let text = `{"FailedRecordCount":${output.FailedRecordCount ?? 0},"Records":[`;
-  let checkedShards: Set<string> | undefined;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
-    if (i > 0) text += ',';
-    const { SequenceNumber, ShardId } = record;
-    if (record.ErrorCode === undefined && SequenceNumber !== undefined && ShardId !== undefined) {
-      if (checkedShards === undefined) {
-        if (!PLAIN_TOKEN.test(SequenceNumber)) return JSON.stringify(output);
-        checkedShards = new Set();
-      }
-      if (!checkedShards.has(ShardId)) {
-        if (!PLAIN_TOKEN.test(ShardId)) return JSON.stringify(output);
-        checkedShards.add(ShardId);
-      }
-      text += `{"SequenceNumber":"${SequenceNumber}","ShardId":"${ShardId}"}`;
-    } else {
-      text += JSON.stringify(record);
-    }
-  }
-  text += ']';
-  if (output.EncryptionType !== undefined) {
-    text += `,"EncryptionType":${JSON.stringify(output.EncryptionType)}`;
-  }
-  return `${text}}`;
-}
 
 /** What `encodePutRecordsResultJson` reads from a batch result (engine's PutRecordBatchResult). */
 export interface StoredRecords {
@@ -567,7 +520,7 @@ const ENTRY_BYTES_MAX = ENTRY_OPEN.length + MAX_SEQUENCE_DIGITS + 16;
 
 /**
  * PutRecords output written as bytes straight from where the records landed, with no object
- * or string per record: the same JSON `encodePutRecordsJson` writes for the equivalent output
+ * or string per record: the same JSON that JSON.stringify writes for the equivalent output
  * (sequence numbers are digits and engine shard ids need no escaping; a shard id that would is
  * written through JSON.stringify). Failed records are written as `putRecordsEntryError` words them.
  */

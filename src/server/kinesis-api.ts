@@ -28,7 +28,6 @@ import {
   decodeJsonInput,
   encodeJsonError,
   encodeJsonOutput,
-  encodePutRecordsJson,
   encodePutRecordsResultJson,
   type StoredRecords,
   INPUT_MODELS,
@@ -38,6 +37,7 @@ import {
 import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
 import type { PreparedRecords } from '../engine/engine.js';
 import { CODEC_BODY_BYTES_MIN, type CodecThreads } from './codec-threads.js';
+import { preparePutRecords, type PreparedPutRecords } from './put-records-prepare.js';
 
 export const TARGET_PREFIX = 'Kinesis_20131202.';
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -62,8 +62,8 @@ export interface KinesisEngine {
   addTagsToStream(input: Shapes.AddTagsToStreamInput): Promise<unknown>;
   removeTagsFromStream(input: Shapes.RemoveTagsFromStreamInput): Promise<unknown>;
   listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
-  /** Appends a PutRecords prepared by a codec thread; needed only when codec threads are used. */
-  putPreparedRecords?(prepared: PreparedRecords): Promise<StoredRecords>;
+  /** Appends a PutRecords prepared from its JSON body (put-records-prepare.ts). */
+  putPreparedRecords(prepared: PreparedRecords): Promise<StoredRecords>;
 }
 
 type EngineMethod = (input: never) => Promise<unknown>;
@@ -272,33 +272,33 @@ export class KinesisApi {
       throw new KinesisError('UnknownOperationException', unknownTargetMessage(request.target));
     }
     let body = request.body;
-    if (operation === 'PutRecords' && format === 'json' && this.offloads(body)) {
-      const outcome = await this.codec!.preparePutRecords(body);
-      if (outcome.prepared) {
-        this.metrics.codecPrepared++;
-        const { prepared } = outcome;
-        const result = await this.engine.putPreparedRecords!(prepared);
+    if (operation === 'PutRecords' && format === 'json') {
+      // Prepared on a codec thread when the body is large enough, else here; a body that
+      // cannot be prepared takes the ordinary path below, which words its error.
+      let prepared: PreparedPutRecords | undefined;
+      if (this.codec !== undefined && body.length >= CODEC_BODY_BYTES_MIN) {
+        const outcome = await this.codec.preparePutRecords(body);
+        if (outcome.prepared) {
+          this.metrics.codecPrepared++;
+          prepared = outcome.prepared;
+        } else {
+          this.metrics.codecDeclined++;
+          body = outcome.body;
+        }
+      } else {
+        prepared = preparePutRecords(body);
+      }
+      if (prepared) {
+        const result = await this.engine.putPreparedRecords(prepared);
         this.metrics.recordsIn += prepared.recordCount - result.FailedRecordCount;
         this.metrics.bytesIn += prepared.blobBytes;
         const answer = encodePutRecordsResultJson(result);
         return { status: 200, contentType: JSON_CONTENT_TYPE, body: answer, requestId };
       }
-      // Declined: the ordinary path below answers, with its own error if there is one.
-      this.metrics.codecDeclined++;
-      body = outcome.body;
     }
     const decoded = decodeBody(body, format, INPUT_MODELS[operation]!);
     const output = await this.call(operation, decoded);
     return this.success(operation, output, format, requestId);
-  }
-
-  /** A JSON PutRecords body goes to a codec thread when there are any and it is large enough. */
-  private offloads(body: Buffer): boolean {
-    return (
-      this.codec !== undefined &&
-      body.length >= CODEC_BODY_BYTES_MIN &&
-      this.engine.putPreparedRecords !== undefined
-    );
   }
 
   private async call(operation: string, decoded: DecodedInput): Promise<unknown> {
@@ -338,10 +338,7 @@ export class KinesisApi {
       const body = encodeCbor(output ?? {});
       return { status: 200, contentType: CBOR_CONTENT_TYPE, body, requestId };
     }
-    const body =
-      operation === 'PutRecords'
-        ? encodePutRecordsJson((output ?? {}) as Parameters<typeof encodePutRecordsJson>[0])
-        : encodeJsonOutput(output, PLAIN_OUTPUTS.has(operation));
+    const body = encodeJsonOutput(output, PLAIN_OUTPUTS.has(operation));
     return { status: 200, contentType: JSON_CONTENT_TYPE, body, requestId };
   }
 

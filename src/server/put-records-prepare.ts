@@ -1,8 +1,8 @@
 /**
- * A JSON PutRecords body turned into what the engine appends, away from the event loop: the
- * server's codec threads (workers/codec-worker.ts) run this so that JSON parsing, base64
- * decoding, validation, MD5 of every partition key and batch encoding — most of the main
- * thread's cost per record — run in parallel with it.
+ * A JSON PutRecords body turned into what the engine appends: JSON parsing, base64 decoding,
+ * validation, MD5 of every partition key and batch encoding in one pass, with no object per
+ * record in the common shape. The server's codec threads (workers/codec-worker.ts) run it for
+ * large bodies, in parallel with the event loop; the event loop runs it for small ones.
  *
  * It prepares only requests that will succeed as far as the request alone can tell: the body
  * parses, the input validates, no explicit hash key is out of range, the records fit in one

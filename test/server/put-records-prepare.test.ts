@@ -14,7 +14,6 @@ import { KinesisError } from '../../src/errors.js';
 import { SequenceFormatter } from '../../src/kinesis/sequence-number.js';
 import {
   decodeJsonInput,
-  encodePutRecordsJson,
   encodePutRecordsResultJson,
   INPUT_MODELS,
   type StoredRecords,
@@ -194,7 +193,7 @@ describe('preparePutRecords', () => {
 });
 
 describe('encodePutRecordsResultJson', () => {
-  it('writes the bytes encodePutRecordsJson writes for the same outcome', () => {
+  it('writes the bytes JSON.stringify writes for the same outcome', () => {
     const shards = ['shardId-000000000000', 'shardId-000000000001', 'odd"shard'];
     const formatters = shards.map((_, i) => new SequenceFormatter(1764000000, i));
     const check = (count: number, failing: (i: number) => KinesisError | undefined) => {
@@ -206,7 +205,7 @@ describe('encodePutRecordsResultJson', () => {
         return { shard, error, ordinal: error ? -1 : next[shard]!++ };
       });
       const arrivalMs = 1764000123456;
-      const expected = encodePutRecordsJson({
+      const expected = JSON.stringify({
         FailedRecordCount: landed.filter((r) => r.error).length,
         Records: landed.map((r) =>
           r.error
