@@ -417,7 +417,8 @@ export function readJsonInput(parsed: unknown, model: StructureType): DecodedInp
 const optionalString = (value: unknown) => value === undefined || typeof value === 'string';
 
 /**
- * PutRecords, the hot path: one loop over the records with no per-member dispatch. It handles
+ * PutRecords as objects, in one loop over the records with no per-member dispatch: for the
+ * shapes put-records-prepare.ts leaves to the checked path (StreamARN, DryRun, ...). It handles
  * only well-typed input and returns undefined for anything else (nulls, wrong types), which the
  * generic walk then reports with the exact Kinesis error; its only own error is a bad base64
  * blob, the same one the generic walk would report first (Records is the model's first member).
