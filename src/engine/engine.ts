@@ -61,7 +61,7 @@ export interface EngineOptions {
   segmentBytes?: number;
   /** How long CREATING/DELETING/UPDATING last, in ms (default 0: immediate, for embedding). */
   streamTransitionMs?: number;
-  /** msync before acknowledging writes (survives power loss), default false. */
+  /** fdatasync before acknowledging writes (survives power loss), default false. */
   fsync?: boolean;
   accountId?: string;
   region?: string;

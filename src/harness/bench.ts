@@ -633,7 +633,7 @@ async function embeddedCases(context: CaseContext): Promise<BenchResult[]> {
 }
 
 /**
- * The durable mode (`fsync: true`: msync before acknowledging, survives power loss) for 1 KiB
+ * The durable mode (`fsync: true`: fdatasync before acknowledging, survives power loss) for 1 KiB
  * records on the most shards, beside the disk write + fdatasync baseline.
  */
 async function embeddedFsyncCase(context: CaseContext): Promise<BenchResult[]> {

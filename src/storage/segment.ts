@@ -3,9 +3,9 @@
  * ordinal of its first record as 20 zero-padded digits (`00000000000000000000.seg`) so `ls`
  * sorts segments in log order.
  *
- * The file is created sparse at its full size (ftruncate) and mapped MAP_SHARED. Batches are
- * written back to back from offset 0; the bytes after the last batch are zero, so the first
- * zero magic marks the end. A segment is sealed when the next batch does not fit: the owner
+ * The file is created sparse at its full size (ftruncate); readers map it MAP_SHARED, the owner
+ * writes it with pwrite (see SegmentWriter). Batches are written back to back from offset 0;
+ * the bytes after the last batch are zero, so the first zero magic marks the end. A segment is sealed when the next batch does not fit: the owner
  * rolls a new segment named by the next ordinal. A batch larger than the configured segment size
  * gets a segment of its own, sized to fit.
  *
@@ -13,8 +13,9 @@
  * finds the last good batch and truncates the file there, then re-extends it sparse, so the
  * cut bytes read back as zeros.
  */
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PAGE_BYTES, mapReadWrite, syncRange } from './mmap.js';
+import { PAGE_BYTES } from './mmap.js';
 
 export const SEGMENT_SUFFIX = '.seg';
 const SEGMENT_NAME_DIGITS = 20;
@@ -37,10 +38,18 @@ export function roundUpToPage(bytes: number): number {
   return Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
 }
 
-/** The writable side of a segment, held only by the shard's owner worker. */
+/**
+ * The writable side of a segment, held only by the shard's owner worker. Batches go in with
+ * `pwrite(2)` at the segment's end; every reader maps the file (segment-reader.ts) and sees
+ * them through the shared page cache the moment the call returns. Stores into a writable
+ * mapping would fault on every fresh page of a sparse file (ext4 page_mkwrite plus block
+ * reservation, ~10 µs a page on the reference machine): `bench/micro/segment-append.ts`
+ * measures the two against each other. A failed write (a full disk) is an error the append
+ * reports, where a store into a mapping would be SIGBUS.
+ */
 export class SegmentWriter {
-  readonly mapping: Buffer;
-  private syncedBytes = 0;
+  private fd: number;
+  private syncedBytes: number;
 
   constructor(
     readonly path: string,
@@ -49,7 +58,7 @@ export class SegmentWriter {
     /** Bytes already holding valid batches (non-zero when reopening after recovery). */
     public writtenBytes: number,
   ) {
-    this.mapping = mapReadWrite(path, sizeBytes);
+    this.fd = openPreallocated(path, sizeBytes);
     this.syncedBytes = writtenBytes;
   }
 
@@ -57,21 +66,47 @@ export class SegmentWriter {
     return this.sizeBytes - this.writtenBytes;
   }
 
-  /** Copies a batch to the end of the segment; returns the offset it was written at. */
+  /** Writes a batch at the end of the segment; returns the offset it was written at. */
   append(batch: Uint8Array): number {
     const offset = this.writtenBytes;
     if (batch.length > this.remainingBytes()) {
       throw new Error(`segment ${this.path}: batch of ${batch.length} bytes does not fit`);
     }
-    this.mapping.set(batch, offset);
+    let done = 0;
+    while (done < batch.length) {
+      done += writeSync(this.fd, batch, done, batch.length - done, offset + done);
+    }
     this.writtenBytes += batch.length;
     return offset;
   }
 
-  /** msyncs everything written since the last sync (group commit). */
+  /** fdatasyncs everything written since the last sync (group commit). */
   sync(): void {
     if (this.writtenBytes === this.syncedBytes) return;
-    syncRange(this.mapping, this.syncedBytes, this.writtenBytes - this.syncedBytes);
+    fdatasyncSync(this.fd);
     this.syncedBytes = this.writtenBytes;
+  }
+
+  /** Releases the file; the segment's bytes stay in the page cache for its readers. */
+  close(): void {
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/**
+ * Opens (creating if need be) a segment file for writing at exactly `bytes` bytes, sparse. Not
+ * O_APPEND: Linux would ignore pwrite's offset. Preallocation is by ftruncate: zero-filled
+ * files make syncs several times slower.
+ */
+function openPreallocated(path: string, bytes: number): number {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  try {
+    if (fstatSync(fd).size !== bytes) ftruncateSync(fd, bytes);
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
 }

@@ -92,7 +92,7 @@ export class ShardHost {
         outcomes.push({ ok: false, error: { code: 'InternalFailureException', message } });
       }
     }
-    // Group commit: one msync per shard for everything this task appended.
+    // Group commit: one fdatasync per shard for everything this task appended.
     if (fsync) for (const log of touched) log.sync();
     return { outcomes };
   }

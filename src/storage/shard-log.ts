@@ -105,13 +105,11 @@ export class ShardLog {
     const baseOrdinal = this.nextOrdinal;
     // Arrival times never go backwards within a shard, so the time index stays sorted.
     const arrivalMs = Math.max(nowMs, this.lastArrivalMs);
+    // The batch is this worker's own copy (it came by postMessage): stamp it, then write it.
+    writeU64(view, BASE_ORDINAL_OFFSET, baseOrdinal);
+    writeU64(view, ARRIVAL_MS_OFFSET, arrivalMs);
+    view.setBigUint64(CHECKSUM_OFFSET, batchChecksum(batch, 0, batch.length), true);
     const offset = this.active.append(batch);
-    const mapping = this.active.mapping;
-    const mapView = viewOf(mapping);
-    writeU64(mapView, offset + BASE_ORDINAL_OFFSET, baseOrdinal);
-    writeU64(mapView, offset + ARRIVAL_MS_OFFSET, arrivalMs);
-    const checksum = batchChecksum(mapping, offset, batch.length);
-    mapView.setBigUint64(offset + CHECKSUM_OFFSET, checksum, true);
     if (offset === 0 || offset - this.lastEntryOffset >= INDEX_INTERVAL_BYTES) {
       this.publishEntry(baseOrdinal, offset, arrivalMs);
     }
@@ -124,7 +122,10 @@ export class ShardLog {
 
   /** Flushes everything written since the last sync to disk (fsync mode: before each ack). */
   sync(): void {
-    for (const sealed of this.sealedUnsynced) sealed.sync();
+    for (const sealed of this.sealedUnsynced) {
+      sealed.sync();
+      sealed.close();
+    }
     this.sealedUnsynced.length = 0;
     this.active.sync();
   }
@@ -151,6 +152,7 @@ export class ShardLog {
 
   close(): void {
     this.sync();
+    this.active.close();
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -166,9 +168,10 @@ export class ShardLog {
   }
 
   private roll(batchBytes: number): void {
-    // No msync here: the page cache already makes the sealed segment safe against a process
+    // No sync here: the page cache already makes the sealed segment safe against a process
     // crash. In fsync mode the next sync() flushes it, before any batch in it is acknowledged.
     if (this.options.fsync) this.sealedUnsynced.push(this.active);
+    else this.active.close();
     this.openActive(this.nextOrdinal, 0, batchBytes);
     this.segments.push({ baseOrdinal: this.nextOrdinal, lastArrivalMs: 0 });
   }

@@ -11,7 +11,7 @@ export interface ShardDescriptor {
   dir: string;
   segmentBytes: number;
   index: SharedArrayBuffer;
-  /** msync before acknowledging (fsync mode). */
+  /** fdatasync before acknowledging (fsync mode). */
   fsync: boolean;
 }
 

@@ -2,7 +2,7 @@
 // whose hash range holds MD5(partition key), reads all of it back in order per shard (also after
 // reopen), maps segments for real, serves reads without asking the owner worker, scales to 1,000
 // shards, and survives a worker thread dying.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { hashPartitionKey } from '../../src/kinesis/hash-key.js';
@@ -93,7 +93,7 @@ describe('Engine', () => {
     await verifyStream(reopened, 'orders', expected);
   });
 
-  it('keeps segment files memory-mapped while open', async () => {
+  it('serves reads from read-only mappings of segments the owner writes through a file descriptor', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     const engine = await open(temp.dir);
@@ -102,9 +102,20 @@ describe('Engine', () => {
     await readShard(engine, 'mapped', 'shardId-000000000000');
     await readShard(engine, 'mapped', 'shardId-000000000001');
     const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${temp.dir}/`));
-    // The owner worker maps read-write and shared; the reading (main) thread read-only and shared.
-    expect(maps.some((line) => / rw-s /.test(line) && line.endsWith('.seg'))).toBe(true);
+    // The reading (main) thread maps segments read-only and shared; nothing maps them writable.
     expect(maps.some((line) => / r--s /.test(line) && line.endsWith('.seg'))).toBe(true);
+    expect(maps.some((line) => / rw.s /.test(line) && line.endsWith('.seg'))).toBe(false);
+    // The owner worker holds each active segment open read-write (O_RDWR, not O_APPEND).
+    const writers = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${temp.dir}/`)) return false;
+      } catch {
+        return false;
+      }
+      const flags = Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+      return (flags & 3) === 2 && (flags & 0o2000) === 0;
+    });
+    expect(writers.length).toBe(2);
   });
 
   it('reads committed records through the shared index without asking the owner worker', async () => {

@@ -1,7 +1,7 @@
 // Goal: a shard log appends into real mapped segment files, rolls segments, publishes a shared
 // index readers can use, recovers after reopen, cuts a torn or corrupt tail (never serving it)
 // and deletes whole expired segments.
-import { appendFileSync, existsSync, openSync, readdirSync, statSync, writeSync, closeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readlinkSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShardReader } from '../../src/storage/segment-reader.js';
@@ -143,4 +143,34 @@ describe('ShardLog', () => {
     expect(statSync(join(temp.dir, segmentFileName(1500))).size).toBe(SEGMENT_BYTES);
     expect(readdirSync(temp.dir)).toEqual([segmentFileName(1500)]);
   });
+
+  for (const fsync of [false, true]) {
+    it(`holds one segment open for writing however many it rolls (fsync ${fsync})`, () => {
+      const temp = tempDir();
+      cleanup = temp.cleanup;
+      const index = new ShardIndex(createShardIndexBuffer());
+      const { log } = ShardLog.open({ dir: temp.dir, segmentBytes: SEGMENT_BYTES, index, fsync });
+      const reader = new ShardReader(temp.dir, index);
+      for (let i = 0; i < 400; i++) {
+        log.append(batchOf(recordsOf(4, `f${i}`, 1000)), 1000 + i);
+        if (fsync && i % 10 === 9) log.sync();
+      }
+      expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(10);
+      expect(openFilesUnder(temp.dir)).toBe(1);
+      expect(readAll(reader)).toHaveLength(1600);
+      log.close();
+      expect(openFilesUnder(temp.dir)).toBe(0);
+    });
+  }
 });
+
+/** File descriptors this process holds on files under `dir`. */
+function openFilesUnder(dir: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${dir}/`);
+    } catch {
+      return false;
+    }
+  }).length;
+}
