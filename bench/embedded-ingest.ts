@@ -1,10 +1,10 @@
 /**
  * Embedded ingest: records/s and MB/s through the Engine's batch call (`putRecordBatch`) for
- * 100-byte and 1 KiB records on 4 shards, beside the raw bandwidth of writing the same bytes
- * into a freshly mapped file in the same data directory, measured in the same run.
+ * 100-byte and 1 KiB records on 4 shards, beside the raw bandwidth of writing bytes into fresh
+ * files in the same data directory, measured in the same run.
  *
- * Baseline: memcpy of each record's bytes into a new MAP_SHARED mapping (page faults
- * included), which is the floor cost of the engine's own append. The engine additionally
+ * Baseline: pwrite(2) of 1 MiB chunks into fresh sparse files (new pages included, no sync),
+ * which is the floor cost of the engine's own append (segment.ts). The engine additionally
  * hashes every partition key (MD5), encodes the batch, hands it to a worker thread, checksums
  * it (xxhash64) and publishes the shared index. Every record put is verified committed at the
  * end. Usage: node dist/bench/embedded-ingest.js [--seconds 5] [--data DIR] [--json FILE]
@@ -15,14 +15,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine.js';
 import type { RecordInput } from '../src/engine/batch-encoder.js';
-import { mapReadWrite } from '../src/storage/mmap.js';
+import { pageCacheWriteMBps } from '../src/harness/baselines.js';
 import { SHARD_WRITE_BYTES_PER_SEC, SHARD_WRITE_RECORDS_PER_SEC, MIB } from '../src/limits.js';
 
 const SHARDS = 4;
 const RECORDS_PER_CALL = 20_000;
 const CALLS_IN_FLIGHT = 3;
-const BASELINE_FILE_BYTES = 256 * MIB;
-const WARM_BASELINE_FILE_BYTES = 64 * MIB;
+const MEMCPY_BASELINE_BYTES = 64 * MIB;
 
 const { values } = parseArgs({
   options: {
@@ -40,54 +39,24 @@ interface Result {
   MBps: number;
   baselineMBps: number;
   ratio: number;
-  warmPageMBps: number;
+  memcpyMBps: number;
   shardEquivalents: number;
   records: number;
 }
 
 /**
- * Copies record-sized chunks into fresh sparse mappings for `seconds`; MB/s. Every page is
- * new (files are unlinked when full and never rewritten), as every page the engine appends to
- * is: page faults and block allocation are part of the cost, as they are for a segment.
+ * Copies record-sized chunks into resident memory for a second: memcpy bandwidth, the ceiling
+ * if storage cost nothing. Reported for scale.
  */
-function mappedWriteBaseline(recordBytes: number): number {
+function memcpyBaseline(recordBytes: number): number {
+  const memory = Buffer.alloc(MEMCPY_BASELINE_BYTES, 1);
   const chunk = Buffer.alloc(recordBytes, 7);
-  const started = performance.now();
-  let bytes = 0;
-  let file = 0;
-  while (performance.now() - started < seconds * 1000) {
-    const path = join(dataDir, `baseline-${file++}.bin`);
-    const mapping = mapReadWrite(path, BASELINE_FILE_BYTES);
-    for (let offset = 0; offset + recordBytes <= mapping.length; offset += recordBytes) {
-      mapping.set(chunk, offset);
-      bytes += recordBytes;
-      if ((offset & 0xfffff) < recordBytes && performance.now() - started >= seconds * 1000) break;
-    }
-    rmSync(path, { force: true });
-  }
-  const elapsed = (performance.now() - started) / 1000;
-  return bytes / elapsed / MIB;
-}
-
-/**
- * The same copy into pages that are already mapped and dirty (a second pass over one file):
- * memcpy bandwidth, the ceiling if page faults cost nothing. Reported for scale.
- */
-function warmPageBaseline(recordBytes: number): number {
-  const path = join(dataDir, 'baseline-warm.bin');
-  const mapping = mapReadWrite(path, WARM_BASELINE_FILE_BYTES);
-  const chunk = Buffer.alloc(recordBytes, 7);
-  const pass = () => {
-    for (let offset = 0; offset + recordBytes <= mapping.length; offset += recordBytes) mapping.set(chunk, offset);
-  };
-  pass();
   const started = performance.now();
   let bytes = 0;
   while (performance.now() - started < 1000) {
-    pass();
-    bytes += Math.floor(mapping.length / recordBytes) * recordBytes;
+    for (let offset = 0; offset + recordBytes <= memory.length; offset += recordBytes) memory.set(chunk, offset);
+    bytes += Math.floor(memory.length / recordBytes) * recordBytes;
   }
-  rmSync(path, { force: true });
   return bytes / ((performance.now() - started) / 1000) / MIB;
 }
 
@@ -131,15 +100,15 @@ async function main() {
   mkdirSync(dataDir, { recursive: true });
   const results: Result[] = [];
   for (const recordBytes of [100, 1024]) {
-    const baselineMBps = mappedWriteBaseline(recordBytes);
-    const warmPageMBps = warmPageBaseline(recordBytes);
+    const baselineMBps = (pageCacheWriteMBps(join(dataDir, 'baseline'), seconds) * 1e6) / MIB;
+    const memcpyMBps = memcpyBaseline(recordBytes);
     const engine = await engineIngest(recordBytes);
     results.push({
       recordBytes,
       ...engine,
       baselineMBps,
       ratio: engine.MBps / baselineMBps,
-      warmPageMBps,
+      memcpyMBps,
       shardEquivalents: Math.min(
         engine.MBps / (SHARD_WRITE_BYTES_PER_SEC / MIB),
         engine.recordsPerSec / SHARD_WRITE_RECORDS_PER_SEC,
@@ -149,13 +118,13 @@ async function main() {
   const machine = `${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, node ${process.version}`;
   console.log(`embedded ingest, ${SHARDS} shards, ${seconds}s per case, ${machine}`);
   console.log(
-    'record B | records/s  | MB/s    | mapped-write MB/s (fresh pages) | ratio | memcpy to mapped pages MB/s | ratio | = shards',
+    'record B | records/s  | MB/s    | page-cache write MB/s (fresh files) | ratio | memcpy MB/s | ratio | = shards',
   );
   for (const r of results) {
     console.log(
       `${String(r.recordBytes).padStart(8)} | ${Math.round(r.recordsPerSec).toLocaleString('en-US').padStart(10)} | ` +
-        `${r.MBps.toFixed(1).padStart(7)} | ${r.baselineMBps.toFixed(1).padStart(31)} | ${(r.ratio * 100).toFixed(1).padStart(4)}% | ` +
-        `${r.warmPageMBps.toFixed(0).padStart(27)} | ${((r.MBps / r.warmPageMBps) * 100).toFixed(1).padStart(4)}% | ` +
+        `${r.MBps.toFixed(1).padStart(7)} | ${r.baselineMBps.toFixed(1).padStart(35)} | ${(r.ratio * 100).toFixed(1).padStart(4)}% | ` +
+        `${r.memcpyMBps.toFixed(0).padStart(11)} | ${((r.MBps / r.memcpyMBps) * 100).toFixed(1).padStart(4)}% | ` +
         `${Math.floor(r.shardEquivalents)}`,
     );
   }

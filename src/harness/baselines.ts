@@ -2,9 +2,9 @@
  * The baselines every benchmark figure is compared with, measured in the same run on the same
  * data directory:
  *
- * - mapped write: copying record-sized chunks into fresh MAP_SHARED mappings of files in the
- *   data directory (page faults and block allocation included, as for a new segment) — the
- *   floor cost of the engine's own append; embedded figures are stated as a share of it;
+ * - page-cache write: pwrite(2) of 1 MiB chunks into fresh sparse files in the data directory
+ *   (new pages and block reservation included, as for a new segment, no sync) — the floor cost
+ *   of the engine's own append; embedded figures are stated as a share of it;
  * - mapped read: copying 64 KiB chunks out of a resident mapping (the embedded reads' floor);
  * - disk write: `write(2)` of 1 MiB chunks to a file in the data directory, then `fdatasync`,
  *   timed together — what the device takes when data must reach it;
@@ -14,16 +14,19 @@
  * Each runs for a fixed time and removes what it wrote.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
 import { MIB } from '../limits.js';
-import { mapReadWrite } from '../storage/mmap.js';
+import { mapReadOnly } from '../storage/mmap.js';
 import { firstLine, stopChild } from './child-server.js';
 
-/** Size of each fresh mapping in the mapped-write baseline. */
-const MAPPED_FILE_BYTES = 256 * MIB;
+/** Size of each fresh file in the page-cache write baseline, and of its chunks. */
+const PAGE_CACHE_FILE_BYTES = 256 * MIB;
+const PAGE_CACHE_CHUNK_BYTES = 1 * MIB;
+/** Size of the mapping the mapped-read baseline copies out of. */
+const MAPPED_READ_FILE_BYTES = 256 * MIB;
 const DISK_CHUNK_BYTES = 1 * MIB;
 /** The disk baseline never writes more than this (bounded by bytes as well as time). */
 const DISK_BYTES_MAX = 2048 * MIB;
@@ -31,25 +34,27 @@ const LOOPBACK_CHUNK_BYTES = 64 * 1024;
 /** Bytes queued in the socket before the writer waits for 'drain'. */
 const LOOPBACK_QUEUE_BYTES = 4 * MIB;
 
-/** MB/s (10^6 bytes) of copying `chunkBytes` chunks into fresh mappings for `seconds`. */
-export function mappedWriteMBps(dir: string, chunkBytes: number, seconds: number): number {
+/**
+ * MB/s (10^6 bytes) of pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`: every
+ * page is new, as every page a segment append writes is, and nothing is synced. The floor cost
+ * of the engine's own append (segment.ts writes batches the same way).
+ */
+export function pageCacheWriteMBps(dir: string, seconds: number): number {
   mkdirSync(dir, { recursive: true });
-  const chunk = Buffer.alloc(chunkBytes, 7);
+  const chunk = Buffer.alloc(PAGE_CACHE_CHUNK_BYTES, 7);
   const started = performance.now();
   const deadline = started + seconds * 1000;
   let bytes = 0;
-  let file = 0;
-  while (performance.now() < deadline) {
-    const path = join(dir, `baseline-mapped-${file++}.bin`);
-    const mapping = mapReadWrite(path, MAPPED_FILE_BYTES);
+  for (let file = 0; performance.now() < deadline; file++) {
+    const path = join(dir, `baseline-page-cache-${file}.bin`);
+    const fd = openSync(path, 'w+');
     try {
-      for (let offset = 0; offset + chunkBytes <= mapping.length; offset += chunkBytes) {
-        mapping.set(chunk, offset);
-        bytes += chunkBytes;
-        // Look at the clock once per MiB written, not per chunk.
-        if ((offset & 0xfffff) < chunkBytes && performance.now() >= deadline) break;
+      ftruncateSync(fd, PAGE_CACHE_FILE_BYTES);
+      for (let offset = 0; offset < PAGE_CACHE_FILE_BYTES && performance.now() < deadline; offset += chunk.length) {
+        bytes += writeSync(fd, chunk, 0, chunk.length, offset);
       }
     } finally {
+      closeSync(fd);
       rmSync(path, { force: true });
     }
   }
@@ -64,9 +69,15 @@ export function mappedReadMBps(dir: string, seconds: number): number {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'baseline-mapped-read.bin');
   const chunkBytes = 64 * 1024;
-  const mapping = mapReadWrite(path, MAPPED_FILE_BYTES);
+  const fd = openSync(path, 'w');
   try {
-    mapping.fill(5);
+    const fill = Buffer.alloc(PAGE_CACHE_CHUNK_BYTES, 5);
+    for (let offset = 0; offset < MAPPED_READ_FILE_BYTES; offset += fill.length) writeSync(fd, fill, 0, fill.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  const mapping = mapReadOnly(path);
+  try {
     const out = Buffer.allocUnsafe(chunkBytes);
     const started = performance.now();
     let bytes = 0;
@@ -145,26 +156,17 @@ export async function loopbackMBps(seconds: number): Promise<number> {
 }
 
 export interface Baselines {
-  /** Mapped write with 64 KiB chunks. */
-  mappedWriteMBps: number;
-  /** Mapped write with chunks the size of each record size measured. */
-  mappedWriteMBpsByRecordBytes: Record<string, number>;
+  /** pwrite of 1 MiB chunks into fresh sparse files (baseline of embedded writes). */
+  pageCacheWriteMBps: number;
   /** Copies out of a resident mapping, 64 KiB at a time (baseline of embedded reads). */
   mappedReadMBps: number;
   diskWriteMBps: number;
   loopbackMBps: number;
 }
 
-export async function measureBaselines(
-  dir: string,
-  recordSizes: readonly number[],
-  seconds: number,
-): Promise<Baselines> {
-  const byRecord: Record<string, number> = {};
-  for (const size of recordSizes) byRecord[String(size)] = mappedWriteMBps(dir, size, seconds);
+export async function measureBaselines(dir: string, seconds: number): Promise<Baselines> {
   return {
-    mappedWriteMBps: byRecord['65536'] ?? mappedWriteMBps(dir, 65536, seconds),
-    mappedWriteMBpsByRecordBytes: byRecord,
+    pageCacheWriteMBps: pageCacheWriteMBps(dir, seconds),
     mappedReadMBps: mappedReadMBps(dir, seconds),
     diskWriteMBps: diskWriteMBps(dir, seconds),
     loopbackMBps: await loopbackMBps(seconds),

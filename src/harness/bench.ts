@@ -2,8 +2,9 @@
  * `runnel bench`: one command that measures every path into and out of Runnel on this machine
  * and states each figure three ways — records/s and MB/s, as Kinesis shards (how many
  * provisioned shards the same load needs: 1,000 records/s and 1 MiB/s written, 2 MiB/s read,
- * per shard), and as a share of a baseline measured in the same run (fresh-page mapped writes
- * of the data directory for the embedded path, loopback TCP for network paths; baselines.ts).
+ * per shard), and as a share of a baseline measured in the same run (page-cache writes into
+ * fresh files of the data directory for the embedded path, loopback TCP for network paths;
+ * baselines.ts).
  *
  * Paths: the embedded batch API (`putRecordBatch`, in this process), Runnel's WebSocket
  * protocol (when src/client exports RunnelClient), and the Kinesis JSON API over HTTP/1.1 and
@@ -304,18 +305,12 @@ function writeShardEquivalents(recordsPerSec: number, limitBytesPerSec: number) 
 
 function baselineFor(
   path: BenchPath,
-  recordBytes: number,
   baselines: Baselines,
   op: 'put' | 'read' = 'put',
 ): { name: string; MBps: number } {
   if (path === 'embedded' && op === 'read')
     return { name: 'mapped read (64 KiB copies)', MBps: baselines.mappedReadMBps };
-  if (path === 'embedded') {
-    const byRecord = baselines.mappedWriteMBpsByRecordBytes[String(recordBytes)];
-    return byRecord !== undefined
-      ? { name: `mapped write (${recordBytes} B copies)`, MBps: byRecord }
-      : { name: 'mapped write (64 KiB copies)', MBps: baselines.mappedWriteMBps };
-  }
+  if (path === 'embedded') return { name: 'page-cache write (1 MiB pwrite)', MBps: baselines.pageCacheWriteMBps };
   return { name: 'loopback TCP', MBps: baselines.loopbackMBps };
 }
 
@@ -328,7 +323,7 @@ function putResult(
   summary: LoadSummary,
   baselines: Baselines,
 ): BenchResult {
-  const baseline = baselineFor(path, recordBytes, baselines);
+  const baseline = baselineFor(path, baselines);
   const cpuSec = summary.cpu.clientSec + (summary.cpu.serverSec ?? 0);
   const MB = summary.ackedBytes / 1e6;
   return {
@@ -379,7 +374,7 @@ function readResult(
   cpu: { clientSec: number; serverSec: number | null },
   baselines: Baselines,
 ): BenchResult {
-  const baseline = baselineFor(path, recordBytes, baselines, 'read');
+  const baseline = baselineFor(path, baselines, 'read');
   const MBps = read.bytes / read.elapsedSec / 1e6;
   const cpuSec = cpu.clientSec + (cpu.serverSec ?? 0);
   const latency = read.latency && read.latency.count > 0 ? read.latency.summary() : null;
@@ -1217,16 +1212,9 @@ export async function runBench(
   log(
     `runnel bench${settings.quick ? ' --quick' : ''}: ${describeMachine(info)}; data ${settings.dataDir}`,
   );
-  const baselines = await measureBaselines(
-    join(settings.dataDir, 'baseline'),
-    settings.sizes,
-    settings.baselineSeconds,
-  );
+  const baselines = await measureBaselines(join(settings.dataDir, 'baseline'), settings.baselineSeconds);
   log(
-    `baselines: mapped write ${fmt(baselines.mappedWriteMBps)} MB/s (64 KiB copies; ` +
-      `${Object.entries(baselines.mappedWriteMBpsByRecordBytes)
-        .map(([size, value]) => `${size} B: ${fmt(value)}`)
-        .join(', ')}), ` +
+    `baselines: page-cache write ${fmt(baselines.pageCacheWriteMBps)} MB/s (1 MiB pwrite into fresh files), ` +
       `mapped read ${fmt(baselines.mappedReadMBps)} MB/s, disk write+fdatasync ${fmt(baselines.diskWriteMBps)} MB/s, loopback TCP ${fmt(baselines.loopbackMBps)} MB/s`,
   );
   const context: CaseContext = { settings, baselines, pools: new Map(), log };

@@ -283,10 +283,7 @@ export function renderHtmlReport(report: BenchReport): string {
 <h1>Runnel benchmark</h1>
 <p class="meta">${escapeHtml(report.command)} — ${escapeHtml(report.startedAt)} — ${fmt(report.elapsedSec, 1)} s${report.quick ? ' (quick)' : ''}<br>
 ${escapeHtml(report.machine.description)}</p>
-<p>Baselines measured in the same run: mapped write ${fmt(b.mappedWriteMBps)} MB/s (64 KiB copies into fresh mappings;
-${Object.entries(b.mappedWriteMBpsByRecordBytes)
-  .map(([bytes, value]) => `${escapeHtml(bytes)} B copies ${fmt(value)}`)
-  .join(', ')}),
+<p>Baselines measured in the same run: page-cache write ${fmt(b.pageCacheWriteMBps)} MB/s (1 MiB pwrite into fresh files),
 disk write + fdatasync ${fmt(b.diskWriteMBps)} MB/s, loopback TCP ${fmt(b.loopbackMBps)} MB/s.
 Kinesis per-shard limits: ${report.limits.shardWriteRecordsPerSec} records/s and 1 MiB/s written, 2 MiB/s read.
 ${report.ok ? 'Every record put was read back.' : '<b>Verification failed: see the table.</b>'}</p>

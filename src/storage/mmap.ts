@@ -10,7 +10,6 @@ import { SEGMENT_BYTES_MAX } from '../limits.js';
 
 interface MmapBinding {
   map(size: number, protection: number, flags: number, fd: number, offset?: number): Buffer;
-  sync(buffer: Buffer, offset: number, size: number, blocking: boolean, invalidate: boolean): void;
   PROT_READ: number;
   PROT_WRITE: number;
   MAP_SHARED: number;
@@ -42,7 +41,8 @@ function checkSize(bytes: number, path: string): void {
 
 /**
  * Creates (or reopens) a file of exactly `bytes` bytes, sparse, and maps it read-write and
- * shared. Preallocation is by ftruncate: zero-filled files make msync several times slower.
+ * shared. The engine does not write through mappings (segment.ts says why); this is here for
+ * bench/micro/segment-append.ts, which measures that choice.
  */
 export function mapReadWrite(path: string, bytes: number): Buffer {
   checkSize(bytes, path);
@@ -65,12 +65,4 @@ export function mapReadOnly(path: string): Buffer {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Flushes `[offset, offset + length)` of a mapping to disk, blocking until it is written. */
-export function syncRange(mapping: Buffer, offset: number, length: number): void {
-  const start = offset - (offset % PAGE_BYTES);
-  const end = Math.min(mapping.length, offset + length);
-  if (end <= start) return;
-  binding.sync(mapping, start, end - start, true, false);
 }

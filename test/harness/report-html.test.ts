@@ -95,8 +95,7 @@ function sampleReport(): BenchReport {
       description: 'test machine',
     },
     baselines: {
-      mappedWriteMBps: 500,
-      mappedWriteMBpsByRecordBytes: { '100': 400 },
+      pageCacheWriteMBps: 500,
       mappedReadMBps: 9000,
       diskWriteMBps: 400,
       loopbackMBps: 1000,
