@@ -13,7 +13,8 @@
  * record data bytes (10^6), not keys or framing.
  *
  * Latency: a paced producer sends the same puts as the ingest phase at `--load` (default half) of
- * the peak rate it measured; each put's send time
+ * the peak rate it measured, for a warm-up second (not counted) and then the measured time;
+ * each put's send time
  * (performance.now() of this process) is written into its first record, and a LATEST subscriber
  * on every shard (same process, same clock) takes the difference on arrival: one sample per put.
  *
@@ -60,6 +61,11 @@ const TARGET_P99_MS = 2;
 /** Records per put, by record size: about 100 KB to 1 MB per PUT frame. */
 const RECORDS_PER_PUT: Record<number, number> = { 100: 1000, 1024: 500, 65536: 16 };
 const LATENCY_SECONDS_MAX = 3;
+/**
+ * Paced puts before latency samples count: the stream is new, and its first puts open shard
+ * files and subscriptions map segments, which steady-state latency does not include.
+ */
+const LATENCY_WARMUP_MS = 1000;
 /** After the last paced put, how long the subscribers get to receive it. */
 const LATENCY_DRAIN_MS = 100;
 const TIMESTAMP_BYTES = 8;
@@ -349,16 +355,19 @@ async function latency(
   const perPut = batches[0]![0]!.records;
   const samples: number[] = [];
   const subscriptions = await subscribeAll(clients, stream, shards, 'LATEST');
+  let measuredFrom = Infinity;
   const reading = subscriptions.map(async (subscription) => {
     for await (const batch of subscription.batches()) {
-      samples.push(performance.now() - timestampAt(batch.bytes));
+      const sentAt = timestampAt(batch.bytes);
+      if (sentAt >= measuredFrom) samples.push(performance.now() - sentAt);
     }
   });
   const intervalMs = (perPut / recordsPerSec) * 1000;
   const started = performance.now();
+  measuredFrom = started + LATENCY_WARMUP_MS;
   const pending = new Set<Promise<unknown>>();
   let sent = 0;
-  while (performance.now() < started + seconds * 1000) {
+  while (performance.now() < measuredFrom + seconds * 1000) {
     // Catch up with the schedule, then sleep to the next slot.
     while (started + sent * intervalMs <= performance.now()) {
       const template = batches[sent % shards]![sent % BATCHES_PER_SHARD]!;
@@ -372,6 +381,7 @@ async function latency(
     const wait = started + sent * intervalMs - performance.now();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
   }
+  const sendingSeconds = (performance.now() - started) / 1000;
   await Promise.all(pending);
   await new Promise((resolve) => setTimeout(resolve, LATENCY_DRAIN_MS));
   for (const subscription of subscriptions) subscription.unsubscribe();
@@ -379,7 +389,7 @@ async function latency(
   samples.sort((a, b) => a - b);
   const at = (q: number) =>
     samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
-  const rate = (sent * perPut) / seconds;
+  const rate = (sent * perPut) / sendingSeconds;
   return { p50: at(0.5), p99: at(0.99), samples: samples.length, recordsPerSec: rate };
 }
 

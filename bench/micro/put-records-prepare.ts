@@ -1,6 +1,7 @@
 /**
  * Micro-benchmark: turning a JSON PutRecords body into a record batch with every record's hash
- * key. `preparePutRecords` (one pass, base64 decoded into the batch, no object per record)
+ * key. `preparePutRecords` (the body's bytes scanned, base64 decoded into the batch, no object
+ * per record)
  * against the generic route (`decodeJsonInput` into objects, `validateInput`, `encodeBatches`),
  * beside the baseline of JSON.parse plus base64 decoding alone. Bodies of 20 records (prepared
  * on the event loop) and 500 (prepared on a codec thread), 100-byte records, 8 shards.

@@ -178,6 +178,49 @@ describe('preparePutRecords', () => {
     }
   });
 
+  it('reads the JSON text as JSON.parse does: spacing, member order, duplicates, escapes, damage', () => {
+    const next = random(3);
+    const spaced = (text: string) => text.replace(/[{}[\],:]/g, (token) => `${pick([' ', '\n', '\t', '\r\n ', ''], next)}${token}${pick([' ', '\n', '', '\t'], next)}`);
+    /** Each rewrites the text of a valid body; all but the last group stay valid JSON. */
+    const TEXT_MUTATIONS: Record<string, (text: string) => string> = {
+      spacing: (text) => `\n ${spaced(text)}\t`,
+      prettyPrinted: (text) => JSON.stringify(JSON.parse(text), null, 2),
+      membersReordered: (text) => {
+        const body = JSON.parse(text) as ReturnType<typeof randomBody>;
+        const records = body.Records.map((r) => Object.fromEntries(Object.entries(r).reverse()));
+        return JSON.stringify({ Records: records, StreamName: body.StreamName });
+      },
+      duplicateKey: (text) => text.replace('"PartitionKey":"', '"PartitionKey":"first","PartitionKey":"'),
+      duplicateStreamName: (text) => text.replace('{"StreamName":', '{"StreamName":"other","StreamName":'),
+      duplicateRecords: (text) => text.replace('{"StreamName":', '{"Records":[{"Data":"","PartitionKey":"lost"}],"StreamName":'),
+      escapedSlash: (text) => text.replace(/\//g, '\\/'),
+      escapedKey: (text) => text.replace('"PartitionKey":"key-', '"PartitionKey":"\\u006bey-'),
+      escapedMemberName: (text) => text.replace('"Data"', '"D\\u0061ta"'),
+      truncated: (text) => text.slice(0, Math.floor(next() * text.length)),
+      trailingGarbage: (text) => `${text}x`,
+      trailingComma: (text) => text.replace(/}]}$/, '},]}'),
+      missingColon: (text) => text.replace('"Data":', '"Data"'),
+      rawTabInKey: (text) => text.replace('"PartitionKey":"key-', '"PartitionKey":"k\tey-'),
+      rawNewlineInData: (text) => text.replace('"Data":"', '"Data":"\n'),
+      singleQuotes: (text) => text.replace('"StreamName"', "'StreamName'"),
+      numberForKey: (text) => text.replace(/"PartitionKey":"[^"]*"/, '"PartitionKey":12'),
+    };
+    const outcomes = new Map<string, Set<string>>();
+    for (let round = 0; round < 15; round++) {
+      for (const [name, mutate] of Object.entries(TEXT_MUTATIONS)) {
+        const text = mutate(JSON.stringify(randomBody(next)));
+        const outcome = expectSameAsOrdinary(Buffer.from(text));
+        outcomes.set(name, (outcomes.get(name) ?? new Set()).add(outcome));
+      }
+    }
+    for (const accepted of ['spacing', 'prettyPrinted', 'membersReordered', 'duplicateKey', 'duplicateStreamName', 'duplicateRecords', 'escapedSlash', 'escapedKey', 'escapedMemberName']) {
+      expect([...outcomes.get(accepted)!], accepted).toEqual(['prepared']);
+    }
+    for (const refused of ['trailingGarbage', 'trailingComma', 'missingColon', 'rawTabInKey', 'rawNewlineInData', 'singleQuotes', 'numberForKey']) {
+      expect([...outcomes.get(refused)!], refused).toEqual(['declined']);
+    }
+  });
+
   it('declines bodies that are not JSON, not ASCII, or too large in total', () => {
     expect(preparePutRecords(Buffer.from('{"StreamName":'))).toBeUndefined();
     expect(preparePutRecords(Buffer.from('[]'))).toBeUndefined();
