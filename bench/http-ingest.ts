@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 
 import { SHARD_WRITE_BYTES_PER_SEC, SHARD_WRITE_RECORDS_PER_SEC } from '../src/limits.js';
 import { processCpuSec } from '../src/harness/machine.js';
+import { serverNodeFlags } from '../src/server/node-flags.js';
 
 const RECORDS_PER_REQUEST = 500;
 /** Distinct request bodies per case: 64 × 500 = 32,000 distinct partition keys. */
@@ -83,6 +84,7 @@ async function startServerProcess(dataDir: string): Promise<{ child: ChildProces
   const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
   const args = [
     ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : []),
+    ...serverNodeFlags(),
     cli,
     'serve',
     '--port',

@@ -49,6 +49,7 @@ import {
   newRecordFields,
   nextRecordFields,
 } from '../src/protocol/batch-writer.js';
+import { serverNodeFlags } from '../src/server/node-flags.js';
 import { registerWebSocketProtocol } from '../src/server/ws-protocol-handler.js';
 
 const STREAM_PREFIX = 'ws-bench';
@@ -223,7 +224,7 @@ class ServerProcess {
     const self = fileURLToPath(import.meta.url);
     const profileDir = values['cpu-prof'];
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const args = [...profile, self, '--serve', dataDir, '--workers', String(workers)];
+    const args = [...profile, ...serverNodeFlags(), self, '--serve', dataDir, '--workers', String(workers)];
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });
     const port = await new Promise<string>((resolve, reject) => {

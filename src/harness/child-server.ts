@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { serverNodeFlags } from '../server/node-flags.js';
 
 /** How long a child server may take to print its URLs. */
 export const CHILD_READY_TIMEOUT_MS = 30_000;
@@ -74,7 +75,7 @@ export function firstLine(child: ChildProcess, timeoutMs: number, what: string):
 
 export async function startChildServer(options: ChildServerOptions): Promise<ChildServer> {
   const script = fileURLToPath(new URL('./server-process.js', import.meta.url));
-  const args = [script, '--data', options.dataDir];
+  const args = [...serverNodeFlags(), script, '--data', options.dataDir];
   if (options.workers !== undefined) args.push('--workers', String(options.workers));
   if (options.enforceLimits) args.push('--enforce-limits');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
