@@ -196,7 +196,9 @@ async function serve(dataDir: string, workers: number): Promise<void> {
       const batches = encodeShardBatches(shards, recordBytes, perPut);
       // A copy per put, as the protocol handler makes one out of the message.
       const run = runLanes(lanes, batches, seconds, async (_lane, batch) => {
-        await engine.putEncodedBatch(name, batch.bytes.slice());
+        const copy = Buffer.allocUnsafeSlow(batch.bytes.length);
+        copy.set(batch.bytes);
+        await engine.putEncodedBatch(name, copy);
       });
       void answer(run.then((result) => `${result.records} ${result.seconds}`));
     }

@@ -327,8 +327,10 @@ export function registerWebSocketProtocol(
       return;
     }
     // The one copy: uWS neuters `message` when this handler returns. An ArrayBuffer holding
-    // exactly the batch is moved, not copied, to the shard worker.
-    const batch = new Uint8Array(message.slice(frame.batch.byteOffset));
+    // exactly the batch is moved, not copied, to the shard worker. allocUnsafeSlow: an
+    // ArrayBuffer of its own, not zero-filled first (ArrayBuffer#slice fills it, then copies).
+    const batch = Buffer.allocUnsafeSlow(frame.batch.byteLength);
+    batch.set(frame.batch);
     connection.putsInFlight++;
     connection.putBytesInFlight += bytes;
     engine
