@@ -494,7 +494,9 @@ export class Engine {
         keysByWorker.set(shard.worker, [...(keysByWorker.get(shard.worker) ?? []), shard.descriptor.key]);
       }
       await Promise.all(
-        [...keysByWorker].map(([worker, keys]) => this.pool.run(worker, { kind: 'close', keys, removeDirs: [] })),
+        [...keysByWorker].map(([worker, keys]) =>
+          this.pool.run(worker, { kind: 'close', keys, removeDirs: [], discard: true }),
+        ),
       );
       await this.pool.run(0, { kind: 'close', keys: [], removeDirs: [streamDir(this.dataDir, stream.name)] });
       this.streams.delete(stream.name);

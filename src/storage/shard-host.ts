@@ -29,7 +29,7 @@ export class ShardHost {
       case 'retention':
         return this.retention(task.shards);
       case 'close':
-        return this.close(task.keys, task.removeDirs);
+        return this.close(task.keys, task.removeDirs, task.discard === true);
       case 'sync':
         for (const log of this.logs.values()) log.sync();
         return {};
@@ -106,9 +106,9 @@ export class ShardHost {
     return { deletedSegments };
   }
 
-  private close(keys: string[], removeDirs: string[]): object {
+  private close(keys: string[], removeDirs: string[], discard: boolean): object {
     for (const key of keys) {
-      this.logs.get(key)?.close();
+      this.logs.get(key)?.close(discard);
       this.logs.delete(key);
       this.retired.add(key);
     }

@@ -150,8 +150,14 @@ export class ShardLog {
     return deleted;
   }
 
-  close(): void {
-    this.sync();
+  /**
+   * Syncs and releases the log's files; `discard` skips the sync, for a log whose files are
+   * about to be deleted (DeleteStream), which would otherwise wait on the disk for nothing.
+   */
+  close(discard = false): void {
+    if (!discard) this.sync();
+    for (const sealed of this.sealedUnsynced) sealed.close();
+    this.sealedUnsynced.length = 0;
     this.active.close();
   }
 

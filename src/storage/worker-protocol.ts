@@ -25,7 +25,11 @@ export type WorkerTask =
   | { kind: 'open'; shards: ShardDescriptor[] }
   | { kind: 'append'; appends: AppendRequest[]; nowMs: number; fsync: boolean }
   | { kind: 'retention'; shards: Array<{ shard: ShardDescriptor; cutoffMs: number }> }
-  | { kind: 'close'; keys: string[]; removeDirs: string[] }
+  /**
+   * Closes shards (synced first, unless `discard`: their files are about to be deleted) and
+   * removes directories.
+   */
+  | { kind: 'close'; keys: string[]; removeDirs: string[]; discard?: boolean }
   | { kind: 'sync' }
   | { kind: 'crash' }
   /** Test hook: blocks the worker thread, to show readers never wait for the owner. */

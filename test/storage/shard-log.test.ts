@@ -144,8 +144,8 @@ describe('ShardLog', () => {
     expect(readdirSync(temp.dir)).toEqual([segmentFileName(1500)]);
   });
 
-  for (const fsync of [false, true]) {
-    it(`holds one segment open for writing however many it rolls (fsync ${fsync})`, () => {
+  for (const [fsync, discard] of [[false, false], [true, false], [true, true]] as const) {
+    it(`holds one segment open for writing however many it rolls (fsync ${fsync}, close discard ${discard})`, () => {
       const temp = tempDir();
       cleanup = temp.cleanup;
       const index = new ShardIndex(createShardIndexBuffer());
@@ -158,7 +158,7 @@ describe('ShardLog', () => {
       expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(10);
       expect(openFilesUnder(temp.dir)).toBe(1);
       expect(readAll(reader)).toHaveLength(1600);
-      log.close();
+      log.close(discard);
       expect(openFilesUnder(temp.dir)).toBe(0);
     });
   }
