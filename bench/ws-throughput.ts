@@ -12,11 +12,13 @@
  * connection. Subscriptions count delivered records per batch (no object per record). MB/s is
  * record data bytes (10^6), not keys or framing.
  *
- * Latency: a paced producer sends the same puts as the ingest phase at `--load` (default half) of
- * the peak rate it measured, for a warm-up second (not counted) and then the measured time;
- * each put's send time
- * (performance.now() of this process) is written into its first record, and a LATEST subscriber
- * on every shard (same process, same clock) takes the difference on arrival: one sample per put.
+ * Latency: first the peak of the whole pipeline is measured — closed-loop puts as in the ingest
+ * phase while a LATEST subscriber on every shard takes everything (ingest alone peaks higher, as
+ * delivery then costs nothing). A paced producer then sends the same puts at `--load` (default
+ * half) of that peak, for a warm-up second (not counted) and then the measured time; each put's
+ * send time (performance.now() of this process) is written into its first record, and a LATEST
+ * subscriber on every shard (same process, same clock) takes the difference on arrival: one
+ * sample per put.
  *
  * Baseline: the same pre-encoded batches put straight into the server's Engine
  * (`putEncodedBatch` in its process, as many in flight) — ingest without the protocol; "vs
@@ -67,6 +69,8 @@ const LATENCY_SECONDS_MAX = 3;
  * files and subscriptions map segments, which steady-state latency does not include.
  */
 const LATENCY_WARMUP_MS = 1000;
+/** After the closed-loop puts of the end-to-end phase, how long delivery may take to catch up. */
+const END_TO_END_DRAIN_MS_MAX = 10_000;
 /** After the last paced put, how long the subscribers get to receive it. */
 const LATENCY_DRAIN_MS = 100;
 const TIMESTAMP_BYTES = 8;
@@ -330,6 +334,36 @@ async function readBack(
   return { records, dataBytes: records * recordBytes, seconds };
 }
 
+/**
+ * Closed-loop puts, as in the ingest phase, with a LATEST subscriber on every shard taking
+ * everything: the peak of the whole put-to-subscriber pipeline, of which the latency phase paces
+ * a share. Ingest alone peaks higher (on 2 shared cores delivery takes CPU from it), so pacing at
+ * half of the ingest peak can be more than the pipeline carries, and queues then grow for as
+ * long as the phase runs.
+ */
+async function endToEnd(clients: RunnelClient[], stream: string, batches: EncodedBatch[][], seconds: number) {
+  const subscriptions = await subscribeAll(clients, stream, batches.length, 'LATEST');
+  const recordBytes = batches[0]![0]!.dataBytes / batches[0]![0]!.records;
+  let delivered = 0;
+  let lastDelivery = performance.now();
+  const reading = subscriptions.map(async (subscription) => {
+    for await (const batch of subscription.batches()) {
+      delivered += batch.deliveredCount;
+      lastDelivery = performance.now();
+    }
+  });
+  const started = performance.now();
+  const put = await ingest(clients, stream, batches, seconds);
+  const deadline = performance.now() + END_TO_END_DRAIN_MS_MAX;
+  while (delivered < put.records && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  for (const subscription of subscriptions) subscription.unsubscribe();
+  await Promise.all(reading);
+  if (delivered < put.records) throw new Error(`end to end: ${put.records} put, ${delivered} delivered`);
+  return { records: delivered, dataBytes: delivered * recordBytes, seconds: (lastDelivery - started) / 1000 };
+}
+
 interface Latency {
   p50: number;
   p99: number;
@@ -433,10 +467,16 @@ async function measureSize(
   await server.command(`delete ${direct}`);
 
   const putRate = put.records / put.seconds;
+  const pipeline = `${stream}-e2e`;
+  await server.command(`create ${pipeline} ${shards}`);
+  const e2e = await endToEnd(clients, pipeline, batches, Math.min(seconds, LATENCY_SECONDS_MAX));
+  await server.command(`delete ${pipeline}`);
+  const e2eRate = e2e.records / e2e.seconds;
+
   const quiet = `${stream}-latency`;
   await server.command(`create ${quiet} ${shards}`);
   const latencySeconds = Math.min(seconds, LATENCY_SECONDS_MAX);
-  const rate = putRate * Number(values.load);
+  const rate = e2eRate * Number(values.load);
   const lat = await latency(clients, quiet, batches, rate, latencySeconds);
   await server.command(`delete ${quiet}`);
 
@@ -447,8 +487,9 @@ async function measureSize(
     `${pad(count(lat.recordsPerSec), 16)} ${pad(lat.p50.toFixed(2), 7)} ${pad(lat.p99.toFixed(2), 7)}`;
   const notes = [
     `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
-      `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); p99 ${lat.p99.toFixed(2)} ms at ` +
-      `${values.load} of peak vs target ${TARGET_P99_MS} ms (${lat.samples} puts of ${perPut})`,
+      `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
+      `records/s; p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it vs target ${TARGET_P99_MS} ms ` +
+      `(${lat.samples} puts of ${perPut})`,
   ];
   if (recordBytes === 100) {
     const target = count(TARGET_RECORDS_PER_SEC_100B);
