@@ -4,8 +4,9 @@
  * from the body's bytes, with no string of the body and no object per record (a 1 KiB-record
  * body is ~700 KB: as a string it lands in V8's large-object space, and its records in young
  * objects, which kept the GC threads busier than the codec threads); any other body is parsed
- * as JSON and read by the ordinary reader. The server's codec threads (workers/codec-worker.ts) run it for
- * large bodies, in parallel with the event loop; the event loop runs it for small ones.
+ * as JSON and read by the ordinary reader. The server's codec threads (workers/codec-worker.ts)
+ * run it for large bodies, in parallel with the event loop; the event loop runs it for small
+ * ones.
  *
  * It prepares only requests that will succeed as far as the request alone can tell: the body
  * parses, the input validates, no explicit hash key is out of range, the records fit in one

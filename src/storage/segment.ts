@@ -5,9 +5,10 @@
  *
  * The file is created sparse at its full size (ftruncate); readers map it MAP_SHARED, the owner
  * writes it with pwrite (see SegmentWriter). Batches are written back to back from offset 0;
- * the bytes after the last batch are zero, so the first zero magic marks the end. A segment is sealed when the next batch does not fit: the owner
- * rolls a new segment named by the next ordinal. A batch larger than the configured segment size
- * gets a segment of its own, sized to fit.
+ * the bytes after the last batch are zero, so the first zero magic marks the end. A segment is
+ * sealed when the next batch does not fit: the owner rolls a new segment named by the next
+ * ordinal. A batch larger than the configured segment size gets a segment of its own, sized to
+ * fit.
  *
  * After a crash the last segment may end in a torn or corrupt batch; recovery (shard-log.ts)
  * finds the last good batch and truncates the file there, then re-extends it sparse, so the
@@ -72,9 +73,10 @@ export class SegmentWriter {
     if (batch.length > this.remainingBytes()) {
       throw new Error(`segment ${this.path}: batch of ${batch.length} bytes does not fit`);
     }
-    let done = 0;
-    while (done < batch.length) {
-      done += writeSync(this.fd, batch, done, batch.length - done, offset + done);
+    for (let done = 0; done < batch.length; ) {
+      const written = writeSync(this.fd, batch, done, batch.length - done, offset + done);
+      if (written === 0) throw new Error(`segment ${this.path}: write made no progress`);
+      done += written;
     }
     this.writtenBytes += batch.length;
     return offset;
