@@ -106,6 +106,12 @@ export const WORKER_IN_FLIGHT_BYTES_MAX = 256 * MIB;
  * while the worker appends the last one (a worker runs its tasks in order, one at a time).
  */
 export const WORKER_TASKS_IN_FLIGHT_MAX = 2;
+/**
+ * Tasks that may wait for one worker behind the one it runs: the batcher's appends (at most
+ * WORKER_TASKS_IN_FLIGHT_MAX) and control tasks (open, close, retention, sync), which come from
+ * stream management rather than record traffic. Past it a task fails with InternalFailure.
+ */
+export const WORKER_TASK_QUEUE_MAX = 1024;
 /** A per-worker batch is flushed at the end of the event-loop turn, or when it reaches this. */
 export const WORKER_BATCH_BYTES_MAX = 16 * MIB;
 /** Largest record batch one append carries: a full PutRecords plus batch framing. */
@@ -201,6 +207,7 @@ function assertLimit(condition: boolean, message: string): void {
 assertLimit(SEGMENT_BYTES_MIN >= 2 * INDEX_INTERVAL_BYTES, 'segments hold several index intervals');
 assertLimit(SEGMENT_BYTES_MAX < 2 * GIB, 'mmap-io cannot map 2 GiB');
 assertLimit(RECORD_BATCH_BYTES_MAX <= WORKER_BATCH_BYTES_MAX, 'a whole PutRecords fits a batch');
+assertLimit(WORKER_TASKS_IN_FLIGHT_MAX < WORKER_TASK_QUEUE_MAX, 'control tasks fit behind the appends');
 assertLimit(WORKER_BATCH_BYTES_MAX <= WORKER_IN_FLIGHT_BYTES_MAX, 'a batch fits in flight');
 assertLimit(SHARD_INDEX_BYTES_INITIAL <= SHARD_INDEX_BYTES_MAX, 'index starts within its max');
 assertLimit(DATA_BYTES_MAX === 10 * MIB, 'the Data blob max is 10 MiB');

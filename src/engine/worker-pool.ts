@@ -13,6 +13,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { KinesisError } from '../errors.js';
+import { WORKER_TASK_QUEUE_MAX } from '../limits.js';
 import type { WorkerTask } from '../storage/worker-protocol.js';
 
 /** A compiled worker entry, dist/workers/<name>.js, whether running from source or dist/. */
@@ -41,8 +42,10 @@ export class WorkerPool {
           minThreads: 1,
           maxThreads: 1,
           idleTimeout: Number.POSITIVE_INFINITY,
-          // A task is one batch of appends; the queue in front of a worker is the batcher's.
-          maxQueue: 'auto',
+          // Appends are bounded by the batcher; this queue must also hold the control tasks
+          // (piscina's 'auto' is threads², 1 here: a retention pass or a stream's opening then
+          // failed whenever two appends were outstanding).
+          maxQueue: WORKER_TASK_QUEUE_MAX,
           // No run/wait-time histograms: nothing reads them, and they cost every task.
           recordTiming: false,
         }),

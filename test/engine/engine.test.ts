@@ -143,6 +143,24 @@ describe('Engine', () => {
     await stall;
   });
 
+  it('queues control tasks (open, retention) behind a busy worker instead of failing them', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir, { workers: 1 });
+    await engine.createStream({ StreamName: 'busy', ShardCount: 1 });
+    const Records = Array.from({ length: 50 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) }));
+    // The only worker is busy; appends pile up behind it as the batcher allows...
+    const stall = engine.stallWorker(0, 300);
+    const puts = Array.from({ length: 4 }, () => engine.putRecords({ StreamName: 'busy', Records }));
+    await new Promise((resolve) => setImmediate(resolve));
+    // ...and a stream created now must still open its shard on that worker, after them.
+    await engine.createStream({ StreamName: 'later', ShardCount: 1 });
+    for (const put of await Promise.all(puts)) expect(put.FailedRecordCount).toBe(0);
+    await stall;
+    const put = await engine.putRecord({ StreamName: 'later', PartitionKey: 'k', Data: Buffer.from('x') });
+    expect(put.ShardId).toBe('shardId-000000000000');
+  });
+
   it('opens, writes and reads a stream of 1,000 shards', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
