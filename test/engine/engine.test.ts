@@ -2,10 +2,11 @@
 // whose hash range holds MD5(partition key), reads all of it back in order per shard (also after
 // reopen), maps segments for real, serves reads without asking the owner worker, scales to 1,000
 // shards, and survives a worker thread dying.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { hashPartitionKey } from '../../src/kinesis/hash-key.js';
+import { openFilesUnder } from '../helpers/open-files.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -106,15 +107,7 @@ describe('Engine', () => {
     expect(maps.some((line) => / r--s /.test(line) && line.endsWith('.seg'))).toBe(true);
     expect(maps.some((line) => / rw.s /.test(line) && line.endsWith('.seg'))).toBe(false);
     // The owner worker holds each active segment open read-write (O_RDWR, not O_APPEND).
-    const writers = readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${temp.dir}/`)) return false;
-      } catch {
-        return false;
-      }
-      const flags = Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
-      return (flags & 3) === 2 && (flags & 0o2000) === 0;
-    });
+    const writers = openFilesUnder(temp.dir).filter(({ flags }) => (flags & 3) === 2 && (flags & 0o2000) === 0);
     expect(writers.length).toBe(2);
   });
 

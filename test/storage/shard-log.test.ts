@@ -1,7 +1,7 @@
 // Goal: a shard log appends into real mapped segment files, rolls segments, publishes a shared
 // index readers can use, recovers after reopen, cuts a torn or corrupt tail (never serving it)
 // and deletes whole expired segments.
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readlinkSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShardReader } from '../../src/storage/segment-reader.js';
@@ -9,6 +9,7 @@ import { segmentFileName } from '../../src/storage/segment.js';
 import { ShardIndex, createShardIndexBuffer } from '../../src/storage/shard-index.js';
 import { ShardLog } from '../../src/storage/shard-log.js';
 import { batchOf, recordsOf } from '../helpers/batches.js';
+import { openFilesUnder } from '../helpers/open-files.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const SEGMENT_BYTES = 64 * 1024;
@@ -156,21 +157,11 @@ describe('ShardLog', () => {
         if (fsync && i % 10 === 9) log.sync();
       }
       expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(10);
-      expect(openFilesUnder(temp.dir)).toBe(1);
+      expect(openFilesUnder(temp.dir)).toHaveLength(1);
       expect(readAll(reader)).toHaveLength(1600);
       log.close(discard);
-      expect(openFilesUnder(temp.dir)).toBe(0);
+      expect(openFilesUnder(temp.dir)).toHaveLength(0);
     });
   }
 });
 
-/** File descriptors this process holds on files under `dir`. */
-function openFilesUnder(dir: string): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${dir}/`);
-    } catch {
-      return false;
-    }
-  }).length;
-}
