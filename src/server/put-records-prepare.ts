@@ -190,10 +190,10 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
       at = end + 1;
     } else if (sameBytes(body, nameStart, nameEnd, RECORDS_MEMBER)) {
       if (count >= 0) return NOT_PLAIN;
-      const end = scanRecords(body, at);
-      if (end < 0) return NOT_PLAIN;
-      count = recordsScanned;
-      at = end;
+      const scanned = scanRecords(body, at);
+      if (scanned === undefined) return NOT_PLAIN;
+      count = scanned.count;
+      at = scanned.end;
     } else {
       return NOT_PLAIN;
     }
@@ -271,38 +271,35 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
   return { StreamName, recordCount: count, batch, recordStart, hashWords, maxRecordBytes, blobBytes };
 }
 
-/** Records scanned by the last scanRecords call. */
-let recordsScanned = 0;
-
 /**
- * Scans a Records array of plain record objects starting at `at`, filling `spans`; returns the
- * offset after its closing bracket, or -1 when it is not plain.
+ * Scans a Records array of plain record objects starting at `at`, filling `spans`: how many
+ * records it holds and the offset after its closing bracket, or undefined when it is not plain.
  */
-function scanRecords(body: Buffer, at: number): number {
-  if (body[at] !== OPEN_ARRAY) return -1;
+function scanRecords(body: Buffer, at: number): { count: number; end: number } | undefined {
+  if (body[at] !== OPEN_ARRAY) return undefined;
   at = skipSpace(body, at + 1);
   let count = 0;
-  if (body[at] === CLOSE_ARRAY) return -1;
+  if (body[at] === CLOSE_ARRAY) return undefined;
   for (;;) {
-    if (count === PUT_RECORDS_ENTRIES_MAX || body[at] !== OPEN_OBJECT) return -1;
+    if (count === PUT_RECORDS_ENTRIES_MAX || body[at] !== OPEN_OBJECT) return undefined;
     const o = count * SPAN;
     spans[o] = spans[o + 2] = spans[o + 4] = -1;
     at = skipSpace(body, at + 1);
     for (;;) {
       const nameEnd = stringEnd(body, at);
-      if (nameEnd < 0) return -1;
+      if (nameEnd < 0) return undefined;
       const nameStart = at + 1;
       at = skipSpace(body, nameEnd + 1);
-      if (body[at] !== COLON) return -1;
+      if (body[at] !== COLON) return undefined;
       at = skipSpace(body, at + 1);
       const end = stringEnd(body, at);
-      if (end < 0) return -1;
+      if (end < 0) return undefined;
       let slot: number;
       if (sameBytes(body, nameStart, nameEnd, DATA_MEMBER)) slot = o + 2;
       else if (sameBytes(body, nameStart, nameEnd, PARTITION_KEY_MEMBER)) slot = o;
       else if (sameBytes(body, nameStart, nameEnd, EXPLICIT_HASH_KEY_MEMBER)) slot = o + 4;
-      else return -1;
-      if (spans[slot]! >= 0) return -1;
+      else return undefined;
+      if (spans[slot]! >= 0) return undefined;
       spans[slot] = at + 1;
       spans[slot + 1] = end;
       at = skipSpace(body, end + 1);
@@ -310,19 +307,18 @@ function scanRecords(body: Buffer, at: number): number {
         at = skipSpace(body, at + 1);
         continue;
       }
-      if (body[at] !== CLOSE_OBJECT) return -1;
+      if (body[at] !== CLOSE_OBJECT) return undefined;
       break;
     }
-    if (spans[o]! < 0 || spans[o + 2]! < 0 || !isPlainKeyBytes(body, spans[o]!, spans[o + 1]!)) return -1;
+    if (spans[o]! < 0 || spans[o + 2]! < 0 || !isPlainKeyBytes(body, spans[o]!, spans[o + 1]!)) return undefined;
     count++;
     at = skipSpace(body, at + 1);
     if (body[at] === COMMA) {
       at = skipSpace(body, at + 1);
       continue;
     }
-    if (body[at] !== CLOSE_ARRAY) return -1;
-    recordsScanned = count;
-    return at + 1;
+    if (body[at] !== CLOSE_ARRAY) return undefined;
+    return { count, end: at + 1 };
   }
 }
 
