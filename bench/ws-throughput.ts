@@ -7,9 +7,9 @@
  * The server (native uWS + the protocol handler + an Engine with its shard workers) runs in a
  * child process; this process is the load: `--connections` RunnelClient connections on
  * 127.0.0.1 (the built-in Node WebSocket client). Load is lean on purpose: batches are encoded
- * once, before the clock starts, one batch per shard (as client-side routing sends them), so the
- * server forwards each unchanged, and sent with `putEncodedBatch`, many in flight per
- * connection. Subscriptions count delivered records per batch (no object per record). MB/s is
+ * once, before the clock starts, one batch per shard (as client-side routing sends them), and
+ * sent with `putEncodedBatch` as routed puts (the server hashes one key per put and the shard's
+ * worker checks the rest), many in flight per connection. Subscriptions count delivered records per batch (no object per record). MB/s is
  * record data bytes (10^6), not keys or framing.
  *
  * Latency: first the peak of the whole pipeline is measured — closed-loop puts as in the ingest
@@ -21,7 +21,7 @@
  * sample per put.
  *
  * Baseline: the same pre-encoded batches put straight into the server's Engine
- * (`putEncodedBatch` in its process, as many in flight) — ingest without the protocol; "vs
+ * (`putRoutedBatch` in its process, as many in flight) — ingest without the protocol; "vs
  * engine" is WebSocket ingest as a share of it. The CPU columns are the server process (main
  * thread + shard workers) and this load process, in % of one core, to show whether the cores or
  * something else is the limit. For scale: one Kinesis shard takes 1 MB/s and 1,000 records/s in.
@@ -74,6 +74,8 @@ const END_TO_END_DRAIN_MS_MAX = 10_000;
 /** After the last paced put, how long the subscribers get to receive it. */
 const LATENCY_DRAIN_MS = 100;
 const TIMESTAMP_BYTES = 8;
+/** Every pre-encoded batch holds one shard's records: puts say so (docs/protocol.md §6.1). */
+const ROUTED = { routed: true } as const;
 
 const { values } = parseArgs({
   options: {
@@ -202,7 +204,7 @@ async function serve(dataDir: string, workers: number): Promise<void> {
       const run = runLanes(lanes, batches, seconds, async (_lane, batch) => {
         const copy = Buffer.allocUnsafeSlow(batch.bytes.length);
         copy.set(batch.bytes);
-        await engine.putEncodedBatch(name, copy);
+        await engine.putRoutedBatch(name, copy);
       });
       void answer(run.then((result) => `${result.records} ${result.seconds}`));
     }
@@ -291,7 +293,7 @@ function ingest(clients: RunnelClient[], stream: string, batches: EncodedBatch[]
   const lanes = clients.length * inFlightPerConnection;
   return runLanes(lanes, batches, seconds, async (lane, batch) => {
     const client = clients[lane % clients.length]!;
-    const result = await client.putEncodedBatch(stream, batch.bytes, batch.records);
+    const result = await client.putEncodedBatch(stream, batch.bytes, batch.records, ROUTED);
     if (result.FailedRecordCount > 0) throw new Error('a put failed');
   });
 }
@@ -410,7 +412,7 @@ async function latency(
       const template = batches[sent % shards]![sent % BATCHES_PER_SHARD]!;
       const bytes = template.bytes.slice();
       timestampAt(bytes, performance.now());
-      const put = clients[sent % clients.length]!.putEncodedBatch(stream, bytes, template.records);
+      const put = clients[sent % clients.length]!.putEncodedBatch(stream, bytes, template.records, ROUTED);
       pending.add(put);
       void put.finally(() => pending.delete(put));
       sent++;

@@ -5,10 +5,12 @@
  * global WebSocket it loads `./node-websocket.js` by dynamic import.
  *
  *  - Puts. `putRecords` encodes records into record batches (one per shard when routing on the
- *    client, so the server forwards each unchanged) and sends one PUT frame each. Many puts are
- *    in flight at once, bounded by the server's limits from WELCOME; callers beyond them wait in
- *    order. A put whose ack shows records in another shard than the one routed to marks the
- *    shard map stale; the next put fetches it again.
+ *    client, sent as routed PUTs: the server hashes one key per batch and the shard's owner
+ *    checks the rest) and sends one PUT frame each. Many puts are in flight at once, bounded by
+ *    the server's limits from WELCOME; callers beyond them wait in order. A routed put the server
+ *    refuses as spanning shards, or an ack showing records in another shard than the one routed
+ *    to, marks the shard map stale: the next put fetches it again, and a refused batch is sent
+ *    again unrouted.
  *  - Subscriptions. `subscribe` returns an async iterator of records shaped as GetRecords returns
  *    them. Credit is granted only as the consumer pulls: the first pull grants the window, and
  *    consumed batches are granted back, so a consumer that stops iterating stops the server.
@@ -1019,24 +1021,36 @@ export class RunnelClient {
     frame: Uint8Array,
     part: PutPart,
     bare = false,
+    routed = part.routedShardId !== undefined,
   ): Promise<void> {
     const bytes = bare ? putPrefixBytes(streamName) + frame.length : frame.length;
     const waiting = this.acquirePut(bytes);
     if (waiting) await waiting;
-    try {
-      const { answer } = this.request((id) =>
+    const send = (asRouted: boolean) =>
+      this.request((id) =>
         bare
-          ? [encodePutPrefix(id, streamName, frame.length), frame]
-          : writePutPrefix(frame, id, streamName),
-      );
-      const reply = await answer;
+          ? [encodePutPrefix(id, streamName, frame.length, asRouted), frame]
+          : writePutPrefix(frame, id, streamName, asRouted),
+      ).answer;
+    try {
+      let reply: ServerFrame;
+      try {
+        reply = await send(routed);
+      } catch (error) {
+        if (!routed || !(error instanceof KinesisError) || error.code !== 'InvalidArgumentException') throw error;
+        // A routed batch held a record of another shard (or an invalid explicit hash key, which
+        // the server will name again): the shard map it was routed by is stale. Route by a fresh
+        // map from now on, and send this batch for the server to split.
+        this.routers.delete(streamName);
+        reply = await send(false);
+      }
       if (reply.opcode !== Opcode.PUT_ACK || reply.ack.recordCount !== part.records.length) {
         throw unexpected('PUT');
       }
       part.ack = reply.ack;
       const { entries } = reply.ack;
-      const routed = part.routedShardId;
-      if (routed !== undefined && (entries.length !== 1 || entries[0]!.shardId !== routed)) {
+      const routedTo = part.routedShardId;
+      if (routedTo !== undefined && (entries.length !== 1 || entries[0]!.shardId !== routedTo)) {
         // The shard map moved under us (a split or merge): route by a fresh one from now on.
         this.routers.delete(streamName);
       }
@@ -1100,18 +1114,22 @@ export class RunnelClient {
   }
 
   /**
-   * Puts a batch already in the record-batch encoding (batch-writer.ts) as one PUT frame, with
-   * no routing: the server splits it if its records belong to several shards.
+   * Puts a batch already in the record-batch encoding (batch-writer.ts) as one PUT frame. The
+   * server splits it if its records belong to several shards; with `routed`, the caller states
+   * that they all belong to one shard (it built the batch per shard from the shard map), and the
+   * server checks that instead of hashing every key (docs/protocol.md §6.1). A routed batch the
+   * server refuses as spanning shards is sent again unrouted.
    */
   async putEncodedBatch(
     streamName: string,
     batch: Uint8Array,
     recordCount: number,
+    options: { routed?: boolean } = {},
   ): Promise<PutBatchResult> {
     const records = new Int32Array(recordCount);
     for (let i = 0; i < recordCount; i++) records[i] = i;
     const part: PutPart = { records, routedShardId: undefined };
-    const outcome = await Promise.allSettled([this.sendPut(streamName, batch, part, true)]);
+    const outcome = await Promise.allSettled([this.sendPut(streamName, batch, part, true, options.routed === true)]);
     return settleParts(recordCount, [part], outcome);
   }
 

@@ -16,6 +16,7 @@ import type {
   AppendOutcome,
   AppendReply,
   AppendRequest,
+  RoutedBatchCheck,
   ShardDescriptor,
 } from '../storage/worker-protocol.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -51,7 +52,7 @@ export class Batcher {
     this.queues = Array.from({ length: pool.size }, () => new WorkerQueue());
   }
 
-  append(worker: number, shard: ShardDescriptor, batch: Uint8Array): Promise<Committed> {
+  append(worker: number, shard: ShardDescriptor, batch: Uint8Array, verify?: RoutedBatchCheck): Promise<Committed> {
     const queue = this.queues[worker]!;
     if (queue.pendingBytes + queue.inFlightBytes + batch.length > WORKER_IN_FLIGHT_BYTES_MAX) {
       return Promise.reject(
@@ -62,7 +63,7 @@ export class Batcher {
       );
     }
     return new Promise<Committed>((resolve, reject) => {
-      queue.pending.push({ request: { shard, batch }, resolve, reject });
+      queue.pending.push({ request: verify ? { shard, batch, verify } : { shard, batch }, resolve, reject });
       queue.pendingBytes += batch.length;
       if (queue.pendingBytes >= WORKER_BATCH_BYTES_MAX && queue.tasksInFlight < WORKER_TASKS_IN_FLIGHT_MAX) {
         this.flush(worker);

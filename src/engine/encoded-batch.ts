@@ -117,6 +117,24 @@ export function hashEncodedBatch(batch: Uint8Array, maxRecordBytes: number, hash
 }
 
 /**
+ * The record count of a batch and the hash key of its first record (its explicit hash key, or
+ * MD5 of its partition key) in `out` (left alone when the batch is empty): what routing a batch
+ * declared to belong to one shard needs on the event loop. Checks the framing only; the owner
+ * worker checks every record (hashEncodedBatch) before it appends.
+ */
+export function firstRecordHash(batch: Uint8Array, out: Uint32Array): number {
+  const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
+  if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
+  if (!validateBatchBody(batch, 0, header)) throw invalidBatch('records do not fill the batch');
+  if (header.recordCount === 0) return 0;
+  const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+  nextRecord(batch, cursor, batch.length);
+  if (cursor.hashKeyEnd > cursor.hashKeyStart) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out);
+  else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, out, 0);
+  return header.recordCount;
+}
+
+/**
  * Routes a batch whose records were hashed elsewhere (a PutRecords prepared by a codec thread,
  * src/server/put-records-prepare.ts): `hashWords` holds each record's 128-bit hash key and
  * `recordStart` where each record begins. Nothing is re-checked or re-hashed here.

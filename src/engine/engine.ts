@@ -35,7 +35,7 @@ import {
   WORKER_BATCH_BYTES_MAX,
   PARTITION_KEY_CHARS_MAX,
 } from '../limits.js';
-import { evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { ShardIteratorCodec, javaDateString, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
@@ -45,7 +45,7 @@ import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/reco
 import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
 import { Batcher } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
-import { hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
+import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
 import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
@@ -129,6 +129,9 @@ function dryRun(input: K.DryRunnable): void {
 }
 
 /** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
+/** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
+const ROUTED_CHECK_ERRORS = new Set(['ValidationException', 'InvalidArgumentException']);
+
 class BatchResult implements PutRecordBatchResult {
   FailedRecordCount = 0;
   private readonly shardOf: Int32Array;
@@ -868,6 +871,55 @@ export class Engine {
       start = end;
     }
     await Promise.all(pending);
+    return result;
+  }
+
+  /**
+   * Appends a batch whose sender declared every record to belong to one shard (the binary
+   * protocol's routed PUT). The shard is the one its first record hashes to; its owner worker
+   * checks every record as putEncodedBatch would and hashes every key, and appends the batch only
+   * if all of them belong to that shard, else refuses it whole (InvalidArgumentException), so
+   * puts stay in order. The event loop hashes one key instead of every key. In limits mode, or on
+   * a one-shard stream (no key is hashed), it is putEncodedBatch.
+   */
+  async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
+    const stream = this.writable({ StreamName: streamName });
+    const words = new Uint32Array(HASH_WORDS);
+    const count = this.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
+    if (count === 0) return this.putEncodedBatch(streamName, batch);
+    const slot = stream.router.route(words, 0);
+    const shard = stream.open[slot]!;
+    const base = new Float64Array(stream.open.length);
+    const arrival = new Float64Array(stream.open.length);
+    let failures: Map<number, KinesisError> | undefined;
+    try {
+      const committed = await this.batcher.append(shard.worker, shard.descriptor, batch, {
+        shardId: shard.shardId,
+        start: shard.start,
+        end: shard.end,
+        maxRecordBytes: stream.record.maxRecordSizeKiB * KIB,
+      });
+      base[slot] = committed.baseOrdinal;
+      arrival[slot] = committed.arrivalMs;
+    } catch (error) {
+      // The check's refusals are the request's errors; the rest fail its records, as they do in
+      // putEncodedBatch.
+      if (error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
+      const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
+      const failure = throttled
+        ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
+        : fail.internal('Internal Service Failure');
+      failures = new Map([[slot, failure]]);
+    }
+    const result = new BatchResult(stream.open, count);
+    const encoded: EncodedBatches = {
+      shardOfRecord: new Int32Array(count).fill(slot),
+      positionOfRecord: Int32Array.from({ length: count }, (_, i) => i),
+      batches: new Map([[slot, batch]]),
+    };
+    // No record is refused by limits here (limits mode took putEncodedBatch above).
+    const refusal = () => new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard));
+    result.settle(encoded, 0, base, arrival, failures, refusal);
     return result;
   }
 

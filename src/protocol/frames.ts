@@ -29,6 +29,13 @@ export const VERSION_BYTES = 1;
 export const OPCODE_OFFSET = VERSION_OFFSET + VERSION_BYTES;
 export const OPCODE_BYTES = 1;
 export const FLAGS_OFFSET = OPCODE_OFFSET + OPCODE_BYTES;
+/**
+ * The one frame flag: on a PUT, the client declares that every record of the batch belongs to
+ * one shard (it routed them by the shard map). The server then hashes one key and lets the
+ * shard's owner check the rest; a batch that spans shards is refused whole. Every other flag
+ * bit, and this one on any other opcode, must be 0.
+ */
+export const PUT_FLAG_ROUTED = 0x0001;
 export const FLAGS_BYTES = 2;
 export const REQUEST_ID_OFFSET = FLAGS_OFFSET + FLAGS_BYTES;
 export const REQUEST_ID_BYTES = 4;
@@ -286,10 +293,11 @@ export function writeFrameHeader(
   opcode: Opcode,
   requestId: number,
   payloadBytes: number,
+  flags = 0,
 ): void {
   view.setUint8(offset + VERSION_OFFSET, PROTOCOL_VERSION);
   view.setUint8(offset + OPCODE_OFFSET, opcode);
-  view.setUint16(offset + FLAGS_OFFSET, 0, true);
+  view.setUint16(offset + FLAGS_OFFSET, flags, true);
   view.setUint32(offset + REQUEST_ID_OFFSET, requestId >>> 0, true);
   view.setUint32(offset + PAYLOAD_LENGTH_OFFSET, payloadBytes, true);
 }
@@ -375,6 +383,8 @@ export type ClientFrame =
       opcode: typeof Opcode.PUT;
       requestId: number;
       streamName: string;
+      /** PUT_FLAG_ROUTED: the client declares every record to belong to one shard. */
+      routed: boolean;
       /** The record batch: a view into the message. */
       batch: Uint8Array;
     }
@@ -545,8 +555,12 @@ export function decodeFrameHeader(bytes: Uint8Array): FrameHeader {
       0,
     );
   }
-  if (header.flags !== 0) {
-    throw malformed(`Frame flags must be 0; got ${header.flags}`, header.requestId);
+  const allowed = header.opcode === Opcode.PUT ? PUT_FLAG_ROUTED : 0;
+  if ((header.flags & ~allowed) !== 0) {
+    throw malformed(
+      `Frame flags must be ${allowed === 0 ? '0' : `0 or ${allowed}`} for ${opcodeName(header.opcode)}; got ${header.flags}`,
+      header.requestId,
+    );
   }
   if (header.payloadLength !== bytes.length - FRAME_HEADER_BYTES) {
     throw malformed(
@@ -560,7 +574,7 @@ export function decodeFrameHeader(bytes: Uint8Array): FrameHeader {
 
 /** Decodes a frame a client sent (the server's side). */
 export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
-  const { opcode, requestId } = decodeFrameHeader(bytes);
+  const { opcode, requestId, flags } = decodeFrameHeader(bytes);
   if (!CLIENT_OPCODES.has(opcode)) {
     throw new ProtocolError(
       'UnknownOperationException',
@@ -575,7 +589,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
       return { opcode, requestId, payload: reader.rest() };
     case Opcode.PUT: {
       const streamName = reader.str8();
-      return { opcode, requestId, streamName, batch: reader.rest() };
+      return { opcode, requestId, streamName, routed: (flags & PUT_FLAG_ROUTED) !== 0, batch: reader.rest() };
     }
     case Opcode.SUBSCRIBE: {
       const position = reader.u8();
@@ -794,9 +808,10 @@ export function writePutPrefix(
   frame: Uint8Array,
   requestId: number,
   streamName: string,
+  routed = false,
 ): Uint8Array {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  writeFrameHeader(view, 0, Opcode.PUT, requestId, frame.length - FRAME_HEADER_BYTES);
+  writeFrameHeader(view, 0, Opcode.PUT, requestId, frame.length - FRAME_HEADER_BYTES, routed ? PUT_FLAG_ROUTED : 0);
   const length = utf8Length(streamName);
   frame[FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET] = length;
   writeUtf8(frame, FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET + U8, streamName, length);
@@ -808,10 +823,18 @@ export function encodePutPrefix(
   requestId: number,
   streamName: string,
   batchBytes: number,
+  routed = false,
 ): Uint8Array {
   const prefix = new Uint8Array(putPrefixBytes(streamName));
   const view = new DataView(prefix.buffer);
-  writeFrameHeader(view, 0, Opcode.PUT, requestId, prefix.length - FRAME_HEADER_BYTES + batchBytes);
+  writeFrameHeader(
+    view,
+    0,
+    Opcode.PUT,
+    requestId,
+    prefix.length - FRAME_HEADER_BYTES + batchBytes,
+    routed ? PUT_FLAG_ROUTED : 0,
+  );
   const length = utf8Length(streamName);
   prefix[FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET] = length;
   writeUtf8(prefix, FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET + U8, streamName, length);
@@ -819,11 +842,11 @@ export function encodePutPrefix(
 }
 
 /** A PUT frame around an already-encoded batch (copies it once). */
-export function encodePut(requestId: number, streamName: string, batch: Uint8Array): Uint8Array {
+export function encodePut(requestId: number, streamName: string, batch: Uint8Array, routed = false): Uint8Array {
   const prefix = putPrefixBytes(streamName);
   const frame = new Uint8Array(prefix + batch.length);
   frame.set(batch, prefix);
-  return writePutPrefix(frame, requestId, streamName);
+  return writePutPrefix(frame, requestId, streamName, routed);
 }
 
 export function encodeSubscribe(requestId: number, request: SubscribeRequest): Uint8Array {

@@ -333,8 +333,10 @@ export function registerWebSocketProtocol(
     batch.set(frame.batch);
     connection.putsInFlight++;
     connection.putBytesInFlight += bytes;
-    engine
-      .putEncodedBatch(frame.streamName, batch)
+    const stored = frame.routed
+      ? engine.putRoutedBatch(frame.streamName, batch)
+      : engine.putEncodedBatch(frame.streamName, batch);
+    stored
       .then((result) => connection.send(encodePutAck(frame.requestId, buildAck(result))))
       .catch((error: unknown) => requestFailed(connection, frame.requestId, error))
       .finally(() => {

@@ -3,6 +3,9 @@
  * tasks of worker-protocol.ts. A shard it has not seen yet (a fresh thread replacing one that
  * died) is opened on first use from its descriptor, which recovers it from disk.
  */
+import { hashEncodedBatch } from '../engine/encoded-batch.js';
+import { KinesisError } from '../errors.js';
+import { HASH_WORDS, bigIntToWords, compareWords } from '../kinesis/hash-key.js';
 import { ShardIndex } from './shard-index.js';
 import { ShardLog, deleteShardFiles } from './shard-log.js';
 import type {
@@ -11,6 +14,7 @@ import type {
   AppendReply,
   OpenReply,
   RetentionReply,
+  RoutedBatchCheck,
   ShardDescriptor,
   WorkerTask,
 } from './worker-protocol.js';
@@ -80,13 +84,19 @@ export class ShardHost {
   private append(appends: AppendRequest[], nowMs: number, fsync: boolean): AppendReply {
     const outcomes: AppendOutcome[] = [];
     const touched = new Set<ShardLog>();
-    for (const { shard, batch } of appends) {
+    for (const { shard, batch, verify } of appends) {
       try {
+        if (verify) checkRoutedBatch(batch, verify);
         const log = this.log(shard);
         const result = log.append(batch, nowMs);
         touched.add(log);
         outcomes.push({ ok: true, baseOrdinal: result.baseOrdinal, arrivalMs: result.arrivalMs });
       } catch (error) {
+        if (error instanceof KinesisError) {
+          // A routed batch refused by its check: the client's error, worded for it.
+          outcomes.push({ ok: false, error: { code: error.code, message: error.message } });
+          continue;
+        }
         // One shard's failure (a full disk, say) must not fail the other shards' appends.
         const message = `append to ${shard.key} failed: ${(error as Error).message}`;
         outcomes.push({ ok: false, error: { code: 'InternalFailureException', message } });
@@ -114,5 +124,31 @@ export class ShardHost {
     }
     for (const dir of removeDirs) deleteShardFiles(dir);
     return {};
+  }
+}
+
+const rangeWords = new Uint32Array(2 * HASH_WORDS);
+
+/**
+ * Checks a batch declared routed to one shard: every record as the engine checks it (key,
+ * size, explicit hash key; hashEncodedBatch throws the same errors) and every hash key inside
+ * the shard's range. Throws a KinesisError, and nothing of the batch is appended, otherwise.
+ */
+function checkRoutedBatch(batch: Uint8Array, check: RoutedBatchCheck): void {
+  const hashed = hashEncodedBatch(batch, check.maxRecordBytes, true);
+  bigIntToWords(check.start, rangeWords, 0);
+  bigIntToWords(check.end, rangeWords, HASH_WORDS);
+  for (let i = 0; i < hashed.recordCount; i++) {
+    const at = i * HASH_WORDS;
+    if (
+      compareWords(hashed.hashWords, at, rangeWords, 0) < 0 ||
+      compareWords(hashed.hashWords, at, rangeWords, HASH_WORDS) > 0
+    ) {
+      throw new KinesisError(
+        'InvalidArgumentException',
+        `Record ${i} of a put routed to ${check.shardId} belongs to another shard: its hash key is ` +
+          `outside [${check.start}, ${check.end}]. The shard map the client routed by is stale.`,
+      );
+    }
   }
 }

@@ -19,6 +19,20 @@ export interface AppendRequest {
   shard: ShardDescriptor;
   /** One encoded record batch (record-batch.ts); its ArrayBuffer is transferred. */
   batch: Uint8Array;
+  /**
+   * A batch a client declared routed to this shard, not yet checked: the worker checks every
+   * record as the engine would and hashes its key; the batch is appended only if every hash
+   * key lies in [start, end], else refused whole.
+   */
+  verify?: RoutedBatchCheck;
+}
+
+export interface RoutedBatchCheck {
+  shardId: string;
+  start: bigint;
+  end: bigint;
+  /** The stream's record size limit (data + partition key bytes). */
+  maxRecordBytes: number;
 }
 
 export type WorkerTask =

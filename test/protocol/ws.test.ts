@@ -25,7 +25,6 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient, type ConnectOptions, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
-import { NodeWebSocket } from '../../src/client/node-websocket.js';
 import { Engine } from '../../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
@@ -33,7 +32,6 @@ import {
   Opcode,
   type ServerFrame,
   decodeClientFrame,
-  decodeServerFrame,
   encodeCredit,
   encodeError,
   encodePut,
@@ -45,74 +43,11 @@ import {
 } from '../../src/protocol/frames.js';
 import { startServer } from '../../src/server/server.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { RawConnection } from '../helpers/raw-connection.js';
 import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
-
-/** A connection speaking raw frames, for what the client library never does. */
-class RawConnection {
-  private readonly frames: ServerFrame[] = [];
-  private waiter: (() => void) | undefined;
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  private constructor(private readonly ws: NodeWebSocket) {
-    this.closed = new Promise((resolve) => {
-      ws.onclose = (event) => {
-        resolve({ code: event.code, reason: event.reason });
-        this.waiter?.();
-      };
-    });
-    ws.onmessage = (event) => {
-      this.frames.push(decodeServerFrame(event.data as Uint8Array));
-      this.waiter?.();
-    };
-  }
-
-  static async open(url: string): Promise<RawConnection> {
-    const ws = new NodeWebSocket(`${url}/v1`);
-    ws.binaryType = 'uint8array';
-    // Handlers first: WELCOME may arrive in the same read as the upgrade response.
-    const connection = new RawConnection(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = (event) => reject(event.error);
-    });
-    expect((await connection.next()).opcode).toBe(Opcode.WELCOME);
-    return connection;
-  }
-
-  send(frame: Uint8Array): void {
-    this.ws.send(frame);
-  }
-
-  /** The next frame, or undefined after `timeoutMs` or on close. */
-  async next(timeoutMs = 5000): Promise<ServerFrame> {
-    const frame = await this.maybeNext(timeoutMs);
-    if (!frame) throw new Error('no frame arrived');
-    return frame;
-  }
-
-  async maybeNext(timeoutMs: number): Promise<ServerFrame | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.frames.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0 || this.ws.readyState === NodeWebSocket.CLOSED) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.frames.shift();
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
 
 /** 100 bytes of data derived from (client, index), so nothing needs to be kept to check it. */
 function dataOf(client: number, index: number, bytes = 100): Uint8Array {
