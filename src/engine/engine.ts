@@ -128,10 +128,10 @@ function dryRun(input: K.DryRunnable): void {
   }
 }
 
-/** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
 const ROUTED_CHECK_ERRORS = new Set(['ValidationException', 'InvalidArgumentException']);
 
+/** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
 class BatchResult implements PutRecordBatchResult {
   FailedRecordCount = 0;
   private readonly shardOf: Int32Array;
