@@ -912,9 +912,11 @@ export class Engine {
       failures = new Map([[slot, failure]]);
     }
     const result = new BatchResult(stream.open, count);
+    const positionOfRecord = new Int32Array(count);
+    for (let i = 0; i < count; i++) positionOfRecord[i] = i;
     const encoded: EncodedBatches = {
       shardOfRecord: new Int32Array(count).fill(slot),
-      positionOfRecord: Int32Array.from({ length: count }, (_, i) => i),
+      positionOfRecord,
       batches: new Map([[slot, batch]]),
     };
     // No record is refused by limits here (limits mode took putEncodedBatch above).
