@@ -157,6 +157,18 @@ interface Sender {
   close(): void;
 }
 
+/** A TCP connection to the server at `url` (Nagle off), for the raw senders below. */
+function rawSocket(url: string): { target: URL; socket: net.Socket; connected: Promise<void> } {
+  const target = new URL(url);
+  const socket = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
+  socket.on('error', () => undefined);
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return { target, socket, connected };
+}
+
 /**
  * HTTP/1.1 over one raw keep-alive socket per loop: the request head is precomputed per body
  * length and written with the body in one writev, and the response is read only as far as
@@ -165,13 +177,7 @@ interface Sender {
  * Requests on one socket are sequential, as each loop awaits its answer before the next.
  */
 function http1Sender(url: string): Sender {
-  const target = new URL(url);
-  const socket = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
-  socket.on('error', () => undefined);
-  const connected = new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
+  const { target, socket, connected } = rawSocket(url);
   const heads = new Map<number, Buffer>();
   const headOf = (length: number): Buffer => {
     let head = heads.get(length);
@@ -288,13 +294,7 @@ function hpackLiteral(name: number | string, value: string): number[] {
  * about twice the CPU of the HTTP/1.1 sender, CPU the server then did not have on 2 cores.
  */
 function http2Sender(url: string): Sender {
-  const target = new URL(url);
-  const socket = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
-  socket.on('error', () => undefined);
-  const connected = new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
+  const { target, socket, connected } = rawSocket(url);
   // Preface, SETTINGS (stream windows as large as allowed), and the connection window likewise.
   const settings = Buffer.alloc(6);
   settings.writeUInt16BE(H2_SETTINGS_INITIAL_WINDOW_SIZE, 0);

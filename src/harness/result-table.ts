@@ -36,14 +36,10 @@ export const COLUMNS = [
 ] as const;
 
 export function rowCells(r: BenchResult): string[] {
+  const identity = [r.target, r.path, r.op, r.method, formatSize(r.recordBytes), String(r.shards)];
   if (!r.available) {
     return [
-      r.target,
-      r.path,
-      r.op,
-      r.method,
-      formatSize(r.recordBytes),
-      String(r.shards),
+      ...identity,
       'unavailable',
       '',
       '',
@@ -56,12 +52,7 @@ export function rowCells(r: BenchResult): string[] {
     ];
   }
   return [
-    r.target,
-    r.path,
-    r.op,
-    r.method,
-    formatSize(r.recordBytes),
-    String(r.shards),
+    ...identity,
     fmt(r.recordsPerSec),
     fmt(r.MBps, 1),
     fmt(r.latencyMs?.p50, 2),

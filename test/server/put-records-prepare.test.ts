@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
+import { seededRandom as random } from '../../src/harness/workload.js';
 import { HASH_WORDS, md5Words, parseExplicitHashKey, bigIntToWords } from '../../src/kinesis/hash-key.js';
 import { requireStreamTarget, validateInput } from '../../src/kinesis/validation.js';
 import { PUT_RECORDS_BYTES_MAX } from '../../src/limits.js';
@@ -19,18 +20,6 @@ import {
   type StoredRecords,
 } from '../../src/server/json-codec.js';
 import { preparePutRecords } from '../../src/server/put-records-prepare.js';
-
-/** Deterministic PRNG so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface Accepted {
   records: RecordInput[];
