@@ -42,7 +42,7 @@ import type * as K from '../kinesis/shapes.js';
 import { requireStreamTarget, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
-import type { OpenReply, RetentionReply } from '../storage/worker-protocol.js';
+import type { OpenReply, RetentionReply, RoutedBatchCheck } from '../storage/worker-protocol.js';
 import { Batcher } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
@@ -889,29 +889,6 @@ export class Engine {
     if (count === 0) return this.putEncodedBatch(streamName, batch);
     const slot = stream.router.route(words, 0);
     const shard = stream.open[slot]!;
-    const base = new Float64Array(stream.open.length);
-    const arrival = new Float64Array(stream.open.length);
-    let failures: Map<number, KinesisError> | undefined;
-    try {
-      const committed = await this.batcher.append(shard.worker, shard.descriptor, batch, {
-        shardId: shard.shardId,
-        start: shard.start,
-        end: shard.end,
-        maxRecordBytes: stream.record.maxRecordSizeKiB * KIB,
-      });
-      base[slot] = committed.baseOrdinal;
-      arrival[slot] = committed.arrivalMs;
-    } catch (error) {
-      // The check's refusals are the request's errors; the rest fail its records, as they do in
-      // putEncodedBatch.
-      if (error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
-      const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
-      const failure = throttled
-        ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
-        : fail.internal('Internal Service Failure');
-      failures = new Map([[slot, failure]]);
-    }
-    const result = new BatchResult(stream.open, count);
     const positionOfRecord = new Int32Array(count);
     for (let i = 0; i < count; i++) positionOfRecord[i] = i;
     const encoded: EncodedBatches = {
@@ -919,9 +896,15 @@ export class Engine {
       positionOfRecord,
       batches: new Map([[slot, batch]]),
     };
-    // No record is refused by limits here (limits mode took putEncodedBatch above).
-    const refusal = () => new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard));
-    result.settle(encoded, 0, base, arrival, failures, refusal);
+    const result = new BatchResult(stream.open, count);
+    const pending: Array<Promise<void>> = [];
+    this.appendEncoded(stream, encoded, 0, result, pending, {
+      shardId: shard.shardId,
+      start: shard.start,
+      end: shard.end,
+      maxRecordBytes: stream.record.maxRecordSizeKiB * KIB,
+    });
+    await Promise.all(pending);
     return result;
   }
 
@@ -1024,12 +1007,18 @@ export class Engine {
   }
 
 
+  /**
+   * Appends each slot's batch and settles `result` once all have answered: a failed append fails
+   * its slot's records. With `check` (a routed batch: one slot), its owner checks the batch first,
+   * and a refusal by the check fails the whole request instead.
+   */
   private appendEncoded(
     stream: StreamState,
     encoded: EncodedBatches,
     offset: number,
     result: BatchResult,
     pending: Array<Promise<void>>,
+    check?: RoutedBatchCheck,
   ): void {
     const routing = result.routing;
     const base = new Float64Array(routing.length);
@@ -1039,12 +1028,13 @@ export class Engine {
     for (const [slot, batch] of encoded.batches) {
       const shard = routing[slot]!;
       appends.push(
-        this.batcher.append(shard.worker, shard.descriptor, batch).then(
+        this.batcher.append(shard.worker, shard.descriptor, batch, check).then(
           (committed) => {
             base[slot] = committed.baseOrdinal;
             arrival[slot] = committed.arrivalMs;
           },
           (error: unknown) => {
+            if (check && error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
             failures ??= new Map();
             const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
             failures.set(
