@@ -91,6 +91,13 @@ export const SEGMENT_BYTES_MIN = 64 * KIB;
 export const SEGMENT_BYTES_MAX = 1 * GIB;
 /** A sparse index entry is published every time this many segment bytes have been written. */
 export const INDEX_INTERVAL_BYTES = 16 * KIB;
+/**
+ * Readers read segments with pread(2) in windows: the first window of a read is at most this
+ * many bytes, and each further one twice the last, up to what the read may return.
+ */
+export const READ_WINDOW_BYTES_MIN = 64 * KIB;
+/** Segment files a shard's reader keeps open (least recently used closed first). */
+export const READER_FILES_MAX = 4;
 /** Largest shared index per shard (virtual reservation of a growable SharedArrayBuffer). */
 export const SHARD_INDEX_BYTES_MAX = 32 * MIB;
 export const SHARD_INDEX_BYTES_INITIAL = 64 * KIB;

@@ -3,7 +3,7 @@
  * takes and returns the shapes of `@aws-sdk/client-kinesis` (src/kinesis/shapes.ts) and throws
  * errors named as Kinesis names them. The main thread validates, routes records by MD5 of the
  * partition key and encodes one batch per shard; shard workers append; reads come straight from
- * the shared index and read-only mappings, without messaging the owner.
+ * the shared index and the segment files, without messaging the owner.
  */
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
@@ -303,6 +303,7 @@ export class Engine {
       await this.pool.run(worker, { kind: 'sync' }).catch(() => undefined);
     }
     await this.pool.close();
+    for (const stream of this.streams.values()) for (const shard of stream.shards) shard.reader.close();
     this.lock.release();
   }
 
@@ -502,6 +503,7 @@ export class Engine {
         ),
       );
       await this.pool.run(0, { kind: 'close', keys: [], removeDirs: [streamDir(this.dataDir, stream.name)] });
+      for (const shard of stream.shards) shard.reader.close();
       this.streams.delete(stream.name);
       this.catalog.streams = this.catalog.streams.filter((record) => record !== stream.record);
       this.persist();
@@ -1204,7 +1206,7 @@ export class Engine {
 
   /**
    * Whole committed batches of a shard from the one holding `ordinal` on, up to about
-   * `maxBytes`, as stored (record-batch.ts encoding; read-only views of the mapping). Reading
+   * `maxBytes`, as stored (record-batch.ts encoding; views of buffers read for the call). Reading
    * below the trim horizon starts at the trim horizon. Never messages the owner worker.
    */
   readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number) {
@@ -1250,8 +1252,8 @@ export class Engine {
         continue;
       }
       for (const batch of batches) {
-        // One copy per batch: the records handed out are views of it, never of the mapping.
-        const bytes = Buffer.from(batch.bytes);
+        // The read's own buffer: the records handed out are views of it.
+        const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
         const cursor = newRecordCursor(BATCH_HEADER_BYTES);
         for (let i = 0; i < batch.recordCount; i++) {
           nextRecord(bytes, cursor, bytes.length);

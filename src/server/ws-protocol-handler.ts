@@ -9,9 +9,9 @@
  * WS_PUT_IN_FLIGHT_BYTES_MAX): beyond that a put is refused at once with a retryable error.
  *
  * Subscriptions: one loop per subscription reads committed batches straight from the segment
- * mappings (engine.readBatches, no message to the worker) up to the credit the client granted
- * and sends the stored bytes as WebSocket fragments behind a 20-byte head: no copy, no
- * transcoding. Caught up, it waits on the shard's commit counter (engine.waitForRecords:
+ * files (engine.readBatches: one pread for most reads, no message to the worker) up to the
+ * credit the client granted and sends the stored bytes as WebSocket fragments behind a 20-byte
+ * head: no further copy, no transcoding. Caught up, it waits on the shard's commit counter (engine.waitForRecords:
  * Atomics.waitAsync, no polling), so records leave within a turn of their commit. It pauses
  * while the connection has more than WS_SEND_BUFFER_BYTES_HIGH unsent, until uWS drains it.
  * Without credit it waits on a promise and holds no data: a subscriber that grants nothing
@@ -488,7 +488,7 @@ export function registerWebSocketProtocol(
     subscription.credit -= bytes;
     subscription.bytesSent += bytes;
     const head = encodeRecordsHead(subscription.id, watermark, bytes);
-    // Fragments of one WebSocket message: the head, then the stored bytes as they are mapped.
+    // Fragments of one WebSocket message: the head, then the stored bytes as they were read.
     ws.cork(() => {
       ws.sendFirstFragment(head, true, false);
       for (let i = 0; i < pieces.length - 1; i++) ws.sendFragment(pieces[i]!, false);

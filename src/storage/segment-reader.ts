@@ -1,13 +1,24 @@
 /**
  * Reads committed records of a shard from any thread, without asking the owner: the shared
- * index gives the watermark and where batches are, and each reading thread maps segment files
- * read-only for itself (a mapping cannot move between threads).
+ * index gives the watermark and where batches are, and the reading thread reads the segment
+ * files itself with pread(2), through descriptors of its own.
  *
- * Only bytes below the watermark are read, and they are immutable once committed, so no lock
- * is needed. A segment removed by retention is either still mapped here (safe to read until the
- * mapping is dropped) or gone (the read restarts from the trim ordinal).
+ * Only bytes below the watermark are used, and they are immutable once committed, so no lock
+ * is needed. Each read operation first takes the watermark, then reads windows of the files:
+ * every batch below that watermark was wholly written before the window was read. Windows are
+ * never reused by a later operation, whose watermark may cover batches a window caught half
+ * written. A segment removed by retention is either still open here (its bytes stay readable
+ * until the descriptor closes) or gone (the read restarts from the trim ordinal).
+ *
+ * Why not memory maps: mapping a segment and unmapping it (when V8 collects its Buffer) both
+ * stall the reading thread, which is the server's event loop, for up to ~10 ms when the other
+ * threads are busy (page-table locks and TLB shootdowns on every core running the process),
+ * and each mapping counts as external memory that brings V8's full collections forward.
+ * `docs/architecture.md` has the measurements.
  */
-import { mapReadOnly } from './mmap.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+
+import { READER_FILES_MAX, READ_WINDOW_BYTES_MIN } from '../limits.js';
 import {
   BATCH_HEADER_BYTES,
   type BatchHeader,
@@ -24,11 +35,6 @@ export interface BatchLocation {
   segmentBase: number;
   byteOffset: number;
   header: BatchHeader;
-}
-
-interface MappedSegment {
-  mapping: Buffer;
-  view: DataView;
 }
 
 /** One record as read from the log; byte ranges point into `bytes`. */
@@ -63,83 +69,186 @@ export interface RawBatch {
   arrivalMs: number;
 }
 
-/** Maps segment files on demand and caches the mappings of one shard. */
+/** Bytes of a segment read at one moment. */
+interface Window {
+  base: number;
+  start: number;
+  bytes: Buffer;
+  view: DataView;
+}
+
+/** Headers are read whatever their length; the window holding the body is checked when read. */
+const HEADER_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/** One read operation: its watermark and the windows it has read. */
+class ReadPass {
+  window: Window | undefined;
+  /** How many more bytes the operation may use: read-ahead stops there. */
+  remaining: number;
+
+  constructor(
+    /** Every batch below it was written before any window of this pass was read. */
+    readonly watermark: number,
+    /** The size of the next window read (at least what is needed), doubling up to `budget`. */
+    public windowBytes: number,
+    readonly budget: number,
+  ) {
+    this.remaining = budget;
+  }
+}
+
+/** Reads segment files on demand for one shard, keeping the last few open. */
 export class ShardReader {
-  private readonly mapped = new Map<number, MappedSegment>();
+  /** Open descriptors by segment base ordinal, least recently used first. */
+  private readonly files = new Map<number, number>();
 
   constructor(
     private readonly dir: string,
     readonly index: ShardIndex,
   ) {}
 
-  /** Drops mappings of segments below the trim ordinal so their memory can be reclaimed. */
+  /** Closes the files of segments below the trim ordinal, so that their space is freed. */
   release(): void {
     const trim = this.index.trimOrdinal();
-    for (const base of this.mapped.keys()) {
-      if (base < trim && this.isBelowActive(base)) this.mapped.delete(base);
-    }
-  }
-
-  private isBelowActive(base: number): boolean {
-    return base < this.index.activeSegmentBase();
-  }
-
-  private segment(base: number): MappedSegment | undefined {
-    let segment = this.mapped.get(base);
-    // The active segment may have been mapped before it was extended; sizes never shrink.
-    if (!segment) {
-      let mapping: Buffer;
-      try {
-        mapping = mapReadOnly(segmentPath(this.dir, base));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
+    const active = this.index.activeSegmentBase();
+    for (const [base, fd] of this.files) {
+      if (base < trim && base < active) {
+        closeSync(fd);
+        this.files.delete(base);
       }
-      segment = { mapping, view: viewOf(mapping) };
-      this.mapped.set(base, segment);
     }
-    return segment;
+  }
+
+  /** Closes every file (the stream is gone or the engine is closing); reads reopen them. */
+  close(): void {
+    for (const fd of this.files.values()) closeSync(fd);
+    this.files.clear();
+  }
+
+  private file(base: number): number | undefined {
+    let fd = this.files.get(base);
+    if (fd !== undefined) {
+      this.files.delete(base);
+      this.files.set(base, fd);
+      return fd;
+    }
+    try {
+      fd = openSync(segmentPath(this.dir, base), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    this.files.set(base, fd);
+    if (this.files.size > READER_FILES_MAX) {
+      const [oldest, oldestFd] = this.files.entries().next().value!;
+      closeSync(oldestFd);
+      this.files.delete(oldest);
+    }
+    return fd;
+  }
+
+  private pass(windowBytes: number, budget: number): ReadPass {
+    return new ReadPass(this.index.nextOrdinal(), Math.min(windowBytes, budget), budget);
+  }
+
+  /**
+   * A window of the pass holding segment bytes [offset, offset + length), reading one when the
+   * last does not: at least `length` bytes, and up to the pass's window size, but not past the
+   * committed end of the active segment. Undefined when the file is gone or ends before.
+   */
+  private cover(base: number, offset: number, length: number, pass: ReadPass): Window | undefined {
+    const last = pass.window;
+    if (last && last.base === base && offset >= last.start && offset + length <= last.start + last.bytes.length) {
+      return last;
+    }
+    const fd = this.file(base);
+    if (fd === undefined) return undefined;
+    let size = Math.max(length, Math.min(pass.windowBytes, pass.remaining));
+    if (base === this.index.activeSegmentBase()) {
+      // The hint may belong to the segment before or after a roll; then it only shrinks reads.
+      size = Math.max(length, Math.min(size, this.index.committedEnd() - offset));
+    }
+    pass.windowBytes = Math.min(2 * pass.windowBytes, pass.budget);
+    const bytes = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const read = readSync(fd, bytes, filled, size - filled, offset + filled);
+      if (read === 0) break;
+      filled += read;
+    }
+    if (filled < length) return undefined;
+    const held = filled < size ? bytes.subarray(0, filled) : bytes;
+    const window = { base, start: offset, bytes: held, view: viewOf(held) };
+    pass.window = window;
+    return window;
+  }
+
+  private header(base: number, offset: number, pass: ReadPass): BatchHeader | undefined {
+    const window = this.cover(base, offset, BATCH_HEADER_BYTES, pass);
+    return window && readBatchHeader(window.bytes, window.view, offset - window.start, HEADER_LIMIT);
+  }
+
+  /** The bytes of a located batch, header included, or undefined if the file ends first. */
+  private batchBytes(location: BatchLocation, pass: ReadPass): Buffer | undefined {
+    const { segmentBase, byteOffset, header } = location;
+    const window = this.cover(segmentBase, byteOffset, header.batchLength, pass);
+    const at = window && byteOffset - window.start;
+    return window && window.bytes.subarray(at, at! + header.batchLength);
   }
 
   /** Finds the batch holding `ordinal` (which must be committed and not trimmed). */
   locate(ordinal: number, hint?: { segmentBase: number; byteOffset: number }): BatchLocation | undefined {
+    return this.locateIn(ordinal, hint, this.pass(READ_WINDOW_BYTES_MIN, READ_WINDOW_BYTES_MIN));
+  }
+
+  private locateIn(
+    ordinal: number,
+    hint: { segmentBase: number; byteOffset: number } | undefined,
+    pass: ReadPass,
+  ): BatchLocation | undefined {
+    if (ordinal >= pass.watermark) return undefined;
     if (hint && hint.segmentBase >= 0) {
-      const found = this.walk(hint.segmentBase, hint.byteOffset, ordinal, true);
+      const found = this.walk(hint.segmentBase, hint.byteOffset, ordinal, true, pass);
       if (found) return found;
     }
     const entry = this.index.floorByOrdinal(ordinal);
     if (!entry) return undefined;
-    return this.walk(entry.segmentBase, entry.byteOffset, ordinal, false);
+    return this.walk(entry.segmentBase, entry.byteOffset, ordinal, false, pass);
   }
 
   /** Finds the first batch that arrived at or after `ms`, or undefined if none has. */
   locateByTime(ms: number): BatchLocation | undefined {
-    const watermark = this.index.nextOrdinal();
+    const pass = this.pass(READ_WINDOW_BYTES_MIN, READ_WINDOW_BYTES_MIN);
     const trim = this.index.trimOrdinal();
-    if (this.index.entryCount() === 0 || trim >= watermark) return undefined;
+    if (this.index.entryCount() === 0 || trim >= pass.watermark) return undefined;
     const entry = this.index.floorByArrivalBefore(ms);
     let location = entry && entry.baseOrdinal >= trim
-      ? this.walk(entry.segmentBase, entry.byteOffset, entry.baseOrdinal, false)
-      : this.locate(trim);
+      ? this.walk(entry.segmentBase, entry.byteOffset, entry.baseOrdinal, false, pass)
+      : this.locateIn(trim, undefined, pass);
     while (location && location.header.arrivalMs < ms) {
-      location = this.after(location);
+      location = this.after(location, pass);
     }
     return location;
   }
 
-  /** The batch right after `location`, following into the next segment. */
-  private after(location: BatchLocation): BatchLocation | undefined {
+  /** The committed batch right after `location`, following into the next segment. */
+  private after(location: BatchLocation, pass: ReadPass): BatchLocation | undefined {
     const next = location.header.baseOrdinal + location.header.recordCount;
-    if (next >= this.index.nextOrdinal()) return undefined;
+    if (next >= pass.watermark) return undefined;
+    // A batch that opens a segment has an index entry: follow it rather than read past the end
+    // of a sealed segment (its sparse tail) to find nothing there.
+    const entry = location.segmentBase < this.index.activeSegmentBase() ? this.index.floorByOrdinal(next) : undefined;
+    if (entry && entry.baseOrdinal === next && entry.segmentBase === next) {
+      const first = this.header(next, 0, pass);
+      return first && first.baseOrdinal === next ? { segmentBase: next, byteOffset: 0, header: first } : undefined;
+    }
     const offset = location.byteOffset + location.header.batchLength;
-    const segment = this.segment(location.segmentBase);
-    const header = segment && readBatchHeader(segment.mapping, segment.view, offset, segment.mapping.length);
+    const header = this.header(location.segmentBase, offset, pass);
     if (header && header.baseOrdinal === next) {
       return { segmentBase: location.segmentBase, byteOffset: offset, header };
     }
     // The segment was sealed: the next one is named by the next ordinal.
-    const following = this.segment(next);
-    const first = following && readBatchHeader(following.mapping, following.view, 0, following.mapping.length);
+    const first = this.header(next, 0, pass);
     if (!first || first.baseOrdinal !== next) return undefined;
     return { segmentBase: next, byteOffset: 0, header: first };
   }
@@ -153,48 +262,42 @@ export class ShardReader {
     byteOffset: number,
     ordinal: number,
     exact: boolean,
+    pass: ReadPass,
   ): BatchLocation | undefined {
-    const segment = this.segment(segmentBase);
-    if (!segment) return undefined;
-    const { mapping, view } = segment;
     let offset = byteOffset;
+    let header = this.header(segmentBase, offset, pass);
     for (;;) {
-      const header = readBatchHeader(mapping, view, offset, mapping.length);
       if (!header || header.baseOrdinal > ordinal) return undefined;
       if (ordinal < header.baseOrdinal + header.recordCount) {
         return { segmentBase, byteOffset: offset, header } satisfies BatchLocation;
       }
       if (exact) return undefined;
+      const next = header.baseOrdinal + header.recordCount;
       offset += header.batchLength;
-      if (offset + BATCH_HEADER_BYTES > mapping.length) {
-        // Past the end of a sealed segment: continue in the next one.
-        return this.walk(header.baseOrdinal + header.recordCount, 0, ordinal, false);
-      }
-      const peek = readBatchHeader(mapping, view, offset, mapping.length);
-      if (!peek) return this.walk(header.baseOrdinal + header.recordCount, 0, ordinal, false);
+      header = this.header(segmentBase, offset, pass);
+      // Past the last batch of a sealed segment: continue in the next one.
+      if (!header || header.baseOrdinal !== next) return this.walk(next, 0, ordinal, false, pass);
     }
   }
 
   /**
-   * Reads committed records from `ordinal` on, within the limits. Records are returned as byte
-   * ranges into one copy of the bytes read, so callers own them and the log stays immutable.
+   * Reads committed records from `ordinal` on, within the limits. Records are byte ranges into
+   * the buffers read for this call: callers own them, and the log stays immutable.
    */
   read(ordinal: number, limits: ReadLimits, hint?: { segmentBase: number; byteOffset: number }): ReadResult {
-    const watermark = this.index.nextOrdinal();
+    const pass = this.pass(READ_WINDOW_BYTES_MIN, limits.maxBytes + READ_WINDOW_BYTES_MIN);
     const records: ReadRecord[] = [];
-    if (ordinal >= watermark) {
+    if (ordinal >= pass.watermark) {
       return { records, nextOrdinal: ordinal, nextLocation: hint };
     }
-    let location = this.locate(ordinal, hint);
+    let location = this.locateIn(ordinal, hint, pass);
     let bytesRead = 0;
     let next = ordinal;
     while (location && records.length < limits.maxRecords) {
       const { header } = location;
-      const segment = this.segment(location.segmentBase)!;
-      const start = location.byteOffset + BATCH_HEADER_BYTES;
-      const end = location.byteOffset + header.batchLength;
-      // One copy per batch read: the caller owns it and may keep or modify it.
-      const bytes = Buffer.from(segment.mapping.subarray(start, end));
+      const batch = this.batchBytes(location, pass);
+      if (!batch) throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
+      const bytes = batch.subarray(BATCH_HEADER_BYTES);
       const cursor = newRecordCursor(0);
       let recordOrdinal = header.baseOrdinal;
       let full = false;
@@ -209,6 +312,7 @@ export class ShardReader {
           break;
         }
         bytesRead += recordSize;
+        pass.remaining = limits.maxBytes - bytesRead + READ_WINDOW_BYTES_MIN;
         records.push({
           ordinal: recordOrdinal,
           arrivalMs: header.arrivalMs,
@@ -223,7 +327,7 @@ export class ShardReader {
       if (full) {
         return { records, nextOrdinal: next, nextLocation: { segmentBase: location.segmentBase, byteOffset: location.byteOffset } };
       }
-      const after = this.after(location);
+      const after = this.after(location, pass);
       if (!after) return { records, nextOrdinal: next, nextLocation: this.endLocation(location) };
       location = after;
     }
@@ -236,26 +340,28 @@ export class ShardReader {
 
   /**
    * Whole committed batches from the one holding `ordinal` on, up to `maxBytes` (at least one
-   * batch when any is committed). The bytes are views of the read-only mapping: no copy is
-   * made, and writing to them would fault. The first batch may start before `ordinal`.
+   * batch when any is committed). The bytes are views of buffers read for this call, mostly
+   * one read for all of them. The first batch may start before `ordinal`.
    */
   readBatches(ordinal: number, maxBytes: number): RawBatch[] {
+    const pass = this.pass(maxBytes, maxBytes);
     const batches: RawBatch[] = [];
-    if (ordinal >= this.index.nextOrdinal()) return batches;
-    let location = this.locate(ordinal);
+    let location = this.locateIn(ordinal, undefined, pass);
     let bytes = 0;
     while (location) {
       const length = location.header.batchLength;
       if (batches.length > 0 && bytes + length > maxBytes) break;
-      const segment = this.segment(location.segmentBase)!;
+      const batch = this.batchBytes(location, pass);
+      if (!batch) throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
       batches.push({
-        bytes: segment.mapping.subarray(location.byteOffset, location.byteOffset + length),
+        bytes: batch,
         baseOrdinal: location.header.baseOrdinal,
         recordCount: location.header.recordCount,
         arrivalMs: location.header.arrivalMs,
       });
       bytes += length;
-      location = this.after(location);
+      pass.remaining = maxBytes - bytes;
+      location = this.after(location, pass);
     }
     return batches;
   }

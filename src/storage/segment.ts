@@ -41,8 +41,8 @@ export function roundUpToPage(bytes: number): number {
 
 /**
  * The writable side of a segment, held only by the shard's owner worker. Batches go in with
- * `pwrite(2)` at the segment's end; every reader maps the file (segment-reader.ts) and sees
- * them through the shared page cache the moment the call returns. Stores into a writable
+ * `pwrite(2)` at the segment's end; readers read the file with `pread(2)` (segment-reader.ts)
+ * and find them in the page cache the moment the call returns. Stores into a writable
  * mapping would fault on every fresh page of a sparse file (ext4 page_mkwrite plus block
  * reservation, ~10 µs a page on the reference machine): `bench/micro/segment-append.ts`
  * measures the two against each other. A failed write (a full disk) is an error the append

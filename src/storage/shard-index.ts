@@ -13,6 +13,8 @@
  *     int64  [3]  trim ordinal: records below it were removed by retention
  *     int64  [4]  arrival time of the newest committed batch, epoch ms
  *     int64  [5]  base ordinal of the segment holding the next append
+ *     int64  [6]  committed end: the byte offset in the active segment after its last
+ *                 committed batch (a bound for readers' read-ahead, not a commit signal)
  *   entries from HEADER_BYTES, ENTRY_BYTES each, as float64 (exact for integers below 2^53):
  *     [0] base ordinal of a batch   [1] base ordinal of its segment
  *     [2] byte offset in the segment [3] arrival time, epoch ms
@@ -25,7 +27,7 @@
  * Publication order (owner): batch bytes → entry fields → Atomics.store(entry count) →
  * Atomics.store(next ordinal) → Atomics.add(commit counter) → Atomics.notify. Atomics are
  * sequentially consistent, so a reader that loads the watermark with Atomics.load sees every
- * byte written before it, including the batch bytes in the file mapping.
+ * byte written before it, including the batch bytes in the segment file.
  */
 import { SHARD_INDEX_BYTES_INITIAL, SHARD_INDEX_BYTES_MAX } from '../limits.js';
 
@@ -36,6 +38,7 @@ const NEXT_ORDINAL_I64 = 2;
 const TRIM_ORDINAL_I64 = 3;
 const LAST_ARRIVAL_I64 = 4;
 const ACTIVE_SEGMENT_I64 = 5;
+const COMMITTED_END_I64 = 6;
 const HEADER_BYTES = 64;
 const ENTRY_FIELDS = 4;
 const ENTRY_BYTES = ENTRY_FIELDS * 8;
@@ -84,6 +87,15 @@ export class ShardIndex {
 
   activeSegmentBase(): number {
     return Number(Atomics.load(this.i64, ACTIVE_SEGMENT_I64));
+  }
+
+  /**
+   * Where the active segment's committed bytes end. Loaded apart from the active segment's
+   * base, so across a roll it may belong to the other segment: use it to size reads, never to
+   * decide what is committed (the watermark does that).
+   */
+  committedEnd(): number {
+    return Number(Atomics.load(this.i64, COMMITTED_END_I64));
   }
 
   commitCounter(): number {
@@ -157,6 +169,7 @@ export class ShardIndex {
     Atomics.store(this.i64, TRIM_ORDINAL_I64, 0n);
     Atomics.store(this.i64, LAST_ARRIVAL_I64, 0n);
     Atomics.store(this.i64, ACTIVE_SEGMENT_I64, 0n);
+    Atomics.store(this.i64, COMMITTED_END_I64, 0n);
   }
 
   markOpen(): void {
@@ -198,9 +211,13 @@ export class ShardIndex {
     Atomics.store(this.i64, TRIM_ORDINAL_I64, BigInt(ordinal));
   }
 
-  /** Publishes a commit: the batch bytes and any entry must already be written. */
-  commit(nextOrdinal: number, arrivalMs: number): void {
+  /**
+   * Publishes a commit: the batch bytes and any entry must already be written. `committedEnd`
+   * is the active segment's byte offset after the committed batches.
+   */
+  commit(nextOrdinal: number, arrivalMs: number, committedEnd: number): void {
     Atomics.store(this.i64, LAST_ARRIVAL_I64, BigInt(arrivalMs));
+    Atomics.store(this.i64, COMMITTED_END_I64, BigInt(committedEnd));
     Atomics.store(this.i64, NEXT_ORDINAL_I64, BigInt(nextOrdinal));
     this.notify();
   }

@@ -2,7 +2,7 @@
  * The log of one shard as its owner worker sees it: the ordered set of segments, the active
  * segment appends go to, recovery when the shard is opened, and retention. Only the owner
  * writes; every other thread reads through the shared index (shard-index.ts) and its own
- * read-only mappings (segment-reader.ts).
+ * read-only descriptors of the segment files (segment-reader.ts).
  *
  * Opening a shard:
  * - when the shared index is already open (the previous owner thread died and this one took
@@ -116,7 +116,7 @@ export class ShardLog {
     this.nextOrdinal = baseOrdinal + recordCount;
     this.lastArrivalMs = arrivalMs;
     this.segments[this.segments.length - 1]!.lastArrivalMs = arrivalMs;
-    this.index.commit(this.nextOrdinal, arrivalMs);
+    this.index.commit(this.nextOrdinal, arrivalMs, this.active.writtenBytes);
     return { baseOrdinal, arrivalMs };
   }
 
@@ -141,7 +141,7 @@ export class ShardLog {
     let deleted = 0;
     while (this.segments.length > 1 && this.segments[0]!.lastArrivalMs < cutoffMs) {
       const expired = this.segments.shift()!;
-      // Readers learn of the trim before the file goes; a reader already holding the mapping
+      // Readers learn of the trim before the file goes; a reader already holding the file open
       // keeps reading it safely until it lets go.
       this.index.setTrimOrdinal(this.segments[0]!.baseOrdinal);
       rmSync(segmentPath(this.options.dir, expired.baseOrdinal), { force: true });
@@ -231,7 +231,7 @@ export class ShardLog {
     }
     // Entries for the active segment were published during the scan; continue spacing them.
     this.lastEntryOffset = this.lastEntryOffsetOf(this.active.baseOrdinal);
-    this.index.commit(this.nextOrdinal, this.lastArrivalMs);
+    this.index.commit(this.nextOrdinal, this.lastArrivalMs, this.active.writtenBytes);
     return { nextOrdinal: this.nextOrdinal, segments: this.segments.length, cutBytes };
   }
 

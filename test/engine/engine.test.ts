@@ -2,7 +2,8 @@
 // whose hash range holds MD5(partition key), reads all of it back in order per shard (also after
 // reopen), maps segments for real, serves reads without asking the owner worker, scales to 1,000
 // shards, and survives a worker thread dying.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { hashPartitionKey } from '../../src/kinesis/hash-key.js';
@@ -94,21 +95,66 @@ describe('Engine', () => {
     await verifyStream(reopened, 'orders', expected);
   });
 
-  it('serves reads from read-only mappings of segments the owner writes through a file descriptor', async () => {
+  it('serves reads through read-only descriptors of segments the owner writes through its own', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     const engine = await open(temp.dir);
-    await engine.createStream({ StreamName: 'mapped', ShardCount: 2 });
-    await engine.putRecord({ StreamName: 'mapped', PartitionKey: 'k', Data: Buffer.from('x') });
-    await readShard(engine, 'mapped', 'shardId-000000000000');
-    await readShard(engine, 'mapped', 'shardId-000000000001');
-    const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${temp.dir}/`));
-    // The reading (main) thread maps segments read-only and shared; nothing maps them writable.
-    expect(maps.some((line) => / r--s /.test(line) && line.endsWith('.seg'))).toBe(true);
-    expect(maps.some((line) => / rw.s /.test(line) && line.endsWith('.seg'))).toBe(false);
-    // The owner worker holds each active segment open read-write (O_RDWR, not O_APPEND).
-    const writers = openFilesUnder(temp.dir).filter(({ flags }) => (flags & 3) === 2 && (flags & 0o2000) === 0);
-    expect(writers.length).toBe(2);
+    await engine.createStream({ StreamName: 'files', ShardCount: 2 });
+    for (const ExplicitHashKey of ['0', String(2n ** 127n)]) {
+      await engine.putRecord({ StreamName: 'files', PartitionKey: 'k', ExplicitHashKey, Data: Buffer.from('x') });
+    }
+    const segmentMaps = () =>
+      readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${temp.dir}/`));
+    const mapsBefore = segmentMaps();
+    await readShard(engine, 'files', 'shardId-000000000000');
+    await readShard(engine, 'files', 'shardId-000000000001');
+    // Reading maps nothing, and nothing maps segments writable.
+    expect(segmentMaps().every((line) => mapsBefore.includes(line))).toBe(true);
+    expect(segmentMaps().some((line) => / rw.s /.test(line) && line.endsWith('.seg'))).toBe(false);
+    const files = openFilesUnder(temp.dir).filter(({ path }) => path.endsWith('.seg'));
+    // The owner worker holds each active segment open read-write (O_RDWR, not O_APPEND); the
+    // reading (main) thread opened each read-only.
+    expect(files.filter(({ flags }) => (flags & 3) === 2 && (flags & 0o2000) === 0)).toHaveLength(2);
+    expect(files.filter(({ flags }) => (flags & 3) === 0)).toHaveLength(2);
+    await engine.deleteStream({ StreamName: 'files' });
+    expect(openFilesUnder(temp.dir)).toEqual([]);
+  });
+
+  it('reads records while the owner worker writes them: every record whole and in order, across segment rolls', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await open(temp.dir, { workers: 1, segmentBytes: 256 * 1024 });
+    await engine.createStream({ StreamName: 'live', ShardCount: 1 });
+    const total = 20_000;
+    const dataOf = (i: number) => `${i}:${'x'.repeat((i * 37) % 500)}`;
+    const abort = new AbortController();
+    let seen = 0;
+    const reading = (async () => {
+      const records = engine.subscribe(
+        { StreamName: 'live', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' },
+        { signal: abort.signal, batchBytes: 64 * 1024 },
+      );
+      for await (const record of records) {
+        expect(Buffer.from(record.Data!).toString()).toBe(dataOf(seen));
+        expect(record.PartitionKey).toBe(`k${seen}`);
+        if (++seen === total) break;
+      }
+    })();
+    // Puts of varied sizes, several in flight, while the subscription reads right behind them.
+    const inFlight = new Set<Promise<unknown>>();
+    for (let first = 0; first < total; first += 100) {
+      const Records = Array.from({ length: 100 }, (_, j) => ({ PartitionKey: `k${first + j}`, Data: Buffer.from(dataOf(first + j)) }));
+      const put = engine.putRecords({ StreamName: 'live', Records }).then((result) => expect(result.FailedRecordCount).toBe(0));
+      inFlight.add(put);
+      void put.finally(() => inFlight.delete(put));
+      // A shard's appends are stored in the order they were called, so puts may overlap.
+      if (inFlight.size >= 4) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    await reading;
+    abort.abort();
+    expect(seen).toBe(total);
+    expect(readdirSync(join(temp.dir, 'streams', 'live', 'shardId-000000000000')).length).toBeGreaterThan(10);
   });
 
   it('reads committed records through the shared index without asking the owner worker', async () => {

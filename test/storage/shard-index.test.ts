@@ -22,12 +22,14 @@ describe('ShardIndex', () => {
     expect(index.floorByArrivalBefore(1500)).toMatchObject({ arrivalMs: 1499 });
   });
 
-  it('publishes the watermark and trim horizon with Atomics', () => {
+  it('publishes the watermark, trim horizon and committed end with Atomics', () => {
     const index = new ShardIndex(createShardIndexBuffer());
     const reader = new ShardIndex(index.buffer);
-    index.commit(42, 1234);
+    index.commit(42, 1234, 4096);
     index.setTrimOrdinal(7);
-    expect([reader.nextOrdinal(), reader.lastArrivalMs(), reader.trimOrdinal()]).toEqual([42, 1234, 7]);
+    expect([reader.nextOrdinal(), reader.lastArrivalMs(), reader.trimOrdinal(), reader.committedEnd()]).toEqual([
+      42, 1234, 7, 4096,
+    ]);
   });
 
   it('wakes a main-thread waiter when a worker thread commits, without blocking the main thread', async () => {

@@ -4,6 +4,7 @@
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { READER_FILES_MAX } from '../../src/limits.js';
 import { ShardReader } from '../../src/storage/segment-reader.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { ShardIndex, createShardIndexBuffer } from '../../src/storage/shard-index.js';
@@ -145,6 +146,26 @@ describe('ShardLog', () => {
     expect(readdirSync(temp.dir)).toEqual([segmentFileName(1500)]);
   });
 
+  it('lets go of segments retention removed: the reader closes them at release', () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const { log, index, reader } = openLog(temp.dir);
+    for (let i = 0; i < 300; i++) log.append(batchOf(recordsOf(5, `r${i}`, 200)), 1000 + i * 10);
+    // Read the oldest segments, so the reader holds them open, then expire them.
+    expect(reader.read(0, { maxRecords: 200, maxBytes: 1 << 30 }).records).toHaveLength(200);
+    const held = () => openFilesUnder(temp.dir).filter(({ flags }) => (flags & 3) === 0);
+    expect(held().length).toBeGreaterThan(0);
+    expect(log.enforceRetention(2500)).toBeGreaterThan(0);
+    // Removed but still open: its bytes stay readable until the reader lets go.
+    expect(held().some(({ path }) => path.endsWith(' (deleted)'))).toBe(true);
+    reader.release();
+    expect(held().some(({ path }) => path.endsWith(' (deleted)'))).toBe(false);
+    const trim = index.trimOrdinal();
+    expect(reader.read(trim, { maxRecords: 10_000, maxBytes: 1 << 30 }).records).toHaveLength(1500 - trim);
+    log.close();
+    reader.close();
+  });
+
   for (const [fsync, discard] of [[false, false], [true, false], [true, true]] as const) {
     it(`holds one segment open for writing however many it rolls (fsync ${fsync}, close discard ${discard})`, () => {
       const temp = tempDir();
@@ -159,7 +180,12 @@ describe('ShardLog', () => {
       expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(10);
       expect(openFilesUnder(temp.dir)).toHaveLength(1);
       expect(readAll(reader)).toHaveLength(1600);
+      // The reader keeps its last few segments open, read-only.
+      const open = openFilesUnder(temp.dir);
+      expect(open.filter(({ flags }) => (flags & 3) === 2)).toHaveLength(1);
+      expect(open.filter(({ flags }) => (flags & 3) === 0)).toHaveLength(READER_FILES_MAX);
       log.close(discard);
+      reader.close();
       expect(openFilesUnder(temp.dir)).toHaveLength(0);
     });
   }
