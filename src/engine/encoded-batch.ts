@@ -118,17 +118,17 @@ export function hashEncodedBatch(batch: Uint8Array, maxRecordBytes: number, hash
 
 /**
  * The record count of a batch and the hash key of its first record (its explicit hash key, or
- * MD5 of its partition key) in `out` (left alone when the batch is empty): what routing a batch
- * declared to belong to one shard needs on the event loop. Checks the framing only; the owner
- * worker checks every record (hashEncodedBatch) before it appends.
+ * MD5 of its partition key) in `out`: what routing a batch declared to belong to one shard needs
+ * on the event loop. Checks the header and the first record's framing only; the owner worker
+ * checks every record (hashEncodedBatch) before it appends, and refuses the batch with the
+ * error an unrouted put would get.
  */
 export function firstRecordHash(batch: Uint8Array, out: Uint32Array): number {
   const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
-  if (!validateBatchBody(batch, 0, header)) throw invalidBatch('records do not fill the batch');
-  if (header.recordCount === 0) return 0;
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
-  nextRecord(batch, cursor, batch.length);
+  // The rest of the body is the owner worker's to check (the same error, from hashEncodedBatch).
+  if (!nextRecord(batch, cursor, batch.length)) throw invalidBatch('records do not fill the batch');
   if (cursor.hashKeyEnd > cursor.hashKeyStart) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out);
   else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, out, 0);
   return header.recordCount;

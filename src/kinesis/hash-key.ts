@@ -170,6 +170,11 @@ function md5BlockUnrolled(): void {
   state[3] = (state[3]! + d) | 0;
 }
 
+/** Zeroes the block word by word: cheaper for 64 bytes than a call to TypedArray#fill. */
+function clearBlock(): void {
+  for (let i = 0; i < 16; i++) block[i] = 0;
+}
+
 function bswap(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
@@ -198,12 +203,12 @@ export function md5Words(
     position += MD5_BLOCK_BYTES;
   }
   const tail = end - position;
-  blockBytes.fill(0);
+  clearBlock();
   for (let i = 0; i < tail; i++) blockBytes[i] = bytes[position + i]!;
   blockBytes[tail] = 0x80;
   if (tail >= MD5_BLOCK_BYTES - MD5_LENGTH_FIELD_BYTES) {
     md5BlockUnrolled();
-    blockBytes.fill(0);
+    clearBlock();
   }
   const bits = length * 8;
   block[14] = bits | 0;

@@ -109,6 +109,27 @@ describe('routed PUT', () => {
     raw.close();
   });
 
+  it('refuses a batch whose records do not fill it, with the error an unrouted PUT gets', async () => {
+    await engine.createStream({ StreamName: 'framing', ShardCount: SHARDS });
+    const keys = keysByShard(SHARDS, 3, 'framing')[0]!;
+    const whole = encodeRecordBatch(recordsOf(keys));
+    // Three bytes after the last record, counted in the header's length: the first record still
+    // reads (the event loop routes by it); the body as a whole does not.
+    const batch = new Uint8Array(whole.length + 3);
+    batch.set(whole);
+    batch.set([0x7f, 0x01, 0x02], whole.length);
+    new DataView(batch.buffer).setUint32(8, batch.length, true);
+    const raw = await RawConnection.open(server.url);
+    const routed = await put(raw, 5, 'framing', batch, true);
+    const unrouted = await put(raw, 6, 'framing', batch, false);
+    expect(routed).toMatchObject({ opcode: Opcode.ERROR, fatal: false });
+    const { name, message } = routed as ServerFrame & { opcode: typeof Opcode.ERROR };
+    expect(unrouted).toMatchObject({ opcode: Opcode.ERROR, fatal: false, name, message });
+    expect(message).toContain('records do not fill the batch');
+    expect(watermarks('framing')).toEqual([0, 0, 0, 0]);
+    raw.close();
+  });
+
   it('is a flag of PUT only: on any other frame it is a protocol error', async () => {
     const raw = await RawConnection.open(server.url);
     const ping = new Uint8Array(12);
