@@ -41,7 +41,9 @@ import {
   encodeUnsubscribe,
   encodeWelcome,
 } from '../../src/protocol/frames.js';
+import { seededRandom } from '../../src/harness/workload.js';
 import { startServer } from '../../src/server/server.js';
+import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { RawConnection } from '../helpers/raw-connection.js';
 import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
@@ -299,6 +301,37 @@ describe('WebSocket protocol on the server front end', () => {
       await client.close();
     } finally {
       await running.close();
+    }
+  });
+});
+
+describe('WebSocket protocol: large frames', () => {
+  it('stores large pipelined puts byte-identical: a frame buffer is reused only once written', async () => {
+    await engine.createStream({ StreamName: 'large-frames', ShardCount: 1 });
+    const client = await connect();
+    const random = seededRandom(7);
+    const puts = 40;
+    const perPut = 6;
+    // Sizes vary, so reused buffers are larger than some frames built in them.
+    const records = Array.from({ length: puts }, () =>
+      Array.from({ length: perPut }, (_, k) => ({
+        PartitionKey: `p${k}`,
+        Data: Uint8Array.from({ length: 32 * 1024 + Math.floor(random() * 40 * 1024) }, () => Math.floor(random() * 256)),
+      })),
+    );
+    const inFlight = new Set<Promise<void>>();
+    for (const batch of records) {
+      const put = client.putRecords('large-frames', batch).then((result) => expect(result.FailedRecordCount).toBe(0));
+      inFlight.add(put);
+      void put.finally(() => inFlight.delete(put));
+      if (inFlight.size >= 12) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    const stored = await readShard(engine, 'large-frames', 'shardId-000000000000');
+    expect(stored).toHaveLength(puts * perPut);
+    const expected = records.flat();
+    for (let i = 0; i < expected.length; i++) {
+      expect(Buffer.from(stored[i]!.Data!).equals(Buffer.from(expected[i]!.Data))).toBe(true);
     }
   });
 });
