@@ -239,10 +239,16 @@ describe('Engine', () => {
       return output;
     };
     await put('before');
+    const writers = () =>
+      openFilesUnder(temp.dir).filter(({ path, flags }) => path.endsWith('.seg') && (flags & 3) === 2).length;
+    expect(writers()).toBe(4);
     await engine.crashWorker(0);
     let after = await put('after');
     for (let attempt = 0; attempt < 5 && after.FailedRecordCount > 0; attempt++) after = await put(`retry${attempt}`);
     expect(after.FailedRecordCount).toBe(0);
     await verifyStream(engine, 'phoenix', expected);
+    // Node closes the descriptors a worker thread opened when it dies (Worker's
+    // trackUnmanagedFds): one writable file per shard still, none leaked by the dead owner.
+    expect(writers()).toBe(4);
   });
 });
