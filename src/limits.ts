@@ -170,6 +170,12 @@ export const WS_SEND_BUFFER_BYTES_HIGH = 4 * MIB;
 /** Record bytes one subscription sends per turn, so subscriptions on a connection take turns.
  * Whole batches are sent when the credit allows; only a batch larger than this is cut. */
 export const WS_SEND_CHUNK_BYTES_MAX = 4 * MIB;
+/**
+ * The buffer subscriptions read segments into before they send (reused by every read: uWS
+ * copies what it is given). Twice a chunk: a read also spans the walk from an index entry and a
+ * batch cut at the credit; a read larger still gets a buffer of its own.
+ */
+export const WS_READ_SCRATCH_BYTES = 2 * WS_SEND_CHUNK_BYTES_MAX;
 /** Unsent bytes uWS may hold for a connection (maxBackpressure); past it the connection is
  * closed. Subscriptions stay under HIGH + CHUNK, so only a client that stops reading its acks and
  * errors while it keeps sending gets here. */

@@ -1206,13 +1206,14 @@ export class Engine {
 
   /**
    * Whole committed batches of a shard from the one holding `ordinal` on, up to about
-   * `maxBytes`, as stored (record-batch.ts encoding; views of buffers read for the call). Reading
-   * below the trim horizon starts at the trim horizon. Never messages the owner worker.
+   * `maxBytes`, as stored (record-batch.ts encoding; views of buffers read for the call, or of
+   * `scratch` while the reads fit in it, valid until it is reused). Reading below the trim
+   * horizon starts at the trim horizon. Never messages the owner worker.
    */
-  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number) {
+  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number, scratch?: Uint8Array) {
     const shard = this.shardOf(this.writable({ StreamName: streamName }), shardId);
     const from = Math.max(ordinal, shard.index.trimOrdinal());
-    return { from, batches: shard.reader.readBatches(from, maxBytes), watermark: shard.index.nextOrdinal() };
+    return { from, batches: shard.reader.readBatches(from, maxBytes, scratch), watermark: shard.index.nextOrdinal() };
   }
 
   /**

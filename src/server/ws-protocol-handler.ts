@@ -35,6 +35,7 @@ import {
   WS_PING_PAYLOAD_BYTES_MAX,
   WS_PUT_IN_FLIGHT_BYTES_MAX,
   WS_PUTS_IN_FLIGHT_MAX,
+  WS_READ_SCRATCH_BYTES,
   WS_SEND_BUFFER_BYTES_HIGH,
   WS_SEND_BUFFER_BYTES_MAX,
   WS_SEND_CHUNK_BYTES_MAX,
@@ -256,6 +257,7 @@ export function registerWebSocketProtocol(
   const putsInFlightMax = options.putsInFlightMax ?? WS_PUTS_IN_FLIGHT_MAX;
   const putBytesInFlightMax = options.putBytesInFlightMax ?? WS_PUT_IN_FLIGHT_BYTES_MAX;
   const subscriptionsMax = options.subscriptionsMax ?? WS_SUBSCRIPTIONS_MAX;
+  const readScratch = Buffer.allocUnsafeSlow(WS_READ_SCRATCH_BYTES);
   const welcome = encodeWelcome({
     version: PROTOCOL_VERSION,
     frameBytesMax: WS_FRAME_BYTES_MAX,
@@ -429,7 +431,9 @@ export function registerWebSocketProtocol(
         const limit = Math.min(subscription.credit, WS_SEND_CHUNK_BYTES_MAX);
         const next = subscription.nextOrdinal;
         const bytes = limit + subscription.partialOffset;
-        const read = engine.readBatches(streamName, shardId, next, bytes);
+        // Read into the shared scratch buffer: sendRecords hands the bytes to uWS, which copies
+        // them before it returns, so the next read may overwrite them.
+        const read = engine.readBatches(streamName, shardId, next, bytes, readScratch);
         if (read.batches.length === 0) {
           await engine.waitForRecords(streamName, shardId, next, WS_COMMIT_WAIT_MS);
           continue;

@@ -85,6 +85,9 @@ class ReadPass {
   window: Window | undefined;
   /** How many more bytes the operation may use: read-ahead stops there. */
   remaining: number;
+  /** Where the next window goes in the caller's scratch buffer, if it gave one. */
+  scratchUsed = 0;
+  scratch: Buffer | undefined;
 
   constructor(
     /** Every batch below it was written before any window of this pass was read. */
@@ -147,8 +150,10 @@ export class ShardReader {
     return fd;
   }
 
-  private pass(windowBytes: number, budget: number): ReadPass {
-    return new ReadPass(this.index.nextOrdinal(), Math.min(windowBytes, budget), budget);
+  private pass(windowBytes: number, budget: number, scratch?: Uint8Array): ReadPass {
+    const pass = new ReadPass(this.index.nextOrdinal(), Math.min(windowBytes, budget), budget);
+    if (scratch) pass.scratch = Buffer.from(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+    return pass;
   }
 
   /**
@@ -169,7 +174,15 @@ export class ShardReader {
       size = Math.max(length, Math.min(size, this.index.committedEnd() - offset));
     }
     pass.windowBytes = Math.min(2 * pass.windowBytes, pass.budget);
-    const bytes = Buffer.allocUnsafe(size);
+    // Windows of one pass never overlap in the scratch buffer: earlier ones hold results.
+    const scratch = pass.scratch;
+    let bytes: Buffer;
+    if (scratch && pass.scratchUsed + size <= scratch.length) {
+      bytes = scratch.subarray(pass.scratchUsed, pass.scratchUsed + size);
+      pass.scratchUsed += size;
+    } else {
+      bytes = Buffer.allocUnsafe(size);
+    }
     let filled = 0;
     while (filled < size) {
       const read = readSync(fd, bytes, filled, size - filled, offset + filled);
@@ -341,10 +354,12 @@ export class ShardReader {
   /**
    * Whole committed batches from the one holding `ordinal` on, up to `maxBytes` (at least one
    * batch when any is committed). The bytes are views of buffers read for this call, mostly
-   * one read for all of them. The first batch may start before `ordinal`.
+   * one read for all of them. The first batch may start before `ordinal`. With `scratch`, the
+   * reads go into it while they fit: the batches are then valid only until the caller reuses
+   * it (a sender that copies them out at once, like the WebSocket subscriptions).
    */
-  readBatches(ordinal: number, maxBytes: number): RawBatch[] {
-    const pass = this.pass(maxBytes, maxBytes);
+  readBatches(ordinal: number, maxBytes: number, scratch?: Uint8Array): RawBatch[] {
+    const pass = this.pass(maxBytes, maxBytes, scratch);
     const batches: RawBatch[] = [];
     let location = this.locateIn(ordinal, undefined, pass);
     let bytes = 0;
