@@ -320,8 +320,7 @@ export class NodeWebSocket {
       const candidate = pool[i]!;
       // At most twice the size: a small frame does not pin a large buffer.
       if (candidate.length >= bytes && candidate.length <= 2 * bytes) {
-        pool[i] = pool[pool.length - 1]!;
-        pool.pop();
+        pool.splice(i, 1);
         this.framePoolBytes -= candidate.length;
         return candidate;
       }
@@ -329,9 +328,19 @@ export class NodeWebSocket {
     return Buffer.allocUnsafeSlow(bytes);
   }
 
+  /** Keeps a written frame buffer, dropping the oldest kept ones when the pool is full. */
   private recycle(space: Buffer): void {
-    if (this.framePoolBytes + space.length > FRAME_POOL_BYTES_MAX) return;
-    this.framePool.push(space);
+    if (space.length > FRAME_POOL_BYTES_MAX) return;
+    const pool = this.framePool;
+    // The oldest go first: they fit frames the connection may no longer send (a pool full of
+    // buffers too small for today's frames would make it allocate every one).
+    let dropped = 0;
+    while (this.framePoolBytes + space.length > FRAME_POOL_BYTES_MAX) {
+      this.framePoolBytes -= pool[dropped]!.length;
+      dropped++;
+    }
+    if (dropped > 0) pool.splice(0, dropped);
+    pool.push(space);
     this.framePoolBytes += space.length;
   }
 
