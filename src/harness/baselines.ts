@@ -5,7 +5,8 @@
  * - page-cache write: pwrite(2) of 1 MiB chunks into fresh sparse files in the data directory
  *   (new pages and block reservation included, as for a new segment, no sync) — the floor cost
  *   of the engine's own append; embedded figures are stated as a share of it;
- * - mapped read: copying 64 KiB chunks out of a resident mapping (the embedded reads' floor);
+ * - page-cache read: pread(2) of 64 KiB chunks of a file whose pages are resident, into one
+ *   buffer (the embedded reads' floor: readers pread segments);
  * - disk write: `write(2)` of 1 MiB chunks to a file in the data directory, then `fdatasync`,
  *   timed together — what the device takes when data must reach it;
  * - loopback: bytes/s one TCP connection over 127.0.0.1 carries to a sink in another process
@@ -14,19 +15,18 @@
  * Each runs for a fixed time and removes what it wrote.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
 import { MIB } from '../limits.js';
-import { mapReadOnly } from '../storage/mmap.js';
 import { firstLine, stopChild } from './child-server.js';
 
 /** Size of each fresh file in the page-cache write baseline, and of its chunks. */
 const PAGE_CACHE_FILE_BYTES = 256 * MIB;
 const PAGE_CACHE_CHUNK_BYTES = 1 * MIB;
-/** Size of the mapping the mapped-read baseline copies out of. */
-const MAPPED_READ_FILE_BYTES = 256 * MIB;
+/** Size of the file the page-cache read baseline reads. */
+const PAGE_CACHE_READ_FILE_BYTES = 256 * MIB;
 const DISK_CHUNK_BYTES = 1 * MIB;
 /** The disk baseline never writes more than this (bounded by bytes as well as time). */
 const DISK_BYTES_MAX = 2048 * MIB;
@@ -62,34 +62,31 @@ export function pageCacheWriteMBps(dir: string, seconds: number): number {
 }
 
 /**
- * MB/s of copying 64 KiB chunks out of a mapping whose pages are resident (written first):
- * the floor cost of a read served from the page cache, as the engine's readers are.
+ * MB/s of pread(2) of 64 KiB chunks of a file whose pages are resident (written first), into
+ * one buffer: the floor cost of a read served from the page cache, as the engine's readers are.
  */
-export function mappedReadMBps(dir: string, seconds: number): number {
+export function pageCacheReadMBps(dir: string, seconds: number): number {
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'baseline-mapped-read.bin');
+  const path = join(dir, 'baseline-page-cache-read.bin');
   const chunkBytes = 64 * 1024;
-  const fd = openSync(path, 'w');
+  const fd = openSync(path, 'w+');
   try {
     const fill = Buffer.alloc(PAGE_CACHE_CHUNK_BYTES, 5);
-    for (let offset = 0; offset < MAPPED_READ_FILE_BYTES; offset += fill.length) writeSync(fd, fill, 0, fill.length, offset);
-  } finally {
-    closeSync(fd);
-  }
-  const mapping = mapReadOnly(path);
-  try {
+    for (let offset = 0; offset < PAGE_CACHE_READ_FILE_BYTES; offset += fill.length) {
+      writeSync(fd, fill, 0, fill.length, offset);
+    }
     const out = Buffer.allocUnsafe(chunkBytes);
     const started = performance.now();
     let bytes = 0;
     while (performance.now() - started < seconds * 1000) {
-      for (let offset = 0; offset + chunkBytes <= mapping.length; offset += chunkBytes) {
-        mapping.copy(out, 0, offset, offset + chunkBytes);
-        bytes += chunkBytes;
+      for (let offset = 0; offset + chunkBytes <= PAGE_CACHE_READ_FILE_BYTES; offset += chunkBytes) {
+        bytes += readSync(fd, out, 0, chunkBytes, offset);
         if ((offset & 0xfffff) === 0 && performance.now() - started >= seconds * 1000) break;
       }
     }
     return bytes / ((performance.now() - started) / 1000) / 1e6;
   } finally {
+    closeSync(fd);
     rmSync(path, { force: true });
   }
 }
@@ -158,8 +155,8 @@ export async function loopbackMBps(seconds: number): Promise<number> {
 export interface Baselines {
   /** pwrite of 1 MiB chunks into fresh sparse files (baseline of embedded writes). */
   pageCacheWriteMBps: number;
-  /** Copies out of a resident mapping, 64 KiB at a time (baseline of embedded reads). */
-  mappedReadMBps: number;
+  /** pread of a resident file, 64 KiB at a time (baseline of embedded reads). */
+  pageCacheReadMBps: number;
   diskWriteMBps: number;
   loopbackMBps: number;
 }
@@ -167,7 +164,7 @@ export interface Baselines {
 export async function measureBaselines(dir: string, seconds: number): Promise<Baselines> {
   return {
     pageCacheWriteMBps: pageCacheWriteMBps(dir, seconds),
-    mappedReadMBps: mappedReadMBps(dir, seconds),
+    pageCacheReadMBps: pageCacheReadMBps(dir, seconds),
     diskWriteMBps: diskWriteMBps(dir, seconds),
     loopbackMBps: await loopbackMBps(seconds),
   };

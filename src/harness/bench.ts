@@ -309,7 +309,7 @@ function baselineFor(
   op: 'put' | 'read' = 'put',
 ): { name: string; MBps: number } {
   if (path === 'embedded' && op === 'read')
-    return { name: 'mapped read (64 KiB copies)', MBps: baselines.mappedReadMBps };
+    return { name: 'page-cache read (64 KiB preads)', MBps: baselines.pageCacheReadMBps };
   if (path === 'embedded') return { name: 'page-cache write (1 MiB pwrite)', MBps: baselines.pageCacheWriteMBps };
   return { name: 'loopback TCP', MBps: baselines.loopbackMBps };
 }
@@ -1215,7 +1215,7 @@ export async function runBench(
   const baselines = await measureBaselines(join(settings.dataDir, 'baseline'), settings.baselineSeconds);
   log(
     `baselines: page-cache write ${fmt(baselines.pageCacheWriteMBps)} MB/s (1 MiB pwrite into fresh files), ` +
-      `mapped read ${fmt(baselines.mappedReadMBps)} MB/s, disk write+fdatasync ${fmt(baselines.diskWriteMBps)} MB/s, loopback TCP ${fmt(baselines.loopbackMBps)} MB/s`,
+      `page-cache read ${fmt(baselines.pageCacheReadMBps)} MB/s, disk write+fdatasync ${fmt(baselines.diskWriteMBps)} MB/s, loopback TCP ${fmt(baselines.loopbackMBps)} MB/s`,
   );
   const context: CaseContext = { settings, baselines, pools: new Map(), log };
   const results: BenchResult[] = [];

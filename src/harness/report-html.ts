@@ -284,6 +284,7 @@ export function renderHtmlReport(report: BenchReport): string {
 <p class="meta">${escapeHtml(report.command)} — ${escapeHtml(report.startedAt)} — ${fmt(report.elapsedSec, 1)} s${report.quick ? ' (quick)' : ''}<br>
 ${escapeHtml(report.machine.description)}</p>
 <p>Baselines measured in the same run: page-cache write ${fmt(b.pageCacheWriteMBps)} MB/s (1 MiB pwrite into fresh files),
+page-cache read ${fmt(b.pageCacheReadMBps)} MB/s (64 KiB preads of a resident file),
 disk write + fdatasync ${fmt(b.diskWriteMBps)} MB/s, loopback TCP ${fmt(b.loopbackMBps)} MB/s.
 Kinesis per-shard limits: ${report.limits.shardWriteRecordsPerSec} records/s and 1 MiB/s written, 2 MiB/s read.
 ${report.ok ? 'Every record put was read back.' : '<b>Verification failed: see the table.</b>'}</p>

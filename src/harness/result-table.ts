@@ -59,7 +59,7 @@ export function rowCells(r: BenchResult): string[] {
     fmt(r.latencyMs?.p99, 2),
     fmt(r.latencyMs?.p999, 2),
     fmt(r.shardEquivalents),
-    `${fmt(r.baseline.ratio * 100, 1)} % ${r.path !== 'embedded' ? 'loopback' : r.method.includes('fsync') ? 'disk' : r.op === 'put' ? 'page-cache write' : 'mmap read'}`,
+    `${fmt(r.baseline.ratio * 100, 1)} % ${r.path !== 'embedded' ? 'loopback' : r.method.includes('fsync') ? 'disk' : r.op === 'put' ? 'page-cache write' : 'page-cache read'}`,
     fmt(r.cpu.msPerMB, 1),
     r.verified ? (r.verified.ok ? 'yes' : `NO ${r.verified.read}/${r.verified.expected}`) : '',
   ];
