@@ -161,14 +161,20 @@ export class ShardReader {
    * last does not: at least `length` bytes, and up to the pass's window size, but not past the
    * committed end of the active segment. Undefined when the file is gone or ends before.
    */
-  private cover(base: number, offset: number, length: number, pass: ReadPass): Window | undefined {
+  private cover(
+    base: number,
+    offset: number,
+    length: number,
+    pass: ReadPass,
+    readAhead = pass.windowBytes,
+  ): Window | undefined {
     const last = pass.window;
     if (last && last.base === base && offset >= last.start && offset + length <= last.start + last.bytes.length) {
       return last;
     }
     const fd = this.file(base);
     if (fd === undefined) return undefined;
-    let size = Math.max(length, Math.min(pass.windowBytes, pass.remaining));
+    let size = Math.max(length, Math.min(readAhead, pass.remaining));
     if (base === this.index.activeSegmentBase()) {
       // The hint may belong to the segment before or after a roll; then it only shrinks reads.
       size = Math.max(length, Math.min(size, this.index.committedEnd() - offset));
@@ -197,7 +203,11 @@ export class ShardReader {
   }
 
   private header(base: number, offset: number, pass: ReadPass): BatchHeader | undefined {
-    const window = this.cover(base, offset, BATCH_HEADER_BYTES, pass);
+    // A pass's first read is sized before any batch length is known: a large read-ahead there
+    // is wasted whenever the batch is larger still (the body is then read again from its
+    // start), so it reads ahead READ_WINDOW_BYTES_MIN, enough for a walk from an index entry.
+    const readAhead = pass.window ? pass.windowBytes : Math.min(pass.windowBytes, READ_WINDOW_BYTES_MIN);
+    const window = this.cover(base, offset, BATCH_HEADER_BYTES, pass, readAhead);
     return window && readBatchHeader(window.bytes, window.view, offset - window.start, HEADER_LIMIT);
   }
 
