@@ -205,8 +205,14 @@ export class ShardReader {
   private header(base: number, offset: number, pass: ReadPass): BatchHeader | undefined {
     // A pass's first read is sized before any batch length is known: a large read-ahead there
     // is wasted whenever the batch is larger still (the body is then read again from its
-    // start), so it reads ahead READ_WINDOW_BYTES_MIN, enough for a walk from an index entry.
-    const readAhead = pass.window ? pass.windowBytes : Math.min(pass.windowBytes, READ_WINDOW_BYTES_MIN);
+    // start), so it reads ahead READ_WINDOW_BYTES_MIN, enough for a walk from an index entry,
+    // unless all that is committed from here fits the window (a reader keeping up): then it
+    // reads all of it at once.
+    let readAhead = pass.windowBytes;
+    if (!pass.window) {
+      const committed = base === this.index.activeSegmentBase() ? this.index.committedEnd() - offset : 0;
+      if (committed <= 0 || committed > readAhead) readAhead = Math.min(readAhead, READ_WINDOW_BYTES_MIN);
+    }
     const window = this.cover(base, offset, BATCH_HEADER_BYTES, pass, readAhead);
     return window && readBatchHeader(window.bytes, window.view, offset - window.start, HEADER_LIMIT);
   }
