@@ -92,8 +92,9 @@ export const SEGMENT_BYTES_MAX = 1 * GIB;
 /** A sparse index entry is published every time this many segment bytes have been written. */
 export const INDEX_INTERVAL_BYTES = 16 * KIB;
 /**
- * Readers read segments with pread(2) in windows: the first window of a read is at most this
- * many bytes, and each further one twice the last, up to what the read may return.
+ * Readers read segments with pread(2) in windows: a read's first window is this many bytes
+ * (or all that is committed from there, when that fits the read), and later ones grow up to
+ * what the read may return.
  */
 export const READ_WINDOW_BYTES_MIN = 64 * KIB;
 /** Segment files a shard's reader keeps open (least recently used closed first). */

@@ -9,10 +9,11 @@
  * WS_PUT_IN_FLIGHT_BYTES_MAX): beyond that a put is refused at once with a retryable error.
  *
  * Subscriptions: one loop per subscription reads committed batches straight from the segment
- * files (engine.readBatches: one pread for most reads, no message to the worker) up to the
- * credit the client granted and sends the stored bytes as WebSocket fragments behind a 20-byte
- * head: no further copy, no transcoding. Caught up, it waits on the shard's commit counter (engine.waitForRecords:
- * Atomics.waitAsync, no polling), so records leave within a turn of their commit. It pauses
+ * files (engine.readBatches: one or two preads into a scratch buffer, no message to the worker)
+ * up to the credit the client granted and sends the stored bytes as WebSocket fragments behind a
+ * 20-byte head: no further copy, no transcoding. Caught up, it waits on the shard's commit
+ * counter (engine.waitForRecords: Atomics.waitAsync, no polling), so records leave within a turn
+ * of their commit. It pauses
  * while the connection has more than WS_SEND_BUFFER_BYTES_HIGH unsent, until uWS drains it.
  * Without credit it waits on a promise and holds no data: a subscriber that grants nothing
  * costs its socket and this object.
