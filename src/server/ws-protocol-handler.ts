@@ -13,10 +13,9 @@
  * up to the credit the client granted and sends the stored bytes as WebSocket fragments behind a
  * 20-byte head: no further copy, no transcoding. Caught up, it waits on the shard's commit
  * counter (engine.waitForRecords: Atomics.waitAsync, no polling), so records leave within a turn
- * of their commit. It pauses
- * while the connection has more than WS_SEND_BUFFER_BYTES_HIGH unsent, until uWS drains it.
- * Without credit it waits on a promise and holds no data: a subscriber that grants nothing
- * costs its socket and this object.
+ * of their commit. It pauses while the connection has more than WS_SEND_BUFFER_BYTES_HIGH
+ * unsent, until uWS drains it. Without credit it waits on a promise and holds no data: a
+ * subscriber that grants nothing costs its socket and this object.
  *
  * uWS rules kept here: a WebSocket is used only between open and close (`connection.ws` is
  * cleared on close and checked before every send); sends outside a uWS callback are corked;
