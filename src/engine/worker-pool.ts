@@ -16,12 +16,16 @@ import { KinesisError } from '../errors.js';
 import { WORKER_TASK_QUEUE_MAX } from '../limits.js';
 import type { WorkerTask } from '../storage/worker-protocol.js';
 
-/** A compiled worker entry, dist/workers/<name>.js, whether running from source or dist/. */
+/**
+ * The compiled entry of a worker thread, dist/workers/<name>-entry.cjs (a CommonJS file that
+ * imports dist/workers/<name>.js: workers/esm-entry.cts says why), whether running from source
+ * or dist/.
+ */
 export function workerFile(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const compiled = here.includes(`${sep}dist${sep}src${sep}`);
   const root = compiled ? resolve(here, '../../..') : resolve(here, '../..');
-  const file = join(root, 'dist', 'workers', `${name}.js`);
+  const file = join(root, 'dist', 'workers', `${name}-entry.cjs`);
   if (!existsSync(file)) {
     throw new Error(`runnel: ${file} is missing; run \`npm run build\` first`);
   }
