@@ -29,8 +29,10 @@
  * Targets: ≥ 800 MB/s at 64 KiB, ≥ 2,000,000 records/s at 100 B, p99 ≤ 2 ms at half load.
  * Every phase runs a fixed time; the run stops by itself and removes its data.
  *
- * Usage: node dist/bench/ws-throughput.js [--seconds 4] [--connections 4] [--shards 4]
- *        [--workers 2] [--sizes 100,1024,65536] [--in-flight 16] [--load 0.5] [--cpu-prof DIR]
+ * Usage: node $(node dist/src/server/node-flags.js) dist/bench/ws-throughput.js
+ *        [--seconds 4] [--connections 4] [--shards 4] [--workers 2] [--sizes 100,1024,65536]
+ *        [--in-flight 16] [--load 0.5] [--cpu-prof DIR]
+ * (the flags: `--single-threaded-gc` on 2 cores or fewer, for this load process as for the server)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
