@@ -123,8 +123,27 @@ function stringEnd(body: Buffer, at: number): number {
   return body[at] === QUOTE ? body.indexOf(QUOTE, at + 1) : -1;
 }
 
-function sameBytes(body: Buffer, start: number, end: number, name: Buffer): boolean {
-  if (end - start !== name.length) return false;
+/** Where the name of the member memberValue last read lies in the body: [start, end). */
+const memberName = new Int32Array(2);
+
+/**
+ * Reads `"name" :` at `at` (the name's place goes to memberName) and returns where the member's
+ * value starts, or -1 when that is not what is there.
+ */
+function memberValue(body: Buffer, at: number): number {
+  const nameEnd = stringEnd(body, at);
+  if (nameEnd < 0) return -1;
+  const colon = skipSpace(body, nameEnd + 1);
+  if (body[colon] !== COLON) return -1;
+  memberName[0] = at + 1;
+  memberName[1] = nameEnd;
+  return skipSpace(body, colon + 1);
+}
+
+/** Whether the member memberValue last read is named `name`. */
+function isMember(body: Buffer, name: Buffer): boolean {
+  const start = memberName[0]!;
+  if (memberName[1]! - start !== name.length) return false;
   for (let i = 0; i < name.length; i++) if (body[start + i] !== name[i]) return false;
   return true;
 }
@@ -176,19 +195,15 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
   if (body[at] !== OPEN_OBJECT) return NOT_PLAIN;
   at = skipSpace(body, at + 1);
   for (;;) {
-    const nameEnd = stringEnd(body, at);
-    if (nameEnd < 0) return NOT_PLAIN;
-    const nameStart = at + 1;
-    at = skipSpace(body, nameEnd + 1);
-    if (body[at] !== COLON) return NOT_PLAIN;
-    at = skipSpace(body, at + 1);
-    if (sameBytes(body, nameStart, nameEnd, STREAM_NAME_MEMBER)) {
+    at = memberValue(body, at);
+    if (at < 0) return NOT_PLAIN;
+    if (isMember(body, STREAM_NAME_MEMBER)) {
       const end = stringEnd(body, at);
       if (streamStart >= 0 || end < 0 || !isPlainStreamName(body, at + 1, end)) return NOT_PLAIN;
       streamStart = at + 1;
       streamEnd = end;
       at = end + 1;
-    } else if (sameBytes(body, nameStart, nameEnd, RECORDS_MEMBER)) {
+    } else if (isMember(body, RECORDS_MEMBER)) {
       if (count >= 0) return NOT_PLAIN;
       const scanned = scanRecords(body, at);
       if (scanned === undefined) return NOT_PLAIN;
@@ -286,18 +301,14 @@ function scanRecords(body: Buffer, at: number): { count: number; end: number } |
     spans[o] = spans[o + 2] = spans[o + 4] = -1;
     at = skipSpace(body, at + 1);
     for (;;) {
-      const nameEnd = stringEnd(body, at);
-      if (nameEnd < 0) return undefined;
-      const nameStart = at + 1;
-      at = skipSpace(body, nameEnd + 1);
-      if (body[at] !== COLON) return undefined;
-      at = skipSpace(body, at + 1);
+      at = memberValue(body, at);
+      if (at < 0) return undefined;
       const end = stringEnd(body, at);
       if (end < 0) return undefined;
       let slot: number;
-      if (sameBytes(body, nameStart, nameEnd, DATA_MEMBER)) slot = o + 2;
-      else if (sameBytes(body, nameStart, nameEnd, PARTITION_KEY_MEMBER)) slot = o;
-      else if (sameBytes(body, nameStart, nameEnd, EXPLICIT_HASH_KEY_MEMBER)) slot = o + 4;
+      if (isMember(body, DATA_MEMBER)) slot = o + 2;
+      else if (isMember(body, PARTITION_KEY_MEMBER)) slot = o;
+      else if (isMember(body, EXPLICIT_HASH_KEY_MEMBER)) slot = o + 4;
       else return undefined;
       if (spans[slot]! >= 0) return undefined;
       spans[slot] = at + 1;
