@@ -19,10 +19,24 @@ afterEach(async () => {
   cleanup();
 });
 
-async function open(dir: string, options: Partial<Parameters<typeof Engine.open>[0]> = {}) {
+type OpenOptions = Partial<Parameters<typeof Engine.open>[0]>;
+
+async function open(dir: string, options: OpenOptions = {}) {
   const engine = await Engine.open({ dataDir: dir, workers: 2, segmentBytes: 1 << 20, ...options });
   engines.push(engine);
   return engine;
+}
+
+/** An engine on a fresh data directory, removed after the test. */
+async function openFresh(options: OpenOptions = {}) {
+  const temp = tempDir();
+  cleanup = temp.cleanup;
+  return { engine: await open(temp.dir, options), dir: temp.dir };
+}
+
+/** `count` records keyed k0, k1, … holding v0, v1, …. */
+function numberedRecords(count: number) {
+  return Array.from({ length: count }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) }));
 }
 
 interface Expected {
@@ -62,9 +76,7 @@ async function verifyStream(engine: Engine, name: string, expected: Map<string, 
 
 describe('Engine', () => {
   it('stores 100,000 records across 8 shards on 2 workers and reads them back, also after reopen', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir);
+    const { engine, dir } = await openFresh();
     await engine.createStream({ StreamName: 'orders', ShardCount: 8 });
     const expected = new Map<string, Expected>();
     const total = 100_000;
@@ -91,39 +103,35 @@ describe('Engine', () => {
     await verifyStream(engine, 'orders', expected);
     await engine.close();
     engines = [];
-    const reopened = await open(temp.dir);
+    const reopened = await open(dir);
     await verifyStream(reopened, 'orders', expected);
   });
 
   it('serves reads through read-only descriptors of segments the owner writes through its own', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir);
+    const { engine, dir } = await openFresh();
     await engine.createStream({ StreamName: 'files', ShardCount: 2 });
     for (const ExplicitHashKey of ['0', String(2n ** 127n)]) {
       await engine.putRecord({ StreamName: 'files', PartitionKey: 'k', ExplicitHashKey, Data: Buffer.from('x') });
     }
     const segmentMaps = () =>
-      readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${temp.dir}/`));
+      readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${dir}/`));
     const mapsBefore = segmentMaps();
     await readShard(engine, 'files', 'shardId-000000000000');
     await readShard(engine, 'files', 'shardId-000000000001');
     // Reading maps nothing, and nothing maps segments writable.
     expect(segmentMaps().every((line) => mapsBefore.includes(line))).toBe(true);
     expect(segmentMaps().some((line) => / rw.s /.test(line) && line.endsWith('.seg'))).toBe(false);
-    const files = openFilesUnder(temp.dir).filter(({ path }) => path.endsWith('.seg'));
+    const files = openFilesUnder(dir).filter(({ path }) => path.endsWith('.seg'));
     // The owner worker holds each active segment open read-write (O_RDWR, not O_APPEND); the
     // reading (main) thread opened each read-only.
     expect(files.filter(({ flags }) => (flags & 3) === 2 && (flags & 0o2000) === 0)).toHaveLength(2);
     expect(files.filter(({ flags }) => (flags & 3) === 0)).toHaveLength(2);
     await engine.deleteStream({ StreamName: 'files' });
-    expect(openFilesUnder(temp.dir)).toEqual([]);
+    expect(openFilesUnder(dir)).toEqual([]);
   });
 
   it('reads records while the owner worker writes them: every record whole and in order, across segment rolls', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir, { workers: 1, segmentBytes: 256 * 1024 });
+    const { engine, dir } = await openFresh({ workers: 1, segmentBytes: 256 * 1024 });
     await engine.createStream({ StreamName: 'live', ShardCount: 1 });
     const total = 20_000;
     const dataOf = (i: number) => `${i}:${'x'.repeat((i * 37) % 500)}`;
@@ -154,15 +162,13 @@ describe('Engine', () => {
     await reading;
     abort.abort();
     expect(seen).toBe(total);
-    expect(readdirSync(join(temp.dir, 'streams', 'live', 'shardId-000000000000')).length).toBeGreaterThan(10);
+    expect(readdirSync(join(dir, 'streams', 'live', 'shardId-000000000000')).length).toBeGreaterThan(10);
   });
 
   it('reads committed records through the shared index without asking the owner worker', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir, { workers: 1 });
+    const { engine } = await openFresh({ workers: 1 });
     await engine.createStream({ StreamName: 'direct', ShardCount: 1 });
-    const Records = Array.from({ length: 300 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) }));
+    const Records = numberedRecords(300);
     await engine.putRecords({ StreamName: 'direct', Records });
     const { ShardIterator } = await engine.getShardIterator({
       StreamName: 'direct',
@@ -183,11 +189,9 @@ describe('Engine', () => {
   });
 
   it('queues control tasks (open, retention) behind a busy worker instead of failing them', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir, { workers: 1 });
+    const { engine } = await openFresh({ workers: 1 });
     await engine.createStream({ StreamName: 'busy', ShardCount: 1 });
-    const Records = Array.from({ length: 50 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) }));
+    const Records = numberedRecords(50);
     // The only worker is busy; appends pile up behind it as the batcher allows...
     const stall = engine.stallWorker(0, 300);
     const puts = Array.from({ length: 4 }, () => engine.putRecords({ StreamName: 'busy', Records }));
@@ -201,9 +205,7 @@ describe('Engine', () => {
   });
 
   it('opens, writes and reads a stream of 1,000 shards', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir, { segmentBytes: 64 * 1024 });
+    const { engine } = await openFresh({ segmentBytes: 64 * 1024 });
     await engine.createStream({ StreamName: 'wide', ShardCount: 1000 });
     const expected = new Map<string, Expected>();
     for (let call = 0; call < 10; call++) {
@@ -225,9 +227,7 @@ describe('Engine', () => {
   });
 
   it('replaces a worker thread that dies; acknowledged records survive and writes resume', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await open(temp.dir);
+    const { engine, dir } = await openFresh();
     await engine.createStream({ StreamName: 'phoenix', ShardCount: 4 });
     const expected = new Map<string, Expected>();
     const put = async (tag: string) => {
@@ -240,7 +240,7 @@ describe('Engine', () => {
     };
     await put('before');
     const writers = () =>
-      openFilesUnder(temp.dir).filter(({ path, flags }) => path.endsWith('.seg') && (flags & 3) === 2).length;
+      openFilesUnder(dir).filter(({ path, flags }) => path.endsWith('.seg') && (flags & 3) === 2).length;
     expect(writers()).toBe(4);
     await engine.crashWorker(0);
     let after = await put('after');
