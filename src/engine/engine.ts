@@ -1210,7 +1210,7 @@ export class Engine {
    * `scratch` while the reads fit in it, valid until it is reused). Reading below the trim
    * horizon starts at the trim horizon. Never messages the owner worker.
    */
-  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number, scratch?: Uint8Array) {
+  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number, scratch?: Buffer) {
     const shard = this.shardOf(this.writable({ StreamName: streamName }), shardId);
     const from = Math.max(ordinal, shard.index.trimOrdinal());
     return { from, batches: shard.reader.readBatches(from, maxBytes, scratch), watermark: shard.index.nextOrdinal() };

@@ -150,10 +150,19 @@ export class ShardReader {
     return fd;
   }
 
-  private pass(windowBytes: number, budget: number, scratch?: Uint8Array): ReadPass {
+  private pass(windowBytes: number, budget: number, scratch?: Buffer): ReadPass {
     const pass = new ReadPass(this.index.nextOrdinal(), Math.min(windowBytes, budget), budget);
-    if (scratch) pass.scratch = Buffer.from(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+    pass.scratch = scratch;
     return pass;
+  }
+
+  /**
+   * Bytes known committed from `offset` of segment `base`: up to the committed end the owner
+   * publishes when `base` is the active segment (across a roll the hint may be the other
+   * segment's: then it only shrinks a read), unbounded for a sealed one.
+   */
+  private committedFrom(base: number, offset: number): number {
+    return base === this.index.activeSegmentBase() ? this.index.committedEnd() - offset : Infinity;
   }
 
   /**
@@ -174,11 +183,7 @@ export class ShardReader {
     }
     const fd = this.file(base);
     if (fd === undefined) return undefined;
-    let size = Math.max(length, Math.min(readAhead, pass.remaining));
-    if (base === this.index.activeSegmentBase()) {
-      // The hint may belong to the segment before or after a roll; then it only shrinks reads.
-      size = Math.max(length, Math.min(size, this.index.committedEnd() - offset));
-    }
+    const size = Math.max(length, Math.min(readAhead, pass.remaining, this.committedFrom(base, offset)));
     pass.windowBytes = Math.min(2 * pass.windowBytes, pass.budget);
     // Windows of one pass never overlap in the scratch buffer: earlier ones hold results.
     const scratch = pass.scratch;
@@ -210,7 +215,7 @@ export class ShardReader {
     // reads all of it at once.
     let readAhead = pass.windowBytes;
     if (!pass.window) {
-      const committed = base === this.index.activeSegmentBase() ? this.index.committedEnd() - offset : 0;
+      const committed = this.committedFrom(base, offset);
       if (committed <= 0 || committed > readAhead) readAhead = Math.min(readAhead, READ_WINDOW_BYTES_MIN);
     }
     const window = this.cover(base, offset, BATCH_HEADER_BYTES, pass, readAhead);
@@ -374,7 +379,7 @@ export class ShardReader {
    * reads go into it while they fit: the batches are then valid only until the caller reuses
    * it (a sender that copies them out at once, like the WebSocket subscriptions).
    */
-  readBatches(ordinal: number, maxBytes: number, scratch?: Uint8Array): RawBatch[] {
+  readBatches(ordinal: number, maxBytes: number, scratch?: Buffer): RawBatch[] {
     const pass = this.pass(maxBytes, maxBytes, scratch);
     const batches: RawBatch[] = [];
     let location = this.locateIn(ordinal, undefined, pass);

@@ -3,8 +3,8 @@
  * ordinal of its first record as 20 zero-padded digits (`00000000000000000000.seg`) so `ls`
  * sorts segments in log order.
  *
- * The file is created sparse at its full size (ftruncate); readers map it MAP_SHARED, the owner
- * writes it with pwrite (see SegmentWriter). Batches are written back to back from offset 0;
+ * The file is created sparse at its full size (ftruncate); the owner writes it with pwrite and
+ * readers read it with pread (see SegmentWriter). Batches are written back to back from offset 0;
  * the bytes after the last batch are zero, so the first zero magic marks the end. A segment is
  * sealed when the next batch does not fit: the owner rolls a new segment named by the next
  * ordinal. A batch larger than the configured segment size gets a segment of its own, sized to
