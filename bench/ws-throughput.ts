@@ -15,10 +15,11 @@
  * Latency: first the peak of the whole pipeline is measured — closed-loop puts as in the ingest
  * phase while a LATEST subscriber on every shard takes everything (ingest alone peaks higher, as
  * delivery then costs nothing). A paced producer then sends the same puts at `--load` (default
- * half) of that peak, for a warm-up second (not counted) and then the measured time; each put's
+ * half) of that peak, for a warm-up of 3 s (not counted) and then the measured time; each put's
  * send time (performance.now() of this process) is written into its first record, and a LATEST
  * subscriber on every shard (same process, same clock) takes the difference on arrival: one
- * sample per put.
+ * sample per put. Its floor is measured right after: the same frames at the same rate, sent by
+ * the same WebSocket client to a bare uWS echo route in the server process ("echo p50/p99").
  *
  * Baseline: the same pre-encoded batches put straight into the server's Engine
  * (`putRoutedBatch` in its process, as many in flight) — ingest without the protocol; "vs
@@ -45,6 +46,7 @@ import { parseArgs } from 'node:util';
 import uWS from 'uWebSockets.js';
 
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
+import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../src/kinesis/hash-key.js';
 import {
@@ -53,10 +55,13 @@ import {
   newRecordFields,
   nextRecordFields,
 } from '../src/protocol/batch-writer.js';
+import { WS_FRAME_BYTES_MAX, WS_SEND_BUFFER_BYTES_MAX } from '../src/limits.js';
 import { serverNodeFlags } from '../src/server/node-flags.js';
 import { registerWebSocketProtocol } from '../src/server/ws-protocol-handler.js';
 
 const STREAM_PREFIX = 'ws-bench';
+/** The server's bare echo route, for the latency floor. */
+const ECHO_PATH = '/echo';
 const READY_TIMEOUT_MS = 30_000;
 /** Distinct pre-encoded batches per shard, so keys vary between puts. */
 const BATCHES_PER_SHARD = 4;
@@ -67,10 +72,11 @@ const TARGET_P99_MS = 2;
 const RECORDS_PER_PUT: Record<number, number> = { 100: 1000, 1024: 500, 65536: 16 };
 const LATENCY_SECONDS_MAX = 3;
 /**
- * Paced puts before latency samples count: the stream is new, and its first puts open shard
- * files and subscriptions map segments, which steady-state latency does not include.
+ * Paced sends before latency samples count: the stream is new (its first puts open shard files),
+ * and the paced loop's code is not compiled yet. A bare echo's p99 on this load settles only
+ * after 1–1.5 s: with 1 s of warm-up it measured 3.5–9.2 ms, with 3 s 1.2–1.8 ms.
  */
-const LATENCY_WARMUP_MS = 1000;
+const LATENCY_WARMUP_MS = 3000;
 /** After the closed-loop puts of the end-to-end phase, how long delivery may take to catch up. */
 const END_TO_END_DRAIN_MS_MAX = 10_000;
 /** After the last paced put, how long the subscribers get to receive it. */
@@ -174,6 +180,11 @@ async function serve(dataDir: string, workers: number): Promise<void> {
   const engine = await Engine.open({ dataDir, workers });
   const app = uWS.App();
   const protocol = registerWebSocketProtocol(app, engine);
+  app.ws(ECHO_PATH, {
+    maxPayloadLength: WS_FRAME_BYTES_MAX,
+    maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
+    message: (ws, message) => void ws.send(message, true),
+  });
   const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen('127.0.0.1', 0, (token) => {
       if (token) resolve(token);
@@ -384,39 +395,64 @@ function timestampAt(batch: Uint8Array, write?: number): number {
   return view.getFloat64(0, true);
 }
 
-/** Paced puts at `recordsPerSec`; the latency of each to the LATEST subscriber that gets it. */
-async function latency(
-  clients: RunnelClient[],
-  stream: string,
+/**
+ * Latency samples: each arrival's age, from the send time written in its first record. Every
+ * arrival is kept and the warm-up's are dropped at the end: a test at arrival would change
+ * course at the warm-up's end, and V8 would then deoptimize the receiving loop mid-measurement.
+ */
+class Arrivals {
+  /** Sends before this (the warm-up) are not counted. */
+  measuredFrom = Infinity;
+  private readonly sentAt: number[] = [];
+  private readonly ages: number[] = [];
+
+  arrived(batch: Uint8Array): void {
+    const sentAt = timestampAt(batch);
+    this.sentAt.push(sentAt);
+    this.ages.push(performance.now() - sentAt);
+  }
+
+  latency(recordsPerSec: number): Latency {
+    const samples = this.ages.filter((_, i) => this.sentAt[i]! >= this.measuredFrom).sort((a, b) => a - b);
+    const at = (q: number) =>
+      samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
+    return { p50: at(0.5), p99: at(0.99), samples: samples.length, recordsPerSec };
+  }
+}
+
+/**
+ * Sends the batches round-robin over shards at `recordsPerSec`, each stamped with its send time,
+ * for the warm-up (LATENCY_WARMUP_MS) and then `seconds`. `send` resolves once the bytes it was given may be
+ * reused (stamped copies are pooled: a fresh 100 KB–1 MB buffer per put would make this
+ * process collect its external memory far more often, and its pauses would count as latency).
+ * Returns the records/s sent.
+ */
+async function paced(
   batches: EncodedBatch[][],
   recordsPerSec: number,
   seconds: number,
-): Promise<Latency> {
+  arrivals: Arrivals,
+  send: (index: number, bytes: Uint8Array, records: number) => Promise<unknown>,
+): Promise<number> {
   const shards = batches.length;
   const perPut = batches[0]![0]!.records;
-  const samples: number[] = [];
-  const subscriptions = await subscribeAll(clients, stream, shards, 'LATEST');
-  let measuredFrom = Infinity;
-  const reading = subscriptions.map(async (subscription) => {
-    for await (const batch of subscription.batches()) {
-      const sentAt = timestampAt(batch.bytes);
-      if (sentAt >= measuredFrom) samples.push(performance.now() - sentAt);
-    }
-  });
+  const free = new Map<EncodedBatch, Uint8Array[]>();
   const intervalMs = (perPut / recordsPerSec) * 1000;
   const started = performance.now();
-  measuredFrom = started + LATENCY_WARMUP_MS;
+  arrivals.measuredFrom = started + LATENCY_WARMUP_MS;
   const pending = new Set<Promise<unknown>>();
   let sent = 0;
-  while (performance.now() < measuredFrom + seconds * 1000) {
+  while (performance.now() < arrivals.measuredFrom + seconds * 1000) {
     // Catch up with the schedule, then sleep to the next slot.
     while (started + sent * intervalMs <= performance.now()) {
       const template = batches[sent % shards]![sent % BATCHES_PER_SHARD]!;
-      const bytes = template.bytes.slice();
+      let pool = free.get(template);
+      if (!pool) free.set(template, (pool = []));
+      const bytes = pool.pop() ?? template.bytes.slice();
       timestampAt(bytes, performance.now());
-      const put = clients[sent % clients.length]!.putEncodedBatch(stream, bytes, template.records, ROUTED);
-      pending.add(put);
-      void put.finally(() => pending.delete(put));
+      const done = send(sent, bytes, template.records).then(() => pool.push(bytes));
+      pending.add(done);
+      void done.finally(() => pending.delete(done));
       sent++;
     }
     const wait = started + sent * intervalMs - performance.now();
@@ -425,13 +461,61 @@ async function latency(
   const sendingSeconds = (performance.now() - started) / 1000;
   await Promise.all(pending);
   await new Promise((resolve) => setTimeout(resolve, LATENCY_DRAIN_MS));
+  return (sent * perPut) / sendingSeconds;
+}
+
+/** Paced puts at `recordsPerSec`; the latency of each to the LATEST subscriber that gets it. */
+async function latency(
+  clients: RunnelClient[],
+  stream: string,
+  batches: EncodedBatch[][],
+  recordsPerSec: number,
+  seconds: number,
+): Promise<Latency> {
+  const subscriptions = await subscribeAll(clients, stream, batches.length, 'LATEST');
+  const arrivals = new Arrivals();
+  const reading = subscriptions.map(async (subscription) => {
+    for await (const batch of subscription.batches()) arrivals.arrived(batch.bytes);
+  });
+  const rate = await paced(batches, recordsPerSec, seconds, arrivals, (index, bytes, records) =>
+    clients[index % clients.length]!.putEncodedBatch(stream, bytes, records, ROUTED),
+  );
   for (const subscription of subscriptions) subscription.unsubscribe();
   await Promise.all(reading);
-  samples.sort((a, b) => a - b);
-  const at = (q: number) =>
-    samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
-  const rate = (sent * perPut) / sendingSeconds;
-  return { p50: at(0.5), p99: at(0.99), samples: samples.length, recordsPerSec: rate };
+  return arrivals.latency(rate);
+}
+
+/**
+ * The floor under the latency phase: the same frames at the same rate over as many
+ * connections of the same WebSocket client, to a bare uWS echo route in the server process (no
+ * engine, no worker thread, no disk). What is left of a put's latency above this is Runnel's own.
+ */
+async function echoFloor(
+  url: string,
+  connections: number,
+  batches: EncodedBatch[][],
+  recordsPerSec: number,
+  seconds: number,
+): Promise<Latency> {
+  const arrivals = new Arrivals();
+  const sockets = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const socket = new NodeWebSocket(`${url}${ECHO_PATH}`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+      socket.binaryType = 'uint8array';
+      socket.onmessage = (event) => arrivals.arrived(event.data as Uint8Array);
+      await new Promise((resolve, reject) => {
+        socket.onopen = resolve;
+        socket.onerror = (event) => reject(event.error);
+      });
+      return socket;
+    }),
+  );
+  // The client frames (and so copies) what it is given before send returns.
+  const rate = await paced(batches, recordsPerSec, seconds, arrivals, async (index, bytes) => {
+    sockets[index % sockets.length]!.send(bytes);
+  });
+  for (const socket of sockets) socket.close();
+  return arrivals.latency(rate);
 }
 
 // ---- report -------------------------------------------------------------------------------------
@@ -445,7 +529,7 @@ const sizeName = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${
 const HEADER =
   `${pad('record', 7)} | ${pad('ingest rec/s', 12)} ${pad('MB/s', 5)} ${pad('vs engine', 9)} ` +
   `${pad('cpu s/l %', 9)} | ${pad('subscribe rec/s', 15)} ${pad('MB/s', 5)} ${pad('cpu s/l %', 9)} | ` +
-  `${pad('latency at rec/s', 16)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)}`;
+  `${pad('latency at rec/s', 16)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} | ${pad('echo p50/p99 ms', 15)}`;
 
 async function measureSize(
   server: ServerProcess,
@@ -483,17 +567,20 @@ async function measureSize(
   const rate = e2eRate * Number(values.load);
   const lat = await latency(clients, quiet, batches, rate, latencySeconds);
   await server.command(`delete ${quiet}`);
+  const floor = await echoFloor(server.url, clients.length, batches, rate, latencySeconds);
 
   const row =
     `${pad(sizeName(recordBytes), 7)} | ${pad(count(putRate), 12)} ${pad(megabytes(put), 5)} ` +
     `${pad(`${Math.round((100 * putRate) / directRate)}%`, 9)} ${pad(cpu(put), 9)} | ` +
     `${pad(count(read.records / read.seconds), 15)} ${pad(megabytes(read), 5)} ${pad(cpu(read), 9)} | ` +
-    `${pad(count(lat.recordsPerSec), 16)} ${pad(lat.p50.toFixed(2), 7)} ${pad(lat.p99.toFixed(2), 7)}`;
+    `${pad(count(lat.recordsPerSec), 16)} ${pad(lat.p50.toFixed(2), 7)} ${pad(lat.p99.toFixed(2), 7)} | ` +
+    pad(`${floor.p50.toFixed(2)}/${floor.p99.toFixed(2)}`, 15);
   const notes = [
     `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
       `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
       `records/s; p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it vs target ${TARGET_P99_MS} ms ` +
-      `(${lat.samples} puts of ${perPut})`,
+      `(${lat.samples} puts of ${perPut}); bare echo of the same frames at that rate: ` +
+      `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toFixed(1)}× it`,
   ];
   if (recordBytes === 100) {
     const target = count(TARGET_RECORDS_PER_SEC_100B);
