@@ -43,7 +43,7 @@ import { requireStreamTarget, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { OpenReply, RetentionReply, RoutedBatchCheck } from '../storage/worker-protocol.js';
-import { Batcher } from './batcher.js';
+import { Batcher, type Committed } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
@@ -196,6 +196,41 @@ class BatchResult implements PutRecordBatchResult {
 
   errorOf(i: number): KinesisError | undefined {
     return this.errors?.get(i);
+  }
+}
+
+/**
+ * The outcome of a batch appended whole to one shard (a routed put): consecutive ordinals from
+ * one base and one arrival time, or one error for every record. Nothing per record is kept.
+ */
+class ShardBatchResult implements PutRecordBatchResult {
+  readonly FailedRecordCount: number;
+
+  constructor(
+    readonly recordCount: number,
+    private readonly shard: ShardState,
+    private readonly committed: Committed | undefined,
+    private readonly error?: KinesisError,
+  ) {
+    this.FailedRecordCount = committed ? 0 : recordCount;
+  }
+
+  shardIdOf(): string {
+    return this.shard.shardId;
+  }
+
+  sequenceNumberOf(i: number): string | undefined {
+    const { committed } = this;
+    return committed && this.shard.sequenceNumber(committed.baseOrdinal + i, committed.arrivalMs);
+  }
+
+  writeSequenceNumber(i: number, target: Uint8Array, offset: number): number {
+    const { baseOrdinal, arrivalMs } = this.committed!;
+    return this.shard.writeSequenceNumber(baseOrdinal + i, arrivalMs, target, offset);
+  }
+
+  errorOf(): KinesisError | undefined {
+    return this.error;
   }
 }
 
@@ -889,25 +924,20 @@ export class Engine {
     const words = new Uint32Array(HASH_WORDS);
     const count = this.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
     if (count === 0) return this.putEncodedBatch(streamName, batch);
-    const slot = stream.router.route(words, 0);
-    const shard = stream.open[slot]!;
-    const positionOfRecord = new Int32Array(count);
-    for (let i = 0; i < count; i++) positionOfRecord[i] = i;
-    const encoded: EncodedBatches = {
-      shardOfRecord: new Int32Array(count).fill(slot),
-      positionOfRecord,
-      batches: new Map([[slot, batch]]),
-    };
-    const result = new BatchResult(stream.open, count);
-    const pending: Array<Promise<void>> = [];
-    this.appendEncoded(stream, encoded, 0, result, pending, {
+    const shard = stream.open[stream.router.route(words, 0)]!;
+    const check: RoutedBatchCheck = {
       shardId: shard.shardId,
       start: shard.start,
       end: shard.end,
       maxRecordBytes: stream.record.maxRecordSizeKiB * KIB,
-    });
-    await Promise.all(pending);
-    return result;
+    };
+    try {
+      const committed = await this.batcher.append(shard.worker, shard.descriptor, batch, check);
+      return new ShardBatchResult(count, shard, committed);
+    } catch (error) {
+      if (error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
+      return new ShardBatchResult(count, shard, undefined, this.appendFailure(stream, shard, error));
+    }
   }
 
   /**
@@ -1008,11 +1038,9 @@ export class Engine {
     };
   }
 
-
   /**
    * Appends each slot's batch and settles `result` once all have answered: a failed append fails
-   * its slot's records. With `check` (a routed batch: one slot), its owner checks the batch first,
-   * and a refusal by the check fails the whole request instead.
+   * its slot's records.
    */
   private appendEncoded(
     stream: StreamState,
@@ -1020,7 +1048,6 @@ export class Engine {
     offset: number,
     result: BatchResult,
     pending: Array<Promise<void>>,
-    check?: RoutedBatchCheck,
   ): void {
     const routing = result.routing;
     const base = new Float64Array(routing.length);
@@ -1030,21 +1057,14 @@ export class Engine {
     for (const [slot, batch] of encoded.batches) {
       const shard = routing[slot]!;
       appends.push(
-        this.batcher.append(shard.worker, shard.descriptor, batch, check).then(
+        this.batcher.append(shard.worker, shard.descriptor, batch).then(
           (committed) => {
             base[slot] = committed.baseOrdinal;
             arrival[slot] = committed.arrivalMs;
           },
           (error: unknown) => {
-            if (check && error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
             failures ??= new Map();
-            const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
-            failures.set(
-              slot,
-              throttled
-                ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
-                : fail.internal('Internal Service Failure'),
-            );
+            failures.set(slot, this.appendFailure(stream, shard, error));
           },
         ),
       );
@@ -1052,6 +1072,14 @@ export class Engine {
     const refusal = (slot: number) =>
       new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, routing[slot]!));
     pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival, failures, refusal)));
+  }
+
+  /** What the records of a failed append are told: throttled, or an internal failure. */
+  private appendFailure(stream: StreamState, shard: ShardState, error: unknown): KinesisError {
+    const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
+    return throttled
+      ? new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard))
+      : fail.internal('Internal Service Failure');
   }
 
   /** Checks one record against the stream's limits; returns its size (data + key bytes). */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { hashPartitionKey } from '../../src/kinesis/hash-key.js';
+import { batchOf } from '../helpers/batches.js';
 import { openFilesUnder } from '../helpers/open-files.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -250,5 +251,52 @@ describe('Engine', () => {
     // Node closes the descriptors a worker thread opened when it dies (Worker's
     // trackUnmanagedFds): one writable file per shard still, none leaked by the dead owner.
     expect(writers()).toBe(4);
+  });
+});
+
+describe('routed batches (the binary protocol\'s routed PUT)', () => {
+  /** Records of one shard of a 2-shard stream (the lower half of the hash-key space). */
+  function lowerHalfRecords(count: number, tag: string) {
+    const half = 2n ** 127n;
+    const records: Array<{ PartitionKey: string; Data: Buffer }> = [];
+    for (let i = 0; records.length < count; i++) {
+      const PartitionKey = `${tag}-${i}`;
+      if (hashPartitionKey(PartitionKey) < half) records.push({ PartitionKey, Data: Buffer.from(`${tag}:${i}`) });
+    }
+    return records;
+  }
+
+  it('acknowledges a routed batch with consecutive sequence numbers that GetRecords returns', async () => {
+    const { engine } = await openFresh();
+    await engine.createStream({ StreamName: 'routed', ShardCount: 2 });
+    const records = lowerHalfRecords(300, 'r');
+    const result = await engine.putRoutedBatch('routed', batchOf(records));
+    expect(result.recordCount).toBe(300);
+    expect(result.FailedRecordCount).toBe(0);
+    const stored = await readShard(engine, 'routed', 'shardId-000000000000');
+    expect(stored).toHaveLength(300);
+    for (let i = 0; i < 300; i++) {
+      expect(result.shardIdOf(i)).toBe('shardId-000000000000');
+      expect(result.errorOf(i)).toBeUndefined();
+      expect(result.sequenceNumberOf(i)).toBe(stored[i]!.SequenceNumber);
+      const digits = new Uint8Array(64);
+      const end = result.writeSequenceNumber(i, digits, 0);
+      expect(Buffer.from(digits.subarray(0, end)).toString()).toBe(stored[i]!.SequenceNumber);
+      expect(stored[i]!.PartitionKey).toBe(records[i]!.PartitionKey);
+    }
+  });
+
+  it('fails every record of a routed batch whose shard closed before it was appended', async () => {
+    const { engine } = await openFresh({ workers: 1 });
+    await engine.createStream({ StreamName: 'going', ShardCount: 2 });
+    const put = engine.putRoutedBatch('going', batchOf(lowerHalfRecords(50, 'g')));
+    await engine.deleteStream({ StreamName: 'going' });
+    const result = await put;
+    expect(result.FailedRecordCount).toBe(50);
+    for (let i = 0; i < 50; i++) {
+      expect(result.shardIdOf(i)).toBe('shardId-000000000000');
+      expect(result.sequenceNumberOf(i)).toBeUndefined();
+      expect(result.errorOf(i)?.code).toBe('InternalFailureException');
+    }
   });
 });
