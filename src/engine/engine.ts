@@ -109,6 +109,8 @@ export interface PutRecordBatchResult {
    * PutRecords reports per record.
    */
   errorOf(i: number): KinesisError | undefined;
+  /** Set when every record went to this one shard (a routed batch): no need to ask per record. */
+  readonly onlyShardId?: string;
 }
 
 const DEFAULT_ACCOUNT = '000000000000';
@@ -205,6 +207,7 @@ class BatchResult implements PutRecordBatchResult {
  */
 class ShardBatchResult implements PutRecordBatchResult {
   readonly FailedRecordCount: number;
+  readonly onlyShardId: string;
 
   constructor(
     readonly recordCount: number,
@@ -213,6 +216,7 @@ class ShardBatchResult implements PutRecordBatchResult {
     private readonly error?: KinesisError,
   ) {
     this.FailedRecordCount = committed ? 0 : recordCount;
+    this.onlyShardId = shard.shardId;
   }
 
   shardIdOf(): string {

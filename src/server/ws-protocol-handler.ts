@@ -207,9 +207,11 @@ function errorCodeOf(error: unknown): { code: ErrorCode; message: string } {
 /** The ack of a put: one entry per shard its records went to (docs/protocol.md §6.2). */
 function buildAck(result: PutRecordBatchResult): PutAck {
   const count = result.recordCount;
-  const firstShard = result.shardIdOf(0);
+  const firstShard = result.onlyShardId ?? result.shardIdOf(0);
   let single = result.FailedRecordCount === 0;
-  for (let i = 1; i < count && single; i++) single = result.shardIdOf(i) === firstShard;
+  if (result.onlyShardId === undefined) {
+    for (let i = 1; i < count && single; i++) single = result.shardIdOf(i) === firstShard;
+  }
   if (single) {
     return {
       recordCount: count,

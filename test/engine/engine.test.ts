@@ -273,6 +273,7 @@ describe('routed batches (the binary protocol\'s routed PUT)', () => {
     const result = await engine.putRoutedBatch('routed', batchOf(records));
     expect(result.recordCount).toBe(300);
     expect(result.FailedRecordCount).toBe(0);
+    expect(result.onlyShardId).toBe('shardId-000000000000');
     const stored = await readShard(engine, 'routed', 'shardId-000000000000');
     expect(stored).toHaveLength(300);
     for (let i = 0; i < 300; i++) {
