@@ -267,6 +267,54 @@ describe.each([
     ws.close();
   });
 
+  it('reads consecutive fragmented messages of growing and shrinking sizes into whole messages', async () => {
+    const { ws, peer, messages } = await connect(secure, 'uint8array');
+    // Each message: a small head fragment, then pieces, as the server sends RECORDS.
+    const plans = [[30, 70_000], [30, 200_000, 300_000], [10, 5], [0, 0, 1], [30, 1_048_576], [30, 65_536, 65_536]];
+    const expected = plans.map((sizes, m) => Buffer.concat(sizes.map((size, f) => pattern(size, 10 * m + f))));
+    const { bytes, starts } = joined(
+      plans.flatMap((sizes, m) =>
+        sizes.map((size, f) =>
+          serverFrame(f === 0 ? OPCODE_BINARY : OPCODE_CONTINUATION, pattern(size, 10 * m + f), f === sizes.length - 1),
+        ),
+      ),
+    );
+    await peer.write(bytes, CUTS[3]![1](starts, bytes.length));
+    await expect.poll(() => messages.length, { timeout: 10_000 }).toBe(plans.length);
+    messages.forEach((message, m) => expect(asBytes(message).equals(expected[m]!), `message ${m}`).toBe(true));
+    ws.close();
+  });
+
+  it.each([
+    ['a continuation frame without a message', [serverFrame(OPCODE_CONTINUATION, pattern(10, 1))]],
+    ['a new message inside a fragmented one', [
+      serverFrame(OPCODE_BINARY, pattern(10, 1), false),
+      serverFrame(OPCODE_BINARY, pattern(10, 2)),
+    ]],
+    ['an unknown opcode', [serverFrame(0x3, pattern(10, 1))]],
+  ])('closes with 1002 on %s', async (_what, frames) => {
+    const { peer, messages, closed } = await connect(secure, 'uint8array');
+    await peer.write(Buffer.concat(frames));
+    const close = await peer.nextFrame();
+    expect(close.opcode).toBe(OPCODE_CLOSE);
+    expect(close.payload.readUInt16BE(0)).toBe(1002);
+    expect((await closed).code).toBe(1002);
+    expect(messages).toHaveLength(0);
+  });
+
+  it('closes with 1009 on a fragmented message whose fragments add up to more than it accepts', async () => {
+    const { peer, messages, closed } = await connect(secure, 'uint8array', 100_000);
+    await peer.write(Buffer.concat([
+      serverFrame(OPCODE_BINARY, pattern(60_000, 1), false),
+      serverFrame(OPCODE_CONTINUATION, pattern(40_000, 2), false),
+      serverFrame(OPCODE_CONTINUATION, pattern(1, 3), true),
+    ]));
+    const close = await peer.nextFrame();
+    expect(close.payload.readUInt16BE(0)).toBe(1009);
+    expect((await closed).code).toBe(1009);
+    expect(messages).toHaveLength(0);
+  });
+
   it('closes with 1009 on a frame longer than it accepts, before its payload arrives', async () => {
     const { peer, messages, closed } = await connect(secure, 'uint8array', 100_000);
     // A header announcing 1 GiB, and none of the payload.
