@@ -117,6 +117,12 @@ export interface ConnectOptions {
   keepAliveIntervalMs?: number;
   /** How long connect waits for the connection and WELCOME (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * For `wss:` URLs in Node: options for `tls.connect` (a private CA as `ca`, say), taken by the
+   * built-in Node client, which is then used even where a global WebSocket exists. A browser's
+   * WebSocket takes its TLS settings from the browser.
+   */
+  tls?: Record<string, unknown>;
 }
 
 export type PutRecordsResultEntry =
@@ -636,7 +642,7 @@ interface PutWaiter {
   reject: (error: Error) => void;
 }
 
-async function loadNodeWebSocket(): Promise<WebSocketConstructor> {
+async function loadNodeWebSocket(tls?: Record<string, unknown>): Promise<WebSocketConstructor> {
   // A specifier bundlers cannot follow: the browser path never loads Node modules.
   const specifier = './node-websocket.js';
   type NodeModule = typeof import('./node-websocket.js');
@@ -644,7 +650,7 @@ async function loadNodeWebSocket(): Promise<WebSocketConstructor> {
   const { NodeWebSocket } = module;
   return class extends NodeWebSocket {
     constructor(url: string) {
-      super(url, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+      super(url, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX, tls });
     }
   } as unknown as WebSocketConstructor;
 }
@@ -767,7 +773,8 @@ export class RunnelClient {
   /** Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. */
   static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    const WebSocketClass = options.WebSocket ?? global ?? (await loadNodeWebSocket());
+    const WebSocketClass =
+      options.WebSocket ?? (options.tls ? undefined : global) ?? (await loadNodeWebSocket(options.tls));
     const ws = new WebSocketClass(protocolUrl(url, options.path ?? PROTOCOL_PATH));
     const viewsOk = (WebSocketClass as { deliversUint8Array?: boolean }).deliversUint8Array;
     ws.binaryType = viewsOk ? 'uint8array' : 'arraybuffer';
