@@ -422,10 +422,10 @@ class Arrivals {
 
 /**
  * Sends the batches round-robin over shards at `recordsPerSec`, each stamped with its send time,
- * for the warm-up (LATENCY_WARMUP_MS) and then `seconds`. `send` resolves once the bytes it was given may be
- * reused (stamped copies are pooled: a fresh 100 KB–1 MB buffer per put would make this
- * process collect its external memory far more often, and its pauses would count as latency).
- * Returns the records/s sent.
+ * for the warm-up (LATENCY_WARMUP_MS) and then `seconds`. `send` resolves once the bytes it was
+ * given may be reused (stamped copies are pooled: a fresh 100 KB–1 MB buffer per put would make
+ * this process collect its external memory far more often, and its pauses would count as
+ * latency). Returns the records/s sent.
  */
 async function paced(
   batches: EncodedBatch[][],
