@@ -14,18 +14,13 @@
  *  - meanwhile a producer and a subscriber on other connections run undisturbed: every record
  *    acknowledged to them arrives, in order.
  */
-import uWS from 'uWebSockets.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
-import { NodeWebSocket } from '../../src/client/node-websocket.js';
-import { Engine } from '../../src/engine/engine.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
 import {
   FRAME_HEADER_BYTES,
   Opcode,
-  type ServerFrame,
-  decodeServerFrame,
   encodeCredit,
   encodeListShards,
   encodePing,
@@ -34,88 +29,16 @@ import {
   encodeUnsubscribe,
 } from '../../src/protocol/frames.js';
 import { WS_FRAME_BYTES_MAX, WS_PING_PAYLOAD_BYTES_MAX } from '../../src/limits.js';
-import { type WebSocketProtocol, registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
-import { seededRandom, tempDir } from '../helpers/temp-dir.js';
+import type { WebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
+import { RawConnection } from '../helpers/raw-connection.js';
+import { seededRandom } from '../helpers/temp-dir.js';
+import { type ServedEngine, serveEngine } from '../helpers/ws-server.js';
 
 const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? (Date.now() >>> 0));
 const CASES = Number(process.env.RUNNEL_FUZZ_CASES ?? 240);
 /** Fuzz connections open at once. */
 const PARALLEL = 4;
 const ANSWER_TIMEOUT_MS = 5_000;
-
-/** A connection speaking raw frames; collects what the server sends and how it closed. */
-class RawConnection {
-  readonly frames: Array<ServerFrame | Error> = [];
-  private waiter: (() => void) | undefined;
-  closedWith: { code: number; reason: string } | undefined;
-
-  private constructor(private readonly ws: NodeWebSocket) {
-    ws.onclose = (event) => {
-      this.closedWith = { code: event.code, reason: event.reason };
-      this.waiter?.();
-    };
-    ws.onmessage = (event) => {
-      try {
-        this.frames.push(decodeServerFrame(event.data as Uint8Array));
-      } catch (error) {
-        this.frames.push(error as Error);
-      }
-      this.waiter?.();
-    };
-    ws.onerror = () => undefined;
-  }
-
-  static async open(url: string): Promise<RawConnection> {
-    const ws = new NodeWebSocket(`${url}/v1`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
-    ws.binaryType = 'uint8array';
-    const connection = new RawConnection(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = (event) => reject(event.error);
-    });
-    const welcome = await connection.next();
-    if (!welcome || welcome instanceof Error || welcome.opcode !== Opcode.WELCOME) throw new Error('no WELCOME');
-    return connection;
-  }
-
-  send(frame: Uint8Array | string): void {
-    this.ws.send(frame);
-  }
-
-  /** The next frame, or undefined once closed or after the timeout. */
-  async next(timeoutMs = ANSWER_TIMEOUT_MS): Promise<ServerFrame | Error | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.frames.length === 0) {
-      if (this.closedWith || Date.now() >= deadline) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now());
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.frames.shift();
-  }
-
-  async closed(timeoutMs = ANSWER_TIMEOUT_MS): Promise<{ code: number; reason: string } | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closedWith && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now());
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.closedWith;
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
 
 type Random = () => number;
 
@@ -233,49 +156,30 @@ function mutate(random: Random, frame: Uint8Array): Uint8Array {
   return bytes;
 }
 
-let engine: Engine;
+let served: ServedEngine;
 let protocol: WebSocketProtocol;
 let url: string;
-let close: () => void;
-let cleanup: () => void;
 
 beforeAll(async () => {
-  const temp = tempDir('runnel-fuzz-');
-  cleanup = temp.cleanup;
-  engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
-  await engine.createStream({ StreamName: 'fuzz', ShardCount: 1 });
-  await engine.createStream({ StreamName: 'control', ShardCount: 1 });
-  const app = uWS.App();
-  protocol = registerWebSocketProtocol(app, engine);
-  url = await new Promise<string>((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (socket) => {
-      if (!socket) return reject(new Error('listen failed'));
-      close = () => {
-        protocol.closeAll();
-        uWS.us_listen_socket_close(socket);
-      };
-      resolve(`ws://127.0.0.1:${uWS.us_socket_local_port(socket as unknown as uWS.us_socket)}`);
-    });
-  });
+  served = await serveEngine({ workers: 2 }, 'runnel-fuzz-');
+  ({ protocol, url } = served.server);
+  await served.engine.createStream({ StreamName: 'fuzz', ShardCount: 1 });
+  await served.engine.createStream({ StreamName: 'control', ShardCount: 1 });
 });
 
-afterAll(async () => {
-  close?.();
-  await engine?.close();
-  cleanup?.();
-});
+afterAll(() => served?.close());
 
 async function expectFatal(connection: RawConnection, expected: Expectation, label: string): Promise<void> {
   // Answers to frames accepted before the bad one may come first; the fatal ERROR must follow.
   for (;;) {
-    const frame = await connection.next();
+    const frame = await connection.answer();
     expect(frame, `${label}: no fatal ERROR`).toBeDefined();
     if (frame instanceof Error) throw frame;
     if (frame!.opcode !== Opcode.ERROR || !frame!.fatal) continue;
     expect(frame!.name, label).toBe(expected.name);
     break;
   }
-  const closed = await connection.closed();
+  const closed = await connection.closedWithin();
   expect(closed?.code, `${label}: close code`).toBe(expected.closeCode);
 }
 
@@ -285,7 +189,7 @@ async function expectAnswerOrFatal(connection: RawConnection, frame: Uint8Array,
   connection.send(encodePing(0xfeedface, new Uint8Array([1, 2, 3])));
   let fatal = false;
   for (;;) {
-    const answer = await connection.next();
+    const answer = await connection.answer();
     if (answer === undefined) {
       expect(connection.closedWith, `${label}: neither PONG nor close`).toBeDefined();
       expect(fatal, `${label}: closed without a fatal ERROR`).toBe(true);
@@ -343,7 +247,7 @@ describe('WebSocket frame fuzzing', () => {
         let acked = false;
         let fatal = false;
         for (;;) {
-          const frame = await connection.next();
+          const frame = await connection.answer();
           if (!frame) break;
           if (frame instanceof Error) throw frame;
           if (frame.opcode === Opcode.PUT_ACK && frame.requestId === id) acked = true;
@@ -366,7 +270,7 @@ describe('WebSocket frame fuzzing', () => {
         await expectAnswerOrFatal(connection, mutate(random, validFrame(random, id)), `${label} mutated`);
       }
       connection.close();
-      await connection.closed();
+      await connection.closedWithin();
     };
     let next = 0;
     await Promise.all(
@@ -378,7 +282,7 @@ describe('WebSocket frame fuzzing', () => {
     // A message over the frame limit is dropped by uWS; the server goes on.
     const big = await RawConnection.open(url);
     big.send(new Uint8Array(WS_FRAME_BYTES_MAX + 1));
-    expect((await big.closed())?.code).toBe(1006);
+    expect((await big.closedWithin())?.code).toBe(1006);
 
     producing = false;
     await production;
@@ -392,12 +296,12 @@ describe('WebSocket frame fuzzing', () => {
 
     // Everything acknowledged on the fuzzed connections is stored.
     const stored = new Set<string>();
-    const { ShardIterator } = await engine.getShardIterator({
+    const { ShardIterator } = await served.engine.getShardIterator({
       StreamName: 'fuzz', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON',
     });
     let iterator: string | undefined = ShardIterator;
     while (iterator) {
-      const page = await engine.getRecords({ ShardIterator: iterator });
+      const page = await served.engine.getRecords({ ShardIterator: iterator });
       for (const record of page.Records) stored.add(record.PartitionKey);
       if (page.Records.length === 0) break;
       iterator = page.NextShardIterator;

@@ -1,7 +1,8 @@
 import uWS from 'uWebSockets.js';
 
-import type { Engine } from '../../src/engine/engine.js';
+import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { type WebSocketProtocol, registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
+import { tempDir } from './temp-dir.js';
 
 export interface TestServer {
   /** `ws://127.0.0.1:<port>`: what RunnelClient.connect takes. */
@@ -31,4 +32,30 @@ export function listenProtocol(
       });
     });
   });
+}
+
+export interface ServedEngine {
+  engine: Engine;
+  server: TestServer;
+  /** Closes the server and the engine, and removes the data directory. */
+  close(): Promise<void>;
+}
+
+/** An engine on a fresh temporary directory, with the binary protocol served over it. */
+export async function serveEngine(
+  options: Omit<EngineOptions, 'dataDir'>,
+  prefix = 'runnel-ws-',
+): Promise<ServedEngine> {
+  const temp = tempDir(prefix);
+  const engine = await Engine.open({ ...options, dataDir: temp.dir });
+  const server = await listenProtocol(engine);
+  return {
+    engine,
+    server,
+    close: async () => {
+      server.close();
+      await engine.close();
+      temp.cleanup();
+    },
+  };
 }

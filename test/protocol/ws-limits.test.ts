@@ -7,26 +7,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
-import { Engine } from '../../src/engine/engine.js';
-import { tempDir } from '../helpers/temp-dir.js';
-import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { type ServedEngine, type TestServer, serveEngine } from '../helpers/ws-server.js';
 
-const temp = tempDir('runnel-ws-limits-');
 let now = Date.parse('2026-11-26T00:00:00Z');
+let served: ServedEngine;
 let engine: Engine;
 let server: TestServer;
 
 beforeAll(async () => {
-  engine = await Engine.open({ dataDir: temp.dir, workers: 2, enforceLimits: true, clock: () => now, streamTransitionMs: 0 });
+  const options = { workers: 2, enforceLimits: true, clock: () => now, streamTransitionMs: 0 };
+  served = await serveEngine(options, 'runnel-ws-limits-');
+  ({ engine, server } = served);
   await engine.createStream({ StreamName: 'limited', ShardCount: 2 });
-  server = await listenProtocol(engine);
 });
 
-afterAll(async () => {
-  server?.close();
-  await engine?.close();
-  temp.cleanup();
-});
+afterAll(() => served?.close());
 
 async function stored(shardId: string): Promise<Map<string, string>> {
   const bySequence = new Map<string, string>();

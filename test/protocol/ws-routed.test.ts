@@ -8,31 +8,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
-import { Engine } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
 import { Opcode, PUT_FLAG_ROUTED, encodePut, type ServerFrame } from '../../src/protocol/frames.js';
 import { RawConnection } from '../helpers/raw-connection.js';
-import { tempDir } from '../helpers/temp-dir.js';
-import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
+import { type ServedEngine, type TestServer, serveEngine } from '../helpers/ws-server.js';
 
 const SHARDS = 4;
+let served: ServedEngine;
 let engine: Engine;
 let server: TestServer;
-let cleanup: () => void;
 
 beforeAll(async () => {
-  const temp = tempDir();
-  cleanup = temp.cleanup;
-  engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
-  server = await listenProtocol(engine);
+  served = await serveEngine({ workers: 2 });
+  ({ engine, server } = served);
 });
 
-afterAll(async () => {
-  server.close();
-  await engine.close();
-  cleanup();
-});
+afterAll(() => served?.close());
 
 const shardId = (slot: number) => `shardId-${String(slot).padStart(12, '0')}`;
 

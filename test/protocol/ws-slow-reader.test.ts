@@ -15,9 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
 import { NodeWebSocket } from '../../src/client/node-websocket.js';
-import { Engine } from '../../src/engine/engine.js';
-import { tempDir } from '../helpers/temp-dir.js';
-import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { type ServedEngine, type TestServer, serveEngine } from '../helpers/ws-server.js';
 
 const RECORD_BYTES = 64 * 1024;
 const RECORDS = Number(process.env.SLOW_RECORDS ?? 1600);
@@ -26,21 +25,17 @@ const PER_PUT = 16;
 const READ_MS = 2;
 const PAUSE_MS = 3;
 
+let served: ServedEngine;
 let engine: Engine;
 let server: TestServer;
-const temp = tempDir('runnel-slow-reader-');
 
 beforeAll(async () => {
-  engine = await Engine.open({ dataDir: temp.dir, workers: 1, streamTransitionMs: 0 });
+  served = await serveEngine({ workers: 1, streamTransitionMs: 0 }, 'runnel-slow-reader-');
+  ({ engine, server } = served);
   await engine.createStream({ StreamName: 'slow', ShardCount: 1 });
-  server = await listenProtocol(engine);
 });
 
-afterAll(async () => {
-  server?.close();
-  await engine?.close();
-  temp.cleanup();
-});
+afterAll(() => served?.close());
 
 /** The built-in client on a socket that reads in bursts. */
 class SlowSocket extends NodeWebSocket {

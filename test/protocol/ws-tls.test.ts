@@ -10,26 +10,22 @@ import { createServer as createTlsServer, type Server } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
-import { Engine } from '../../src/engine/engine.js';
-import { tempDir } from '../helpers/temp-dir.js';
-import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { type ServedEngine, serveEngine } from '../helpers/ws-server.js';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
 const TLS_KEY = readFileSync(new URL('key.pem', FIXTURES));
 const TLS_CERT = readFileSync(new URL('cert.pem', FIXTURES));
 
+let served: ServedEngine;
 let engine: Engine;
-let server: TestServer;
 let proxy: Server;
 let secureUrl: string;
-let cleanup: () => void;
 
 beforeAll(async () => {
-  const temp = tempDir();
-  cleanup = temp.cleanup;
-  engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
-  server = await listenProtocol(engine);
-  const port = Number(new URL(server.url).port);
+  served = await serveEngine({ workers: 1 });
+  engine = served.engine;
+  const port = Number(new URL(served.server.url).port);
   proxy = createTlsServer({ key: TLS_KEY, cert: TLS_CERT }, (secure) => {
     const plain = netConnect(port, '127.0.0.1');
     secure.pipe(plain).pipe(secure);
@@ -41,10 +37,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  proxy.close();
-  server.close();
-  await engine.close();
-  cleanup();
+  proxy?.close();
+  await served?.close();
 });
 
 describe('the client over wss:', () => {

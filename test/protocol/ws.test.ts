@@ -25,7 +25,7 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RunnelClient, type ConnectOptions, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
-import { Engine } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
 import {
@@ -44,9 +44,8 @@ import {
 import { seededRandom } from '../../src/harness/workload.js';
 import { startServer } from '../../src/server/server.js';
 import { readShard } from '../helpers/read-all.js';
-import { tempDir } from '../helpers/temp-dir.js';
 import { RawConnection } from '../helpers/raw-connection.js';
-import { type TestServer, listenProtocol } from '../helpers/ws-server.js';
+import { type ServedEngine, type TestServer, listenProtocol, serveEngine } from '../helpers/ws-server.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -87,9 +86,9 @@ function anonymousRssBytes(): number {
   return kib ? Number(kib[1]) * 1024 : process.memoryUsage().rss;
 }
 
+let served: ServedEngine;
 let engine: Engine;
 let server: TestServer;
-let cleanup: () => void;
 const clients: RunnelClient[] = [];
 
 async function connect(options: ConnectOptions = {}): Promise<RunnelClient> {
@@ -99,17 +98,13 @@ async function connect(options: ConnectOptions = {}): Promise<RunnelClient> {
 }
 
 beforeAll(async () => {
-  const temp = tempDir('runnel-ws-');
-  cleanup = temp.cleanup;
-  engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
-  server = await listenProtocol(engine);
+  served = await serveEngine({ workers: 2 });
+  ({ engine, server } = served);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
-  server?.close();
-  await engine?.close();
-  cleanup?.();
+  await served?.close();
 });
 
 describe('WebSocket protocol: puts', () => {
