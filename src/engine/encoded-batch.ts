@@ -80,15 +80,24 @@ export interface HashedBatch {
  * limit) and computes its hash key. Throws the first failing record's ValidationException.
  * `hash` false skips MD5 (a stream with one open shard routes every key to it); explicit hash
  * keys are parsed either way, since a bad one is an error whether or not it decides anything.
- * Needs nothing but the batch, so it can run on a codec thread.
+ * Needs nothing but the batch, so it can run on a codec thread. `reuse`, an earlier result whose
+ * arrays are no longer needed, lends them when they are long enough: a caller that checks batch
+ * after batch (a shard worker) then allocates nothing per batch. Its arrays may be longer than
+ * the record count says.
  */
-export function hashEncodedBatch(batch: Uint8Array, maxRecordBytes: number, hash = true): HashedBatch {
+export function hashEncodedBatch(
+  batch: Uint8Array,
+  maxRecordBytes: number,
+  hash = true,
+  reuse?: HashedBatch,
+): HashedBatch {
   const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
   if (!validateBatchBody(batch, 0, header)) throw invalidBatch('records do not fill the batch');
   const count = header.recordCount;
-  const recordStart = new Int32Array(count + 1);
-  const hashWords = new Uint32Array(count * HASH_WORDS);
+  const recordStart = reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
+  const hashWords =
+    reuse && reuse.hashWords.length >= count * HASH_WORDS ? reuse.hashWords : new Uint32Array(count * HASH_WORDS);
   const words = new Uint32Array(HASH_WORDS);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   let largest = 0;

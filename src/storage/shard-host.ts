@@ -3,7 +3,7 @@
  * tasks of worker-protocol.ts. A shard it has not seen yet (a fresh thread replacing one that
  * died) is opened on first use from its descriptor, which recovers it from disk.
  */
-import { hashEncodedBatch } from '../engine/encoded-batch.js';
+import { type HashedBatch, hashEncodedBatch } from '../engine/encoded-batch.js';
 import { KinesisError } from '../errors.js';
 import { HASH_WORDS, bigIntToWords, compareWords } from '../kinesis/hash-key.js';
 import { ShardIndex } from './shard-index.js';
@@ -128,6 +128,8 @@ export class ShardHost {
 }
 
 const rangeWords = new Uint32Array(2 * HASH_WORDS);
+/** The last check's arrays, lent to the next one: checking a routed batch allocates no arrays. */
+let lastChecked: HashedBatch | undefined;
 
 /**
  * Checks a batch declared routed to one shard: every record as the engine checks it (key,
@@ -135,7 +137,8 @@ const rangeWords = new Uint32Array(2 * HASH_WORDS);
  * the shard's range. Throws a KinesisError, and nothing of the batch is appended, otherwise.
  */
 function checkRoutedBatch(batch: Uint8Array, check: RoutedBatchCheck): void {
-  const hashed = hashEncodedBatch(batch, check.maxRecordBytes, true);
+  const hashed = hashEncodedBatch(batch, check.maxRecordBytes, true, lastChecked);
+  lastChecked = hashed;
   bigIntToWords(check.start, rangeWords, 0);
   bigIntToWords(check.end, rangeWords, HASH_WORDS);
   for (let i = 0; i < hashed.recordCount; i++) {
