@@ -43,8 +43,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Created here, not by the background job's redirection: the loop below may read them before
+# the job has run at all (set -e would end the script on sed's "can't read").
+: >"$WORK/stdout"
+: >"$WORK/stderr"
 node "$ROOT/dist/src/cli.js" serve --port 0 --ws-port 0 --data "$WORK/data" --workers 1 \
-  >"$WORK/stdout" 2>"$WORK/stderr" &
+  >>"$WORK/stdout" 2>>"$WORK/stderr" &
 SERVER_PID=$!
 
 URL=""
