@@ -16,7 +16,6 @@ import {
   newRecordCursor,
   nextRecord,
   readBatchHeader,
-  validateBatchBody,
   viewOf,
   writeBatchHeader,
 } from '../storage/record-batch.js';
@@ -29,12 +28,17 @@ function invalidBatch(why: string): KinesisError {
   return new KinesisError('ValidationException', `Invalid record batch: ${why}`);
 }
 
+function notFilled(): KinesisError {
+  return invalidBatch('records do not fill the batch');
+}
+
 function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
   return true;
 }
 
-function checkKey(batch: Uint8Array, start: number, end: number, record: number): void {
+/** The error of a partition key that is not 1-256 characters of valid UTF-8, if it is not. */
+function keyFailure(batch: Uint8Array, start: number, end: number, record: number): KinesisError | undefined {
   const bytes = end - start;
   let valid = bytes >= PARTITION_KEY_CHARS_MIN && bytes <= PARTITION_KEY_BYTES_MAX;
   if (valid && !isAscii(batch, start, end)) {
@@ -43,25 +47,34 @@ function checkKey(batch: Uint8Array, start: number, end: number, record: number)
   } else if (valid) {
     valid = bytes <= PARTITION_KEY_CHARS_MAX;
   }
-  if (!valid) {
-    throw new KinesisError(
-      'ValidationException',
-      `1 validation error detected: Value at 'records.${record + 1}.member.partitionKey' failed to satisfy ` +
-        `constraint: Member must be 1 to ${PARTITION_KEY_CHARS_MAX} Unicode characters`,
-    );
-  }
+  if (valid) return undefined;
+  return new KinesisError(
+    'ValidationException',
+    `1 validation error detected: Value at 'records.${record + 1}.member.partitionKey' failed to satisfy ` +
+      `constraint: Member must be 1 to ${PARTITION_KEY_CHARS_MAX} Unicode characters`,
+  );
 }
 
-function hashKeyWords(batch: Uint8Array, start: number, end: number, words: Uint32Array): void {
+function sizeFailure(record: number, maxRecordBytes: number): KinesisError {
+  return new KinesisError(
+    'ValidationException',
+    `1 validation error detected: Value at 'records.${record + 1}.member.data' failed to satisfy constraint: ` +
+      `Member must have length less than or equal to ${maxRecordBytes}`,
+  );
+}
+
+/** Parses an explicit hash key into `words`; its error if it is not a decimal in [0, 2^128 - 1]. */
+function hashKeyWords(batch: Uint8Array, start: number, end: number, words: Uint32Array): KinesisError | undefined {
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
   const key = parseExplicitHashKey(text);
   if (key === undefined) {
-    throw fail.invalid(
+    return fail.invalid(
       `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${text}`,
     );
   }
   bigIntToWords(key, words, 0);
+  return undefined;
 }
 
 /** An encoded batch checked record by record, with each record's place and hash key. */
@@ -93,35 +106,40 @@ export function hashEncodedBatch(
 ): HashedBatch {
   const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
-  if (!validateBatchBody(batch, 0, header)) throw invalidBatch('records do not fill the batch');
   const count = header.recordCount;
   const recordStart = reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
   const hashWords =
     reuse && reuse.hashWords.length >= count * HASH_WORDS ? reuse.hashWords : new Uint32Array(count * HASH_WORDS);
   const words = new Uint32Array(HASH_WORDS);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+  const end = batch.length;
   let largest = 0;
+  // One walk frames, checks and hashes. A batch that is badly framed anywhere is refused as
+  // such, even past a record that fails its own check: after the first failing record the walk
+  // only frames the rest, and that record's error is thrown once the framing is known good.
+  let failure: KinesisError | undefined;
   for (let i = 0; i < count; i++) {
     recordStart[i] = cursor.offset;
-    nextRecord(batch, cursor, batch.length);
-    checkKey(batch, cursor.keyStart, cursor.keyEnd, i);
+    if (!nextRecord(batch, cursor, end)) throw notFilled();
+    if (failure !== undefined) continue;
+    failure = keyFailure(batch, cursor.keyStart, cursor.keyEnd, i);
+    if (failure !== undefined) continue;
     const size = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
     if (size > maxRecordBytes) {
-      throw new KinesisError(
-        'ValidationException',
-        `1 validation error detected: Value at 'records.${i + 1}.member.data' failed to satisfy constraint: ` +
-          `Member must have length less than or equal to ${maxRecordBytes}`,
-      );
+      failure = sizeFailure(i, maxRecordBytes);
+      continue;
     }
     if (size > largest) largest = size;
     if (cursor.hashKeyEnd > cursor.hashKeyStart) {
-      hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
+      failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
       hashWords.set(words, i * HASH_WORDS);
     } else if (hash) {
       md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
     }
   }
-  recordStart[count] = cursor.offset;
+  if (cursor.offset !== end) throw notFilled();
+  if (failure !== undefined) throw failure;
+  recordStart[count] = end;
   return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest };
 }
 
@@ -137,9 +155,11 @@ export function firstRecordHash(batch: Uint8Array, out: Uint32Array): number {
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   // The rest of the body is the owner worker's to check (the same error, from hashEncodedBatch).
-  if (!nextRecord(batch, cursor, batch.length)) throw invalidBatch('records do not fill the batch');
-  if (cursor.hashKeyEnd > cursor.hashKeyStart) hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out);
-  else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, out, 0);
+  if (!nextRecord(batch, cursor, batch.length)) throw notFilled();
+  if (cursor.hashKeyEnd > cursor.hashKeyStart) {
+    const failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out);
+    if (failure !== undefined) throw failure;
+  } else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, out, 0);
   return header.recordCount;
 }
 

@@ -41,7 +41,6 @@ import {
   RECORD_COUNT_OFFSET,
   RESERVED_OFFSET,
   VERSION_OFFSET,
-  readVarint,
 } from './batch-layout.js';
 
 /** The checksum covers everything from the base ordinal to the end of the batch. */
@@ -123,22 +122,5 @@ export function verifyBatch(bytes: Uint8Array, view: DataView, offset: number, l
   if (!header) return undefined;
   const stored = view.getBigUint64(offset + CHECKSUM_OFFSET, true);
   return batchChecksum(bytes, offset, header.batchLength) === stored ? header : undefined;
-}
-
-/**
- * Checks that the body of a batch decodes to exactly `recordCount` records ending at the batch
- * end. Used at the edge on batches that arrive already encoded (the binary protocol).
- */
-export function validateBatchBody(bytes: Uint8Array, offset: number, header: BatchHeader) {
-  const cursor = { offset: offset + BATCH_HEADER_BYTES };
-  const end = offset + header.batchLength;
-  for (let i = 0; i < header.recordCount; i++) {
-    for (let field = 0; field < 3; field++) {
-      const length = readVarint(bytes, cursor, end);
-      if (length < 0 || cursor.offset + length > end) return false;
-      cursor.offset += length;
-    }
-  }
-  return cursor.offset === end;
 }
 

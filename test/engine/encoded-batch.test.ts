@@ -1,11 +1,16 @@
 /**
- * hashEncodedBatch lending an earlier result's arrays (as a shard worker checks batch after
- * batch): the hashes and record places are those of a fresh check, arrays long enough are
- * reused, shorter ones replaced.
+ * hashEncodedBatch, the check of a batch that arrives encoded (a PUT frame):
+ * - lending an earlier result's arrays (as a shard worker checks batch after batch): the hashes
+ *   and record places are those of a fresh check, arrays long enough are reused, shorter ones
+ *   replaced;
+ * - which error a bad batch gets: one walk frames, checks and hashes, and a batch badly framed
+ *   anywhere is refused as such even past a record that fails its own check; otherwise the
+ *   first failing record's error.
  */
 import { describe, expect, it } from 'vitest';
 import { type HashedBatch, hashEncodedBatch } from '../../src/engine/encoded-batch.js';
 import { HASH_WORDS, hashPartitionKey, wordsToBigInt } from '../../src/kinesis/hash-key.js';
+import { BATCH_LENGTH_OFFSET, RECORD_COUNT_OFFSET, viewOf } from '../../src/storage/record-batch.js';
 import { batchOf, recordsOf } from '../helpers/batches.js';
 
 const MAX_RECORD_BYTES = 1024 * 1024;
@@ -33,5 +38,73 @@ describe('hashEncodedBatch with arrays to reuse', () => {
     }
     // 300 records, then smaller batches on the same arrays, then 301 needed new ones.
     expect(arrays.size).toBe(4);
+  });
+});
+
+/** `batch` with the first byte of `key`'s bytes replaced by 0xff (invalid UTF-8). */
+function withBadKey(batch: Uint8Array, key: string): Uint8Array {
+  const at = Buffer.from(batch).indexOf(key);
+  expect(at).toBeGreaterThan(0);
+  const copy = batch.slice();
+  copy[at] = 0xff;
+  return copy;
+}
+
+/** `batch` less its last byte, its header saying so: the last record's data runs past the end. */
+function truncated(batch: Uint8Array): Uint8Array {
+  const copy = batch.slice(0, batch.length - 1);
+  viewOf(copy).setUint32(BATCH_LENGTH_OFFSET, copy.length, true);
+  return copy;
+}
+
+function errorOf(check: () => unknown): { name: string; message: string } {
+  try {
+    check();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('no error');
+}
+
+describe('hashEncodedBatch errors', () => {
+  const records = recordsOf(5, 'rec');
+  const batch = batchOf(records);
+
+  it("gives a record's own error when the batch is well framed", () => {
+    const error = errorOf(() => hashEncodedBatch(withBadKey(batch, 'rec-2'), MAX_RECORD_BYTES));
+    expect(error.name).toBe('ValidationException');
+    expect(error.message).toContain("'records.3.member.partitionKey'");
+  });
+
+  it('gives the first failing record, not a later one', () => {
+    const twoBad = withBadKey(withBadKey(batch, 'rec-3'), 'rec-1');
+    expect(errorOf(() => hashEncodedBatch(twoBad, MAX_RECORD_BYTES)).message).toContain("'records.2.member.partitionKey'");
+    // Record 1 is too large (16 data bytes and a 5-byte key), record 3 has a bad key.
+    const error = errorOf(() => hashEncodedBatch(withBadKey(batch, 'rec-2'), 20));
+    expect(error.message).toContain("'records.1.member.data'");
+    expect(error.message).toContain('less than or equal to 20');
+  });
+
+  it('refuses a badly framed batch as such, even past a record that fails its own check', () => {
+    for (const bad of [truncated(batch), truncated(withBadKey(batch, 'rec-0'))]) {
+      const error = errorOf(() => hashEncodedBatch(bad, MAX_RECORD_BYTES));
+      expect(error.name).toBe('ValidationException');
+      expect(error.message).toBe('Invalid record batch: records do not fill the batch');
+    }
+    // A header that claims more records than the body holds, and one that claims fewer.
+    for (const count of [records.length + 1, records.length - 1]) {
+      const miscounted = withBadKey(batch, 'rec-0');
+      viewOf(miscounted).setUint32(RECORD_COUNT_OFFSET, count, true);
+      expect(errorOf(() => hashEncodedBatch(miscounted, MAX_RECORD_BYTES)).message).toContain('do not fill');
+    }
+  });
+
+  it('refuses a bad explicit hash key, and keeps the framing first there too', () => {
+    const explicit = batchOf([
+      { PartitionKey: 'a', Data: Buffer.alloc(4) },
+      { PartitionKey: 'b', Data: Buffer.alloc(4), ExplicitHashKey: '340282366920938463463374607431768211456' },
+    ]);
+    expect(errorOf(() => hashEncodedBatch(explicit, MAX_RECORD_BYTES)).message).toContain('Invalid ExplicitHashKey');
+    expect(errorOf(() => hashEncodedBatch(truncated(explicit), MAX_RECORD_BYTES)).message).toContain('do not fill');
   });
 });
