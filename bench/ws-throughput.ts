@@ -27,6 +27,16 @@
  * thread + shard workers) and this load process, in % of one core, to show whether the cores or
  * something else is the limit. For scale: one Kinesis shard takes 1 MB/s and 1,000 records/s in.
  *
+ * Ceiling of ingest on this machine, same run, in the notes: the transport ceiling (the same
+ * frames, as many in flight, from the same client to a bare uWS sink route in the server process
+ * that copies each message out and acks it, with the CPU both processes spend per MB) and, right
+ * before each ingest phase, one thread's pwrite of 1 MiB chunks into fresh files that are all
+ * kept (src/harness/baselines.ts growingPageCacheWrite: the page cache grows by every byte, as it
+ * does under a log; on a virtual machine a fresh page costs several times a recycled one). The
+ * cores over the sum of the two CPU costs per MB is where any server that stores what this client
+ * sends on this machine tops out; Runnel's ingest is stated as a share of it. Loopback TCP and
+ * disk write + fdatasync are printed once, for scale.
+ *
  * Targets: ≥ 800 MB/s at 64 KiB, ≥ 2,000,000 records/s at 100 B, p99 ≤ 2 ms at half load.
  * Every phase runs a fixed time; the run stops by itself and removes its data.
  *
@@ -37,7 +47,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +56,7 @@ import { parseArgs } from 'node:util';
 import uWS from 'uWebSockets.js';
 
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
+import { diskWriteMBps, growingPageCacheWrite, loopbackMBps } from '../src/harness/baselines.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../src/kinesis/hash-key.js';
@@ -62,6 +73,10 @@ import { registerWebSocketProtocol } from '../src/server/ws-protocol-handler.js'
 const STREAM_PREFIX = 'ws-bench';
 /** The server's bare echo route, for the latency floor. */
 const ECHO_PATH = '/echo';
+/** The server's bare sink route, for the transport ceiling of ingest. */
+const SINK_PATH = '/sink';
+/** What the sink answers each message with (about a routed put's ack). */
+const SINK_ACK_BYTES = 32;
 const READY_TIMEOUT_MS = 30_000;
 /** Distinct pre-encoded batches per shard, so keys vary between puts. */
 const BATCHES_PER_SHARD = 4;
@@ -71,6 +86,8 @@ const TARGET_P99_MS = 2;
 /** Records per put, by record size: about 100 KB to 1 MB per PUT frame. */
 const RECORDS_PER_PUT: Record<number, number> = { 100: 1000, 1024: 500, 65536: 16 };
 const LATENCY_SECONDS_MAX = 3;
+/** Each raw baseline (page-cache write before every ingest phase; loopback and disk once) runs this long. */
+const BASELINE_SECONDS = 2;
 /**
  * Paced sends before latency samples count: the stream is new (its first puts open shard files),
  * and the paced loop's code is not compiled yet. A bare echo's p99 on this load settles only
@@ -184,6 +201,19 @@ async function serve(dataDir: string, workers: number): Promise<void> {
     maxPayloadLength: WS_FRAME_BYTES_MAX,
     maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
     message: (ws, message) => void ws.send(message, true),
+  });
+  // Takes each message as the protocol handler takes a put (one copy out of it) and answers
+  // with an ack; nothing is stored.
+  const sinkAck = new Uint8Array(SINK_ACK_BYTES);
+  let sunk: Uint8Array | undefined;
+  app.ws(SINK_PATH, {
+    maxPayloadLength: WS_FRAME_BYTES_MAX,
+    maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
+    message: (ws, message) => {
+      sunk = Buffer.allocUnsafeSlow(message.byteLength);
+      sunk.set(new Uint8Array(message));
+      ws.send(sinkAck, true);
+    },
   });
   const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen('127.0.0.1', 0, (token) => {
@@ -518,6 +548,37 @@ async function echoFloor(
   return arrivals.latency(rate);
 }
 
+/**
+ * The transport ceiling of ingest: the same frames from as many connections of the same
+ * WebSocket client, as many in flight, to a bare uWS route in the server process that copies
+ * each message out (as the protocol handler does) and acks it, with no engine, worker or disk
+ * behind it. Ingest cannot beat this on this machine; the gap to it is Runnel's own.
+ */
+async function sinkCeiling(url: string, connections: number, batches: EncodedBatch[][], seconds: number) {
+  const sockets = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const socket = new NodeWebSocket(`${url}${SINK_PATH}`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+      const acks: Array<() => void> = [];
+      socket.binaryType = 'uint8array';
+      socket.onmessage = () => acks.shift()?.();
+      await new Promise((resolve, reject) => {
+        socket.onopen = resolve;
+        socket.onerror = (event) => reject(event.error);
+      });
+      return { socket, acks };
+    }),
+  );
+  const result = await runLanes(connections * inFlightPerConnection, batches, seconds, (lane, batch) => {
+    const { socket, acks } = sockets[lane % sockets.length]!;
+    return new Promise<void>((resolve) => {
+      acks.push(resolve);
+      socket.send(batch.bytes);
+    });
+  });
+  for (const { socket } of sockets) socket.close();
+  return result;
+}
+
 // ---- report -------------------------------------------------------------------------------------
 
 const pad = (text: string, width: number) => text.padStart(width);
@@ -537,12 +598,17 @@ async function measureSize(
   recordBytes: number,
   seconds: number,
   shards: number,
+  dataDir: string,
 ): Promise<{ row: string; notes: string[] }> {
   const stream = `${STREAM_PREFIX}-${recordBytes}`;
   const perPut = RECORDS_PER_PUT[recordBytes] ?? Math.max(1, Math.floor(1e6 / recordBytes));
   const batches = encodeShardBatches(shards, recordBytes, perPut);
+  // Right before the ingest it is compared with: what fresh pages cost varies within a run on a
+  // virtual machine, and at 64 KiB it is where a put's bytes spend most CPU.
+  const pageCache = growingPageCacheWrite(join(dataDir, 'baseline'), BASELINE_SECONDS);
   await server.command(`create ${stream} ${shards}`);
   const put = await measured(server, () => ingest(clients, stream, batches, seconds));
+  const sink = await measured(server, () => sinkCeiling(server.url, clients.length, batches, seconds));
   const read = await measured(server, () => readBack(clients, stream, shards, recordBytes));
   await server.command(`delete ${stream}`);
 
@@ -575,7 +641,21 @@ async function measureSize(
     `${pad(count(read.records / read.seconds), 15)} ${pad(megabytes(read), 5)} ${pad(cpu(read), 9)} | ` +
     `${pad(count(lat.recordsPerSec), 16)} ${pad(lat.p50.toFixed(2), 7)} ${pad(lat.p99.toFixed(2), 7)} | ` +
     pad(`${floor.p50.toFixed(2)}/${floor.p99.toFixed(2)}`, 15);
+  // The machine's ceiling for ingest that stores, with this load on it: its cores over the CPU
+  // per MB of the transport (sink: server and load) plus that of writing the bytes to fresh pages.
+  const sinkMBps = sink.dataBytes / sink.seconds / 1e6;
+  const transportMsPerMB = ((sink.serverCpu + sink.loadCpu) / 100) * (1000 / sinkMBps);
+  const batch = batches[0]![0]!;
+  const storeMsPerMB = pageCache.cpuMsPerMB * (batch.bytes.length / batch.dataBytes);
+  const ceilingMBps = (availableParallelism() * 1000) / (transportMsPerMB + storeMsPerMB);
+  const putMBps = put.dataBytes / put.seconds / 1e6;
   const notes = [
+    `${sizeName(recordBytes)} ingest: ${megabytes(put)} MB/s of record data; transport ceiling ${megabytes(sink)} MB/s ` +
+      `(the same frames, as many in flight, to a bare uWS route that copies each out and acks it; ` +
+      `cpu s/l ${cpu(sink)} %, ${transportMsPerMB.toFixed(2)} ms/MB); page-cache write into fresh, kept pages ` +
+      `${pageCache.MBps.toFixed(0)} MB/s on one thread (${pageCache.cpuMsPerMB.toFixed(2)} ms/MB); ` +
+      `so with this load on ${availableParallelism()} cores, stored ingest tops out near ` +
+      `${ceilingMBps.toFixed(0)} MB/s, and Runnel's is ${Math.round((100 * putMBps) / ceilingMBps)}% of it`,
     `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
       `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
       `records/s; p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it vs target ${TARGET_P99_MS} ms ` +
@@ -603,6 +683,12 @@ async function main(): Promise<void> {
       `server in a child process with ${values.workers} shard workers; load: ${connections} ` +
       `connections × ${inFlightPerConnection} puts in flight, ${shards} shards, ${seconds} s per phase`,
   );
+  const loopback = await loopbackMBps(BASELINE_SECONDS);
+  const disk = diskWriteMBps(join(dataDir, 'baseline'), BASELINE_SECONDS);
+  console.log(
+    `baselines: loopback TCP ${loopback.toFixed(0)} MB/s (one connection, 64 KiB writes), ` +
+      `disk write + fdatasync ${disk.toFixed(0)} MB/s; page-cache write before each ingest phase (notes)`,
+  );
   const server = await ServerProcess.start(dataDir, Number(values.workers));
   const clients = await Promise.all(
     Array.from({ length: connections }, () => RunnelClient.connect(server.url)),
@@ -611,7 +697,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   try {
     for (const recordBytes of values.sizes!.split(',').map(Number)) {
-      const result = await measureSize(server, clients, recordBytes, seconds, shards);
+      const result = await measureSize(server, clients, recordBytes, seconds, shards, dataDir);
       console.log(result.row);
       rows.push(result.row);
       notes.push(...result.notes);
