@@ -10,6 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import { KinesisError, fail } from '../errors.js';
 import { HASH_WORDS, bigIntToWords, md5Words, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import { KeyHasher } from '../kinesis/md5-lanes.js';
 import { PARTITION_KEY_BYTES_MAX, PARTITION_KEY_CHARS_MAX, PARTITION_KEY_CHARS_MIN } from '../limits.js';
 import {
   BATCH_HEADER_BYTES,
@@ -23,6 +24,8 @@ import type { EncodedBatches } from './batch-encoder.js';
 import type { ShardRouter } from './shard-router.js';
 
 const decoder = new TextDecoder();
+/** This thread's MD5 lanes: a batch's keys are hashed four at a time. */
+const keyHasher = new KeyHasher();
 
 function invalidBatch(why: string): KinesisError {
   return new KinesisError('ValidationException', `Invalid record batch: ${why}`);
@@ -118,9 +121,13 @@ export function hashEncodedBatch(
   // such, even past a record that fails its own check: after the first failing record the walk
   // only frames the rest, and that record's error is thrown once the framing is known good.
   let failure: KinesisError | undefined;
+  let framed = true;
   for (let i = 0; i < count; i++) {
     recordStart[i] = cursor.offset;
-    if (!nextRecord(batch, cursor, end)) throw notFilled();
+    if (!nextRecord(batch, cursor, end)) {
+      framed = false;
+      break;
+    }
     if (failure !== undefined) continue;
     failure = keyFailure(batch, cursor.keyStart, cursor.keyEnd, i);
     if (failure !== undefined) continue;
@@ -134,11 +141,14 @@ export function hashEncodedBatch(
       failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
       hashWords.set(words, i * HASH_WORDS);
     } else if (hash) {
-      md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
+      keyHasher.add(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
     }
   }
-  if (cursor.offset !== end) throw notFilled();
-  if (failure !== undefined) throw failure;
+  if (!framed || cursor.offset !== end || failure !== undefined) {
+    keyHasher.discard();
+    throw framed && cursor.offset === end ? failure! : notFilled();
+  }
+  keyHasher.flush();
   recordStart[count] = end;
   return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest };
 }

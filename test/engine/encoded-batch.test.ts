@@ -107,4 +107,16 @@ describe('hashEncodedBatch errors', () => {
     expect(errorOf(() => hashEncodedBatch(explicit, MAX_RECORD_BYTES)).message).toContain('Invalid ExplicitHashKey');
     expect(errorOf(() => hashEncodedBatch(truncated(explicit), MAX_RECORD_BYTES)).message).toContain('do not fill');
   });
+
+  it('leaves nothing pending after a refusal: arrays it was lent are not written by a later check', () => {
+    const lent = hashEncodedBatch(batchOf(recordsOf(10, 'lent')), MAX_RECORD_BYTES);
+    expect(() => hashEncodedBatch(truncated(batchOf(recordsOf(10, 'refused'))), MAX_RECORD_BYTES, true, lent)).toThrow(
+      'do not fill',
+    );
+    const before = [...lent.hashWords];
+    const next = recordsOf(3, 'next');
+    const batch = batchOf(next);
+    expectChecked(hashEncodedBatch(batch, MAX_RECORD_BYTES), batch, next.map((record) => record.PartitionKey));
+    expect([...lent.hashWords]).toEqual(before);
+  });
 });

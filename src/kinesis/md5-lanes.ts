@@ -1,0 +1,314 @@
+/**
+ * MD5 of many short partition keys at once, four keys in the four 32-bit lanes of WebAssembly
+ * SIMD vectors: one MD5 computation advances four independent digests. A shard worker checking
+ * a 1,000-record batch hashes every key; done one key at a time in JavaScript (hash-key.ts
+ * md5Words) that was half of the check's time.
+ *
+ * The module is generated here, instruction by instruction, from RFC 1321's tables (no binary is
+ * shipped or built). Its memory holds, from 0, up to LANE_GROUPS_MAX groups of four padded
+ * one-block messages with their 32-bit words interleaved (word w of lane l at byte 16w + 4l of
+ * the group's 256), and from OUT_OFFSET each group's digest state (a, b, c, d, each a vector of
+ * the four lanes). The JavaScript side writes each key's bytes, its 0x80 terminator and its bit
+ * length into its lane, and reads the digests back as hash words.
+ *
+ * Keys of up to ONE_BLOCK_KEY_BYTES_MAX bytes fit one padded block, as partition keys usually
+ * do; a longer one (up to 256 characters of UTF-8) is hashed at once by md5Words. Each thread
+ * that imports this module has its own instance (module state is per thread).
+ */
+import { HASH_WORDS, md5Words } from './hash-key.js';
+
+/** The longest key whose padded message is one 64-byte block (64 - 1 - 8). */
+export const ONE_BLOCK_KEY_BYTES_MAX = 55;
+const LANES = 4;
+const GROUP_BYTES = 64 * LANES;
+/** Groups hashed per call into WebAssembly: 512 keys. */
+const LANE_GROUPS_MAX = 128;
+const OUT_OFFSET = LANE_GROUPS_MAX * GROUP_BYTES;
+const OUT_GROUP_BYTES = 16 * LANES;
+const WASM_PAGE_BYTES = 65536;
+const MEMORY_PAGES = Math.ceil((OUT_OFFSET + LANE_GROUPS_MAX * OUT_GROUP_BYTES) / WASM_PAGE_BYTES);
+/** Where a lane's bit length goes: word 14 of its block. */
+const LENGTH_WORD = 14;
+
+// ---- the WebAssembly module ---------------------------------------------------------------------
+
+/** RFC 1321: the shift of each of the 64 steps, and the message word each step adds. */
+const SHIFTS = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+function shiftOf(step: number): number {
+  return SHIFTS[(step >> 4) * 4 + (step & 3)]!;
+}
+function wordOf(step: number): number {
+  const round = step >> 4;
+  if (round === 0) return step;
+  if (round === 1) return (5 * step + 1) & 15;
+  if (round === 2) return (3 * step + 5) & 15;
+  return (7 * step) & 15;
+}
+/** floor(abs(sin(step + 1)) * 2^32), as RFC 1321 defines its table. */
+function constantOf(step: number): number {
+  return Math.floor(Math.abs(Math.sin(step + 1)) * 2 ** 32) >>> 0;
+}
+const INITIAL_STATE = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+
+const OP = {
+  block: 0x02,
+  loop: 0x03,
+  br: 0x0c,
+  brIf: 0x0d,
+  end: 0x0b,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Const: 0x41,
+  i32GeU: 0x4f,
+  i32Add: 0x6a,
+  i32Shl: 0x74,
+  simd: 0xfd,
+  void: 0x40,
+} as const;
+/** SIMD instructions (after the 0xfd prefix, as LEB128). */
+const SIMD = {
+  load: 0x00,
+  store: 0x0b,
+  const: 0x0c,
+  not: 0x4d,
+  or: 0x50,
+  xor: 0x51,
+  bitselect: 0x52,
+  i32x4Shl: 0xab,
+  i32x4ShrU: 0xad,
+  i32x4Add: 0xae,
+} as const;
+const TYPE = { i32: 0x7f, v128: 0x7b, func: 0x60 } as const;
+/** log2 of a v128's natural alignment, for memargs. */
+const V128_ALIGN = 4;
+
+function unsigned(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+function signed(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function section(id: number, content: number[]): number[] {
+  return [id, ...unsigned(content.length), ...content];
+}
+
+function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...unsigned(bytes.length), ...bytes];
+}
+
+/** `md5x4(groups)`: the digests of `groups` groups of four one-block messages. */
+function md5x4Body(): number[] {
+  // Locals: 0 = groups (the parameter), 1 = g, 2 = g's byte offset, then 16 message words,
+  // the four state vectors and one temporary.
+  const GROUPS = 0, G = 1, BASE = 2, W = 3, STATE = W + 16, T = STATE + 4;
+  const code: number[] = [];
+  const get = (local: number) => code.push(OP.localGet, ...unsigned(local));
+  const set = (local: number) => code.push(OP.localSet, ...unsigned(local));
+  const simd = (op: number) => code.push(OP.simd, ...unsigned(op));
+  const i32 = (value: number) => code.push(OP.i32Const, ...signed(value | 0));
+  const splat = (value: number) => {
+    simd(SIMD.const);
+    for (let lane = 0; lane < LANES; lane++) code.push(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24);
+  };
+  const memarg = (offset: number) => code.push(V128_ALIGN, ...unsigned(offset));
+
+  code.push(OP.block, OP.void, OP.loop, OP.void);
+  get(G);
+  get(GROUPS);
+  code.push(OP.i32GeU, OP.brIf, 1);
+  get(G);
+  i32(Math.log2(GROUP_BYTES));
+  code.push(OP.i32Shl);
+  set(BASE);
+  for (let w = 0; w < 16; w++) {
+    get(BASE);
+    simd(SIMD.load);
+    memarg(w * 16);
+    set(W + w);
+  }
+  for (let r = 0; r < 4; r++) {
+    splat(INITIAL_STATE[r]!);
+    set(STATE + r);
+  }
+  // The roles a, b, c, d move one local along after every step; 64 steps bring them back.
+  let [a, b, c, d] = [STATE, STATE + 1, STATE + 2, STATE + 3];
+  for (let step = 0; step < 64; step++) {
+    // t = a + K + W + f(b, c, d), with f last: b was computed by the step before, and the
+    // sum of the rest does not wait for it.
+    get(W + wordOf(step));
+    splat(constantOf(step));
+    simd(SIMD.i32x4Add);
+    get(a);
+    simd(SIMD.i32x4Add);
+    const round = step >> 4;
+    if (round === 0) {
+      // F = (b & c) | (~b & d)
+      get(c);
+      get(d);
+      get(b);
+      simd(SIMD.bitselect);
+    } else if (round === 1) {
+      // G = (b & d) | (c & ~d)
+      get(b);
+      get(c);
+      get(d);
+      simd(SIMD.bitselect);
+    } else if (round === 2) {
+      // H = b ^ c ^ d
+      get(b);
+      get(c);
+      simd(SIMD.xor);
+      get(d);
+      simd(SIMD.xor);
+    } else {
+      // I = c ^ (b | ~d)
+      get(c);
+      get(b);
+      get(d);
+      simd(SIMD.not);
+      simd(SIMD.or);
+      simd(SIMD.xor);
+    }
+    simd(SIMD.i32x4Add);
+    // a = b + rotl(t, s)
+    const shift = shiftOf(step);
+    code.push(OP.localTee, ...unsigned(T));
+    i32(shift);
+    simd(SIMD.i32x4Shl);
+    get(T);
+    i32(32 - shift);
+    simd(SIMD.i32x4ShrU);
+    simd(SIMD.or);
+    get(b);
+    simd(SIMD.i32x4Add);
+    set(a);
+    [a, b, c, d] = [d, a, b, c];
+  }
+  for (let r = 0; r < 4; r++) {
+    get(G);
+    i32(Math.log2(OUT_GROUP_BYTES));
+    code.push(OP.i32Shl);
+    get(STATE + r);
+    splat(INITIAL_STATE[r]!);
+    simd(SIMD.i32x4Add);
+    simd(SIMD.store);
+    memarg(OUT_OFFSET + r * 16);
+  }
+  get(G);
+  i32(1);
+  code.push(OP.i32Add);
+  set(G);
+  code.push(OP.br, 0, OP.end, OP.end, OP.end);
+  const locals = [2, ...unsigned(2), TYPE.i32, ...unsigned(16 + 4 + 1), TYPE.v128];
+  const body = [...locals, ...code];
+  return [...unsigned(body.length), ...body];
+}
+
+function md5x4Module(): Uint8Array {
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, TYPE.func, 1, TYPE.i32, 0]),
+    ...section(3, [1, 0]),
+    ...section(5, [1, 0x00, ...unsigned(MEMORY_PAGES)]),
+    ...section(7, [2, ...name('md5x4'), 0x00, 0, ...name('memory'), 0x02, 0]),
+    ...section(10, [1, ...md5x4Body()]),
+  ];
+  return new Uint8Array(bytes);
+}
+
+/**
+ * The part of the WebAssembly JavaScript API used here. TypeScript types it in its DOM library
+ * only, which a Node program does not load.
+ */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => {
+    exports: { md5x4: (groups: number) => void; memory: { buffer: ArrayBuffer } };
+  };
+};
+
+const instance = new WebAssembly.Instance(new WebAssembly.Module(md5x4Module()));
+const md5x4 = instance.exports.md5x4;
+// The memory never grows, so these views stay valid.
+const memory = instance.exports.memory.buffer;
+const laneBytes = new Uint8Array(memory, 0, OUT_OFFSET);
+const laneWords = new Uint32Array(memory, 0, OUT_OFFSET / 4);
+const digestWords = new Uint32Array(memory, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+
+function bswap(x: number): number {
+  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+}
+
+// ---- the JavaScript side --------------------------------------------------------------------------
+
+/**
+ * Collects keys and hashes them four at a time: `add` puts a key in the next lane (or hashes a
+ * long one at once), `flush` hashes what is pending and writes each key's hash words where its
+ * `add` asked. Results are only written by `flush` (or by a full set of groups during `add`).
+ */
+export class KeyHasher {
+  private pending = 0;
+  private readonly targets: Array<Uint32Array | undefined> = new Array(LANE_GROUPS_MAX * LANES);
+  private readonly targetOffsets = new Int32Array(LANE_GROUPS_MAX * LANES);
+
+  /** Queues the MD5 of `bytes[start, start + length)` for `out[outOffset..outOffset + 4)`. */
+  add(bytes: Uint8Array, start: number, length: number, out: Uint32Array, outOffset: number): void {
+    if (length > ONE_BLOCK_KEY_BYTES_MAX) {
+      md5Words(bytes, start, length, out, outOffset);
+      return;
+    }
+    const slot = this.pending;
+    const lane = slot & (LANES - 1);
+    const group = slot >> 2;
+    if (lane === 0) laneWords.fill(0, group * (GROUP_BYTES / 4), (group + 1) * (GROUP_BYTES / 4));
+    const base = group * GROUP_BYTES + lane * 4;
+    for (let i = 0; i < length; i++) laneBytes[base + ((i >> 2) << 4) + (i & 3)] = bytes[start + i]!;
+    laneBytes[base + ((length >> 2) << 4) + (length & 3)] = 0x80;
+    laneWords[(base >> 2) + LENGTH_WORD * LANES] = length * 8;
+    this.targets[slot] = out;
+    this.targetOffsets[slot] = outOffset;
+    this.pending = slot + 1;
+    if (this.pending === LANE_GROUPS_MAX * LANES) this.flush();
+  }
+
+  /** Hashes every pending key and writes its hash words. */
+  flush(): void {
+    const count = this.pending;
+    if (count === 0) return;
+    md5x4((count + LANES - 1) >> 2);
+    for (let slot = 0; slot < count; slot++) {
+      const out = this.targets[slot]!;
+      const at = this.targetOffsets[slot]!;
+      const digest = (slot >> 2) * (OUT_GROUP_BYTES / 4) + (slot & (LANES - 1));
+      for (let word = 0; word < HASH_WORDS; word++) out[at + word] = bswap(digestWords[digest + word * LANES]!);
+      this.targets[slot] = undefined;
+    }
+    this.pending = 0;
+  }
+
+  /** Drops what is pending without hashing it. */
+  discard(): void {
+    this.targets.fill(undefined, 0, this.pending);
+    this.pending = 0;
+  }
+}
