@@ -19,6 +19,7 @@
 import { isAscii } from 'node:buffer';
 import type { PreparedRecords } from '../engine/engine.js';
 import { HASH_WORDS, bigIntToWords, md5Words, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import { KeyHasher } from '../kinesis/md5-lanes.js';
 import { validateInput } from '../kinesis/validation.js';
 import {
   DATA_BYTES_MAX,
@@ -72,6 +73,14 @@ export function preparePutRecords(body: Buffer): PreparedPutRecords | undefined 
 }
 
 const NOT_PLAIN = Symbol('not plain');
+/** This thread's MD5 lanes: the fast path hashes a request's keys four at a time. */
+const keyHasher = new KeyHasher();
+
+/** Drops the keys queued for hashing and answers "take the ordinary path". */
+function keysDropped(): undefined {
+  keyHasher.discard();
+  return undefined;
+}
 
 // JSON bytes the scanner knows.
 const QUOTE = 0x22;
@@ -257,7 +266,7 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     for (let k = spans[o]!, end = spans[o + 1]!; k < end; k++) batch[at++] = body[k]!;
     if (spans[o + 4]! < 0) {
       batch[at++] = 0;
-      md5Words(batch, keyStart, keyLength, hashWords, i * HASH_WORDS);
+      keyHasher.add(batch, keyStart, keyLength, hashWords, i * HASH_WORDS);
     } else {
       const explicit = latin1(body, spans[o + 4]!, spans[o + 5]!);
       at = writeVarint(batch, at, explicit.length);
@@ -270,8 +279,8 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     // valid base64; the URL-safe alphabet and a non-canonical tail are refused as Kinesis does.
     if (bytes > 0) {
       const data = latin1(body, spans[o + 2]!, spans[o + 3]!);
-      if ((batch as NativeBuffer).base64Write(data, at, bytes) !== bytes) return undefined;
-      if (hasUrlSafeCharacter(data) || !hasCanonicalTail(data, base64Padding(data))) return undefined;
+      if ((batch as NativeBuffer).base64Write(data, at, bytes) !== bytes) return keysDropped();
+      if (hasUrlSafeCharacter(data) || !hasCanonicalTail(data, base64Padding(data))) return keysDropped();
     }
     at += bytes;
     const size = bytes + keyLength;
@@ -279,7 +288,8 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     totalBytes += size;
   }
   recordStart[count] = at;
-  if (totalBytes > PUT_RECORDS_BYTES_MAX) return undefined;
+  if (totalBytes > PUT_RECORDS_BYTES_MAX) return keysDropped();
+  keyHasher.flush();
   let blobBytes = 0;
   for (let i = 0; i < count; i++) blobBytes += dataBytes[i]!;
   const StreamName = latin1(body, streamStart, streamEnd);
