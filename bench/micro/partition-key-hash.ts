@@ -1,6 +1,7 @@
 /**
- * Micro-benchmark: MD5 of partition keys — Runnel's in-place unrolled MD5 (`md5Words`, no string
- * or object per key) against `node:crypto` createHash('md5') per key, which is the baseline
+ * Micro-benchmark: MD5 of partition keys — Runnel's four-lane WebAssembly SIMD MD5 (`KeyHasher`,
+ * what shard workers and codec threads hash a batch's keys with) and its in-place unrolled MD5
+ * (`md5Words`, one key at a time, no string or object per key) against `node:crypto` createHash('md5') per key, which is the baseline
  * every Node Kinesis client and emulator uses. Figure: keys hashed per second, one thread.
  * Usage: node dist/bench/micro/partition-key-hash.js
  */
@@ -8,12 +9,15 @@ import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
 import { md5Words, partitionKeyWords } from '../../src/kinesis/hash-key.js';
+import { KeyHasher } from '../../src/kinesis/md5-lanes.js';
 import { runMicro } from './run.js';
 
 const KEYS = 1000;
 const keys = Array.from({ length: KEYS }, (_, i) => `user-${i}-${(i * 2654435761) >>> 0}`);
 const encoded = keys.map((key) => Buffer.from(key));
 const out = new Uint32Array(4);
+const laneOut = new Uint32Array(4 * KEYS);
+const hasher = new KeyHasher();
 let sink = 0;
 
 // Check first: both give the same digest.
@@ -22,13 +26,29 @@ for (let i = 0; i < KEYS; i++) {
   const digest = createHash('md5').update(keys[i]!).digest();
   if (digest.readUInt32BE(0) !== out[0]) throw new Error(`md5 mismatch for ${keys[i]}`);
 }
+for (let i = 0; i < KEYS; i++) hasher.add(encoded[i]!, 0, encoded[i]!.length, laneOut, i * 4);
+hasher.flush();
+for (let i = 0; i < KEYS; i++) {
+  if (createHash('md5').update(keys[i]!).digest().readUInt32BE(4) !== laneOut[i * 4 + 1]) {
+    throw new Error(`lane md5 mismatch for ${keys[i]}`);
+  }
+}
 
 await runMicro(
   'partition-key MD5, 1000 distinct ~20-byte keys per call',
   "node:crypto createHash('md5') per key",
   [
     {
-      name: 'md5Words on UTF-8 bytes (engine hot path)',
+      name: 'KeyHasher, four keys per MD5 (batch checks)',
+      items: KEYS,
+      fn: () => {
+        for (let i = 0; i < KEYS; i++) hasher.add(encoded[i]!, 0, encoded[i]!.length, laneOut, i * 4);
+        hasher.flush();
+        sink ^= laneOut[0]!;
+      },
+    },
+    {
+      name: 'md5Words on UTF-8 bytes, one key at a time',
       items: KEYS,
       fn: () => {
         for (let i = 0; i < KEYS; i++) md5Words(encoded[i]!, 0, encoded[i]!.length, out, 0);

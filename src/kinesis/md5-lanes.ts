@@ -251,7 +251,6 @@ const instance = new WebAssembly.Instance(new WebAssembly.Module(md5x4Module()))
 const md5x4 = instance.exports.md5x4;
 // The memory never grows, so these views stay valid.
 const memory = instance.exports.memory.buffer;
-const laneBytes = new Uint8Array(memory, 0, OUT_OFFSET);
 const laneWords = new Uint32Array(memory, 0, OUT_OFFSET / 4);
 const digestWords = new Uint32Array(memory, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
 
@@ -278,13 +277,21 @@ export class KeyHasher {
       return;
     }
     const slot = this.pending;
-    const lane = slot & (LANES - 1);
-    const group = slot >> 2;
-    if (lane === 0) laneWords.fill(0, group * (GROUP_BYTES / 4), (group + 1) * (GROUP_BYTES / 4));
-    const base = group * GROUP_BYTES + lane * 4;
-    for (let i = 0; i < length; i++) laneBytes[base + ((i >> 2) << 4) + (i & 3)] = bytes[start + i]!;
-    laneBytes[base + ((length >> 2) << 4) + (length & 3)] = 0x80;
-    laneWords[(base >> 2) + LENGTH_WORD * LANES] = length * 8;
+    // Word w of this lane's block is laneWords[base + w * LANES]. Every word is written (the
+    // key's, the one with its end and the 0x80 terminator, zeros, the bit length), so no
+    // clearing is needed between uses.
+    const base = (slot >> 2) * (GROUP_BYTES / 4) + (slot & (LANES - 1));
+    let word = 0;
+    let i = 0;
+    for (let p = start; i + 4 <= length; i += 4, p += 4, word++) {
+      laneWords[base + word * LANES] = bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 24);
+    }
+    let last = 0x80 << ((length - i) * 8);
+    for (let j = 0; i + j < length; j++) last |= bytes[start + i + j]! << (j * 8);
+    laneWords[base + word * LANES] = last;
+    for (word++; word < LENGTH_WORD; word++) laneWords[base + word * LANES] = 0;
+    laneWords[base + LENGTH_WORD * LANES] = length * 8;
+    laneWords[base + (LENGTH_WORD + 1) * LANES] = 0;
     this.targets[slot] = out;
     this.targetOffsets[slot] = outOffset;
     this.pending = slot + 1;
