@@ -7,7 +7,9 @@
  * MD5 is the largest single per-record cost of ingest. `node:crypto` spends most of its time per
  * call (object creation, native transition), not per byte, so partition keys are hashed by the
  * plain-JavaScript MD5 below, which works on bytes in place and allocates nothing. The test
- * checks it against `node:crypto` for every length 0-300 and random inputs.
+ * checks it against `node:crypto` for every length 0-300 and random inputs. Where a whole batch
+ * of keys is hashed (a shard worker's check, the HTTP fast path), md5-lanes.ts hashes them four
+ * at a time in WebAssembly SIMD lanes, and uses this one for keys longer than one block.
  */
 
 export const HASH_KEY_MAX = (1n << 128n) - 1n;
