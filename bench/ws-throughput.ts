@@ -27,15 +27,14 @@
  * thread + shard workers) and this load process, in % of one core, to show whether the cores or
  * something else is the limit. For scale: one Kinesis shard takes 1 MB/s and 1,000 records/s in.
  *
- * Ceiling of ingest on this machine, same run, in the notes: the transport ceiling (the same
- * frames, as many in flight, from the same client to a bare uWS sink route in the server process
- * that copies each message out and acks it, with the CPU both processes spend per MB) and, right
- * before each ingest phase, one thread's pwrite of 1 MiB chunks into fresh files that are all
- * kept (src/harness/baselines.ts growingPageCacheWrite: the page cache grows by every byte, as it
- * does under a log; on a virtual machine a fresh page costs several times a recycled one). The
- * cores over the sum of the two CPU costs per MB is where any server that stores what this client
- * sends on this machine tops out; Runnel's ingest is stated as a share of it. Loopback TCP and
- * disk write + fdatasync are printed once, for scale.
+ * The parts' floors, same run, in the notes, each with the CPU both processes spend per MB of
+ * record data, as Runnel's ingest is: the transport ceiling (the same frames, as many in flight,
+ * from the same client to a bare uWS sink route in the server process that copies each message
+ * out and acks it) and, right before each ingest phase, one thread's pwrite of 1 MiB chunks into
+ * fresh files that are all kept (src/harness/baselines.ts growingPageCacheWrite: the page cache
+ * grows by every byte, as under a log; on a virtual machine a fresh page costs several times a
+ * recycled one, and the ingest that follows reuses the pages this baseline frees). Loopback TCP
+ * and disk write + fdatasync are printed once, for scale.
  *
  * Targets: ≥ 800 MB/s at 64 KiB, ≥ 2,000,000 records/s at 100 B, p99 ≤ 2 ms at half load.
  * Every phase runs a fixed time; the run stops by itself and removes its data.
@@ -47,7 +46,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -641,26 +640,20 @@ async function measureSize(
     `${pad(count(read.records / read.seconds), 15)} ${pad(megabytes(read), 5)} ${pad(cpu(read), 9)} | ` +
     `${pad(count(lat.recordsPerSec), 16)} ${pad(lat.p50.toFixed(2), 7)} ${pad(lat.p99.toFixed(2), 7)} | ` +
     pad(`${floor.p50.toFixed(2)}/${floor.p99.toFixed(2)}`, 15);
-  // The machine's ceiling for ingest that stores, with this load on it: its cores over the CPU
-  // per MB of the transport (sink: server and load) plus that of writing the bytes to fresh pages.
-  const sinkMBps = sink.dataBytes / sink.seconds / 1e6;
-  const transportMsPerMB = ((sink.serverCpu + sink.loadCpu) / 100) * (1000 / sinkMBps);
-  const batch = batches[0]![0]!;
-  const storeMsPerMB = pageCache.cpuMsPerMB * (batch.bytes.length / batch.dataBytes);
-  const ceilingMBps = (availableParallelism() * 1000) / (transportMsPerMB + storeMsPerMB);
-  const putMBps = put.dataBytes / put.seconds / 1e6;
+  // CPU (both processes) per MB of record data: Runnel's ingest against its parts' floors, the
+  // transport alone and one thread writing fresh pages.
+  const msPerMB = (t: Throughput) => ((t.serverCpu! + t.loadCpu!) / 100) * (1000 / (t.dataBytes / t.seconds / 1e6));
   const notes = [
-    `${sizeName(recordBytes)} ingest: ${megabytes(put)} MB/s of record data; transport ceiling ${megabytes(sink)} MB/s ` +
-      `(the same frames, as many in flight, to a bare uWS route that copies each out and acks it; ` +
-      `cpu s/l ${cpu(sink)} %, ${transportMsPerMB.toFixed(2)} ms/MB); page-cache write into fresh, kept pages ` +
-      `${pageCache.MBps.toFixed(0)} MB/s on one thread (${pageCache.cpuMsPerMB.toFixed(2)} ms/MB); ` +
-      `so with this load on ${availableParallelism()} cores, stored ingest tops out near ` +
-      `${ceilingMBps.toFixed(0)} MB/s, and Runnel's is ${Math.round((100 * putMBps) / ceilingMBps)}% of it`,
+    `${sizeName(recordBytes)} ingest: ${megabytes(put)} MB/s of record data at ${msPerMB(put).toFixed(2)} ms of CPU ` +
+      `per MB (server and load); transport ceiling ${megabytes(sink)} MB/s at ${msPerMB(sink).toFixed(2)} ms/MB, ` +
+      `cpu s/l ${cpu(sink)} % (the same frames, as many in flight, to a bare uWS route that copies each out ` +
+      `and acks it); page-cache write into fresh, kept pages ${pageCache.MBps.toFixed(0)} MB/s at ` +
+      `${pageCache.cpuMsPerMB.toFixed(2)} ms/MB on one thread, just before (the ingest reuses pages it frees)`,
     `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
       `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
       `records/s; p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it vs target ${TARGET_P99_MS} ms ` +
       `(${lat.samples} puts of ${perPut}); bare echo of the same frames at that rate: ` +
-      `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toFixed(1)}× it`,
+      `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toPrecision(2)}× it`,
   ];
   if (recordBytes === 100) {
     const target = count(TARGET_RECORDS_PER_SEC_100B);
