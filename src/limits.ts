@@ -111,7 +111,8 @@ export const RETENTION_CHECK_INTERVAL_MS = 60_000;
 export const WORKER_IN_FLIGHT_BYTES_MAX = 256 * MIB;
 /**
  * Append tasks a worker may have outstanding: two let the main thread encode the next batch
- * while the worker appends the last one (a worker runs its tasks in order, one at a time).
+ * while the worker appends the last one (a worker runs its tasks in order, one at a time). Both
+ * are posted to the worker's thread at once (worker-pool.ts).
  */
 export const WORKER_TASKS_IN_FLIGHT_MAX = 2;
 /**

@@ -13,7 +13,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { KinesisError } from '../errors.js';
-import { WORKER_TASK_QUEUE_MAX } from '../limits.js';
+import { WORKER_TASKS_IN_FLIGHT_MAX, WORKER_TASK_QUEUE_MAX } from '../limits.js';
 import type { WorkerTask } from '../storage/worker-protocol.js';
 
 /**
@@ -52,6 +52,13 @@ export class WorkerPool {
           maxQueue: WORKER_TASK_QUEUE_MAX,
           // No run/wait-time histograms: nothing reads them, and they cost every task.
           recordTiming: false,
+          // The batcher's appends in flight are all posted to the thread at once, so it starts
+          // the next the moment it finishes one. With piscina's default of one, the next waited
+          // until the main thread had taken the last one's answer: in traced runs at half load
+          // (100 B), a put waited 2.1-2.3 ms at the median from its post to its start, 0.4-0.6
+          // ms with this. Tasks still run one at a time and in order: the host's handler is
+          // synchronous, and a thread takes its messages in the order they were posted.
+          concurrentTasksPerWorker: WORKER_TASKS_IN_FLIGHT_MAX,
         }),
       );
     }
