@@ -247,12 +247,8 @@ declare const WebAssembly: {
   };
 };
 
-const instance = new WebAssembly.Instance(new WebAssembly.Module(md5x4Module()));
-const md5x4 = instance.exports.md5x4;
-// The memory never grows, so these views stay valid.
-const memory = instance.exports.memory.buffer;
-const laneWords = new Uint32Array(memory, 0, OUT_OFFSET / 4);
-const digestWords = new Uint32Array(memory, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+/** Compiled once per thread; every KeyHasher has an instance, and so lanes, of its own. */
+const md5x4Compiled = new WebAssembly.Module(md5x4Module());
 
 function bswap(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
@@ -266,9 +262,20 @@ function bswap(x: number): number {
  * `add` asked. Results are only written by `flush` (or by a full set of groups during `add`).
  */
 export class KeyHasher {
+  private readonly md5x4: (groups: number) => void;
+  /** The lanes' words; the memory never grows, so these views stay valid. */
+  private readonly laneWords: Uint32Array;
+  private readonly digestWords: Uint32Array;
   private pending = 0;
   private readonly targets: Array<Uint32Array | undefined> = new Array(LANE_GROUPS_MAX * LANES);
   private readonly targetOffsets = new Int32Array(LANE_GROUPS_MAX * LANES);
+
+  constructor() {
+    const { exports } = new WebAssembly.Instance(md5x4Compiled);
+    this.md5x4 = exports.md5x4;
+    this.laneWords = new Uint32Array(exports.memory.buffer, 0, OUT_OFFSET / 4);
+    this.digestWords = new Uint32Array(exports.memory.buffer, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+  }
 
   /** Queues the MD5 of `bytes[start, start + length)` for `out[outOffset..outOffset + 4)`. */
   add(bytes: Uint8Array, start: number, length: number, out: Uint32Array, outOffset: number): void {
@@ -277,6 +284,7 @@ export class KeyHasher {
       return;
     }
     const slot = this.pending;
+    const laneWords = this.laneWords;
     // Word w of this lane's block is laneWords[base + w * LANES]. Every word is written (the
     // key's, the one with its end and the 0x80 terminator, zeros, the bit length), so no
     // clearing is needed between uses.
@@ -302,7 +310,8 @@ export class KeyHasher {
   flush(): void {
     const count = this.pending;
     if (count === 0) return;
-    md5x4((count + LANES - 1) >> 2);
+    this.md5x4((count + LANES - 1) >> 2);
+    const digestWords = this.digestWords;
     for (let slot = 0; slot < count; slot++) {
       const out = this.targets[slot]!;
       const at = this.targetOffsets[slot]!;

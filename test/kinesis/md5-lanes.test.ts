@@ -81,4 +81,19 @@ describe('KeyHasher', () => {
     expectDigests(hashAll(hasher, keys), keys);
     expect([...dropped]).toEqual(new Array(3 * HASH_WORDS).fill(0));
   });
+
+  it('keeps two hashers apart: keys added to each in turn are each hashed right', () => {
+    const first = new KeyHasher();
+    const second = new KeyHasher();
+    const keys = Array.from({ length: 10 }, (_, i) => Buffer.from(`interleaved-${i}`));
+    const outs = [new Uint32Array(10 * HASH_WORDS), new Uint32Array(10 * HASH_WORDS)];
+    keys.forEach((key, i) => {
+      first.add(key, 0, key.length, outs[0]!, i * HASH_WORDS);
+      second.add(key, 0, key.length, outs[1]!, (9 - i) * HASH_WORDS);
+    });
+    first.flush();
+    second.flush();
+    expectDigests(outs[0]!, keys);
+    expectDigests(outs[1]!, [...keys].reverse());
+  });
 });
