@@ -48,6 +48,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -189,7 +190,8 @@ async function runLanes(
 
 /**
  * The child: serves the protocol and takes commands on stdin, one per line, answering `OK ...`
- * or `ERR ...`: `create <stream> <shards>`, `delete <stream>`, `cpu` (CPU µs so far),
+ * or `ERR ...`: `create <stream> <shards>`, `delete <stream>`, `cpu` (CPU µs so far), `gc` (the
+ * event loop's GC ms and collections so far, and its longest pause since the last `gc`),
  * `direct <stream> <recordBytes> <perPut> <shards> <seconds> <lanes>` (the engine baseline).
  */
 async function serve(dataDir: string, workers: number): Promise<void> {
@@ -220,6 +222,15 @@ async function serve(dataDir: string, workers: number): Promise<void> {
       else reject(new Error('listen failed'));
     });
   });
+  // The event loop's collections (this thread's; the workers' are their own).
+  const gc = { ms: 0, count: 0, longestMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gc.ms += entry.duration;
+      gc.count++;
+      gc.longestMs = Math.max(gc.longestMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     const [command, name = '', ...rest] = line.split(' ');
@@ -237,6 +248,9 @@ async function serve(dataDir: string, workers: number): Promise<void> {
     } else if (command === 'cpu') {
       const usage = process.cpuUsage();
       void answer(Promise.resolve(usage.user + usage.system));
+    } else if (command === 'gc') {
+      void answer(Promise.resolve(`${gc.ms} ${gc.count} ${gc.longestMs}`));
+      gc.longestMs = 0;
     } else if (command === 'direct') {
       const [recordBytes, perPut, shards, seconds, lanes] = numbers as number[] as [
         number, number, number, number, number,
@@ -630,7 +644,11 @@ async function measureSize(
   await server.command(`create ${quiet} ${shards}`);
   const latencySeconds = Math.min(seconds, LATENCY_SECONDS_MAX);
   const rate = e2eRate * Number(values.load);
+  const gcBefore = (await server.command('gc')).map(Number);
+  const latencyStarted = performance.now();
   const lat = await latency(clients, quiet, batches, rate, latencySeconds);
+  const gcAfter = (await server.command('gc')).map(Number);
+  const latencyWallSeconds = (performance.now() - latencyStarted) / 1000;
   await server.command(`delete ${quiet}`);
   const floor = await echoFloor(server.url, clients.length, batches, rate, latencySeconds);
 
@@ -654,6 +672,9 @@ async function measureSize(
       `records/s; p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it vs target ${TARGET_P99_MS} ms ` +
       `(${lat.samples} puts of ${perPut}); bare echo of the same frames at that rate: ` +
       `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toPrecision(2)}× it`,
+    `${sizeName(recordBytes)}: the server's event loop in GC during the latency phase: ` +
+      `${((gcAfter[0]! - gcBefore[0]!) / latencyWallSeconds).toFixed(1)} ms per s, ` +
+      `${gcAfter[1]! - gcBefore[1]!} collections, the longest ${gcAfter[2]!.toFixed(1)} ms`,
   ];
   if (recordBytes === 100) {
     const target = count(TARGET_RECORDS_PER_SEC_100B);
