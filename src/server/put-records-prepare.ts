@@ -247,7 +247,9 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     }
     bodyBytes += varintBytes(keyLength) + keyLength + varintBytes(explicitBytes) + explicitBytes + varintBytes(bytes) + bytes;
   }
-  // Pass 2: the batch, base64 decoded into it, and every key's hash.
+  // Pass 2: the batch, base64 decoded into it, and every key's hash (queued from a clean start,
+  // whatever a call that threw left behind).
+  keyHasher.discard();
   const batchLength = BATCH_HEADER_BYTES + bodyBytes;
   const batch = Buffer.from(new ArrayBuffer(batchLength));
   writeNewBatchHeader(batch, 0, batchLength, count);
