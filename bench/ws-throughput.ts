@@ -206,13 +206,12 @@ async function serve(dataDir: string, workers: number): Promise<void> {
   // Takes each message as the protocol handler takes a put (one copy out of it) and answers
   // with an ack; nothing is stored.
   const sinkAck = new Uint8Array(SINK_ACK_BYTES);
-  let sunk: Uint8Array | undefined;
   app.ws(SINK_PATH, {
     maxPayloadLength: WS_FRAME_BYTES_MAX,
     maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
     message: (ws, message) => {
-      sunk = Buffer.allocUnsafeSlow(message.byteLength);
-      sunk.set(new Uint8Array(message));
+      const copy = Buffer.allocUnsafeSlow(message.byteLength);
+      copy.set(new Uint8Array(message));
       ws.send(sinkAck, true);
     },
   });
@@ -565,7 +564,8 @@ async function echoFloor(
  * The transport ceiling of ingest: the same frames from as many connections of the same
  * WebSocket client, as many in flight, to a bare uWS route in the server process that copies
  * each message out (as the protocol handler does) and acks it, with no engine, worker or disk
- * behind it. Ingest cannot beat this on this machine; the gap to it is Runnel's own.
+ * behind it. Runnel's ingest does all of this and more (checks, the hand-off to a worker, the
+ * write), so the gap to it is Runnel's own.
  */
 async function sinkCeiling(url: string, connections: number, batches: EncodedBatch[][], seconds: number) {
   const sockets = await Promise.all(
