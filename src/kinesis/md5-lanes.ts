@@ -71,6 +71,7 @@ const SIMD = {
   load: 0x00,
   store: 0x0b,
   const: 0x0c,
+  shuffle: 0x0d,
   not: 0x4d,
   or: 0x50,
   xor: 0x51,
@@ -204,15 +205,42 @@ function md5x4Body(): number[] {
     set(a);
     [a, b, c, d] = [d, a, b, c];
   }
+  // The digest of each lane, as hash words: the state plus the initial state, each word's bytes
+  // reversed (the hash key reads the digest big-endian) and the 4 x 4 words transposed, so that
+  // a lane's four words lie together. The message-word locals are free again and hold the
+  // intermediates.
   for (let r = 0; r < 4; r++) {
-    get(G);
-    i32(Math.log2(OUT_GROUP_BYTES));
-    code.push(OP.i32Shl);
     get(STATE + r);
     splat(INITIAL_STATE[r]!);
     simd(SIMD.i32x4Add);
+    set(STATE + r);
+  }
+  // Byte indexes into the pair (x, y) of a shuffle: word w of x is bytes 4w..4w+3, of y 16+4w...
+  const reversedWord = (vector: number, word: number) => [3, 2, 1, 0].map((i) => vector * 16 + word * 4 + i);
+  const word = (vector: number, w: number) => [0, 1, 2, 3].map((i) => vector * 16 + w * 4 + i);
+  const shuffle = (x: number, y: number, lanes: number[]) => {
+    get(x);
+    get(y);
+    simd(SIMD.shuffle);
+    code.push(...lanes);
+  };
+  const [A, B, C, D] = [STATE, STATE + 1, STATE + 2, STATE + 3];
+  // [a0 b0 a1 b1], [a2 b2 a3 b3], [c0 d0 c1 d1], [c2 d2 c3 d3], bytes reversed.
+  for (const [x, y, first, target] of [[A, B, 0, W], [A, B, 2, W + 1], [C, D, 0, W + 2], [C, D, 2, W + 3]] as const) {
+    shuffle(x, y, [...reversedWord(0, first), ...reversedWord(1, first), ...reversedWord(0, first + 1), ...reversedWord(1, first + 1)]);
+    set(target);
+  }
+  // Lane l: [a_l b_l c_l d_l] at OUT_OFFSET + group * OUT_GROUP_BYTES + 16 l.
+  for (let lane = 0; lane < LANES; lane++) {
+    get(G);
+    i32(Math.log2(OUT_GROUP_BYTES));
+    code.push(OP.i32Shl);
+    const ab = W + (lane >> 1);
+    const cd = W + 2 + (lane >> 1);
+    const half = (lane & 1) * 2;
+    shuffle(ab, cd, [...word(0, half), ...word(0, half + 1), ...word(1, half), ...word(1, half + 1)]);
     simd(SIMD.store);
-    memarg(OUT_OFFSET + r * 16);
+    memarg(OUT_OFFSET + lane * 16);
   }
   get(G);
   i32(1);
@@ -250,16 +278,14 @@ declare const WebAssembly: {
 /** Compiled once per thread; every KeyHasher has an instance, and so lanes, of its own. */
 const md5x4Compiled = new WebAssembly.Module(md5x4Module());
 
-function bswap(x: number): number {
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-}
-
 // ---- the JavaScript side --------------------------------------------------------------------------
 
 /**
  * Collects keys and hashes them four at a time: `add` puts a key in the next lane (or hashes a
  * long one at once), `flush` hashes what is pending and writes each key's hash words where its
  * `add` asked. Results are only written by `flush` (or by a full set of groups during `add`).
+ * Keys added for consecutive places of one array (a batch's records, in order) have their hash
+ * words copied there in one piece; a key that breaks the run has its place kept.
  */
 export class KeyHasher {
   private readonly md5x4: (groups: number) => void;
@@ -267,6 +293,11 @@ export class KeyHasher {
   private readonly laneWords: Uint32Array;
   private readonly digestWords: Uint32Array;
   private pending = 0;
+  /** Where the pending keys' hash words go while they go to consecutive places of one array. */
+  private runOut: Uint32Array | undefined;
+  private runOffset = 0;
+  /** The first pending key outside that run; its place and every later one's are kept. */
+  private runEnd = -1;
   private readonly targets: Array<Uint32Array | undefined> = new Array(LANE_GROUPS_MAX * LANES);
   private readonly targetOffsets = new Int32Array(LANE_GROUPS_MAX * LANES);
 
@@ -300,8 +331,17 @@ export class KeyHasher {
     for (word++; word < LENGTH_WORD; word++) laneWords[base + word * LANES] = 0;
     laneWords[base + LENGTH_WORD * LANES] = length * 8;
     laneWords[base + (LENGTH_WORD + 1) * LANES] = 0;
-    this.targets[slot] = out;
-    this.targetOffsets[slot] = outOffset;
+    if (slot === 0) {
+      this.runOut = out;
+      this.runOffset = outOffset;
+      this.runEnd = -1;
+    } else if (this.runEnd < 0 && (out !== this.runOut || outOffset !== this.runOffset + slot * HASH_WORDS)) {
+      this.runEnd = slot;
+    }
+    if (this.runEnd >= 0) {
+      this.targets[slot] = out;
+      this.targetOffsets[slot] = outOffset;
+    }
     this.pending = slot + 1;
     if (this.pending === LANE_GROUPS_MAX * LANES) this.flush();
   }
@@ -311,20 +351,24 @@ export class KeyHasher {
     const count = this.pending;
     if (count === 0) return;
     this.md5x4((count + LANES - 1) >> 2);
+    // The module leaves each key's hash words at HASH_WORDS * its slot, in order.
     const digestWords = this.digestWords;
-    for (let slot = 0; slot < count; slot++) {
+    const run = this.runEnd < 0 ? count : this.runEnd;
+    this.runOut!.set(digestWords.subarray(0, run * HASH_WORDS), this.runOffset);
+    for (let slot = run; slot < count; slot++) {
       const out = this.targets[slot]!;
       const at = this.targetOffsets[slot]!;
-      const digest = (slot >> 2) * (OUT_GROUP_BYTES / 4) + (slot & (LANES - 1));
-      for (let word = 0; word < HASH_WORDS; word++) out[at + word] = bswap(digestWords[digest + word * LANES]!);
+      for (let word = 0; word < HASH_WORDS; word++) out[at + word] = digestWords[slot * HASH_WORDS + word]!;
       this.targets[slot] = undefined;
     }
+    this.runOut = undefined;
     this.pending = 0;
   }
 
   /** Drops what is pending without hashing it. */
   discard(): void {
-    this.targets.fill(undefined, 0, this.pending);
+    if (this.runEnd >= 0) this.targets.fill(undefined, this.runEnd, this.pending);
+    this.runOut = undefined;
     this.pending = 0;
   }
 }
