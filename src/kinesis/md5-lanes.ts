@@ -300,6 +300,8 @@ export class KeyHasher {
   private runEnd = -1;
   private readonly targets: Array<Uint32Array | undefined> = new Array(LANE_GROUPS_MAX * LANES);
   private readonly targetOffsets = new Int32Array(LANE_GROUPS_MAX * LANES);
+  /** Per slot, the words before the bit length its last key wrote non-zero. */
+  private readonly wordsUsed = new Uint8Array(LANE_GROUPS_MAX * LANES);
 
   constructor() {
     const { exports } = new WebAssembly.Instance(md5x4Compiled);
@@ -316,9 +318,10 @@ export class KeyHasher {
     }
     const slot = this.pending;
     const laneWords = this.laneWords;
-    // Word w of this lane's block is laneWords[base + w * LANES]. Every word is written (the
-    // key's, the one with its end and the 0x80 terminator, zeros, the bit length), so no
-    // clearing is needed between uses.
+    // Word w of this lane's block is laneWords[base + w * LANES]: the key's words, the one with
+    // its end and the 0x80 terminator, zeros, the bit length (word 14) and zero (word 15, never
+    // written: the memory starts zeroed). Of the zeros, only words the slot's last key used are
+    // cleared.
     const base = (slot >> 2) * (GROUP_BYTES / 4) + (slot & (LANES - 1));
     let word = 0;
     let i = 0;
@@ -328,9 +331,10 @@ export class KeyHasher {
     let last = 0x80 << ((length - i) * 8);
     for (let j = 0; i + j < length; j++) last |= bytes[start + i + j]! << (j * 8);
     laneWords[base + word * LANES] = last;
-    for (word++; word < LENGTH_WORD; word++) laneWords[base + word * LANES] = 0;
+    const used = this.wordsUsed[slot]!;
+    this.wordsUsed[slot] = ++word;
+    for (; word < used; word++) laneWords[base + word * LANES] = 0;
     laneWords[base + LENGTH_WORD * LANES] = length * 8;
-    laneWords[base + (LENGTH_WORD + 1) * LANES] = 0;
     if (slot === 0) {
       this.runOut = out;
       this.runOffset = outOffset;

@@ -96,4 +96,17 @@ describe('KeyHasher', () => {
     expectDigests(outs[0]!, keys);
     expectDigests(outs[1]!, [...keys].reverse());
   });
+
+  it("clears what a slot's earlier, longer key left: long keys, then short ones in the same slots", () => {
+    const hasher = new KeyHasher();
+    const long = Array.from({ length: 9 }, (_, i) => Buffer.alloc(ONE_BLOCK_KEY_BYTES_MAX, 0x61 + i));
+    expectDigests(hashAll(hasher, long), long);
+    const short = Array.from({ length: 9 }, (_, i) => Buffer.from(`s${i}`.repeat(i % 3)));
+    expectDigests(hashAll(hasher, short), short);
+    // And after a discard, whose keys were written into the lanes too.
+    const dropped = new Uint32Array(9 * HASH_WORDS);
+    long.forEach((key, i) => hasher.add(key, 0, key.length, dropped, i * HASH_WORDS));
+    hasher.discard();
+    expectDigests(hashAll(hasher, short), short);
+  });
 });
