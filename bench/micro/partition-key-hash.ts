@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
 import { md5Words, partitionKeyWords } from '../../src/kinesis/hash-key.js';
-import { KeyHasher } from '../../src/kinesis/md5-lanes.js';
+import { KeyHasher, SIMD_LANES } from '../../src/kinesis/md5-lanes.js';
 import { runMicro } from './run.js';
 
 const KEYS = 1000;
@@ -34,6 +34,7 @@ for (let i = 0; i < KEYS; i++) {
   }
 }
 
+if (!SIMD_LANES) console.log('KeyHasher: no WebAssembly SIMD here, keys are hashed one at a time');
 await runMicro(
   'partition-key MD5, 1000 distinct ~20-byte keys per call',
   "node:crypto createHash('md5') per key",

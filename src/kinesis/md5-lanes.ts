@@ -275,8 +275,23 @@ declare const WebAssembly: {
   };
 };
 
-/** Compiled once per thread; every KeyHasher has an instance, and so lanes, of its own. */
-const md5x4Compiled = new WebAssembly.Module(md5x4Module());
+/**
+ * Compiled once per thread; every KeyHasher has an instance, and so lanes, of its own. Undefined
+ * where WebAssembly SIMD is not available (a CPU or runtime without it): hashers then hash every
+ * key one at a time with md5Words, with the same results.
+ */
+const md5x4Compiled = compileLanes();
+
+function compileLanes(): object | undefined {
+  try {
+    return new WebAssembly.Module(md5x4Module());
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether keys are hashed in SIMD lanes here (the benchmarks say which). */
+export const SIMD_LANES = md5x4Compiled !== undefined;
 
 // ---- the JavaScript side --------------------------------------------------------------------------
 
@@ -302,17 +317,28 @@ export class KeyHasher {
   private readonly targetOffsets = new Int32Array(LANE_GROUPS_MAX * LANES);
   /** Per slot, the words before the bit length its last key wrote non-zero. */
   private readonly wordsUsed = new Uint8Array(LANE_GROUPS_MAX * LANES);
+  /** Longer keys are hashed at once: ONE_BLOCK_KEY_BYTES_MAX with lanes, every key without. */
+  private readonly laneKeyBytesMax: number;
 
-  constructor() {
-    const { exports } = new WebAssembly.Instance(md5x4Compiled);
-    this.md5x4 = exports.md5x4;
-    this.laneWords = new Uint32Array(exports.memory.buffer, 0, OUT_OFFSET / 4);
-    this.digestWords = new Uint32Array(exports.memory.buffer, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+  /** `lanes` false (or no SIMD here) hashes every key at once, as md5Words does. */
+  constructor(lanes = SIMD_LANES) {
+    if (lanes && md5x4Compiled !== undefined) {
+      const { exports } = new WebAssembly.Instance(md5x4Compiled);
+      this.md5x4 = exports.md5x4;
+      this.laneWords = new Uint32Array(exports.memory.buffer, 0, OUT_OFFSET / 4);
+      this.digestWords = new Uint32Array(exports.memory.buffer, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+      this.laneKeyBytesMax = ONE_BLOCK_KEY_BYTES_MAX;
+    } else {
+      this.md5x4 = () => undefined;
+      this.laneWords = new Uint32Array(0);
+      this.digestWords = new Uint32Array(0);
+      this.laneKeyBytesMax = -1;
+    }
   }
 
   /** Queues the MD5 of `bytes[start, start + length)` for `out[outOffset..outOffset + 4)`. */
   add(bytes: Uint8Array, start: number, length: number, out: Uint32Array, outOffset: number): void {
-    if (length > ONE_BLOCK_KEY_BYTES_MAX) {
+    if (length > this.laneKeyBytesMax) {
       md5Words(bytes, start, length, out, outOffset);
       return;
     }

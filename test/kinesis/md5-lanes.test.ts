@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HASH_WORDS } from '../../src/kinesis/hash-key.js';
-import { KeyHasher, ONE_BLOCK_KEY_BYTES_MAX } from '../../src/kinesis/md5-lanes.js';
+import { KeyHasher, ONE_BLOCK_KEY_BYTES_MAX, SIMD_LANES } from '../../src/kinesis/md5-lanes.js';
 
 function expected(key: Uint8Array): number[] {
   const digest = createHash('md5').update(key).digest();
@@ -108,5 +108,12 @@ describe('KeyHasher', () => {
     long.forEach((key, i) => hasher.add(key, 0, key.length, dropped, i * HASH_WORDS));
     hasher.discard();
     expectDigests(hashAll(hasher, short), short);
+  });
+
+  it('hashes the same without lanes (where WebAssembly SIMD is missing), every length 0-300', () => {
+    const keys = Array.from({ length: 301 }, (_, length) => randomBytes(length));
+    expectDigests(hashAll(new KeyHasher(false), keys), keys);
+    // Node 20 and later on x64 and arm64 have WebAssembly SIMD; this machine must use the lanes.
+    expect(SIMD_LANES).toBe(true);
   });
 });
