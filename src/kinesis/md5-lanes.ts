@@ -12,8 +12,10 @@
  * length into its lane, and reads the digests back as hash words.
  *
  * Keys of up to ONE_BLOCK_KEY_BYTES_MAX bytes fit one padded block, as partition keys usually
- * do; a longer one (up to 256 characters of UTF-8) is hashed at once by md5Words. Each thread
- * that imports this module has its own instance (module state is per thread).
+ * do; a longer one (up to 256 characters of UTF-8) is hashed at once by md5Words. The module is
+ * compiled once per thread, and each KeyHasher has an instance, and so a memory, of its own.
+ * Where WebAssembly SIMD cannot be compiled, every key is hashed at once by md5Words (SIMD_LANES
+ * is then false).
  */
 import { HASH_WORDS, md5Words } from './hash-key.js';
 
