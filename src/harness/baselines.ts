@@ -40,31 +40,58 @@ const LOOPBACK_CHUNK_BYTES = 64 * 1024;
 /** Bytes queued in the socket before the writer waits for 'drain'. */
 const LOOPBACK_QUEUE_BYTES = 4 * MIB;
 
+/** What writeFreshFiles wrote, in how long, and the CPU this process spent meanwhile. */
+interface FreshWrites {
+  bytes: number;
+  seconds: number;
+  cpuMicros: number;
+}
+
 /**
- * MB/s (10^6 bytes) of pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`: every
- * page is new, as every page a segment append writes is, and nothing is synced. The floor cost
- * of the engine's own append (segment.ts writes batches the same way).
+ * pwrite(2) of 1 MiB chunks into fresh sparse files of PAGE_CACHE_FILE_BYTES in `dir` for
+ * `seconds` (and at most `bytesMax`), nothing synced. Each file is removed once written, so its
+ * pages are recycled by the next, unless `keep`: then every file stays until the end and the
+ * page cache grows by every byte.
  */
-export function pageCacheWriteMBps(dir: string, seconds: number): number {
+function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax = Infinity): FreshWrites {
   mkdirSync(dir, { recursive: true });
   const chunk = Buffer.alloc(PAGE_CACHE_CHUNK_BYTES, 7);
+  const kept: string[] = [];
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   let bytes = 0;
-  for (let file = 0; performance.now() < deadline; file++) {
-    const path = join(dir, `baseline-page-cache-${file}.bin`);
-    const fd = openSync(path, 'w+');
-    try {
-      ftruncateSync(fd, PAGE_CACHE_FILE_BYTES);
-      for (let offset = 0; offset < PAGE_CACHE_FILE_BYTES && performance.now() < deadline; offset += chunk.length) {
-        bytes += writeSync(fd, chunk, 0, chunk.length, offset);
+  try {
+    for (let file = 0; performance.now() < deadline && bytes < bytesMax; file++) {
+      const path = join(dir, `baseline-page-cache-${file}.bin`);
+      if (keep) kept.push(path);
+      const fd = openSync(path, 'w+');
+      try {
+        ftruncateSync(fd, PAGE_CACHE_FILE_BYTES);
+        for (let offset = 0; offset < PAGE_CACHE_FILE_BYTES && performance.now() < deadline; offset += chunk.length) {
+          bytes += writeSync(fd, chunk, 0, chunk.length, offset);
+        }
+      } finally {
+        closeSync(fd);
+        if (!keep) rmSync(path, { force: true });
       }
-    } finally {
-      closeSync(fd);
-      rmSync(path, { force: true });
     }
+    const cpu = process.cpuUsage(cpuBefore);
+    return { bytes, seconds: (performance.now() - started) / 1000, cpuMicros: cpu.user + cpu.system };
+  } finally {
+    for (const path of kept) rmSync(path, { force: true });
   }
-  return bytes / ((performance.now() - started) / 1000) / 1e6;
+}
+
+/**
+ * MB/s (10^6 bytes) of pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`: every
+ * page is new to its file, as every page a segment append writes is, and nothing is synced. The
+ * floor cost of the engine's own append (segment.ts writes batches the same way). Each file is
+ * removed once written, so later files reuse its pages (growingPageCacheWrite does not).
+ */
+export function pageCacheWriteMBps(dir: string, seconds: number): number {
+  const written = writeFreshFiles(dir, seconds, false);
+  return written.bytes / written.seconds / 1e6;
 }
 
 /** A write baseline's rate and the CPU its thread spent per MB (10^6 bytes). */
@@ -80,33 +107,9 @@ export interface WriteRate {
  * run it with nothing else busy in the process).
  */
 export function growingPageCacheWrite(dir: string, seconds: number): WriteRate {
-  mkdirSync(dir, { recursive: true });
-  const chunk = Buffer.alloc(PAGE_CACHE_CHUNK_BYTES, 7);
-  const paths: string[] = [];
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let bytes = 0;
-  try {
-    for (let file = 0; performance.now() < deadline && bytes < GROWING_PAGE_CACHE_BYTES_MAX; file++) {
-      const path = join(dir, `baseline-growing-${file}.bin`);
-      paths.push(path);
-      const fd = openSync(path, 'w+');
-      try {
-        ftruncateSync(fd, PAGE_CACHE_FILE_BYTES);
-        for (let offset = 0; offset < PAGE_CACHE_FILE_BYTES && performance.now() < deadline; offset += chunk.length) {
-          bytes += writeSync(fd, chunk, 0, chunk.length, offset);
-        }
-      } finally {
-        closeSync(fd);
-      }
-    }
-    const cpu = process.cpuUsage(cpuBefore);
-    const MB = bytes / 1e6;
-    return { MBps: MB / ((performance.now() - started) / 1000), cpuMsPerMB: (cpu.user + cpu.system) / 1000 / MB };
-  } finally {
-    for (const path of paths) rmSync(path, { force: true });
-  }
+  const written = writeFreshFiles(dir, seconds, true, GROWING_PAGE_CACHE_BYTES_MAX);
+  const MB = written.bytes / 1e6;
+  return { MBps: MB / written.seconds, cpuMsPerMB: written.cpuMicros / 1000 / MB };
 }
 
 /**
