@@ -10,6 +10,7 @@ import { createServer as createNetServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeWebSocket, type CloseEventLike } from '../../src/client/node-websocket.js';
+import { joined } from '../helpers/joined.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
@@ -207,17 +208,6 @@ const CUTS: Array<[string, Cut]> = [
     return cuts;
   }],
 ];
-
-/** The frames joined, and where each starts. */
-function joined(frames: Buffer[]): { bytes: Buffer; starts: number[] } {
-  const starts: number[] = [];
-  let at = 0;
-  for (const frame of frames) {
-    starts.push(at);
-    at += frame.length;
-  }
-  return { bytes: Buffer.concat(frames), starts };
-}
 
 describe.each([
   ['plain', false],

@@ -7,25 +7,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HASH_WORDS } from '../../src/kinesis/hash-key.js';
 import { KeyHasher, ONE_BLOCK_KEY_BYTES_MAX, SIMD_LANES } from '../../src/kinesis/md5-lanes.js';
+import { joined } from '../helpers/joined.js';
 
 function expected(key: Uint8Array): number[] {
   const digest = createHash('md5').update(key).digest();
   return Array.from({ length: HASH_WORDS }, (_, w) => digest.readUInt32BE(w * 4));
 }
 
-/** Keys laid end to end in one buffer, as a batch holds them. */
-function packed(keys: Uint8Array[]): { bytes: Uint8Array; starts: number[] } {
-  const starts: number[] = [];
-  let at = 0;
-  for (const key of keys) {
-    starts.push(at);
-    at += key.length;
-  }
-  return { bytes: Buffer.concat(keys), starts };
-}
-
 function hashAll(hasher: KeyHasher, keys: Uint8Array[]): Uint32Array {
-  const { bytes, starts } = packed(keys);
+  // Keys laid end to end in one buffer, as a batch holds them.
+  const { bytes, starts } = joined(keys);
   const out = new Uint32Array(keys.length * HASH_WORDS);
   keys.forEach((key, i) => hasher.add(bytes, starts[i]!, key.length, out, i * HASH_WORDS));
   hasher.flush();
