@@ -17,6 +17,7 @@
  * Where WebAssembly SIMD cannot be compiled, every key is hashed at once by md5Words (SIMD_LANES
  * is then false).
  */
+import { varintBytes, writeVarint } from '../storage/batch-layout.js';
 import { HASH_WORDS, md5Words } from './hash-key.js';
 
 /** The longest key whose padded message is one 64-byte block (64 - 1 - 8). */
@@ -86,15 +87,11 @@ const TYPE = { i32: 0x7f, v128: 0x7b, func: 0x60 } as const;
 /** log2 of a v128's natural alignment, for memargs. */
 const V128_ALIGN = 4;
 
+/** Unsigned LEB128: the record batch's varint (batch-layout.ts), as WebAssembly encodes indexes and sizes. */
 function unsigned(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (value !== 0);
-  return out;
+  const bytes = new Uint8Array(varintBytes(value));
+  writeVarint(bytes, 0, value);
+  return [...bytes];
 }
 
 function signed(value: number): number[] {
