@@ -66,8 +66,17 @@ function sizeFailure(record: number, maxRecordBytes: number): KinesisError {
   );
 }
 
-/** Parses an explicit hash key into `words`; its error if it is not a decimal in [0, 2^128 - 1]. */
-function hashKeyWords(batch: Uint8Array, start: number, end: number, words: Uint32Array): KinesisError | undefined {
+/**
+ * Parses an explicit hash key into `out[outOffset..]`; its error if it is not a decimal in
+ * [0, 2^128 - 1].
+ */
+function hashKeyWords(
+  batch: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint32Array,
+  outOffset: number,
+): KinesisError | undefined {
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
   const key = parseExplicitHashKey(text);
@@ -76,7 +85,7 @@ function hashKeyWords(batch: Uint8Array, start: number, end: number, words: Uint
       `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${text}`,
     );
   }
-  bigIntToWords(key, words, 0);
+  bigIntToWords(key, out, outOffset);
   return undefined;
 }
 
@@ -113,7 +122,6 @@ export function hashEncodedBatch(
   const recordStart = reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
   const hashWords =
     reuse && reuse.hashWords.length >= count * HASH_WORDS ? reuse.hashWords : new Uint32Array(count * HASH_WORDS);
-  const words = new Uint32Array(HASH_WORDS);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   const end = batch.length;
   let largest = 0;
@@ -138,8 +146,7 @@ export function hashEncodedBatch(
     }
     if (size > largest) largest = size;
     if (cursor.hashKeyEnd > cursor.hashKeyStart) {
-      failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, words);
-      hashWords.set(words, i * HASH_WORDS);
+      failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, hashWords, i * HASH_WORDS);
     } else if (hash) {
       keyHasher.add(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
     }
@@ -167,7 +174,7 @@ export function firstRecordHash(batch: Uint8Array, out: Uint32Array): number {
   // The rest of the body is the owner worker's to check (the same error, from hashEncodedBatch).
   if (!nextRecord(batch, cursor, batch.length)) throw notFilled();
   if (cursor.hashKeyEnd > cursor.hashKeyStart) {
-    const failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out);
+    const failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out, 0);
     if (failure !== undefined) throw failure;
   } else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, out, 0);
   return header.recordCount;

@@ -119,4 +119,22 @@ describe('hashEncodedBatch errors', () => {
     expectChecked(hashEncodedBatch(batch, MAX_RECORD_BYTES), batch, next.map((record) => record.PartitionKey));
     expect([...lent.hashWords]).toEqual(before);
   });
+
+  it('puts an explicit hash key between hashed keys in its own place', () => {
+    const explicit = 340282366920938463463374607431768211455n;
+    const mixed = batchOf([
+      { PartitionKey: 'before', Data: Buffer.alloc(4) },
+      { PartitionKey: 'ignored', Data: Buffer.alloc(4), ExplicitHashKey: String(explicit) },
+      { PartitionKey: 'after-1', Data: Buffer.alloc(4) },
+      { PartitionKey: 'after-2', Data: Buffer.alloc(4) },
+    ]);
+    const hashed = hashEncodedBatch(mixed, MAX_RECORD_BYTES);
+    const at = (i: number) => wordsToBigInt(hashed.hashWords, i * HASH_WORDS);
+    expect([at(0), at(1), at(2), at(3)]).toEqual([
+      hashPartitionKey('before'),
+      explicit,
+      hashPartitionKey('after-1'),
+      hashPartitionKey('after-2'),
+    ]);
+  });
 });
