@@ -128,14 +128,12 @@ export function hashEncodedBatch(
   // One walk frames, checks and hashes. A batch that is badly framed anywhere is refused as
   // such, even past a record that fails its own check: after the first failing record the walk
   // only frames the rest, and that record's error is thrown once the framing is known good.
+  // Keys are queued from a clean start: a refused batch left its keys unhashed.
+  keyHasher.discard();
   let failure: KinesisError | undefined;
-  let framed = true;
   for (let i = 0; i < count; i++) {
     recordStart[i] = cursor.offset;
-    if (!nextRecord(batch, cursor, end)) {
-      framed = false;
-      break;
-    }
+    if (!nextRecord(batch, cursor, end)) throw notFilled();
     if (failure !== undefined) continue;
     failure = keyFailure(batch, cursor.keyStart, cursor.keyEnd, i);
     if (failure !== undefined) continue;
@@ -151,10 +149,8 @@ export function hashEncodedBatch(
       keyHasher.add(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
     }
   }
-  if (!framed || cursor.offset !== end || failure !== undefined) {
-    keyHasher.discard();
-    throw framed && cursor.offset === end ? failure! : notFilled();
-  }
+  if (cursor.offset !== end) throw notFilled();
+  if (failure !== undefined) throw failure;
   keyHasher.flush();
   recordStart[count] = end;
   return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest };

@@ -76,11 +76,6 @@ const NOT_PLAIN = Symbol('not plain');
 /** This thread's MD5 lanes: the fast path hashes a request's keys four at a time. */
 const keyHasher = new KeyHasher();
 
-/** Drops the keys queued for hashing and answers "take the ordinary path". */
-function keysDropped(): undefined {
-  keyHasher.discard();
-  return undefined;
-}
 
 // JSON bytes the scanner knows.
 const QUOTE = 0x22;
@@ -247,8 +242,8 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     }
     bodyBytes += varintBytes(keyLength) + keyLength + varintBytes(explicitBytes) + explicitBytes + varintBytes(bytes) + bytes;
   }
-  // Pass 2: the batch, base64 decoded into it, and every key's hash (queued from a clean start,
-  // whatever a call that threw left behind).
+  // Pass 2: the batch, base64 decoded into it, and every key's hash. Keys are queued from a clean
+  // start: a body that left pass 2 early (the ordinary path takes it) left its keys unhashed.
   keyHasher.discard();
   const batchLength = BATCH_HEADER_BYTES + bodyBytes;
   const batch = Buffer.from(new ArrayBuffer(batchLength));
@@ -281,8 +276,8 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     // valid base64; the URL-safe alphabet and a non-canonical tail are refused as Kinesis does.
     if (bytes > 0) {
       const data = latin1(body, spans[o + 2]!, spans[o + 3]!);
-      if ((batch as NativeBuffer).base64Write(data, at, bytes) !== bytes) return keysDropped();
-      if (hasUrlSafeCharacter(data) || !hasCanonicalTail(data, base64Padding(data))) return keysDropped();
+      if ((batch as NativeBuffer).base64Write(data, at, bytes) !== bytes) return undefined;
+      if (hasUrlSafeCharacter(data) || !hasCanonicalTail(data, base64Padding(data))) return undefined;
     }
     at += bytes;
     const size = bytes + keyLength;
@@ -290,7 +285,7 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     totalBytes += size;
   }
   recordStart[count] = at;
-  if (totalBytes > PUT_RECORDS_BYTES_MAX) return keysDropped();
+  if (totalBytes > PUT_RECORDS_BYTES_MAX) return undefined;
   keyHasher.flush();
   let blobBytes = 0;
   for (let i = 0; i < count; i++) blobBytes += dataBytes[i]!;
