@@ -17,7 +17,18 @@
  * Where WebAssembly SIMD cannot be compiled, every key is hashed at once by md5Words (SIMD_LANES
  * is then false).
  */
-import { varintBytes, writeVarint } from '../storage/batch-layout.js';
+import {
+  OP,
+  SIMD,
+  TYPE,
+  V128_ALIGN,
+  WASM_PAGE_BYTES,
+  compileModule,
+  instantiate,
+  oneFunctionModule,
+  signed,
+  unsigned,
+} from '../wasm/module-encoding.js';
 import { HASH_WORDS, md5Words } from './hash-key.js';
 
 /** The longest key whose padded message is one 64-byte block (64 - 1 - 8). */
@@ -28,7 +39,6 @@ const GROUP_BYTES = 64 * LANES;
 const LANE_GROUPS_MAX = 128;
 const OUT_OFFSET = LANE_GROUPS_MAX * GROUP_BYTES;
 const OUT_GROUP_BYTES = 16 * LANES;
-const WASM_PAGE_BYTES = 65536;
 const MEMORY_PAGES = Math.ceil((OUT_OFFSET + LANE_GROUPS_MAX * OUT_GROUP_BYTES) / WASM_PAGE_BYTES);
 /** Where a lane's bit length goes: word 14 of its block. */
 const LENGTH_WORD = 14;
@@ -53,71 +63,8 @@ function constantOf(step: number): number {
 }
 const INITIAL_STATE = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
 
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  end: 0x0b,
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
-  i32Const: 0x41,
-  i32GeU: 0x4f,
-  i32Add: 0x6a,
-  i32Shl: 0x74,
-  simd: 0xfd,
-  void: 0x40,
-} as const;
-/** SIMD instructions (after the 0xfd prefix, as LEB128). */
-const SIMD = {
-  load: 0x00,
-  store: 0x0b,
-  const: 0x0c,
-  shuffle: 0x0d,
-  not: 0x4d,
-  or: 0x50,
-  xor: 0x51,
-  bitselect: 0x52,
-  i32x4Shl: 0xab,
-  i32x4ShrU: 0xad,
-  i32x4Add: 0xae,
-} as const;
-const TYPE = { i32: 0x7f, v128: 0x7b, func: 0x60 } as const;
-/** log2 of a v128's natural alignment, for memargs. */
-const V128_ALIGN = 4;
-
-/** Unsigned LEB128: the record batch's varint (batch-layout.ts), as WebAssembly encodes indexes and sizes. */
-function unsigned(value: number): number[] {
-  const bytes = new Uint8Array(varintBytes(value));
-  writeVarint(bytes, 0, value);
-  return [...bytes];
-}
-
-function signed(value: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...unsigned(content.length), ...content];
-}
-
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...unsigned(bytes.length), ...bytes];
-}
-
 /** `md5x4(groups)`: the digests of `groups` groups of four one-block messages. */
-function md5x4Body(): number[] {
+function md5x4Code(): number[] {
   // Locals: 0 = groups (the parameter), 1 = g, 2 = g's byte offset, then 16 message words,
   // the four state vectors and one temporary.
   const GROUPS = 0, G = 1, BASE = 2, W = 3, STATE = W + 16, T = STATE + 4;
@@ -245,49 +192,28 @@ function md5x4Body(): number[] {
   i32(1);
   code.push(OP.i32Add);
   set(G);
-  code.push(OP.br, 0, OP.end, OP.end, OP.end);
-  const locals = [2, ...unsigned(2), TYPE.i32, ...unsigned(16 + 4 + 1), TYPE.v128];
-  const body = [...locals, ...code];
-  return [...unsigned(body.length), ...body];
+  code.push(OP.br, 0, OP.end, OP.end);
+  return code;
 }
 
 function md5x4Module(): Uint8Array {
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, TYPE.func, 1, TYPE.i32, 0]),
-    ...section(3, [1, 0]),
-    ...section(5, [1, 0x00, ...unsigned(MEMORY_PAGES)]),
-    ...section(7, [2, ...name('md5x4'), 0x00, 0, ...name('memory'), 0x02, 0]),
-    ...section(10, [1, ...md5x4Body()]),
-  ];
-  return new Uint8Array(bytes);
+  return oneFunctionModule({
+    exportName: 'md5x4',
+    params: 1,
+    memoryPages: MEMORY_PAGES,
+    // The parameter (groups) is local 0; then g and its byte offset, 16 message words, the four
+    // state vectors and one temporary.
+    locals: [[2, TYPE.i32], [16 + 4 + 1, TYPE.v128]],
+    code: md5x4Code(),
+  });
 }
-
-/**
- * The part of the WebAssembly JavaScript API used here. TypeScript types it in its DOM library
- * only, which a Node program does not load.
- */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => {
-    exports: { md5x4: (groups: number) => void; memory: { buffer: ArrayBuffer } };
-  };
-};
 
 /**
  * Compiled once per thread; every KeyHasher has an instance, and so lanes, of its own. Undefined
  * where WebAssembly SIMD is not available (a CPU or runtime without it): hashers then hash every
  * key one at a time with md5Words, with the same results.
  */
-const md5x4Compiled = compileLanes();
-
-function compileLanes(): object | undefined {
-  try {
-    return new WebAssembly.Module(md5x4Module());
-  } catch {
-    return undefined;
-  }
-}
+const md5x4Compiled = compileModule(md5x4Module());
 
 /** Whether keys are hashed in SIMD lanes here (the benchmarks say which). */
 export const SIMD_LANES = md5x4Compiled !== undefined;
@@ -322,10 +248,10 @@ export class KeyHasher {
   /** `lanes` false (or no SIMD here) hashes every key at once, as md5Words does. */
   constructor(lanes = SIMD_LANES) {
     if (lanes && md5x4Compiled !== undefined) {
-      const { exports } = new WebAssembly.Instance(md5x4Compiled);
-      this.md5x4 = exports.md5x4;
-      this.laneWords = new Uint32Array(exports.memory.buffer, 0, OUT_OFFSET / 4);
-      this.digestWords = new Uint32Array(exports.memory.buffer, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+      const { run, memory } = instantiate<(groups: number) => void>(md5x4Compiled, 'md5x4');
+      this.md5x4 = run;
+      this.laneWords = new Uint32Array(memory, 0, OUT_OFFSET / 4);
+      this.digestWords = new Uint32Array(memory, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
       this.laneKeyBytesMax = ONE_BLOCK_KEY_BYTES_MAX;
     } else {
       this.md5x4 = () => undefined;
