@@ -15,7 +15,7 @@
  * Latency: first the peak of the whole pipeline is measured — closed-loop puts as in the ingest
  * phase while a LATEST subscriber on every shard takes everything (ingest alone peaks higher, as
  * delivery then costs nothing). A paced producer then sends the same puts at `--load` (default
- * half) of that peak, for a warm-up of 3 s (not counted) and then the measured time; each put's
+ * half) of that peak, for a warm-up of 3 s (not counted) and then the measured time (3 s, or `--latency-seconds`); each put's
  * send time (performance.now() of this process) is written into its first record, and a LATEST
  * subscriber on every shard (same process, same clock) takes the difference on arrival: one
  * sample per put. Its floor is measured right after: the same frames at the same rate, sent by
@@ -41,7 +41,7 @@
  *
  * Usage: node $(node dist/src/server/node-flags.js) dist/bench/ws-throughput.js
  *        [--seconds 4] [--connections 4] [--shards 4] [--workers 2] [--sizes 100,1024,65536]
- *        [--in-flight 16] [--load 0.5] [--cpu-prof DIR]
+ *        [--in-flight 16] [--load 0.5] [--latency-seconds 3] [--cpu-prof DIR]
  * (the flags: `--single-threaded-gc` on 2 cores or fewer, for this load process as for the server)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -85,6 +85,7 @@ const TARGET_RECORDS_PER_SEC_100B = 2_000_000;
 const TARGET_P99_MS = 2;
 /** Records per put, by record size: about 100 KB to 1 MB per PUT frame. */
 const RECORDS_PER_PUT: Record<number, number> = { 100: 1000, 1024: 500, 65536: 16 };
+/** Measured seconds of the latency phase and of its echo floor, unless `--latency-seconds` says. */
 const LATENCY_SECONDS_MAX = 3;
 /** Each raw baseline (page-cache write before every ingest phase; loopback and disk once) runs this long. */
 const BASELINE_SECONDS = 2;
@@ -111,6 +112,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100,1024,65536' },
     'in-flight': { type: 'string', default: '16' },
     load: { type: 'string', default: '0.5' },
+    'latency-seconds': { type: 'string' },
     'cpu-prof': { type: 'string' },
     serve: { type: 'string' },
   },
@@ -642,7 +644,7 @@ async function measureSize(
 
   const quiet = `${stream}-latency`;
   await server.command(`create ${quiet} ${shards}`);
-  const latencySeconds = Math.min(seconds, LATENCY_SECONDS_MAX);
+  const latencySeconds = Number(values['latency-seconds'] ?? Math.min(seconds, LATENCY_SECONDS_MAX));
   const rate = e2eRate * Number(values.load);
   const gcBefore = (await server.command('gc')).map(Number);
   const latencyStarted = performance.now();
