@@ -5,9 +5,10 @@
  * JavaScript that was ~40 % of the Node client's CPU when sending 64 KiB records.
  * `bench/micro/ws-mask.ts` measures the two.
  *
- * The chunk sits mid-page in the module's memory (CHUNK_OFFSET). Copies of a few KiB up to
- * the L2 size go through `rep movsb` in glibc, which on some AMD CPUs runs an order of magnitude
- * slower when the destination is 1–31 bytes past the source modulo 4 KiB (glibc bug 30994). Buffers
+ * The chunk sits mid-page in the module's memory (CHUNK_OFFSET). glibc (2.36 here) copies sizes
+ * from a few KiB up to the L2 size with `rep movsb`, which on some AMD CPUs runs an order of
+ * magnitude slower when the destination is 1–31 bytes past the source modulo 4 KiB (glibc bug
+ * 30994; bench/RESULTS.md, session 7). Buffers
  * large enough to be mapped on their own start 16 bytes into a page, and frame payloads start
  * 2–14 bytes into their frame, so a chunk at the start of a page would hit that band often; one
  * half a page away does not.
