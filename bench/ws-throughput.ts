@@ -25,7 +25,9 @@
  * (`putRoutedBatch` in its process, as many in flight) — ingest without the protocol; "vs
  * engine" is WebSocket ingest as a share of it. The CPU columns are the server process (main
  * thread + shard workers) and this load process, in % of one core, to show whether the cores or
- * something else is the limit. For scale: one Kinesis shard takes 1 MB/s and 1,000 records/s in.
+ * something else is the limit; the notes give the same for the put-to-subscriber peak and the
+ * latency phase (how busy "half load" keeps the machine). For scale: one Kinesis shard takes
+ * 1 MB/s and 1,000 records/s in.
  *
  * The parts' floors, same run, in the notes, each with the CPU both processes spend per MB of
  * record data, as Runnel's ingest is: the transport ceiling (the same frames, as many in flight,
@@ -330,7 +332,7 @@ class ServerProcess {
 }
 
 /** Runs a phase and adds the CPU both processes spent on it. */
-async function measured(server: ServerProcess, phase: () => Promise<Throughput>) {
+async function measured<T extends Throughput>(server: ServerProcess, phase: () => Promise<T>) {
   const serverBefore = await server.cpuMicros();
   const loadBefore = process.cpuUsage();
   const result = await phase();
@@ -638,7 +640,7 @@ async function measureSize(
   const putRate = put.records / put.seconds;
   const pipeline = `${stream}-e2e`;
   await server.command(`create ${pipeline} ${shards}`);
-  const e2e = await endToEnd(clients, pipeline, batches, Math.min(seconds, LATENCY_SECONDS_MAX));
+  const e2e = await measured(server, () => endToEnd(clients, pipeline, batches, Math.min(seconds, LATENCY_SECONDS_MAX)));
   await server.command(`delete ${pipeline}`);
   const e2eRate = e2e.records / e2e.seconds;
 
@@ -647,10 +649,14 @@ async function measureSize(
   const latencySeconds = Number(values['latency-seconds'] ?? Math.min(seconds, LATENCY_SECONDS_MAX));
   const rate = e2eRate * Number(values.load);
   const gcBefore = (await server.command('gc')).map(Number);
-  const latencyStarted = performance.now();
-  const lat = await latency(clients, quiet, batches, rate, latencySeconds);
+  const latencyCpu = await measured(server, async () => {
+    const started = performance.now();
+    const result = await latency(clients, quiet, batches, rate, latencySeconds);
+    return { ...result, records: 0, dataBytes: 0, seconds: (performance.now() - started) / 1000 };
+  });
+  const lat = latencyCpu;
   const gcAfter = (await server.command('gc')).map(Number);
-  const latencyWallSeconds = (performance.now() - latencyStarted) / 1000;
+  const latencyWallSeconds = latencyCpu.seconds;
   await server.command(`delete ${quiet}`);
   const floor = await echoFloor(server.url, clients.length, batches, rate, latencySeconds);
 
@@ -671,7 +677,8 @@ async function measureSize(
       `${pageCache.cpuMsPerMB.toFixed(2)} ms/MB on one thread, just before (the ingest reuses pages it frees)`,
     `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
       `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
-      `records/s; p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it vs target ${TARGET_P99_MS} ms ` +
+      `records/s (cpu s/l ${cpu(e2e)} %); p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it ` +
+      `(cpu s/l ${cpu(latencyCpu)} %, warm-up included) vs target ${TARGET_P99_MS} ms ` +
       `(${lat.samples} puts of ${perPut}); bare echo of the same frames at that rate: ` +
       `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toPrecision(2)}× it`,
     `${sizeName(recordBytes)}: the server's event loop in GC during the latency phase: ` +
