@@ -26,7 +26,9 @@
  * engine" is WebSocket ingest as a share of it. The CPU columns are the server process (main
  * thread + shard workers) and this load process, in % of one core, to show whether the cores or
  * something else is the limit; the notes give the same for the put-to-subscriber peak and the
- * latency phase (how busy "half load" keeps the machine). For scale: one Kinesis shard takes
+ * latency phase (how busy "half load" keeps the machine), and the share of CPU time the
+ * hypervisor took from this machine during the latency and echo phases (Linux's steal time,
+ * where there is one; NaN elsewhere). For scale: one Kinesis shard takes
  * 1 MB/s and 1,000 records/s in.
  *
  * The parts' floors, same run, in the notes, each with the CPU both processes spend per MB of
@@ -59,6 +61,7 @@ import uWS from 'uWebSockets.js';
 
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
 import { diskWriteMBps, growingPageCacheWrite, loopbackMBps } from '../src/harness/baselines.js';
+import { machineCpuTimes, stealPercent } from '../src/harness/machine.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../src/kinesis/hash-key.js';
@@ -649,6 +652,7 @@ async function measureSize(
   const latencySeconds = Number(values['latency-seconds'] ?? Math.min(seconds, LATENCY_SECONDS_MAX));
   const rate = e2eRate * Number(values.load);
   const gcBefore = (await server.command('gc')).map(Number);
+  const cpuTimesBefore = machineCpuTimes();
   const latencyCpu = await measured(server, async () => {
     const started = performance.now();
     const result = await latency(clients, quiet, batches, rate, latencySeconds);
@@ -657,8 +661,11 @@ async function measureSize(
   const lat = latencyCpu;
   const gcAfter = (await server.command('gc')).map(Number);
   const latencyWallSeconds = latencyCpu.seconds;
+  const latencySteal = stealPercent(cpuTimesBefore, machineCpuTimes());
   await server.command(`delete ${quiet}`);
+  const floorTimesBefore = machineCpuTimes();
   const floor = await echoFloor(server.url, clients.length, batches, rate, latencySeconds);
+  const floorSteal = stealPercent(floorTimesBefore, machineCpuTimes());
 
   const row =
     `${pad(sizeName(recordBytes), 7)} | ${pad(count(putRate), 12)} ${pad(megabytes(put), 5)} ` +
@@ -683,7 +690,9 @@ async function measureSize(
       `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toPrecision(2)}× it`,
     `${sizeName(recordBytes)}: the server's event loop in GC during the latency phase: ` +
       `${((gcAfter[0]! - gcBefore[0]!) / latencyWallSeconds).toFixed(1)} ms per s, ` +
-      `${gcAfter[1]! - gcBefore[1]!} collections, the longest ${gcAfter[2]!.toFixed(1)} ms`,
+      `${gcAfter[1]! - gcBefore[1]!} collections, the longest ${gcAfter[2]!.toFixed(1)} ms; CPU time stolen ` +
+      `by the hypervisor: ${latencySteal.toFixed(1)} % during the latency phase, ${floorSteal.toFixed(1)} % ` +
+      `during the echo`,
   ];
   if (recordBytes === 100) {
     const target = count(TARGET_RECORDS_PER_SEC_100B);

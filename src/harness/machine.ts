@@ -53,3 +53,32 @@ export function ownCpuSec(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 }
+
+/** The machine's CPU time, summed over its CPUs, from the first line of /proc/stat (in ticks). */
+export interface CpuTimes {
+  /** Every state: user, nice, system, idle, iowait, irq, softirq, steal. */
+  total: number;
+  /** Time the hypervisor ran something else while this machine's CPUs wanted to run. */
+  steal: number;
+}
+
+/** The machine's CPU times now, or undefined where /proc/stat is not there (not Linux). */
+export function machineCpuTimes(): CpuTimes | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    if (!line.startsWith('cpu ')) return undefined;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already
+    // counted in user and nice.
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((value) => !Number.isFinite(value))) return undefined;
+    return { total: ticks.reduce((sum, value) => sum + value, 0), steal: ticks[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of the machine's CPU time stolen by the hypervisor between two readings, in %. */
+export function stealPercent(before: CpuTimes | undefined, after: CpuTimes | undefined): number {
+  if (!before || !after || after.total <= before.total) return NaN;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
+}
