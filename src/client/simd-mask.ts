@@ -17,18 +17,7 @@
  * synchronous). Where WebAssembly SIMD cannot be compiled, SIMD_MASKING is false and callers
  * mask in JavaScript.
  */
-import {
-  OP,
-  SIMD,
-  TYPE,
-  V128_ALIGN,
-  WASM_PAGE_BYTES,
-  compileModule,
-  instantiate,
-  oneFunctionModule,
-  signed,
-  unsigned,
-} from '../wasm/module-encoding.js';
+import { CodeWriter, SIMD, TYPE, WASM_PAGE_BYTES, compileModule, instantiate, oneFunctionModule } from '../wasm/module-encoding.js';
 
 /** Payload bytes masked per call into WebAssembly. */
 export const MASK_CHUNK_BYTES = 1024 * 1024;
@@ -42,37 +31,26 @@ const MEMORY_PAGES = Math.ceil((CHUNK_OFFSET + MASK_CHUNK_BYTES + TURN_BYTES) / 
 /** `mask(bytes, key)`: XORs the chunk's first `bytes` (rounded up to a turn) with `key` in every lane. */
 function maskModule(): Uint8Array {
   const BYTES = 0, KEY = 1, I = 2, V = 3;
-  const code: number[] = [];
-  const get = (local: number) => code.push(OP.localGet, ...unsigned(local));
-  const set = (local: number) => code.push(OP.localSet, ...unsigned(local));
-  const simd = (op: number) => code.push(OP.simd, ...unsigned(op));
-  get(KEY);
-  simd(SIMD.i32x4Splat);
-  set(V);
-  code.push(OP.block, OP.void, OP.loop, OP.void);
-  get(I);
-  get(BYTES);
-  code.push(OP.i32GeU, OP.brIf, 1);
-  for (let at = CHUNK_OFFSET; at < CHUNK_OFFSET + TURN_BYTES; at += VECTOR_BYTES) {
-    get(I); // the store's address
-    get(I);
-    simd(SIMD.load);
-    code.push(V128_ALIGN, ...unsigned(at));
-    get(V);
-    simd(SIMD.xor);
-    simd(SIMD.store);
-    code.push(V128_ALIGN, ...unsigned(at));
-  }
-  get(I);
-  code.push(OP.i32Const, ...signed(TURN_BYTES), OP.i32Add);
-  set(I);
-  code.push(OP.br, 0, OP.end, OP.end);
+  const w = new CodeWriter();
+  w.get(KEY);
+  w.simd(SIMD.i32x4Splat);
+  w.set(V);
+  w.loopBelow(I, BYTES, TURN_BYTES, () => {
+    for (let at = CHUNK_OFFSET; at < CHUNK_OFFSET + TURN_BYTES; at += VECTOR_BYTES) {
+      w.get(I); // the store's address
+      w.get(I);
+      w.load(at);
+      w.get(V);
+      w.simd(SIMD.xor);
+      w.store(at);
+    }
+  });
   return oneFunctionModule({
     exportName: 'mask',
     params: 2,
     memoryPages: MEMORY_PAGES,
     locals: [[1, TYPE.i32], [1, TYPE.v128]],
-    code,
+    code: w.code,
   });
 }
 

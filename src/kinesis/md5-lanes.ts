@@ -17,18 +17,7 @@
  * Where WebAssembly SIMD cannot be compiled, every key is hashed at once by md5Words (SIMD_LANES
  * is then false).
  */
-import {
-  OP,
-  SIMD,
-  TYPE,
-  V128_ALIGN,
-  WASM_PAGE_BYTES,
-  compileModule,
-  instantiate,
-  oneFunctionModule,
-  signed,
-  unsigned,
-} from '../wasm/module-encoding.js';
+import { CodeWriter, OP, SIMD, TYPE, WASM_PAGE_BYTES, compileModule, instantiate, oneFunctionModule } from '../wasm/module-encoding.js';
 import { HASH_WORDS, md5Words } from './hash-key.js';
 
 /** The longest key whose padded message is one 64-byte block (64 - 1 - 8). */
@@ -68,132 +57,113 @@ function md5x4Code(): number[] {
   // Locals: 0 = groups (the parameter), 1 = g, 2 = g's byte offset, then 16 message words,
   // the four state vectors and one temporary.
   const GROUPS = 0, G = 1, BASE = 2, W = 3, STATE = W + 16, T = STATE + 4;
-  const code: number[] = [];
-  const get = (local: number) => code.push(OP.localGet, ...unsigned(local));
-  const set = (local: number) => code.push(OP.localSet, ...unsigned(local));
-  const simd = (op: number) => code.push(OP.simd, ...unsigned(op));
-  const i32 = (value: number) => code.push(OP.i32Const, ...signed(value | 0));
-  const splat = (value: number) => {
-    simd(SIMD.const);
-    for (let lane = 0; lane < LANES; lane++) code.push(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24);
-  };
-  const memarg = (offset: number) => code.push(V128_ALIGN, ...unsigned(offset));
-
-  code.push(OP.block, OP.void, OP.loop, OP.void);
-  get(G);
-  get(GROUPS);
-  code.push(OP.i32GeU, OP.brIf, 1);
-  get(G);
-  i32(Math.log2(GROUP_BYTES));
-  code.push(OP.i32Shl);
-  set(BASE);
-  for (let w = 0; w < 16; w++) {
-    get(BASE);
-    simd(SIMD.load);
-    memarg(w * 16);
-    set(W + w);
-  }
-  for (let r = 0; r < 4; r++) {
-    splat(INITIAL_STATE[r]!);
-    set(STATE + r);
-  }
-  // The roles a, b, c, d move one local along after every step; 64 steps bring them back.
-  let [a, b, c, d] = [STATE, STATE + 1, STATE + 2, STATE + 3];
-  for (let step = 0; step < 64; step++) {
-    // t = a + K + W + f(b, c, d), with f last: b was computed by the step before, and the
-    // sum of the rest does not wait for it.
-    get(W + wordOf(step));
-    splat(constantOf(step));
-    simd(SIMD.i32x4Add);
-    get(a);
-    simd(SIMD.i32x4Add);
-    const round = step >> 4;
-    if (round === 0) {
-      // F = (b & c) | (~b & d)
-      get(c);
-      get(d);
-      get(b);
-      simd(SIMD.bitselect);
-    } else if (round === 1) {
-      // G = (b & d) | (c & ~d)
-      get(b);
-      get(c);
-      get(d);
-      simd(SIMD.bitselect);
-    } else if (round === 2) {
-      // H = b ^ c ^ d
-      get(b);
-      get(c);
-      simd(SIMD.xor);
-      get(d);
-      simd(SIMD.xor);
-    } else {
-      // I = c ^ (b | ~d)
-      get(c);
-      get(b);
-      get(d);
-      simd(SIMD.not);
-      simd(SIMD.or);
-      simd(SIMD.xor);
+  const out = new CodeWriter();
+  out.loopBelow(G, GROUPS, 1, () => {
+    out.get(G);
+    out.i32(Math.log2(GROUP_BYTES));
+    out.op(OP.i32Shl);
+    out.set(BASE);
+    for (let w = 0; w < 16; w++) {
+      out.get(BASE);
+      out.load(w * 16);
+      out.set(W + w);
     }
-    simd(SIMD.i32x4Add);
-    // a = b + rotl(t, s)
-    const shift = shiftOf(step);
-    code.push(OP.localTee, ...unsigned(T));
-    i32(shift);
-    simd(SIMD.i32x4Shl);
-    get(T);
-    i32(32 - shift);
-    simd(SIMD.i32x4ShrU);
-    simd(SIMD.or);
-    get(b);
-    simd(SIMD.i32x4Add);
-    set(a);
-    [a, b, c, d] = [d, a, b, c];
-  }
-  // The digest of each lane, as hash words: the state plus the initial state, each word's bytes
-  // reversed (the hash key reads the digest big-endian) and the 4 x 4 words transposed, so that
-  // a lane's four words lie together. The message-word locals are free again and hold the
-  // intermediates.
-  for (let r = 0; r < 4; r++) {
-    get(STATE + r);
-    splat(INITIAL_STATE[r]!);
-    simd(SIMD.i32x4Add);
-    set(STATE + r);
-  }
-  // Byte indexes into the pair (x, y) of a shuffle: word w of x is bytes 4w..4w+3, of y 16+4w...
-  const reversedWord = (vector: number, word: number) => [3, 2, 1, 0].map((i) => vector * 16 + word * 4 + i);
-  const word = (vector: number, w: number) => [0, 1, 2, 3].map((i) => vector * 16 + w * 4 + i);
-  const shuffle = (x: number, y: number, lanes: number[]) => {
-    get(x);
-    get(y);
-    simd(SIMD.shuffle);
-    code.push(...lanes);
-  };
-  const [A, B, C, D] = [STATE, STATE + 1, STATE + 2, STATE + 3];
-  // [a0 b0 a1 b1], [a2 b2 a3 b3], [c0 d0 c1 d1], [c2 d2 c3 d3], bytes reversed.
-  for (const [x, y, first, target] of [[A, B, 0, W], [A, B, 2, W + 1], [C, D, 0, W + 2], [C, D, 2, W + 3]] as const) {
-    shuffle(x, y, [...reversedWord(0, first), ...reversedWord(1, first), ...reversedWord(0, first + 1), ...reversedWord(1, first + 1)]);
-    set(target);
-  }
-  // Lane l: [a_l b_l c_l d_l] at OUT_OFFSET + group * OUT_GROUP_BYTES + 16 l.
-  for (let lane = 0; lane < LANES; lane++) {
-    get(G);
-    i32(Math.log2(OUT_GROUP_BYTES));
-    code.push(OP.i32Shl);
-    const ab = W + (lane >> 1);
-    const cd = W + 2 + (lane >> 1);
-    const half = (lane & 1) * 2;
-    shuffle(ab, cd, [...word(0, half), ...word(0, half + 1), ...word(1, half), ...word(1, half + 1)]);
-    simd(SIMD.store);
-    memarg(OUT_OFFSET + lane * 16);
-  }
-  get(G);
-  i32(1);
-  code.push(OP.i32Add);
-  set(G);
-  code.push(OP.br, 0, OP.end, OP.end);
-  return code;
+    for (let r = 0; r < 4; r++) {
+      out.splat(INITIAL_STATE[r]!);
+      out.set(STATE + r);
+    }
+    // The roles a, b, c, d move one local along after every step; 64 steps bring them back.
+    let [a, b, c, d] = [STATE, STATE + 1, STATE + 2, STATE + 3];
+    for (let step = 0; step < 64; step++) {
+      // t = a + K + W + f(b, c, d), with f last: b was computed by the step before, and the
+      // sum of the rest does not wait for it.
+      out.get(W + wordOf(step));
+      out.splat(constantOf(step));
+      out.simd(SIMD.i32x4Add);
+      out.get(a);
+      out.simd(SIMD.i32x4Add);
+      const round = step >> 4;
+      if (round === 0) {
+        // F = (b & c) | (~b & d)
+        out.get(c);
+        out.get(d);
+        out.get(b);
+        out.simd(SIMD.bitselect);
+      } else if (round === 1) {
+        // G = (b & d) | (c & ~d)
+        out.get(b);
+        out.get(c);
+        out.get(d);
+        out.simd(SIMD.bitselect);
+      } else if (round === 2) {
+        // H = b ^ c ^ d
+        out.get(b);
+        out.get(c);
+        out.simd(SIMD.xor);
+        out.get(d);
+        out.simd(SIMD.xor);
+      } else {
+        // I = c ^ (b | ~d)
+        out.get(c);
+        out.get(b);
+        out.get(d);
+        out.simd(SIMD.not);
+        out.simd(SIMD.or);
+        out.simd(SIMD.xor);
+      }
+      out.simd(SIMD.i32x4Add);
+      // a = b + rotl(t, s)
+      const shift = shiftOf(step);
+      out.tee(T);
+      out.i32(shift);
+      out.simd(SIMD.i32x4Shl);
+      out.get(T);
+      out.i32(32 - shift);
+      out.simd(SIMD.i32x4ShrU);
+      out.simd(SIMD.or);
+      out.get(b);
+      out.simd(SIMD.i32x4Add);
+      out.set(a);
+      [a, b, c, d] = [d, a, b, c];
+    }
+    // The digest of each lane, as hash words: the state plus the initial state, each word's bytes
+    // reversed (the hash key reads the digest big-endian) and the 4 x 4 words transposed, so that
+    // a lane's four words lie together. The message-word locals are free again and hold the
+    // intermediates.
+    for (let r = 0; r < 4; r++) {
+      out.get(STATE + r);
+      out.splat(INITIAL_STATE[r]!);
+      out.simd(SIMD.i32x4Add);
+      out.set(STATE + r);
+    }
+    // Byte indexes into the pair (x, y) of a shuffle: word w of x is bytes 4w..4w+3, of y 16+4w...
+    const reversedWord = (vector: number, word: number) => [3, 2, 1, 0].map((i) => vector * 16 + word * 4 + i);
+    const word = (vector: number, w: number) => [0, 1, 2, 3].map((i) => vector * 16 + w * 4 + i);
+    const shuffle = (x: number, y: number, lanes: number[]) => {
+      out.get(x);
+      out.get(y);
+      out.simd(SIMD.shuffle);
+      out.op(...lanes);
+    };
+    const [A, B, C, D] = [STATE, STATE + 1, STATE + 2, STATE + 3];
+    // [a0 b0 a1 b1], [a2 b2 a3 b3], [c0 d0 c1 d1], [c2 d2 c3 d3], bytes reversed.
+    for (const [x, y, first, target] of [[A, B, 0, W], [A, B, 2, W + 1], [C, D, 0, W + 2], [C, D, 2, W + 3]] as const) {
+      shuffle(x, y, [...reversedWord(0, first), ...reversedWord(1, first), ...reversedWord(0, first + 1), ...reversedWord(1, first + 1)]);
+      out.set(target);
+    }
+    // Lane l: [a_l b_l c_l d_l] at OUT_OFFSET + group * OUT_GROUP_BYTES + 16 l.
+    for (let lane = 0; lane < LANES; lane++) {
+      out.get(G);
+      out.i32(Math.log2(OUT_GROUP_BYTES));
+      out.op(OP.i32Shl);
+      const ab = W + (lane >> 1);
+      const cd = W + 2 + (lane >> 1);
+      const half = (lane & 1) * 2;
+      shuffle(ab, cd, [...word(0, half), ...word(0, half + 1), ...word(1, half), ...word(1, half + 1)]);
+      out.store(OUT_OFFSET + lane * 16);
+    }
+  });
+  return out.code;
 }
 
 function md5x4Module(): Uint8Array {

@@ -65,6 +65,75 @@ export function signed(value: number): number[] {
   }
 }
 
+/**
+ * A function body's instructions, written one at a time. Locals are numbered with the
+ * parameters first, as WebAssembly numbers them.
+ */
+export class CodeWriter {
+  readonly code: number[] = [];
+
+  op(...bytes: number[]): void {
+    this.code.push(...bytes);
+  }
+
+  get(local: number): void {
+    this.code.push(OP.localGet, ...unsigned(local));
+  }
+
+  set(local: number): void {
+    this.code.push(OP.localSet, ...unsigned(local));
+  }
+
+  tee(local: number): void {
+    this.code.push(OP.localTee, ...unsigned(local));
+  }
+
+  i32(value: number): void {
+    this.code.push(OP.i32Const, ...signed(value | 0));
+  }
+
+  simd(op: number): void {
+    this.code.push(OP.simd, ...unsigned(op));
+  }
+
+  /** A v128 from the address on the stack plus `offset`. */
+  load(offset: number): void {
+    this.simd(SIMD.load);
+    this.code.push(V128_ALIGN, ...unsigned(offset));
+  }
+
+  /** Stores the v128 on the stack at the address below it plus `offset`. */
+  store(offset: number): void {
+    this.simd(SIMD.store);
+    this.code.push(V128_ALIGN, ...unsigned(offset));
+  }
+
+  /** A v128 constant with `value` in each of its four 32-bit lanes. */
+  splat(value: number): void {
+    this.simd(SIMD.const);
+    for (let lane = 0; lane < 4; lane++) {
+      this.code.push(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24);
+    }
+  }
+
+  /**
+   * `while (counter < limit) { body; counter += step }`, unsigned. `counter` starts where its
+   * local stands (a declared local starts at 0).
+   */
+  loopBelow(counter: number, limit: number, step: number, body: () => void): void {
+    this.code.push(OP.block, OP.void, OP.loop, OP.void);
+    this.get(counter);
+    this.get(limit);
+    this.code.push(OP.i32GeU, OP.brIf, 1);
+    body();
+    this.get(counter);
+    this.i32(step);
+    this.code.push(OP.i32Add);
+    this.set(counter);
+    this.code.push(OP.br, 0, OP.end, OP.end);
+  }
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...unsigned(content.length), ...content];
 }
