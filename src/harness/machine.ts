@@ -65,16 +65,23 @@ export interface CpuTimes {
 /** The machine's CPU times now, or undefined where /proc/stat is not there (not Linux). */
 export function machineCpuTimes(): CpuTimes | undefined {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-    if (!line.startsWith('cpu ')) return undefined;
-    // user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already
-    // counted in user and nice.
-    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    if (ticks.length < 8 || ticks.some((value) => !Number.isFinite(value))) return undefined;
-    return { total: ticks.reduce((sum, value) => sum + value, 0), steal: ticks[7]! };
+    return parseCpuTimes(readFileSync('/proc/stat', 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The summed `cpu` line of /proc/stat's text: user nice system idle iowait irq softirq steal,
+ * then guest and guest_nice, which are already counted in user and nice. Undefined if the text
+ * does not start with that line.
+ */
+export function parseCpuTimes(stat: string): CpuTimes | undefined {
+  const line = stat.split('\n', 1)[0]!;
+  if (!line.startsWith('cpu ')) return undefined;
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some((value) => !Number.isFinite(value))) return undefined;
+  return { total: ticks.reduce((sum, value) => sum + value, 0), steal: ticks[7]! };
 }
 
 /** The share of the machine's CPU time stolen by the hypervisor between two readings, in %. */

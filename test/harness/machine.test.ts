@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { machineCpuTimes, stealPercent } from '../../src/harness/machine.js';
+import { machineCpuTimes, parseCpuTimes, stealPercent } from '../../src/harness/machine.js';
 
 describe('machine CPU times', () => {
   it('reads /proc/stat on Linux, and the times only grow', async () => {
@@ -24,6 +24,13 @@ describe('machine CPU times', () => {
     const stolen = stealPercent(before, after);
     expect(stolen).toBeGreaterThanOrEqual(0);
     expect(stolen).toBeLessThanOrEqual(100);
+  });
+
+  it('takes steal from the eighth column and leaves the guest columns out of the total', () => {
+    const stat = 'cpu  100 2 30 800 4 0 6 58 40 0\ncpu0 50 1 15 400 2 0 3 29 20 0\n';
+    expect(parseCpuTimes(stat)).toEqual({ total: 1000, steal: 58 });
+    expect(parseCpuTimes('intr 1 2 3\n')).toBeUndefined();
+    expect(parseCpuTimes('cpu  1 2 3\n')).toBeUndefined();
   });
 
   it('gives the stolen share of the time between two readings, NaN without two', () => {
