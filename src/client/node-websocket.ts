@@ -173,6 +173,26 @@ function copyMaskedWords(target: Uint8Array, at: number, source: Uint8Array, key
   for (; i < length; i++) target[at + i] = source[i]! ^ key[(phase + i) & 3]!;
 }
 
+/**
+ * How far (0–3 bytes) to move a payload that would start at `payloadOffset` so that its largest
+ * part lies at the same alignment as its source bytes.
+ */
+function aligningShift(parts: readonly Uint8Array[], payloadOffset: number): number {
+  let largest: Uint8Array | undefined;
+  let largestAt = 0;
+  let at = 0;
+  for (const part of parts) {
+    if (part.length > (largest?.length ?? 0)) {
+      largest = part;
+      largestAt = at;
+    }
+    at += part.length;
+  }
+  if (!largest || largest.length < WORD_MASKING_BYTES_MIN) return 0;
+  const wanted = (largest.byteOffset - largestAt) & 3;
+  return (wanted - (payloadOffset & 3) + 4) & 3;
+}
+
 function toBytes(data: ArrayBuffer | ArrayBufferView | string): Uint8Array {
   if (typeof data === 'string') return textEncoder.encode(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -310,22 +330,11 @@ export class NodeWebSocket {
     for (const part of parts) length += part.length;
     const extended = length < LENGTH_16 ? 0 : length <= 0xffff ? 2 : 8;
     const headerBytes = 2 + extended + 4;
-    // Place the frame so the largest part lands at its own alignment: it is masked in one pass.
-    let largest = 0;
-    let largestAt = 0;
-    let at = 0;
-    for (const part of parts) {
-      if (part.length > largest) {
-        largest = part.length;
-        largestAt = at;
-      }
-      at += part.length;
-    }
+    // Up to 3 spare bytes: without SIMD, the frame is placed so the largest part lands at its
+    // own alignment and the JavaScript words mask it in one pass. SIMD masking copies through
+    // its own memory, where alignment does not matter.
     const space = this.frameSpace(3 + headerBytes + length);
-    const wanted = parts.length > 0 && largest >= WORD_MASKING_BYTES_MIN
-      ? (parts.find((part) => part.length === largest)!.byteOffset - largestAt) & 3
-      : 0;
-    const shift = (wanted - ((space.byteOffset + headerBytes) & 3) + 4) & 3;
+    const shift = SIMD_MASKING ? 0 : aligningShift(parts, space.byteOffset + headerBytes);
     const frame = space.subarray(shift, shift + headerBytes + length);
     frame[0] = FIN_BIT | opcode;
     if (extended === 0) {
