@@ -90,7 +90,11 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 const OPEN = 1;
 const CLOSE_NORMAL = 1000;
-const CLOSE_PROTOCOL_ERROR = 1002;
+/**
+ * The client's close code when the server breaks the protocol: 1002's meaning in the range the
+ * WebSocket API lets a page send (1000 or 3000–4999; a browser throws on 1002).
+ */
+const CLOSE_PROTOCOL_ERROR = 4002;
 /** Missed keep-alive answers after which a connection is declared dead. */
 const KEEPALIVE_MISSES_MAX = 2;
 /** A subscription grants credit back once this fraction of its window is free. */
@@ -686,6 +690,18 @@ function settleParts(
   return new PutBatchResult(recordCount, parts);
 }
 
+/**
+ * Closes after the server broke the protocol. A WebSocket that refuses the code (as a browser
+ * refuses all but 1000 and 3000–4999) is closed without one: the connection must end either way.
+ */
+function closeForProtocolError(ws: WebSocketLike): void {
+  try {
+    ws.close(CLOSE_PROTOCOL_ERROR, 'protocol error');
+  } catch {
+    ws.close();
+  }
+}
+
 function bytesOf(data: unknown): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -808,7 +824,7 @@ export class RunnelClient {
           resolve(new RunnelClient(ws, frame.welcome, options));
         } catch (error) {
           ws.onclose = null;
-          ws.close(CLOSE_PROTOCOL_ERROR, 'protocol error');
+          closeForProtocolError(ws);
           const failure = error as ProtocolError;
           reject(new KinesisError(failure.code ?? 'SerializationException', failure.message));
         }
@@ -876,7 +892,7 @@ export class RunnelClient {
     } catch (error) {
       const failure = error as ProtocolError;
       this.fatalError = new KinesisError(failure.code ?? 'SerializationException', failure.message);
-      this.ws.close(CLOSE_PROTOCOL_ERROR, 'protocol error');
+      closeForProtocolError(this.ws);
       return;
     }
     switch (frame.opcode) {

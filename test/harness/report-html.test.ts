@@ -12,14 +12,7 @@ import type { BenchReport, BenchResult } from '../../src/harness/bench.js';
 import { LatencyHistogram } from '../../src/harness/histogram.js';
 import { renderHtmlReport } from '../../src/harness/report-html.js';
 import { seededRandom } from '../../src/harness/workload.js';
-
-function findChromium(): string | undefined {
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
-    const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-    if (found.status === 0 && found.stdout.trim()) return found.stdout.trim();
-  }
-  return undefined;
-}
+import { findChromium, headlessArgs } from '../helpers/chromium.js';
 
 const chromium = findChromium();
 
@@ -131,15 +124,7 @@ describe.skipIf(!chromium)('HTML report in headless Chromium', () => {
       const run = spawnSync(
         chromium!,
         [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-          `--user-data-dir=${join(dir, 'profile')}`,
-          '--enable-logging=stderr',
-          '--v=0',
+          ...headlessArgs(join(dir, 'profile')),
           '--dump-dom',
           `file://${file}`,
         ],

@@ -281,6 +281,82 @@ describe('WebSocket client on any WebSocket', () => {
   });
 });
 
+/**
+ * A WebSocket with a browser's rule for close codes (the WHATWG API throws InvalidAccessError on
+ * any code but 1000 and 3000–4999), whose server sends `first` on open and answers a
+ * LIST_STREAMS with `answer`.
+ */
+class ScriptedWebSocket {
+  static first: Uint8Array;
+  static answer: Uint8Array;
+  static closeCodes: number[] = [];
+  binaryType = 'arraybuffer';
+  readyState = 1;
+  bufferedAmount = 0;
+  onopen: ((event: never) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: never) => void) | null = null;
+
+  constructor(_url: string) {
+    setTimeout(() => this.onmessage?.({ data: ScriptedWebSocket.first.slice().buffer }));
+  }
+
+  send(data: Uint8Array): void {
+    if (decodeClientFrame(data).opcode !== Opcode.LIST_STREAMS) return;
+    queueMicrotask(() => this.onmessage?.({ data: ScriptedWebSocket.answer.slice().buffer }));
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (code !== 1000 && (code < 3000 || code > 4999)) {
+      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+    }
+    ScriptedWebSocket.closeCodes.push(code);
+    this.readyState = 3;
+    queueMicrotask(() => this.onclose?.({ code, reason }));
+  }
+}
+
+describe('WebSocket client against a server that breaks the protocol', () => {
+  const welcome = (version: number) =>
+    encodeWelcome({
+      version, frameBytesMax: 1 << 20, putsInFlightMax: 4, putBytesInFlightMax: 1 << 20,
+      subscriptionsMax: 1, idleTimeoutMs: 60_000, batchBytesMax: 1 << 19, software: 'scripted',
+    });
+  const options = { WebSocket: ScriptedWebSocket, keepAliveIntervalMs: 0 };
+
+  it('refuses a first frame other than WELCOME, closing with a code a browser may send (4002)', async () => {
+    ScriptedWebSocket.first = encodePutAck(7, {
+      recordCount: 1, failedRecordCount: 0, entryOfRecord: undefined,
+      entries: [{ ok: true, recordCount: 1, shardId: 's', firstSequenceNumber: '1' }],
+    });
+    ScriptedWebSocket.closeCodes = [];
+    await expect(RunnelClient.connect('ws://scripted.invalid:1', options)).rejects.toMatchObject({
+      name: 'SerializationException',
+      message: expect.stringMatching(/WELCOME/),
+    });
+    expect(ScriptedWebSocket.closeCodes).toEqual([4002]);
+  });
+
+  it('refuses a WELCOME of another version the same way', async () => {
+    ScriptedWebSocket.first = welcome(2);
+    ScriptedWebSocket.closeCodes = [];
+    await expect(RunnelClient.connect('ws://scripted.invalid:1', options)).rejects.toMatchObject({
+      name: 'SerializationException',
+    });
+    expect(ScriptedWebSocket.closeCodes).toEqual([4002]);
+  });
+
+  it('fails what is pending on an unreadable frame after WELCOME, and closes with 4002', async () => {
+    ScriptedWebSocket.first = welcome(1);
+    ScriptedWebSocket.answer = new Uint8Array([1, 2, 3]);
+    ScriptedWebSocket.closeCodes = [];
+    const client = await RunnelClient.connect('ws://scripted.invalid:1', options);
+    await expect(client.listStreams()).rejects.toMatchObject({ name: 'SerializationException' });
+    expect(ScriptedWebSocket.closeCodes).toEqual([4002]);
+  });
+});
+
 describe('WebSocket protocol on the server front end', () => {
   it('is mounted by startServer on its uWS front end, beside /health and the Kinesis API', async () => {
     const running = await startServer({ port: 0, wsPort: 0, engine });
