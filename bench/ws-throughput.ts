@@ -20,6 +20,10 @@
  * subscriber on every shard (same process, same clock) takes the difference on arrival: one
  * sample per put. Its floor is measured right after: the same frames at the same rate, sent by
  * the same WebSocket client to a bare uWS echo route in the server process ("echo p50/p99").
+ * Beside both, in the notes, with the server idle: messages of a put's size and of 64 bytes at the
+ * same rate over plain loopback TCP to a node:net echo in another Node process
+ * (src/harness/baselines.ts loopbackRoundTrip): no WebSocket, no load, no engine — what two
+ * processes exchanging the same messages get on this machine, and its wake-ups alone.
  *
  * Baseline: the same pre-encoded batches put straight into the server's Engine
  * (`putRoutedBatch` in its process, as many in flight) — ingest without the protocol; "vs
@@ -60,7 +64,7 @@ import { parseArgs } from 'node:util';
 import uWS from 'uWebSockets.js';
 
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
-import { diskWriteMBps, growingPageCacheWrite, loopbackMBps } from '../src/harness/baselines.js';
+import { diskWriteMBps, growingPageCacheWrite, loopbackMBps, loopbackRoundTrip } from '../src/harness/baselines.js';
 import { machineCpuTimes, stealPercent } from '../src/harness/machine.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
@@ -100,6 +104,10 @@ const BASELINE_SECONDS = 2;
  * after 1–1.5 s: with 1 s of warm-up it measured 3.5–9.2 ms, with 3 s 1.2–1.8 ms.
  */
 const LATENCY_WARMUP_MS = 3000;
+/** The plain round trips send this long before they count (a new TCP window grows). */
+const ROUND_TRIP_WARMUP_SECONDS = 1;
+/** The small plain round trip: two wake-ups and next to no bytes. */
+const ROUND_TRIP_SMALL_BYTES = 64;
 /** After the closed-loop puts of the end-to-end phase, how long delivery may take to catch up. */
 const END_TO_END_DRAIN_MS_MAX = 10_000;
 /** After the last paced put, how long the subscribers get to receive it. */
@@ -666,6 +674,10 @@ async function measureSize(
   const floorTimesBefore = machineCpuTimes();
   const floor = await echoFloor(server.url, clients.length, batches, rate, latencySeconds);
   const floorSteal = stealPercent(floorTimesBefore, machineCpuTimes());
+  const template = batches[0]![0]!;
+  const putsPerSec = rate / template.records;
+  const idle = await loopbackRoundTrip(template.bytes.length, putsPerSec, latencySeconds, ROUND_TRIP_WARMUP_SECONDS);
+  const wake = await loopbackRoundTrip(ROUND_TRIP_SMALL_BYTES, putsPerSec, latencySeconds, ROUND_TRIP_WARMUP_SECONDS);
 
   const row =
     `${pad(sizeName(recordBytes), 7)} | ${pad(count(putRate), 12)} ${pad(megabytes(put), 5)} ` +
@@ -693,6 +705,10 @@ async function measureSize(
       `${gcAfter[1]! - gcBefore[1]!} collections, the longest ${gcAfter[2]!.toFixed(1)} ms; CPU time stolen ` +
       `by the hypervisor: ${latencySteal.toFixed(1)} % during the latency phase, ${floorSteal.toFixed(1)} % ` +
       `during the echo`,
+    `${sizeName(recordBytes)}: plain Node round trips, the server idle: at the same rate over loopback TCP ` +
+      `to a node:net echo in another process (no WebSocket, no load), ${(template.bytes.length / 1000).toFixed(0)} KB ` +
+      `messages p50/p99 ${idle.p50Ms.toFixed(2)}/${idle.p99Ms.toFixed(2)} ms, ${ROUND_TRIP_SMALL_BYTES} B messages ` +
+      `${wake.p50Ms.toFixed(2)}/${wake.p99Ms.toFixed(2)} ms (${wake.samples} samples each)`,
   ];
   if (recordBytes === 100) {
     const target = count(TARGET_RECORDS_PER_SEC_100B);

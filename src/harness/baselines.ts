@@ -14,7 +14,10 @@
  * - disk write: `write(2)` of 1 MiB chunks to a file in the data directory, then `fdatasync`,
  *   timed together — what the device takes when data must reach it;
  * - loopback: bytes/s one TCP connection over 127.0.0.1 carries to a sink in another process
- *   (64 KiB writes) — the ceiling of any network path on this machine.
+ *   (64 KiB writes) — the ceiling of any network path on this machine;
+ * - loopback round trip: messages of a given size sent at a given rate over 127.0.0.1 to an
+ *   echo in another process, each timed until it is back (p50/p99) — the floor of any latency
+ *   between two processes on this machine, with nothing else running.
  *
  * Each runs for a fixed time and removes what it wrote.
  */
@@ -198,6 +201,79 @@ export async function loopbackMBps(seconds: number): Promise<number> {
     const elapsed = (performance.now() - started) / 1000;
     socket.destroy();
     return delivered / elapsed / 1e6;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** A TCP echo in a child process: prints its port, sends back everything it receives. */
+const ECHO_SCRIPT = `
+const net = require('node:net');
+const server = net.createServer((socket) => {
+  socket.setNoDelay(true);
+  socket.on('data', (data) => socket.write(data));
+  socket.on('error', () => {});
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** How long the round-trip baseline waits for its last messages to come back. */
+const ROUND_TRIP_DRAIN_MS_MAX = 2000;
+
+export interface RoundTrips {
+  p50Ms: number;
+  p99Ms: number;
+  /** Messages sent after the warm-up, and timed back (fewer only if some were not back in time). */
+  sent: number;
+  samples: number;
+}
+
+/**
+ * Messages of `bytes` sent at `perSecond` for `warmupSeconds` (not counted: a new connection's
+ * window still grows) and then `seconds`, over one loopback TCP connection (no Nagle delay) to an
+ * echo in another process, each timed from its write until its last byte is back. Paced as the
+ * WebSocket bench paces its puts: catch up with the schedule, then sleep to the next slot.
+ */
+export async function loopbackRoundTrip(
+  bytes: number,
+  perSecond: number,
+  seconds: number,
+  warmupSeconds = 0,
+): Promise<RoundTrips> {
+  const child = spawn(process.execPath, ['-e', ECHO_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = Number(await firstLine(child, 10_000, 'the loopback echo'));
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const message = Buffer.alloc(bytes, 5);
+    const sentAt: number[] = [];
+    const ages: number[] = [];
+    let received = 0;
+    socket.on('data', (data: Buffer) => {
+      received += data.length;
+      const now = performance.now();
+      while (ages.length < sentAt.length && received >= (ages.length + 1) * bytes) ages.push(now - sentAt[ages.length]!);
+    });
+    const intervalMs = 1000 / perSecond;
+    const started = performance.now();
+    while (performance.now() - started < (warmupSeconds + seconds) * 1000) {
+      while (started + sentAt.length * intervalMs <= performance.now()) {
+        sentAt.push(performance.now());
+        socket.write(message);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + sentAt.length * intervalMs - performance.now())));
+    }
+    const deadline = performance.now() + ROUND_TRIP_DRAIN_MS_MAX;
+    while (ages.length < sentAt.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    const counted = sentAt.findIndex((at) => at >= started + warmupSeconds * 1000);
+    const sorted = ages.slice(counted < 0 ? ages.length : counted).sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+    return { p50Ms: at(0.5), p99Ms: at(0.99), sent: sentAt.length - (counted < 0 ? sentAt.length : counted), samples: sorted.length };
   } finally {
     await stopChild(child);
   }

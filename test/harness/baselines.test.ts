@@ -1,13 +1,14 @@
 /**
- * The raw write baselines benchmark figures are compared with: each measures for about the time
- * it is given, reports a finite rate (and the growing one its CPU per MB), and leaves nothing
- * behind in the directory it wrote to.
+ * The raw baselines benchmark figures are compared with: each write baseline measures for about
+ * the time it is given, reports a finite rate (and the growing one its CPU per MB), and leaves
+ * nothing behind in the directory it wrote to; the loopback round trip sends at the rate it is
+ * given and times every message it sends back.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { growingPageCacheWrite, pageCacheWriteMBps } from '../../src/harness/baselines.js';
+import { growingPageCacheWrite, loopbackRoundTrip, pageCacheWriteMBps } from '../../src/harness/baselines.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runnel-baselines-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,5 +34,18 @@ describe('write baselines', () => {
     expect(rate).toBeGreaterThan(0);
     expect(Number.isFinite(rate)).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('loopback round trip', () => {
+  it('sends at the rate it is given and times every message back from the echo process', async () => {
+    const trips = await loopbackRoundTrip(256 * 1024, 100, SECONDS, SECONDS);
+    // Paced at 100/s, 0.3 s counted after 0.3 s of warm-up: 30 (one more if the last slot is hit).
+    expect(trips.sent).toBeGreaterThanOrEqual(29);
+    expect(trips.sent).toBeLessThanOrEqual(31);
+    expect(trips.samples).toBe(trips.sent);
+    expect(trips.p50Ms).toBeGreaterThan(0);
+    expect(trips.p99Ms).toBeGreaterThanOrEqual(trips.p50Ms);
+    expect(Number.isFinite(trips.p99Ms)).toBe(true);
   });
 });
