@@ -15,9 +15,10 @@
  *   timed together — what the device takes when data must reach it;
  * - loopback: bytes/s one TCP connection over 127.0.0.1 carries to a sink in another process
  *   (64 KiB writes) — the ceiling of any network path on this machine;
- * - loopback round trip: messages of a given size sent at a given rate over 127.0.0.1 to an
- *   echo in another process, each timed until it is back (p50/p99) — the floor of any latency
- *   between two processes on this machine, with nothing else running.
+ * - loopback round trip: messages of a given size sent at a given rate over 127.0.0.1 to a
+ *   node:net echo in another process, each timed until it is back (p50/p99) — what two plain
+ *   Node processes exchanging such messages get on this machine with nothing else running (at
+ *   64 bytes: its wake-ups alone).
  *
  * Each runs for a fixed time and removes what it wrote.
  */
@@ -270,10 +271,11 @@ export async function loopbackRoundTrip(
     const deadline = performance.now() + ROUND_TRIP_DRAIN_MS_MAX;
     while (ages.length < sentAt.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     socket.destroy();
-    const counted = sentAt.findIndex((at) => at >= started + warmupSeconds * 1000);
-    const sorted = ages.slice(counted < 0 ? ages.length : counted).sort((a, b) => a - b);
+    const warmupEnd = started + warmupSeconds * 1000;
+    const firstCounted = sentAt.filter((at) => at < warmupEnd).length;
+    const sorted = ages.slice(firstCounted).sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-    return { p50Ms: at(0.5), p99Ms: at(0.99), sent: sentAt.length - (counted < 0 ? sentAt.length : counted), samples: sorted.length };
+    return { p50Ms: at(0.5), p99Ms: at(0.99), sent: sentAt.length - firstCounted, samples: sorted.length };
   } finally {
     await stopChild(child);
   }
