@@ -22,7 +22,7 @@ import { hashEncodedBatch } from '../../src/engine/encoded-batch.js';
 import { RECORD_SIZE_DEFAULT_KIB } from '../../src/limits.js';
 import { ShardRouter } from '../../src/engine/shard-router.js';
 import { HASH_WORDS, bigIntToWords, evenHashRanges, md5Words, parseExplicitHashKey } from '../../src/kinesis/hash-key.js';
-import { encodeSequenceNumber } from '../../src/kinesis/sequence-number.js';
+import { decodeSequenceNumber, encodeSequenceNumber } from '../../src/kinesis/sequence-number.js';
 import * as storage from '../../src/storage/record-batch.js';
 import * as writer from '../../src/protocol/batch-writer.js';
 import {
@@ -208,7 +208,7 @@ function decodeAny(bytes: Uint8Array): ServerFrame | ClientFrame {
 
 describe('frames', () => {
   const batch = writer.encodeRecordBatch(sampleRecords());
-  const sequenceBase = '49680564718268972916233132615940332943990612277443166210';
+  const sequenceBase = '49680564718268972916233132615940332944002487003023147010';
   const frames: Uint8Array[] = [
     encodeWelcome({
       version: PROTOCOL_VERSION, frameBytesMax: 1, putsInFlightMax: 2, putBytesInFlightMax: 3,
@@ -434,18 +434,25 @@ describe('docs/protocol.md examples', () => {
     const putFrame = put as ClientFrame & { opcode: typeof Opcode.PUT };
     expect(putFrame.streamName).toBe('s');
     expect(Buffer.from(putFrame.batch).equals(Buffer.from(writer.encodeRecordBatch([{ PartitionKey: 'a', Data: new Uint8Array([1, 2, 3]) }])))).toBe(true);
-    const base = 49680564718268972916233132615940332943990612277443166210n;
+    const base = 49680564718268972916233132615940332944002487003023147010n;
+    // The base is ordinal 0 at second 0 in the Kinesis layout, and the ack's fields are the record's.
+    expect(decodeSequenceNumber(base.toString())).toEqual({ shardCreationSec: 1_795_644_621, shardIndex: 0, ordinal: 0n, recordTimeSec: 0 });
     const first = sequenceNumberFrom(base, 0, 1_795_817_421_711);
+    expect(decodeSequenceNumber(first)).toEqual({ shardCreationSec: 1_795_644_621, shardIndex: 0, ordinal: 0n, recordTimeSec: 1_795_817_421 });
     expect(ack).toMatchObject({ ack: { recordCount: 1, failedRecordCount: 0, entries: [{ ok: true, shardId: 'shardId-000000000000', firstSequenceNumber: first }] } });
     const mixed = (mixedAck as ServerFrame & { opcode: typeof Opcode.PUT_ACK }).ack;
     expect([...mixed.entryOfRecord!]).toEqual([0, 1, 0]);
-    expect(sequenceNumberFrom(base, 1, 1_795_817_421_711)).toBe('49680564718268972916233132615941541993217860391130890242');
-    expect((BigInt(first) + 2n ** 80n).toString()).toBe('49680564718268972916233132615941541993217860391130890242');
+    expect(sequenceNumberFrom(base, 1, 1_795_817_421_711)).toBe('49680564718268972916233132615941541993229735116710871042');
+    expect((BigInt(first) + 2n ** 80n).toString()).toBe('49680564718268972916233132615941541993229735116710871042');
     expect(subscribe).toMatchObject({ position: 'TRIM_HORIZON', initialCredit: 0, streamName: 's', shardId: 'shardId-000000000000', sequenceNumber: '' });
     expect(subscribed).toMatchObject({ startOrdinal: 0, watermark: 1, sequenceBase: base.toString() });
     expect(credit).toMatchObject({ opcode: Opcode.CREDIT, requestId: 2, bytes: 1024 * 1024 });
     const recordsFrame = records as ServerFrame & { opcode: typeof Opcode.RECORDS };
     expect(writer.readBatchFields(recordsFrame.data, 0)).toEqual({ batchLength: 47, recordCount: 1, baseOrdinal: 0, arrivalMs: 1_795_817_421_711 });
+    // A real checksum, so a client can test its xxhash64 against it.
+    const stored = recordsFrame.data;
+    expect(storage.batchChecksum(stored, 0, 47)).toBe(new DataView(stored.buffer, stored.byteOffset).getBigUint64(16, true));
+    expect(storage.batchChecksum(stored, 0, 47)).toBe(0x51c07ca3ed23ecd8n);
     expect(end).toMatchObject({ reason: 0, nextOrdinal: 1 });
     expect(error).toMatchObject({ requestId: 9, fatal: true, name: 'UnknownOperationException' });
   });
