@@ -271,8 +271,8 @@ export async function loopbackRoundTrip(
     const deadline = performance.now() + ROUND_TRIP_DRAIN_MS_MAX;
     while (ages.length < sentAt.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     socket.destroy();
-    const warmupEnd = started + warmupSeconds * 1000;
-    const firstCounted = sentAt.filter((at) => at < warmupEnd).length;
+    // Counted from the first slot the schedule puts after the warm-up, however late it was sent.
+    const firstCounted = Math.min(sentAt.length, Math.ceil((warmupSeconds * 1000) / intervalMs));
     const sorted = ages.slice(firstCounted).sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
     return { p50Ms: at(0.5), p99Ms: at(0.99), sent: sentAt.length - firstCounted, samples: sorted.length };
