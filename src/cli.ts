@@ -2,7 +2,7 @@
 /**
  * The `runnel` command. `runnel serve` starts the Kinesis endpoint and the uWebSockets.js app
  * over one engine, prints exactly one line — `Runnel listening on http://HOST:PORT` — when both
- * are ready, and on SIGINT/SIGTERM stops accepting, answers in-flight requests, closes the
+ * are ready (and, just before it, where the uWS app listens, on stderr), and on SIGINT/SIGTERM stops accepting, answers in-flight requests, closes the
  * engine and exits 0. Every option also reads an environment variable; a flag wins over it.
  */
 
@@ -124,6 +124,14 @@ async function serve(options: ServerOptions): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  if (server.wsUrl) {
+    // On stderr, before the one stdout line, so that line's contract stays as it is.
+    const ws = server.wsUrl.replace(/^http/, 'ws');
+    process.stderr.write(
+      `runnel: binary WebSocket protocol on ${ws}/v1; /dashboard, /metrics and the Kinesis API over ` +
+        `HTTP/1.1 on ${server.wsUrl}\n`,
+    );
+  }
   process.stdout.write(`Runnel listening on ${server.kinesisUrl}\n`);
 }
 

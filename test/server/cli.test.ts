@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { RunnelClient } from '../../src/client/index.js';
+
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
 const PIPES: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
@@ -36,6 +38,7 @@ interface Started {
   child: ChildProcess;
   url: string;
   stdout: () => string;
+  stderr: () => string;
   exited: Promise<number | null>;
 }
 
@@ -60,7 +63,7 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   }
   const match = /^Runnel listening on (http:\/\/[^\s]+)\n$/.exec(stdout);
   if (!match) throw new Error(`unexpected first output: ${JSON.stringify(stdout)}`);
-  return { child, url: match[1]!, stdout: () => stdout, exited };
+  return { child, url: match[1]!, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 function listStreams(url: string): Promise<Response> {
@@ -121,6 +124,20 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     started.child.kill('SIGINT');
     expect(await started.exited).toBe(0);
     expect(started.stdout().split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('says on stderr where the WebSocket protocol listens, and a client connects there', async () => {
+    const started = await serve(['--port', '0', '--ws-port', '0', '--data', tempDir()]);
+    const match = /binary WebSocket protocol on (ws:\/\/127\.0\.0\.1:(\d+))\/v1;.* on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(started.stderr());
+    expect(match, started.stderr()).not.toBeNull();
+    expect(match![2]).toBe(match![3]);
+    expect(match![2]).not.toBe(new URL(started.url).port);
+    const client = await RunnelClient.connect(match![1]!);
+    expect(await client.listStreams()).toEqual([]);
+    await client.close();
+    expect((await fetch(`http://127.0.0.1:${match![2]}/health`)).status).toBe(200);
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
   });
 
   it('answers the in-flight request on SIGTERM, refuses new connections, exits 0', async () => {
