@@ -24,7 +24,7 @@ import vm from 'node:vm';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { RunnelClient, type ConnectOptions, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
+import { RunnelClient, type ConnectOptions, type RecordInput, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
@@ -75,7 +75,7 @@ async function take(subscription: RunnelSubscription, count: number): Promise<Su
 
 /** Resolves with the next record, or undefined if none comes within `ms`. */
 async function nextWithin(subscription: RunnelSubscription, ms: number): Promise<SubscribedRecord | undefined> {
-  const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, ms));
+  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
   const next = subscription.next().then((result) => (result.done ? undefined : result.value));
   return Promise.race([next, timeout]);
 }
@@ -121,7 +121,7 @@ describe('WebSocket protocol: puts', () => {
     const acknowledged = new Map<string, string>();
     for (const routing of ['client', 'server'] as const) {
       const client = await connect({ routing });
-      const records = Array.from({ length: 300 }, (_, i) => ({ PartitionKey: `${routing}-${i}`, Data: dataOf(0, i) }));
+      const records: RecordInput[] = Array.from({ length: 300 }, (_, i) => ({ PartitionKey: `${routing}-${i}`, Data: dataOf(0, i) }));
       records.push({ PartitionKey: 'explicit', Data: dataOf(0, 1), ExplicitHashKey: ranges[3]!.start.toString() });
       const output = await client.putRecords('acks', records);
       expect(output.FailedRecordCount).toBe(0);
