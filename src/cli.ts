@@ -2,8 +2,9 @@
 /**
  * The `runnel` command. `runnel serve` starts the Kinesis endpoint and the uWebSockets.js app
  * over one engine, prints exactly one line — `Runnel listening on http://HOST:PORT` — when both
- * are ready (and, just before it, where the uWS app listens, on stderr), and on SIGINT/SIGTERM stops accepting, answers in-flight requests, closes the
- * engine and exits 0. Every option also reads an environment variable; a flag wins over it.
+ * are ready (and, just before it, where the uWS app listens, on stderr), and on SIGINT/SIGTERM
+ * stops accepting, answers in-flight requests, closes the engine and exits 0. Every option also
+ * reads an environment variable; a flag wins over it.
  */
 
 import { parseArgs } from 'node:util';

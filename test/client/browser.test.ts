@@ -257,7 +257,7 @@ describe.skipIf(!chromium)('the client in headless Chromium', () => {
   }, PAGE_TIMEOUT_MS + 30_000);
 
   afterAll(async () => {
-    if (browser && browser.exitCode === null) {
+    if (browser && browser.exitCode === null && browser.signalCode === null) {
       const gone = new Promise((resolve) => browser!.once('exit', resolve));
       browser.kill('SIGKILL');
       await gone;

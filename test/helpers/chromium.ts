@@ -92,7 +92,7 @@ export async function evaluateAfter(
   } finally {
     clearTimeout(timer);
     exited.catch(() => undefined);
-    if (browser.exitCode === null) {
+    if (browser.exitCode === null && browser.signalCode === null) {
       // Closed as a user would close it, so its helper processes end with it; killed if it hangs.
       const gone = new Promise((resolve) => browser.once('exit', resolve));
       send('Browser.close').catch(() => undefined);
