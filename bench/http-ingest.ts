@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { SHARD_WRITE_BYTES_PER_SEC, SHARD_WRITE_RECORDS_PER_SEC } from '../src/limits.js';
+import { sortedPercentile } from '../src/harness/histogram.js';
 import { processCpuSec } from '../src/harness/machine.js';
 import { serverNodeFlags } from '../src/server/node-flags.js';
 
@@ -548,11 +549,6 @@ function decodeBaseline(recordBytes: number): number {
 
 // ---- report -----------------------------------------------------------------------------------
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 function report(results: CaseResult[]): void {
   const rows = results.map((r) => {
     const recordsPerSec = r.records / r.elapsedSec;
@@ -567,8 +563,8 @@ function report(results: CaseResult[]): void {
       // Ingest as a multiple of decoding the same bodies on one core of this machine, this run.
       'vs decode': `${(recordsPerSec / decodeBaseline(r.recordBytes)).toFixed(2)}×`,
       'MB/s': (bytesPerSec / 1e6).toFixed(1),
-      'p50 ms': percentile(sorted, 50).toFixed(1),
-      'p99 ms': percentile(sorted, 99).toFixed(1),
+      'p50 ms': sortedPercentile(sorted, 0.5).toFixed(1),
+      'p99 ms': sortedPercentile(sorted, 0.99).toFixed(1),
       // Kinesis shards this throughput would need: each takes 1,000 records/s and 1 MiB/s.
       shards: Math.max(
         recordsPerSec / SHARD_WRITE_RECORDS_PER_SEC,

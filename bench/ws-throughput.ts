@@ -65,7 +65,9 @@ import uWS from 'uWebSockets.js';
 
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
 import { diskWriteMBps, growingPageCacheWrite, loopbackMBps, loopbackRoundTrip } from '../src/harness/baselines.js';
+import { sortedPercentile } from '../src/harness/histogram.js';
 import { machineCpuTimes, stealPercent } from '../src/harness/machine.js';
+import { OpenLoopSchedule } from '../src/harness/rate.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../src/kinesis/hash-key.js';
@@ -471,9 +473,7 @@ class Arrivals {
 
   latency(recordsPerSec: number): Latency {
     const samples = this.ages.filter((_, i) => this.sentAt[i]! >= this.measuredFrom).sort((a, b) => a - b);
-    const at = (q: number) =>
-      samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
-    return { p50: at(0.5), p99: at(0.99), samples: samples.length, recordsPerSec };
+    return { p50: sortedPercentile(samples, 0.5), p99: sortedPercentile(samples, 0.99), samples: samples.length, recordsPerSec };
   }
 }
 
@@ -494,14 +494,14 @@ async function paced(
   const shards = batches.length;
   const perPut = batches[0]![0]!.records;
   const free = new Map<EncodedBatch, Uint8Array[]>();
-  const intervalMs = (perPut / recordsPerSec) * 1000;
-  const started = performance.now();
+  const schedule = new OpenLoopSchedule(recordsPerSec / perPut, performance.now());
+  const started = schedule.startMs;
   arrivals.measuredFrom = started + LATENCY_WARMUP_MS;
   const pending = new Set<Promise<unknown>>();
   let sent = 0;
   while (performance.now() < arrivals.measuredFrom + seconds * 1000) {
-    // Catch up with the schedule, then sleep to the next slot.
-    while (started + sent * intervalMs <= performance.now()) {
+    // Catch up with the schedule, then sleep to the next put.
+    for (let due = schedule.dueBy(performance.now()); sent < due; ) {
       const template = batches[sent % shards]![sent % BATCHES_PER_SHARD]!;
       let pool = free.get(template);
       if (!pool) free.set(template, (pool = []));
@@ -512,7 +512,7 @@ async function paced(
       void done.finally(() => pending.delete(done));
       sent++;
     }
-    const wait = started + sent * intervalMs - performance.now();
+    const wait = schedule.intendedMs(sent) - performance.now();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
   }
   const sendingSeconds = (performance.now() - started) / 1000;

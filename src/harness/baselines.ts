@@ -29,6 +29,8 @@ import { join } from 'node:path';
 
 import { MIB } from '../limits.js';
 import { firstLine, stopChild } from './child-server.js';
+import { sortedPercentile } from './histogram.js';
+import { OpenLoopSchedule } from './rate.js';
 
 /** Size of each fresh file in the page-cache write baseline, and of its chunks. */
 const PAGE_CACHE_FILE_BYTES = 256 * MIB;
@@ -167,26 +169,50 @@ export function diskWriteMBps(dir: string, seconds: number): number {
   return bytes / elapsed / 1e6;
 }
 
-/** A TCP sink in a child process: prints its port, discards everything it receives. */
-const SINK_SCRIPT = `
+/**
+ * A TCP server in a child process on 127.0.0.1 that prints its port; `onSocket` is the body of
+ * its connection handler (the socket is `socket`).
+ */
+function peerScript(onSocket: string): string {
+  return `
 const net = require('node:net');
-const server = net.createServer((socket) => { socket.on('data', () => {}); socket.on('error', () => {}); });
+const server = net.createServer((socket) => { socket.on('error', () => {}); ${onSocket} });
 server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
 process.on('SIGTERM', () => process.exit(0));
 `;
+}
 
-/** MB/s over one loopback TCP connection to a sink in another process, for `seconds`. */
-export async function loopbackMBps(seconds: number): Promise<number> {
-  const child = spawn(process.execPath, ['-e', SINK_SCRIPT], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** Discards everything it receives. */
+const SINK_SCRIPT = peerScript("socket.on('data', () => {});");
+/** Sends back everything it receives, at once. */
+const ECHO_SCRIPT = peerScript("socket.setNoDelay(true); socket.on('data', (data) => socket.write(data));");
+
+/**
+ * Starts `script` (a peerScript) in a child process, connects to it over loopback TCP (no Nagle
+ * delay), runs `use` on the socket, and then closes the socket and stops the child.
+ */
+async function withLoopbackPeer<T>(script: string, what: string, use: (socket: net.Socket) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const port = Number(await firstLine(child, 10_000, 'the loopback sink'));
+    const port = Number(await firstLine(child, 10_000, what));
     const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
+    try {
+      return await use(socket);
+    } finally {
+      socket.destroy();
+    }
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** MB/s over one loopback TCP connection to a sink in another process, for `seconds`. */
+export function loopbackMBps(seconds: number): Promise<number> {
+  return withLoopbackPeer(SINK_SCRIPT, 'the loopback sink', async (socket) => {
     const chunk = Buffer.alloc(LOOPBACK_CHUNK_BYTES, 3);
     const started = performance.now();
     let bytes = 0;
@@ -200,24 +226,9 @@ export async function loopbackMBps(seconds: number): Promise<number> {
     // Count only what left the socket buffer.
     const delivered = bytes - socket.writableLength;
     const elapsed = (performance.now() - started) / 1000;
-    socket.destroy();
     return delivered / elapsed / 1e6;
-  } finally {
-    await stopChild(child);
-  }
+  });
 }
-
-/** A TCP echo in a child process: prints its port, sends back everything it receives. */
-const ECHO_SCRIPT = `
-const net = require('node:net');
-const server = net.createServer((socket) => {
-  socket.setNoDelay(true);
-  socket.on('data', (data) => socket.write(data));
-  socket.on('error', () => {});
-});
-server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
-process.on('SIGTERM', () => process.exit(0));
-`;
 
 /** How long the round-trip baseline waits for its last messages to come back. */
 const ROUND_TRIP_DRAIN_MS_MAX = 2000;
@@ -232,24 +243,17 @@ export interface RoundTrips {
 
 /**
  * Messages of `bytes` sent at `perSecond` for `warmupSeconds` (not counted: a new connection's
- * window still grows) and then `seconds`, over one loopback TCP connection (no Nagle delay) to an
- * echo in another process, each timed from its write until its last byte is back. Paced as the
- * WebSocket bench paces its puts: catch up with the schedule, then sleep to the next slot.
+ * window still grows) and then `seconds`, over one loopback TCP connection to an echo in another
+ * process, each timed from its write until its last byte is back. Paced by an OpenLoopSchedule,
+ * as the WebSocket bench paces its puts: send what is due, then sleep to the next unit.
  */
-export async function loopbackRoundTrip(
+export function loopbackRoundTrip(
   bytes: number,
   perSecond: number,
   seconds: number,
   warmupSeconds = 0,
 ): Promise<RoundTrips> {
-  const child = spawn(process.execPath, ['-e', ECHO_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const port = Number(await firstLine(child, 10_000, 'the loopback echo'));
-    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
+  return withLoopbackPeer(ECHO_SCRIPT, 'the loopback echo', async (socket) => {
     const message = Buffer.alloc(bytes, 5);
     const sentAt: number[] = [];
     const ages: number[] = [];
@@ -259,26 +263,31 @@ export async function loopbackRoundTrip(
       const now = performance.now();
       while (ages.length < sentAt.length && received >= (ages.length + 1) * bytes) ages.push(now - sentAt[ages.length]!);
     });
-    const intervalMs = 1000 / perSecond;
-    const started = performance.now();
-    while (performance.now() - started < (warmupSeconds + seconds) * 1000) {
-      while (started + sentAt.length * intervalMs <= performance.now()) {
+    const schedule = new OpenLoopSchedule(perSecond, performance.now());
+    const endMs = schedule.startMs + (warmupSeconds + seconds) * 1000;
+    while (performance.now() < endMs) {
+      for (let due = schedule.dueBy(performance.now()); sentAt.length < due; ) {
         sentAt.push(performance.now());
         socket.write(message);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + sentAt.length * intervalMs - performance.now())));
+      await sleepMs(schedule.intendedMs(sentAt.length) - performance.now());
     }
     const deadline = performance.now() + ROUND_TRIP_DRAIN_MS_MAX;
-    while (ages.length < sentAt.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    socket.destroy();
-    // Counted from the first slot the schedule puts after the warm-up, however late it was sent.
-    const firstCounted = Math.min(sentAt.length, Math.ceil((warmupSeconds * 1000) / intervalMs));
+    while (ages.length < sentAt.length && performance.now() < deadline) await sleepMs(5);
+    // Counted from the first unit the schedule puts after the warm-up, however late it was sent.
+    const firstCounted = Math.min(sentAt.length, Math.ceil(warmupSeconds * perSecond));
     const sorted = ages.slice(firstCounted).sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-    return { p50Ms: at(0.5), p99Ms: at(0.99), sent: sentAt.length - firstCounted, samples: sorted.length };
-  } finally {
-    await stopChild(child);
-  }
+    return {
+      p50Ms: sortedPercentile(sorted, 0.5),
+      p99Ms: sortedPercentile(sorted, 0.99),
+      sent: sentAt.length - firstCounted,
+      samples: sorted.length,
+    };
+  });
+}
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 export interface Baselines {

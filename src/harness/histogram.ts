@@ -190,3 +190,12 @@ export class LatencyHistogram {
     return histogram;
   }
 }
+
+/**
+ * The exact `q`-quantile (0–1) of ascending `sorted` values: the one at index ⌊q · n⌋ (the
+ * last for q = 1); NaN when there is none. For sample sets small enough to keep whole.
+ */
+export function sortedPercentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}

@@ -76,7 +76,6 @@ const NOT_PLAIN = Symbol('not plain');
 /** This thread's MD5 lanes: the fast path hashes a request's keys four at a time. */
 const keyHasher = new KeyHasher();
 
-
 // JSON bytes the scanner knows.
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -41,18 +41,18 @@ export const SIMD = {
 
 export const TYPE = { i32: 0x7f, v128: 0x7b, func: 0x60 } as const;
 /** log2 of a v128's natural alignment, for memargs. */
-export const V128_ALIGN = 4;
+const V128_ALIGN = 4;
 export const WASM_PAGE_BYTES = 65536;
 
 /** Unsigned LEB128: the record batch's varint (batch-layout.ts), as WebAssembly encodes indexes and sizes. */
-export function unsigned(value: number): number[] {
+function unsigned(value: number): number[] {
   const bytes = new Uint8Array(varintBytes(value));
   writeVarint(bytes, 0, value);
   return [...bytes];
 }
 
 /** Signed LEB128, as `i32.const` takes its operand. */
-export function signed(value: number): number[] {
+function signed(value: number): number[] {
   const out: number[] = [];
   for (;;) {
     const byte = value & 0x7f;

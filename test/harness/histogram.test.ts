@@ -1,5 +1,6 @@
 // Goal: the latency histogram reports percentiles of known data within its stated precision
-// (exact below 128 µs, within 1/128 above), merges, and survives a JSON round trip.
+// (exact below 128 µs, within 1/128 above), merges, and survives a JSON round trip; the exact
+// percentile of kept samples picks the documented index.
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -7,6 +8,7 @@ import {
   SUB_BUCKET_BITS,
   bucketIndexOf,
   bucketRangeUs,
+  sortedPercentile,
 } from '../../src/harness/histogram.js';
 import { seededRandom } from '../../src/harness/workload.js';
 
@@ -96,5 +98,17 @@ describe('LatencyHistogram', () => {
     const histogram = new LatencyHistogram();
     expect(histogram.percentileMs(50)).toBeNaN();
     expect(histogram.chartBuckets()).toEqual([]);
+  });
+});
+
+describe('sortedPercentile', () => {
+  it('takes the value at index floor(q · n) of the sorted samples, the last for q = 1', () => {
+    const sorted = Array.from({ length: 200 }, (_, i) => i + 1); // 1..200
+    expect(sortedPercentile(sorted, 0.5)).toBe(101);
+    expect(sortedPercentile(sorted, 0.99)).toBe(199);
+    expect(sortedPercentile(sorted, 0)).toBe(1);
+    expect(sortedPercentile(sorted, 1)).toBe(200);
+    expect(sortedPercentile([7], 0.99)).toBe(7);
+    expect(sortedPercentile([], 0.5)).toBeNaN();
   });
 });

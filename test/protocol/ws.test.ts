@@ -204,10 +204,11 @@ describe('WebSocket protocol: puts', () => {
 });
 
 /**
- * A WebSocket that is its own server, in memory: WELCOME, a 2-shard map, and PUTs to the second
- * shard throttled. It has no sendParts, as a browser's WebSocket has none.
+ * The part of a browser's WebSocket the client uses, in memory; a subclass is the server. Like a
+ * browser's it has no sendParts, delivers each message as an ArrayBuffer of its own on a later
+ * turn, and throws on a close code other than 1000 and 3000–4999 (the WHATWG rule).
  */
-class FakeWebSocket {
+abstract class InMemoryWebSocket {
   binaryType = 'arraybuffer';
   readyState = 1;
   bufferedAmount = 0;
@@ -215,20 +216,34 @@ class FakeWebSocket {
   onmessage: ((event: { data: unknown }) => void) | null = null;
   onclose: ((event: { code: number; reason: string }) => void) | null = null;
   onerror: ((event: never) => void) | null = null;
+
+  abstract send(data: Uint8Array): void;
+
+  protected reply(frame: Uint8Array): void {
+    queueMicrotask(() => this.onmessage?.({ data: frame.slice().buffer }));
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (code !== 1000 && (code < 3000 || code > 4999)) {
+      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+    }
+    this.readyState = 3;
+    queueMicrotask(() => this.onclose?.({ code, reason }));
+  }
+}
+
+/** A server in memory: WELCOME, a 2-shard map, and PUTs to the second shard throttled. */
+class FakeWebSocket extends InMemoryWebSocket {
   static url = '';
   private sequence = 1000n;
 
   constructor(url: string) {
+    super();
     FakeWebSocket.url = url;
     setTimeout(() => this.reply(encodeWelcome({
       version: 1, frameBytesMax: 1 << 20, putsInFlightMax: 4, putBytesInFlightMax: 1 << 20,
       subscriptionsMax: 1, idleTimeoutMs: 60_000, batchBytesMax: 1 << 19, software: 'fake',
     })));
-  }
-
-  private reply(frame: Uint8Array): void {
-    // As a browser delivers it: an ArrayBuffer of its own.
-    queueMicrotask(() => this.onmessage?.({ data: frame.slice().buffer }));
   }
 
   send(data: Uint8Array): void {
@@ -254,10 +269,6 @@ class FakeWebSocket {
     }
   }
 
-  close(code = 1000, reason = ''): void {
-    this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code, reason }));
-  }
 }
 
 describe('WebSocket client on any WebSocket', () => {
@@ -282,38 +293,26 @@ describe('WebSocket client on any WebSocket', () => {
 });
 
 /**
- * A WebSocket with a browser's rule for close codes (the WHATWG API throws InvalidAccessError on
- * any code but 1000 and 3000–4999), whose server sends `first` on open and answers a
- * LIST_STREAMS with `answer`.
+ * A server in memory that sends `first` on open, answers a LIST_STREAMS with `answer`, and
+ * records the close codes the client used.
  */
-class ScriptedWebSocket {
+class ScriptedWebSocket extends InMemoryWebSocket {
   static first: Uint8Array;
   static answer: Uint8Array;
   static closeCodes: number[] = [];
-  binaryType = 'arraybuffer';
-  readyState = 1;
-  bufferedAmount = 0;
-  onopen: ((event: never) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: ((event: never) => void) | null = null;
 
   constructor(_url: string) {
-    setTimeout(() => this.onmessage?.({ data: ScriptedWebSocket.first.slice().buffer }));
+    super();
+    setTimeout(() => this.reply(ScriptedWebSocket.first));
   }
 
   send(data: Uint8Array): void {
-    if (decodeClientFrame(data).opcode !== Opcode.LIST_STREAMS) return;
-    queueMicrotask(() => this.onmessage?.({ data: ScriptedWebSocket.answer.slice().buffer }));
+    if (decodeClientFrame(data).opcode === Opcode.LIST_STREAMS) this.reply(ScriptedWebSocket.answer);
   }
 
-  close(code = 1000, reason = ''): void {
-    if (code !== 1000 && (code < 3000 || code > 4999)) {
-      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
-    }
+  override close(code = 1000, reason = ''): void {
+    super.close(code, reason);
     ScriptedWebSocket.closeCodes.push(code);
-    this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code, reason }));
   }
 }
 

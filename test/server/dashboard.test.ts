@@ -1,13 +1,14 @@
 /**
  * Goal: the dashboard (`GET /dashboard` on the uWS port) works in a real browser against the
- * real server. Headless Chromium opens it while this process puts records through the Kinesis
- * API, and the page is read after 3.5 s of running (over the DevTools protocol): it lists the
- * stream as DescribeStreamSummary describes it, shows a positive ingest rate read from /metrics,
- * and logged no error. Skipped only where Chromium is not installed (Debian: apt-get install
+ * real server. Headless Chromium opens it while this process puts records with the AWS SDK, and
+ * the page is read after 3.5 s of running (over the DevTools protocol): it lists the stream as
+ * DescribeStreamSummary describes it, shows a positive ingest rate read from /metrics, and
+ * logged no error. Skipped only where Chromium is not installed (Debian: apt-get install
  * chromium; `npm test` installs it where it can).
  */
 import { join } from 'node:path';
 
+import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -20,7 +21,7 @@ const SHARDS = 3;
 const RECORDS_PER_PUT = 100;
 const PUT_INTERVAL_MS = 50;
 /** 1,000 bytes a record: about 2 MB/s in all, so the MB card shows it. */
-const DATA = Buffer.alloc(1000, 7).toString('base64');
+const DATA = new Uint8Array(1000).fill(7);
 /** How long the page runs before it is read: three of its 1 s metric polls. */
 const PAGE_RUN_MS = 3500;
 const BROWSER_TIMEOUT_MS = 60_000;
@@ -31,28 +32,26 @@ const READ_PAGE = `JSON.stringify({
   streams: document.getElementById('streams').innerHTML,
 })`;
 
-function post(base: string, operation: string, body: unknown): Promise<Response> {
-  return fetch(`${base}/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${operation}` },
-    body: JSON.stringify(body),
-  });
-}
-
 describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
   const data = tempDir('runnel-dashboard-');
   let server: RunningServer;
+  let kinesis: KinesisClient;
   let putting: NodeJS.Timeout | undefined;
   let page: { title: string; cards: Record<string, string>; streams: string };
   let log: string;
 
   beforeAll(async () => {
     server = await startServer({ port: 0, wsPort: 0, dataDir: join(data.dir, 'data'), workers: 1 });
-    expect((await post(server.kinesisUrl, 'CreateStream', { StreamName: STREAM, ShardCount: SHARDS })).status).toBe(200);
+    kinesis = new KinesisClient({
+      endpoint: server.kinesisUrl,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    await kinesis.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: SHARDS }));
     let n = 0;
     const records = () =>
       Array.from({ length: RECORDS_PER_PUT }, () => ({ PartitionKey: `k${n++}`, Data: DATA }));
-    const put = () => post(server.kinesisUrl, 'PutRecords', { StreamName: STREAM, Records: records() });
+    const put = () => kinesis.send(new PutRecordsCommand({ StreamName: STREAM, Records: records() }));
     putting = setInterval(() => void put().catch(() => undefined), PUT_INTERVAL_MS);
     try {
       const dashboard = `${server.wsUrl}/dashboard`;
@@ -66,6 +65,7 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
 
   afterAll(async () => {
     clearInterval(putting);
+    kinesis?.destroy();
     await server?.close();
     data.cleanup();
   });
