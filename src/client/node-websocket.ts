@@ -12,8 +12,14 @@
  * whose payload is not wholly in it gets a buffer of exactly its size, and the socket reads the
  * rest of the payload straight into that one. A message therefore costs one allocation of its own
  * size, where reading into fresh 64 KiB chunks and joining them cost two to three times its size
- * (and made V8 collect its external memory that much more often). TLS sockets, which take no
- * `onread`, copy each decrypted chunk into the same places.
+ * (and made V8 collect its external memory that much more often). The fragments of a fragmented
+ * message land in place in one buffer, grown to fit the next fragment and at least doubled when
+ * it grows, so the copies on growing add up to less than the message; joining fragments read
+ * into buffers of their own cost a copy of the whole message and twice its size in allocations.
+ * (Sizing the buffer from a Runnel frame header's announced length was measured too: on a VM
+ * whose fresh pages are expensive, glibc's trimming of one exactly sized buffer per message
+ * made it slower than doubling; bench/RESULTS.md.) TLS sockets, which take no `onread`, copy
+ * each decrypted chunk into the same places.
  *
  * Frames: client frames are masked with a fresh random key each (RFC 6455 §5.3); server frames
  * must not be. Fragmented messages are reassembled; control frames may arrive between
@@ -36,6 +42,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
 const MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Control frames carry at most 125 bytes (RFC 6455 §5.5). */
 const CONTROL_PAYLOAD_BYTES_MAX = 125;
+/** The smallest buffer a fragmented message without a size hint starts reassembling in. */
+const ASSEMBLY_BYTES_MIN = 4 * 1024;
 /** Random mask keys are drawn from a pool refilled this many keys at a time. */
 const MASK_POOL_KEYS = 1024;
 /**
@@ -226,9 +234,10 @@ export class NodeWebSocket {
   private readEnd = 0;
   /** The frame whose payload is being read straight into `payload`, once its header is read. */
   private frame: { fin: boolean; opcode: number; payload: Buffer; filled: number } | undefined;
-  private fragments: Uint8Array[] = [];
-  private fragmentsBytes = 0;
-  private fragmentsOpcode = 0;
+  /** The fragmented data message being received: its bytes so far are [0, assemblyBytes). */
+  private assembly: Buffer | undefined;
+  private assemblyBytes = 0;
+  private assemblyOpcode = 0;
   private corked = false;
   /** Frame buffers the socket has written, free for the next large frame. */
   private readonly framePool: Buffer[] = [];
@@ -529,14 +538,26 @@ export class NodeWebSocket {
       if (opcode >= OPCODE_CLOSE && (!fin || length > CONTROL_PAYLOAD_BYTES_MAX)) {
         throw new Error('a control frame is fragmented or too long');
       }
-      if (opcode < OPCODE_CLOSE && this.fragmentsBytes + length > this.messageBytesMax) {
+      if (opcode === OPCODE_CONTINUATION && !this.assembly) {
+        throw new Error('a continuation frame without a message');
+      }
+      if ((opcode === OPCODE_TEXT || opcode === OPCODE_BINARY) && this.assembly) {
+        throw new Error('a new message inside a fragmented one');
+      }
+      if (opcode < OPCODE_CLOSE && this.assemblyBytes + length > this.messageBytesMax) {
         this.protocolError(`message larger than ${this.messageBytesMax} bytes`, CLOSE_TOO_BIG);
         return;
       }
       const payloadAt = at + headerBytes;
       const inHand = Math.min(length, this.readEnd - payloadAt);
-      // Exactly sized (not a slice of Node's pool) when large: delivered as an ArrayBuffer whole.
-      const payload = length < FRAME_POOL_BYTES_MIN ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
+      // A continuation lands in place in its message's buffer. Any other payload is exactly
+      // sized (not a slice of Node's pool) when large: delivered as an ArrayBuffer whole.
+      const payload =
+        opcode === OPCODE_CONTINUATION
+          ? this.assemblySpace(length)
+          : length < FRAME_POOL_BYTES_MIN
+            ? Buffer.allocUnsafe(length)
+            : Buffer.allocUnsafeSlow(length);
       input.copy(payload, 0, payloadAt, payloadAt + inHand);
       this.readStart = payloadAt + inHand;
       if (inHand < length) {
@@ -557,31 +578,55 @@ export class NodeWebSocket {
       case OPCODE_CLOSE:
         this.onCloseFrame(payload);
         return;
-      case OPCODE_CONTINUATION:
-        if (this.fragments.length === 0) throw new Error('a continuation frame without a message');
-        break;
+      case OPCODE_CONTINUATION: {
+        // The payload was read into place (assemblySpace).
+        this.assemblyBytes += payload.length;
+        if (!fin) return;
+        const message = this.assembledMessage();
+        if (this.readyState === NodeWebSocket.OPEN) this.deliver(this.assemblyOpcode, message);
+        return;
+      }
       case OPCODE_TEXT:
       case OPCODE_BINARY:
-        if (this.fragments.length > 0) throw new Error('a new message inside a fragmented one');
-        this.fragmentsOpcode = opcode;
-        break;
+        if (!fin) {
+          this.startAssembly(opcode, payload);
+          return;
+        }
+        if (this.readyState === NodeWebSocket.OPEN) this.deliver(opcode, payload);
+        return;
       default:
         throw new Error(`unknown WebSocket opcode ${opcode}`);
     }
-    if (!fin) {
-      this.fragments.push(payload);
-      this.fragmentsBytes += payload.length;
-      return;
+  }
+
+  /** Starts reassembling a fragmented message from its first fragment. */
+  private startAssembly(opcode: number, first: Buffer): void {
+    this.assembly = Buffer.allocUnsafeSlow(Math.min(this.messageBytesMax, Math.max(2 * first.length, ASSEMBLY_BYTES_MIN)));
+    first.copy(this.assembly);
+    this.assemblyBytes = first.length;
+    this.assemblyOpcode = opcode;
+  }
+
+  /** Where the next `bytes` of the message being reassembled go, growing its buffer if need be. */
+  private assemblySpace(bytes: number): Buffer {
+    let assembly = this.assembly!;
+    const needed = this.assemblyBytes + bytes;
+    if (needed > assembly.length) {
+      // Doubling keeps the copies of a message of many fragments under its own size.
+      const grown = Buffer.allocUnsafeSlow(Math.max(needed, Math.min(2 * assembly.length, this.messageBytesMax)));
+      assembly.copy(grown, 0, 0, this.assemblyBytes);
+      this.assembly = assembly = grown;
     }
-    let message: Uint8Array = payload;
-    if (this.fragments.length > 0) {
-      this.fragments.push(payload);
-      message = Buffer.concat(this.fragments, this.fragmentsBytes + payload.length);
-      this.fragments = [];
-      this.fragmentsBytes = 0;
-    }
-    if (this.readyState !== NodeWebSocket.OPEN) return;
-    this.deliver(this.fragmentsOpcode, message);
+    return assembly.subarray(this.assemblyBytes, needed);
+  }
+
+  /** The reassembled message, and the way cleared for the next. */
+  private assembledMessage(): Uint8Array {
+    const assembly = this.assembly!;
+    const bytes = this.assemblyBytes;
+    this.assembly = undefined;
+    this.assemblyBytes = 0;
+    return bytes === assembly.length ? assembly : assembly.subarray(0, bytes);
   }
 
   private deliver(opcode: number, message: Uint8Array): void {

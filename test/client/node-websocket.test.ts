@@ -275,6 +275,31 @@ describe.each([
     ws.close();
   });
 
+  it('reads the fragments of a message into one buffer: exactly sized for a head and one piece, at most twice the message otherwise', async () => {
+    // As the server sends RECORDS: a small head fragment, then the stored batches.
+    const plans = [[20, 111_000], [20, 65_536, 65_536, 3], [20, 1_048_576], [20, 30, 40], [4000, 10]];
+    for (const binaryType of ['uint8array', 'arraybuffer'] as const) {
+      const { ws, peer, messages } = await connect(secure, binaryType);
+      const fragments = plans.map((sizes, m) => sizes.map((size, f) => pattern(size, 10 * m + f)));
+      const { bytes, starts } = joined(
+        fragments.flatMap((parts) =>
+          parts.map((part, f) => serverFrame(f === 0 ? OPCODE_BINARY : OPCODE_CONTINUATION, part, f === parts.length - 1)),
+        ),
+      );
+      await peer.write(bytes, CUTS[3]![1](starts, bytes.length));
+      await expect.poll(() => messages.length, { timeout: 10_000 }).toBe(plans.length);
+      messages.forEach((message, m) => {
+        const expected = Buffer.concat(fragments[m]!);
+        expect(asBytes(message).equals(expected), `message ${m}`).toBe(true);
+        const buffer = message instanceof ArrayBuffer ? message : (message as Uint8Array).buffer;
+        // A head and one piece: the message is its whole buffer, as one allocation.
+        if (m === 0 || m === 2) expect(buffer.byteLength, `message ${m}`).toBe(expected.length);
+        if (binaryType === 'uint8array') expect(buffer.byteLength, `message ${m}`).toBeLessThanOrEqual(2 * expected.length + 4096);
+      });
+      ws.close();
+    }
+  });
+
   it.each([
     ['a continuation frame without a message', [serverFrame(OPCODE_CONTINUATION, pattern(10, 1))]],
     ['a new message inside a fragmented one', [
