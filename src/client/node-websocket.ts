@@ -42,7 +42,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
 const MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Control frames carry at most 125 bytes (RFC 6455 §5.5). */
 const CONTROL_PAYLOAD_BYTES_MAX = 125;
-/** The smallest buffer a fragmented message without a size hint starts reassembling in. */
+/** The smallest buffer a fragmented message starts reassembling in. */
 const ASSEMBLY_BYTES_MIN = 4 * 1024;
 /** Random mask keys are drawn from a pool refilled this many keys at a time. */
 const MASK_POOL_KEYS = 1024;
