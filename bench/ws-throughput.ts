@@ -274,7 +274,7 @@ async function serve(dataDir: string, workers: number): Promise<void> {
       const batches = encodeShardBatches(shards, recordBytes, perPut);
       // A copy per put, as the protocol handler makes one out of the message.
       const run = runLanes(lanes, batches, seconds, async (_lane, batch) => {
-        const copy = Buffer.allocUnsafeSlow(batch.bytes.length);
+        const copy = engine.putBuffer(batch.bytes.length);
         copy.set(batch.bytes);
         await engine.putRoutedBatch(name, copy);
       });

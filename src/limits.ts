@@ -123,6 +123,13 @@ export const WORKER_TASKS_IN_FLIGHT_MAX = 2;
 export const WORKER_TASK_QUEUE_MAX = 1024;
 /** A per-worker batch is flushed at the end of the event-loop turn, or when it reaches this. */
 export const WORKER_BATCH_BYTES_MAX = 16 * MIB;
+/**
+ * Batches from this size up are copied into buffers the shard workers move back for reuse
+ * (src/engine/put-buffers.ts); smaller ones get buffers of their own.
+ */
+export const PUT_BUFFER_BYTES_MIN = 16 * KIB;
+/** Bytes of put buffers kept for reuse between puts, over all workers. */
+export const PUT_BUFFER_POOL_BYTES_MAX = 64 * MIB;
 /** Largest record batch one append carries: a full PutRecords plus batch framing. */
 export const RECORD_BATCH_BYTES_MAX = PUT_RECORDS_BYTES_MAX + 64 * KIB;
 

@@ -19,6 +19,7 @@ import type {
   RoutedBatchCheck,
   ShardDescriptor,
 } from '../storage/worker-protocol.js';
+import { PutBufferPool } from './put-buffers.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface Committed {
@@ -43,6 +44,8 @@ class WorkerQueue {
 
 export class Batcher {
   private readonly queues: WorkerQueue[];
+  /** Buffers for batches copied out of requests, moved to the workers and back (put-buffers.ts). */
+  readonly buffers = new PutBufferPool();
 
   constructor(
     private readonly pool: WorkerPool,
@@ -62,8 +65,10 @@ export class Batcher {
         ),
       );
     }
+    const request: AppendRequest = verify ? { shard, batch, verify } : { shard, batch };
+    if (this.buffers.owns(batch.buffer)) request.giveBack = true;
     return new Promise<Committed>((resolve, reject) => {
-      queue.pending.push({ request: verify ? { shard, batch, verify } : { shard, batch }, resolve, reject });
+      queue.pending.push({ request, resolve, reject });
       queue.pendingBytes += batch.length;
       if (queue.pendingBytes >= WORKER_BATCH_BYTES_MAX && queue.tasksInFlight < WORKER_TASKS_IN_FLIGHT_MAX) {
         this.flush(worker);
@@ -98,7 +103,10 @@ export class Batcher {
     this.pool
       .run<AppendReply>(worker, task, transfer)
       .then(
-        (reply) => settle(batch, reply.outcomes),
+        (reply) => {
+          if (reply.buffers) this.buffers.give(reply.buffers);
+          settle(batch, reply.outcomes);
+        },
         (error: unknown) => {
           const failure = reviveError(error);
           for (const pending of batch) pending.reject(failure);
@@ -120,13 +128,17 @@ function settle(batch: Pending[], outcomes: AppendOutcome[]): void {
   }
 }
 
-/** Batches that own their whole ArrayBuffer are moved to the worker instead of copied. */
+/**
+ * Batches that own their whole ArrayBuffer, and put buffers (which hold one batch each, at their
+ * start), are moved to the worker instead of copied.
+ */
 function uniqueBuffers(appends: AppendRequest[]): ArrayBuffer[] {
   const buffers: ArrayBuffer[] = [];
   const seen = new Set<ArrayBufferLike>();
-  for (const { batch } of appends) {
+  for (const { batch, giveBack } of appends) {
     const buffer = batch.buffer;
-    if (buffer instanceof ArrayBuffer && batch.byteOffset === 0 && batch.byteLength === buffer.byteLength && !seen.has(buffer)) {
+    const whole = giveBack === true || (batch.byteOffset === 0 && batch.byteLength === buffer.byteLength);
+    if (buffer instanceof ArrayBuffer && whole && !seen.has(buffer)) {
       seen.add(buffer);
       buffers.push(buffer);
     }

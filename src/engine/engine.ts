@@ -923,6 +923,22 @@ export class Engine {
    * puts stay in order. The event loop hashes one key instead of every key. In limits mode, or on
    * a one-shard stream (no key is hashed), it is putEncodedBatch.
    */
+  /**
+   * A buffer for a batch a front end copies out of a request before it puts the batch
+   * (putRoutedBatch, putEncodedBatch): when the batch goes to a shard worker as it is, the worker
+   * moves the buffer back after the append, for a later put (src/engine/put-buffers.ts). Its
+   * bytes are undefined until the caller writes them.
+   */
+  putBuffer(bytes: number): Uint8Array {
+    return this.batcher.buffers.take(bytes);
+  }
+
+  /** How often putBuffer reused a buffer a worker moved back, and the bytes kept for reuse. */
+  putBufferStats(): { reused: number; allocated: number; pooledBytes: number } {
+    const { reused, allocated, pooledBytes } = this.batcher.buffers;
+    return { reused, allocated, pooledBytes };
+  }
+
   async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     const stream = this.writable({ StreamName: streamName });
     const words = new Uint32Array(HASH_WORDS);

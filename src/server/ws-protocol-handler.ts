@@ -330,10 +330,9 @@ export function registerWebSocketProtocol(
       );
       return;
     }
-    // The one copy: uWS neuters `message` when this handler returns. An ArrayBuffer holding
-    // exactly the batch is moved, not copied, to the shard worker. allocUnsafeSlow: an
-    // ArrayBuffer of its own, not zero-filled first (ArrayBuffer#slice fills it, then copies).
-    const batch = Buffer.allocUnsafeSlow(frame.batch.byteLength);
+    // The one copy: uWS neuters `message` when this handler returns. The copy goes into one of
+    // the engine's put buffers, which moves to the shard worker and back for the next put.
+    const batch = engine.putBuffer(frame.batch.byteLength);
     batch.set(frame.batch);
     connection.putsInFlight++;
     connection.putBytesInFlight += bytes;

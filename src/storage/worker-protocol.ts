@@ -25,6 +25,11 @@ export interface AppendRequest {
    * key lies in [start, end], else refused whole.
    */
   verify?: RoutedBatchCheck;
+  /**
+   * The batch's ArrayBuffer is one of the engine's put buffers (src/engine/put-buffers.ts),
+   * moved here whole: the worker moves it back with its answer, in `AppendReply.buffers`.
+   */
+  giveBack?: true;
 }
 
 export interface RoutedBatchCheck {
@@ -59,6 +64,8 @@ export type AppendOutcome =
 
 export interface AppendReply {
   outcomes: AppendOutcome[];
+  /** The put buffers of the appends marked `giveBack`, moved back (see AppendRequest). */
+  buffers?: ArrayBuffer[];
 }
 
 export interface RetentionReply {
