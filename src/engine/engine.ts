@@ -916,14 +916,6 @@ export class Engine {
   }
 
   /**
-   * Appends a batch whose sender declared every record to belong to one shard (the binary
-   * protocol's routed PUT). The shard is the one its first record hashes to; its owner worker
-   * checks every record as putEncodedBatch would and hashes every key, and appends the batch only
-   * if all of them belong to that shard, else refuses it whole (InvalidArgumentException), so
-   * puts stay in order. The event loop hashes one key instead of every key. In limits mode, or on
-   * a one-shard stream (no key is hashed), it is putEncodedBatch.
-   */
-  /**
    * A buffer for a batch a front end copies out of a request before it puts the batch
    * (putRoutedBatch, putEncodedBatch): when the batch goes to a shard worker as it is, the worker
    * moves the buffer back after the append, for a later put (src/engine/put-buffers.ts). Its
@@ -939,6 +931,14 @@ export class Engine {
     return { reused, allocated, pooledBytes };
   }
 
+  /**
+   * Appends a batch whose sender declared every record to belong to one shard (the binary
+   * protocol's routed PUT). The shard is the one its first record hashes to; its owner worker
+   * checks every record as putEncodedBatch would and hashes every key, and appends the batch only
+   * if all of them belong to that shard, else refuses it whole (InvalidArgumentException), so
+   * puts stay in order. The event loop hashes one key instead of every key. In limits mode, or on
+   * a one-shard stream (no key is hashed), it is putEncodedBatch.
+   */
   async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     const stream = this.writable({ StreamName: streamName });
     const words = new Uint32Array(HASH_WORDS);

@@ -9,7 +9,7 @@
  * free memory back to its host, such pages cost 1–4 ms of CPU per MB (bench/RESULTS.md). Kept
  * buffers stay in pages already touched, and V8 sees no new external memory for them.
  *
- * Capacities come in classes, four per power of two (64 KiB, 80 KiB, 96 KiB, 112 KiB, 128 KiB, …),
+ * Capacities come in classes, four per power of two (16 KiB, 20 KiB, 24 KiB, 28 KiB, 32 KiB, …),
  * so a buffer fits the next put of about the same size while wasting at most a fifth of itself. A
  * buffer that comes back is kept only if its capacity is a class and the pool holds less than
  * PUT_BUFFER_POOL_BYTES_MAX; the rest are left to the garbage collector. Below
