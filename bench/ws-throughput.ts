@@ -49,11 +49,14 @@
  *
  * Usage: node $(node dist/src/server/node-flags.js) dist/bench/ws-throughput.js
  *        [--seconds 4] [--connections 4] [--shards 4] [--workers 2] [--sizes 100,1024,65536]
- *        [--in-flight 16] [--load 0.5] [--latency-seconds 3] [--cpu-prof DIR]
+ *        [--in-flight 16] [--load 0.5] [--latency-seconds 3] [--cpu-prof DIR] [--latency-log PREFIX]
+ * `--latency-log PREFIX` writes each latency phase's puts to PREFIX-<record bytes>.txt (send time
+ * on CLOCK_MONOTONIC, latency, ack time), for `bench/latency-stages.ts` to join with
+ * `perf sched record -k CLOCK_MONOTONIC` of the same run.
  * (the flags: `--single-threaded-gc` on 2 cores or fewer, for this load process as for the server)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -129,6 +132,7 @@ const { values } = parseArgs({
     load: { type: 'string', default: '0.5' },
     'latency-seconds': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'latency-log': { type: 'string' },
     serve: { type: 'string' },
   },
 });
@@ -322,6 +326,10 @@ class ServerProcess {
     return new ServerProcess(child, `ws://127.0.0.1:${port}`, lines);
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** Sends a command; resolves with the words of its OK answer after the command and name. */
   command(line: string): Promise<string[]> {
     return new Promise((resolve, reject) => {
@@ -464,6 +472,12 @@ class Arrivals {
   measuredFrom = Infinity;
   private readonly sentAt: number[] = [];
   private readonly ages: number[] = [];
+  /** Ack (or echo) times by send time, for `--latency-log`. */
+  private readonly ackedAt = new Map<number, number>();
+
+  acked(sentAt: number): void {
+    this.ackedAt.set(sentAt, performance.now());
+  }
 
   arrived(batch: Uint8Array): void {
     const sentAt = timestampAt(batch);
@@ -474,6 +488,23 @@ class Arrivals {
   latency(recordsPerSec: number): Latency {
     const samples = this.ages.filter((_, i) => this.sentAt[i]! >= this.measuredFrom).sort((a, b) => a - b);
     return { p50: sortedPercentile(samples, 0.5), p99: sortedPercentile(samples, 0.99), samples: samples.length, recordsPerSec };
+  }
+
+  /**
+   * One line per arrival: send time on CLOCK_MONOTONIC (ms, as `perf sched record -k
+   * CLOCK_MONOTONIC` stamps events), latency and time to the ack (ms), and 1 if measured (0 in
+   * the warm-up); after a header naming the two processes (src/harness/latency-stages.ts).
+   */
+  log(file: string, serverPid: number): void {
+    // performance.now() runs on the same monotonic clock from its own origin.
+    const offsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+    const lines = [`# load ${process.pid} server ${serverPid}`];
+    this.sentAt.forEach((sentAt, i) => {
+      const ack = (this.ackedAt.get(sentAt) ?? NaN) - sentAt;
+      const measured = sentAt >= this.measuredFrom ? 1 : 0;
+      lines.push(`${(sentAt + offsetMs).toFixed(3)} ${this.ages[i]!.toFixed(3)} ${ack.toFixed(3)} ${measured}`);
+    });
+    writeFileSync(file, `${lines.join('\n')}\n`);
   }
 }
 
@@ -506,8 +537,12 @@ async function paced(
       let pool = free.get(template);
       if (!pool) free.set(template, (pool = []));
       const bytes = pool.pop() ?? template.bytes.slice();
-      timestampAt(bytes, performance.now());
-      const done = send(sent, bytes, template.records).then(() => pool.push(bytes));
+      const sentAt = performance.now();
+      timestampAt(bytes, sentAt);
+      const done = send(sent, bytes, template.records).then(() => {
+        arrivals.acked(sentAt);
+        pool.push(bytes);
+      });
       pending.add(done);
       void done.finally(() => pending.delete(done));
       sent++;
@@ -528,6 +563,7 @@ async function latency(
   batches: EncodedBatch[][],
   recordsPerSec: number,
   seconds: number,
+  log?: { file: string; serverPid: number },
 ): Promise<Latency> {
   const subscriptions = await subscribeAll(clients, stream, batches.length, 'LATEST');
   const arrivals = new Arrivals();
@@ -539,6 +575,7 @@ async function latency(
   );
   for (const subscription of subscriptions) subscription.unsubscribe();
   await Promise.all(reading);
+  if (log) arrivals.log(log.file, log.serverPid);
   return arrivals.latency(rate);
 }
 
@@ -663,7 +700,9 @@ async function measureSize(
   const cpuTimesBefore = machineCpuTimes();
   const latencyCpu = await measured(server, async () => {
     const started = performance.now();
-    const result = await latency(clients, quiet, batches, rate, latencySeconds);
+    const prefix = values['latency-log'];
+    const log = prefix ? { file: `${prefix}-${recordBytes}.txt`, serverPid: server.pid } : undefined;
+    const result = await latency(clients, quiet, batches, rate, latencySeconds, log);
     return { ...result, records: 0, dataBytes: 0, seconds: (performance.now() - started) / 1000 };
   });
   const lat = latencyCpu;
