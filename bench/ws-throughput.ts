@@ -51,7 +51,7 @@
  *        [--seconds 4] [--connections 4] [--shards 4] [--workers 2] [--sizes 100,1024,65536]
  *        [--in-flight 16] [--load 0.5] [--latency-seconds 3] [--cpu-prof DIR] [--latency-log PREFIX]
  * `--latency-log PREFIX` writes each latency phase's puts to PREFIX-<record bytes>.txt (send time
- * on CLOCK_MONOTONIC, latency, ack time), for `bench/latency-stages.ts` to join with
+ * on CLOCK_MONOTONIC and latency), for `bench/latency-stages.ts` to join with
  * `perf sched record -k CLOCK_MONOTONIC` of the same run.
  * (the flags: `--single-threaded-gc` on 2 cores or fewer, for this load process as for the server)
  */
@@ -472,12 +472,6 @@ class Arrivals {
   measuredFrom = Infinity;
   private readonly sentAt: number[] = [];
   private readonly ages: number[] = [];
-  /** Ack (or echo) times by send time, for `--latency-log`. */
-  private readonly ackedAt = new Map<number, number>();
-
-  acked(sentAt: number): void {
-    this.ackedAt.set(sentAt, performance.now());
-  }
 
   arrived(batch: Uint8Array): void {
     const sentAt = timestampAt(batch);
@@ -492,17 +486,16 @@ class Arrivals {
 
   /**
    * One line per arrival: send time on CLOCK_MONOTONIC (ms, as `perf sched record -k
-   * CLOCK_MONOTONIC` stamps events), latency and time to the ack (ms), and 1 if measured (0 in
-   * the warm-up); after a header naming the two processes (src/harness/latency-stages.ts).
+   * CLOCK_MONOTONIC` stamps events), latency (ms), and 1 if measured (0 in the warm-up); after a
+   * header naming the two processes (src/harness/latency-stages.ts).
    */
   log(file: string, serverPid: number): void {
     // performance.now() runs on the same monotonic clock from its own origin.
     const offsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
     const lines = [`# load ${process.pid} server ${serverPid}`];
     this.sentAt.forEach((sentAt, i) => {
-      const ack = (this.ackedAt.get(sentAt) ?? NaN) - sentAt;
       const measured = sentAt >= this.measuredFrom ? 1 : 0;
-      lines.push(`${(sentAt + offsetMs).toFixed(3)} ${this.ages[i]!.toFixed(3)} ${ack.toFixed(3)} ${measured}`);
+      lines.push(`${(sentAt + offsetMs).toFixed(3)} ${this.ages[i]!.toFixed(3)} ${measured}`);
     });
     writeFileSync(file, `${lines.join('\n')}\n`);
   }
@@ -537,12 +530,8 @@ async function paced(
       let pool = free.get(template);
       if (!pool) free.set(template, (pool = []));
       const bytes = pool.pop() ?? template.bytes.slice();
-      const sentAt = performance.now();
-      timestampAt(bytes, sentAt);
-      const done = send(sent, bytes, template.records).then(() => {
-        arrivals.acked(sentAt);
-        pool.push(bytes);
-      });
+      timestampAt(bytes, performance.now());
+      const done = send(sent, bytes, template.records).then(() => pool.push(bytes));
       pending.add(done);
       void done.finally(() => pending.delete(done));
       sent++;
@@ -698,16 +687,15 @@ async function measureSize(
   const rate = e2eRate * Number(values.load);
   const gcBefore = (await server.command('gc')).map(Number);
   const cpuTimesBefore = machineCpuTimes();
-  const latencyCpu = await measured(server, async () => {
+  const lat = await measured(server, async () => {
     const started = performance.now();
     const prefix = values['latency-log'];
     const log = prefix ? { file: `${prefix}-${recordBytes}.txt`, serverPid: server.pid } : undefined;
     const result = await latency(clients, quiet, batches, rate, latencySeconds, log);
     return { ...result, records: 0, dataBytes: 0, seconds: (performance.now() - started) / 1000 };
   });
-  const lat = latencyCpu;
   const gcAfter = (await server.command('gc')).map(Number);
-  const latencyWallSeconds = latencyCpu.seconds;
+  const latencyWallSeconds = lat.seconds;
   const latencySteal = stealPercent(cpuTimesBefore, machineCpuTimes());
   await server.command(`delete ${quiet}`);
   const floorTimesBefore = machineCpuTimes();
@@ -736,7 +724,7 @@ async function measureSize(
     `${sizeName(recordBytes)}: engine baseline ${count(directRate)} records/s ` +
       `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
       `records/s (cpu s/l ${cpu(e2e)} %); p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it ` +
-      `(cpu s/l ${cpu(latencyCpu)} %, warm-up included) vs target ${TARGET_P99_MS} ms ` +
+      `(cpu s/l ${cpu(lat)} %, warm-up included) vs target ${TARGET_P99_MS} ms ` +
       `(${lat.samples} puts of ${perPut}); bare echo of the same frames at that rate: ` +
       `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toPrecision(2)}× it`,
     `${sizeName(recordBytes)}: the server's event loop in GC during the latency phase: ` +

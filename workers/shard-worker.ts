@@ -10,14 +10,8 @@ const host = new ShardHost();
 
 export default function run(task: WorkerTask): unknown {
   const reply = host.handle(task);
-  if (task.kind !== 'append') return reply;
-  // The engine's put buffers go back with the answer, moved, for its next puts.
-  const buffers: ArrayBuffer[] = [];
-  for (const append of task.appends) {
-    const buffer = append.batch.buffer;
-    if (append.giveBack && buffer instanceof ArrayBuffer && !buffers.includes(buffer)) buffers.push(buffer);
-  }
-  if (buffers.length === 0) return reply;
-  const value: AppendReply = { ...(reply as AppendReply), buffers };
-  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: value } as never);
+  // Put buffers an append answer carries back are moved, not copied.
+  const buffers = task.kind === 'append' ? (reply as AppendReply).buffers : undefined;
+  if (!buffers) return reply;
+  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: reply } as never);
 }

@@ -15,6 +15,8 @@ import { parseArgs } from 'node:util';
 import uWS from 'uWebSockets.js';
 
 import { NodeWebSocket } from '../../src/client/node-websocket.js';
+import { MIB, WS_FRAME_BYTES_MAX } from '../../src/limits.js';
+import { RECORDS_OVERHEAD_BYTES, encodeRecordsHead } from '../../src/protocol/frames.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,12 +24,9 @@ const { values } = parseArgs({
     serve: { type: 'string' },
   },
 });
-/** The RECORDS head's size: frame header and watermark (docs/protocol.md §7.3). */
-const HEAD_BYTES = 20;
 /** The sender keeps this much queued in uWS, so the client never waits for it. */
-const SEND_AHEAD_BYTES = 4 * 1024 * 1024;
+const SEND_AHEAD_BYTES = 4 * MIB;
 const WARMUP_MS = 1000;
-const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 
 /** Message shapes: pieces after the head, and their size. */
 const SHAPES: Array<{ name: string; pieces: number; pieceBytes: number }> = [
@@ -39,9 +38,10 @@ const SHAPES: Array<{ name: string; pieces: number; pieceBytes: number }> = [
 /** The sender: on connection, sends messages of the shape `spec` names, for as long as it lives. */
 function serve(spec: string): void {
   const [pieces, pieceBytes, whole] = spec.split(',').map(Number) as [number, number, number];
-  const head = new Uint8Array(HEAD_BYTES).fill(1);
+  const head = encodeRecordsHead(1, 0, pieces * pieceBytes);
   const piece = new Uint8Array(pieceBytes).fill(7);
-  const message = new Uint8Array(HEAD_BYTES + pieces * pieceBytes).fill(7);
+  const message = new Uint8Array(RECORDS_OVERHEAD_BYTES + pieces * pieceBytes).fill(7);
+  message.set(head);
   const pump = (ws: uWS.WebSocket<unknown>) => {
     while (ws.getBufferedAmount() < SEND_AHEAD_BYTES) {
       if (whole) {
@@ -70,9 +70,9 @@ async function measure(pieces: number, pieceBytes: number, whole: boolean, secon
       child.once('message', (message) => resolve(Number(message)));
       child.once('exit', (code) => reject(new Error(`sender exited with ${code}`)));
     });
-    const ws = new NodeWebSocket(`ws://127.0.0.1:${port}/`, undefined, { messageBytesMax: MESSAGE_BYTES_MAX });
+    const ws = new NodeWebSocket(`ws://127.0.0.1:${port}/`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
     ws.binaryType = 'uint8array';
-    const expected = HEAD_BYTES + pieces * pieceBytes;
+    const expected = RECORDS_OVERHEAD_BYTES + pieces * pieceBytes;
     let bytes = 0;
     let counting = false;
     ws.onmessage = (event) => {
@@ -108,7 +108,7 @@ if (values.serve) {
   for (const shape of SHAPES) {
     const baseline = await measure(shape.pieces, shape.pieceBytes, true, seconds);
     const fragmented = await measure(shape.pieces, shape.pieceBytes, false, seconds);
-    const size = HEAD_BYTES + shape.pieces * shape.pieceBytes;
+    const size = RECORDS_OVERHEAD_BYTES + shape.pieces * shape.pieceBytes;
     console.log(
       `${shape.name} (${size} B): fragmented ${fragmented.mbPerSec.toFixed(0)} MB/s at ` +
         `${fragmented.cpuMsPerMb.toFixed(3)} ms CPU/MB; one frame (baseline) ${baseline.mbPerSec.toFixed(0)} MB/s at ` +

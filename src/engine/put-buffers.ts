@@ -31,7 +31,7 @@ export class PutBufferPool {
   /** Buffers handed out by `take` or kept by `give`: moved to a worker whole, and asked back. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private pooled = 0;
-  /** Puts served from a kept buffer, and from a new one (for the metrics and the tests). */
+  /** Puts served from a kept buffer, and from a new one (Engine.putBufferStats). */
   reused = 0;
   allocated = 0;
 

@@ -1,7 +1,7 @@
 /**
  * Where a put's latency goes, from two records of the same run on the same clock
- * (CLOCK_MONOTONIC): the bench's per-put log (`ws-throughput --latency-log`: send time, latency,
- * ack time) and the kernel's thread wake-ups (`perf sched record -k CLOCK_MONOTONIC`, printed by
+ * (CLOCK_MONOTONIC): the bench's per-put log (`ws-throughput --latency-log`: send time and
+ * latency) and the kernel's thread wake-ups (`perf sched record -k CLOCK_MONOTONIC`, printed by
  * `perf sched timehist -w`). After each put's send it follows the wake-ups its path makes: the
  * load process wakes the server's event loop, the event loop wakes a shard worker, the worker
  * wakes the event loop, the event loop wakes the load process; the rest, to the put's arrival at
@@ -23,14 +23,14 @@ export interface LatencyLog {
   puts: LoggedPut[];
 }
 
-/** Parses the bench's log: a `# load <pid> server <pid>` line, then `sent latency ack measured`. */
+/** Parses the bench's log: a `# load <pid> server <pid>` line, then `sent latency measured`. */
 export function parseLatencyLog(text: string): LatencyLog {
   const header = /^# load (\d+) server (\d+)/m.exec(text);
   if (!header) throw new Error('latency log: no "# load <pid> server <pid>" line');
   const puts: LoggedPut[] = [];
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.trim() === '') continue;
-    const [sent, latency, , measured] = line.trim().split(/\s+/);
+    const [sent, latency, measured] = line.trim().split(/\s+/);
     puts.push({ sentMs: Number(sent), latencyMs: Number(latency), measured: measured === '1' });
   }
   return { loadPid: Number(header[1]), serverPid: Number(header[2]), puts };
@@ -103,7 +103,7 @@ export interface StageTable {
 }
 
 export function latencyStages(log: LatencyLog, wakeups: Wakeups): StageTable {
-  const chain: Array<[string, string]> = [
+  const chain: Array<[Role, Role]> = [
     ['load', 'server'],
     ['server', 'worker'],
     ['worker', 'server'],

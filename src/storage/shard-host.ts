@@ -84,7 +84,12 @@ export class ShardHost {
   private append(appends: AppendRequest[], nowMs: number, fsync: boolean): AppendReply {
     const outcomes: AppendOutcome[] = [];
     const touched = new Set<ShardLog>();
-    for (const { shard, batch, verify } of appends) {
+    // The engine's put buffers go back with the answer, each once (a transfer list may not
+    // name one twice, and a caller may have put one batch twice).
+    const buffers: ArrayBuffer[] = [];
+    for (const { shard, batch, verify, giveBack } of appends) {
+      const buffer = batch.buffer as ArrayBuffer;
+      if (giveBack && !buffers.includes(buffer)) buffers.push(buffer);
       try {
         if (verify) checkRoutedBatch(batch, verify);
         const log = this.log(shard);
@@ -104,7 +109,7 @@ export class ShardHost {
     }
     // Group commit: one fdatasync per shard for everything this task appended.
     if (fsync) for (const log of touched) log.sync();
-    return { outcomes };
+    return buffers.length > 0 ? { outcomes, buffers } : { outcomes };
   }
 
   private retention(shards: Array<{ shard: ShardDescriptor; cutoffMs: number }>): RetentionReply {

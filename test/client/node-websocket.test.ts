@@ -275,7 +275,7 @@ describe.each([
     ws.close();
   });
 
-  it('reads the fragments of a message into one buffer: exactly sized for a head and one piece, at most twice the message otherwise', async () => {
+  it('reassembles RECORDS-shaped messages byte-identical, each in a buffer at most twice its size (exactly its size for a head and one piece)', async () => {
     // As the server sends RECORDS: a small head fragment, then the stored batches.
     const plans = [[20, 111_000], [20, 65_536, 65_536, 3], [20, 1_048_576], [20, 30, 40], [4000, 10]];
     for (const binaryType of ['uint8array', 'arraybuffer'] as const) {
