@@ -69,7 +69,7 @@ import uWS from 'uWebSockets.js';
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
 import { diskWriteMBps, growingPageCacheWrite, loopbackMBps, loopbackRoundTrip } from '../src/harness/baselines.js';
 import { sortedPercentile } from '../src/harness/histogram.js';
-import { machineCpuTimes, stealPercent } from '../src/harness/machine.js';
+import { freePageReportingText, machineCpuTimes, stealPercent } from '../src/harness/machine.js';
 import { OpenLoopSchedule } from '../src/harness/rate.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
@@ -762,7 +762,8 @@ async function main(): Promise<void> {
   const disk = diskWriteMBps(join(dataDir, 'baseline'), BASELINE_SECONDS);
   console.log(
     `baselines: loopback TCP ${loopback.toFixed(0)} MB/s (one connection, 64 KiB writes), ` +
-      `disk write + fdatasync ${disk.toFixed(0)} MB/s; page-cache write before each ingest phase (notes)`,
+      `disk write + fdatasync ${disk.toFixed(0)} MB/s; page-cache write before each ingest phase (notes); ` +
+      `free page reporting to the host: ${freePageReportingText()}`,
   );
   const server = await ServerProcess.start(dataDir, Number(values.workers));
   const clients = await Promise.all(

@@ -1,11 +1,18 @@
 /**
  * What the figures were measured on, and CPU time of processes (this one and the server's).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 
 /** USER_HZ on Linux: /proc/<pid>/stat times are in these ticks. */
 const CLOCK_TICKS_PER_SEC = 100;
+/** Where Linux lists virtio devices, each with its device id and negotiated feature bits. */
+const VIRTIO_DEVICES_DIR = '/sys/bus/virtio/devices';
+/** The virtio device id of a memory balloon. */
+const VIRTIO_ID_BALLOON = 5;
+/** The balloon's feature bit for free page reporting (VIRTIO_BALLOON_F_REPORTING). */
+const VIRTIO_BALLOON_F_REPORTING = 5;
 
 export interface MachineInfo {
   cpu: string;
@@ -88,4 +95,49 @@ export function parseCpuTimes(stat: string): CpuTimes | undefined {
 export function stealPercent(before: CpuTimes | undefined, after: CpuTimes | undefined): number {
   if (!before || !after || after.total <= before.total) return NaN;
   return (100 * (after.steal - before.steal)) / (after.total - before.total);
+}
+
+/** A virtio device as sysfs gives it: `device` (e.g. `0x0005`) and `features` (one 0/1 per bit). */
+export interface VirtioDevice {
+  device: string;
+  features: string;
+}
+
+/**
+ * Whether one of these devices is a balloon that reports free pages to the host: memory the
+ * guest frees is then given back after a few seconds, and the next touch of it costs the
+ * hypervisor's page supply (bench/micro/page-reuse.ts measures it).
+ */
+export function reportsFreePages(devices: VirtioDevice[]): boolean {
+  return devices.some(
+    (device) =>
+      Number.parseInt(device.device.trim(), 16) === VIRTIO_ID_BALLOON &&
+      device.features.trim()[VIRTIO_BALLOON_F_REPORTING] === '1',
+  );
+}
+
+/** Whether this machine reports free pages to its host; undefined where sysfs does not say. */
+export function freePageReporting(): boolean | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(VIRTIO_DEVICES_DIR);
+  } catch {
+    return undefined;
+  }
+  const devices: VirtioDevice[] = [];
+  for (const name of names) {
+    try {
+      const read = (file: string) => readFileSync(join(VIRTIO_DEVICES_DIR, name, file), 'utf8');
+      devices.push({ device: read('device'), features: read('features') });
+    } catch {
+      // A device without these files is not a balloon.
+    }
+  }
+  return reportsFreePages(devices);
+}
+
+/** freePageReporting() in words, for a benchmark's header: `on`, `off` or `unknown`. */
+export function freePageReportingText(): 'on' | 'off' | 'unknown' {
+  const reporting = freePageReporting();
+  return reporting === undefined ? 'unknown' : reporting ? 'on' : 'off';
 }

@@ -1,9 +1,17 @@
 /**
  * The machine's CPU times from /proc/stat, and the stolen share between two readings.
  */
+import { existsSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
-import { machineCpuTimes, parseCpuTimes, stealPercent } from '../../src/harness/machine.js';
+import {
+  freePageReporting,
+  machineCpuTimes,
+  parseCpuTimes,
+  reportsFreePages,
+  stealPercent,
+} from '../../src/harness/machine.js';
 
 describe('machine CPU times', () => {
   it('reads /proc/stat on Linux, and the times only grow', async () => {
@@ -37,5 +45,21 @@ describe('machine CPU times', () => {
     expect(stealPercent({ total: 1000, steal: 10 }, { total: 1400, steal: 50 })).toBe(10);
     expect(stealPercent({ total: 1000, steal: 10 }, { total: 1000, steal: 10 })).toBeNaN();
     expect(stealPercent(undefined, { total: 1400, steal: 50 })).toBeNaN();
+  });
+
+  it('finds a balloon that reports free pages by its device id and its fifth feature bit', () => {
+    const features = (bits: number[]) => Array.from({ length: 64 }, (_, i) => (bits.includes(i) ? '1' : '0')).join('');
+    const disk = { device: '0x0002\n', features: features([5, 9, 32]) };
+    expect(reportsFreePages([disk, { device: '0x0005\n', features: features([1, 2, 5, 32]) }])).toBe(true);
+    expect(reportsFreePages([disk, { device: '0x0005', features: features([1, 2, 32]) }])).toBe(false);
+    // Bit 5 set on another device (a block device) is not a balloon's.
+    expect(reportsFreePages([disk])).toBe(false);
+    expect(reportsFreePages([])).toBe(false);
+  });
+
+  it('says whether this machine reports free pages where sysfs lists virtio devices, nothing elsewhere', () => {
+    const reporting = freePageReporting();
+    if (existsSync('/sys/bus/virtio/devices')) expect(typeof reporting).toBe('boolean');
+    else expect(reporting).toBeUndefined();
   });
 });
