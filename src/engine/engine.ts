@@ -322,6 +322,9 @@ export class Engine {
     this.catalog.streams = this.catalog.streams.filter((record) => record.status !== 'DELETING');
     this.persist();
     await this.openShards([...this.streams.values()].flatMap((stream) => stream.shards));
+    // Opening rebuilds each shard's trim from its files (the oldest segment's first record):
+    // expire what is older than the retention period before anyone reads.
+    await this.enforceRetention();
     this.retentionTimer = setInterval(() => {
       // A failed pass (a worker restarting, say) is retried at the next interval; it must never
       // become an unhandled rejection that takes the process down.

@@ -131,9 +131,11 @@ export class ShardLog {
   }
 
   /**
-   * Deletes whole segments whose newest record is older than `cutoffMs`. When even the active
-   * segment is that old, a fresh segment is rolled first so that it can go too. Returns the
-   * number of segments deleted.
+   * Expires every record that arrived before `cutoffMs`. Whole segments whose newest record is
+   * older go (when even the active segment is that old, a fresh segment is rolled first so that
+   * it can go too); then the trim moves on, inside the oldest segment left, to its first batch
+   * that arrived at or after the cutoff, so readers see no expired record even while the file
+   * that holds it must stay for newer ones. Returns the number of segments deleted.
    */
   enforceRetention(cutoffMs: number): number {
     const newest = this.segments[this.segments.length - 1]!;
@@ -147,7 +149,43 @@ export class ShardLog {
       rmSync(segmentPath(this.options.dir, expired.baseOrdinal), { force: true });
       deleted++;
     }
+    this.trimWithinOldestSegment(cutoffMs);
     return deleted;
+  }
+
+  /**
+   * Moves the trim to the first batch of the oldest segment that arrived at or after
+   * `cutoffMs` (arrival times never go backwards within a shard). The walk starts at the index
+   * entry at or before the current trim, so a pass reads the headers of the batches that expired
+   * since the last one and of at most one index interval before them.
+   */
+  private trimWithinOldestSegment(cutoffMs: number): void {
+    const oldest = this.segments[0]!;
+    const trim = Math.max(this.index.trimOrdinal(), oldest.baseOrdinal);
+    if (trim >= this.nextOrdinal) return;
+    const isActive = oldest.baseOrdinal === this.active.baseOrdinal;
+    const path = segmentPath(this.options.dir, oldest.baseOrdinal);
+    const mapping = mapReadOnly(path);
+    const view = viewOf(mapping);
+    const limit = isActive ? this.active.writtenBytes : mapping.length;
+    const entry = this.index.floorByOrdinal(trim);
+    let offset = entry && entry.segmentBase === oldest.baseOrdinal ? entry.byteOffset : 0;
+    let next = trim;
+    for (;;) {
+      const header = readBatchHeader(mapping, view, offset, limit);
+      if (!header) {
+        // Past the last batch: every record of the segment expired (only the active segment can
+        // be here, the deletion above keeps a sealed one only while it holds a newer record).
+        next = isActive ? this.nextOrdinal : trim;
+        break;
+      }
+      if (header.baseOrdinal + header.recordCount > trim && header.arrivalMs >= cutoffMs) {
+        next = Math.max(trim, header.baseOrdinal);
+        break;
+      }
+      offset += header.batchLength;
+    }
+    if (next > trim) this.index.setTrimOrdinal(next);
   }
 
   /**

@@ -114,6 +114,58 @@ describe('stream lifecycle', () => {
   });
 });
 
+describe('retention inside a segment', () => {
+  it('hides records older than the retention period while their segment holds newer ones, across a reopen', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    let now = Date.parse('2026-11-01T00:00:00Z');
+    // The default segment size: a quiet stream keeps days of records in its first segment.
+    const options = { dataDir: temp.dir, workers: 1, clock: () => now };
+    const first = await Engine.open(options);
+    const shardId = 'shardId-000000000000';
+    const put = (engine: Engine, tag: string) =>
+      engine.putRecords({
+        StreamName: 'quiet',
+        Records: Array.from({ length: 3 }, (_, i) => ({ PartitionKey: `${tag}-${i}`, Data: Buffer.from(tag) })),
+      });
+    const tags = async (engine: Engine) => (await readShard(engine, 'quiet', shardId)).map((record) => record.PartitionKey);
+    try {
+      await first.createStream({ StreamName: 'quiet', ShardCount: 1 });
+      await put(first, 'day1');
+      now += 24 * 3_600_000;
+      await put(first, 'day2');
+      now += 24 * 3_600_000;
+      await put(first, 'day3');
+      now += 3_600_000; // day1 is 49 h old, day2 25 h, day3 1 h; the retention period is 24 h
+      expect(await tags(first)).toHaveLength(9);
+      expect(await first.enforceRetention()).toBe(0); // no segment can go: day3 is in it
+      expect(await tags(first)).toEqual(['day3-0', 'day3-1', 'day3-2']);
+      // A position inside the expired records reads from the first record still kept.
+      const { ShardIterator } = await first.getShardIterator({
+        StreamName: 'quiet',
+        ShardId: shardId,
+        ShardIteratorType: 'AT_TIMESTAMP',
+        Timestamp: new Date(now - 30 * 3_600_000),
+      });
+      const page = await first.getRecords({ ShardIterator });
+      expect(page.Records.map((record) => record.PartitionKey)).toEqual(['day3-0', 'day3-1', 'day3-2']);
+      await put(first, 'day3b');
+    } finally {
+      await first.close();
+    }
+    // Reopened, the shard's trim is rebuilt from its files: the expired records stay hidden.
+    const second = await Engine.open(options);
+    try {
+      expect(await tags(second)).toEqual(['day3-0', 'day3-1', 'day3-2', 'day3b-0', 'day3b-1', 'day3b-2']);
+      now += 24 * 3_600_000 - 1; // day3 is now a millisecond short of 25 h old, day3b of 24 h
+      await second.enforceRetention();
+      expect(await tags(second)).toEqual(['day3b-0', 'day3b-1', 'day3b-2']);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe('data directory lock', () => {
   it('refuses a second engine on the same directory and frees it on close', async () => {
     const temp = tempDir();

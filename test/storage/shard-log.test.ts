@@ -146,6 +146,28 @@ describe('ShardLog', () => {
     expect(readdirSync(temp.dir)).toEqual([segmentFileName(1500)]);
   });
 
+  it('moves the trim inside a segment to the first batch that arrived at or after the cutoff', () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const { log, index, reader } = openLog(temp.dir);
+    // 40 batches of 5 records, about 44 KB: one segment, several index intervals.
+    for (let i = 0; i < 40; i++) log.append(batchOf(recordsOf(5, `t${i}`, 200)), 1000 + i * 10);
+    expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg'))).toHaveLength(1);
+    expect(index.entryCount()).toBeGreaterThan(2);
+    expect(log.enforceRetention(1205)).toBe(0);
+    expect(index.trimOrdinal()).toBe(21 * 5); // batch 21 arrived at 1210
+    expect(readAll(reader, index.trimOrdinal())[0]!.key).toBe('t21-0');
+    // A later pass walks on from there, past an index entry.
+    expect(log.enforceRetention(1305)).toBe(0);
+    expect(index.trimOrdinal()).toBe(31 * 5);
+    // An earlier cutoff never moves the trim back.
+    log.enforceRetention(1000);
+    expect(index.trimOrdinal()).toBe(31 * 5);
+    // Everything expired: the segment is rolled away, as before.
+    expect(log.enforceRetention(5000)).toBe(1);
+    expect(index.trimOrdinal()).toBe(200);
+  });
+
   it('lets go of segments retention removed: the reader closes them at release', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
