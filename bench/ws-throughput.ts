@@ -286,7 +286,7 @@ async function serve(dataDir: string, workers: number): Promise<void> {
     }
   });
   lines.on('close', () => {
-    protocol.closeAll();
+    void protocol.closeAll();
     uWS.us_listen_socket_close(socket);
     void engine.close().then(() => process.exit(0));
   });

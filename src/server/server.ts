@@ -119,8 +119,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      protocol?.closeAll();
-      await Promise.all([endpoint!.close(), uws?.close()]);
+      // WebSocket puts in flight are acknowledged before their connections close, and before
+      // the uWS app (and then the engine) goes.
+      const closeUws = async () => {
+        await protocol?.closeAll();
+        await uws?.close();
+      };
+      await Promise.all([endpoint!.close(), closeUws()]);
       await codec?.close();
       if (ownsEngine) await engine.close();
     })();

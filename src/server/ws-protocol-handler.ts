@@ -102,8 +102,14 @@ export interface WebSocketProtocolStats {
 export interface WebSocketProtocol {
   readonly path: string;
   stats(): WebSocketProtocolStats;
-  /** Closes every connection (1001 going away). */
-  closeAll(): void;
+  /**
+   * Shuts the protocol down: every connection stops taking requests (each new one is answered
+   * ServiceUnavailableException, not stored), its subscriptions end, and it closes with 1001
+   * (going away) once the puts it had in flight are acknowledged — at the latest after
+   * WS_CLOSE_GRACE_MS. Resolves when every connection has closed. New connections are closed
+   * at once.
+   */
+  closeAll(): Promise<void>;
 }
 
 interface UserData {
@@ -151,7 +157,11 @@ class Connection {
   ws: Socket | undefined;
   /** A fatal error was sent: input is ignored, and the socket closes once puts are answered. */
   failing = false;
+  /** The server is shutting down: requests are refused, and the socket closes once puts are answered. */
+  goingAway = false;
   closeCode = CLOSE_PROTOCOL_ERROR;
+  /** The reason the socket closes with, once its puts in flight are answered. */
+  closeReason = '';
   closeTimer: ReturnType<typeof setTimeout> | undefined;
   putsInFlight = 0;
   putBytesInFlight = 0;
@@ -272,6 +282,15 @@ export function registerWebSocketProtocol(
   });
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
+  /** closeAll() was called; `allClosed` resolves its promise once no connection is left. */
+  let shuttingDown = false;
+  let allClosed: (() => void) | undefined;
+
+  function goAway(connection: Connection): void {
+    if (connection.goingAway || !connection.ws) return;
+    connection.goingAway = true;
+    closeAfterPuts(connection, CLOSE_GOING_AWAY, 'server shutting down');
+  }
 
   // ---- closing --------------------------------------------------------------------------------
 
@@ -297,15 +316,35 @@ export function registerWebSocketProtocol(
   ): void {
     if (connection.failing || !connection.ws) return;
     connection.failing = true;
-    connection.closeCode = closeCode;
     connection.send(encodeError(error.requestId, true, error.code, error.message));
+    closeAfterPuts(connection, closeCode, error.code);
+  }
+
+  /** Ends the subscriptions, then closes once the puts in flight are answered (or the grace ends). */
+  function closeAfterPuts(connection: Connection, closeCode: number, reason: string): void {
+    connection.closeCode = closeCode;
+    connection.closeReason = reason;
     endSubscriptions(connection);
     connection.wakeDrainWaiters();
+    clearTimeout(connection.closeTimer);
     if (connection.putsInFlight === 0) {
-      closeNow(connection, error.code);
+      closeNow(connection, reason);
     } else {
-      connection.closeTimer = setTimeout(() => closeNow(connection, error.code), WS_CLOSE_GRACE_MS);
+      connection.closeTimer = setTimeout(() => closeNow(connection, reason), WS_CLOSE_GRACE_MS);
     }
+  }
+
+  /** While shutting down: answers a request with a retryable error that says nothing was done. */
+  function refuseGoingAway(connection: Connection, message: ArrayBuffer): void {
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(new Uint8Array(message));
+    } catch {
+      return;
+    }
+    if (frame.opcode === Opcode.CREDIT || frame.opcode === Opcode.UNSUBSCRIBE || frame.opcode === Opcode.PONG) return;
+    const refusal = 'The server is shutting down: this request was not carried out (a put was not stored).';
+    connection.send(encodeError(frame.requestId, false, 'ServiceUnavailableException', refusal));
   }
 
   function requestFailed(connection: Connection, requestId: number, error: unknown): void {
@@ -345,8 +384,8 @@ export function registerWebSocketProtocol(
       .finally(() => {
         connection.putsInFlight--;
         connection.putBytesInFlight -= bytes;
-        if (connection.failing && connection.putsInFlight === 0) {
-          closeNow(connection, 'protocol error');
+        if ((connection.failing || connection.goingAway) && connection.putsInFlight === 0) {
+          closeNow(connection, connection.closeReason);
         }
       });
   }
@@ -603,10 +642,15 @@ export function registerWebSocketProtocol(
       // #1662); the ordinary path buffers the whole frame instead. No topic is ever published.
       ws.subscribe(UWS_NO_SHORTCUT_TOPIC);
       ws.send(welcome, true, false);
+      if (shuttingDown) goAway(connection);
     },
     message: (ws, message, isBinary) => {
       const connection = ws.getUserData().connection;
       if (connection.failing) return;
+      if (connection.goingAway) {
+        if (isBinary) refuseGoingAway(connection, message);
+        return;
+      }
       if (!isBinary) {
         const message = 'Frames are binary messages; got a text message';
         const error = new ProtocolError('SerializationException', message);
@@ -634,6 +678,7 @@ export function registerWebSocketProtocol(
       endSubscriptions(connection);
       connection.wakeDrainWaiters();
       connections.delete(connection);
+      if (shuttingDown && connections.size === 0) allClosed?.();
     },
   });
 
@@ -662,11 +707,14 @@ export function registerWebSocketProtocol(
       }
       return stats;
     },
-    closeAll(): void {
-      for (const connection of [...connections]) {
-        connection.flush();
-        connection.ws?.end(CLOSE_GOING_AWAY, 'server shutting down');
-      }
+    closeAll(): Promise<void> {
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => {
+        allClosed = resolve;
+      });
+      for (const connection of [...connections]) goAway(connection);
+      if (connections.size === 0) allClosed?.();
+      return closed;
     },
   };
 }

@@ -26,7 +26,7 @@ export function listenProtocol(
         url: `ws://127.0.0.1:${port}`,
         protocol,
         close: () => {
-          protocol.closeAll();
+          void protocol.closeAll();
           uWS.us_listen_socket_close(socket);
         },
       });
