@@ -9,11 +9,20 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { KinesisError, fail } from '../errors.js';
-import { HASH_WORDS, bigIntToWords, md5Words, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import {
+  EXPLICIT_HASH_KEY_PATTERN,
+  HASH_WORDS,
+  bigIntToWords,
+  isExplicitHashKeyForm,
+  md5Words,
+  parseExplicitHashKey,
+} from '../kinesis/hash-key.js';
 import { KeyHasher } from '../kinesis/md5-lanes.js';
 import { PARTITION_KEY_BYTES_MAX, PARTITION_KEY_CHARS_MAX, PARTITION_KEY_CHARS_MIN } from '../limits.js';
 import {
+  ATTRIBUTES_OFFSET,
   BATCH_HEADER_BYTES,
+  RESERVED_OFFSET,
   newRecordCursor,
   nextRecord,
   readBatchHeader,
@@ -76,9 +85,18 @@ function hashKeyWords(
   end: number,
   out: Uint32Array,
   outOffset: number,
+  record: number,
 ): KinesisError | undefined {
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
+  if (!isExplicitHashKeyForm(text)) {
+    // As PutRecords's model check words it (src/kinesis/validation.ts).
+    return new KinesisError(
+      'ValidationException',
+      `1 validation error detected: Value '${text}' at 'records.${record + 1}.member.explicitHashKey' failed to ` +
+        `satisfy constraint: Member must satisfy regular expression pattern: ${EXPLICIT_HASH_KEY_PATTERN}`,
+    );
+  }
   const key = parseExplicitHashKey(text);
   if (key === undefined) {
     return fail.invalid(
@@ -116,8 +134,12 @@ export function hashEncodedBatch(
   hash = true,
   reuse?: HashedBatch,
 ): HashedBatch {
-  const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
+  const view = viewOf(batch);
+  const header = readBatchHeader(batch, view, 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
+  if (batch[ATTRIBUTES_OFFSET] !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0) {
+    throw invalidBatch('the header\'s attributes and reserved bytes must be 0');
+  }
   const count = header.recordCount;
   const recordStart = reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
   const hashWords =
@@ -144,7 +166,7 @@ export function hashEncodedBatch(
     }
     if (size > largest) largest = size;
     if (cursor.hashKeyEnd > cursor.hashKeyStart) {
-      failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, hashWords, i * HASH_WORDS);
+      failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, hashWords, i * HASH_WORDS, i);
     } else if (hash) {
       keyHasher.add(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
     }
@@ -164,13 +186,17 @@ export function hashEncodedBatch(
  * error an unrouted put would get.
  */
 export function firstRecordHash(batch: Uint8Array, out: Uint32Array): number {
-  const header = readBatchHeader(batch, viewOf(batch), 0, batch.length);
+  const view = viewOf(batch);
+  const header = readBatchHeader(batch, view, 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
+  if (batch[ATTRIBUTES_OFFSET] !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0) {
+    throw invalidBatch('the header\'s attributes and reserved bytes must be 0');
+  }
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   // The rest of the body is the owner worker's to check (the same error, from hashEncodedBatch).
   if (!nextRecord(batch, cursor, batch.length)) throw notFilled();
   if (cursor.hashKeyEnd > cursor.hashKeyStart) {
-    const failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out, 0);
+    const failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, out, 0, 0);
     if (failure !== undefined) throw failure;
   } else md5Words(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, out, 0);
   return header.recordCount;

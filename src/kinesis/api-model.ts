@@ -5,6 +5,7 @@
  * reads it for JSON and CBOR type checks.
  */
 
+import { EXPLICIT_HASH_KEY_PATTERN } from './hash-key.js';
 import {
   CONSUMER_ARN_CHARS_MAX,
   CONSUMER_NAME_CHARS_MAX,
@@ -146,7 +147,7 @@ const SHARD_ID: MemberModel = {
   maxLength: SHARD_ID_CHARS_MAX,
   pattern: NAME_PATTERN,
 };
-const HASH_KEY: MemberModel = { type: 'string', shape: 'HashKey', pattern: '0|([1-9]\\d{0,38})' };
+const HASH_KEY: MemberModel = { type: 'string', shape: 'HashKey', pattern: EXPLICIT_HASH_KEY_PATTERN };
 const SEQUENCE_NUMBER: MemberModel = {
   type: 'string',
   shape: 'SequenceNumber',

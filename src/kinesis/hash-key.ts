@@ -263,9 +263,18 @@ export function compareWords(a: Uint32Array, ai: number, b: Uint32Array, bi: num
   return 0;
 }
 
+/** The API model's pattern of an ExplicitHashKey: a decimal of at most 39 digits, no leading zero. */
+export const EXPLICIT_HASH_KEY_PATTERN = '0|([1-9]\\d{0,38})';
+const EXPLICIT_HASH_KEY_FORM = new RegExp(`^(${EXPLICIT_HASH_KEY_PATTERN})$`);
+
+/** Whether an ExplicitHashKey has the model's form (its value may still exceed 2^128 - 1). */
+export function isExplicitHashKeyForm(value: string): boolean {
+  return EXPLICIT_HASH_KEY_FORM.test(value);
+}
+
 /** Parses an ExplicitHashKey; undefined when it is not a decimal in [0, 2^128 - 1]. */
 export function parseExplicitHashKey(value: string): bigint | undefined {
-  if (!/^(0|[1-9]\d{0,38})$/.test(value)) return undefined;
+  if (!EXPLICIT_HASH_KEY_FORM.test(value)) return undefined;
   const key = BigInt(value);
   return key <= HASH_KEY_MAX ? key : undefined;
 }

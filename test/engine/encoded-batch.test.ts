@@ -10,7 +10,14 @@
 import { describe, expect, it } from 'vitest';
 import { type HashedBatch, hashEncodedBatch } from '../../src/engine/encoded-batch.js';
 import { HASH_WORDS, hashPartitionKey, wordsToBigInt } from '../../src/kinesis/hash-key.js';
-import { BATCH_LENGTH_OFFSET, RECORD_COUNT_OFFSET, viewOf } from '../../src/storage/record-batch.js';
+import { validateInput } from '../../src/kinesis/validation.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  RECORD_COUNT_OFFSET,
+  RESERVED_OFFSET,
+  viewOf,
+} from '../../src/storage/record-batch.js';
 import { batchOf, recordsOf } from '../helpers/batches.js';
 
 const MAX_RECORD_BYTES = 1024 * 1024;
@@ -106,6 +113,29 @@ describe('hashEncodedBatch errors', () => {
     ]);
     expect(errorOf(() => hashEncodedBatch(explicit, MAX_RECORD_BYTES)).message).toContain('Invalid ExplicitHashKey');
     expect(errorOf(() => hashEncodedBatch(truncated(explicit), MAX_RECORD_BYTES)).message).toContain('do not fill');
+  });
+
+  it('refuses an explicit hash key that is not a decimal as the PutRecords model check does', () => {
+    for (const key of ['abc', '-1', '007', ' 1', '1.0']) {
+      const records = [
+        { PartitionKey: 'a', Data: new Uint8Array(4) },
+        { PartitionKey: 'b', Data: new Uint8Array(4), ExplicitHashKey: key },
+      ];
+      const error = errorOf(() => hashEncodedBatch(batchOf(records), MAX_RECORD_BYTES));
+      const modelError = errorOf(() => validateInput('PutRecords', { StreamName: 's', Records: records }));
+      expect(error.name).toBe('ValidationException');
+      expect(error.message).toBe(modelError.message);
+    }
+  });
+
+  it('refuses a header whose attributes or reserved bytes are not 0', () => {
+    for (const offset of [ATTRIBUTES_OFFSET, RESERVED_OFFSET, RESERVED_OFFSET + 1]) {
+      const flagged = batchOf(recordsOf(2, 'flag'));
+      flagged[offset] = 0x80;
+      const error = errorOf(() => hashEncodedBatch(flagged, MAX_RECORD_BYTES));
+      expect(error.name).toBe('ValidationException');
+      expect(error.message).toMatch(/^Invalid record batch: .*attributes and reserved bytes must be 0/);
+    }
   });
 
   it('leaves nothing pending after a refusal: arrays it was lent are not written by a later check', () => {

@@ -174,7 +174,23 @@ describe('WebSocket protocol: puts', () => {
     expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId: 5, fatal: false, name: 'ValidationException' });
     raw.send(encodePut(6, 'acks', encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }])));
     expect(await raw.next()).toMatchObject({ opcode: Opcode.PUT_ACK, requestId: 6 });
+    // A batch header whose attributes or reserved bytes are not 0 (docs/protocol.md §4) is refused.
+    for (const [offset, requestId] of [[5, 7], [6, 8]] as const) {
+      const flagged = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }]);
+      flagged[offset] = 1;
+      raw.send(encodePut(requestId, 'acks', flagged));
+      expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId, fatal: false, name: 'ValidationException' });
+    }
     raw.close();
+    // An explicit hash key that is not a decimal is PutRecords's ValidationException, word for word.
+    await expect(
+      client.putRecords('acks', [{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' }]),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message:
+        "1 validation error detected: Value '007' at 'records.1.member.explicitHashKey' failed to satisfy " +
+        'constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})',
+    });
   });
 
   it('refuses puts beyond the in-flight limit with LimitExceededException', async () => {
