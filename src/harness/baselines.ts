@@ -5,10 +5,11 @@
  * - page-cache write: pwrite(2) of 1 MiB chunks into fresh sparse files in the data directory
  *   (new pages and block reservation included, as for a new segment, no sync) — the floor cost
  *   of the engine's own append; embedded figures are stated as a share of it;
- * - growing page-cache write: the same pwrite, but every file is kept until the end, so the page
- *   cache grows by every byte written, as a retaining log's does; with its CPU per MB. On a
- *   virtual machine whose free memory goes back to the host, a fresh page costs several times a
- *   recycled one (seen here: 0.5–1.1 GB/s against 2.3–2.4 GB/s for the recycling baseline);
+ * - growing (or held) page-cache write: the same pwrite, but every file is kept until the end
+ *   (or until released), so the page cache grows by every byte written, as a retaining log's
+ *   does; with its CPU per MB. On a virtual machine whose free memory goes back to the host, a
+ *   fresh page costs several times a recycled one (seen here: 0.5–1.1 GB/s against 2.3–2.4 GB/s
+ *   for the recycling baseline; bench/micro/page-reuse.ts);
  * - page-cache read: pread(2) of 64 KiB chunks of a file whose pages are resident, into one
  *   buffer (the embedded reads' floor: readers pread segments);
  * - disk write: `write(2)` of 1 MiB chunks to a file in the data directory, then `fdatasync`,
@@ -46,18 +47,19 @@ const LOOPBACK_CHUNK_BYTES = 64 * 1024;
 /** Bytes queued in the socket before the writer waits for 'drain'. */
 const LOOPBACK_QUEUE_BYTES = 4 * MIB;
 
-/** What writeFreshFiles wrote, in how long, and the CPU this process spent meanwhile. */
+/** What writeFreshFiles wrote, in how long, the CPU this process spent meanwhile, and the files it kept. */
 interface FreshWrites {
   bytes: number;
   seconds: number;
   cpuMicros: number;
+  kept: string[];
 }
 
 /**
  * pwrite(2) of 1 MiB chunks into fresh sparse files of PAGE_CACHE_FILE_BYTES in `dir` for
  * `seconds` (and at most `bytesMax`), nothing synced. Each file is removed once written, so its
- * pages are recycled by the next, unless `keep`: then every file stays until the end and the
- * page cache grows by every byte.
+ * pages are recycled by the next, unless `keep`: then every file stays (its paths returned, for
+ * the caller to remove) and the page cache grows by every byte.
  */
 function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax = Infinity): FreshWrites {
   mkdirSync(dir, { recursive: true });
@@ -69,7 +71,7 @@ function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax =
   let bytes = 0;
   try {
     for (let file = 0; performance.now() < deadline && bytes < bytesMax; file++) {
-      const path = join(dir, `baseline-page-cache-${file}.bin`);
+      const path = join(dir, `baseline-page-cache-${process.pid}-${Date.now()}-${file}.bin`);
       if (keep) kept.push(path);
       const fd = openSync(path, 'w+');
       try {
@@ -82,22 +84,16 @@ function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax =
         if (!keep) rmSync(path, { force: true });
       }
     }
-    const cpu = process.cpuUsage(cpuBefore);
-    return { bytes, seconds: (performance.now() - started) / 1000, cpuMicros: cpu.user + cpu.system };
-  } finally {
-    for (const path of kept) rmSync(path, { force: true });
+  } catch (error) {
+    removeFiles(kept);
+    throw error;
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  return { bytes, seconds: (performance.now() - started) / 1000, cpuMicros: cpu.user + cpu.system, kept };
 }
 
-/**
- * MB/s (10^6 bytes) of pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`: every
- * page is new to its file, as every page a segment append writes is, and nothing is synced. The
- * floor cost of the engine's own append (segment.ts writes batches the same way). Each file is
- * removed once written, so later files reuse its pages (growingPageCacheWrite does not).
- */
-export function pageCacheWriteMBps(dir: string, seconds: number): number {
-  const written = writeFreshFiles(dir, seconds, false);
-  return written.bytes / written.seconds / 1e6;
+function removeFiles(paths: string[]): void {
+  for (const path of paths) rmSync(path, { force: true });
 }
 
 /** A write baseline's rate and the CPU its thread spent per MB (10^6 bytes). */
@@ -106,16 +102,48 @@ export interface WriteRate {
   cpuMsPerMB: number;
 }
 
-/**
- * pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`, every file kept until the end:
- * the page cache grows by every byte, as it does under a log that retains what it takes. Unlike
- * pageCacheWriteMBps, no page is recycled. The CPU is this process's (its one thread writes;
- * run it with nothing else busy in the process).
- */
-export function growingPageCacheWrite(dir: string, seconds: number): WriteRate {
-  const written = writeFreshFiles(dir, seconds, true, GROWING_PAGE_CACHE_BYTES_MAX);
+function rateOf(written: FreshWrites): WriteRate {
   const MB = written.bytes / 1e6;
   return { MBps: MB / written.seconds, cpuMsPerMB: written.cpuMicros / 1000 / MB };
+}
+
+/**
+ * pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`: every page is new to its
+ * file, as every page a segment append writes is, and nothing is synced. Each file is removed
+ * once written, so later files reuse its pages (growingPageCacheWrite does not): the cost of a
+ * page the guest just freed. The CPU is this process's (run it with nothing else busy in it).
+ */
+export function recycledPageCacheWrite(dir: string, seconds: number): WriteRate {
+  return rateOf(writeFreshFiles(dir, seconds, false));
+}
+
+/** recycledPageCacheWrite's MB/s (10^6 bytes): the floor of the engine's own append. */
+export function pageCacheWriteMBps(dir: string, seconds: number): number {
+  return recycledPageCacheWrite(dir, seconds).MBps;
+}
+
+/** A growing page-cache write whose files stay until `release()`. */
+export interface HeldWrite extends WriteRate {
+  /** Removes the files: their pages go back to the free lists at once. */
+  release(): void;
+}
+
+/**
+ * pwrite(2) of 1 MiB chunks into fresh sparse files for `seconds`, every file kept: the page
+ * cache grows by every byte, as it does under a log that retains what it takes. Unlike
+ * recycledPageCacheWrite, no page is recycled. The files stay until `release()`, so whatever
+ * runs before the release gets none of their pages.
+ */
+export function heldPageCacheWrite(dir: string, seconds: number): HeldWrite {
+  const written = writeFreshFiles(dir, seconds, true, GROWING_PAGE_CACHE_BYTES_MAX);
+  return { ...rateOf(written), release: () => removeFiles(written.kept) };
+}
+
+/** heldPageCacheWrite, its files removed at once. */
+export function growingPageCacheWrite(dir: string, seconds: number): WriteRate {
+  const held = heldPageCacheWrite(dir, seconds);
+  held.release();
+  return { MBps: held.MBps, cpuMsPerMB: held.cpuMsPerMB };
 }
 
 /**

@@ -8,7 +8,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { growingPageCacheWrite, loopbackRoundTrip, pageCacheWriteMBps } from '../../src/harness/baselines.js';
+import {
+  growingPageCacheWrite,
+  heldPageCacheWrite,
+  loopbackRoundTrip,
+  pageCacheWriteMBps,
+  recycledPageCacheWrite,
+} from '../../src/harness/baselines.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runnel-baselines-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,6 +32,20 @@ describe('write baselines', () => {
     expect(Number.isFinite(rate.cpuMsPerMB)).toBe(true);
     // The writer checks its deadline between 1 MiB writes; removing the files is after it.
     expect(elapsed).toBeLessThan(SECONDS + 5);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('held page-cache write: its files stay until released, and a recycling write beside them leaves them be', () => {
+    const held = heldPageCacheWrite(dir, SECONDS);
+    expect(held.MBps).toBeGreaterThan(0);
+    expect(held.cpuMsPerMB).toBeGreaterThan(0);
+    const files = readdirSync(dir);
+    expect(files.length).toBeGreaterThan(0);
+    const recycled = recycledPageCacheWrite(dir, SECONDS);
+    expect(recycled.MBps).toBeGreaterThan(0);
+    expect(Number.isFinite(recycled.cpuMsPerMB)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(files.sort());
+    held.release();
     expect(readdirSync(dir)).toEqual([]);
   });
 
