@@ -9,6 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import { CODEC_THREADS_MAX } from './server/codec-threads.js';
+import { STREAM_TRANSITION_MS_MAX } from './limits.js';
 
 import {
   DEFAULT_DATA_DIR,
@@ -39,6 +40,9 @@ Options (each also read from the environment variable shown; a flag wins):
                      kill -9 only)                            RUNNEL_FSYNC=1
   --enforce-limits   throttle every shard as a provisioned Kinesis shard does: 1 MiB/s and
                      1,000 records/s written, 2 MiB/s and 5 GetRecords/s read RUNNEL_ENFORCE_LIMITS=1
+  --stream-transition-ms <n>  how long a new stream stays CREATING and a deleted one DELETING
+                     (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
+                                                              RUNNEL_STREAM_TRANSITION_MS (0)
   --tls-cert <file>  PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
   --tls-key <file>   PEM private key for --tls-cert
   -h, --help         show this help
@@ -51,11 +55,17 @@ SIGINT or SIGTERM shuts down cleanly: in-flight requests are answered and data i
 
 class UsageError extends Error {}
 
-function integerOption(name: string, value: string | undefined, min: number): number | undefined {
+function integerOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined || value === '') return undefined;
   const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < min) {
-    throw new UsageError(`${name} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${name} must be an integer ${range}, got '${value}'`);
   }
   return parsed;
 }
@@ -74,6 +84,7 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
       'segment-mib': { type: 'string' },
       fsync: { type: 'boolean' },
       'enforce-limits': { type: 'boolean' },
+      'stream-transition-ms': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -91,11 +102,18 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
   const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1);
   const codecThreads = integerOption('--codec-threads', values['codec-threads'] ?? env.RUNNEL_CODEC_THREADS, 0);
   const segmentMib = integerOption('--segment-mib', values['segment-mib'] ?? env.RUNNEL_SEGMENT_MIB, 1);
+  const transitionMs = integerOption(
+    '--stream-transition-ms',
+    values['stream-transition-ms'] ?? env.RUNNEL_STREAM_TRANSITION_MS,
+    0,
+    STREAM_TRANSITION_MS_MAX,
+  );
   const flag = (value: boolean | undefined, variable: string | undefined) => value ?? variable === '1';
   const engineOptions = {
     fsync: flag(values.fsync, env.RUNNEL_FSYNC),
     enforceLimits: flag(values['enforce-limits'], env.RUNNEL_ENFORCE_LIMITS),
     ...(segmentMib !== undefined ? { segmentBytes: segmentMib * 1024 * 1024 } : {}),
+    ...(transitionMs !== undefined ? { streamTransitionMs: transitionMs } : {}),
   };
   return {
     engineOptions,

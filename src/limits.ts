@@ -81,6 +81,12 @@ export const SHARD_WRITE_RECORDS_PER_SEC = 1000;
 export const SHARD_READ_BYTES_PER_SEC = 2 * MIB;
 export const SHARD_READ_CALLS_PER_SEC = 5;
 
+// ---- Runnel: stream lifecycle ---------------------------------------------------------------
+
+/** Longest CREATING / DELETING transition `runnel serve --stream-transition-ms` accepts (Kinesis
+ * takes seconds to a few minutes; a timer cannot wait longer than 2^31 - 1 ms anyway). */
+export const STREAM_TRANSITION_MS_MAX = 600_000;
+
 // ---- Runnel: storage -----------------------------------------------------------------------
 
 /** Default size of one preallocated segment file. A batch larger than a segment gets a

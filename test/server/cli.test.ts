@@ -12,6 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { RunnelClient } from '../../src/client/index.js';
@@ -66,6 +73,8 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   return { child, url: match[1]!, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function listStreams(url: string): Promise<Response> {
   return fetch(`${url}/`, {
     method: 'POST',
@@ -87,11 +96,13 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     expect(code).toBe(0);
     const options = ['--host', '--port', '--ws-port', '--data', '--workers'];
     options.push('--tls-cert', '--tls-key', '--segment-mib', '--fsync', '--enforce-limits', '--codec-threads');
+    options.push('--stream-transition-ms');
     for (const option of options) {
       expect(out).toContain(option);
     }
     const variables = ['RUNNEL_HOST', 'RUNNEL_PORT', 'RUNNEL_WS_PORT', 'RUNNEL_DATA'];
     variables.push('RUNNEL_WORKERS', 'RUNNEL_SEGMENT_MIB', 'RUNNEL_FSYNC', 'RUNNEL_ENFORCE_LIMITS', 'RUNNEL_CODEC_THREADS');
+    variables.push('RUNNEL_STREAM_TRANSITION_MS');
     for (const variable of variables) {
       expect(out).toContain(variable);
     }
@@ -101,12 +112,24 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
   });
 
   it('rejects bad options with a usage error', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', 'abc'], { stdio: PIPES });
-    children.push(child);
-    let err = '';
-    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(2);
-    expect(err).toContain('--port must be an integer');
+    const refused = async (args: string[], env: Record<string, string> = {}) => {
+      const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+        env: { ...process.env, ...env },
+        stdio: PIPES,
+      });
+      children.push(child);
+      let err = '';
+      child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(2);
+      return err;
+    };
+    expect(await refused(['--port', 'abc'])).toContain('--port must be an integer');
+    expect(await refused(['--stream-transition-ms', '600001'])).toContain(
+      "--stream-transition-ms must be an integer from 0 to 600000, got '600001'",
+    );
+    expect(await refused([], { RUNNEL_STREAM_TRANSITION_MS: '-1' })).toContain(
+      "--stream-transition-ms must be an integer from 0 to 600000, got '-1'",
+    );
   });
 
   it('reads RUNNEL_* variables, prints one line, and exits 0 on SIGINT', async () => {
@@ -172,6 +195,63 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(received.toLowerCase()).toContain('connection: close');
     expect(received).toContain('"StreamNames":[]');
+    expect(await started.exited).toBe(0);
+  });
+
+  it('--stream-transition-ms keeps a new stream CREATING and a deleted one DELETING that long', async () => {
+    const transitionMs = 600;
+    const started = await serve([
+      '--port', '0', '--ws-port', '0', '--workers', '1', '--data', tempDir(),
+      '--stream-transition-ms', String(transitionMs),
+    ]);
+    const client = new KinesisClient({
+      endpoint: started.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
+    const status = async (StreamName: string) =>
+      (await client.send(new DescribeStreamSummaryCommand({ StreamName }))).StreamDescriptionSummary!
+        .StreamStatus;
+    /** Polls until the status changes; returns the new status (undefined once the stream is gone). */
+    const nextStatus = async (StreamName: string, from: string) => {
+      for (;;) {
+        const now = await status(StreamName).catch((error: Error) => {
+          expect(error.name).toBe('ResourceNotFoundException');
+          return undefined;
+        });
+        if (now !== from) return now;
+        await sleep(25);
+      }
+    };
+    const put = (StreamName: string) =>
+      client.send(new PutRecordCommand({ StreamName, PartitionKey: 'k', Data: Buffer.from('x') }));
+    try {
+      let since = Date.now();
+      await client.send(new CreateStreamCommand({ StreamName: 'slow', ShardCount: 1 }));
+      expect(await status('slow')).toBe('CREATING');
+      await expect(put('slow')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      expect(await nextStatus('slow', 'CREATING')).toBe('ACTIVE');
+      expect(Date.now() - since).toBeGreaterThanOrEqual(transitionMs);
+      expect((await put('slow')).ShardId).toBe('shardId-000000000000');
+
+      since = Date.now();
+      await client.send(new DeleteStreamCommand({ StreamName: 'slow' }));
+      expect(await status('slow')).toBe('DELETING');
+      expect(await nextStatus('slow', 'DELETING')).toBeUndefined();
+      expect(Date.now() - since).toBeGreaterThanOrEqual(transitionMs);
+
+      // Kinesis lets a stream be deleted while it is being created (kinesalite's tests, recorded
+      // against the service): it goes from CREATING to DELETING, never ACTIVE, then is gone.
+      await client.send(new CreateStreamCommand({ StreamName: 'brief', ShardCount: 1 }));
+      expect(await status('brief')).toBe('CREATING');
+      await client.send(new DeleteStreamCommand({ StreamName: 'brief' }));
+      expect(await status('brief')).toBe('DELETING');
+      expect(await nextStatus('brief', 'DELETING')).toBeUndefined();
+    } finally {
+      client.destroy();
+    }
+    started.child.kill('SIGTERM');
     expect(await started.exited).toBe(0);
   });
 
