@@ -39,7 +39,7 @@ import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/has
 import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { ShardIteratorCodec, javaDateString, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
-import { requireStreamTarget, validateInput } from '../kinesis/validation.js';
+import { checkTags, requireStreamTarget, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { OpenReply, RetentionReply, RoutedBatchCheck } from '../storage/worker-protocol.js';
@@ -484,6 +484,7 @@ export class Engine {
           'for current limits and how to request higher limits.',
       );
     }
+    if (input.Tags) checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
     if (input.Tags && Object.keys(input.Tags).length > TAGS_PER_STREAM_MAX) {
       throw fail.invalid(`A stream cannot have more than ${TAGS_PER_STREAM_MAX} tags.`);
     }
@@ -784,6 +785,7 @@ export class Engine {
   async addTagsToStream(input: K.AddTagsToStreamInput): Promise<Record<string, never>> {
     validateInput('AddTagsToStream', input);
     const stream = this.target(input);
+    checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
     const merged = { ...stream.record.tags, ...input.Tags };
     if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
       throw fail.invalid(
@@ -799,6 +801,7 @@ export class Engine {
   async removeTagsFromStream(input: K.RemoveTagsFromStreamInput): Promise<Record<string, never>> {
     validateInput('RemoveTagsFromStream', input);
     const stream = this.target(input);
+    checkTags(input.TagKeys, [], false);
     for (const key of input.TagKeys) delete stream.record.tags[key];
     this.persist();
     return {};

@@ -37,6 +37,8 @@
  * - `RetentionPeriodHours` has no range in the model; the engine checks 24–8760 and answers
  *   InvalidArgumentException in Kinesis's words. `Data` above the stream's record size (1 MiB by
  *   default) is likewise the engine's check; the model's bound is 10485760 bytes.
+ * - Tag characters and the reserved `aws:` prefix are rules of the operations, not of the model:
+ *   `checkTags` checks them, and answers InvalidArgumentException.
  * - `StreamId` (reserved by AWS) is accepted as any string and otherwise ignored.
  */
 
@@ -425,6 +427,41 @@ export function validateInput(operation: string, input: object): void {
     'ValidationException',
     `${context.count} validation ${noun} detected: ${context.messages.join('; ')}`,
   );
+}
+
+/**
+ * What a tag key or value may hold: Unicode letters and digits, spaces, and `_ . / = + - % @`, as
+ * the API documents for `Tag`. "White space" is a space (a Unicode space separator): kinesalite's
+ * tests, recorded against the service, show a tab or a newline refused, like `;` and `,`.
+ */
+const TAG_CHARACTERS = /^[\p{L}\p{N}\p{Zs}_./=+\-%@]*$/u;
+/** Tag keys with this prefix are reserved for AWS. */
+const RESERVED_TAG_PREFIX = 'aws:';
+
+/**
+ * Checks the tags a request adds (CreateStream, AddTagsToStream; `values` empty for
+ * RemoveTagsFromStream, which names keys only), once the model checks have passed: a key with
+ * the reserved `aws:` prefix (checked on added keys; wording of kinesis-mock, which the
+ * reference cites for the rule), then a key or value with a character tags may not hold
+ * (kinesalite's wording, recorded against the service), are InvalidArgumentException.
+ */
+export function checkTags(keys: readonly string[], values: readonly string[], adding: boolean): void {
+  if (adding) {
+    const reserved = keys.filter((key) => key.startsWith(RESERVED_TAG_PREFIX));
+    if (reserved.length > 0) {
+      throw new KinesisError(
+        'InvalidArgumentException',
+        `Cannot start tags with '${RESERVED_TAG_PREFIX}'. Invalid keys: ${reserved.join(', ')}`,
+      );
+    }
+  }
+  if (!keys.every((key) => TAG_CHARACTERS.test(key)) || !values.every((value) => TAG_CHARACTERS.test(value))) {
+    throw new KinesisError(
+      'InvalidArgumentException',
+      'Some tags contain invalid characters. Valid characters: ' +
+        'Unicode letters, digits, white space, _ . / = + - % @.',
+    );
+  }
 }
 
 /**

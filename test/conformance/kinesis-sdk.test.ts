@@ -865,6 +865,55 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     });
   });
 
+  describe('tag characters', () => {
+    beforeAll(async () => {
+      await createActive('tagged', 1);
+    });
+
+    it('refuses tags Kinesis refuses: characters outside its set, and the aws: prefix', async () => {
+      const invalid =
+        'Some tags contain invalid characters. Valid characters: ' +
+        'Unicode letters, digits, white space, _ . / = + - % @.';
+      const reserved = (keys: string) => `Cannot start tags with 'aws:'. Invalid keys: ${keys}`;
+      const add = (Tags: Record<string, string>) => () =>
+        client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags }));
+      const create = (Tags: Record<string, string>) => () =>
+        client.send(new CreateStreamCommand({ StreamName: 'tag-refused', ShardCount: 1, Tags }));
+      const remove = (TagKeys: string[]) => () =>
+        client.send(new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys }));
+      const refusals: Array<[string, () => Promise<unknown>, string]> = [
+        ['; in a key', add({ 'a;b': '1' }), invalid],
+        ['tab in a key', add({ 'a\tb': '1' }), invalid],
+        ['newline in a value', add({ a: 'x\ny' }), invalid],
+        [', in a value', add({ a: 'x,y' }), invalid],
+        ['aws: key', add({ 'aws:owner': 'me', ok: 'v' }), reserved('aws:owner')],
+        ['CreateStream', create({ 'k<>': 'v' }), invalid],
+        ['CreateStream aws: key', create({ 'aws:x': 'v' }), reserved('aws:x')],
+        ['; in a key to remove', remove(['a;b']), invalid],
+      ];
+      for (const [label, sent, message] of refusals) {
+        const error = await failure(sent());
+        expect(error.name, label).toBe('InvalidArgumentException');
+        expect(error.message, label).toBe(message);
+      }
+      const refusedStream = await failure(
+        client.send(new DescribeStreamSummaryCommand({ StreamName: 'tag-refused' })),
+      );
+      expect(refusedStream.name).toBe('ResourceNotFoundException');
+      expect((await client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
+
+      // Letters and digits of any script, spaces and _ . / = + - % @ are kept as given.
+      const tags = { 'ü0 _.': 'a', '/=+-@%': 'ü0 _./=+-@%', 'ключ 日本': '', c: '' };
+      await client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags: tags }));
+      const listed = await client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }));
+      expect(Object.fromEntries(listed.Tags!.map((tag) => [tag.Key, tag.Value ?? '']))).toEqual(tags);
+      await client.send(
+        new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys: Object.keys(tags) }),
+      );
+      expect((await client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
+    });
+  });
+
   describe('operations Runnel does not serve yet', () => {
     it('answers each with UnknownOperationException naming it, without retries', async () => {
       const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/settings`;
