@@ -470,6 +470,17 @@ export class Engine {
     if (mode === 'ON_DEMAND' && input.ShardCount !== undefined) {
       throw fail.invalid('ShardCount cannot be specified for ON_DEMAND streams.');
     }
+    if (input.RecordDistributionStrategy === 'AUTO') {
+      // Kinesis refuses AUTO for a provisioned stream with InvalidArgumentException (wording
+      // Runnel's own); Runnel routes every stream by partition key, so it refuses AUTO for an
+      // on-demand one too.
+      throw fail.invalid(
+        mode === 'PROVISIONED'
+          ? 'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.'
+          : 'RecordDistributionStrategy AUTO is not supported by Runnel: records go to shards by ' +
+              'partition key (USER_PARTITION_KEY).',
+      );
+    }
     if (mode === 'ON_DEMAND' && this.onDemandStreamCount() >= ON_DEMAND_STREAM_COUNT_LIMIT) {
       throw fail.limit(`This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`);
     }

@@ -81,7 +81,10 @@ export interface CreateStreamInput {
   Tags?: Record<string, string>;
   MaxRecordSizeInKiB?: number;
   WarmThroughputMiBps?: number;
+  RecordDistributionStrategy?: RecordDistributionStrategy;
 }
+
+export type RecordDistributionStrategy = 'AUTO' | 'USER_PARTITION_KEY';
 
 export interface DeleteStreamInput extends StreamTarget {
   EnforceConsumerDeletion?: boolean;

@@ -250,6 +250,45 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       }
     });
 
+    it('refuses RecordDistributionStrategy AUTO, and accepts USER_PARTITION_KEY', async () => {
+      const provisioned = await failure(
+        client.send(
+          new CreateStreamCommand({ StreamName: 'auto-p', ShardCount: 1, RecordDistributionStrategy: 'AUTO' }),
+        ),
+      );
+      expect(provisioned.name).toBe('InvalidArgumentException');
+      expect(provisioned.message).toBe(
+        'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.',
+      );
+      const onDemand = await failure(
+        client.send(
+          new CreateStreamCommand({
+            StreamName: 'auto-o',
+            StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+            RecordDistributionStrategy: 'AUTO',
+          }),
+        ),
+      );
+      expect(onDemand.name).toBe('InvalidArgumentException');
+      expect(onDemand.message).toBe(
+        'RecordDistributionStrategy AUTO is not supported by Runnel: records go to shards by ' +
+          'partition key (USER_PARTITION_KEY).',
+      );
+      for (const name of ['auto-p', 'auto-o']) {
+        const none = await failure(client.send(new DescribeStreamSummaryCommand({ StreamName: name })));
+        expect(none.name).toBe('ResourceNotFoundException');
+      }
+      await client.send(
+        new CreateStreamCommand({
+          StreamName: 'by-key',
+          ShardCount: 1,
+          RecordDistributionStrategy: 'USER_PARTITION_KEY',
+        }),
+      );
+      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'by-key' }));
+      expect(summary.StreamDescriptionSummary!.StreamName).toBe('by-key');
+    });
+
     it('validates stream names and shard counts in Coral format', async () => {
       const spaced = await failure(
         client.send(new CreateStreamCommand({ StreamName: 'a b', ShardCount: 1 })),
