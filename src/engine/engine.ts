@@ -654,6 +654,9 @@ export class Engine {
       if (input.ExclusiveStartShardId !== undefined) {
         throw fail.invalid('NextToken and ExclusiveStartShardId cannot be provided together.');
       }
+      if (input.StreamCreationTimestamp !== undefined) {
+        throw fail.invalid('NextToken and StreamCreationTimestamp cannot be provided together.');
+      }
       const token = this.decodeToken<{ stream: string; after: string; filter?: K.ShardFilter & { ms?: number } }>(
         input.NextToken,
         'list-shards',

@@ -371,6 +371,19 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       expect(mixed.name).toBe('InvalidArgumentException');
       expect(mixed.message).toBe('NextToken and StreamName cannot be provided together.');
+      // The token names its stream: nothing else that names one may come with it.
+      const withStart = await failure(
+        client.send(new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: ids[0] })),
+      );
+      expect(withStart.name).toBe('InvalidArgumentException');
+      expect(withStart.message).toBe('NextToken and ExclusiveStartShardId cannot be provided together.');
+      const withTimestamp = await failure(
+        client.send(new ListShardsCommand({ NextToken: first.NextToken, StreamCreationTimestamp: new Date() })),
+      );
+      expect(withTimestamp.name).toBe('InvalidArgumentException');
+      expect(withTimestamp.message).toBe(
+        'NextToken and StreamCreationTimestamp cannot be provided together.',
+      );
 
       const neither = await failure(client.send(new ListShardsCommand({})));
       expect(neither.name).toBe('InvalidArgumentException');
