@@ -34,6 +34,12 @@ export const VALIDATION_ERRORS_LISTED_MAX = 10;
 
 export const STREAM_NAME_CHARS_MAX = 128;
 export const SHARD_ID_CHARS_MAX = 128;
+/**
+ * Largest number a ShardId resolves to: Kinesis reads a shard id by the number after its `-`
+ * (`shardId-5`, `shard-5` and `5` all name `shardId-000000000005`) up to the Java int range, and
+ * cannot find one above it (kinesalite's tests, recorded against the service).
+ */
+export const SHARD_INDEX_MAX = 2 ** 31 - 1;
 export const STREAM_ARN_CHARS_MAX = 2048;
 export const SHARD_COUNT_MIN = 1;
 /** Shards per stream Runnel accepts at CreateStream (Kinesis's UpdateShardCount ceiling). */

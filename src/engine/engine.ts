@@ -47,7 +47,7 @@ import { Batcher, type Committed } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
-import { ShardState, StreamState, shardIdOf, streamDir } from './stream-state.js';
+import { ShardState, StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
 import { WorkerPool } from './worker-pool.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -128,6 +128,14 @@ function dryRun(input: K.DryRunnable): void {
   if (input.DryRun === true) {
     throw new KinesisError('DryRunOperationException', 'Request would have succeeded, but DryRun flag is set.');
   }
+}
+
+/**
+ * Where a listing starts after (ExclusiveStartShardId, ShardFilter.ShardId): the canonical id of
+ * the shard the id names by number, or the id as given when it names none.
+ */
+function exclusiveStart(shardId: string | undefined): string | undefined {
+  return shardId === undefined ? undefined : (canonicalShardId(shardId) ?? shardId);
 }
 
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
@@ -420,29 +428,34 @@ export class Engine {
     return fail.notFound(`Stream ${name} under account ${this.accountId} not found.`);
   }
 
-  /** The stream an input names by StreamName and/or StreamARN. */
-  private target(input: K.StreamTarget): StreamState {
+  private readonly streamNotFound = (name: string): KinesisError => this.notFound(name);
+
+  /**
+   * The stream an input names by StreamName and/or StreamARN; `missing` words the error when
+   * there is none (by default `Stream <name> under account <account> not found.`).
+   */
+  private target(input: K.StreamTarget, missing = this.streamNotFound): StreamState {
     requireStreamTarget(input);
     let name = input.StreamName;
     if (input.StreamARN !== undefined) {
       const prefix = `arn:aws:kinesis:${this.region}:${this.accountId}:stream/`;
       const fromArn = input.StreamARN.startsWith(prefix) ? input.StreamARN.slice(prefix.length) : undefined;
-      if (fromArn === undefined) throw this.notFound(input.StreamARN);
+      if (fromArn === undefined) throw missing(input.StreamARN);
       if (name !== undefined && name !== fromArn) {
         throw fail.invalid(`StreamARN ${input.StreamARN} and StreamName ${name} do not name the same stream.`);
       }
       name = fromArn;
     }
     const stream = this.streams.get(name!);
-    if (!stream) throw this.notFound(name!);
+    if (!stream) throw missing(name!);
     return stream;
   }
 
-  /** A stream that accepts reads and writes (ACTIVE or UPDATING). */
-  private writable(input: K.StreamTarget): StreamState {
-    const stream = this.target(input);
+  /** A stream that accepts reads and writes (ACTIVE or UPDATING); any other is `missing`. */
+  private writable(input: K.StreamTarget, missing = this.streamNotFound): StreamState {
+    const stream = this.target(input, missing);
     const status = stream.record.status;
-    if (status !== 'ACTIVE' && status !== 'UPDATING') throw this.notFound(stream.name);
+    if (status !== 'ACTIVE' && status !== 'UPDATING') throw missing(stream.name);
     return stream;
   }
 
@@ -572,7 +585,7 @@ export class Engine {
     const stream = this.target(input);
     const limit = Math.min(input.Limit ?? DESCRIBE_STREAM_RETURNED_MAX, DESCRIBE_STREAM_RETURNED_MAX);
     const all = this.listedShards(stream);
-    const after = input.ExclusiveStartShardId;
+    const after = exclusiveStart(input.ExclusiveStartShardId);
     const candidates = after === undefined ? all : all.filter((shard) => shard.shardId > after);
     const page = candidates.slice(0, limit);
     return {
@@ -645,7 +658,7 @@ export class Engine {
   async listShards(input: K.ListShardsInput): Promise<K.ListShardsOutput> {
     validateInput('ListShards', input);
     let streamName = input.StreamName;
-    let after = input.ExclusiveStartShardId;
+    let after = exclusiveStart(input.ExclusiveStartShardId);
     let filter = input.ShardFilter;
     if (input.NextToken !== undefined) {
       if (input.StreamName !== undefined || input.StreamARN !== undefined) {
@@ -710,8 +723,9 @@ export class Engine {
       case 'AT_LATEST':
         return listed.filter((shard) => shard.isOpen);
       case 'AFTER_SHARD_ID': {
-        if (filter.ShardId === undefined) throw fail.invalid('ShardId is required for the AFTER_SHARD_ID filter.');
-        return listed.filter((shard) => shard.shardId > filter.ShardId!);
+        const after = exclusiveStart(filter.ShardId);
+        if (after === undefined) throw fail.invalid('ShardId is required for the AFTER_SHARD_ID filter.');
+        return listed.filter((shard) => shard.shardId > after);
       }
       case 'AT_TIMESTAMP':
       case 'FROM_TIMESTAMP': {
@@ -1199,10 +1213,22 @@ export class Engine {
     return { ShardIterator };
   }
 
-  /** Resolves an iterator type (and its sequence number or timestamp) to a shard ordinal. */
+  /**
+   * Resolves an iterator type (and its sequence number or timestamp) to a shard ordinal. The
+   * shard is named by number (canonicalShardId); as Kinesis words it, an id naming no number is
+   * one it "Could not find", and a numbered shard of a stream that does not exist (or is not
+   * ACTIVE or UPDATING) or that the stream does not have "does not exist".
+   */
   private startingPosition(input: K.GetShardIteratorInput) {
-    const stream = this.writable(input);
-    const shard = this.shardOf(stream, input.ShardId);
+    const shardId = canonicalShardId(input.ShardId);
+    const missing = (streamName: string) =>
+      shardId === undefined
+        ? this.shardNotResolved(input.ShardId, streamName)
+        : this.shardNotFound(shardId, streamName);
+    const stream = this.writable(input, missing);
+    if (shardId === undefined) throw this.shardNotResolved(input.ShardId, stream.name);
+    const shard = stream.byShardId.get(shardId);
+    if (!shard) throw this.shardNotFound(shardId, stream.name);
     const type = input.ShardIteratorType;
     const needsSequence = type === 'AT_SEQUENCE_NUMBER' || type === 'AFTER_SEQUENCE_NUMBER';
     if (needsSequence !== (input.StartingSequenceNumber !== undefined)) {
@@ -1252,12 +1278,25 @@ export class Engine {
     return { stream, shard, ordinal, hint };
   }
 
+  /** The shard a shard id names, exactly or by number (canonicalShardId). */
   private shardOf(stream: StreamState, shardId: string): ShardState {
     const shard = stream.byShardId.get(shardId);
-    if (!shard) {
-      throw fail.notFound(`Shard ${shardId} in stream ${stream.name} under account ${this.accountId} does not exist`);
-    }
-    return shard;
+    if (shard) return shard;
+    const canonical = canonicalShardId(shardId);
+    if (canonical === undefined) throw this.shardNotResolved(shardId, stream.name);
+    const named = stream.byShardId.get(canonical);
+    if (!named) throw this.shardNotFound(canonical, stream.name);
+    return named;
+  }
+
+  /** Kinesis's ResourceNotFoundException for a shard (reference §2.10). */
+  private shardNotFound(shardId: string, streamName: string): KinesisError {
+    return fail.notFound(`Shard ${shardId} in stream ${streamName} under account ${this.accountId} does not exist`);
+  }
+
+  /** For a shard id that names no shard number (kinesalite's tests, recorded against Kinesis). */
+  private shardNotResolved(shardId: string, streamName: string): KinesisError {
+    return fail.notFound(`Could not find shard ${shardId} in stream ${streamName} under account ${this.accountId}.`);
   }
 
   // ---- push reads: the primitives subscriptions are built on -------------------------------------------
@@ -1383,7 +1422,7 @@ export class Engine {
     }
     const stream = this.streams.get(position.streamName);
     if (!stream || stream.record.createdMs !== position.streamCreatedMs) {
-      throw this.notFound(position.streamName);
+      throw this.shardNotFound(shardIdOf(position.shardIndex), position.streamName);
     }
     if (input.StreamARN !== undefined && input.StreamARN !== stream.arn) throw fail.invalid('Invalid ShardIterator.');
     const shard = stream.byIndex.get(position.shardIndex);

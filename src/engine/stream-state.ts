@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { HASH_KEY_MAX } from '../kinesis/hash-key.js';
+import { SHARD_INDEX_MAX } from '../limits.js';
 import { SequenceFormatter, sequenceBigInt } from '../kinesis/sequence-number.js';
 import type { Shard } from '../kinesis/shapes.js';
 import { ShardReader } from '../storage/segment-reader.js';
@@ -15,6 +16,22 @@ import { ShardRouter } from './shard-router.js';
 
 export function shardIdOf(index: number): string {
   return `shardId-${String(index).padStart(12, '0')}`;
+}
+
+const SHARD_NUMBER = /^\d+$/;
+
+/**
+ * The canonical id (`shardId-000000000005`) of a ShardId as a request gives it, or undefined when
+ * it names no shard number. Kinesis reads a shard id by the number after its first `-`, or the
+ * whole id when it has none: `shardId-5`, `shard-5`, `foo-0005` and `5` all name shard 5, up to
+ * SHARD_INDEX_MAX (kinesalite's tests, recorded against the service).
+ */
+export function canonicalShardId(shardId: string): string | undefined {
+  const dash = shardId.indexOf('-');
+  const number = dash === -1 ? shardId : shardId.slice(dash + 1);
+  if (!SHARD_NUMBER.test(number)) return undefined;
+  const index = Number(number);
+  return index <= SHARD_INDEX_MAX ? shardIdOf(index) : undefined;
 }
 
 export function streamDir(dataDir: string, streamName: string): string {

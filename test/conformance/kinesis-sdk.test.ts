@@ -410,6 +410,65 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       }
     });
 
+    it('resolves a ShardId by its number wherever one is given, answering canonical ids', async () => {
+      await createActive('forms', 4);
+      const ids = [0, 1, 2, 3].map((i) => `shardId-00000000000${i}`);
+      const listed = async (input: Omit<ConstructorParameters<typeof ListShardsCommand>[0], 'StreamName'>) =>
+        (await client.send(new ListShardsCommand({ StreamName: 'forms', ...input }))).Shards!.map(
+          (shard) => shard.ShardId,
+        );
+      // As Kinesis reads them (kinesalite's tests, recorded against the service): the number
+      // after the first '-', or the whole id; leading zeros are allowed.
+      expect(await listed({ ExclusiveStartShardId: 'shardId-1' })).toEqual(ids.slice(2));
+      expect(await listed({ ExclusiveStartShardId: '0' })).toEqual(ids.slice(1));
+      expect(await listed({ ShardFilter: { Type: 'AFTER_SHARD_ID', ShardId: 'shard-2' } })).toEqual(
+        ids.slice(3),
+      );
+      const described = await client.send(
+        new DescribeStreamCommand({ StreamName: 'forms', ExclusiveStartShardId: 'foo-0001' }),
+      );
+      expect(described.StreamDescription!.Shards!.map((shard) => shard.ShardId)).toEqual(ids.slice(2));
+
+      const put = await client.send(
+        new PutRecordCommand({
+          StreamName: 'forms',
+          PartitionKey: 'k',
+          ExplicitHashKey: '0',
+          Data: Buffer.from('first'),
+        }),
+      );
+      expect(put.ShardId).toBe(ids[0]);
+      for (const shardId of ['shardId-0', 'shard-0', 'foo-0', '0', '-000000000000000']) {
+        const { ShardIterator } = await client.send(
+          new GetShardIteratorCommand({ StreamName: 'forms', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        );
+        const page = await client.send(new GetRecordsCommand({ ShardIterator }));
+        expect(page.Records!.map((record) => record.SequenceNumber), shardId).toEqual([put.SequenceNumber]);
+      }
+
+      const absent = await failure(
+        client.send(
+          new GetShardIteratorCommand({ StreamName: 'forms', ShardId: 'shardId-5', ShardIteratorType: 'LATEST' }),
+        ),
+      );
+      expect(absent.name).toBe('ResourceNotFoundException');
+      expect(absent.message).toBe(
+        `Shard shardId-000000000005 in stream forms under account ${ACCOUNT} does not exist`,
+      );
+      // An id that names no number (or one past the Java int range) is not found as given.
+      for (const shardId of ['ABKLFD8', '2.14E4', '2147483648', 'shardId-002147483648']) {
+        const unnamed = await failure(
+          client.send(
+            new GetShardIteratorCommand({ StreamName: 'forms', ShardId: shardId, ShardIteratorType: 'LATEST' }),
+          ),
+        );
+        expect(unnamed.name).toBe('ResourceNotFoundException');
+        expect(unnamed.message).toBe(
+          `Could not find shard ${shardId} in stream forms under account ${ACCOUNT}.`,
+        );
+      }
+    });
+
     it('describes account limits', async () => {
       const limits = await client.send(new DescribeLimitsCommand({}));
       expect(limits.ShardLimit).toBe(20_000);
@@ -804,6 +863,48 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       const page = await client.send(new GetRecordsCommand({ ShardIterator }));
       expect(page.Records).toEqual([]);
+    });
+
+    it('names the shard in ResourceNotFoundException for a missing or deleted stream', async () => {
+      const missing = await failure(
+        client.send(
+          new GetShardIteratorCommand({
+            StreamName: 'never',
+            ShardId: 'shardId-000000000001',
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        ),
+      );
+      expect(missing.name).toBe('ResourceNotFoundException');
+      expect(missing.message).toBe(
+        `Shard shardId-000000000001 in stream never under account ${ACCOUNT} does not exist`,
+      );
+
+      await createActive('vanishing', 2);
+      const { ShardIterator } = await client.send(
+        new GetShardIteratorCommand({
+          StreamName: 'vanishing',
+          ShardId: 'shardId-000000000001',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      await client.send(new DeleteStreamCommand({ StreamName: 'vanishing' }));
+      await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 }, { StreamName: 'vanishing' });
+      const gone = await failure(client.send(new GetRecordsCommand({ ShardIterator })));
+      expect(gone.name).toBe('ResourceNotFoundException');
+      expect(gone.message).toBe(
+        `Shard shardId-000000000001 in stream vanishing under account ${ACCOUNT} does not exist`,
+      );
+      const again = await failure(
+        client.send(
+          new GetShardIteratorCommand({
+            StreamName: 'vanishing',
+            ShardId: 'shardId-000000000001',
+            ShardIteratorType: 'LATEST',
+          }),
+        ),
+      );
+      expect(again.message).toBe(gone.message);
     });
 
     it('rejects a bad iterator and an expired one', async () => {

@@ -41,10 +41,11 @@ describe('Engine errors', () => {
     await rejects(engine.listShards(target), 'ResourceNotFoundException', message);
     await rejects(engine.putRecord({ ...target, ...record() }), 'ResourceNotFoundException', message);
     await rejects(engine.putRecords({ ...target, Records: [record()] }), 'ResourceNotFoundException', message);
+    // GetShardIterator names the shard it cannot find (reference §2.10).
     await rejects(
       engine.getShardIterator({ ...target, ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' }),
       'ResourceNotFoundException',
-      message,
+      'Shard shardId-000000000000 in stream nope under account 000000000000 does not exist',
     );
     await rejects(engine.increaseStreamRetentionPeriod({ ...target, RetentionPeriodHours: 48 }), 'ResourceNotFoundException');
     await rejects(engine.decreaseStreamRetentionPeriod({ ...target, RetentionPeriodHours: 24 }), 'ResourceNotFoundException');
