@@ -1409,6 +1409,10 @@ export class Engine {
 
   async getRecords(input: K.GetRecordsInput): Promise<K.GetRecordsOutput> {
     validateInput('GetRecords', input);
+    if (input.Limit !== undefined && input.Limit > GET_RECORDS_LIMIT_MAX) {
+      // InvalidArgumentException as the API documents it; the wording is Runnel's own.
+      throw fail.invalid(`The Limit parameter (${input.Limit}) cannot be greater than ${GET_RECORDS_LIMIT_MAX}.`);
+    }
     const now = this.clock();
     const position = this.iterators.decode(input.ShardIterator);
     if (!position) throw fail.invalid('Invalid ShardIterator.');

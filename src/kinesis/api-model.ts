@@ -11,7 +11,6 @@ import {
   CONSUMER_NAME_CHARS_MAX,
   DATA_BYTES_MAX,
   DESCRIBE_STREAM_LIMIT_MAX,
-  GET_RECORDS_LIMIT_MAX,
   KMS_KEY_ID_CHARS_MAX,
   LIST_SHARDS_MAX_RESULTS_MAX,
   LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX,
@@ -405,7 +404,9 @@ export const OPERATION_MODELS = {
   }),
   GetRecords: operation('GetRecordsInput', {
     ShardIterator: required(SHARD_ITERATOR),
-    Limit: limit('GetRecordsInputLimit', GET_RECORDS_LIMIT_MAX),
+    // No upper bound here, unlike the model's 10000: above GET_RECORDS_LIMIT_MAX Kinesis answers
+    // InvalidArgumentException, which the engine raises (validation.ts says why).
+    Limit: { type: 'integer', shape: 'GetRecordsInputLimit', min: NON_EMPTY },
     StreamARN: STREAM_ARN,
     StreamId: STREAM_ID,
     DryRun: BOOLEAN,

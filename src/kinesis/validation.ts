@@ -37,6 +37,9 @@
  * - `RetentionPeriodHours` has no range in the model; the engine checks 24–8760 and answers
  *   InvalidArgumentException in Kinesis's words. `Data` above the stream's record size (1 MiB by
  *   default) is likewise the engine's check; the model's bound is 10485760 bytes.
+ * - GetRecords `Limit` has only its lower bound (1) here: above 10000 Kinesis answers
+ *   InvalidArgumentException, not ValidationException (the API documentation of GetRecords), so
+ *   the engine checks it.
  * - Tag characters and the reserved `aws:` prefix are rules of the operations, not of the model:
  *   `checkTags` checks them, and answers InvalidArgumentException.
  * - `StreamId` (reserved by AWS) is accepted as any string and otherwise ignored.

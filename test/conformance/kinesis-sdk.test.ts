@@ -865,6 +865,28 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(page.Records).toEqual([]);
     });
 
+    it('refuses a GetRecords Limit above 10000 with InvalidArgumentException, below 1 in Coral format', async () => {
+      const { ShardIterator } = await client.send(
+        new GetShardIteratorCommand({
+          StreamName: 'records',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      const above = await failure(client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_001 })));
+      expect(above.name).toBe('InvalidArgumentException');
+      expect(above.message).toBe('The Limit parameter (10001) cannot be greater than 10000.');
+      expect(above.$metadata.httpStatusCode).toBe(400);
+      const below = await failure(client.send(new GetRecordsCommand({ ShardIterator, Limit: 0 })));
+      expect(below.name).toBe('ValidationException');
+      expect(below.message).toBe(
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: " +
+          'Member must have value greater than or equal to 1',
+      );
+      const page = await client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+      expect(page.NextShardIterator).toBeTruthy();
+    });
+
     it('names the shard in ResourceNotFoundException for a missing or deleted stream', async () => {
       const missing = await failure(
         client.send(

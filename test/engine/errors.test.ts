@@ -124,7 +124,11 @@ describe('Engine errors', () => {
       ShardIteratorType: 'TRIM_HORIZON',
     });
     await rejects(engine.getRecords({ ShardIterator, Limit: 0 }), 'ValidationException', /greater than or equal to 1/);
-    await rejects(engine.getRecords({ ShardIterator, Limit: 10_001 }), 'ValidationException', /less than or equal to 10000/);
+    await rejects(
+      engine.getRecords({ ShardIterator, Limit: 10_001 }),
+      'InvalidArgumentException',
+      'The Limit parameter (10001) cannot be greater than 10000.',
+    );
     const issued = now;
     now += 300_001;
     await rejects(
