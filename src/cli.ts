@@ -39,7 +39,8 @@ Options (each also read from the environment variable shown; a flag wins):
   --fsync            msync before acknowledging writes (survives power loss; default survives
                      kill -9 only)                            RUNNEL_FSYNC=1
   --enforce-limits   throttle every shard as a provisioned Kinesis shard does: 1 MiB/s and
-                     1,000 records/s written, 2 MiB/s and 5 GetRecords/s read RUNNEL_ENFORCE_LIMITS=1
+                     1,000 records/s written; 2 MiB/s, 5 GetRecords/s and 5 GetShardIterator/s
+                     read                                     RUNNEL_ENFORCE_LIMITS=1
   --stream-transition-ms <n>  how long a new stream stays CREATING and a deleted one DELETING
                      (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
                                                               RUNNEL_STREAM_TRANSITION_MS (0)

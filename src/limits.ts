@@ -86,6 +86,8 @@ export const SHARD_WRITE_BYTES_PER_SEC = 1 * MIB;
 export const SHARD_WRITE_RECORDS_PER_SEC = 1000;
 export const SHARD_READ_BYTES_PER_SEC = 2 * MIB;
 export const SHARD_READ_CALLS_PER_SEC = 5;
+/** GetShardIterator calls per second per shard. */
+export const SHARD_ITERATOR_CALLS_PER_SEC = 5;
 
 // ---- Runnel: stream lifecycle ---------------------------------------------------------------
 

@@ -69,7 +69,8 @@ export interface EngineOptions {
   clock?: () => number;
   /**
    * Limits mode: throttle every shard exactly as a provisioned Kinesis shard (1 MiB/s and
-   * 1,000 records/s written, 2 MiB/s and 5 GetRecords calls/s read), default false.
+   * 1,000 records/s written, 2 MiB/s and 5 GetRecords calls/s read, 5 GetShardIterator calls/s),
+   * default false.
    */
   enforceLimits?: boolean;
 }
@@ -1201,6 +1202,10 @@ export class Engine {
     validateInput('GetShardIterator', input);
     const { stream, shard, ordinal, hint } = this.startingPosition(input);
     dryRun(input);
+    const throttle = this.throttleOf(shard);
+    if (throttle && !throttle.admitIterator(this.clock())) {
+      throw new KinesisError('ProvisionedThroughputExceededException', this.rateExceeded(stream, shard));
+    }
     const ShardIterator = this.iterators.encode({
       issuedMs: this.clock(),
       streamName: stream.name,

@@ -8,9 +8,11 @@
  *   ProvisionedThroughputExceededException; PutRecord: the call);
  * - reads: SHARD_READ_CALLS_PER_SEC GetRecords calls and SHARD_READ_BYTES_PER_SEC bytes; a read
  *   may overdraw the byte bucket, and calls are refused until it has refilled, which is how a
- *   10 MiB read makes the following seconds throttle.
+ *   10 MiB read makes the following seconds throttle;
+ * - iterators: SHARD_ITERATOR_CALLS_PER_SEC GetShardIterator calls.
  */
 import {
+  SHARD_ITERATOR_CALLS_PER_SEC,
   SHARD_READ_BYTES_PER_SEC,
   SHARD_READ_CALLS_PER_SEC,
   SHARD_WRITE_BYTES_PER_SEC,
@@ -48,12 +50,14 @@ export class ShardThrottle {
   private readonly writeBytes: TokenBucket;
   private readonly readCalls: TokenBucket;
   private readonly readBytes: TokenBucket;
+  private readonly iteratorCalls: TokenBucket;
 
   constructor(nowMs: number) {
     this.writeRecords = new TokenBucket(SHARD_WRITE_RECORDS_PER_SEC, nowMs);
     this.writeBytes = new TokenBucket(SHARD_WRITE_BYTES_PER_SEC, nowMs);
     this.readCalls = new TokenBucket(SHARD_READ_CALLS_PER_SEC, nowMs);
     this.readBytes = new TokenBucket(SHARD_READ_BYTES_PER_SEC, nowMs);
+    this.iteratorCalls = new TokenBucket(SHARD_ITERATOR_CALLS_PER_SEC, nowMs);
   }
 
   /** Admits one record of `bytes` (data plus partition key) if the shard has room for it. */
@@ -68,6 +72,13 @@ export class ShardThrottle {
   admitRead(nowMs: number): boolean {
     if (this.readCalls.refill(nowMs) < 1 || this.readBytes.refill(nowMs) < 0) return false;
     this.readCalls.take(1);
+    return true;
+  }
+
+  /** Admits one GetShardIterator call, unless the shard had its share this second. */
+  admitIterator(nowMs: number): boolean {
+    if (this.iteratorCalls.refill(nowMs) < 1) return false;
+    this.iteratorCalls.take(1);
     return true;
   }
 

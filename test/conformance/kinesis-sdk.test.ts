@@ -7,6 +7,7 @@
  *  - the uWebSockets.js port with `NodeHttpHandler`.
  * Each transport gets its own server (in-process `startServer`, free ports, temp data dir, the
  * real Engine with a 200 ms CREATING/DELETING transition and a clock the tests can move).
+ * One more server, in limits mode with a clock that stands still, checks throttling.
  * Errors are checked by Kinesis error name and full message.
  */
 
@@ -1131,5 +1132,68 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         expect(error.$metadata.attempts).toBe(1);
       }
     });
+  });
+});
+
+describe('Kinesis API in limits mode', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+  /** The engine's clock: it stands still unless a test moves it, so no allowance refills. */
+  let nowMs = Date.now();
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-conformance-limits-'));
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 1,
+      engineOptions: { enforceLimits: true, clock: () => nowMs },
+    });
+    client = new KinesisClient({
+      endpoint: server.kinesisUrl,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      // The SDK retries throttling; one attempt shows each refusal as it is.
+      maxAttempts: 1,
+    });
+    await client.send(new CreateStreamCommand({ StreamName: 'limited', ShardCount: 2 }));
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('allows 5 GetShardIterator calls per second per shard, then throttles', async () => {
+    const iterator = (ShardId: string) =>
+      client.send(
+        new GetShardIteratorCommand({ StreamName: 'limited', ShardId, ShardIteratorType: 'LATEST' }),
+      );
+    for (let call = 0; call < 5; call++) {
+      // Any form of the shard's id counts against the same shard.
+      expect((await iterator(call % 2 === 0 ? 'shardId-000000000000' : 'shardId-0')).ShardIterator).toBeTruthy();
+    }
+    const throttled = await failure(iterator('shardId-000000000000'));
+    expect(throttled.name).toBe('ProvisionedThroughputExceededException');
+    expect(throttled.message).toBe(
+      `Rate exceeded for shard shardId-000000000000 in stream limited under account ${ACCOUNT}.`,
+    );
+    expect(throttled.$metadata.httpStatusCode).toBe(400);
+    // The other shard has an allowance of its own.
+    for (let call = 0; call < 5; call++) await iterator('shardId-000000000001');
+    // A fifth of a second refills one call; a whole second all five.
+    nowMs += 200;
+    await iterator('shardId-000000000000');
+    expect((await failure(iterator('shardId-000000000000'))).name).toBe(
+      'ProvisionedThroughputExceededException',
+    );
+    nowMs += 1000;
+    for (let call = 0; call < 5; call++) await iterator('shardId-000000000000');
+    expect((await failure(iterator('shardId-000000000000'))).name).toBe(
+      'ProvisionedThroughputExceededException',
+    );
   });
 });
