@@ -18,6 +18,7 @@
  *    frames.
  */
 import { KinesisError, isErrorCode } from '../errors.js';
+import { checkStreamName, checkSubscribeArguments, checkWindowBytes } from './arguments.js';
 import {
   HASH_WORDS,
   bigIntToWords,
@@ -115,7 +116,11 @@ export interface ConnectOptions {
   routing?: 'client' | 'server';
   /** Lower the puts in flight below the server's limit. */
   putsInFlightMax?: number;
-  /** Bytes each subscription keeps granted and unconsumed (default 8 MiB). */
+  /**
+   * Bytes each subscription keeps granted and unconsumed (default 8 MiB): an integer from 1 to
+   * 1 GiB, the most credit a server keeps for a subscription (else connect throws a
+   * ValidationException).
+   */
   subscribeWindowBytes?: number;
   /** Protocol PING interval (default 20 s; 0 disables keep-alive). */
   keepAliveIntervalMs?: number;
@@ -150,12 +155,15 @@ export interface SubscribePosition {
   type: StartingPositionType;
   /** For AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER. */
   sequenceNumber?: string;
-  /** For AT_TIMESTAMP: a Date or epoch ms. */
+  /**
+   * For AT_TIMESTAMP (required there): a Date or epoch ms. A time before 1970 precedes every
+   * record, as any time before the first record does.
+   */
   timestamp?: Date | number;
 }
 
 export interface SubscribeOptions {
-  /** Overrides the connection's subscribeWindowBytes. */
+  /** Overrides the connection's subscribeWindowBytes (the same range: 1 byte to 1 GiB). */
   windowBytes?: number;
 }
 
@@ -788,6 +796,9 @@ export class RunnelClient {
 
   /** Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. */
   static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
+    if (options.subscribeWindowBytes !== undefined) {
+      checkWindowBytes(options.subscribeWindowBytes, 'subscribeWindowBytes');
+    }
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const WebSocketClass =
       options.WebSocket ?? (options.tls ? undefined : global) ?? (await loadNodeWebSocket(options.tls));
@@ -858,10 +869,26 @@ export class RunnelClient {
   ): { id: number; answer: Promise<ServerFrame> } {
     if (this.closeError) return { id: 0, answer: Promise.reject(this.closeError) };
     const id = this.allocateId();
+    // Encoded before the request is registered: a field the frame cannot hold (the callers
+    // check their arguments first) fails the call and leaves no request behind.
+    let frame: Uint8Array | readonly Uint8Array[];
+    try {
+      frame = frameOf(id);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new KinesisError('ValidationException', `1 validation error detected: ${error.message}`);
+    }
+    let pending!: Pending;
     const answer = new Promise<ServerFrame>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onAnswer });
+      pending = { resolve, reject, onAnswer };
     });
-    this.transmit(frameOf(id));
+    this.pending.set(id, pending);
+    try {
+      this.transmit(frame);
+    } catch (error) {
+      this.pending.delete(id);
+      throw error;
+    }
     return { id, answer };
   }
 
@@ -989,6 +1016,7 @@ export class RunnelClient {
 
   /** Every shard of a stream with its hash-key range (open and closed, in shard-id order). */
   async listShards(streamName: string): Promise<ShardMapEntry[]> {
+    checkStreamName(streamName);
     const frame = await this.request((id) => encodeListShards(id, streamName)).answer;
     if (frame.opcode !== Opcode.SHARD_MAP) throw unexpected('LIST_SHARDS');
     return frame.shards;
@@ -1098,6 +1126,7 @@ export class RunnelClient {
     records: readonly RecordInput[],
   ): Promise<PutBatchResult> {
     checkRecords(records);
+    checkStreamName(streamName);
     const router = this.routing === 'client' ? await this.routerFor(streamName) : undefined;
     const prefix = putPrefixBytes(streamName);
     const parts: PutPart[] = [];
@@ -1149,6 +1178,7 @@ export class RunnelClient {
     recordCount: number,
     options: { routed?: boolean } = {},
   ): Promise<PutBatchResult> {
+    checkStreamName(streamName);
     const records = new Int32Array(recordCount);
     for (let i = 0; i < recordCount; i++) records[i] = i;
     const part: PutPart = { records, routedShardId: undefined };
@@ -1161,6 +1191,9 @@ export class RunnelClient {
   /**
    * Subscribes to one shard from a starting position. Resolves once the server accepted (or
    * throws its error, e.g. ResourceNotFoundException); records flow as the iterator is pulled.
+   * The stream, shard and position are checked as GetShardIterator checks them, with its errors
+   * (ValidationException for a name or type outside the API model, InvalidArgumentException
+   * for AT_TIMESTAMP without a timestamp), the ones the frame could not carry before sending.
    */
   async subscribe(
     streamName: string,
@@ -1168,17 +1201,18 @@ export class RunnelClient {
     position: SubscribePosition,
     options: SubscribeOptions = {},
   ): Promise<RunnelSubscription> {
-    const { timestamp: at } = position;
-    const timestamp = at instanceof Date ? at.getTime() : at;
+    const { type, sequenceNumber, timestampMs } = checkSubscribeArguments(streamName, shardId, position);
+    const windowBytes =
+      options.windowBytes === undefined ? this.windowBytes : checkWindowBytes(options.windowBytes, 'windowBytes');
     let subscription: RunnelSubscription | undefined;
     const { answer } = this.request((requestId) =>
       encodeSubscribe(requestId, {
-        position: position.type,
+        position: type,
         initialCredit: 0,
-        timestampMs: position.type === 'AT_TIMESTAMP' ? timestamp ?? 0 : 0,
+        timestampMs,
         streamName,
         shardId,
-        sequenceNumber: position.sequenceNumber ?? '',
+        sequenceNumber,
       }),
       (frame) => {
         // Registered at once: RECORDS for it may be next in the same read.
@@ -1191,7 +1225,7 @@ export class RunnelClient {
           frame.startOrdinal,
           frame.watermark,
           frame.sequenceBase,
-          options.windowBytes ?? this.windowBytes,
+          windowBytes,
         );
         this.subscriptions.set(frame.requestId, subscription);
       },
