@@ -487,11 +487,15 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
   private granted = 0;
   private received = 0;
   private released = 0;
-  private waiter: (() => void) | undefined;
+  /** Calls of nextBatch waiting for a batch, woken together when one arrives or on the end. */
+  private waiters: Array<() => void> = [];
   private ended = false;
   private endError: Error | undefined;
   private current: SubscribedRecord[] = [];
   private currentIndex = 0;
+  /** next() calls not yet settled: each runs once the one before it settled. */
+  private nextsPending = 0;
+  private lastNext: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly client: RunnelClient,
@@ -529,7 +533,7 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
       this.nextOrdinal = Math.max(this.nextOrdinal, fields.baseOrdinal + fields.recordCount);
       this.queue.push(batch);
     });
-    if (this.waiter) {
+    if (this.waiters.length > 0) {
       this.grant(true);
       this.wake();
     }
@@ -551,9 +555,10 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
   }
 
   private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.();
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   /** Grants what the window allows; small grants only when the consumer is waiting. */
@@ -569,7 +574,10 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
 
   // -- consumed by the application --
 
-  /** The next batch with a record to deliver, or undefined once the subscription ended. */
+  /**
+   * The next batch with a record to deliver, or undefined once the subscription ended. Calls
+   * may overlap: each batch goes to one of them, in the order they wait.
+   */
   async nextBatch(): Promise<ReceivedBatch | undefined> {
     for (;;) {
       if (this.queueHead < this.queue.length) {
@@ -590,7 +598,7 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
       }
       this.grant(true);
       await new Promise<void>((resolve) => {
-        this.waiter = resolve;
+        this.waiters.push(resolve);
       });
     }
   }
@@ -608,7 +616,24 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
     }
   }
 
-  async next(): Promise<IteratorResult<SubscribedRecord, undefined>> {
+  /**
+   * The next record. Calls may overlap (Promise.all, a race with a timeout): they are queued, as
+   * an async generator queues them, so each record goes to one call, in call order, and every
+   * call settles (done) once the subscription ends.
+   */
+  next(): Promise<IteratorResult<SubscribedRecord, undefined>> {
+    if (this.nextsPending === 0 && this.currentIndex < this.current.length) {
+      return Promise.resolve({ done: false, value: this.current[this.currentIndex++]! });
+    }
+    this.nextsPending++;
+    const result = this.lastNext.then(() => this.nextRecord()).finally(() => {
+      this.nextsPending--;
+    });
+    this.lastNext = result.catch(() => undefined);
+    return result;
+  }
+
+  private async nextRecord(): Promise<IteratorResult<SubscribedRecord, undefined>> {
     while (this.currentIndex >= this.current.length) {
       const batch = await this.nextBatch();
       if (!batch) return { done: true, value: undefined };
