@@ -96,8 +96,13 @@ const CLOSE_NORMAL = 1000;
  * WebSocket API lets a page send (1000 or 3000–4999; a browser throws on 1002).
  */
 const CLOSE_PROTOCOL_ERROR = 4002;
-/** Missed keep-alive answers after which a connection is declared dead. */
+/**
+ * Keep-alive PINGs in a row that may go unanswered before the connection is declared dead: a
+ * PING is missed when nothing at all arrives within one interval of sending it (§5.2).
+ */
 const KEEPALIVE_MISSES_MAX = 2;
+/** The close code a connection declared dead reports: 1006, closed without a close frame. */
+const CLOSE_ABNORMAL = 1006;
 /** A subscription grants credit back once this fraction of its window is free. */
 const GRANT_FRACTION = 4;
 /** Request ids are u32; 0 is reserved. */
@@ -122,7 +127,11 @@ export interface ConnectOptions {
    * ValidationException).
    */
   subscribeWindowBytes?: number;
-  /** Protocol PING interval (default 20 s; 0 disables keep-alive). */
+  /**
+   * Protocol PING interval (default 20 s; 0 disables keep-alive). When two PINGs in a row get
+   * no answer (nothing at all arrives for an interval after each), the connection is declared
+   * dead: pending requests and subscriptions fail at once with ServiceUnavailableException.
+   */
   keepAliveIntervalMs?: number;
   /** How long connect waits for the connection and WELCOME (default 10 s). */
   connectTimeoutMs?: number;
@@ -794,6 +803,9 @@ export class RunnelClient {
   private fatalError: KinesisError | undefined;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private lastHeardMs = Date.now();
+  /** When the last keep-alive PING was sent (0: none yet), and how many in a row were missed. */
+  private keepAliveSentMs = 0;
+  private keepAliveMisses = 0;
   private onClosed!: () => void;
 
   private constructor(
@@ -814,7 +826,7 @@ export class RunnelClient {
     ws.onerror = () => undefined; // onclose follows and carries the outcome.
     const interval = options.keepAliveIntervalMs ?? WS_KEEPALIVE_INTERVAL_MS;
     if (interval > 0) {
-      this.keepAlive = setInterval(() => this.checkAlive(interval), interval);
+      this.keepAlive = setInterval(() => this.checkAlive(), interval);
       (this.keepAlive as { unref?: () => void }).unref?.();
     }
   }
@@ -988,7 +1000,6 @@ export class RunnelClient {
   }
 
   private onClose(code: number, reason: string): void {
-    clearInterval(this.keepAlive);
     const detail = `code ${code}${reason ? `: ${reason}` : ''}`;
     const error = this.fatalError
       ? new KinesisError(
@@ -996,6 +1007,13 @@ export class RunnelClient {
           `${this.fatalError.message} (connection closed, ${detail})`,
         )
       : closedError(detail);
+    this.finish(error);
+  }
+
+  /** The connection is over: everything pending fails with `error` (subscriptions end on close()). */
+  private finish(error: KinesisError): void {
+    if (this.closeError) return;
+    clearInterval(this.keepAlive);
     this.closeError = error;
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
@@ -1008,13 +1026,37 @@ export class RunnelClient {
     this.onClosed();
   }
 
-  private checkAlive(intervalMs: number): void {
-    if (Date.now() - this.lastHeardMs > intervalMs * (KEEPALIVE_MISSES_MAX + 0.5)) {
-      this.fatalError = closedError('no answer to keep-alive pings');
-      this.ws.close(CLOSE_NORMAL, 'keep-alive timeout');
+  /**
+   * The keep-alive tick: counts the last PING missed if nothing arrived since it was sent, and
+   * sends the next. The PING is an ordinary request (its id allocated like any other, so no
+   * answer is taken for another's); its failure on close is expected and ignored.
+   */
+  private checkAlive(): void {
+    const missed = this.keepAliveSentMs > 0 && this.lastHeardMs < this.keepAliveSentMs;
+    this.keepAliveMisses = missed ? this.keepAliveMisses + 1 : 0;
+    if (this.keepAliveMisses >= KEEPALIVE_MISSES_MAX) {
+      this.declareDead();
       return;
     }
-    this.sendFrame(encodePing(0));
+    this.keepAliveSentMs = Date.now();
+    this.request((id) => encodePing(id)).answer.catch(() => undefined);
+  }
+
+  /**
+   * Fails everything at once on a connection whose peer stopped answering: a closing handshake
+   * would wait for that peer too. The socket is closed in the background.
+   */
+  private declareDead(): void {
+    const ws = this.ws;
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      ws.close(CLOSE_NORMAL, 'keep-alive timeout');
+    } catch {
+      // Closed already: nothing left to release.
+    }
+    const misses = `no answer to ${KEEPALIVE_MISSES_MAX} keep-alive pings in a row`;
+    this.finish(closedError(`code ${CLOSE_ABNORMAL}: ${misses}`));
   }
 
   /** Resolves with the round-trip time of a protocol PING, in ms. */
