@@ -105,6 +105,11 @@ const KEEPALIVE_MISSES_MAX = 2;
 const CLOSE_ABNORMAL = 1006;
 /** A subscription grants credit back once this fraction of its window is free. */
 const GRANT_FRACTION = 4;
+/** HTTP statuses of a refused upgrade the client reports as not retryable (§10). */
+const HTTP_CLIENT_ERROR_MIN = 400;
+const HTTP_CLIENT_ERROR_MAX = 499;
+const HTTP_FORBIDDEN = 403;
+const HTTP_NOT_FOUND = 404;
 /** Request ids are u32; 0 is reserved. */
 const REQUEST_ID_MAX = 0xffffffff;
 /** Bytes per record a batch needs beyond key and data: three varints of at most 5 bytes. */
@@ -183,6 +188,24 @@ function toError(name: string, message: string): KinesisError {
 function unexpected(request: string): KinesisError {
   const message = `The server answered ${request} unexpectedly`;
   return new KinesisError('InternalFailureException', message);
+}
+
+/**
+ * A client error (4xx) answering the upgrade: the server does not serve the protocol at that URL
+ * (`runnel serve` answers any path it does not serve with 403), and trying again will not help.
+ * Other statuses are left to the retryable ServiceUnavailableException.
+ */
+function upgradeRefused(status: number, url: string): KinesisError | undefined {
+  if (status < HTTP_CLIENT_ERROR_MIN || status > HTTP_CLIENT_ERROR_MAX) return undefined;
+  const refused = `The server refused the WebSocket upgrade to ${url} with HTTP status ${status}`;
+  if (status !== HTTP_NOT_FOUND && status !== HTTP_FORBIDDEN) {
+    return new KinesisError('ValidationException', `${refused}.`);
+  }
+  return new KinesisError(
+    'ResourceNotFoundException',
+    `${refused}: no Runnel protocol version ${PROTOCOL_VERSION} is served there ` +
+      `(a wrong port, or a path other than ${PROTOCOL_PATH}).`,
+  );
 }
 
 function closedError(detail: string): KinesisError {
@@ -831,7 +854,13 @@ export class RunnelClient {
     }
   }
 
-  /** Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. */
+  /**
+   * Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. A
+   * connection that fails or closes before WELCOME is a ServiceUnavailableException, which may
+   * be retried; an upgrade the server refuses with a client error (4xx, as a path it does not
+   * serve is refused), seen by the built-in Node client, is not retryable: ResourceNotFoundException
+   * for 403 and 404, ValidationException for the others.
+   */
   static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
     if (options.subscribeWindowBytes !== undefined) {
       checkWindowBytes(options.subscribeWindowBytes, 'subscribeWindowBytes');
@@ -839,7 +868,8 @@ export class RunnelClient {
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const WebSocketClass =
       options.WebSocket ?? (options.tls ? undefined : global) ?? (await loadNodeWebSocket(options.tls));
-    const ws = new WebSocketClass(protocolUrl(url, options.path ?? PROTOCOL_PATH));
+    const target = protocolUrl(url, options.path ?? PROTOCOL_PATH);
+    const ws = new WebSocketClass(target);
     const viewsOk = (WebSocketClass as { deliversUint8Array?: boolean }).deliversUint8Array;
     ws.binaryType = viewsOk ? 'uint8array' : 'arraybuffer';
     const timeoutMs = options.connectTimeoutMs ?? WS_CONNECT_TIMEOUT_MS;
@@ -848,12 +878,20 @@ export class RunnelClient {
         ws.close();
         reject(closedError(`no WELCOME within ${timeoutMs} ms`));
       }, timeoutMs);
+      // The built-in Node client reports the HTTP status of a refused upgrade (a browser does not).
+      let refusedStatus: number | undefined;
       ws.onclose = (event) => {
         clearTimeout(timer);
+        if (refusedStatus !== undefined) {
+          const refusal = upgradeRefused(refusedStatus, target);
+          if (refusal) return reject(refusal);
+        }
         const reason = event.reason ? `: ${event.reason}` : '';
         reject(closedError(`code ${event.code}${reason} before WELCOME`));
       };
-      ws.onerror = () => undefined;
+      ws.onerror = (event: { status?: unknown } | undefined) => {
+        if (typeof event?.status === 'number') refusedStatus = event.status;
+      };
       ws.onmessage = (event) => {
         clearTimeout(timer);
         try {

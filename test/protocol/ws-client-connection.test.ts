@@ -7,7 +7,10 @@
  *    socket stays open, no close handshake comes back), the connection is declared dead once two
  *    PINGs in a row went unanswered, about two intervals after the first of them, and pending
  *    requests and subscriptions fail at once, without waiting for a close handshake; while the
- *    server answers PINGs, an unanswered request is left pending.
+ *    server answers PINGs, an unanswered request is left pending;
+ *  - an upgrade the server refuses with a client error (a path the real front end does not
+ *    serve: 403) fails connect() with an error that is not retried, naming the status and URL;
+ *    a server error (5xx) stays the retryable ServiceUnavailableException.
  */
 import { createHash } from 'node:crypto';
 import { type Server, type Socket, createServer } from 'node:net';
@@ -26,6 +29,7 @@ import {
   encodeSubscribed,
   encodeWelcome,
 } from '../../src/protocol/frames.js';
+import { startServer } from '../../src/server/server.js';
 import { type ServedEngine, type TestServer, serveEngine } from '../helpers/ws-server.js';
 
 let served: ServedEngine;
@@ -258,6 +262,51 @@ describe('WebSocket client: a server that stops answering', () => {
       await expect(client.listStreams()).rejects.toMatchObject({ name: 'ServiceUnavailableException' });
     } finally {
       stopping.close();
+    }
+  });
+});
+
+/** A TCP server answering every upgrade request with `status` and closing. */
+async function refusingServer(status: string): Promise<{ url: string; close: () => void }> {
+  const refusing = createServer((socket) => {
+    socket.once('data', () => socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\n\r\n`));
+  });
+  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+  const { port } = refusing.address() as { port: number };
+  return { url: `ws://127.0.0.1:${port}`, close: () => refusing.close() };
+}
+
+describe('WebSocket client: a refused upgrade', () => {
+  it('fails connect() without retry on a client error, naming the status and URL', async () => {
+    const running = await startServer({ port: 0, wsPort: 0, engine });
+    try {
+      const refused = RunnelClient.connect(`${running.wsUrl!}/v2`);
+      await expect(refused).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+        retryable: false,
+        message: expect.stringMatching(/refused the WebSocket upgrade to ws:\/\/127\.0\.0\.1:\d+\/v2 with HTTP status 403/),
+      });
+      const client = await RunnelClient.connect(running.wsUrl!);
+      expect(await client.listStreams()).toEqual(['alive']);
+      await client.close();
+    } finally {
+      await running.close();
+    }
+    const badRequest = await refusingServer('400 Bad Request');
+    const unavailable = await refusingServer('503 Service Unavailable');
+    try {
+      await expect(RunnelClient.connect(badRequest.url)).rejects.toMatchObject({
+        name: 'ValidationException',
+        retryable: false,
+        message: expect.stringContaining('with HTTP status 400'),
+      });
+      await expect(RunnelClient.connect(unavailable.url)).rejects.toMatchObject({
+        name: 'ServiceUnavailableException',
+        retryable: true,
+      });
+    } finally {
+      badRequest.close();
+      unavailable.close();
     }
   });
 });
