@@ -1220,6 +1220,13 @@ export class RunnelClient {
    * as one batch per shard (client routing) or one batch (server routing), cut further only to
    * respect the server's batch size limit. Throttled records are reported per record, as
    * PutRecords does; a request-level error (unknown stream, invalid record) is thrown.
+   *
+   * Order: puts on one connection are stored in the order they were sent, per shard, with one
+   * exception (docs/protocol.md §6.1). With client routing, a put refused because the cached
+   * shard map was stale (the stream was re-created or resharded) is sent again unrouted when the
+   * refusal arrives, so puts sent after it, and accepted before then, may be stored before it.
+   * For strict order across such a change, await each put before sending the next, or connect
+   * with `routing: 'server'`.
    */
   async putRecords(streamName: string, records: readonly RecordInput[]): Promise<PutRecordsOutput> {
     return (await this.putRecordBatch(streamName, records)).toOutput();
@@ -1275,7 +1282,10 @@ export class RunnelClient {
    * server splits it if its records belong to several shards; with `routed`, the caller states
    * that they all belong to one shard (it built the batch per shard from the shard map), and the
    * server checks that instead of hashing every key (docs/protocol.md §6.1). A routed batch the
-   * server refuses as spanning shards is sent again unrouted.
+   * server refuses as spanning shards is sent again unrouted, when the refusal arrives: puts sent
+   * after it, and accepted before then, may be stored before it. For strict order across a
+   * stream's re-creation or resharding, await each routed put before sending the next, or send
+   * batches unrouted.
    */
   async putEncodedBatch(
     streamName: string,
