@@ -6,8 +6,10 @@
  *
  *  - stream names, shard ids, iterator types, sequence numbers and timestamps are checked against
  *    the Kinesis API model (src/kinesis/api-model.ts), as GetShardIterator's model-driven
- *    validation checks them, and refused in its words: one ValidationException listing every
- *    failing member in model order, `Value '…' at 'streamName' failed to satisfy constraint: …`;
+ *    validation checks them (a put's or LIST_SHARDS's stream name as PutRecords's and
+ *    ListShards's), and refused in its words: one ValidationException listing every
+ *    failing member in model order (`Value '…' at 'streamName' failed to satisfy constraint:
+ *    …`);
  *  - an AT_TIMESTAMP position without a timestamp is refused with GetShardIterator's
  *    InvalidArgumentException.
  *
@@ -33,7 +35,7 @@ const WINDOW_BYTES_MIN = 1;
  * (docs/protocol.md §7.3). It ignores grants beyond it, which the client would count as in
  * flight for good.
  */
-export const WINDOW_BYTES_MAX = WS_CREDIT_BYTES_MAX;
+const WINDOW_BYTES_MAX = WS_CREDIT_BYTES_MAX;
 
 const NOT_NULL = 'Member must not be null';
 
@@ -118,7 +120,8 @@ class Failures {
 
 /** A stream operation names no stream: the server's words for it (validation.ts). */
 function noStream(): KinesisError {
-  return new KinesisError('InvalidArgumentException', 'Neither StreamName nor StreamARN was provided.');
+  const message = 'Neither StreamName nor StreamARN was provided.';
+  return new KinesisError('InvalidArgumentException', message);
 }
 
 /** Checks the stream name of a put or LIST_SHARDS, as the Kinesis API model constrains it. */
@@ -165,7 +168,8 @@ export function checkSubscribeArguments(
     else if (typeof timestamp === 'number') timestampMs = new Date(timestamp).getTime();
     if (Number.isNaN(timestampMs)) {
       // A Date of a number outside the Date range is invalid too, as GetShardIterator sees it.
-      const shown = timestamp instanceof Date || typeof timestamp === 'number' ? 'Invalid Date' : timestamp;
+      const isTime = timestamp instanceof Date || typeof timestamp === 'number';
+      const shown = isTime ? 'Invalid Date' : timestamp;
       failures.add(shown, 'timestamp', 'Member must be of type timestamp');
     }
   }
@@ -192,9 +196,11 @@ export function checkWindowBytes(windowBytes: unknown, path: string): number {
   if (typeof windowBytes !== 'number' || !Number.isInteger(windowBytes)) {
     failures.add(windowBytes, path, 'Member must be of type integer');
   } else if (windowBytes < WINDOW_BYTES_MIN) {
-    failures.add(windowBytes, path, `Member must have value greater than or equal to ${WINDOW_BYTES_MIN}`);
+    const constraint = `Member must have value greater than or equal to ${WINDOW_BYTES_MIN}`;
+    failures.add(windowBytes, path, constraint);
   } else if (windowBytes > WINDOW_BYTES_MAX) {
-    failures.add(windowBytes, path, `Member must have value less than or equal to ${WINDOW_BYTES_MAX}`);
+    const constraint = `Member must have value less than or equal to ${WINDOW_BYTES_MAX}`;
+    failures.add(windowBytes, path, constraint);
   }
   failures.throwIfAny();
   return windowBytes as number;

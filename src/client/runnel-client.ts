@@ -857,9 +857,9 @@ export class RunnelClient {
   /**
    * Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. A
    * connection that fails or closes before WELCOME is a ServiceUnavailableException, which may
-   * be retried; an upgrade the server refuses with a client error (4xx, as a path it does not
-   * serve is refused), seen by the built-in Node client, is not retryable: ResourceNotFoundException
-   * for 403 and 404, ValidationException for the others.
+   * be retried. An upgrade the server refuses with a client error (4xx, as it refuses a path it
+   * does not serve), which the built-in Node client sees, is not retryable:
+   * ResourceNotFoundException for 403 and 404, ValidationException for the others.
    */
   static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
     if (options.subscribeWindowBytes !== undefined) {
@@ -951,7 +951,8 @@ export class RunnelClient {
       frame = frameOf(id);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
-      throw new KinesisError('ValidationException', `1 validation error detected: ${error.message}`);
+      const message = `1 validation error detected: ${error.message}`;
+      throw new KinesisError('ValidationException', message);
     }
     let pending!: Pending;
     const answer = new Promise<ServerFrame>((resolve, reject) => {
@@ -1048,7 +1049,7 @@ export class RunnelClient {
     this.finish(error);
   }
 
-  /** The connection is over: everything pending fails with `error` (subscriptions end on close()). */
+  /** The connection is over: what is pending fails with `error` (subscriptions end on close()). */
   private finish(error: KinesisError): void {
     if (this.closeError) return;
     clearInterval(this.keepAlive);
@@ -1316,9 +1317,11 @@ export class RunnelClient {
     position: SubscribePosition,
     options: SubscribeOptions = {},
   ): Promise<RunnelSubscription> {
-    const { type, sequenceNumber, timestampMs } = checkSubscribeArguments(streamName, shardId, position);
-    const windowBytes =
-      options.windowBytes === undefined ? this.windowBytes : checkWindowBytes(options.windowBytes, 'windowBytes');
+    const { type, sequenceNumber, timestampMs } =
+      checkSubscribeArguments(streamName, shardId, position);
+    const windowBytes = options.windowBytes === undefined
+      ? this.windowBytes
+      : checkWindowBytes(options.windowBytes, 'windowBytes');
     let subscription: RunnelSubscription | undefined;
     const { answer } = this.request((requestId) =>
       encodeSubscribe(requestId, {
