@@ -99,6 +99,8 @@ export interface ErrorEventLike {
   type: 'error';
   error: Error;
   message: string;
+  /** The HTTP status of an upgrade the server answered with something other than 101. */
+  status?: number;
 }
 
 const textDecoder = new TextDecoder();
@@ -495,7 +497,8 @@ export class NodeWebSocket {
     }
     const accept = createHash('sha1').update(this.key + GUID).digest('base64');
     if (status?.[1] !== '101') {
-      this.fail(new Error(`WebSocket upgrade refused: ${lines[0] ?? 'no status line'}`));
+      const error = new Error(`WebSocket upgrade refused: ${lines[0] ?? 'no status line'}`);
+      this.fail(error, status ? Number(status[1]) : undefined);
       return false;
     }
     const upgraded = headers.get('upgrade')?.toLowerCase() === 'websocket';
@@ -678,8 +681,10 @@ export class NodeWebSocket {
     this.closeTimer.unref?.();
   }
 
-  private fail(error: Error): void {
-    this.onerror?.({ type: 'error', error, message: error.message });
+  private fail(error: Error, status?: number): void {
+    const event: ErrorEventLike = { type: 'error', error, message: error.message };
+    if (status !== undefined) event.status = status;
+    this.onerror?.(event);
     this.socket.destroy();
   }
 

@@ -18,6 +18,7 @@
  *    frames.
  */
 import { KinesisError, isErrorCode } from '../errors.js';
+import { checkStreamName, checkSubscribeArguments, checkWindowBytes } from './arguments.js';
 import {
   HASH_WORDS,
   bigIntToWords,
@@ -95,10 +96,20 @@ const CLOSE_NORMAL = 1000;
  * WebSocket API lets a page send (1000 or 3000–4999; a browser throws on 1002).
  */
 const CLOSE_PROTOCOL_ERROR = 4002;
-/** Missed keep-alive answers after which a connection is declared dead. */
+/**
+ * Keep-alive PINGs in a row that may go unanswered before the connection is declared dead: a
+ * PING is missed when nothing at all arrives within one interval of sending it (§5.2).
+ */
 const KEEPALIVE_MISSES_MAX = 2;
+/** The close code a connection declared dead reports: 1006, closed without a close frame. */
+const CLOSE_ABNORMAL = 1006;
 /** A subscription grants credit back once this fraction of its window is free. */
 const GRANT_FRACTION = 4;
+/** HTTP statuses of a refused upgrade the client reports as not retryable (§10). */
+const HTTP_CLIENT_ERROR_MIN = 400;
+const HTTP_CLIENT_ERROR_MAX = 499;
+const HTTP_FORBIDDEN = 403;
+const HTTP_NOT_FOUND = 404;
 /** Request ids are u32; 0 is reserved. */
 const REQUEST_ID_MAX = 0xffffffff;
 /** Bytes per record a batch needs beyond key and data: three varints of at most 5 bytes. */
@@ -115,9 +126,17 @@ export interface ConnectOptions {
   routing?: 'client' | 'server';
   /** Lower the puts in flight below the server's limit. */
   putsInFlightMax?: number;
-  /** Bytes each subscription keeps granted and unconsumed (default 8 MiB). */
+  /**
+   * Bytes each subscription keeps granted and unconsumed (default 8 MiB): an integer from 1 to
+   * 1 GiB, the most credit a server keeps for a subscription (else connect throws a
+   * ValidationException).
+   */
   subscribeWindowBytes?: number;
-  /** Protocol PING interval (default 20 s; 0 disables keep-alive). */
+  /**
+   * Protocol PING interval (default 20 s; 0 disables keep-alive). When two PINGs in a row get
+   * no answer (nothing at all arrives for an interval after each), the connection is declared
+   * dead: pending requests and subscriptions fail at once with ServiceUnavailableException.
+   */
   keepAliveIntervalMs?: number;
   /** How long connect waits for the connection and WELCOME (default 10 s). */
   connectTimeoutMs?: number;
@@ -150,12 +169,15 @@ export interface SubscribePosition {
   type: StartingPositionType;
   /** For AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER. */
   sequenceNumber?: string;
-  /** For AT_TIMESTAMP: a Date or epoch ms. */
+  /**
+   * For AT_TIMESTAMP (required there): a Date or epoch ms. A time before 1970 precedes every
+   * record, as any time before the first record does.
+   */
   timestamp?: Date | number;
 }
 
 export interface SubscribeOptions {
-  /** Overrides the connection's subscribeWindowBytes. */
+  /** Overrides the connection's subscribeWindowBytes (the same range: 1 byte to 1 GiB). */
   windowBytes?: number;
 }
 
@@ -166,6 +188,24 @@ function toError(name: string, message: string): KinesisError {
 function unexpected(request: string): KinesisError {
   const message = `The server answered ${request} unexpectedly`;
   return new KinesisError('InternalFailureException', message);
+}
+
+/**
+ * A client error (4xx) answering the upgrade: the server does not serve the protocol at that URL
+ * (`runnel serve` answers any path it does not serve with 403), and trying again will not help.
+ * Other statuses are left to the retryable ServiceUnavailableException.
+ */
+function upgradeRefused(status: number, url: string): KinesisError | undefined {
+  if (status < HTTP_CLIENT_ERROR_MIN || status > HTTP_CLIENT_ERROR_MAX) return undefined;
+  const refused = `The server refused the WebSocket upgrade to ${url} with HTTP status ${status}`;
+  if (status !== HTTP_NOT_FOUND && status !== HTTP_FORBIDDEN) {
+    return new KinesisError('ValidationException', `${refused}.`);
+  }
+  return new KinesisError(
+    'ResourceNotFoundException',
+    `${refused}: no Runnel protocol version ${PROTOCOL_VERSION} is served there ` +
+      `(a wrong port, or a path other than ${PROTOCOL_PATH}).`,
+  );
 }
 
 function closedError(detail: string): KinesisError {
@@ -479,11 +519,15 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
   private granted = 0;
   private received = 0;
   private released = 0;
-  private waiter: (() => void) | undefined;
+  /** Calls of nextBatch waiting for a batch, woken together when one arrives or on the end. */
+  private waiters: Array<() => void> = [];
   private ended = false;
   private endError: Error | undefined;
   private current: SubscribedRecord[] = [];
   private currentIndex = 0;
+  /** next() calls not yet settled: each runs once the one before it settled. */
+  private nextsPending = 0;
+  private lastNext: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly client: RunnelClient,
@@ -521,7 +565,7 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
       this.nextOrdinal = Math.max(this.nextOrdinal, fields.baseOrdinal + fields.recordCount);
       this.queue.push(batch);
     });
-    if (this.waiter) {
+    if (this.waiters.length > 0) {
       this.grant(true);
       this.wake();
     }
@@ -543,9 +587,10 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
   }
 
   private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.();
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   /** Grants what the window allows; small grants only when the consumer is waiting. */
@@ -561,7 +606,10 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
 
   // -- consumed by the application --
 
-  /** The next batch with a record to deliver, or undefined once the subscription ended. */
+  /**
+   * The next batch with a record to deliver, or undefined once the subscription ended. Calls
+   * may overlap: each batch goes to one of them, in the order they wait.
+   */
   async nextBatch(): Promise<ReceivedBatch | undefined> {
     for (;;) {
       if (this.queueHead < this.queue.length) {
@@ -582,7 +630,7 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
       }
       this.grant(true);
       await new Promise<void>((resolve) => {
-        this.waiter = resolve;
+        this.waiters.push(resolve);
       });
     }
   }
@@ -600,7 +648,24 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
     }
   }
 
-  async next(): Promise<IteratorResult<SubscribedRecord, undefined>> {
+  /**
+   * The next record. Calls may overlap (Promise.all, a race with a timeout): they are queued, as
+   * an async generator queues them, so each record goes to one call, in call order, and every
+   * call settles (done) once the subscription ends.
+   */
+  next(): Promise<IteratorResult<SubscribedRecord, undefined>> {
+    if (this.nextsPending === 0 && this.currentIndex < this.current.length) {
+      return Promise.resolve({ done: false, value: this.current[this.currentIndex++]! });
+    }
+    this.nextsPending++;
+    const result = this.lastNext.then(() => this.nextRecord()).finally(() => {
+      this.nextsPending--;
+    });
+    this.lastNext = result.catch(() => undefined);
+    return result;
+  }
+
+  private async nextRecord(): Promise<IteratorResult<SubscribedRecord, undefined>> {
     while (this.currentIndex >= this.current.length) {
       const batch = await this.nextBatch();
       if (!batch) return { done: true, value: undefined };
@@ -761,6 +826,9 @@ export class RunnelClient {
   private fatalError: KinesisError | undefined;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private lastHeardMs = Date.now();
+  /** When the last keep-alive PING was sent (0: none yet), and how many in a row were missed. */
+  private keepAliveSentMs = 0;
+  private keepAliveMisses = 0;
   private onClosed!: () => void;
 
   private constructor(
@@ -781,17 +849,27 @@ export class RunnelClient {
     ws.onerror = () => undefined; // onclose follows and carries the outcome.
     const interval = options.keepAliveIntervalMs ?? WS_KEEPALIVE_INTERVAL_MS;
     if (interval > 0) {
-      this.keepAlive = setInterval(() => this.checkAlive(interval), interval);
+      this.keepAlive = setInterval(() => this.checkAlive(), interval);
       (this.keepAlive as { unref?: () => void }).unref?.();
     }
   }
 
-  /** Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. */
+  /**
+   * Connects to `ws://host:port` (the protocol path is appended) and waits for WELCOME. A
+   * connection that fails or closes before WELCOME is a ServiceUnavailableException, which may
+   * be retried. An upgrade the server refuses with a client error (4xx, as it refuses a path it
+   * does not serve), which the built-in Node client sees, is not retryable:
+   * ResourceNotFoundException for 403 and 404, ValidationException for the others.
+   */
   static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
+    if (options.subscribeWindowBytes !== undefined) {
+      checkWindowBytes(options.subscribeWindowBytes, 'subscribeWindowBytes');
+    }
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const WebSocketClass =
       options.WebSocket ?? (options.tls ? undefined : global) ?? (await loadNodeWebSocket(options.tls));
-    const ws = new WebSocketClass(protocolUrl(url, options.path ?? PROTOCOL_PATH));
+    const target = protocolUrl(url, options.path ?? PROTOCOL_PATH);
+    const ws = new WebSocketClass(target);
     const viewsOk = (WebSocketClass as { deliversUint8Array?: boolean }).deliversUint8Array;
     ws.binaryType = viewsOk ? 'uint8array' : 'arraybuffer';
     const timeoutMs = options.connectTimeoutMs ?? WS_CONNECT_TIMEOUT_MS;
@@ -800,12 +878,20 @@ export class RunnelClient {
         ws.close();
         reject(closedError(`no WELCOME within ${timeoutMs} ms`));
       }, timeoutMs);
+      // The built-in Node client reports the HTTP status of a refused upgrade (a browser does not).
+      let refusedStatus: number | undefined;
       ws.onclose = (event) => {
         clearTimeout(timer);
+        if (refusedStatus !== undefined) {
+          const refusal = upgradeRefused(refusedStatus, target);
+          if (refusal) return reject(refusal);
+        }
         const reason = event.reason ? `: ${event.reason}` : '';
         reject(closedError(`code ${event.code}${reason} before WELCOME`));
       };
-      ws.onerror = () => undefined;
+      ws.onerror = (event: { status?: unknown } | undefined) => {
+        if (typeof event?.status === 'number') refusedStatus = event.status;
+      };
       ws.onmessage = (event) => {
         clearTimeout(timer);
         try {
@@ -858,10 +944,27 @@ export class RunnelClient {
   ): { id: number; answer: Promise<ServerFrame> } {
     if (this.closeError) return { id: 0, answer: Promise.reject(this.closeError) };
     const id = this.allocateId();
+    // Encoded before the request is registered: a field the frame cannot hold (the callers
+    // check their arguments first) fails the call and leaves no request behind.
+    let frame: Uint8Array | readonly Uint8Array[];
+    try {
+      frame = frameOf(id);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      const message = `1 validation error detected: ${error.message}`;
+      throw new KinesisError('ValidationException', message);
+    }
+    let pending!: Pending;
     const answer = new Promise<ServerFrame>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onAnswer });
+      pending = { resolve, reject, onAnswer };
     });
-    this.transmit(frameOf(id));
+    this.pending.set(id, pending);
+    try {
+      this.transmit(frame);
+    } catch (error) {
+      this.pending.delete(id);
+      throw error;
+    }
     return { id, answer };
   }
 
@@ -936,7 +1039,6 @@ export class RunnelClient {
   }
 
   private onClose(code: number, reason: string): void {
-    clearInterval(this.keepAlive);
     const detail = `code ${code}${reason ? `: ${reason}` : ''}`;
     const error = this.fatalError
       ? new KinesisError(
@@ -944,6 +1046,13 @@ export class RunnelClient {
           `${this.fatalError.message} (connection closed, ${detail})`,
         )
       : closedError(detail);
+    this.finish(error);
+  }
+
+  /** The connection is over: what is pending fails with `error` (subscriptions end on close()). */
+  private finish(error: KinesisError): void {
+    if (this.closeError) return;
+    clearInterval(this.keepAlive);
     this.closeError = error;
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
@@ -956,13 +1065,37 @@ export class RunnelClient {
     this.onClosed();
   }
 
-  private checkAlive(intervalMs: number): void {
-    if (Date.now() - this.lastHeardMs > intervalMs * (KEEPALIVE_MISSES_MAX + 0.5)) {
-      this.fatalError = closedError('no answer to keep-alive pings');
-      this.ws.close(CLOSE_NORMAL, 'keep-alive timeout');
+  /**
+   * The keep-alive tick: counts the last PING missed if nothing arrived since it was sent, and
+   * sends the next. The PING is an ordinary request (its id allocated like any other, so no
+   * answer is taken for another's); its failure on close is expected and ignored.
+   */
+  private checkAlive(): void {
+    const missed = this.keepAliveSentMs > 0 && this.lastHeardMs < this.keepAliveSentMs;
+    this.keepAliveMisses = missed ? this.keepAliveMisses + 1 : 0;
+    if (this.keepAliveMisses >= KEEPALIVE_MISSES_MAX) {
+      this.declareDead();
       return;
     }
-    this.sendFrame(encodePing(0));
+    this.keepAliveSentMs = Date.now();
+    this.request((id) => encodePing(id)).answer.catch(() => undefined);
+  }
+
+  /**
+   * Fails everything at once on a connection whose peer stopped answering: a closing handshake
+   * would wait for that peer too. The socket is closed in the background.
+   */
+  private declareDead(): void {
+    const ws = this.ws;
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      ws.close(CLOSE_NORMAL, 'keep-alive timeout');
+    } catch {
+      // Closed already: nothing left to release.
+    }
+    const misses = `no answer to ${KEEPALIVE_MISSES_MAX} keep-alive pings in a row`;
+    this.finish(closedError(`code ${CLOSE_ABNORMAL}: ${misses}`));
   }
 
   /** Resolves with the round-trip time of a protocol PING, in ms. */
@@ -989,6 +1122,7 @@ export class RunnelClient {
 
   /** Every shard of a stream with its hash-key range (open and closed, in shard-id order). */
   async listShards(streamName: string): Promise<ShardMapEntry[]> {
+    checkStreamName(streamName);
     const frame = await this.request((id) => encodeListShards(id, streamName)).answer;
     if (frame.opcode !== Opcode.SHARD_MAP) throw unexpected('LIST_SHARDS');
     return frame.shards;
@@ -1087,6 +1221,13 @@ export class RunnelClient {
    * as one batch per shard (client routing) or one batch (server routing), cut further only to
    * respect the server's batch size limit. Throttled records are reported per record, as
    * PutRecords does; a request-level error (unknown stream, invalid record) is thrown.
+   *
+   * Order: puts on one connection are stored in the order they were sent, per shard, with one
+   * exception (docs/protocol.md §6.1). With client routing, a put refused because the cached
+   * shard map was stale (the stream was re-created or resharded) is sent again unrouted when the
+   * refusal arrives, so puts sent after it, and accepted before then, may be stored before it.
+   * For strict order across such a change, await each put before sending the next, or connect
+   * with `routing: 'server'`.
    */
   async putRecords(streamName: string, records: readonly RecordInput[]): Promise<PutRecordsOutput> {
     return (await this.putRecordBatch(streamName, records)).toOutput();
@@ -1098,6 +1239,7 @@ export class RunnelClient {
     records: readonly RecordInput[],
   ): Promise<PutBatchResult> {
     checkRecords(records);
+    checkStreamName(streamName);
     const router = this.routing === 'client' ? await this.routerFor(streamName) : undefined;
     const prefix = putPrefixBytes(streamName);
     const parts: PutPart[] = [];
@@ -1141,7 +1283,10 @@ export class RunnelClient {
    * server splits it if its records belong to several shards; with `routed`, the caller states
    * that they all belong to one shard (it built the batch per shard from the shard map), and the
    * server checks that instead of hashing every key (docs/protocol.md §6.1). A routed batch the
-   * server refuses as spanning shards is sent again unrouted.
+   * server refuses as spanning shards is sent again unrouted, when the refusal arrives: puts sent
+   * after it, and accepted before then, may be stored before it. For strict order across a
+   * stream's re-creation or resharding, await each routed put before sending the next, or send
+   * batches unrouted.
    */
   async putEncodedBatch(
     streamName: string,
@@ -1149,6 +1294,7 @@ export class RunnelClient {
     recordCount: number,
     options: { routed?: boolean } = {},
   ): Promise<PutBatchResult> {
+    checkStreamName(streamName);
     const records = new Int32Array(recordCount);
     for (let i = 0; i < recordCount; i++) records[i] = i;
     const part: PutPart = { records, routedShardId: undefined };
@@ -1161,6 +1307,9 @@ export class RunnelClient {
   /**
    * Subscribes to one shard from a starting position. Resolves once the server accepted (or
    * throws its error, e.g. ResourceNotFoundException); records flow as the iterator is pulled.
+   * The stream, shard and position are checked as GetShardIterator checks them, with its errors
+   * (ValidationException for a name or type outside the API model, InvalidArgumentException
+   * for AT_TIMESTAMP without a timestamp), the ones the frame could not carry before sending.
    */
   async subscribe(
     streamName: string,
@@ -1168,17 +1317,20 @@ export class RunnelClient {
     position: SubscribePosition,
     options: SubscribeOptions = {},
   ): Promise<RunnelSubscription> {
-    const { timestamp: at } = position;
-    const timestamp = at instanceof Date ? at.getTime() : at;
+    const { type, sequenceNumber, timestampMs } =
+      checkSubscribeArguments(streamName, shardId, position);
+    const windowBytes = options.windowBytes === undefined
+      ? this.windowBytes
+      : checkWindowBytes(options.windowBytes, 'windowBytes');
     let subscription: RunnelSubscription | undefined;
     const { answer } = this.request((requestId) =>
       encodeSubscribe(requestId, {
-        position: position.type,
+        position: type,
         initialCredit: 0,
-        timestampMs: position.type === 'AT_TIMESTAMP' ? timestamp ?? 0 : 0,
+        timestampMs,
         streamName,
         shardId,
-        sequenceNumber: position.sequenceNumber ?? '',
+        sequenceNumber,
       }),
       (frame) => {
         // Registered at once: RECORDS for it may be next in the same read.
@@ -1191,7 +1343,7 @@ export class RunnelClient {
           frame.startOrdinal,
           frame.watermark,
           frame.sequenceBase,
-          options.windowBytes ?? this.windowBytes,
+          windowBytes,
         );
         this.subscriptions.set(frame.requestId, subscription);
       },
