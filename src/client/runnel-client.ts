@@ -23,6 +23,8 @@ import {
   HASH_WORDS,
   bigIntToWords,
   compareWords,
+  explicitHashKeyFormMessage,
+  isExplicitHashKeyForm,
   md5Words,
   parseExplicitHashKey,
 } from '../kinesis/hash-key.js';
@@ -802,6 +804,11 @@ function checkRecords(records: readonly RecordInput[]): void {
         `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed ` +
           'to satisfy constraint: Member must not be null',
       );
+    }
+    // The batch encoding writes an empty key as none, so the server could not refuse it.
+    const explicit = records[i]!.ExplicitHashKey;
+    if (explicit !== undefined && !isExplicitHashKeyForm(explicit)) {
+      throw new KinesisError('ValidationException', explicitHashKeyFormMessage(explicit, i));
     }
   }
 }

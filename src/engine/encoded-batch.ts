@@ -10,9 +10,9 @@
 import { isUtf8 } from 'node:buffer';
 import { KinesisError, fail } from '../errors.js';
 import {
-  EXPLICIT_HASH_KEY_PATTERN,
   HASH_WORDS,
   bigIntToWords,
+  explicitHashKeyFormMessage,
   isExplicitHashKeyForm,
   md5Words,
   parseExplicitHashKey,
@@ -89,14 +89,7 @@ function hashKeyWords(
 ): KinesisError | undefined {
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
-  if (!isExplicitHashKeyForm(text)) {
-    // As PutRecords's model check words it (src/kinesis/validation.ts).
-    return new KinesisError(
-      'ValidationException',
-      `1 validation error detected: Value '${text}' at 'records.${record + 1}.member.explicitHashKey' failed to ` +
-        `satisfy constraint: Member must satisfy regular expression pattern: ${EXPLICIT_HASH_KEY_PATTERN}`,
-    );
-  }
+  if (!isExplicitHashKeyForm(text)) return new KinesisError('ValidationException', explicitHashKeyFormMessage(text, record));
   const key = parseExplicitHashKey(text);
   if (key === undefined) {
     return fail.invalid(

@@ -272,6 +272,17 @@ export function isExplicitHashKeyForm(value: string): boolean {
   return EXPLICIT_HASH_KEY_FORM.test(value);
 }
 
+/**
+ * What PutRecords's model check says of record `record` (0-based) when its ExplicitHashKey
+ * `value` does not have the model's form (src/kinesis/validation.ts words it the same).
+ */
+export function explicitHashKeyFormMessage(value: string, record: number): string {
+  return (
+    `1 validation error detected: Value '${value}' at 'records.${record + 1}.member.explicitHashKey' failed to ` +
+    `satisfy constraint: Member must satisfy regular expression pattern: ${EXPLICIT_HASH_KEY_PATTERN}`
+  );
+}
+
 /** Parses an ExplicitHashKey; undefined when it is not a decimal in [0, 2^128 - 1]. */
 export function parseExplicitHashKey(value: string): bigint | undefined {
   if (!EXPLICIT_HASH_KEY_FORM.test(value)) return undefined;

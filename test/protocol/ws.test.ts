@@ -182,6 +182,13 @@ describe('WebSocket protocol: puts', () => {
       expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId, fatal: false, name: 'ValidationException' });
     }
     raw.close();
+    // An empty explicit hash key is refused as PutRecords refuses it, not sent as none.
+    await expect(
+      client.putRecords('acks', [{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '' }]),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining("Value '' at 'records.1.member.explicitHashKey'"),
+    });
     // An explicit hash key that is not a decimal is PutRecords's ValidationException, word for word.
     await expect(
       client.putRecords('acks', [{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' }]),
