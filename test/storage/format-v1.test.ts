@@ -29,7 +29,9 @@ describe('format v1 fixture', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     cpSync(FIXTURE, temp.dir, { recursive: true });
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024 });
+    // An hour after the records arrived: the open's retention pass would expire them today.
+    const clock = () => ARRIVAL.getTime() + 3_600_000;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024, clock });
     try {
       const first = await readShard(engine, 'golden', 'shardId-000000000000');
       const second = await readShard(engine, 'golden', 'shardId-000000000001');
