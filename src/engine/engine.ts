@@ -37,9 +37,10 @@ import {
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
-import { ShardIteratorCodec, javaDateString, type IteratorPosition } from '../kinesis/shard-iterator.js';
+import { javaDateString } from '../kinesis/java-date.js';
+import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
-import { checkTags, requireStreamTarget, validateInput } from '../kinesis/validation.js';
+import { checkTags, requireStreamTarget, requireTimestamp, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { OpenReply, RetentionReply, RoutedBatchCheck } from '../storage/worker-protocol.js';
@@ -1256,13 +1257,8 @@ export class Engine {
         ordinal = watermark;
         break;
       case 'AT_TIMESTAMP': {
-        if (input.Timestamp === undefined) {
-          throw fail.invalid(
-            'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. ' +
-              'Current request has no timestamp parameter.',
-          );
-        }
-        const ms = input.Timestamp.getTime();
+        requireTimestamp(type, input.Timestamp);
+        const ms = input.Timestamp!.getTime();
         if (ms > now) {
           throw fail.invalid(
             'The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. ' +

@@ -47,7 +47,7 @@
 
 import { KinesisError } from '../errors.js';
 import { VALIDATION_ERRORS_LISTED_MAX } from '../limits.js';
-import { javaDateString } from './shard-iterator.js';
+import { javaDateString } from './java-date.js';
 import { LINEAR_PATTERNS, OPERATION_MODELS, type MemberModel, type MemberType } from './api-model.js';
 
 export {
@@ -479,6 +479,20 @@ export function requireStreamTarget(input: { StreamName?: unknown; StreamARN?: u
     throw new KinesisError(
       'InvalidArgumentException',
       'Neither StreamName nor StreamARN was provided.',
+    );
+  }
+}
+
+/**
+ * GetShardIterator's own check of an AT_TIMESTAMP position without a timestamp (the model makes
+ * Timestamp optional), in Kinesis's words; the binary protocol's client makes it too.
+ */
+export function requireTimestamp(type: unknown, timestamp: unknown): void {
+  if (type === 'AT_TIMESTAMP' && (timestamp === undefined || timestamp === null)) {
+    throw new KinesisError(
+      'InvalidArgumentException',
+      'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. ' +
+        'Current request has no timestamp parameter.',
     );
   }
 }

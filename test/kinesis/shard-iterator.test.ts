@@ -1,7 +1,8 @@
 // Goal: shard iterators are opaque, at most 512 characters, round-trip their position and
 // cannot be forged or altered.
 import { describe, expect, it } from 'vitest';
-import { ShardIteratorCodec, javaDateString } from '../../src/kinesis/shard-iterator.js';
+import { javaDateString } from '../../src/kinesis/java-date.js';
+import { ShardIteratorCodec } from '../../src/kinesis/shard-iterator.js';
 
 const position = {
   issuedMs: 1764100000123,
