@@ -9,7 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import { CODEC_THREADS_MAX } from './server/codec-threads.js';
-import { STREAM_TRANSITION_MS_MAX } from './limits.js';
+import { MIB, PORT_MAX, SEGMENT_BYTES_MAX, STREAM_TRANSITION_MS_MAX, WORKERS_MAX } from './limits.js';
 
 import {
   DEFAULT_DATA_DIR,
@@ -36,7 +36,7 @@ Options (each also read from the environment variable shown; a flag wins):
   --codec-threads <n> threads that decode large JSON PutRecords bodies off the event loop;
                      0 = decode on it                        RUNNEL_CODEC_THREADS (CPU cores, max 8)
   --segment-mib <n>  size of each preallocated segment file   RUNNEL_SEGMENT_MIB (64)
-  --fsync            msync before acknowledging writes (survives power loss; default survives
+  --fsync            fdatasync before acknowledging writes (survives power loss; default survives
                      kill -9 only)                            RUNNEL_FSYNC=1
   --enforce-limits   throttle every shard as a provisioned Kinesis shard does: 1 MiB/s and
                      1,000 records/s written; 2 MiB/s, 5 GetRecords/s and 5 GetShardIterator/s
@@ -98,11 +98,16 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
   }
-  const port = integerOption('--port', values.port ?? env.RUNNEL_PORT, 0);
-  const wsPort = integerOption('--ws-port', values['ws-port'] ?? env.RUNNEL_WS_PORT, 0);
-  const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1);
+  const port = integerOption('--port', values.port ?? env.RUNNEL_PORT, 0, PORT_MAX);
+  const wsPort = integerOption('--ws-port', values['ws-port'] ?? env.RUNNEL_WS_PORT, 0, PORT_MAX);
+  const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1, WORKERS_MAX);
   const codecThreads = integerOption('--codec-threads', values['codec-threads'] ?? env.RUNNEL_CODEC_THREADS, 0);
-  const segmentMib = integerOption('--segment-mib', values['segment-mib'] ?? env.RUNNEL_SEGMENT_MIB, 1);
+  const segmentMib = integerOption(
+    '--segment-mib',
+    values['segment-mib'] ?? env.RUNNEL_SEGMENT_MIB,
+    1,
+    SEGMENT_BYTES_MAX / MIB,
+  );
   const transitionMs = integerOption(
     '--stream-transition-ms',
     values['stream-transition-ms'] ?? env.RUNNEL_STREAM_TRANSITION_MS,
@@ -113,7 +118,7 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
   const engineOptions = {
     fsync: flag(values.fsync, env.RUNNEL_FSYNC),
     enforceLimits: flag(values['enforce-limits'], env.RUNNEL_ENFORCE_LIMITS),
-    ...(segmentMib !== undefined ? { segmentBytes: segmentMib * 1024 * 1024 } : {}),
+    ...(segmentMib !== undefined ? { segmentBytes: segmentMib * MIB } : {}),
     ...(transitionMs !== undefined ? { streamTransitionMs: transitionMs } : {}),
   };
   return {

@@ -97,6 +97,11 @@ export const STREAM_TRANSITION_MS_MAX = 600_000;
 
 // ---- Runnel: storage -----------------------------------------------------------------------
 
+/** Most shard worker threads one engine starts (each is a thread with its own V8 heap). */
+export const WORKERS_MAX = 256;
+/** The highest TCP port number. */
+export const PORT_MAX = 65_535;
+
 /** Default size of one preallocated segment file. A batch larger than a segment gets a
  * segment of its own, sized to fit. */
 export const SEGMENT_BYTES_DEFAULT = 64 * MIB;

@@ -30,6 +30,8 @@ import {
   SEGMENT_BYTES_DEFAULT,
   SEGMENT_BYTES_MAX,
   SEGMENT_BYTES_MIN,
+  STREAM_TRANSITION_MS_MAX,
+  WORKERS_MAX,
   SHARD_ITERATOR_TTL_MS,
   TAGS_PER_STREAM_MAX,
   WORKER_BATCH_BYTES_MAX,
@@ -138,6 +140,34 @@ function dryRun(input: K.DryRunnable): void {
  */
 function exclusiveStart(shardId: string | undefined): string | undefined {
   return shardId === undefined ? undefined : (canonicalShardId(shardId) ?? shardId);
+}
+
+/** An option of Engine.open that is out of its range, or of the wrong type. */
+function badOption(name: string, value: unknown, expected: string): KinesisError {
+  const shown = typeof value === 'string' ? `'${value}'` : String(value);
+  return new KinesisError('ValidationException', `Engine.open: ${name} must be ${expected}, got ${shown}`);
+}
+
+/** An optional integer option in [min, max]. */
+function checkInteger(name: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw badOption(name, value, `an integer from ${min} to ${max}`);
+  }
+}
+
+/** Checks Engine.open's options before anything is opened: a bad one fails there, not later. */
+function checkOptions(options: EngineOptions): void {
+  if (typeof options !== 'object' || options === null) throw badOption('options', options, 'an object');
+  if (typeof options.dataDir !== 'string' || options.dataDir.trim() === '') {
+    throw badOption('dataDir', options.dataDir, 'a directory path');
+  }
+  checkInteger('workers', options.workers, 1, WORKERS_MAX);
+  checkInteger('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
+  checkInteger('streamTransitionMs', options.streamTransitionMs, 0, STREAM_TRANSITION_MS_MAX);
+  if (options.clock !== undefined && typeof options.clock !== 'function') {
+    throw badOption('clock', options.clock, 'a function returning epoch ms');
+  }
 }
 
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
@@ -262,6 +292,7 @@ export class Engine {
   private retentionTimer: NodeJS.Timeout | undefined;
   private nextWorker = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
 
   private constructor(
@@ -283,17 +314,14 @@ export class Engine {
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
-    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
-    if (segmentBytes < SEGMENT_BYTES_MIN || segmentBytes > SEGMENT_BYTES_MAX) {
-      throw new RangeError(`segmentBytes must be in [${SEGMENT_BYTES_MIN}, ${SEGMENT_BYTES_MAX}]`);
-    }
+    checkOptions(options);
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     let engine: Engine;
     try {
       const catalog = loadCatalog(dataDir);
-      const workers = Math.max(1, options.workers ?? availableParallelism());
+      const workers = options.workers ?? Math.min(availableParallelism(), WORKERS_MAX);
       engine = new Engine(dataDir, new WorkerPool(workers), catalog, lock, options);
     } catch (error) {
       lock.release();
@@ -345,9 +373,17 @@ export class Engine {
     this.retentionTimer.unref();
   }
 
-  /** Syncs and closes every shard, then stops the workers. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Syncs and closes every shard, then stops the workers and frees the data directory. Every
+   * call after it (but close) fails with ServiceUnavailableException; a second close waits for
+   * the first.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
     clearInterval(this.retentionTimer);
     for (const timer of this.timers) clearTimeout(timer);
@@ -357,6 +393,15 @@ export class Engine {
     await this.pool.close();
     for (const stream of this.streams.values()) for (const shard of stream.shards) shard.reader.close();
     this.lock.release();
+  }
+
+  /** Refuses a call on a closed engine: it would write a directory it no longer holds. */
+  private assertOpen(): void {
+    if (!this.closed) return;
+    throw new KinesisError(
+      'ServiceUnavailableException',
+      `This engine is closed (Engine.close() was called): open ${this.dataDir} again to use it.`,
+    );
   }
 
   private buildStream(record: StreamRecord): StreamState {
@@ -401,6 +446,7 @@ export class Engine {
 
   /** Deletes whole segments older than each stream's retention period. */
   async enforceRetention(): Promise<number> {
+    this.assertOpen();
     const now = this.clock();
     const byWorker = new Map<number, Array<{ shard: ShardState['descriptor']; cutoffMs: number }>>();
     for (const stream of this.streams.values()) {
@@ -472,6 +518,7 @@ export class Engine {
   // ---- control plane --------------------------------------------------------------------------------
 
   async createStream(input: K.CreateStreamInput): Promise<Record<string, never>> {
+    this.assertOpen();
     validateInput('CreateStream', input);
     const name = input.StreamName;
     if (this.streams.has(name)) {
@@ -556,6 +603,7 @@ export class Engine {
   }
 
   async deleteStream(input: K.DeleteStreamInput): Promise<Record<string, never>> {
+    this.assertOpen();
     validateInput('DeleteStream', input);
     const stream = this.target(input);
     if (stream.record.status === 'DELETING') return {};
@@ -583,6 +631,7 @@ export class Engine {
   }
 
   async describeStream(input: K.DescribeStreamInput): Promise<K.DescribeStreamOutput> {
+    this.assertOpen();
     validateInput('DescribeStream', input);
     const stream = this.target(input);
     const limit = Math.min(input.Limit ?? DESCRIBE_STREAM_RETURNED_MAX, DESCRIBE_STREAM_RETURNED_MAX);
@@ -600,6 +649,7 @@ export class Engine {
   }
 
   async describeStreamSummary(input: K.StreamTarget): Promise<K.DescribeStreamSummaryOutput> {
+    this.assertOpen();
     validateInput('DescribeStreamSummary', input);
     const stream = this.target(input);
     return {
@@ -628,6 +678,7 @@ export class Engine {
   }
 
   async listStreams(input: K.ListStreamsInput = {}): Promise<K.ListStreamsOutput> {
+    this.assertOpen();
     validateInput('ListStreams', input);
     let after = input.ExclusiveStartStreamName;
     if (input.NextToken !== undefined) {
@@ -658,6 +709,7 @@ export class Engine {
   }
 
   async listShards(input: K.ListShardsInput): Promise<K.ListShardsOutput> {
+    this.assertOpen();
     validateInput('ListShards', input);
     let streamName = input.StreamName;
     let after = exclusiveStart(input.ExclusiveStartShardId);
@@ -745,11 +797,13 @@ export class Engine {
   }
 
   async increaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
+    this.assertOpen();
     validateInput('IncreaseStreamRetentionPeriod', input);
     return this.changeRetention(input, 'increase');
   }
 
   async decreaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
+    this.assertOpen();
     validateInput('DecreaseStreamRetentionPeriod', input);
     return this.changeRetention(input, 'decrease');
   }
@@ -790,6 +844,7 @@ export class Engine {
   }
 
   async describeLimits(_input: Record<string, never> = {}): Promise<K.DescribeLimitsOutput> {
+    this.assertOpen();
     return {
       ShardLimit: ACCOUNT_SHARD_LIMIT,
       OpenShardCount: this.openShardCount(),
@@ -813,6 +868,7 @@ export class Engine {
   // ---- tags -------------------------------------------------------------------------------------------
 
   async addTagsToStream(input: K.AddTagsToStreamInput): Promise<Record<string, never>> {
+    this.assertOpen();
     validateInput('AddTagsToStream', input);
     const stream = this.target(input);
     checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
@@ -829,6 +885,7 @@ export class Engine {
   }
 
   async removeTagsFromStream(input: K.RemoveTagsFromStreamInput): Promise<Record<string, never>> {
+    this.assertOpen();
     validateInput('RemoveTagsFromStream', input);
     const stream = this.target(input);
     checkTags(input.TagKeys, [], false);
@@ -838,6 +895,7 @@ export class Engine {
   }
 
   async listTagsForStream(input: K.ListTagsForStreamInput): Promise<K.ListTagsForStreamOutput> {
+    this.assertOpen();
     validateInput('ListTagsForStream', input);
     const stream = this.target(input);
     const limit = Math.min(input.Limit ?? LIST_TAGS_LIMIT_MAX, LIST_TAGS_LIMIT_MAX);
@@ -855,6 +913,7 @@ export class Engine {
   // ---- data plane: writes ---------------------------------------------------------------------------
 
   async putRecord(input: K.PutRecordInput): Promise<K.PutRecordOutput> {
+    this.assertOpen();
     validateInput('PutRecord', input);
     const stream = this.writable(input);
     this.checkRecord(stream, input, 'data');
@@ -883,6 +942,7 @@ export class Engine {
   }
 
   async putRecords(input: K.PutRecordsInput): Promise<K.PutRecordsOutput> {
+    this.assertOpen();
     validateInput('PutRecords', input);
     const stream = this.writable(input);
     let totalBytes = 0;
@@ -930,6 +990,7 @@ export class Engine {
    * 10 MiB request limits do not apply; large calls are cut into batches internally.
    */
   async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
+    this.assertOpen();
     const stream = this.writable({ StreamName: streamName });
     const result = new BatchResult(stream.open, records.length);
     const pending: Array<Promise<void>> = [];
@@ -976,6 +1037,7 @@ export class Engine {
    * a one-shard stream (no key is hashed), it is putEncodedBatch.
    */
   async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
+    this.assertOpen();
     const stream = this.writable({ StreamName: streamName });
     const words = new Uint32Array(HASH_WORDS);
     const count = this.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
@@ -1002,6 +1064,7 @@ export class Engine {
    * one shard, split per shard otherwise.
    */
   async putEncodedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
+    this.assertOpen();
     const stream = this.writable({ StreamName: streamName });
     const hashed = hashEncodedBatch(batch, stream.record.maxRecordSizeKiB * KIB, stream.router.size > 1);
     return this.appendHashed(stream, batch, hashed.recordStart, hashed.hashWords);
@@ -1017,6 +1080,7 @@ export class Engine {
    * with ProvisionedThroughputExceededException, as PutRecords refuses it.
    */
   async putPreparedRecords(prepared: PreparedRecords): Promise<PutRecordBatchResult> {
+    this.assertOpen();
     const target: K.StreamTarget = {};
     if (prepared.StreamName !== undefined) target.StreamName = prepared.StreamName;
     if (prepared.StreamARN !== undefined) target.StreamARN = prepared.StreamARN;
@@ -1200,6 +1264,7 @@ export class Engine {
   // ---- data plane: reads ------------------------------------------------------------------------------
 
   async getShardIterator(input: K.GetShardIteratorInput): Promise<K.GetShardIteratorOutput> {
+    this.assertOpen();
     validateInput('GetShardIterator', input);
     const { stream, shard, ordinal, hint } = this.startingPosition(input);
     dryRun(input);
@@ -1307,6 +1372,7 @@ export class Engine {
    * the GetShardIterator input and throws the same errors.
    */
   async shardPosition(input: K.GetShardIteratorInput): Promise<{ ordinal: number; watermark: number }> {
+    this.assertOpen();
     validateInput('GetShardIterator', input);
     const { shard, ordinal } = this.startingPosition(input);
     return { ordinal, watermark: shard.index.nextOrdinal() };
@@ -1409,6 +1475,7 @@ export class Engine {
   }
 
   async getRecords(input: K.GetRecordsInput): Promise<K.GetRecordsOutput> {
+    this.assertOpen();
     validateInput('GetRecords', input);
     if (input.Limit !== undefined && input.Limit > GET_RECORDS_LIMIT_MAX) {
       // InvalidArgumentException as the API documents it; the wording is Runnel's own.
@@ -1525,6 +1592,7 @@ export class Engine {
 
   /** Kills a worker thread as a failed assertion would (tests of worker-failure handling). */
   async crashWorker(worker: number): Promise<void> {
+    this.assertOpen();
     await this.pool.run(worker, { kind: 'crash' }).catch(() => undefined);
   }
 }

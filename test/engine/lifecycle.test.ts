@@ -2,7 +2,7 @@
 // catalog (streams, shards, tags, retention) survives a reopen, a stream deleted and created
 // again under the same name starts empty, and retention deletes expired records.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -160,6 +160,73 @@ describe('retention inside a segment', () => {
       now += 24 * 3_600_000 - 1; // day3 is now a millisecond short of 25 h old, day3b of 24 h
       await second.enforceRetention();
       expect(await tags(second)).toEqual(['day3b-0', 'day3b-1', 'day3b-2']);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('Engine.open options', () => {
+  it('refuses an option out of its range or of the wrong type before opening anything', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const refused = (options: object, message: RegExp) =>
+      expect(Engine.open(options as EngineOptions)).rejects.toMatchObject({ name: 'ValidationException', message });
+    await refused({ dataDir: temp.dir, workers: Number.NaN }, /workers must be an integer from 1 to 256, got NaN/);
+    await refused({ dataDir: temp.dir, workers: 1.5 }, /workers must be an integer/);
+    await refused({ dataDir: temp.dir, workers: 0 }, /workers must be an integer/);
+    await refused({ dataDir: temp.dir, workers: Number.POSITIVE_INFINITY }, /workers must be an integer/);
+    await refused({ dataDir: temp.dir, workers: '2' }, /workers must be an integer from 1 to 256, got '2'/);
+    await refused({ dataDir: temp.dir, segmentBytes: Number.NaN }, /segmentBytes must be an integer from 65536/);
+    await refused({ dataDir: temp.dir, segmentBytes: 65536.5 }, /segmentBytes must be an integer/);
+    await refused({ dataDir: temp.dir, streamTransitionMs: -5 }, /streamTransitionMs must be an integer from 0 to 600000/);
+    await refused({ dataDir: temp.dir, streamTransitionMs: 2 ** 40 }, /streamTransitionMs must be an integer/);
+    await refused({ dataDir: '' }, /dataDir must be a directory path, got ''/);
+    await refused({ dataDir: 42 }, /dataDir must be a directory path, got 42/);
+    await refused({}, /dataDir must be a directory path, got undefined/);
+    await expect(Engine.open(undefined as unknown as EngineOptions)).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: /options must be an object/,
+    });
+    // Nothing was opened: the directory is free.
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    await engine.close();
+  });
+});
+
+describe('a closed engine', () => {
+  it('refuses every call without touching the directory, and a second close waits for the first', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const first = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    await first.createStream({ StreamName: 'kept', ShardCount: 1 });
+    await first.putRecord({ StreamName: 'kept', PartitionKey: 'k', Data: Buffer.from('before') });
+    const closing = first.close();
+    await first.close();
+    // Both closes are done: the directory is free at once.
+    const second = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    try {
+      await closing;
+      await second.createStream({ StreamName: 'other', ShardCount: 1 });
+      const closed = { name: 'ServiceUnavailableException', message: expect.stringMatching(/engine is closed/) };
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['putRecord', () => first.putRecord({ StreamName: 'kept', PartitionKey: 'k', Data: Buffer.from('late') })],
+        ['putRecords', () => first.putRecords({ StreamName: 'kept', Records: [{ PartitionKey: 'k', Data: Buffer.from('late') }] })],
+        ['addTagsToStream', () => first.addTagsToStream({ StreamName: 'kept', Tags: { late: 'yes' } })],
+        ['createStream', () => first.createStream({ StreamName: 'late', ShardCount: 1 })],
+        ['deleteStream', () => first.deleteStream({ StreamName: 'kept' })],
+        ['listStreams', () => first.listStreams()],
+        ['getShardIterator', () => first.getShardIterator({ StreamName: 'kept', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' })],
+        ['enforceRetention', () => first.enforceRetention()],
+      ];
+      for (const [name, call] of calls) {
+        await expect(call(), name).rejects.toMatchObject(closed);
+      }
+      // The open engine's catalog and log are as it left them.
+      expect((await second.listStreams()).StreamNames).toEqual(['kept', 'other']);
+      expect((await second.listTagsForStream({ StreamName: 'kept' })).Tags).toEqual([]);
+      const records = await readShard(second, 'kept', 'shardId-000000000000');
+      expect(records.map((record) => Buffer.from(record.Data).toString())).toEqual(['before']);
     } finally {
       await second.close();
     }

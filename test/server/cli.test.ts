@@ -130,6 +130,11 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     expect(await refused([], { RUNNEL_STREAM_TRANSITION_MS: '-1' })).toContain(
       "--stream-transition-ms must be an integer from 0 to 600000, got '-1'",
     );
+    // Ports beyond 65535 would wrap, segments beyond 1 GiB cannot be mapped, and each worker is a thread.
+    expect(await refused(['--ws-port', '70000'])).toContain("--ws-port must be an integer from 0 to 65535, got '70000'");
+    expect(await refused([], { RUNNEL_PORT: '99999' })).toContain("--port must be an integer from 0 to 65535, got '99999'");
+    expect(await refused(['--segment-mib', '2048'])).toContain("--segment-mib must be an integer from 1 to 1024, got '2048'");
+    expect(await refused(['--workers', '100000'])).toContain("--workers must be an integer from 1 to 256, got '100000'");
   });
 
   it('reads RUNNEL_* variables, prints one line, and exits 0 on SIGINT', async () => {
