@@ -98,9 +98,15 @@ export class UwsFrontEnd {
     options.configure?.(app);
     mountRoutes(app, options, counter);
     const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-      app.listen(options.host, options.port, (token) => {
+      // Exclusive: otherwise uWS sets SO_REUSEPORT, and a second server given the same port
+      // would start and silently take half of this one's connections. The native listen takes
+      // the options between port and callback with a host too, though its typings do not say so.
+      const listen = app.listen as unknown as ListenWithOptions;
+      listen.call(app, options.host, options.port, LISTEN_EXCLUSIVE_PORT, (token) => {
         if (token) resolve(token);
-        else reject(new Error(`uWS could not listen on ${options.host}:${options.port}`));
+        else {
+          reject(new Error(`uWS could not listen on ${options.host}:${options.port} (is the port in use?)`));
+        }
       });
     });
     const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
@@ -126,6 +132,17 @@ export class UwsFrontEnd {
     closable.close?.();
   }
 }
+
+/** uSockets' listen option that leaves SO_REUSEPORT off (exported by the binary, not the typings). */
+const LISTEN_EXCLUSIVE_PORT = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+
+/** uWS's listen with a host and listen options. */
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (listenSocket: uWS.us_listen_socket | false) => void,
+) => uWS.TemplatedApp;
 
 function mountRoutes(
   app: UwsApp,

@@ -7,6 +7,7 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,6 +43,18 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** A TCP port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 function post(base: string, operation: string, body: unknown): Promise<Response> {
   return fetch(`${base}/`, {
     method: 'POST',
@@ -62,6 +75,25 @@ describe('uWebSockets.js front end', () => {
     // The native server stamps its responses; the fallback (built on node:http) does not.
     const response = await fetch(`${server.wsUrl}/health`);
     expect(response.headers.get('uwebsockets')).toBe('20');
+  });
+
+  it('refuses to share its port with a second server', async () => {
+    // A port named explicitly, as the default 4568 is (uWS shares only such ports).
+    const port = await freePort();
+    const dirs = [mkdtempSync(join(tmpdir(), 'runnel-uws-')), mkdtempSync(join(tmpdir(), 'runnel-uws-'))];
+    const first = await startServer({ port: 0, wsPort: port, dataDir: dirs[0]!, workers: 1 });
+    try {
+      await expect(startServer({ port: 0, wsPort: port, dataDir: dirs[1]!, workers: 1 })).rejects.toThrow(
+        `uWS could not listen on 127.0.0.1:${port}`,
+      );
+      // The first server still answers, and the refused one left its data directory free.
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      const again = await startServer({ port: 0, wsPort: 0, dataDir: dirs[1]!, workers: 1 });
+      await again.close();
+    } finally {
+      await first.close();
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers /health', async () => {
