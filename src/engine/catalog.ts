@@ -49,7 +49,13 @@ export function loadCatalog(dataDir: string): CatalogFile {
   if (!existsSync(path)) {
     return { version: CATALOG_FORMAT_VERSION, iteratorSecret: randomBytes(32).toString('hex'), streams: [] };
   }
-  const catalog = JSON.parse(readFileSync(path, 'utf8')) as CatalogFile;
+  let catalog: CatalogFile;
+  try {
+    catalog = JSON.parse(readFileSync(path, 'utf8')) as CatalogFile;
+  } catch (error) {
+    // It is written whole and renamed into place, so only a hand edit or a failing disk breaks it.
+    throw new Error(`${path}: the catalog is not valid JSON (${(error as Error).message})`);
+  }
   if (catalog.version !== CATALOG_FORMAT_VERSION) {
     throw new Error(`${path}: catalog format ${catalog.version} is not supported`);
   }

@@ -268,6 +268,16 @@ describe('data directory lock', () => {
     await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(`in use by process ${process.ppid}`);
   });
 
+  it('names the catalog file when it cannot be read, and leaves the directory unlocked', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    writeFileSync(join(temp.dir, 'catalog.json'), '{ broken');
+    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(
+      `${join(temp.dir, 'catalog.json')}: the catalog is not valid JSON`,
+    );
+    expect(existsSync(join(temp.dir, 'LOCK'))).toBe(false);
+  });
+
   it('refuses a second engine on the same directory and frees it on close', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
