@@ -213,6 +213,8 @@ export const WS_SEND_BUFFER_BYTES_MAX = 16 * MIB;
 export const WS_COMMIT_WAIT_MS = 500;
 /** After a fatal protocol error, puts in flight get this long to be answered before the close. */
 export const WS_CLOSE_GRACE_MS = 5_000;
+/** At shutdown, how long past WS_CLOSE_GRACE_MS the server waits for connections' closes to come back. */
+export const WS_CLOSE_BACKSTOP_MS = 1_000;
 /** Client: protocol PING interval on a connection (a third of the idle timeout). */
 export const WS_KEEPALIVE_INTERVAL_MS = 20_000;
 /** Client: bytes a subscription keeps granted and unconsumed (its memory bound). */

@@ -27,6 +27,7 @@ import type { Engine, PutRecordBatchResult } from '../engine/engine.js';
 import { type ErrorCode, KinesisError } from '../errors.js';
 import {
   RECORD_BATCH_BYTES_MAX,
+  WS_CLOSE_BACKSTOP_MS,
   WS_CLOSE_GRACE_MS,
   WS_COMMIT_WAIT_MS,
   WS_CREDIT_BYTES_MAX,
@@ -714,7 +715,11 @@ export function registerWebSocketProtocol(
       });
       for (const connection of [...connections]) goAway(connection);
       if (connections.size === 0) allClosed?.();
-      return closed;
+      // Each connection is ended by WS_CLOSE_GRACE_MS at the latest; a socket whose close never
+      // comes back must not hold the shutdown (closing the app then drops it).
+      const backstop = setTimeout(() => allClosed?.(), WS_CLOSE_GRACE_MS + WS_CLOSE_BACKSTOP_MS);
+      backstop.unref();
+      return closed.finally(() => clearTimeout(backstop));
     },
   };
 }
