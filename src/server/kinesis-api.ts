@@ -144,7 +144,13 @@ export interface ApiResponse {
 
 // ---- metrics -------------------------------------------------------------------------------
 
-/** Counters behind `/metrics`. Incremented per request (and per batch), never per record. */
+const PUTS = 'PutRecord, PutRecords and binary-protocol PUTs';
+const READS = 'GetRecords and binary-protocol subscriptions';
+
+/**
+ * Counters behind `/metrics`. Incremented per request (and per batch), never per record. The
+ * records and bytes totals also count the binary WebSocket protocol (ws-protocol-handler.ts).
+ */
 export class ApiMetrics {
   readonly requests = new Map<string, number>();
   readonly errors = new Map<string, number>();
@@ -178,10 +184,11 @@ export class ApiMetrics {
       lines.push(`runnel_errors_total{code="${escapeLabel(code)}"} ${count}`);
     }
     const totals: [string, string, number][] = [
-      ['runnel_records_in_total', 'Records accepted by PutRecord and PutRecords.', this.recordsIn],
-      ['runnel_bytes_in_total', 'Data bytes accepted by PutRecord and PutRecords.', this.bytesIn],
-      ['runnel_records_out_total', 'Records returned by GetRecords.', this.recordsOut],
-      ['runnel_bytes_out_total', 'Data bytes returned by GetRecords.', this.bytesOut],
+      // Both protocols in one unlabelled series each, which /dashboard and existing scrapes read.
+      ['runnel_records_in_total', `Records stored by ${PUTS}.`, this.recordsIn],
+      ['runnel_bytes_in_total', `Data bytes stored by ${PUTS}.`, this.bytesIn],
+      ['runnel_records_out_total', `Records returned by ${READS}.`, this.recordsOut],
+      ['runnel_bytes_out_total', `Data bytes returned by ${READS}.`, this.bytesOut],
       ['runnel_codec_prepared_total', 'PutRecords bodies prepared by a codec thread.', this.codecPrepared],
       ['runnel_codec_declined_total', 'PutRecords bodies a codec thread left to the event loop.', this.codecDeclined],
     ];

@@ -1,8 +1,8 @@
 /**
  * Starts Runnel's network front ends over one Engine: the Kinesis endpoint (HTTP/1.1 + h2c on
  * one port, or TLS with ALPN) and the uWebSockets.js app (the same API over HTTP/1.1, /health,
- * /metrics, and later the binary WebSocket protocol). Both share one KinesisApi, so one set of
- * metrics counts both.
+ * /metrics, and the binary WebSocket protocol). Both share one KinesisApi, so one set of
+ * metrics counts both, and the binary protocol counts its records in and out into it too.
  *
  * `close()` stops both listeners, lets in-flight requests finish, then closes the engine (which
  * syncs and closes its files and stops its workers) — unless the engine was passed in, in which
@@ -103,7 +103,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         port: wsPort,
         // Runnel's binary WebSocket protocol (docs/protocol.md) mounts on the uWS app.
         configure: (app) => {
-          protocol = registerWebSocketProtocol(app, engine);
+          // Its puts and subscription reads count into the API's records and bytes totals.
+          protocol = registerWebSocketProtocol(app, engine, { metrics: api.metrics });
           options.configureUws?.(app);
         },
         ...(options.bodyBytesMax !== undefined ? { bodyBytesMax: options.bodyBytesMax } : {}),

@@ -8,6 +8,12 @@
  * may have in flight is bounded instead (puts and bytes, WS_PUTS_IN_FLIGHT_MAX and
  * WS_PUT_IN_FLIGHT_BYTES_MAX): beyond that a put is refused at once with a retryable error.
  *
+ * Metrics: a put's records and data bytes count into the server's records-in and bytes-in totals
+ * (the counters /metrics and /dashboard show, shared with the Kinesis API) when it is
+ * acknowledged, without the records the server refused; a subscription's count into records-out
+ * and bytes-out as each batch is sent in full. Data bytes are found by walking the batch's record
+ * framing (batchDataBytes: a few ns a record, no allocation).
+ *
  * Subscriptions: one loop per subscription reads committed batches straight from the segment
  * files (engine.readBatches: one or two preads into a scratch buffer, no message to the worker)
  * up to the credit the client granted and sends the stored bytes as WebSocket fragments behind a
@@ -25,6 +31,7 @@ import type uWS from 'uWebSockets.js';
 
 import type { Engine, PutRecordBatchResult } from '../engine/engine.js';
 import { type ErrorCode, KinesisError } from '../errors.js';
+import type { ApiMetrics } from './kinesis-api.js';
 import {
   RECORD_BATCH_BYTES_MAX,
   WS_CLOSE_BACKSTOP_MS,
@@ -65,6 +72,7 @@ import {
   encodeSubscriptionEnd,
   encodeWelcome,
 } from '../protocol/frames.js';
+import { BATCH_HEADER_BYTES, batchDataBytes, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const CLOSE_PROTOCOL_ERROR = 1002;
@@ -83,7 +91,15 @@ export interface WebSocketProtocolOptions {
   putsInFlightMax?: number;
   putBytesInFlightMax?: number;
   subscriptionsMax?: number;
+  /**
+   * The counters binary-protocol traffic counts into: the server passes its KinesisApi's
+   * metrics, so /metrics and /dashboard count both protocols. Without it nothing is counted.
+   */
+  metrics?: TrafficCounters;
 }
+
+/** The records and data bytes in and out that /metrics reports (ApiMetrics has them). */
+export type TrafficCounters = Pick<ApiMetrics, 'recordsIn' | 'bytesIn' | 'recordsOut' | 'bytesOut'>;
 
 export interface WebSocketProtocolStats {
   connections: number;
@@ -128,6 +144,11 @@ class Subscription {
   partialOffset = 0;
   partialBase = 0;
   bytesSent = 0;
+  /**
+   * The start ordinal: the client skips records below it (the first batch sent may begin
+   * before it), so they are not counted as read.
+   */
+  startOrdinal = 0;
   ended = false;
   private wake: (() => void) | undefined;
 
@@ -215,6 +236,20 @@ function errorCodeOf(error: unknown): { code: ErrorCode; message: string } {
   return { code: 'InternalFailureException', message };
 }
 
+/** Reused by storedDataBytes, which then allocates nothing. */
+const storedCursor = newRecordCursor(BATCH_HEADER_BYTES);
+
+/** The data bytes of the records of a put's batch that `result` says were stored. */
+function storedDataBytes(batch: Uint8Array, result: PutRecordBatchResult): number {
+  const end = batch.length;
+  storedCursor.offset = BATCH_HEADER_BYTES;
+  let bytes = 0;
+  for (let i = 0; i < result.recordCount && nextRecord(batch, storedCursor, end); i++) {
+    if (result.errorOf(i) === undefined) bytes += storedCursor.dataEnd - storedCursor.dataStart;
+  }
+  return bytes;
+}
+
 /** The ack of a put: one entry per shard its records went to (docs/protocol.md §6.2). */
 function buildAck(result: PutRecordBatchResult): PutAck {
   const count = result.recordCount;
@@ -270,6 +305,7 @@ export function registerWebSocketProtocol(
   const putsInFlightMax = options.putsInFlightMax ?? WS_PUTS_IN_FLIGHT_MAX;
   const putBytesInFlightMax = options.putBytesInFlightMax ?? WS_PUT_IN_FLIGHT_BYTES_MAX;
   const subscriptionsMax = options.subscriptionsMax ?? WS_SUBSCRIPTIONS_MAX;
+  const metrics = options.metrics;
   const readScratch = Buffer.allocUnsafeSlow(WS_READ_SCRATCH_BYTES);
   const welcome = encodeWelcome({
     version: PROTOCOL_VERSION,
@@ -374,13 +410,18 @@ export function registerWebSocketProtocol(
     // the engine's put buffers, which moves to the shard worker and back for the next put.
     const batch = engine.putBuffer(frame.batch.byteLength);
     batch.set(frame.batch);
+    // Counted now: a batch the engine forwards whole moves to the shard worker.
+    const dataBytes = metrics === undefined ? 0 : batchDataBytes(batch);
     connection.putsInFlight++;
     connection.putBytesInFlight += bytes;
     const stored = frame.routed
       ? engine.putRoutedBatch(frame.streamName, batch)
       : engine.putEncodedBatch(frame.streamName, batch);
     stored
-      .then((result) => connection.send(encodePutAck(frame.requestId, buildAck(result))))
+      .then((result) => {
+        if (metrics !== undefined) countPut(metrics, result, batch, dataBytes);
+        connection.send(encodePutAck(frame.requestId, buildAck(result)));
+      })
       .catch((error: unknown) => requestFailed(connection, frame.requestId, error))
       .finally(() => {
         connection.putsInFlight--;
@@ -389,6 +430,24 @@ export function registerWebSocketProtocol(
           closeNow(connection, connection.closeReason);
         }
       });
+  }
+
+  /**
+   * Counts a put's stored records and their data bytes. When some records were refused (limits
+   * mode, or one shard of several failed) the engine split the batch into copies per shard, so
+   * `batch` is still this put's own, and is walked again for the bytes of the stored ones; a
+   * batch forwarded whole is stored or refused whole.
+   */
+  function countPut(
+    counters: TrafficCounters,
+    result: PutRecordBatchResult,
+    batch: Uint8Array,
+    dataBytes: number,
+  ): void {
+    const failed = result.FailedRecordCount;
+    if (failed === result.recordCount) return;
+    counters.recordsIn += result.recordCount - failed;
+    counters.bytesIn += failed === 0 ? dataBytes : storedDataBytes(batch, result);
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------
@@ -419,6 +478,7 @@ export function registerWebSocketProtocol(
         if (subscription.ended) return;
         const base = engine.sequenceNumberOf(frame.streamName, frame.shardId, 0, 0);
         subscription.nextOrdinal = ordinal;
+        subscription.startOrdinal = ordinal;
         connection.send(encodeSubscribed(id, ordinal, watermark, base));
         void run(connection, subscription);
       })
@@ -529,6 +589,8 @@ export function registerWebSocketProtocol(
       }
       subscription.partialOffset = 0;
       subscription.nextOrdinal = batch.baseOrdinal + batch.recordCount;
+      // The batch's last bytes go in this frame: its records are read.
+      if (metrics !== undefined) countRead(metrics, subscription, batch);
     }
     subscription.credit -= bytes;
     subscription.bytesSent += bytes;
@@ -539,6 +601,18 @@ export function registerWebSocketProtocol(
       for (let i = 0; i < pieces.length - 1; i++) ws.sendFragment(pieces[i]!, false);
       ws.sendLastFragment(pieces[pieces.length - 1]!, false);
     });
+  }
+
+  /** Counts the records of a batch sent in full, and their data bytes, from the start ordinal on. */
+  function countRead(
+    counters: TrafficCounters,
+    subscription: Subscription,
+    batch: ReturnType<Engine['readBatches']>['batches'][number],
+  ): void {
+    const skip = Math.max(0, subscription.startOrdinal - batch.baseOrdinal);
+    if (skip >= batch.recordCount) return;
+    counters.recordsOut += batch.recordCount - skip;
+    counters.bytesOut += batchDataBytes(batch.bytes, skip);
   }
 
   // ---- discovery -------------------------------------------------------------------------------
