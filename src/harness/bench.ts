@@ -19,13 +19,18 @@
  * checks limits mode holds a 2-shard stream to 2,000 records/s and 2 MiB/s within 5 %.
  * Output: a table on stdout, `--json FILE`, `--html FILE` (report-html.ts).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Engine } from '../engine/engine.js';
 import {
+  ACCOUNT_SHARD_LIMIT,
+  KIB,
+  LOAD_DURATION_MS_MAX,
   MIB,
+  PARTITION_KEY_BYTES_MAX,
+  RECORD_SIZE_DEFAULT_KIB,
   SHARD_READ_BYTES_PER_SEC,
   SHARD_WRITE_BYTES_PER_SEC,
   SHARD_WRITE_RECORDS_PER_SEC,
@@ -91,6 +96,18 @@ const MODES = {
     peerSeconds: 5,
   },
 } as const;
+/**
+ * Largest `--sizes` entry: the streams a run creates take records (data and partition key) of
+ * up to RECORD_SIZE_DEFAULT_KIB, and a record's key may take PARTITION_KEY_BYTES_MAX.
+ */
+const RECORD_DATA_BYTES_MAX = RECORD_SIZE_DEFAULT_KIB * KIB - PARTITION_KEY_BYTES_MAX;
+/** Largest `--seconds`: the load never writes longer (load.ts). */
+const PUT_SECONDS_MAX = LOAD_DURATION_MS_MAX / 1000;
+/**
+ * The file a run writes into its data directory: a later run empties a directory only if it has
+ * this file (a run's leftovers, after --keep or a kill) or is empty.
+ */
+export const BENCH_DATA_MARKER = '.runnel-bench';
 /** Embedded calls carry up to this many bytes of records (the engine cuts them into batches). */
 const EMBEDDED_CALL_BYTES = 16 * MIB;
 const EMBEDDED_CALL_RECORDS_MAX = 20_000;
@@ -228,22 +245,79 @@ baselines measured in the same run; every record put is read back and counted.
   --peers              also measure kinesalite and kinesis-local (installed from npm into <data>/peers)
   --verify-limits      check limits mode: a 2-shard stream accepts 2,000 records/s and 2 MiB/s (±5 %)
   --paths <list>       embedded,ws,http1,http2 (default all)
-  --sizes <list>       record sizes in bytes (default 100,1024,65536)
-  --shards <list>      shard counts (default 1,8)
+  --sizes <list>       record sizes in bytes (default 100,1024,65536; at most ${RECORD_DATA_BYTES_MAX})
+  --shards <list>      shard counts (default 1,8; the streams of one server at most ${ACCOUNT_SHARD_LIMIT} in all)
   --seconds <s>        write time per case (default 6, or 1.2 with --quick); cases also stop
                        at 4,000,000 records or 2 GiB (--quick: 250,000 records or 256 MiB)
   --workers <n>        shard worker threads (default: cores)
-  --data <dir>         scratch data directory, emptied before and after (default ./data/bench)
+  --data <dir>         scratch data directory, emptied before and after (default ./data/bench);
+                       it must be new, empty, or one a run made (it has a ${BENCH_DATA_MARKER} file)
   --keep               keep the data directory afterwards
   --seed <n>           seed of the record generator (default 1)
   -h, --help           this help
 `;
 
-function parseList(text: string, name: string): number[] {
+function parseList(text: string, name: string, max: number, maxMeaning: string): number[] {
   const values = text.split(',').map((item) => Number(item.trim()));
   if (values.some((value) => !Number.isSafeInteger(value) || value < 1))
     throw new Error(`${name}: bad list '${text}'`);
+  const over = values.find((value) => value > max);
+  if (over !== undefined) throw new Error(`${name}: ${over} is above ${max} (${maxMeaning})`);
   return values;
+}
+
+/** A whole number of at least `min`. */
+function parseInteger(text: string, name: string, min: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min)
+    throw new Error(`${name} must be a whole number >= ${min}, got '${text}'`);
+  return value;
+}
+
+function parseSeconds(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value <= PUT_SECONDS_MAX))
+    throw new Error(`--seconds must be a number above 0 and at most ${PUT_SECONDS_MAX}, got '${text}'`);
+  return value;
+}
+
+/**
+ * Refuses a data directory a run must not empty: one that exists and is not empty, unless a run
+ * made it (it has BENCH_DATA_MARKER). `--data /` or `--data ~` would otherwise be deleted.
+ */
+export function checkBenchDataDir(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new Error(`--data: '${dir}' is not a directory`);
+    throw new Error(`--data: cannot read '${dir}': ${(error as Error).message}`);
+  }
+  if (entries.length === 0 || entries.includes(BENCH_DATA_MARKER)) return;
+  throw new Error(
+    `--data: '${dir}' is not empty and was not made by runnel bench (it has no ${BENCH_DATA_MARKER} ` +
+      'file), and a run deletes what its data directory holds; give a new or empty directory',
+  );
+}
+
+/**
+ * Streams of each server a run starts: one per size and shard count for each of its paths (the
+ * child server serves every network path), never deleted before the run ends.
+ */
+function checkShardTotal(paths: readonly BenchPath[], sizes: number[], shards: number[]): void {
+  const sizeCount = new Set(sizes).size;
+  const shardSum = [...new Set(shards)].reduce((sum, count) => sum + count, 0);
+  const network = paths.filter((path) => path !== 'embedded').length;
+  const pathsPerServer = Math.max(network, paths.includes('embedded') ? 1 : 0);
+  const total = sizeCount * shardSum * pathsPerServer;
+  if (total > ACCOUNT_SHARD_LIMIT) {
+    throw new Error(
+      `--shards: the run would open ${total} shards on one server (${sizeCount} sizes × ` +
+        `${shardSum} shards × ${pathsPerServer} paths), above the account shard limit of ${ACCOUNT_SHARD_LIMIT}`,
+    );
+  }
 }
 
 export function parseBenchArgs(argv: string[]): BenchSettings | 'help' {
@@ -271,20 +345,26 @@ export function parseBenchArgs(argv: string[]): BenchSettings | 'help' {
   const paths = values.paths!.split(',').map((item) => item.trim()) as BenchPath[];
   for (const path of paths)
     if (!ALL_PATHS.includes(path)) throw new Error(`--paths: unknown path '${path}'`);
+  const sizes = parseList(values.sizes!, '--sizes', RECORD_DATA_BYTES_MAX, 'a record of the ' +
+    `bench's streams, data and partition key, is at most ${RECORD_SIZE_DEFAULT_KIB} KiB`);
+  const shards = parseList(values.shards!, '--shards', ACCOUNT_SHARD_LIMIT, 'the account shard limit');
+  checkShardTotal(paths, sizes, shards);
+  const dataDir = resolve(values.data!);
+  checkBenchDataDir(dataDir);
   return {
     quick: values.quick!,
-    dataDir: resolve(values.data!),
+    dataDir,
     paths,
-    sizes: parseList(values.sizes!, '--sizes'),
-    shards: parseList(values.shards!, '--shards'),
-    putSeconds: values.seconds !== undefined ? Number(values.seconds) : mode.putSeconds,
+    sizes,
+    shards,
+    putSeconds: values.seconds !== undefined ? parseSeconds(values.seconds) : mode.putSeconds,
     baselineSeconds: mode.baselineSeconds,
     caseBytesMax: mode.caseBytesMax,
     caseRecordsMax: mode.caseRecordsMax,
-    workers: values.workers !== undefined ? Number(values.workers) : undefined,
+    workers: values.workers !== undefined ? parseInteger(values.workers, '--workers', 1) : undefined,
     peers: values.peers!,
     verifyLimits: values['verify-limits']!,
-    seed: Number(values.seed),
+    seed: parseInteger(values.seed!, '--seed', 0),
     json: values.json,
     html: values.html,
     keep: values.keep!,
@@ -1207,8 +1287,7 @@ export async function runBench(
 ): Promise<BenchReport> {
   const started = performance.now();
   const info = machineInfo();
-  rmSync(settings.dataDir, { recursive: true, force: true });
-  mkdirSync(settings.dataDir, { recursive: true });
+  const madeDataDir = claimBenchDataDir(settings.dataDir);
   log(
     `runnel bench${settings.quick ? ' --quick' : ''}: ${describeMachine(info)}; data ${settings.dataDir}`,
   );
@@ -1314,8 +1393,33 @@ export async function runBench(
       ok: verifiedOk && limitsOk,
     };
   } finally {
-    if (!settings.keep) rmSync(settings.dataDir, { recursive: true, force: true });
+    if (!settings.keep) releaseBenchDataDir(settings.dataDir, madeDataDir);
   }
+}
+
+/** Deletes what a directory holds, and keeps the directory. */
+function emptyDir(dir: string): void {
+  for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
+}
+
+/**
+ * Makes the data directory, or empties it (after checkBenchDataDir allows it), and marks it as
+ * the bench's. Returns whether it made the directory.
+ */
+export function claimBenchDataDir(dir: string): boolean {
+  checkBenchDataDir(dir);
+  const existed = existsSync(dir);
+  if (existed) emptyDir(dir);
+  else mkdirSync(dir, { recursive: true });
+  const note = 'Scratch data of runnel bench: a later run deletes what this directory holds.\n';
+  writeFileSync(join(dir, BENCH_DATA_MARKER), note);
+  return !existed;
+}
+
+/** Removes the data directory a run made; empties one it was given. */
+export function releaseBenchDataDir(dir: string, made: boolean): void {
+  if (made) rmSync(dir, { recursive: true, force: true });
+  else emptyDir(dir);
 }
 
 /** `runnel bench`: returns the process exit code (1 when a verification failed). */
