@@ -240,6 +240,8 @@ export const LOAD_REQUEST_TIMEOUT_MS = 30_000;
 export const LOAD_REQUEST_DATA_BYTES_DEFAULT = 4 * MIB;
 /** Memory bound of one HTTP/2 client session, in MB: several 10 MiB GetRecords answers fit. */
 export const LOAD_HTTP2_SESSION_MEMORY_MB = 128;
+/** Longest `peers-cli.js --seconds`: the peers it starts always stop by themselves. */
+export const PEERS_RUN_SECONDS_MAX = 24 * 3600;
 
 // ---- Relationships --------------------------------------------------------------------------
 

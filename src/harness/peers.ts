@@ -10,9 +10,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
+import { PEERS_RUN_SECONDS_MAX } from '../limits.js';
 import { stopChild } from './child-server.js';
+import { parseCommand } from './command-args.js';
 import { KinesisHttpClient } from './kinesis-http-client.js';
 import { sleep } from './rate.js';
 
@@ -199,4 +202,75 @@ export async function startPeer(dir: string, peer: PeerSpec): Promise<RunningPee
       await stopChild(child, 'SIGTERM', 5000);
     },
   };
+}
+
+// ---- the command ---------------------------------------------------------------------------
+
+/** How peers-cli.js is run (from the repository, after `npm run build`). */
+export const PEERS_INVOCATION = 'node dist/src/harness/peers-cli.js';
+const PEERS_DIR_DEFAULT = './data/peers';
+const PEERS_SECONDS_DEFAULT = 3600;
+
+export const PEERS_HELP = `Usage: ${PEERS_INVOCATION} [--dir <dir>] [--seconds <s>]
+
+Installs ${PEERS.map((peer) => `${peer.name}@${peer.version}`).join(' and ')} from npm into a
+scratch directory (not as project dependencies), starts each on a free port on 127.0.0.1 and
+prints "NAME URL" per line ("NAME unavailable: REASON" when one cannot be installed or started).
+They stop on Ctrl-C or SIGTERM, or by themselves after --seconds. scripts/peers.sh runs this.
+
+  --dir <dir>          where the peers are installed (default ${PEERS_DIR_DEFAULT})
+  --seconds <s>        stop after this long (default ${PEERS_SECONDS_DEFAULT}; above 0, at most ${PEERS_RUN_SECONDS_MAX})
+  -h, --help           this help
+`;
+
+export interface PeersSettings {
+  dir: string;
+  seconds: number;
+}
+
+export function parsePeersArgs(argv: string[]): PeersSettings | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string', default: PEERS_DIR_DEFAULT },
+      seconds: { type: 'string', default: String(PEERS_SECONDS_DEFAULT) },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const text = values.seconds!;
+  const seconds = Number(text);
+  if (text.trim() === '' || !(seconds > 0 && seconds <= PEERS_RUN_SECONDS_MAX)) {
+    throw new Error(`--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got '${text}'`);
+  }
+  return { dir: resolve(values.dir!), seconds };
+}
+
+/** peers-cli.js: returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const command = parseCommand('peers', argv, parsePeersArgs, PEERS_HELP, PEERS_INVOCATION);
+  if ('exitCode' in command) return command.exitCode;
+  const { dir, seconds } = command.settings;
+  const installs = await installPeers(dir);
+  const running: RunningPeer[] = [];
+  for (const peer of PEERS) {
+    const install = installs.get(peer.name)!;
+    if (!install.ok) {
+      process.stdout.write(`${peer.name} unavailable: ${install.reason}\n`);
+      continue;
+    }
+    try {
+      const started = await startPeer(dir, peer);
+      running.push(started);
+      process.stdout.write(`${peer.name} ${started.url}\n`);
+    } catch (error) {
+      process.stdout.write(`${peer.name} unavailable: ${(error as Error).message}\n`);
+    }
+  }
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
+  await sleep(seconds * 1000, stop.signal);
+  await Promise.all(running.map((peer) => peer.stop()));
+  return 0;
 }
