@@ -1,7 +1,7 @@
 // Goal: streams move through CREATING → ACTIVE → DELETING → gone as Kinesis streams do, the
 // catalog (streams, shards, tags, retention) survives a reopen, a stream deleted and created
 // again under the same name starts empty, and retention deletes expired records.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -236,38 +236,7 @@ describe('a closed engine', () => {
   });
 });
 
-/** How Linux says process `pid` started (the LOCK file's second field), or undefined. */
-function startOf(pid: number): string | undefined {
-  if (!existsSync(`/proc/${pid}/stat`)) return undefined;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  return `${ticks}@${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}`;
-}
-
 describe('data directory lock', () => {
-  it('tells a running owner from an earlier process that had its id (a restarted pid 1)', async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const lock = join(temp.dir, 'LOCK');
-    const parent = startOf(process.ppid);
-    if (parent !== undefined) {
-      // A running process, as it started: refused.
-      writeFileSync(lock, `${process.ppid} ${parent}`);
-      await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(`in use by process ${process.ppid}`);
-      // The same id, started at another time: an earlier process that died, taken over.
-      writeFileSync(lock, `${process.ppid} 1@${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`);
-      await (await Engine.open({ dataDir: temp.dir, workers: 1 })).close();
-      // This process's own id from an earlier life (a container's pid 1 after kill -9): taken over.
-      writeFileSync(lock, `${process.pid} 1@${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`);
-      const engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
-      expect(readFileSync(lock, 'utf8')).toBe(`${process.pid} ${startOf(process.pid)}`);
-      await engine.close();
-    }
-    // A LOCK with only an id (as older versions wrote it) of a running process is still refused.
-    writeFileSync(lock, String(process.ppid));
-    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(`in use by process ${process.ppid}`);
-  });
-
   it('names the catalog file when it cannot be read, and leaves the directory unlocked', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
