@@ -123,6 +123,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // WebSocket puts in flight are acknowledged before their connections close, and before
       // the uWS app (and then the engine) goes.
       const closeUws = async () => {
+        // No new connection while the open ones drain (a load balancer sees the port go).
+        uws?.stopListening();
         await protocol?.closeAll();
         await uws?.close();
       };

@@ -74,6 +74,7 @@ export class UwsFrontEnd {
   readonly url: string;
   readonly port: number;
   private inFlight = 0;
+  private listening = true;
   private closed: Promise<void> | undefined;
 
   private constructor(
@@ -121,8 +122,14 @@ export class UwsFrontEnd {
     return this.closed;
   }
 
+  /** Stops accepting connections; those open keep being served until close(). */
+  stopListening(): void {
+    if (this.listening) uWS.us_listen_socket_close(this.listenSocket);
+    this.listening = false;
+  }
+
   private async shutDown(): Promise<void> {
-    uWS.us_listen_socket_close(this.listenSocket);
+    this.stopListening();
     const deadline = Date.now() + HTTP_SHUTDOWN_GRACE_MS;
     while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -102,6 +102,8 @@ describe('WebSocket puts across a server shutdown', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const second = client.putRecords(STREAM, record('after'));
     await expect(second).rejects.toMatchObject({ code: 'ServiceUnavailableException', message: /was not carried out/ });
+    // While it drains, the port takes no new connection.
+    await expect(fetch(`${server.wsUrl!.replace('ws:', 'http:')}/health`)).rejects.toThrow();
     expect((await first).FailedRecordCount).toBe(0);
     await stall;
     await closed;
