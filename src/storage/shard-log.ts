@@ -13,7 +13,18 @@
  *   batch that is torn, corrupt or out of sequence. Segments after a cut are renamed
  *   `.corrupt` (kept for inspection, never served).
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import { INDEX_INTERVAL_BYTES } from '../limits.js';
 import { mapReadOnly } from './mmap.js';
 import {
@@ -149,43 +160,52 @@ export class ShardLog {
       rmSync(segmentPath(this.options.dir, expired.baseOrdinal), { force: true });
       deleted++;
     }
-    this.trimWithinOldestSegment(cutoffMs);
+    this.trimExpiredBatches(cutoffMs);
     return deleted;
   }
 
   /**
-   * Moves the trim to the first batch of the oldest segment that arrived at or after
-   * `cutoffMs` (arrival times never go backwards within a shard). The walk starts at the index
-   * entry at or before the current trim, so a pass reads the headers of the batches that expired
-   * since the last one and of at most one index interval before them.
+   * Moves the trim to the first batch that arrived at or after `cutoffMs` (arrival times never
+   * go backwards within a shard), walking the segments from the current trim. In each, the walk
+   * starts at the later of the index entries at or before the trim and last before the cutoff,
+   * so a pass reads at most one index interval of headers per segment it crosses. The trim is
+   * also written to the shard's TRIM file, for the next open: the files alone only say where
+   * the oldest segment starts.
    */
-  private trimWithinOldestSegment(cutoffMs: number): void {
-    const oldest = this.segments[0]!;
-    const trim = Math.max(this.index.trimOrdinal(), oldest.baseOrdinal);
-    if (trim >= this.nextOrdinal) return;
-    const isActive = oldest.baseOrdinal === this.active.baseOrdinal;
-    const path = segmentPath(this.options.dir, oldest.baseOrdinal);
-    const mapping = mapReadOnly(path);
+  private trimExpiredBatches(cutoffMs: number): void {
+    const before = this.index.trimOrdinal();
+    let trim = Math.max(before, this.segments[0]!.baseOrdinal);
+    for (let i = 0; i < this.segments.length && trim < this.nextOrdinal; i++) {
+      const base = this.segments[i]!.baseOrdinal;
+      const end = i + 1 < this.segments.length ? this.segments[i + 1]!.baseOrdinal : this.nextOrdinal;
+      if (trim >= end) continue;
+      const kept = this.firstKeptOrdinal(base, trim, cutoffMs, i === this.segments.length - 1);
+      if (kept !== undefined) {
+        trim = Math.max(trim, kept);
+        break;
+      }
+      trim = end;
+    }
+    if (trim <= before) return;
+    this.index.setTrimOrdinal(trim);
+    writeTrimFile(this.options.dir, trim);
+  }
+
+  /** The ordinal of the first batch at or after `from` in a segment that arrived at or after `cutoffMs`. */
+  private firstKeptOrdinal(base: number, from: number, cutoffMs: number, isActive: boolean): number | undefined {
+    const mapping = mapReadOnly(segmentPath(this.options.dir, base));
     const view = viewOf(mapping);
     const limit = isActive ? this.active.writtenBytes : mapping.length;
-    const entry = this.index.floorByOrdinal(trim);
-    let offset = entry && entry.segmentBase === oldest.baseOrdinal ? entry.byteOffset : 0;
-    let next = trim;
+    let offset = 0;
+    for (const entry of [this.index.floorByOrdinal(from), this.index.floorByArrivalBefore(cutoffMs)]) {
+      if (entry && entry.segmentBase === base && entry.byteOffset > offset) offset = entry.byteOffset;
+    }
     for (;;) {
       const header = readBatchHeader(mapping, view, offset, limit);
-      if (!header) {
-        // Past the last batch: every record of the segment expired (only the active segment can
-        // be here, the deletion above keeps a sealed one only while it holds a newer record).
-        next = isActive ? this.nextOrdinal : trim;
-        break;
-      }
-      if (header.baseOrdinal + header.recordCount > trim && header.arrivalMs >= cutoffMs) {
-        next = Math.max(trim, header.baseOrdinal);
-        break;
-      }
+      if (!header) return undefined;
+      if (header.baseOrdinal + header.recordCount > from && header.arrivalMs >= cutoffMs) return header.baseOrdinal;
       offset += header.batchLength;
     }
-    if (next > trim) this.index.setTrimOrdinal(next);
   }
 
   /**
@@ -266,6 +286,11 @@ export class ShardLog {
     if (this.segments.length === 0) {
       this.segments.push({ baseOrdinal: 0, lastArrivalMs: 0 });
       this.openActive(0, 0);
+    }
+    // Where retention last moved the trim inside a segment, if it still lies in the log.
+    const trimmed = readTrimFile(this.options.dir);
+    if (trimmed !== undefined && trimmed > this.index.trimOrdinal() && trimmed <= this.nextOrdinal) {
+      this.index.setTrimOrdinal(trimmed);
     }
     // Entries for the active segment were published during the scan; continue spacing them.
     this.lastEntryOffset = this.lastEntryOffsetOf(this.active.baseOrdinal);
@@ -348,8 +373,15 @@ export class ShardLog {
     this.nextOrdinal = this.index.nextOrdinal();
     this.lastArrivalMs = this.index.lastArrivalMs();
     const trim = this.index.trimOrdinal();
-    for (const base of this.listSegments()) {
-      if (base >= trim) this.segments.push({ baseOrdinal: base, lastArrivalMs: this.lastArrivalMs });
+    // From the segment that holds the trim (retention may have left it inside one) on.
+    const bases = this.listSegments();
+    let first = 0;
+    for (let i = 0; i < bases.length; i++) if (bases[i]! <= trim) first = i;
+    for (const base of bases.slice(first)) this.segments.push({ baseOrdinal: base, lastArrivalMs: this.lastArrivalMs });
+    // A sealed segment's newest record arrived no later than the next segment's first.
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      const next = this.index.floorByOrdinal(this.segments[i + 1]!.baseOrdinal);
+      if (next && next.segmentBase === this.segments[i + 1]!.baseOrdinal) this.segments[i]!.lastArrivalMs = next.arrivalMs;
     }
     const activeBase = this.index.activeSegmentBase();
     // Walk from the last entry to the watermark to find where the next batch goes.
@@ -385,4 +417,22 @@ export class ShardLog {
 /** Removes a shard's files (DeleteStream). */
 export function deleteShardFiles(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Retention's trim inside a segment, kept beside the shard's segments (see trimExpiredBatches). */
+const TRIM_FILE = 'TRIM';
+
+function writeTrimFile(dir: string, ordinal: number): void {
+  const path = join(dir, TRIM_FILE);
+  writeFileSync(`${path}.tmp`, String(ordinal));
+  renameSync(`${path}.tmp`, path);
+}
+
+function readTrimFile(dir: string): number | undefined {
+  try {
+    const ordinal = Number(readFileSync(join(dir, TRIM_FILE), 'utf8'));
+    return Number.isSafeInteger(ordinal) && ordinal >= 0 ? ordinal : undefined;
+  } catch {
+    return undefined;
+  }
 }

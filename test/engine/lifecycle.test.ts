@@ -1,7 +1,7 @@
 // Goal: streams move through CREATING → ACTIVE → DELETING → gone as Kinesis streams do, the
 // catalog (streams, shards, tags, retention) survives a reopen, a stream deleted and created
 // again under the same name starts empty, and retention deletes expired records.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,6 +165,68 @@ describe('retention inside a segment', () => {
       expect(await tags(second)).toEqual(['day3b-0', 'day3b-1', 'day3b-2']);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('retention across restarts', () => {
+  it('does not bring expired records back after a longer retention and a reopen', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    let now = Date.parse('2026-11-01T00:00:00Z');
+    const options = { dataDir: temp.dir, workers: 1, clock: () => now };
+    const put = (engine: Engine, key: string) =>
+      engine.putRecord({ StreamName: 'longer', PartitionKey: key, Data: Buffer.from(key) });
+    const keys = async (engine: Engine) =>
+      (await readShard(engine, 'longer', 'shardId-000000000000')).map((record) => record.PartitionKey);
+    const first = await Engine.open(options);
+    try {
+      await first.createStream({ StreamName: 'longer', ShardCount: 1 });
+      await put(first, 'old');
+      now += 12 * 3_600_000;
+      await put(first, 'mid');
+      now += 13 * 3_600_000; // old is 25 h old, mid 13 h
+      await first.enforceRetention();
+      expect(await keys(first)).toEqual(['mid']);
+      // Increasing retention does not resurrect already-expired data (Kinesis reference §3.8).
+      await first.increaseStreamRetentionPeriod({ StreamName: 'longer', RetentionPeriodHours: 48 });
+    } finally {
+      await first.close();
+    }
+    const second = await Engine.open(options);
+    try {
+      expect(await keys(second)).toEqual(['mid']);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('keeps expiring records, and deletes their segments, after a shard worker is replaced', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    let now = Date.parse('2026-11-01T00:00:00Z');
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024, clock: () => now });
+    const shardDir = join(temp.dir, 'streams');
+    const segments = () => readdirSync(shardDir, { recursive: true }).filter((name) => String(name).endsWith('.seg'));
+    try {
+      await engine.createStream({ StreamName: 'restarted', ShardCount: 1 });
+      // 100 puts of 2 KB half an hour apart: 50 hours over several segments.
+      for (let i = 0; i < 100; i++) {
+        await engine.putRecord({ StreamName: 'restarted', PartitionKey: `k${i}`, Data: Buffer.alloc(2000, i) });
+        now += 1_800_000;
+      }
+      await engine.enforceRetention();
+      const oldest = async () => (await readShard(engine, 'restarted', 'shardId-000000000000'))[0]!;
+      const age = async () => now - (await oldest()).ApproximateArrivalTimestamp.getTime();
+      expect(await age()).toBeLessThanOrEqual(24 * 3_600_000);
+      const before = segments().length;
+      await engine.crashWorker(0);
+      now += 10 * 3_600_000; // past the newest record of the segment the trim was inside
+      await engine.enforceRetention();
+      expect(await age()).toBeLessThanOrEqual(24 * 3_600_000);
+      expect(segments().length).toBeLessThan(before);
+    } finally {
+      await engine.close();
     }
   });
 });
