@@ -112,6 +112,8 @@ const HTTP_CLIENT_ERROR_MIN = 400;
 const HTTP_CLIENT_ERROR_MAX = 499;
 const HTTP_FORBIDDEN = 403;
 const HTTP_NOT_FOUND = 404;
+/** Client errors that say "later", not "never": a timeout, and too many requests (a proxy's). */
+const HTTP_RETRYABLE_CLIENT_ERRORS: ReadonlySet<number> = new Set([408, 429]);
 /** Request ids are u32; 0 is reserved. */
 const REQUEST_ID_MAX = 0xffffffff;
 /** Bytes per record a batch needs beyond key and data: three varints of at most 5 bytes. */
@@ -199,6 +201,7 @@ function unexpected(request: string): KinesisError {
  */
 function upgradeRefused(status: number, url: string): KinesisError | undefined {
   if (status < HTTP_CLIENT_ERROR_MIN || status > HTTP_CLIENT_ERROR_MAX) return undefined;
+  if (HTTP_RETRYABLE_CLIENT_ERRORS.has(status)) return undefined;
   const refused = `The server refused the WebSocket upgrade to ${url} with HTTP status ${status}`;
   if (status !== HTTP_NOT_FOUND && status !== HTTP_FORBIDDEN) {
     return new KinesisError('ValidationException', `${refused}.`);
@@ -866,7 +869,8 @@ export class RunnelClient {
    * connection that fails or closes before WELCOME is a ServiceUnavailableException, which may
    * be retried. An upgrade the server refuses with a client error (4xx, as it refuses a path it
    * does not serve), which the built-in Node client sees, is not retryable:
-   * ResourceNotFoundException for 403 and 404, ValidationException for the others.
+   * ResourceNotFoundException for 403 and 404, ValidationException for the others but 408 and
+   * 429 (a timeout, too many requests), which stay retryable.
    */
   static async connect(url: string, options: ConnectOptions = {}): Promise<RunnelClient> {
     if (options.subscribeWindowBytes !== undefined) {

@@ -294,7 +294,13 @@ describe('WebSocket client: a refused upgrade', () => {
     }
     const badRequest = await refusingServer('400 Bad Request');
     const unavailable = await refusingServer('503 Service Unavailable');
+    const tooMany = await refusingServer('429 Too Many Requests');
     try {
+      // A proxy's 429 says "later": retryable, as a 5xx.
+      await expect(RunnelClient.connect(tooMany.url)).rejects.toMatchObject({
+        name: 'ServiceUnavailableException',
+        retryable: true,
+      });
       await expect(RunnelClient.connect(badRequest.url)).rejects.toMatchObject({
         name: 'ValidationException',
         retryable: false,
@@ -307,6 +313,7 @@ describe('WebSocket client: a refused upgrade', () => {
     } finally {
       badRequest.close();
       unavailable.close();
+      tooMany.close();
     }
   });
 });
