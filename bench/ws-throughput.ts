@@ -304,9 +304,11 @@ async function serve(dataDir: string, workers: number): Promise<void> {
     }
   });
   lines.on('close', () => {
-    void protocol.closeAll();
     uWS.us_listen_socket_close(socket);
-    void engine.close().then(() => process.exit(0));
+    void protocol
+      .closeAll()
+      .then(() => engine.close())
+      .then(() => process.exit(0));
   });
   console.log(`READY ${uWS.us_socket_local_port(socket as unknown as uWS.us_socket)}`);
 }

@@ -22,6 +22,7 @@ import { PARTITION_KEY_BYTES_MAX, PARTITION_KEY_CHARS_MAX, PARTITION_KEY_CHARS_M
 import {
   ATTRIBUTES_OFFSET,
   BATCH_HEADER_BYTES,
+  type BatchHeader,
   RESERVED_OFFSET,
   newRecordCursor,
   nextRecord,
@@ -38,6 +39,17 @@ const keyHasher = new KeyHasher();
 
 function invalidBatch(why: string): KinesisError {
   return new KinesisError('ValidationException', `Invalid record batch: ${why}`);
+}
+
+/** The header of a batch sent whole, as the protocol requires it (docs/protocol.md §4), or its error. */
+function checkedHeader(batch: Uint8Array): BatchHeader {
+  const view = viewOf(batch);
+  const header = readBatchHeader(batch, view, 0, batch.length);
+  if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
+  if (batch[ATTRIBUTES_OFFSET] !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0) {
+    throw invalidBatch('the header\'s attributes and reserved bytes must be 0');
+  }
+  return header;
 }
 
 function notFilled(): KinesisError {
@@ -127,12 +139,7 @@ export function hashEncodedBatch(
   hash = true,
   reuse?: HashedBatch,
 ): HashedBatch {
-  const view = viewOf(batch);
-  const header = readBatchHeader(batch, view, 0, batch.length);
-  if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
-  if (batch[ATTRIBUTES_OFFSET] !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0) {
-    throw invalidBatch('the header\'s attributes and reserved bytes must be 0');
-  }
+  const header = checkedHeader(batch);
   const count = header.recordCount;
   const recordStart = reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
   const hashWords =
@@ -179,12 +186,7 @@ export function hashEncodedBatch(
  * error an unrouted put would get.
  */
 export function firstRecordHash(batch: Uint8Array, out: Uint32Array): number {
-  const view = viewOf(batch);
-  const header = readBatchHeader(batch, view, 0, batch.length);
-  if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
-  if (batch[ATTRIBUTES_OFFSET] !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0) {
-    throw invalidBatch('the header\'s attributes and reserved bytes must be 0');
-  }
+  const header = checkedHeader(batch);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   // The rest of the body is the owner worker's to check (the same error, from hashEncodedBatch).
   if (!nextRecord(batch, cursor, batch.length)) throw notFilled();

@@ -444,7 +444,10 @@ export class Engine {
     this.timers.add(timer);
   }
 
-  /** Deletes whole segments older than each stream's retention period. */
+  /**
+   * Expires what is older than each stream's retention period: moves each shard's trim past it
+   * and deletes the segments that hold nothing newer. Returns the segments deleted.
+   */
   async enforceRetention(): Promise<number> {
     this.assertOpen();
     const now = this.clock();

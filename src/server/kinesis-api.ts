@@ -186,7 +186,11 @@ export class ApiMetrics {
     const totals: [string, string, number][] = [
       // Both protocols in one unlabelled series each, which /dashboard and existing scrapes read.
       ['runnel_records_in_total', `Records stored by ${PUTS}.`, this.recordsIn],
-      ['runnel_bytes_in_total', `Data bytes stored by ${PUTS}.`, this.bytesIn],
+      [
+        'runnel_bytes_in_total',
+        `Data bytes put by ${PUTS} (of PutRecords, every record of a request that stored any; of a PUT, the records stored).`,
+        this.bytesIn,
+      ],
       ['runnel_records_out_total', `Records returned by ${READS}.`, this.recordsOut],
       ['runnel_bytes_out_total', `Data bytes returned by ${READS}.`, this.bytesOut],
       ['runnel_codec_prepared_total', 'PutRecords bodies prepared by a codec thread.', this.codecPrepared],

@@ -181,6 +181,19 @@ describe('WebSocket protocol: puts', () => {
       raw.send(encodePut(requestId, 'acks', flagged));
       expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId, fatal: false, name: 'ValidationException' });
     }
+    // The server's own check of an explicit hash key that is not a decimal, unrouted and routed
+    // (the shard worker's check then): PutRecords's ValidationException, word for word.
+    for (const [routed, requestId] of [[false, 9], [true, 10]] as const) {
+      const batch = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' }]);
+      raw.send(encodePut(requestId, 'acks', batch, routed));
+      expect(await raw.next()).toMatchObject({
+        opcode: Opcode.ERROR,
+        requestId,
+        fatal: false,
+        name: 'ValidationException',
+        message: expect.stringContaining("Value '007' at 'records.1.member.explicitHashKey'"),
+      });
+    }
     raw.close();
     // An empty explicit hash key is refused as PutRecords refuses it, not sent as none.
     await expect(
