@@ -97,6 +97,10 @@ export const STREAM_TRANSITION_MS_MAX = 600_000;
 
 // ---- Runnel: storage -----------------------------------------------------------------------
 
+/** How often an engine touches its data directory's LOCK, to show it still runs. */
+export const DATA_DIR_LOCK_REFRESH_MS = 1_000;
+/** A LOCK nobody touched for this long is taken over (its owner is gone). */
+export const DATA_DIR_LOCK_STALE_MS = 10_000;
 /** Most shard worker threads one engine starts (each is a thread with its own V8 heap). */
 export const WORKERS_MAX = 256;
 /** The highest TCP port number. */
@@ -274,3 +278,4 @@ assertLimit(
 assertLimit(WS_KEEPALIVE_INTERVAL_MS * 3 <= WS_IDLE_TIMEOUT_MS, 'clients ping well within the idle timeout');
 assertLimit(WS_CREDIT_BYTES_MAX < 2 ** 32, 'credit fits a u32');
 assertLimit(LOAD_REQUEST_DATA_BYTES_DEFAULT <= PUT_RECORDS_BYTES_MAX, 'a load request fits PutRecords');
+assertLimit(DATA_DIR_LOCK_STALE_MS >= 5 * DATA_DIR_LOCK_REFRESH_MS, 'a running owner refreshes its LOCK many times before it counts as gone');

@@ -1,12 +1,24 @@
 /**
  * One engine per data directory: two processes appending to the same segments would corrupt
- * them. `<data>/LOCK` holds the owning process id, created exclusively. A lock left by a process
- * that no longer exists (a crash, `kill -9`) is taken over.
+ * them. `<data>/LOCK` holds the owning process id, created exclusively, and its owner touches it
+ * every DATA_DIR_LOCK_REFRESH_MS. A lock is taken over when its owner is gone: when no process
+ * has its id, or when nobody has touched it for DATA_DIR_LOCK_STALE_MS — which also covers an id
+ * that now names another process (after a reboot, or a container's entry process, always pid 1,
+ * killed and started again). A LOCK naming this process's own id that this process does not hold
+ * is an earlier process with the same id, or one in another pid namespace sharing the directory:
+ * the opener waits until it has gone unrefreshed that long, and otherwise refuses.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DATA_DIR_LOCK_REFRESH_MS, DATA_DIR_LOCK_STALE_MS } from '../limits.js';
 
 const LOCK_FILE = 'LOCK';
+/** How often an opener waiting on an unrefreshed-looking LOCK of its own id looks again. */
+const LOCK_POLL_MS = 250;
+
+/** Locks this process holds, by path: a second open here is refused at once. */
+const held = new Set<string>();
 
 function processExists(pid: number): boolean {
   try {
@@ -17,12 +29,38 @@ function processExists(pid: number): boolean {
   }
 }
 
-export class DataDirLock {
-  private constructor(private readonly path: string) {}
+/** The LOCK's owner id (0 when unreadable or still being written) and how long since it was touched. */
+function inspect(path: string): { owner: number; idleMs: number } | undefined {
+  try {
+    const idleMs = Date.now() - statSync(path).mtimeMs;
+    const owner = Number(readFileSync(path, 'utf8'));
+    return { owner: Number.isSafeInteger(owner) && owner > 0 ? owner : 0, idleMs };
+  } catch {
+    return undefined;
+  }
+}
 
-  static acquire(dataDir: string): DataDirLock {
+export class DataDirLock {
+  private readonly refresh: ReturnType<typeof setInterval>;
+
+  private constructor(private readonly path: string) {
+    held.add(path);
+    this.refresh = setInterval(() => {
+      try {
+        const now = new Date();
+        utimesSync(path, now, now);
+      } catch {
+        // Removed under us (the directory deleted): nothing left to keep fresh.
+      }
+    }, DATA_DIR_LOCK_REFRESH_MS);
+    this.refresh.unref();
+  }
+
+  static async acquire(dataDir: string): Promise<DataDirLock> {
     const path = join(dataDir, LOCK_FILE);
-    for (let attempt = 0; attempt < 2; attempt++) {
+    if (held.has(path)) throw new Error(`runnel: data directory ${dataDir} is already open in this process`);
+    const deadline = Date.now() + DATA_DIR_LOCK_STALE_MS + DATA_DIR_LOCK_REFRESH_MS;
+    for (;;) {
       try {
         const fd = openSync(path, 'wx');
         writeSync(fd, String(process.pid));
@@ -30,20 +68,39 @@ export class DataDirLock {
         return new DataDirLock(path);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const owner = Number(readFileSync(path, 'utf8'));
-        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processExists(owner)) {
-          throw new Error(`runnel: data directory ${dataDir} is in use by process ${owner}`);
-        }
-        if (owner === process.pid) {
-          throw new Error(`runnel: data directory ${dataDir} is already open in this process`);
-        }
-        rmSync(path, { force: true });
       }
+      const lock = inspect(path);
+      if (lock === undefined) continue; // removed meanwhile: try again
+      const gone = lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
+        (lock.owner !== 0 && lock.owner !== process.pid && !processExists(lock.owner));
+      if (gone) {
+        // Moved aside first, so that of two openers taking over, only one removes it.
+        const aside = `${path}.stale-${process.pid}`;
+        try {
+          renameSync(path, aside);
+          rmSync(aside, { force: true });
+        } catch {
+          // Another opener took it over first.
+        }
+        continue;
+      }
+      if (lock.owner !== 0 && lock.owner !== process.pid) {
+        throw new Error(`runnel: data directory ${dataDir} is in use by process ${lock.owner}`);
+      }
+      // This process's own id (or a LOCK still being written): wait for it to go stale.
+      if (Date.now() > deadline) {
+        throw new Error(
+          `runnel: data directory ${dataDir} is in use by a process with id ${lock.owner} ` +
+            `(not this one: another pid namespace), which refreshed its LOCK ${Math.round(lock.idleMs)} ms ago`,
+        );
+      }
+      await sleep(LOCK_POLL_MS);
     }
-    throw new Error(`runnel: could not lock data directory ${dataDir}`);
   }
 
   release(): void {
+    clearInterval(this.refresh);
+    held.delete(this.path);
     rmSync(this.path, { force: true });
   }
 }

@@ -317,7 +317,7 @@ export class Engine {
     checkOptions(options);
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
-    const lock = DataDirLock.acquire(dataDir);
+    const lock = await DataDirLock.acquire(dataDir);
     let engine: Engine;
     try {
       const catalog = loadCatalog(dataDir);

@@ -1,11 +1,12 @@
 // Goal: streams move through CREATING → ACTIVE → DELETING → gone as Kinesis streams do, the
 // catalog (streams, shards, tags, retention) survives a reopen, a stream deleted and created
 // again under the same name starts empty, and retention deletes expired records.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
+import { DATA_DIR_LOCK_REFRESH_MS, DATA_DIR_LOCK_STALE_MS } from '../../src/limits.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -308,6 +309,49 @@ describe('data directory lock', () => {
     );
     expect(existsSync(join(temp.dir, 'LOCK'))).toBe(false);
   });
+
+  it('keeps its LOCK fresh, and takes over one nobody refreshes even when its id names a running process', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const lock = join(temp.dir, 'LOCK');
+    const minuteAgo = () => new Date(Date.now() - 60_000);
+    // A running process's id, refreshed: refused at once.
+    writeFileSync(lock, String(process.ppid));
+    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(`in use by process ${process.ppid}`);
+    // The same id, untouched for a minute: a process that had the id before, gone (a reboot).
+    utimesSync(lock, minuteAgo(), minuteAgo());
+    await (await Engine.open({ dataDir: temp.dir, workers: 1 })).close();
+    // This process's own id, untouched: an earlier process with the same id, as a container's
+    // pid 1 restarted after kill -9 finds. Taken over at once.
+    writeFileSync(lock, String(process.pid));
+    utimesSync(lock, minuteAgo(), minuteAgo());
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    try {
+      // Its owner touches it: a minute-old mtime is recent again within a refresh or two.
+      utimesSync(lock, minuteAgo(), minuteAgo());
+      await sleep(2.5 * DATA_DIR_LOCK_REFRESH_MS);
+      expect(Date.now() - statSync(lock).mtimeMs).toBeLessThan(2 * DATA_DIR_LOCK_REFRESH_MS);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("waits out a LOCK of this process's id that another process keeps fresh, then refuses", async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const lock = join(temp.dir, 'LOCK');
+    // Another pid namespace's process with the same id (two containers, each pid 1), running.
+    writeFileSync(lock, String(process.pid));
+    const refresh = setInterval(() => utimesSync(lock, new Date(), new Date()), DATA_DIR_LOCK_REFRESH_MS / 2);
+    try {
+      const started = Date.now();
+      await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(/another pid namespace/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DATA_DIR_LOCK_STALE_MS);
+      expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    } finally {
+      clearInterval(refresh);
+    }
+  }, 3 * DATA_DIR_LOCK_STALE_MS);
 
   it('refuses a second engine on the same directory and frees it on close', async () => {
     const temp = tempDir();
