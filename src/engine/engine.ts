@@ -170,6 +170,14 @@ function checkOptions(options: EngineOptions): void {
   }
 }
 
+/**
+ * The fast path's records once one failed its quick check: PutRecords's model check of the whole
+ * call, so the error is the one putRecords gives for the same records (its cost only on failure).
+ */
+function refuseAsPutRecords(streamName: string, records: unknown): void {
+  validateInput('PutRecords', { StreamName: streamName, Records: records });
+}
+
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
 const ROUTED_CHECK_ERRORS = new Set(['ValidationException', 'InvalidArgumentException']);
 
@@ -994,6 +1002,10 @@ export class Engine {
    */
   async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
     this.assertOpen();
+    if (!Array.isArray(records)) {
+      refuseAsPutRecords(streamName, records);
+      throw new KinesisError('ValidationException', "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must be of type list");
+    }
     const stream = this.writable({ StreamName: streamName });
     const result = new BatchResult(stream.open, records.length);
     const pending: Array<Promise<void>> = [];
@@ -1002,7 +1014,7 @@ export class Engine {
       let end = start;
       let bytes = 0;
       while (end < records.length && (end === start || bytes < FAST_PATH_CHUNK_BYTES)) {
-        bytes += this.checkFastRecord(stream, records[end]!, end);
+        bytes += this.checkFastRecord(stream, records, end);
         end++;
       }
       const chunk = records.slice(start, end);
@@ -1236,12 +1248,18 @@ export class Engine {
     }
   }
 
-  private checkFastRecord(stream: StreamState, record: RecordInput, i: number): number {
+  private checkFastRecord(stream: StreamState, records: readonly RecordInput[], i: number): number {
+    const record = records[i]!;
+    if (typeof record !== 'object' || record === null) {
+      refuseAsPutRecords(stream.name, records);
+      throw new KinesisError('ValidationException', `1 validation error detected: Value at 'records.${i + 1}.member' failed to satisfy constraint: Member must not be null`);
+    }
     const key = record.PartitionKey;
     const data = record.Data;
     if (typeof key !== 'string' || key.length === 0 || key.length > PARTITION_KEY_CHARS_MAX) {
       // Over 256 UTF-16 units may still be 256 code points (astral characters).
       if (typeof key !== 'string' || key.length === 0 || [...key].length > PARTITION_KEY_CHARS_MAX) {
+        refuseAsPutRecords(stream.name, records);
         throw new KinesisError(
           'ValidationException',
           `1 validation error detected: Value '${String(key)}' at 'records.${i + 1}.member.partitionKey' ` +
@@ -1250,6 +1268,7 @@ export class Engine {
       }
     }
     if (!(data instanceof Uint8Array)) {
+      refuseAsPutRecords(stream.name, records);
       throw new KinesisError(
         'ValidationException',
         `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy ` +

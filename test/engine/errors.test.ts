@@ -89,6 +89,30 @@ describe('Engine errors', () => {
     await rejects(engine.describeStream({}), 'InvalidArgumentException');
   });
 
+  it('the batch fast path refuses what a JavaScript caller gets wrong as putRecords does', async () => {
+    const bad: unknown[] = [
+      [{ PartitionKey: 'k', Data: 'text' }],
+      [{ PartitionKey: 'k', Data: new ArrayBuffer(4) }],
+      [{ Data: new Uint8Array(1) }],
+      [{ PartitionKey: 7, Data: new Uint8Array(1) }],
+      [{ PartitionKey: 'k', Data: new Uint8Array(1) }, null],
+      undefined,
+    ];
+    const errorOf = async (call: () => Promise<unknown>) => {
+      try {
+        await call();
+      } catch (error) {
+        return { name: (error as Error).name, message: (error as Error).message };
+      }
+      throw new Error('no error');
+    };
+    for (const Records of bad) {
+      const expected = await errorOf(() => engine.putRecords({ StreamName: 'good', Records } as never));
+      expect(expected.name).toBe('ValidationException');
+      expect(await errorOf(() => engine.putRecordBatch('good', Records as never))).toEqual(expected);
+    }
+  });
+
   it('records over 1 MiB, 501 records and out-of-range hash keys are refused', async () => {
     await rejects(
       engine.putRecord({ StreamName: 'good', PartitionKey: 'k', Data: Buffer.alloc(1024 * 1024 + 1) }),
