@@ -8,7 +8,17 @@
  * is an earlier process with the same id, or one in another pid namespace sharing the directory:
  * the opener waits until it has gone unrefreshed that long, and otherwise refuses.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DATA_DIR_LOCK_REFRESH_MS, DATA_DIR_LOCK_STALE_MS } from '../limits.js';
@@ -38,6 +48,29 @@ function inspect(path: string): { owner: number; idleMs: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Removes a LOCK found stale. It is moved aside first, so that of two openers taking it over,
+ * only one removes it; if what was moved is fresher than what was found (another opener took
+ * over meanwhile and wrote its own), it is put back, where it cannot replace a newer one.
+ */
+function takeOver(path: string, idleMs: number): void {
+  const aside = `${path}.stale-${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // another opener moved it first
+  }
+  const moved = inspect(aside);
+  if (moved !== undefined && moved.idleMs < idleMs && moved.idleMs <= DATA_DIR_LOCK_STALE_MS) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // A LOCK is there again: that one stands.
+    }
+  }
+  rmSync(aside, { force: true });
 }
 
 export class DataDirLock {
@@ -74,14 +107,7 @@ export class DataDirLock {
       const gone = lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
         (lock.owner !== 0 && lock.owner !== process.pid && !processExists(lock.owner));
       if (gone) {
-        // Moved aside first, so that of two openers taking over, only one removes it.
-        const aside = `${path}.stale-${process.pid}`;
-        try {
-          renameSync(path, aside);
-          rmSync(aside, { force: true });
-        } catch {
-          // Another opener took it over first.
-        }
+        takeOver(path, lock.idleMs);
         continue;
       }
       if (lock.owner !== 0 && lock.owner !== process.pid) {
