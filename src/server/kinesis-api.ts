@@ -188,7 +188,7 @@ export class ApiMetrics {
       ['runnel_records_in_total', `Records stored by ${PUTS}.`, this.recordsIn],
       [
         'runnel_bytes_in_total',
-        `Data bytes put by ${PUTS} (of PutRecords, every record of a request that stored any; of a PUT, the records stored).`,
+        `Data bytes of the ${PUTS} that stored records (all their records, refused ones included).`,
         this.bytesIn,
       ],
       ['runnel_records_out_total', `Records returned by ${READS}.`, this.recordsOut],

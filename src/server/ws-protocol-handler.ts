@@ -8,11 +8,11 @@
  * may have in flight is bounded instead (puts and bytes, WS_PUTS_IN_FLIGHT_MAX and
  * WS_PUT_IN_FLIGHT_BYTES_MAX): beyond that a put is refused at once with a retryable error.
  *
- * Metrics: a put's records and data bytes count into the server's records-in and bytes-in totals
- * (the counters /metrics and /dashboard show, shared with the Kinesis API) when it is
- * acknowledged, without the records the server refused; a subscription's count into records-out
- * and bytes-out as each batch is sent in full. Data bytes are found by walking the batch's record
- * framing (batchDataBytes: a few ns a record, no allocation).
+ * Metrics: a put counts into the server's records-in and bytes-in totals (the counters /metrics
+ * and /dashboard show, shared with the Kinesis API) as a PutRecords does, when it is
+ * acknowledged: its stored records, and its data bytes if it stored any; a subscription's
+ * records and data bytes count into records-out and bytes-out as each batch is sent in full.
+ * Data bytes are found by walking the batch's record framing (batchDataBytes, no allocation).
  *
  * Subscriptions: one loop per subscription reads committed batches straight from the segment
  * files (engine.readBatches: one or two preads into a scratch buffer, no message to the worker)
@@ -72,7 +72,7 @@ import {
   encodeSubscriptionEnd,
   encodeWelcome,
 } from '../protocol/frames.js';
-import { BATCH_HEADER_BYTES, batchDataBytes, newRecordCursor, nextRecord } from '../storage/record-batch.js';
+import { batchDataBytes } from '../storage/record-batch.js';
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const CLOSE_PROTOCOL_ERROR = 1002;
@@ -234,20 +234,6 @@ function errorCodeOf(error: unknown): { code: ErrorCode; message: string } {
   if (error instanceof ProtocolError) return { code: error.code, message: error.message };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'InternalFailureException', message };
-}
-
-/** Reused by storedDataBytes, which then allocates nothing. */
-const storedCursor = newRecordCursor(BATCH_HEADER_BYTES);
-
-/** The data bytes of the records of a put's batch that `result` says were stored. */
-function storedDataBytes(batch: Uint8Array, result: PutRecordBatchResult): number {
-  const end = batch.length;
-  storedCursor.offset = BATCH_HEADER_BYTES;
-  let bytes = 0;
-  for (let i = 0; i < result.recordCount && nextRecord(batch, storedCursor, end); i++) {
-    if (result.errorOf(i) === undefined) bytes += storedCursor.dataEnd - storedCursor.dataStart;
-  }
-  return bytes;
 }
 
 /** The ack of a put: one entry per shard its records went to (docs/protocol.md §6.2). */
@@ -419,7 +405,7 @@ export function registerWebSocketProtocol(
       : engine.putEncodedBatch(frame.streamName, batch);
     stored
       .then((result) => {
-        if (metrics !== undefined) countPut(metrics, result, batch, dataBytes);
+        if (metrics !== undefined) countPut(metrics, result, dataBytes);
         connection.send(encodePutAck(frame.requestId, buildAck(result)));
       })
       .catch((error: unknown) => requestFailed(connection, frame.requestId, error))
@@ -433,21 +419,14 @@ export function registerWebSocketProtocol(
   }
 
   /**
-   * Counts a put's stored records and their data bytes. When some records were refused (limits
-   * mode, or one shard of several failed) the engine split the batch into copies per shard, so
-   * `batch` is still this put's own, and is walked again for the bytes of the stored ones; a
-   * batch forwarded whole is stored or refused whole.
+   * Counts a put as the Kinesis API counts a PutRecords (src/server/kinesis-api.ts): its stored
+   * records, and the data bytes of all its records if it stored any.
    */
-  function countPut(
-    counters: TrafficCounters,
-    result: PutRecordBatchResult,
-    batch: Uint8Array,
-    dataBytes: number,
-  ): void {
+  function countPut(counters: TrafficCounters, result: PutRecordBatchResult, dataBytes: number): void {
     const failed = result.FailedRecordCount;
     if (failed === result.recordCount) return;
     counters.recordsIn += result.recordCount - failed;
-    counters.bytesIn += failed === 0 ? dataBytes : storedDataBytes(batch, result);
+    counters.bytesIn += dataBytes;
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------

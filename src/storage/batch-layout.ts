@@ -63,61 +63,6 @@ export function readVarint(bytes: Uint8Array, cursor: { offset: number }, end: n
   return -1;
 }
 
-/** A varint of the record framing is at most this long (readVarint's bound). */
-const VARINT_BYTES_MAX = 5;
-/** Where the last varint longVarint read ended. */
-let longVarintEnd = 0;
-
-/** The varint at `offset` that takes more than one byte; sets longVarintEnd. */
-function longVarint(bytes: Uint8Array, offset: number): number {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-    const byte = bytes[offset++]!;
-    value += (byte & 0x7f) * scale;
-    if (!(byte >= 0x80)) break;
-    scale *= 128;
-  }
-  longVarintEnd = offset;
-  return value;
-}
-
-/**
- * The data bytes of the records of the batch `bytes` (header at 0, the batch its whole length)
- * from its `skip`-th record on. Reads only the varints, one-byte ones inline: a few ns a record,
- * no allocation. A badly framed batch counts the records before the first that overruns it.
- */
-export function batchDataBytes(bytes: Uint8Array, skip = 0): number {
-  const end = bytes.length;
-  let offset = BATCH_HEADER_BYTES;
-  let total = 0;
-  for (let i = 0; offset < end; i++) {
-    // Partition key, explicit hash key, data: each a varint length and that many bytes. Past
-    // `end` a read is undefined, which makes `offset` NaN and ends the walk below.
-    let length = bytes[offset++]!;
-    if (length >= 0x80) {
-      length = longVarint(bytes, offset - 1);
-      offset = longVarintEnd;
-    }
-    offset += length;
-    length = bytes[offset++]!;
-    if (length >= 0x80) {
-      length = longVarint(bytes, offset - 1);
-      offset = longVarintEnd;
-    }
-    offset += length;
-    length = bytes[offset++]!;
-    if (length >= 0x80) {
-      length = longVarint(bytes, offset - 1);
-      offset = longVarintEnd;
-    }
-    offset += length;
-    if (!(offset <= end)) return total;
-    if (i >= skip) total += length;
-  }
-  return total;
-}
-
 /** Record fields as located inside a batch, for readers. */
 export interface RecordCursor {
   offset: number;
@@ -148,4 +93,22 @@ export function nextRecord(bytes: Uint8Array, cursor: RecordCursor, end: number)
 
 export function newRecordCursor(offset: number): RecordCursor {
   return { offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0 };
+}
+
+/** Reused by batchDataBytes, which then allocates nothing. */
+const dataCursor = newRecordCursor(BATCH_HEADER_BYTES);
+
+/**
+ * The data bytes of the records of the batch `bytes` (header at 0, the batch its whole length)
+ * from its `skip`-th record on. A badly framed batch counts the records before the first that
+ * overruns it.
+ */
+export function batchDataBytes(bytes: Uint8Array, skip = 0): number {
+  const end = bytes.length;
+  dataCursor.offset = BATCH_HEADER_BYTES;
+  let total = 0;
+  for (let i = 0; dataCursor.offset < end && nextRecord(bytes, dataCursor, end); i++) {
+    if (i >= skip) total += dataCursor.dataEnd - dataCursor.dataStart;
+  }
+  return total;
 }

@@ -21,11 +21,11 @@ import {
   parseBenchArgs,
   releaseBenchDataDir,
 } from '../../src/harness/bench.js';
+import { USAGE_EXIT_CODE } from '../../src/harness/command-args.js';
 import { ACCOUNT_SHARD_LIMIT, KIB, PARTITION_KEY_BYTES_MAX, RECORD_SIZE_DEFAULT_KIB } from '../../src/limits.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const BENCH_CLI = fileURLToPath(new URL('../../dist/src/harness/bench-cli.js', import.meta.url));
-const USAGE_EXIT_CODE = 2;
 const temp = tempDir('runnel-bench-cli-');
 
 afterAll(() => temp.cleanup());

@@ -174,7 +174,7 @@ describe('/metrics counts the binary protocol', () => {
     });
   });
 
-  it('does not count records the server refused (limits mode)', async () => {
+  it('counts the records it stored, and the data of a put that stored any (limits mode), as PutRecords does', async () => {
     const server = await serve({ enforceLimits: true });
     await server.engine.createStream({ StreamName: 'limited', ShardCount: 1 });
     const client = await connect(server);
@@ -188,7 +188,8 @@ describe('/metrics counts the binary protocol', () => {
     const stored = batch.filter((_, i) => 'SequenceNumber' in put.Records[i]!);
     expect(moved(before, await traffic(server))).toEqual({
       runnel_records_in_total: stored.length,
-      runnel_bytes_in_total: dataBytes(stored),
+      // As PutRecords counts: the data of every record of a put that stored any.
+      runnel_bytes_in_total: dataBytes(batch),
       runnel_records_out_total: 0,
       runnel_bytes_out_total: 0,
     });
