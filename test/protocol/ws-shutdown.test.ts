@@ -21,13 +21,28 @@ const PUTS = 48;
 const RECORDS_PER_PUT = 200;
 const STREAM = 'draining';
 
+/** A server on a fresh directory with the stream, and a client connected to it. */
+async function serving() {
+  const temp = tempDir('runnel-ws-shutdown-');
+  cleanup = temp.cleanup;
+  const server = await startServer({ dataDir: temp.dir, port: 0, wsPort: 0, workers: 1 });
+  await server.engine.createStream({ StreamName: STREAM, ShardCount: 1 });
+  return { dir: temp.dir, server, client: await RunnelClient.connect(server.wsUrl!) };
+}
+
+/** The partition keys stored in the stream, read by an engine opened on the directory again. */
+async function storedKeys(dir: string): Promise<string[]> {
+  const reopened = await Engine.open({ dataDir: dir, workers: 1 });
+  try {
+    return (await readShard(reopened, STREAM, 'shardId-000000000000')).map((record) => record.PartitionKey);
+  } finally {
+    await reopened.close();
+  }
+}
+
 describe('WebSocket puts across a server shutdown', () => {
   it('acknowledges the puts in flight before closing, and stores exactly what it acknowledged', async () => {
-    const temp = tempDir('runnel-ws-shutdown-');
-    cleanup = temp.cleanup;
-    const server = await startServer({ dataDir: temp.dir, port: 0, wsPort: 0, workers: 1 });
-    await server.engine.createStream({ StreamName: STREAM, ShardCount: 1 });
-    const client = await RunnelClient.connect(server.wsUrl!);
+    const { dir, server, client } = await serving();
     let closeStarted = false;
     let ackedAfterClose = 0;
     const outcomes = await new Promise<Array<PromiseSettledResult<number>>>((resolve) => {
@@ -70,29 +85,19 @@ describe('WebSocket puts across a server shutdown', () => {
     // Puts the server had taken when the shutdown began were answered, not dropped.
     expect(ackedAfterClose).toBeGreaterThan(0);
 
-    const reopened = await Engine.open({ dataDir: temp.dir, workers: 1 });
-    try {
-      const stored = await readShard(reopened, STREAM, 'shardId-000000000000');
-      const storedPuts = new Map<number, number>();
-      for (const record of stored) {
-        const put = Number(/^p(\d+)-/.exec(record.PartitionKey)![1]);
-        storedPuts.set(put, (storedPuts.get(put) ?? 0) + 1);
-      }
-      // Every acknowledged put is stored whole; nothing else is stored at all.
-      for (const put of acked) expect(storedPuts.get(put)).toBe(RECORDS_PER_PUT);
-      for (const put of storedPuts.keys()) expect(acked.has(put)).toBe(true);
-      for (const put of refused) expect(storedPuts.has(put)).toBe(false);
-    } finally {
-      await reopened.close();
+    const storedPuts = new Map<number, number>();
+    for (const key of await storedKeys(dir)) {
+      const put = Number(/^p(\d+)-/.exec(key)![1]);
+      storedPuts.set(put, (storedPuts.get(put) ?? 0) + 1);
     }
+    // Every acknowledged put is stored whole; nothing else is stored at all.
+    for (const put of acked) expect(storedPuts.get(put)).toBe(RECORDS_PER_PUT);
+    for (const put of storedPuts.keys()) expect(acked.has(put)).toBe(true);
+    for (const put of refused) expect(storedPuts.has(put)).toBe(false);
   });
 
   it('refuses, as not stored, a put that arrives while the puts in flight are being answered', async () => {
-    const temp = tempDir('runnel-ws-shutdown-');
-    cleanup = temp.cleanup;
-    const server = await startServer({ dataDir: temp.dir, port: 0, wsPort: 0, workers: 1 });
-    await server.engine.createStream({ StreamName: STREAM, ShardCount: 1 });
-    const client = await RunnelClient.connect(server.wsUrl!);
+    const { dir, server, client } = await serving();
     const record = (key: string) => [{ PartitionKey: key, Data: Buffer.from(key) }];
     // The shard's worker is held up, so the first put stays in flight through the shutdown.
     const stall = server.engine.stallWorker(0, 800);
@@ -108,12 +113,6 @@ describe('WebSocket puts across a server shutdown', () => {
     await stall;
     await closed;
     await client.close();
-    const reopened = await Engine.open({ dataDir: temp.dir, workers: 1 });
-    try {
-      const stored = await readShard(reopened, STREAM, 'shardId-000000000000');
-      expect(stored.map((record) => record.PartitionKey)).toEqual(['before']);
-    } finally {
-      await reopened.close();
-    }
+    expect(await storedKeys(dir)).toEqual(['before']);
   });
 });
