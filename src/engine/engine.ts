@@ -171,11 +171,13 @@ function checkOptions(options: EngineOptions): void {
 }
 
 /**
- * The fast path's records once one failed its quick check: PutRecords's model check of the whole
- * call, so the error is the one putRecords gives for the same records (its cost only on failure).
+ * Refuses the fast path's records once one failed its quick check, with PutRecords's model check
+ * of the whole call: the error is the one putRecords gives for the same records (its cost is paid
+ * only on failure). The quick checks refuse nothing the model passes.
  */
-function refuseAsPutRecords(streamName: string, records: unknown): void {
+function refuseAsPutRecords(streamName: string, records: unknown): never {
   validateInput('PutRecords', { StreamName: streamName, Records: records });
+  throw new KinesisError('InternalFailureException', 'A record failed a check PutRecords\'s model passes.');
 }
 
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
@@ -1002,10 +1004,7 @@ export class Engine {
    */
   async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
     this.assertOpen();
-    if (!Array.isArray(records)) {
-      refuseAsPutRecords(streamName, records);
-      throw new KinesisError('ValidationException', "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must be of type list");
-    }
+    if (!Array.isArray(records)) refuseAsPutRecords(streamName, records);
     const stream = this.writable({ StreamName: streamName });
     const result = new BatchResult(stream.open, records.length);
     const pending: Array<Promise<void>> = [];
@@ -1250,31 +1249,13 @@ export class Engine {
 
   private checkFastRecord(stream: StreamState, records: readonly RecordInput[], i: number): number {
     const record = records[i]!;
-    if (typeof record !== 'object' || record === null) {
-      refuseAsPutRecords(stream.name, records);
-      throw new KinesisError('ValidationException', `1 validation error detected: Value at 'records.${i + 1}.member' failed to satisfy constraint: Member must not be null`);
-    }
+    if (typeof record !== 'object' || record === null) refuseAsPutRecords(stream.name, records);
     const key = record.PartitionKey;
     const data = record.Data;
-    if (typeof key !== 'string' || key.length === 0 || key.length > PARTITION_KEY_CHARS_MAX) {
-      // Over 256 UTF-16 units may still be 256 code points (astral characters).
-      if (typeof key !== 'string' || key.length === 0 || [...key].length > PARTITION_KEY_CHARS_MAX) {
-        refuseAsPutRecords(stream.name, records);
-        throw new KinesisError(
-          'ValidationException',
-          `1 validation error detected: Value '${String(key)}' at 'records.${i + 1}.member.partitionKey' ` +
-            'failed to satisfy constraint: Member must have length between 1 and 256',
-        );
-      }
-    }
-    if (!(data instanceof Uint8Array)) {
-      refuseAsPutRecords(stream.name, records);
-      throw new KinesisError(
-        'ValidationException',
-        `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy ` +
-          'constraint: Member must not be null',
-      );
-    }
+    // Over 256 UTF-16 units may still be 256 code points (astral characters).
+    const keyFails = typeof key !== 'string' || key.length === 0 ||
+      (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX);
+    if (keyFails || !(data instanceof Uint8Array)) refuseAsPutRecords(stream.name, records);
     // A UTF-8 key is at most 3 bytes per UTF-16 unit: the exact check is needed only near the limit.
     const maxBytes = stream.record.maxRecordSizeKiB * KIB;
     if (data.length + key.length * 3 > maxBytes || record.ExplicitHashKey !== undefined) {
