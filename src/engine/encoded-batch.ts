@@ -10,12 +10,12 @@
 import { isUtf8 } from 'node:buffer';
 import { KinesisError, fail } from '../errors.js';
 import {
+  HASH_KEY_MAX,
   HASH_WORDS,
   bigIntToWords,
   explicitHashKeyFormMessage,
   isExplicitHashKeyForm,
   md5Words,
-  parseExplicitHashKey,
 } from '../kinesis/hash-key.js';
 import { KeyHasher } from '../kinesis/md5-lanes.js';
 import { PARTITION_KEY_BYTES_MAX, PARTITION_KEY_CHARS_MAX, PARTITION_KEY_CHARS_MIN } from '../limits.js';
@@ -102,8 +102,9 @@ function hashKeyWords(
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
   if (!isExplicitHashKeyForm(text)) return new KinesisError('ValidationException', explicitHashKeyFormMessage(text, record));
-  const key = parseExplicitHashKey(text);
-  if (key === undefined) {
+  // The form is checked: only the range is left.
+  const key = BigInt(text);
+  if (key > HASH_KEY_MAX) {
     return fail.invalid(
       `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${text}`,
     );
