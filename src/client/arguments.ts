@@ -21,10 +21,15 @@ const WINDOW_BYTES_MIN = 1;
  */
 const WINDOW_BYTES_MAX = WS_CREDIT_BYTES_MAX;
 
+/** The last stream name checkStreamName passed: a client puts to the same stream again and again. */
+let lastValidStreamName: string | undefined;
+
 /** Checks the stream name of a put or LIST_SHARDS, as the Kinesis API model constrains it. */
 export function checkStreamName(streamName: unknown): void {
+  if (typeof streamName === 'string' && streamName === lastValidStreamName) return;
   validateInput('DescribeStreamSummary', { StreamName: streamName });
   requireStreamTarget({ StreamName: streamName });
+  lastValidStreamName = streamName as string;
 }
 
 export interface PositionInput {
