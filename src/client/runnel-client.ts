@@ -15,7 +15,8 @@
  *    them. Credit is granted only as the consumer pulls: the first pull grants the window, and
  *    consumed batches are granted back, so a consumer that stops iterating stops the server.
  *    Memory per subscription: the window, plus one batch being reassembled if a batch straddles
- *    frames.
+ *    frames. A subscription to a shard closed by a reshard completes after its last record, with
+ *    `shardClosed` set; the records that follow are in the shard's children (`listShards`).
  */
 import { KinesisError, isErrorCode } from '../errors.js';
 import { checkStreamName, checkSubscribeArguments, checkWindowBytes } from './arguments.js';
@@ -45,6 +46,7 @@ import {
 } from '../protocol/batch-writer.js';
 import {
   BatchStreamDecoder,
+  EndReason,
   Opcode,
   PROTOCOL_PATH,
   PROTOCOL_VERSION,
@@ -512,6 +514,13 @@ export class ReceivedBatch {
 /**
  * One subscription: an async iterator of records (or, with `nextBatch`/`batches`, of whole
  * batches). Ending the iteration (break, return) unsubscribes.
+ *
+ * The iteration completes (done) when the consumer unsubscribes, when the client is closed, or
+ * when the shard was closed by a reshard (a split or merge) and every record of it has been
+ * delivered: `shardClosed` is then true. The records that follow are in the shard's children,
+ * which `RunnelClient.listShards` lists with their parents (the entries whose `parentShardId`
+ * or `adjacentParentShardId` is this shard). Reading a shard's parents to their end before the
+ * shard itself keeps each partition key's records in put order (docs/protocol.md §7.5).
  */
 export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecord> {
   /** The shard's watermark as last reported: ordinals below it are committed. */
@@ -528,6 +537,7 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
   private waiters: Array<() => void> = [];
   private ended = false;
   private endError: Error | undefined;
+  private closedShard = false;
   private current: SubscribedRecord[] = [];
   private currentIndex = 0;
   /** next() calls not yet settled: each runs once the one before it settled. */
@@ -547,6 +557,15 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
     this.watermark = watermark;
     this.base = BigInt(sequenceBase);
     this.nextOrdinal = startOrdinal;
+  }
+
+  /**
+   * True once the server ended the subscription because the shard is closed (resharded) and it
+   * had sent every record of it: the iteration completes after the last of them. False while the
+   * subscription is live, and when it ended otherwise (unsubscribed, closed, failed).
+   */
+  get shardClosed(): boolean {
+    return this.closedShard;
   }
 
   /** Bytes granted to the server and not yet consumed (queued, or still to arrive). */
@@ -576,8 +595,9 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
     }
   }
 
-  /** @internal */
-  onEnd(): void {
+  /** @internal The subscription ended: by SUBSCRIPTION_END with `reason`, or with the connection. */
+  onEnd(reason?: number): void {
+    if (reason === EndReason.SHARD_CLOSED && !this.ended) this.closedShard = true;
     this.ended = true;
     this.wake();
   }
@@ -1017,9 +1037,11 @@ export class RunnelClient {
         this.sendFrame(encodePong(frame.requestId, frame.payload));
         return;
       case Opcode.SUBSCRIPTION_END: {
+        // After a reason-1 end, an UNSUBSCRIBE that crossed it is still answered (reason 0, an
+        // id the server no longer knows): ids are not reused before they wrap around at 2^32.
         const subscription = this.subscriptions.get(frame.requestId);
         this.subscriptions.delete(frame.requestId);
-        subscription?.onEnd();
+        subscription?.onEnd(frame.reason);
         return;
       }
       case Opcode.ERROR:
@@ -1131,7 +1153,11 @@ export class RunnelClient {
     return frame.streamNames;
   }
 
-  /** Every shard of a stream with its hash-key range (open and closed, in shard-id order). */
+  /**
+   * Every shard of a stream with its hash-key range (open and closed, in shard-id order). A
+   * shard made by a reshard names its parents (`parentShardId`, and `adjacentParentShardId` for
+   * a merge), so the children of a closed shard are the entries that name it as a parent.
+   */
   async listShards(streamName: string): Promise<ShardMapEntry[]> {
     checkStreamName(streamName);
     const frame = await this.request((id) => encodeListShards(id, streamName)).answer;

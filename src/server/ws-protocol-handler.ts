@@ -21,7 +21,9 @@
  * counter (engine.waitForRecords: Atomics.waitAsync, no polling), so records leave within a turn
  * of their commit. It pauses while the connection has more than WS_SEND_BUFFER_BYTES_HIGH
  * unsent, until uWS drains it. Without credit it waits on a promise and holds no data: a
- * subscriber that grants nothing costs its socket and this object.
+ * subscriber that grants nothing costs its socket and this object. A subscription that has sent
+ * every record of a closed (resharded) shard ends with SUBSCRIPTION_END, reason SHARD_CLOSED;
+ * reaching that end takes no credit.
  *
  * uWS rules kept here: a WebSocket is used only between open and close (`connection.ws` is
  * cleared on close and checked before every send); sends outside a uWS callback are corked;
@@ -149,6 +151,8 @@ class Subscription {
    * before it), so they are not counted as read.
    */
   startOrdinal = 0;
+  /** The shard's watermark at the last read: records below it are committed. */
+  watermark = 0;
   ended = false;
   private wake: (() => void) | undefined;
 
@@ -279,6 +283,15 @@ function buildAck(result: PutRecordBatchResult): PutAck {
     entryOfRecord[i] = entry;
   }
   return { recordCount: count, failedRecordCount: result.FailedRecordCount, entries, entryOfRecord };
+}
+
+/** Retention deleted the rest of a batch the subscription had begun to send. */
+function expiredMidBatch(subscription: Subscription): KinesisError {
+  return new KinesisError(
+    'ExpiredIteratorException',
+    `Records from ordinal ${subscription.partialBase} of ${subscription.shardId} ` +
+      'expired under retention while their batch was being sent.',
+  );
 }
 
 /** Registers the protocol's `.ws(path)` route on `app`, serving `engine`. */
@@ -458,6 +471,7 @@ export function registerWebSocketProtocol(
         const base = engine.sequenceNumberOf(frame.streamName, frame.shardId, 0, 0);
         subscription.nextOrdinal = ordinal;
         subscription.startOrdinal = ordinal;
+        subscription.watermark = watermark;
         connection.send(encodeSubscribed(id, ordinal, watermark, base));
         void run(connection, subscription);
       })
@@ -499,7 +513,7 @@ export function registerWebSocketProtocol(
     try {
       while (!subscription.ended) {
         if (subscription.credit <= 0) {
-          await subscription.sleep();
+          await waitForCredit(connection, subscription);
           continue;
         }
         const ws = connection.ws;
@@ -514,8 +528,10 @@ export function registerWebSocketProtocol(
         // Read into the shared scratch buffer: sendRecords hands the bytes to uWS, which copies
         // them before it returns, so the next read may overwrite them.
         const read = engine.readBatches(streamName, shardId, next, bytes, readScratch);
+        subscription.watermark = read.watermark;
         if (read.batches.length === 0) {
-          await engine.waitForRecords(streamName, shardId, next, WS_COMMIT_WAIT_MS);
+          if (caughtUp(connection, subscription, read)) return;
+          await engine.waitForRecords(streamName, shardId, Math.max(next, read.from), WS_COMMIT_WAIT_MS);
           continue;
         }
         connection.flush();
@@ -527,6 +543,59 @@ export function registerWebSocketProtocol(
       connection.subscriptions.delete(subscription.id);
       requestFailed(connection, subscription.id, error);
     }
+  }
+
+  /**
+   * A read found nothing from the subscription's next ordinal on. Returns true when that is the
+   * end of a closed shard, which it then reports (endShardClosed); throws when retention deleted
+   * the rest of a batch being sent.
+   */
+  function caughtUp(
+    connection: Connection,
+    subscription: Subscription,
+    read: ReturnType<Engine['readBatches']>,
+  ): boolean {
+    if (subscription.partialOffset > 0) {
+      if (read.from > subscription.partialBase) throw expiredMidBatch(subscription);
+      return false;
+    }
+    // Records below `from` expired under retention: the subscription is at `from` at least.
+    const reached = Math.max(subscription.nextOrdinal, read.from);
+    if (read.end === undefined || reached < read.end) return false;
+    endShardClosed(connection, subscription, reached);
+    return true;
+  }
+
+  /**
+   * Waits for credit. A closed shard's end takes none: a subscription that was caught up at its
+   * last read looks for the end now (a read that finds nothing reads no bytes), and until credit
+   * comes it also wakes at the shard's next commit (or after WS_COMMIT_WAIT_MS) to look again.
+   */
+  async function waitForCredit(connection: Connection, subscription: Subscription): Promise<void> {
+    const { streamName, shardId, nextOrdinal: next } = subscription;
+    if (subscription.partialOffset > 0 || subscription.watermark > next) {
+      await subscription.sleep();
+      return;
+    }
+    // Reads one batch at most, and only if one was committed since the last read.
+    const read = engine.readBatches(streamName, shardId, next, 1, readScratch);
+    subscription.watermark = read.watermark;
+    if (read.batches.length > 0) return;
+    if (caughtUp(connection, subscription, read)) return;
+    const commit = engine.waitForRecords(streamName, shardId, Math.max(next, read.from), WS_COMMIT_WAIT_MS);
+    await Promise.race([subscription.sleep(), commit]);
+  }
+
+  /**
+   * The end of a closed (resharded) shard: every record was sent in full. SUBSCRIPTION_END with
+   * reason SHARD_CLOSED and the next ordinal (the shard's end, or past it), and the subscription
+   * is over: nothing more is sent for its id, which the client may reuse.
+   */
+  function endShardClosed(connection: Connection, subscription: Subscription, next: number): void {
+    subscription.ended = true;
+    subscription.nextOrdinal = next;
+    connection.subscriptions.delete(subscription.id);
+    connection.send(encodeSubscriptionEnd(subscription.id, EndReason.SHARD_CLOSED, next));
   }
 
   /**
@@ -545,13 +614,7 @@ export function registerWebSocketProtocol(
     for (const batch of batches) {
       let start = 0;
       if (pieces.length === 0 && subscription.partialOffset > 0) {
-        if (batch.baseOrdinal !== subscription.partialBase) {
-          throw new KinesisError(
-            'ExpiredIteratorException',
-            `Records from ordinal ${subscription.partialBase} of ${subscription.shardId} ` +
-              'expired under retention while their batch was being sent.',
-          );
-        }
+        if (batch.baseOrdinal !== subscription.partialBase) throw expiredMidBatch(subscription);
         start = subscription.partialOffset;
       }
       const available = batch.bytes.length - start;

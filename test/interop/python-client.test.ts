@@ -4,10 +4,10 @@
 // reading the server, the codec or the JavaScript client. Against the real server it lists
 // streams and shards, puts records (half unrouted, half ROUTED by the shard map), reads every
 // shard back from TRIM_HORIZON granting credit 4 KiB at a time, puts to a missing stream and
-// pings. This test checks what it reports against the engine itself: every ack names a record
-// the engine stored on that shard with that key and data, and what Python read per shard is
-// exactly the engine's shard, sequence numbers and arrival times included. Skipped only where
-// python3 is not installed.
+// pings; and it reads a shard a split closed to the end the server reports. This test checks
+// what it reports against the engine itself: every ack names a record the engine stored on that
+// shard with that key and data, and what Python read per shard is exactly the engine's shard,
+// sequence numbers and arrival times included. Skipped only where python3 is not installed.
 import { execFile, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,11 +56,11 @@ function expectedData(i: number): string {
 }
 
 /** Runs the client without blocking the event loop the in-process server runs on. */
-function runClient(url: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runClient(url: string, args = [STREAM, String(RECORDS)]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       'python3',
-      [CLIENT, url, STREAM, String(RECORDS)],
+      [CLIENT, url, ...args],
       { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
@@ -139,5 +139,33 @@ describe.skipIf(!python)('a Python client written from docs/protocol.md', () => 
   it('a put to a missing stream is a ResourceNotFoundException, and PING is answered by PONG', () => {
     expect(report.missing_stream_error).toBe('ResourceNotFoundException');
     expect(report.pong).toBe(true);
+  });
+
+  it('reads a shard a split closed to its end: every record, then SUBSCRIPTION_END reason 1', async () => {
+    const { engine } = served;
+    const stream = 'py-closed';
+    await engine.createStream({ StreamName: stream, ShardCount: 1 });
+    for (let put = 0; put < 3; put++) {
+      const Records = Array.from({ length: 100 }, (_, i) => ({ PartitionKey: `py-${put * 100 + i}`, Data: Buffer.from(expectedData(put * 100 + i), 'hex') }));
+      expect((await engine.putRecords({ StreamName: stream, Records })).FailedRecordCount).toBe(0);
+    }
+    const shard = 'shardId-000000000000';
+    await engine.splitShard({ StreamName: stream, ShardToSplit: shard, NewStartingHashKey: (1n << 127n).toString() });
+    const run = await runClient(served.server.url, [stream, 'read-closed', shard]);
+    if (run.code !== 0) throw new Error(`runnel_client.py exited ${run.code}: ${run.stderr}`);
+    const closed = JSON.parse(run.stdout) as { records: PythonRecord[]; ended: [number, number] };
+    expect(closed.ended).toEqual([1, 300]);
+    // A closed shard's last GetRecords page has no next iterator: one page holds all 300.
+    const { ShardIterator } = await engine.getShardIterator({ StreamName: stream, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' });
+    const page = await engine.getRecords({ ShardIterator });
+    expect(page.NextShardIterator).toBeUndefined();
+    expect(closed.records).toEqual(
+      page.Records.map((r) => ({
+        seq: r.SequenceNumber!,
+        key: r.PartitionKey!,
+        data_hex: Buffer.from(r.Data!).toString('hex'),
+        arrival_ms: r.ApproximateArrivalTimestamp!.getTime(),
+      })),
+    );
   });
 });

@@ -2,10 +2,13 @@
 """A Runnel protocol-v1 client in Python, standard library only, written from docs/protocol.md.
 
 Usage: python3 runnel_client.py <ws-url> <stream-name> <records>
+       python3 runnel_client.py <ws-url> <stream-name> read-closed <shard-id>
 
 Lists streams and shards, puts <records> records (half unrouted, half routed by the shard map),
 reads every shard back from TRIM_HORIZON with credit-based flow control, puts to a missing
-stream, pings, and prints one JSON object on stdout. Any protocol violation: stderr, exit 1.
+stream, pings, and prints one JSON object on stdout. With read-closed, reads a shard a reshard
+closed from TRIM_HORIZON until the server ends the subscription (§7.5) and prints its records.
+Any protocol violation: stderr, exit 1.
 """
 
 import base64
@@ -25,6 +28,7 @@ VERSION = 1
 WELCOME, PING, PONG, ERROR = 0x01, 0x02, 0x03, 0x04
 PUT, PUT_ACK = 0x10, 0x11
 SUBSCRIBE, SUBSCRIBED, CREDIT, RECORDS, UNSUBSCRIBE, SUBSCRIPTION_END = 0x20, 0x21, 0x22, 0x23, 0x24, 0x25
+UNSUBSCRIBED, SHARD_CLOSED = 0, 1  # SUBSCRIPTION_END reasons (§7.5)
 LIST_STREAMS, STREAM_LIST, LIST_SHARDS, SHARD_MAP = 0x30, 0x31, 0x32, 0x33
 FLAG_ROUTED = 0x0001
 TRIM_HORIZON = 0
@@ -390,7 +394,8 @@ class Subscription:
         self.stream_watermark = None  # watermark of the frame that began the pending batch
         self.records = []
         self.next_ordinal = None
-        self.ended = None  # (reason, next ordinal) after SUBSCRIPTION_END
+        self.ended = None  # (reason, next ordinal) of the first SUBSCRIPTION_END
+        self.unsubscribed = False  # UNSUBSCRIBE sent: the server answers it whatever came before
         self.error = None
 
     @property
@@ -581,6 +586,7 @@ class RunnelClient:
         sub.granted += n
 
     def unsubscribe(self, sub):
+        sub.unsubscribed = True
         self._send(UNSUBSCRIBE, sub.id)
 
     def _on_subscription_frame(self, sub, opcode, payload):
@@ -609,8 +615,12 @@ class RunnelClient:
             self._parse_batches(sub, watermark)
         elif opcode == SUBSCRIPTION_END:
             r = Reader(payload, "SUBSCRIPTION_END")
-            sub.ended = (r.u8(), r.u64())
+            end = (r.u8(), r.u64())
             r.end()
+            if sub.ended is None:
+                sub.ended = end
+            if end[0] == SHARD_CLOSED and sub.unsubscribed:
+                return  # an UNSUBSCRIBE crossed it: its answer (reason 0) is still to come
             del self.subs[sub.id]
 
     def _parse_batches(self, sub, watermark):
@@ -646,7 +656,7 @@ class RunnelClient:
         subs = [self.subscribe(stream, shard, n) for shard, n in expected_per_shard.items()]
         deadline = time.monotonic() + READ_TIMEOUT_S
         for sub in subs:
-            while len(sub.records) < sub.expected:
+            while len(sub.records) < sub.expected and sub.ended is None:
                 if sub.error:
                     raise ServerError(*sub.error)
                 if sub.credit_left == 0:
@@ -660,19 +670,38 @@ class RunnelClient:
                             and len(other.records) < other.expected:
                         self.grant(other, CREDIT_STEP)
         for sub in subs:
-            self.unsubscribe(sub)
+            if sub.id in self.subs:
+                self.unsubscribe(sub)
         while any(sub.id in self.subs for sub in subs):
             self._pump()
         for sub in subs:
             if sub.error:
                 raise ServerError(*sub.error)
-            if sub.ended != (0, sub.next_ordinal):
+            if sub.ended not in ((UNSUBSCRIBED, sub.next_ordinal), (SHARD_CLOSED, sub.next_ordinal)):
                 raise ProtocolViolation(f"{sub.shard_id}: SUBSCRIPTION_END {sub.ended}, next ordinal {sub.next_ordinal}")
             if sub.stream:
                 raise ProtocolViolation(f"{sub.shard_id}: {len(sub.stream)} bytes of an unfinished batch")
             if len(sub.records) != sub.expected:
                 raise ProtocolViolation(f"{sub.shard_id}: read {len(sub.records)} records, expected {sub.expected}")
         return {sub.shard_id: sub.records for sub in subs}
+
+    def read_to_end(self, stream, shard_id):
+        """Reads a closed shard from TRIM_HORIZON until SUBSCRIPTION_END reason 1 (§7.5)."""
+        sub = self.subscribe(stream, shard_id, None)
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while sub.ended is None:
+            if sub.error:
+                raise ServerError(*sub.error)
+            if sub.credit_left == 0:
+                self.grant(sub, CREDIT_STEP)
+            if time.monotonic() > deadline:
+                raise ProtocolViolation(f"{shard_id}: no SUBSCRIPTION_END after {len(sub.records)} records")
+            self._pump()
+        if sub.ended != (SHARD_CLOSED, sub.next_ordinal):
+            raise ProtocolViolation(f"{shard_id}: SUBSCRIPTION_END {sub.ended}, next ordinal {sub.next_ordinal}")
+        if sub.stream:
+            raise ProtocolViolation(f"{shard_id}: {len(sub.stream)} bytes of an unfinished batch")
+        return sub.records, sub.ended
 
     # -- keep-alive (§5.2) -----------------------------------------------------------------
 
@@ -701,13 +730,20 @@ def owner(shards, key):
 
 
 def main(argv):
-    if len(argv) != 4:
+    read_closed = len(argv) == 5 and argv[3] == "read-closed"
+    if len(argv) != 4 and not read_closed:
         print("usage: runnel_client.py <ws-url> <stream-name> <records>", file=sys.stderr)
+        print("       runnel_client.py <ws-url> <stream-name> read-closed <shard-id>", file=sys.stderr)
         return 2
-    url, stream, count = argv[1], argv[2], int(argv[3])
+    url, stream = argv[1], argv[2]
     client = RunnelClient(url)
     try:
-        return run(client, stream, count)
+        if read_closed:
+            records, ended = client.read_to_end(stream, argv[4])
+            client.close()
+            print(json.dumps({"records": records, "ended": list(ended)}))
+            return 0
+        return run(client, stream, int(argv[3]))
     except ProtocolViolation:
         client.ws.close(4002)  # §5.3: a client that cannot read a frame closes with 4002
         raise

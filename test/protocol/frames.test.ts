@@ -27,6 +27,7 @@ import * as storage from '../../src/storage/record-batch.js';
 import * as writer from '../../src/protocol/batch-writer.js';
 import {
   BatchStreamDecoder,
+  EndReason,
   FRAME_HEADER_BYTES,
   Opcode,
   PROTOCOL_VERSION,
@@ -414,7 +415,7 @@ describe('docs/protocol.md examples', () => {
   );
 
   it('has one block per example, each a whole frame that re-encodes to itself', () => {
-    expect(blocks.length).toBe(17);
+    expect(blocks.length).toBe(18);
     for (const block of blocks) {
       const frame = decodeAny(block);
       expect(Buffer.from(reencode(frame)).equals(Buffer.from(block)), `opcode ${block[1]}`).toBe(true);
@@ -423,7 +424,7 @@ describe('docs/protocol.md examples', () => {
 
   it('states the fields the blocks hold', () => {
     const frames = blocks.map(decodeAny);
-    const [welcome, ping, pong, put, ack, mixedAck, subscribe, subscribed, credit, records, , end, error] = frames;
+    const [welcome, ping, pong, put, ack, mixedAck, subscribe, subscribed, credit, records, , end, closedEnd, error] = frames;
     expect(welcome).toMatchObject({
       opcode: Opcode.WELCOME,
       welcome: { version: 1, frameBytesMax: 10_555_392, putsInFlightMax: 64, putBytesInFlightMax: 32 * 1024 * 1024,
@@ -454,6 +455,7 @@ describe('docs/protocol.md examples', () => {
     expect(storage.batchChecksum(stored, 0, 47)).toBe(new DataView(stored.buffer, stored.byteOffset).getBigUint64(16, true));
     expect(storage.batchChecksum(stored, 0, 47)).toBe(0x51c07ca3ed23ecd8n);
     expect(end).toMatchObject({ reason: 0, nextOrdinal: 1 });
+    expect(closedEnd).toMatchObject({ opcode: Opcode.SUBSCRIPTION_END, requestId: 2, reason: EndReason.SHARD_CLOSED, nextOrdinal: 1 });
     expect(error).toMatchObject({ requestId: 9, fatal: true, name: 'UnknownOperationException' });
   });
 });
