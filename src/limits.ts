@@ -44,6 +44,8 @@ export const STREAM_ARN_CHARS_MAX = 2048;
 export const SHARD_COUNT_MIN = 1;
 /** Shards per stream Runnel accepts at CreateStream (Kinesis's UpdateShardCount ceiling). */
 export const SHARD_COUNT_MAX = 10_000;
+/** UpdateShardCount calls per stream in any 24 hours (Kinesis's default; limits mode only). */
+export const UPDATE_SHARD_COUNT_PER_DAY_MAX = 10;
 /** The account-wide shard limit DescribeLimits reports and CreateStream enforces. */
 export const ACCOUNT_SHARD_LIMIT = 20_000;
 export const ON_DEMAND_STREAM_COUNT_LIMIT = 50;

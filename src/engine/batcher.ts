@@ -18,6 +18,7 @@ import type {
   AppendRequest,
   RoutedBatchCheck,
   ShardDescriptor,
+  WorkerTask,
 } from '../storage/worker-protocol.js';
 import { PutBufferPool } from './put-buffers.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -78,6 +79,16 @@ export class Batcher {
     });
   }
 
+  /**
+   * Runs a task on the worker after every append queued for it so far: the queue is sent now
+   * (past the in-flight bound if need be: piscina queues the extra task), and a worker takes its
+   * tasks in the order they were posted.
+   */
+  runAfterAppends<T>(worker: number, task: WorkerTask): Promise<T> {
+    this.flush(worker, true);
+    return this.pool.run<T>(worker, task);
+  }
+
   private schedule(worker: number): void {
     const queue = this.queues[worker]!;
     if (queue.scheduled || queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX) return;
@@ -88,9 +99,9 @@ export class Batcher {
     });
   }
 
-  private flush(worker: number): void {
+  private flush(worker: number, now = false): void {
     const queue = this.queues[worker]!;
-    if (queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX || queue.pending.length === 0) return;
+    if (queue.pending.length === 0 || (!now && queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX)) return;
     const batch = queue.pending;
     const bytes = queue.pendingBytes;
     queue.pending = [];

@@ -21,8 +21,13 @@ export interface ShardRecord {
   parentShardId?: string;
   adjacentParentShardId?: string;
   createdMs: number;
-  /** Set when the shard is closed (resharding): its last ordinal + 1 and when it closed. */
-  closed?: { endOrdinal: number; closedMs: number };
+  /**
+   * Set when the shard is closed (resharding): when it closed, and its last ordinal + 1. The end
+   * is missing only when the process stopped between the reshard taking effect and the shard's
+   * worker confirming its last append; the next open takes it from the shard's files (nothing
+   * was routed to the shard after the catalog recorded it closed).
+   */
+  closed?: { endOrdinal?: number; closedMs: number };
 }
 
 export interface StreamRecord {

@@ -36,6 +36,9 @@ import {
   TAGS_PER_STREAM_MAX,
   WORKER_BATCH_BYTES_MAX,
   PARTITION_KEY_CHARS_MAX,
+  SHARD_COUNT_MAX,
+  SHARD_INDEX_MAX,
+  UPDATE_SHARD_COUNT_PER_DAY_MAX,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
@@ -45,13 +48,14 @@ import type * as K from '../kinesis/shapes.js';
 import { checkTags, requireStreamTarget, requireTimestamp, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
-import type { OpenReply, RetentionReply, RoutedBatchCheck } from '../storage/worker-protocol.js';
+import type { OpenReply, RetentionReply, RoutedBatchCheck, SealReply } from '../storage/worker-protocol.js';
 import { Batcher, type Committed } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
 import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
 import { ShardState, StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
+import { type ReshardPlan, areAdjacent, planMerge, planSplit, planUniform } from './reshard-plan.js';
 import { WorkerPool } from './worker-pool.js';
 import { DataDirLock } from './data-dir-lock.js';
 
@@ -120,6 +124,7 @@ export interface PutRecordBatchResult {
 const DEFAULT_ACCOUNT = '000000000000';
 const DEFAULT_REGION = 'us-east-1';
 const MS_PER_HOUR = 3_600_000;
+const MS_PER_DAY = 24 * MS_PER_HOUR;
 const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
 /** A subscription reads up to this much per step, and re-checks for closing this often. */
 const SUBSCRIBE_READ_BYTES = 1024 * KIB;
@@ -304,6 +309,8 @@ export class Engine {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
+  /** Limits mode: when each stream's UpdateShardCount calls of the last 24 h were made. */
+  private readonly scalings = new Map<StreamState, number[]>();
 
   private constructor(
     readonly dataDir: string,
@@ -369,7 +376,20 @@ export class Engine {
     }
     this.catalog.streams = this.catalog.streams.filter((record) => record.status !== 'DELETING');
     this.persist();
-    await this.openShards([...this.streams.values()].flatMap((stream) => stream.shards));
+    const ends = await this.openShards([...this.streams.values()].flatMap((stream) => stream.shards));
+    // A reshard cut short after it took effect: nothing was routed to its closed shards since,
+    // so each ends where its files end.
+    let completed = false;
+    for (const stream of this.streams.values()) {
+      for (const shard of stream.shards) {
+        const closed = shard.record.closed;
+        if (closed && closed.endOrdinal === undefined) {
+          closed.endOrdinal = ends.get(shard.descriptor.key)!;
+          completed = true;
+        }
+      }
+    }
+    if (completed) this.persist();
     // Opening rebuilds each shard's trim from its files (the oldest segment's first record):
     // expire what is older than the retention period before anyone reads.
     await this.enforceRetention();
@@ -428,18 +448,20 @@ export class Engine {
     return worker;
   }
 
-  private async openShards(shards: ShardState[]): Promise<void> {
+  /** Opens shards in their workers; returns each shard's next ordinal by descriptor key. */
+  private async openShards(shards: ShardState[]): Promise<Map<string, number>> {
     const byWorker = new Map<number, ShardState[]>();
     for (const shard of shards) {
       const list = byWorker.get(shard.worker) ?? [];
       list.push(shard);
       byWorker.set(shard.worker, list);
     }
-    await Promise.all(
+    const replies = await Promise.all(
       [...byWorker].map(([worker, list]) =>
         this.pool.run<OpenReply>(worker, { kind: 'open', shards: list.map((shard) => shard.descriptor) }),
       ),
     );
+    return new Map(replies.flatMap((reply) => reply.shards.map((shard) => [shard.key, shard.nextOrdinal] as const)));
   }
 
   private persist(): void {
@@ -449,7 +471,14 @@ export class Engine {
   private later(action: () => void | Promise<void>): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      if (!this.closed) void action();
+      if (this.closed) return;
+      // A transition that fails (a worker restarting, the engine closing under it) is reported;
+      // it must never become an unhandled rejection that takes the process down.
+      Promise.resolve()
+        .then(action)
+        .catch((error: unknown) => {
+          if (!this.closed) console.error(`runnel: stream transition failed: ${(error as Error).message}`);
+        });
     }, this.transitionMs);
     this.timers.add(timer);
   }
@@ -560,16 +589,7 @@ export class Engine {
       throw fail.limit(`This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`);
     }
     const shardCount = input.ShardCount ?? ON_DEMAND_INITIAL_SHARD_COUNT;
-    const current = this.openShardCount();
-    if (current + shardCount > ACCOUNT_SHARD_LIMIT) {
-      throw fail.limit(
-        `This request would exceed the shard limit for the account ${this.accountId} in ${this.region}. ` +
-          `Current shard count for the account: ${current}. Limit: ${ACCOUNT_SHARD_LIMIT}. ` +
-          `Number of additional shards that would have resulted from this request: ${shardCount}. ` +
-          'Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) ' +
-          'for current limits and how to request higher limits.',
-      );
-    }
+    this.checkShardLimit(shardCount);
     if (input.Tags) checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
     if (input.Tags && Object.keys(input.Tags).length > TAGS_PER_STREAM_MAX) {
       throw fail.invalid(`A stream cannot have more than ${TAGS_PER_STREAM_MAX} tags.`);
@@ -613,6 +633,19 @@ export class Engine {
     if (this.transitionMs === 0) activate();
     else this.later(activate);
     return {};
+  }
+
+  /** LimitExceededException when `additional` more open shards would pass the account's limit. */
+  private checkShardLimit(additional: number): void {
+    const current = this.openShardCount();
+    if (current + additional <= ACCOUNT_SHARD_LIMIT) return;
+    throw fail.limit(
+      `This request would exceed the shard limit for the account ${this.accountId} in ${this.region}. ` +
+        `Current shard count for the account: ${current}. Limit: ${ACCOUNT_SHARD_LIMIT}. ` +
+        `Number of additional shards that would have resulted from this request: ${additional}. ` +
+        'Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) ' +
+        'for current limits and how to request higher limits.',
+    );
   }
 
   async deleteStream(input: K.DeleteStreamInput): Promise<Record<string, never>> {
@@ -854,6 +887,201 @@ export class Engine {
           `Requested retention period (${hours} hours) is too long.`,
       );
     }
+  }
+
+  // ---- resharding -------------------------------------------------------------------------------------
+
+  async splitShard(input: K.SplitShardInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('SplitShard', input);
+    const stream = this.reshardable(input, 'SplitShard');
+    const shard = this.openShardNamed(stream, input.ShardToSplit);
+    const newStart = BigInt(input.NewStartingHashKey);
+    if (newStart <= shard.start + 1n || newStart >= shard.end) {
+      throw fail.invalid(
+        `NewStartingHashKey ${input.NewStartingHashKey} used in SplitShard() on shard ${shard.shardId} in stream ` +
+          `${stream.name} under account ${this.accountId} is not both greater than one plus the shard's ` +
+          `StartingHashKey ${shard.start} and less than the shard's EndingHashKey ${shard.end}.`,
+      );
+    }
+    this.requireActive(stream);
+    this.checkShardLimit(1);
+    await this.reshard(stream, planSplit(shard, newStart, stream.record.nextShardIndex));
+    return {};
+  }
+
+  async mergeShards(input: K.MergeShardsInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('MergeShards', input);
+    const stream = this.reshardable(input, 'MergeShards');
+    const shard = this.openShardNamed(stream, input.ShardToMerge);
+    const adjacent = this.openShardNamed(stream, input.AdjacentShardToMerge);
+    if (shard === adjacent || !areAdjacent(shard, adjacent)) {
+      throw fail.invalid(
+        `Shards ${shard.shardId} and ${adjacent.shardId} in stream ${stream.name} under account ${this.accountId} ` +
+          'are not an adjacent pair of shards eligible for merging',
+      );
+    }
+    this.requireActive(stream);
+    await this.reshard(stream, planMerge(shard, adjacent, stream.record.nextShardIndex));
+    return {};
+  }
+
+  /**
+   * UNIFORM_SCALING to `TargetShardCount` open shards with CreateStream's ranges for that count,
+   * by splits and merges (reshard-plan.ts). Kinesis's bounds apply: at most double and at least
+   * half the open shards, at most SHARD_COUNT_MAX, within the account's shard limit, and in
+   * limits mode at most UPDATE_SHARD_COUNT_PER_DAY_MAX calls per stream in any 24 hours.
+   */
+  async updateShardCount(input: K.UpdateShardCountInput): Promise<K.UpdateShardCountOutput> {
+    this.assertOpen();
+    validateInput('UpdateShardCount', input);
+    const stream = this.reshardable(input, 'UpdateShardCount');
+    const current = stream.open.length;
+    const target = input.TargetShardCount;
+    const refuse = (why: string) =>
+      fail.limit(
+        `UpdateShardCount of stream ${stream.name} under account ${this.accountId} from ${current} to ${target} ` +
+          `open shards is not allowed: ${why}.`,
+      );
+    if (target > 2 * current) throw refuse('a scaling may at most double the open shard count');
+    if (2 * target < current) throw refuse('a scaling may at most halve the open shard count');
+    if (target > SHARD_COUNT_MAX) throw refuse(`a stream has at most ${SHARD_COUNT_MAX} shards`);
+    this.requireActive(stream);
+    this.checkShardLimit(Math.max(0, target - current));
+    const now = this.clock();
+    if (this.throttles) {
+      const recent = (this.scalings.get(stream) ?? []).filter((ms) => ms > now - MS_PER_DAY);
+      if (recent.length >= UPDATE_SHARD_COUNT_PER_DAY_MAX) {
+        throw refuse(`a stream may be scaled at most ${UPDATE_SHARD_COUNT_PER_DAY_MAX} times in 24 hours`);
+      }
+      recent.push(now);
+      this.scalings.set(stream, recent);
+    }
+    const output: K.UpdateShardCountOutput = {
+      StreamName: stream.name,
+      CurrentShardCount: current,
+      TargetShardCount: target,
+      StreamARN: stream.arn,
+    };
+    const plan = planUniform(stream.open, target, stream.record.nextShardIndex);
+    if (plan.created.length > 0) await this.reshard(stream, plan);
+    return output;
+  }
+
+  /** The stream a reshard names, which must be PROVISIONED (Kinesis: ValidationException). */
+  private reshardable(input: K.StreamTarget, operation: string): StreamState {
+    const stream = this.target(input);
+    if (stream.record.mode === 'ON_DEMAND') {
+      throw new KinesisError(
+        'ValidationException',
+        `Stream ${stream.name} under account ${this.accountId} is in ON_DEMAND mode: ${operation} applies to ` +
+          'PROVISIONED streams only.',
+      );
+    }
+    return stream;
+  }
+
+  /** An open shard of the stream by id (read by number), with Kinesis's errors otherwise. */
+  private openShardNamed(stream: StreamState, shardId: string): ShardState {
+    const canonical = canonicalShardId(shardId);
+    const shard = canonical === undefined ? undefined : stream.byShardId.get(canonical);
+    if (!shard) {
+      throw fail.notFound(
+        `Could not find shard ${canonical ?? shardId} in stream ${stream.name} under account ${this.accountId}.`,
+      );
+    }
+    if (!shard.isOpen) {
+      throw fail.invalid(
+        `Shard ${shard.shardId} in stream ${stream.name} under account ${this.accountId} has already been merged ` +
+          'or split, and thus is not eligible for merging or splitting.',
+      );
+    }
+    return shard;
+  }
+
+  /**
+   * Applies a reshard plan. The stream is UPDATING until it is done: at once when
+   * streamTransitionMs is 0 (the call returns after it), else after the transition, puts going
+   * to the old shards meanwhile, as Kinesis does. In order:
+   *  1. the new shards are opened in their workers (empty logs);
+   *  2. in one turn of the event loop, the closed shards leave routing, the new ones enter it,
+   *     and the catalog is saved with both: every put routed from then on goes to a new shard,
+   *     and none is acknowledged before the catalog knows that shard;
+   *  3. each closed shard's worker confirms, after every append routed to it before step 2, its
+   *     end ordinal (`seal`), which the catalog then records.
+   */
+  private async reshard(stream: StreamState, plan: ReshardPlan): Promise<void> {
+    const last = plan.created[plan.created.length - 1]!;
+    if (last.index > SHARD_INDEX_MAX) {
+      throw fail.limit(`Stream ${stream.name} has used every shard id up to ${SHARD_INDEX_MAX}.`);
+    }
+    const record = stream.record;
+    record.status = 'UPDATING';
+    this.persist();
+    const apply = async () => {
+      if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') return;
+      try {
+        await this.applyReshard(stream, plan);
+      } finally {
+        if (this.streams.get(stream.name) === stream && record.status === 'UPDATING') {
+          record.status = 'ACTIVE';
+          if (!this.closed) this.persist();
+        }
+      }
+    };
+    if (this.transitionMs === 0) await apply();
+    else this.later(apply);
+  }
+
+  private async applyReshard(stream: StreamState, plan: ReshardPlan): Promise<void> {
+    const record = stream.record;
+    const now = this.clock();
+    const records: ShardRecord[] = plan.created.map((planned) => {
+      const shard: ShardRecord = {
+        shardId: planned.shardId,
+        index: planned.index,
+        startingHashKey: planned.start.toString(),
+        endingHashKey: planned.end.toString(),
+        parentShardId: planned.parentShardId,
+        createdMs: now,
+      };
+      if (planned.adjacentParentShardId !== undefined) shard.adjacentParentShardId = planned.adjacentParentShardId;
+      if (planned.intermediate) shard.closed = { endOrdinal: 0, closedMs: now };
+      return shard;
+    });
+    const created = records.map(
+      (shard) =>
+        new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
+    );
+    await this.openShards(created);
+    if (this.closed || this.streams.get(stream.name) !== stream) return;
+    // Step 2, in one turn: routing and the catalog change together.
+    const closing = plan.closes.map((shardId) => stream.byShardId.get(shardId)!);
+    for (const shard of closing) {
+      shard.closing = true;
+      shard.record.closed = { closedMs: now };
+    }
+    record.shards.push(...records);
+    record.nextShardIndex = Math.max(record.nextShardIndex, ...records.map((shard) => shard.index + 1));
+    stream.add(created);
+    this.persist();
+    // Step 3.
+    await Promise.all(
+      closing.map(async (shard) => {
+        let end: number;
+        try {
+          end = (await this.batcher.runAfterAppends<SealReply>(shard.worker, { kind: 'seal', shard: shard.descriptor }))
+            .endOrdinal;
+        } catch {
+          // The worker failed: the appends before the seal failed with it, or are in the index.
+          end = shard.index.nextOrdinal();
+        }
+        shard.record.closed = { endOrdinal: end, closedMs: now };
+        shard.closing = false;
+      }),
+    );
+    if (!this.closed) this.persist();
   }
 
   async describeLimits(_input: Record<string, never> = {}): Promise<K.DescribeLimitsOutput> {
@@ -1390,7 +1618,13 @@ export class Engine {
   readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number, scratch?: Buffer) {
     const shard = this.shardOf(this.writable({ StreamName: streamName }), shardId);
     const from = Math.max(ordinal, shard.index.trimOrdinal());
-    return { from, batches: shard.reader.readBatches(from, maxBytes, scratch), watermark: shard.index.nextOrdinal() };
+    return {
+      from,
+      batches: shard.reader.readBatches(from, maxBytes, scratch),
+      watermark: shard.index.nextOrdinal(),
+      /** Set once the shard is closed (resharded): its last ordinal + 1; nothing more will come. */
+      end: shard.endOrdinal,
+    };
   }
 
   /**
@@ -1403,6 +1637,8 @@ export class Engine {
     for (;;) {
       const seen = shard.index.commitCounter();
       if (shard.index.nextOrdinal() > ordinal) return true;
+      const end = shard.endOrdinal;
+      if (end !== undefined && ordinal >= end) return false;
       const remaining = deadline - performance.now();
       if (remaining <= 0 || this.closed) return false;
       await shard.index.waitForCommit(seen, remaining);
@@ -1411,8 +1647,9 @@ export class Engine {
 
   /**
    * Reads a shard as an async iterator, from any iterator position, pushed as records commit
-   * (no polling: it waits on the shard's shared index). Ends when `signal` aborts or the engine
-   * closes. Records have the GetRecords shape.
+   * (no polling: it waits on the shard's shared index). Ends when `signal` aborts, the engine
+   * closes, or a closed (resharded) shard's last record has been read. Records have the
+   * GetRecords shape.
    */
   async *subscribe(
     input: K.GetShardIteratorInput,
@@ -1423,9 +1660,10 @@ export class Engine {
     const batchBytes = options.batchBytes ?? SUBSCRIBE_READ_BYTES;
     let ordinal = start;
     while (!this.closed && !options.signal?.aborted) {
-      const { from, batches } = this.readBatches(streamName, input.ShardId, ordinal, batchBytes);
+      const { from, batches, end } = this.readBatches(streamName, input.ShardId, ordinal, batchBytes);
       ordinal = Math.max(ordinal, from);
       if (batches.length === 0) {
+        if (end !== undefined && ordinal >= end) return;
         await this.waitForRecords(streamName, input.ShardId, ordinal, SUBSCRIBE_WAIT_MS);
         continue;
       }
@@ -1527,6 +1765,11 @@ export class Engine {
     const watermark = shard.index.nextOrdinal();
     const last = result.records[result.records.length - 1];
     const behind = result.nextOrdinal >= watermark || !last ? 0 : Math.max(0, now - last.arrivalMs);
+    const end = shard.endOrdinal;
+    if (end !== undefined && result.nextOrdinal >= end) {
+      // The end of a closed shard (KCL's contract): no next iterator, and the shards it became.
+      return { Records: records, MillisBehindLatest: 0, ChildShards: this.childShards(stream, shard) };
+    }
     const next = result.nextLocation ?? { segmentBase: -1, byteOffset: 0 };
     return {
       Records: records,
@@ -1539,6 +1782,17 @@ export class Engine {
       }),
       MillisBehindLatest: behind,
     };
+  }
+
+  /** GetRecords's ChildShards of a closed shard: each child with all its parents. */
+  private childShards(stream: StreamState, shard: ShardState): K.ChildShard[] {
+    return stream.children(shard.shardId).map((child) => ({
+      ShardId: child.shardId,
+      ParentShards: [child.record.parentShardId, child.record.adjacentParentShardId].filter(
+        (id): id is string => id !== undefined,
+      ),
+      HashKeyRange: { StartingHashKey: child.record.startingHashKey, EndingHashKey: child.record.endingHashKey },
+    }));
   }
 
   private readShard(

@@ -45,6 +45,11 @@ export class ShardState {
   readonly reader: ShardReader;
   readonly descriptor: ShardDescriptor;
   private readonly sequences: SequenceFormatter;
+  /**
+   * Set when a reshard has taken the shard out of routing and its worker has not yet confirmed
+   * its last append: no longer open, its end not yet known.
+   */
+  closing = false;
 
   constructor(
     readonly record: ShardRecord,
@@ -73,7 +78,12 @@ export class ShardState {
   }
 
   get isOpen(): boolean {
-    return this.record.closed === undefined;
+    return this.record.closed === undefined && !this.closing;
+  }
+
+  /** A closed shard's last ordinal + 1, once known; undefined while the shard can still grow. */
+  get endOrdinal(): number | undefined {
+    return this.closing ? undefined : this.record.closed?.endOrdinal;
   }
 
   /** The sequence number of the record with `ordinal` that arrived at `arrivalMs`. */
@@ -130,12 +140,25 @@ export class StreamState {
     readonly arn: string,
     shards: ShardState[],
   ) {
-    this.shards = shards;
+    this.shards = [];
+    this.add(shards);
+  }
+
+  /** Adds shards (already in the record) and routes by the open ones. */
+  add(shards: ShardState[]): void {
     for (const shard of shards) {
+      this.shards.push(shard);
       this.byShardId.set(shard.shardId, shard);
       this.byIndex.set(shard.record.index, shard);
     }
     this.refreshRouting();
+  }
+
+  /** The shards a closed shard was split or merged into (GetRecords's ChildShards). */
+  children(shardId: string): ShardState[] {
+    return this.shards.filter(
+      (shard) => shard.record.parentShardId === shardId || shard.record.adjacentParentShardId === shardId,
+    );
   }
 
   get name(): string {
@@ -145,9 +168,12 @@ export class StreamState {
   refreshRouting(): void {
     this.open = this.shards.filter((shard) => shard.isOpen).sort((a, b) => (a.start < b.start ? -1 : 1));
     if (this.open.length > 0) {
-      if (this.open[0]!.start !== 0n || this.open[this.open.length - 1]!.end !== HASH_KEY_MAX) {
-        throw new Error(`stream ${this.name}: open shards do not cover the hash-key space`);
+      let next = 0n;
+      for (const shard of this.open) {
+        if (shard.start !== next) throw new Error(`stream ${this.name}: open shards do not tile the hash-key space`);
+        next = shard.end + 1n;
       }
+      if (next !== HASH_KEY_MAX + 1n) throw new Error(`stream ${this.name}: open shards do not cover the hash-key space`);
     }
     this.router = new ShardRouter(this.open.map((shard) => shard.start));
   }

@@ -181,6 +181,30 @@ export interface DescribeLimitsOutput {
   OnDemandStreamCountLimit: number;
 }
 
+export interface SplitShardInput extends StreamTarget {
+  ShardToSplit: string;
+  NewStartingHashKey: string;
+}
+
+export interface MergeShardsInput extends StreamTarget {
+  ShardToMerge: string;
+  AdjacentShardToMerge: string;
+}
+
+export type ScalingType = 'UNIFORM_SCALING';
+
+export interface UpdateShardCountInput extends StreamTarget {
+  TargetShardCount: number;
+  ScalingType: ScalingType;
+}
+
+export interface UpdateShardCountOutput {
+  StreamName: string;
+  CurrentShardCount: number;
+  TargetShardCount: number;
+  StreamARN: string;
+}
+
 export interface AddTagsToStreamInput extends StreamTarget {
   Tags: Record<string, string>;
 }

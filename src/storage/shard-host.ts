@@ -15,6 +15,7 @@ import type {
   OpenReply,
   RetentionReply,
   RoutedBatchCheck,
+  SealReply,
   ShardDescriptor,
   WorkerTask,
 } from './worker-protocol.js';
@@ -23,6 +24,8 @@ export class ShardHost {
   private readonly logs = new Map<string, ShardLog>();
   /** Shards closed for good (stream deleted): a late append must not reopen their files. */
   private readonly retired = new Set<string>();
+  /** Shards closed by a reshard: readable, never appended to again. */
+  private readonly sealed = new Set<string>();
 
   handle(task: WorkerTask): unknown {
     switch (task.kind) {
@@ -37,6 +40,8 @@ export class ShardHost {
       case 'sync':
         for (const log of this.logs.values()) log.sync();
         return {};
+      case 'seal':
+        return this.seal(task.shard);
       case 'stall':
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
         return {};
@@ -59,6 +64,13 @@ export class ShardHost {
       this.logs.set(shard.key, log);
     }
     return log;
+  }
+
+  private seal(shard: ShardDescriptor): SealReply {
+    const log = this.log(shard);
+    log.sync();
+    this.sealed.add(shard.key);
+    return { endOrdinal: log.watermark };
   }
 
   private open(shards: ShardDescriptor[]): OpenReply {
@@ -92,6 +104,8 @@ export class ShardHost {
       if (giveBack && !buffers.includes(buffer)) buffers.push(buffer);
       try {
         if (verify) checkRoutedBatch(batch, verify);
+        // The engine routes nothing to a closed shard; refusing here keeps its end final.
+        if (this.sealed.has(shard.key)) throw new Error('the shard is closed (resharded)');
         const log = this.log(shard);
         const result = log.append(batch, nowMs);
         touched.add(log);

@@ -50,6 +50,11 @@ export type WorkerTask =
    */
   | { kind: 'close'; keys: string[]; removeDirs: string[]; discard?: boolean }
   | { kind: 'sync' }
+  /**
+   * Closes a shard to appends for good (resharding): runs after every append posted before it,
+   * syncs the shard and answers its end (SealReply). Its files stay open for reads.
+   */
+  | { kind: 'seal'; shard: ShardDescriptor }
   | { kind: 'crash' }
   /** Test hook: blocks the worker thread, to show readers never wait for the owner. */
   | { kind: 'stall'; ms: number };
@@ -66,6 +71,11 @@ export interface AppendReply {
   outcomes: AppendOutcome[];
   /** The put buffers of the appends marked `giveBack`, moved back (see AppendRequest). */
   buffers?: ArrayBuffer[];
+}
+
+export interface SealReply {
+  /** The shard's last ordinal + 1: no record will ever take this ordinal. */
+  endOrdinal: number;
 }
 
 export interface RetentionReply {

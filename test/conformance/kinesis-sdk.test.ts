@@ -31,13 +31,11 @@ import {
   ListShardsCommand,
   ListStreamsCommand,
   ListTagsForStreamCommand,
-  MergeShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
   RemoveTagsFromStreamCommand,
-  SplitShardCommand,
-  UpdateShardCountCommand,
+  UpdateStreamModeCommand,
   waitUntilStreamExists,
   waitUntilStreamNotExists,
   type Shard,
@@ -1095,27 +1093,10 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/settings`;
       const commands = [
         [
-          'SplitShard',
-          new SplitShardCommand({
-            StreamName: 'settings',
-            ShardToSplit: 'shardId-000000000000',
-            NewStartingHashKey: '1',
-          }),
-        ],
-        [
-          'MergeShards',
-          new MergeShardsCommand({
-            StreamName: 'settings',
-            ShardToMerge: 'a',
-            AdjacentShardToMerge: 'b',
-          }),
-        ],
-        [
-          'UpdateShardCount',
-          new UpdateShardCountCommand({
-            StreamName: 'settings',
-            TargetShardCount: 2,
-            ScalingType: 'UNIFORM_SCALING',
+          'UpdateStreamMode',
+          new UpdateStreamModeCommand({
+            StreamARN: arn,
+            StreamModeDetails: { StreamMode: 'ON_DEMAND' },
           }),
         ],
         [
