@@ -5,7 +5,7 @@
 // that finishes parents before children (KCL) sees every key's records in put order; a closed
 // shard ends reads (GetRecords, subscribe); the reshard survives a reopen, including one cut
 // short before its closed shards' ends were recorded; the transition and limits behave.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -339,20 +339,32 @@ describe('resharding in the engine', () => {
     }
   });
 
-  it('stops listing a closed shard once its records have expired', async () => {
+  it('forgets a closed shard, files and all, once its records have expired', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
-    const { engine } = await openEngine({ clock: () => now });
+    const { engine, dir } = await openEngine({ clock: () => now });
     try {
       await engine.createStream({ StreamName: 'aged', ShardCount: 1 });
       await engine.putRecord({ StreamName: 'aged', PartitionKey: 'k', Data: Buffer.from('old') });
       await engine.splitShard({ StreamName: 'aged', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: HALF.toString() });
       expect(await allShards(engine, 'aged')).toHaveLength(3);
-      now += 25 * 3_600_000;
+      const parentDir = engine.shardInternals('aged', 'shardId-000000000000').dir;
+      expect(existsSync(parentDir)).toBe(true);
+      now += 23 * 3_600_000;
       await engine.enforceRetention();
-      expect((await allShards(engine, 'aged')).map((shard) => shard.ShardId)).toEqual([
-        'shardId-000000000001',
-        'shardId-000000000002',
-      ]);
+      expect(await allShards(engine, 'aged')).toHaveLength(3);
+      now += 2 * 3_600_000;
+      await engine.enforceRetention();
+      const children = ['shardId-000000000001', 'shardId-000000000002'];
+      expect((await allShards(engine, 'aged')).map((shard) => shard.ShardId)).toEqual(children);
+      expect(existsSync(parentDir)).toBe(false);
+      await expect(
+        engine.getShardIterator({ StreamName: 'aged', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+      ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      const catalog = JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8'));
+      expect(catalog.streams[0].shards.map((shard: { shardId: string }) => shard.shardId)).toEqual(children);
+      expect((await engine.describeStream({ StreamName: 'aged' })).StreamDescription.Shards[0]!.ParentShardId).toBe(
+        'shardId-000000000000',
+      );
     } finally {
       await engine.close();
     }
