@@ -1084,7 +1084,16 @@ export class Engine {
         new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
     );
     await this.openShards(created);
-    if (this.closed || this.streams.get(stream.name) !== stream) return;
+    if (this.closed) return;
+    if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') {
+      // Deleted meanwhile: the new shards never took a record, and go with the stream's directory.
+      await Promise.all(
+        created.map((shard) =>
+          this.pool.run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: [], discard: true }),
+        ),
+      );
+      return;
+    }
     // Step 2, in one turn: routing and the catalog change together.
     const closing = plan.closes.map((shardId) => stream.byShardId.get(shardId)!);
     for (const shard of closing) {

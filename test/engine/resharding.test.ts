@@ -14,6 +14,7 @@ import { type RangeShard, planMerge, planSplit, planUniform } from '../../src/en
 import { HASH_KEY_MAX, evenHashRanges } from '../../src/kinesis/hash-key.js';
 import type { KinesisRecord, Shard } from '../../src/kinesis/shapes.js';
 import { UPDATE_SHARD_COUNT_PER_DAY_MAX } from '../../src/limits.js';
+import { openFilesUnder } from '../helpers/open-files.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -334,6 +335,28 @@ describe('resharding in the engine', () => {
       await engine.deleteStream({ StreamName: 'slow' });
       await sleep(800);
       expect((await engine.listStreams()).StreamNames).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('leaves nothing of a reshard whose stream is deleted while it runs', async () => {
+    const { engine, dir } = await openEngine();
+    try {
+      await engine.createStream({ StreamName: 'gone', ShardCount: 2 });
+      await engine.putRecord({ StreamName: 'gone', PartitionKey: 'k', Data: Buffer.from('x') });
+      await Promise.all([
+        engine.updateShardCount({ StreamName: 'gone', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }),
+        engine.deleteStream({ StreamName: 'gone' }),
+      ]);
+      expect((await engine.listStreams()).StreamNames).toEqual([]);
+      expect(existsSync(join(dir, 'streams', 'gone'))).toBe(false);
+      // No worker still holds a file of the old shards or the new ones.
+      expect(openFilesUnder(join(dir, 'streams', 'gone'))).toEqual([]);
+      expect(JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8')).streams).toEqual([]);
+      await engine.createStream({ StreamName: 'gone', ShardCount: 1 });
+      expect((await allShards(engine, 'gone')).map((shard) => shard.ShardId)).toEqual(['shardId-000000000000']);
+      expect(await readShard(engine, 'gone', 'shardId-000000000000')).toEqual([]);
     } finally {
       await engine.close();
     }
