@@ -105,6 +105,34 @@ if ! printf '%s\n' "$NAMES" | tr '\t' '\n' | grep -qx "$STREAM"; then
   exit 1
 fi
 
+# Resharding: 2 → 4 open shards, and the stream is ACTIVE again.
+CURRENT="$(kinesis update-shard-count --stream-name "$STREAM" --target-shard-count 4 \
+  --scaling-type UNIFORM_SCALING --query CurrentShardCount)"
+if [ "$CURRENT" != "2" ]; then
+  say "update-shard-count reported CurrentShardCount '$CURRENT', expected 2"
+  exit 1
+fi
+kinesis wait stream-exists --stream-name "$STREAM"
+OPEN="$(kinesis describe-stream-summary --stream-name "$STREAM" --query StreamDescriptionSummary.OpenShardCount)"
+if [ "$OPEN" != "4" ]; then
+  say "after update-shard-count, OpenShardCount is '$OPEN', expected 4"
+  exit 1
+fi
+kinesis split-shard --stream-name "$STREAM" --shard-to-split shardId-000000000002 \
+  --new-starting-hash-key 42535295865117307932921825928971026432
+LISTED="$(kinesis list-shards --stream-name "$STREAM" --query 'length(Shards)')"
+if [ "$LISTED" != "8" ]; then
+  say "after a split, list-shards listed '$LISTED' shards, expected 8 (2 closed + 4, then 1 closed + 2)"
+  exit 1
+fi
+# The old shard's record ends with its children named (KCL's contract).
+CHILDREN="$(kinesis get-records --shard-iterator "$(kinesis get-shard-iterator --stream-name "$STREAM" \
+  --shard-id "$SHARD_ID" --shard-iterator-type TRIM_HORIZON --query ShardIterator)" --query 'length(ChildShards)')"
+if [ "$CHILDREN" != "2" ]; then
+  say "get-records at the end of a closed shard returned '$CHILDREN' ChildShards, expected 2"
+  exit 1
+fi
+
 # An error must surface with its Kinesis name.
 if ERROR="$(kinesis describe-stream --stream-name no-such-stream 2>&1)"; then
   say "describe-stream of a missing stream succeeded"

@@ -505,7 +505,36 @@ export class Engine {
       [...byWorker].map(([worker, shards]) => this.pool.run<RetentionReply>(worker, { kind: 'retention', shards })),
     );
     for (const stream of this.streams.values()) for (const shard of stream.shards) shard.reader.release();
+    await this.removeExpiredShards(now);
     return replies.reduce((sum, reply) => sum + reply.deletedSegments, 0);
+  }
+
+  /**
+   * Forgets closed shards whose records have all expired (closed before the retention cutoff), as
+   * Kinesis stops listing them: the catalog drops them and their files are deleted. Their
+   * children still name them as parents, as in Kinesis.
+   */
+  private async removeExpiredShards(now: number): Promise<void> {
+    for (const stream of this.streams.values()) {
+      if (stream.record.status === 'DELETING') continue;
+      const cutoffMs = now - stream.record.retentionHours * MS_PER_HOUR;
+      const expired = stream.shards.filter(
+        (shard) => shard.endOrdinal !== undefined && shard.record.closed!.closedMs < cutoffMs,
+      );
+      if (expired.length === 0) continue;
+      stream.remove(expired);
+      this.persist();
+      for (const shard of expired) {
+        this.throttles?.delete(shard);
+        await this.pool.run(shard.worker, {
+          kind: 'close',
+          keys: [shard.descriptor.key],
+          removeDirs: [shard.descriptor.dir],
+          discard: true,
+        });
+        shard.reader.close();
+      }
+    }
   }
 
   // ---- naming -------------------------------------------------------------------------------------
@@ -1055,7 +1084,16 @@ export class Engine {
         new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
     );
     await this.openShards(created);
-    if (this.closed || this.streams.get(stream.name) !== stream) return;
+    if (this.closed) return;
+    if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') {
+      // Deleted meanwhile: the new shards never took a record, and go with the stream's directory.
+      await Promise.all(
+        created.map((shard) =>
+          this.pool.run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: [], discard: true }),
+        ),
+      );
+      return;
+    }
     // Step 2, in one turn: routing and the catalog change together.
     const closing = plan.closes.map((shardId) => stream.byShardId.get(shardId)!);
     for (const shard of closing) {

@@ -154,6 +154,19 @@ export class StreamState {
     this.refreshRouting();
   }
 
+  /** Forgets closed shards (expired under retention); their records must already be gone. */
+  remove(shards: ShardState[]): void {
+    const removed = new Set(shards);
+    const kept = this.shards.filter((shard) => !removed.has(shard));
+    this.shards.length = 0;
+    this.shards.push(...kept);
+    for (const shard of shards) {
+      this.byShardId.delete(shard.shardId);
+      this.byIndex.delete(shard.record.index);
+    }
+    this.record.shards = this.record.shards.filter((record) => !shards.some((shard) => shard.record === record));
+  }
+
   /** The shards a closed shard was split or merged into (GetRecords's ChildShards). */
   children(shardId: string): ShardState[] {
     return this.shards.filter(

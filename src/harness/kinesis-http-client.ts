@@ -40,6 +40,16 @@ export const THROTTLING_ERRORS: ReadonlySet<string> = new Set([
   'ThrottlingException',
 ]);
 
+interface ListedShard {
+  ShardId: string;
+  SequenceNumberRange?: { EndingSequenceNumber?: string };
+}
+
+/** The shards still taking records: a resharded stream also lists its closed ones. */
+function openShardIds(shards: readonly ListedShard[]): string[] {
+  return shards.filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined).map((shard) => shard.ShardId);
+}
+
 export class KinesisHttpError extends Error {
   constructor(
     /** The Kinesis error name (`__type` without its namespace), or a transport error code. */
@@ -395,24 +405,24 @@ export class KinesisHttpClient {
     try {
       let token: string | undefined;
       do {
-        const out = await this.call<{ Shards: Array<{ ShardId: string }>; NextToken?: string }>(
+        const out = await this.call<{ Shards: ListedShard[]; NextToken?: string }>(
           'ListShards',
           token ? { NextToken: token } : { StreamName: streamName },
         );
-        ids.push(...out.Shards.map((shard) => shard.ShardId));
+        ids.push(...openShardIds(out.Shards));
         token = out.NextToken;
       } while (token);
       return ids;
     } catch (error) {
       if (!(error instanceof KinesisHttpError && /UnknownOperation|InvalidAction/.test(error.code)))
         throw error;
-      const out = await this.call<{ StreamDescription: { Shards: Array<{ ShardId: string }> } }>(
+      const out = await this.call<{ StreamDescription: { Shards: ListedShard[] } }>(
         'DescribeStream',
         {
           StreamName: streamName,
         },
       );
-      return out.StreamDescription.Shards.map((shard) => shard.ShardId);
+      return openShardIds(out.StreamDescription.Shards);
     }
   }
 

@@ -27,7 +27,7 @@ if (!available) {
 }
 
 it.skipIf(!available)(
-  'passes scripts/awscli-smoke.sh (create, put, iterate, get, list with the AWS CLI)',
+  'passes scripts/awscli-smoke.sh (create, put, iterate, get, list, reshard with the AWS CLI)',
   async () => {
     const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile('bash', [SCRIPT], { timeout: SCRIPT_TIMEOUT_MS }, (error, _stdout, stderr) => {
