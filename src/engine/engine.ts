@@ -1117,6 +1117,8 @@ export class Engine {
         }
         shard.record.closed = { endOrdinal: end, closedMs: now };
         shard.closing = false;
+        // Readers waiting for the shard's next record learn that none will come.
+        shard.index.wakeWaiters();
       }),
     );
     if (!this.closed) this.persist();

@@ -569,7 +569,8 @@ export function registerWebSocketProtocol(
   /**
    * Waits for credit. A closed shard's end takes none: a subscription that was caught up at its
    * last read looks for the end now (a read that finds nothing reads no bytes), and until credit
-   * comes it also wakes at the shard's next commit (or after WS_COMMIT_WAIT_MS) to look again.
+   * comes it also wakes at the shard's next commit, when a reshard fixes the shard's end, or after
+   * WS_COMMIT_WAIT_MS, to look again.
    */
   async function waitForCredit(connection: Connection, subscription: Subscription): Promise<void> {
     const { streamName, shardId, nextOrdinal: next } = subscription;

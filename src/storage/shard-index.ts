@@ -160,6 +160,14 @@ export class ShardIndex {
     if (result.async) await result.value;
   }
 
+  /**
+   * Wakes every waitForCommit without a commit: for a change readers must see that the index does
+   * not hold (a closed shard's end, which the engine records once the owner has sealed it).
+   */
+  wakeWaiters(): void {
+    this.notify();
+  }
+
   // ---- write side (owner worker only) --------------------------------------------------------
 
   reset(): void {

@@ -233,7 +233,12 @@ describe('resharding in the engine', () => {
         StreamName: 'ends',
         Records: Array.from({ length: 30 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) })),
       });
+      // A reader waiting for shard 1's next record is woken when the merge ends the shard.
+      const waitStarted = performance.now();
+      const waiting = engine.waitForRecords('ends', 'shardId-000000000001', (await readShard(engine, 'ends', 'shardId-000000000001')).length, 60_000);
       await engine.mergeShards({ StreamName: 'ends', ShardToMerge: 'shardId-000000000001', AdjacentShardToMerge: 'shard-0' });
+      expect(await waiting).toBe(false);
+      expect(performance.now() - waitStarted).toBeLessThan(30_000);
       const child = {
         ShardId: 'shardId-000000000002',
         ParentShards: ['shardId-000000000001', 'shardId-000000000000'],
