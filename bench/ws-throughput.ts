@@ -149,6 +149,7 @@ const { values } = parseArgs({
     'in-flight': { type: 'string', default: '16' },
     load: { type: 'string', default: '0.5' },
     'latency-seconds': { type: 'string' },
+    'latency-put-records': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'latency-log': { type: 'string' },
     serve: { type: 'string' },
@@ -718,13 +719,17 @@ async function measureSize(
   await server.command(`create ${quiet} ${shards}`);
   const latencySeconds = Number(values['latency-seconds'] ?? Math.min(seconds, LATENCY_SECONDS_MAX));
   const rate = e2eRate * Number(values.load);
+  // The latency phase's puts: as the ingest's, unless `--latency-put-records` sends the same
+  // rate in smaller puts (what a producer that wants latency would do).
+  const latencyPerPut = values['latency-put-records'] ? Number(values['latency-put-records']) : perPut;
+  const latencyBatches = latencyPerPut === perPut ? batches : encodeShardBatches(shards, recordBytes, latencyPerPut);
   const gcBefore = (await server.command('gc')).map(Number);
   const cpuTimesBefore = machineCpuTimes();
   const lat = await measured(server, async () => {
     const started = performance.now();
     const prefix = values['latency-log'];
     const log = prefix ? { file: `${prefix}-${recordBytes}.txt`, serverPid: server.pid } : undefined;
-    const result = await latency(clients, quiet, batches, rate, latencySeconds, log);
+    const result = await latency(clients, quiet, latencyBatches, rate, latencySeconds, log);
     return { ...result, records: 0, dataBytes: 0, seconds: (performance.now() - started) / 1000 };
   });
   const gcAfter = (await server.command('gc')).map(Number);
@@ -732,9 +737,9 @@ async function measureSize(
   const latencySteal = stealPercent(cpuTimesBefore, machineCpuTimes());
   await server.command(`delete ${quiet}`);
   const floorTimesBefore = machineCpuTimes();
-  const floor = await echoFloor(server.url, clients.length, batches, rate, latencySeconds);
+  const floor = await echoFloor(server.url, clients.length, latencyBatches, rate, latencySeconds);
   const floorSteal = stealPercent(floorTimesBefore, machineCpuTimes());
-  const template = batches[0]![0]!;
+  const template = latencyBatches[0]![0]!;
   const putsPerSec = rate / template.records;
   const idle = await loopbackRoundTrip(template.bytes.length, putsPerSec, latencySeconds, ROUND_TRIP_WARMUP_SECONDS);
   const wake = await loopbackRoundTrip(ROUND_TRIP_SMALL_BYTES, putsPerSec, latencySeconds, ROUND_TRIP_WARMUP_SECONDS);
@@ -761,7 +766,7 @@ async function measureSize(
       `(${((directRate * recordBytes) / 1e6).toFixed(0)} MB/s); put-to-subscriber peak ${count(e2eRate)} ` +
       `records/s (cpu s/l ${cpu(e2e)} %); p99 ${lat.p99.toFixed(2)} ms at ${values.load} of it ` +
       `(cpu s/l ${cpu(lat)} %, warm-up included) vs target ${TARGET_P99_MS} ms ` +
-      `(${lat.samples} puts of ${perPut}); bare echo of the same frames at that rate: ` +
+      `(${lat.samples} puts of ${latencyPerPut}); bare echo of the same frames at that rate: ` +
       `p99 ${floor.p99.toFixed(2)} ms (${floor.samples} samples), Runnel ${(lat.p99 / floor.p99).toPrecision(2)}× it`,
     `${sizeName(recordBytes)}: the server's event loop in GC during the latency phase: ` +
       `${((gcAfter[0]! - gcBefore[0]!) / latencyWallSeconds).toFixed(1)} ms per s, ` +
