@@ -614,9 +614,7 @@ export class Engine {
               'partition key (USER_PARTITION_KEY).',
       );
     }
-    if (mode === 'ON_DEMAND' && this.onDemandStreamCount() >= ON_DEMAND_STREAM_COUNT_LIMIT) {
-      throw fail.limit(`This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`);
-    }
+    if (mode === 'ON_DEMAND') this.checkOnDemandLimit();
     const shardCount = input.ShardCount ?? ON_DEMAND_INITIAL_SHARD_COUNT;
     this.checkShardLimit(shardCount);
     if (input.Tags) checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
@@ -918,6 +916,56 @@ export class Engine {
     }
   }
 
+  // ---- stream settings ----------------------------------------------------------------------------
+
+  /**
+   * Switches the stream between PROVISIONED and ON_DEMAND. The mode changes at once (Describe*
+   * and ListStreams report it, and resharding on an ON_DEMAND stream is refused from then on);
+   * the stream is UPDATING for the stream transition, then ACTIVE. The shards stay as they are.
+   * A request for the mode the stream already has changes nothing and leaves it ACTIVE.
+   * WarmThroughputMiBps is accepted with ON_DEMAND only and otherwise ignored: Runnel does not
+   * model warm throughput.
+   */
+  async updateStreamMode(input: K.UpdateStreamModeInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('UpdateStreamMode', input);
+    const stream = this.target({ StreamARN: input.StreamARN });
+    const mode = input.StreamModeDetails.StreamMode!;
+    if (input.WarmThroughputMiBps !== undefined && mode !== 'ON_DEMAND') {
+      throw fail.invalid(
+        `WarmThroughputMiBps can only be given when the stream mode is being updated to ON_DEMAND, ` +
+          `not ${mode}.`,
+      );
+    }
+    this.requireActive(stream);
+    const record = stream.record;
+    if (record.mode === mode) return {};
+    if (mode === 'ON_DEMAND') this.checkOnDemandLimit();
+    record.mode = mode;
+    this.updating(stream);
+    return {};
+  }
+
+  /**
+   * A change that leaves the stream UPDATING for the stream transition, already applied to its
+   * record: saved now, with the stream ACTIVE again at once when streamTransitionMs is 0. A
+   * restart during the transition completes it (restore makes every stream ACTIVE).
+   */
+  private updating(stream: StreamState): void {
+    const record = stream.record;
+    if (this.transitionMs === 0) {
+      this.persist();
+      return;
+    }
+    record.status = 'UPDATING';
+    this.persist();
+    this.later(() => {
+      if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') return;
+      record.status = 'ACTIVE';
+      this.persist();
+    });
+  }
+
   // ---- resharding -------------------------------------------------------------------------------------
 
   async splitShard(input: K.SplitShardInput): Promise<Record<string, never>> {
@@ -1138,6 +1186,12 @@ export class Engine {
     let count = 0;
     for (const stream of this.streams.values()) count += stream.open.length;
     return count;
+  }
+
+  /** LimitExceededException when one more ON_DEMAND stream would pass the account's limit. */
+  private checkOnDemandLimit(): void {
+    if (this.onDemandStreamCount() < ON_DEMAND_STREAM_COUNT_LIMIT) return;
+    throw fail.limit(`This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`);
   }
 
   private onDemandStreamCount(): number {

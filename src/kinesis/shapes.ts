@@ -205,6 +205,12 @@ export interface UpdateShardCountOutput {
   StreamARN: string;
 }
 
+export interface UpdateStreamModeInput {
+  StreamARN: string;
+  StreamModeDetails: StreamModeDetails;
+  WarmThroughputMiBps?: number;
+}
+
 export interface AddTagsToStreamInput extends StreamTarget {
   Tags: Record<string, string>;
 }

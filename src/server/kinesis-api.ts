@@ -12,7 +12,7 @@
  *                                    for these two; the body is JSON here rather than its XML)
  *  4. body does not parse          → 400 SerializationException
  *  5. missing/unknown X-Amz-Target → 400 UnknownOperationException
- *  6. a real Kinesis operation Runnel does not serve yet (UpdateStreamMode, consumers, ...) →
+ *  6. a real Kinesis operation Runnel does not serve yet (consumers, encryption, ...) →
  *     400 UnknownOperationException "Operation <Op> is not supported by Runnel yet." — the name
  *     the service itself uses for an operation it does not know, which every SDK surfaces as a
  *     client fault by that name and never retries; the message says which operation and why.
@@ -65,6 +65,7 @@ export interface KinesisEngine {
   splitShard(input: Shapes.SplitShardInput): Promise<unknown>;
   mergeShards(input: Shapes.MergeShardsInput): Promise<unknown>;
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
+  updateStreamMode(input: Shapes.UpdateStreamModeInput): Promise<unknown>;
   /** Appends a PutRecords prepared from its JSON body (put-records-prepare.ts). */
   putPreparedRecords(prepared: PreparedRecords): Promise<StoredRecords>;
 }
@@ -92,11 +93,11 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   SplitShard: 'splitShard',
   MergeShards: 'mergeShards',
   UpdateShardCount: 'updateShardCount',
+  UpdateStreamMode: 'updateStreamMode',
 };
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
-  'UpdateStreamMode',
   'UpdateMaxRecordSize',
   'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',

@@ -35,7 +35,7 @@ import {
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
   RemoveTagsFromStreamCommand,
-  UpdateStreamModeCommand,
+  StartStreamEncryptionCommand,
   waitUntilStreamExists,
   waitUntilStreamNotExists,
   type Shard,
@@ -1093,10 +1093,11 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/settings`;
       const commands = [
         [
-          'UpdateStreamMode',
-          new UpdateStreamModeCommand({
+          'StartStreamEncryption',
+          new StartStreamEncryptionCommand({
             StreamARN: arn,
-            StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+            EncryptionType: 'KMS',
+            KeyId: 'alias/aws/kinesis',
           }),
         ],
         [

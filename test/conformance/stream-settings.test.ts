@@ -1,0 +1,334 @@
+/**
+ * Goal: the stream-settings operations work through the real `@aws-sdk/client-kinesis` as the
+ * reference (kinesis-api.md §2.1, §2.5, §2.8, §3.4) describes them, with every refusal a typed
+ * Kinesis error with its full message:
+ *  - UpdateStreamMode: PROVISIONED ⇄ ON_DEMAND, UPDATING for the transition, shards kept,
+ *    resharding refused on ON_DEMAND and allowed again after switching back, the on-demand
+ *    stream limit, WarmThroughputMiBps only towards ON_DEMAND;
+ *  - UpdateMaxRecordSize: a record above the old limit refused before and stored after;
+ *  - Enable/DisableEnhancedMonitoring: current and desired metrics, ALL, Describe* reporting;
+ *  - TagResource / UntagResource / ListTagsForResource: the stream's tags, shared with
+ *    AddTagsToStream / ListTagsForStream, and ResourceNotFoundException for any other ARN;
+ *  - every setting survives a restart on the same data directory.
+ * Servers are in-process `startServer` on 127.0.0.1 with free ports, temp data dirs and real
+ * worker threads. The main one has a TRANSITION_MS stream transition, so UPDATING can be seen.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  CreateStreamCommand,
+  DescribeLimitsCommand,
+  DescribeStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  ListShardsCommand,
+  ListStreamsCommand,
+  MergeShardsCommand,
+  PutRecordCommand,
+  SplitShardCommand,
+  UpdateShardCountCommand,
+  UpdateStreamModeCommand,
+  type Shard,
+} from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ON_DEMAND_STREAM_COUNT_LIMIT } from '../../src/limits.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+
+const ACCOUNT = '000000000000';
+const REGION = 'us-east-1';
+/** How long UPDATING (and CREATING, DELETING) last on the main server. */
+const TRANSITION_MS = 300;
+const arnOf = (name: string) => `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/${name}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Catches the SDK error a command throws, so tests can check its name and message. */
+async function failure(promise: Promise<unknown>): Promise<{
+  name: string;
+  message: string;
+  $metadata: { httpStatusCode?: number };
+}> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as never;
+  }
+  throw new Error('expected the command to fail');
+}
+
+function newClient(endpoint: string): KinesisClient {
+  return new KinesisClient({
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    // LimitExceededException is a throttling error the SDK would retry: one attempt shows each
+    // answer as it is.
+    maxAttempts: 1,
+  });
+}
+
+async function summary(client: KinesisClient, name: string) {
+  return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
+}
+
+/** Polls (every 25 ms) until the stream is ACTIVE. */
+async function waitActive(client: KinesisClient, name: string): Promise<void> {
+  for (;;) {
+    if ((await summary(client, name)).StreamStatus === 'ACTIVE') return;
+    await sleep(25);
+  }
+}
+
+async function createActive(client: KinesisClient, name: string, shardCount?: number): Promise<void> {
+  await client.send(
+    new CreateStreamCommand(
+      shardCount === undefined
+        ? { StreamName: name, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }
+        : { StreamName: name, ShardCount: shardCount },
+    ),
+  );
+  await waitActive(client, name);
+}
+
+async function listShards(client: KinesisClient, name: string): Promise<Shard[]> {
+  return (await client.send(new ListShardsCommand({ StreamName: name }))).Shards!;
+}
+
+const notActive = (name: string, state: string) =>
+  `Stream ${name} under account ${ACCOUNT} not ACTIVE, instead in state ${state}`;
+const notFound = (name: string) => `Stream ${name} under account ${ACCOUNT} not found.`;
+
+describe('stream settings through the SDK', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-settings-'));
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 2,
+      engineOptions: { streamTransitionMs: TRANSITION_MS },
+    });
+    client = newClient(server.kinesisUrl);
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  describe('UpdateStreamMode', () => {
+    const setMode = (name: string, StreamMode: 'PROVISIONED' | 'ON_DEMAND', WarmThroughputMiBps?: number) =>
+      client.send(
+        new UpdateStreamModeCommand({
+          StreamARN: arnOf(name),
+          StreamModeDetails: { StreamMode },
+          ...(WarmThroughputMiBps === undefined ? {} : { WarmThroughputMiBps }),
+        }),
+      );
+    const reshards = (name: string, shards: Shard[]) => {
+      const [first, second] = shards as [Shard, Shard];
+      const start = BigInt(first.HashKeyRange!.StartingHashKey!);
+      const end = BigInt(first.HashKeyRange!.EndingHashKey!);
+      return [
+        () =>
+          client.send(
+            new SplitShardCommand({
+              StreamName: name,
+              ShardToSplit: first.ShardId,
+              NewStartingHashKey: String((start + end) / 2n),
+            }),
+          ),
+        () =>
+          client.send(
+            new MergeShardsCommand({ StreamName: name, ShardToMerge: first.ShardId, AdjacentShardToMerge: second.ShardId }),
+          ),
+        () =>
+          client.send(
+            new UpdateShardCountCommand({ StreamName: name, TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+          ),
+      ] as const;
+    };
+
+    it('switches PROVISIONED to ON_DEMAND and back: UPDATING, then ACTIVE, with the same shards', async () => {
+      await createActive(client, 'modal', 2);
+      const shards = await listShards(client, 'modal');
+      const onDemandBefore = (await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount!;
+
+      await setMode('modal', 'ON_DEMAND');
+      const updating = await summary(client, 'modal');
+      expect(updating.StreamStatus).toBe('UPDATING');
+      expect(updating.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+      // Only an ACTIVE stream changes mode; puts go on while it is UPDATING.
+      const busy = await failure(setMode('modal', 'PROVISIONED'));
+      expect(busy.name).toBe('ResourceInUseException');
+      expect(busy.message).toBe(notActive('modal', 'UPDATING'));
+      const put = await client.send(
+        new PutRecordCommand({ StreamName: 'modal', PartitionKey: 'k', Data: new Uint8Array([1]) }),
+      );
+      expect(put.SequenceNumber).toMatch(/^\d+$/);
+
+      await waitActive(client, 'modal');
+      const described = (await client.send(new DescribeStreamCommand({ StreamName: 'modal' }))).StreamDescription!;
+      expect(described.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+      expect(described.Shards).toEqual(shards);
+      const listed = (await client.send(new ListStreamsCommand({}))).StreamSummaries!;
+      expect(listed.find((entry) => entry.StreamName === 'modal')!.StreamModeDetails).toEqual({
+        StreamMode: 'ON_DEMAND',
+      });
+      expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore + 1);
+
+      // Resharding applies to PROVISIONED streams only.
+      for (const reshard of reshards('modal', shards)) {
+        const refused = await failure(reshard());
+        expect(refused.name).toBe('ValidationException');
+        expect(refused.message).toContain('is in ON_DEMAND mode');
+      }
+      expect(await listShards(client, 'modal')).toEqual(shards);
+
+      await setMode('modal', 'PROVISIONED');
+      expect((await summary(client, 'modal')).StreamStatus).toBe('UPDATING');
+      await waitActive(client, 'modal');
+      expect((await summary(client, 'modal')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore);
+      expect(await listShards(client, 'modal')).toEqual(shards);
+      const [split, , scale] = reshards('modal', shards);
+      await split();
+      await waitActive(client, 'modal');
+      const afterSplit = (await listShards(client, 'modal')).filter((shard) => !shard.SequenceNumberRange!.EndingSequenceNumber);
+      expect(afterSplit).toHaveLength(3);
+      // The two children of shard 0 merge back; then the stream scales to 3 open shards again.
+      await client.send(
+        new MergeShardsCommand({
+          StreamName: 'modal',
+          ShardToMerge: afterSplit[1]!.ShardId,
+          AdjacentShardToMerge: afterSplit[2]!.ShardId,
+        }),
+      );
+      await waitActive(client, 'modal');
+      await scale();
+      await waitActive(client, 'modal');
+      expect((await summary(client, 'modal')).OpenShardCount).toBe(3);
+    });
+
+    it('accepts the mode a stream already has as a no-op: it stays ACTIVE', async () => {
+      await createActive(client, 'steady', 1);
+      await setMode('steady', 'PROVISIONED');
+      const provisioned = await summary(client, 'steady');
+      expect(provisioned.StreamStatus).toBe('ACTIVE');
+      expect(provisioned.StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      await createActive(client, 'steady-od');
+      await setMode('steady-od', 'ON_DEMAND', 10);
+      const onDemand = await summary(client, 'steady-od');
+      expect(onDemand.StreamStatus).toBe('ACTIVE');
+      expect(onDemand.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+    });
+
+    it('takes WarmThroughputMiBps only towards ON_DEMAND', async () => {
+      await createActive(client, 'warm', 1);
+      const refused = await failure(setMode('warm', 'PROVISIONED', 10));
+      expect(refused.name).toBe('InvalidArgumentException');
+      expect(refused.message).toBe(
+        'WarmThroughputMiBps can only be given when the stream mode is being updated to ON_DEMAND, not PROVISIONED.',
+      );
+      await setMode('warm', 'ON_DEMAND', 10);
+      await waitActive(client, 'warm');
+      expect((await summary(client, 'warm')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+      const negative = await failure(setMode('warm', 'ON_DEMAND', -1));
+      expect(negative.name).toBe('ValidationException');
+      expect(negative.message).toBe(
+        "1 validation error detected: Value '-1' at 'warmThroughputMiBps' failed to satisfy constraint: " +
+          'Member must have value greater than or equal to 0',
+      );
+    });
+
+    it('refuses a stream that is not ACTIVE, an unknown one, and a mode outside the model', async () => {
+      await client.send(new CreateStreamCommand({ StreamName: 'young', ShardCount: 1 }));
+      const creating = await failure(setMode('young', 'ON_DEMAND'));
+      expect(creating.name).toBe('ResourceInUseException');
+      expect(creating.message).toBe(notActive('young', 'CREATING'));
+      await waitActive(client, 'young');
+      expect((await summary(client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+
+      const unknown = await failure(setMode('nosuch', 'ON_DEMAND'));
+      expect(unknown.name).toBe('ResourceNotFoundException');
+      expect(unknown.message).toBe(notFound('nosuch'));
+      const elsewhere = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/young`;
+      const foreign = await failure(
+        client.send(new UpdateStreamModeCommand({ StreamARN: elsewhere, StreamModeDetails: { StreamMode: 'ON_DEMAND' } })),
+      );
+      expect(foreign.name).toBe('ResourceNotFoundException');
+      expect(foreign.message).toBe(notFound(elsewhere));
+
+      const badMode = await failure(
+        client.send(
+          new UpdateStreamModeCommand({ StreamARN: arnOf('young'), StreamModeDetails: { StreamMode: 'BURST' as never } }),
+        ),
+      );
+      expect(badMode.name).toBe('ValidationException');
+      expect(badMode.message).toBe(
+        "1 validation error detected: Value 'BURST' at 'streamModeDetails.streamMode' failed to satisfy constraint: " +
+          'Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]',
+      );
+      expect((await summary(client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    });
+  });
+});
+
+describe('UpdateStreamMode at the on-demand stream limit', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-settings-limit-'));
+    // Small segments: the limit takes ON_DEMAND_STREAM_COUNT_LIMIT four-shard streams.
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 2,
+      engineOptions: { segmentBytes: 64 * 1024 },
+    });
+    client = newClient(server.kinesisUrl);
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses switching to ON_DEMAND once the account has the most on-demand streams', async () => {
+    await createActive(client, 'provisioned', 1);
+    for (let i = 0; i < ON_DEMAND_STREAM_COUNT_LIMIT; i++) {
+      await client.send(
+        new CreateStreamCommand({ StreamName: `od-${i}`, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+      );
+    }
+    const toOnDemand = () =>
+      client.send(
+        new UpdateStreamModeCommand({ StreamARN: arnOf('provisioned'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+      );
+    const refused = await failure(toOnDemand());
+    expect(refused.name).toBe('LimitExceededException');
+    expect(refused.message).toBe(
+      `This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`,
+    );
+    expect((await summary(client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    // Switching an on-demand stream to PROVISIONED makes room.
+    await client.send(
+      new UpdateStreamModeCommand({ StreamARN: arnOf('od-0'), StreamModeDetails: { StreamMode: 'PROVISIONED' } }),
+    );
+    await toOnDemand();
+    expect((await summary(client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+    expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(ON_DEMAND_STREAM_COUNT_LIMIT);
+  });
+});
