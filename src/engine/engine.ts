@@ -947,6 +947,24 @@ export class Engine {
   }
 
   /**
+   * Sets the stream's record size limit (data + partition key), which every put checks from
+   * the next one on; records already stored stay as they are. The stream must be ACTIVE; the
+   * change takes effect at once, without UPDATING.
+   */
+  async updateMaxRecordSize(input: K.UpdateMaxRecordSizeInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('UpdateMaxRecordSize', input);
+    if (input.StreamARN === undefined || input.StreamARN === null) {
+      throw fail.invalid('StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.');
+    }
+    const stream = this.target({ StreamARN: input.StreamARN });
+    this.requireActive(stream);
+    stream.record.maxRecordSizeKiB = input.MaxRecordSizeInKiB;
+    this.persist();
+    return {};
+  }
+
+  /**
    * A change that leaves the stream UPDATING for the stream transition, already applied to its
    * record: saved now, with the stream ACTIVE again at once when streamTransitionMs is 0. A
    * restart during the transition completes it (restore makes every stream ACTIVE).

@@ -535,6 +535,13 @@ export const OPERATION_MODELS = {
     ResourceARN: required(RESOURCE_ARN),
     StreamId: STREAM_ID,
   }),
+  // UpdateMaxRecordSize names its stream by StreamARN only; the model makes it optional, and the
+  // engine answers its absence with InvalidArgumentException.
+  UpdateMaxRecordSize: operation('UpdateMaxRecordSizeInput', {
+    MaxRecordSizeInKiB: required(MAX_RECORD_SIZE_IN_KIB),
+    StreamARN: STREAM_ARN,
+    StreamId: STREAM_ID,
+  }),
   UpdateShardCount: onStream('UpdateShardCountInput', {
     StreamName: STREAM_NAME,
     TargetShardCount: required(POSITIVE_INTEGER),

@@ -211,6 +211,11 @@ export interface UpdateStreamModeInput {
   WarmThroughputMiBps?: number;
 }
 
+export interface UpdateMaxRecordSizeInput {
+  StreamARN?: string;
+  MaxRecordSizeInKiB: number;
+}
+
 export interface AddTagsToStreamInput extends StreamTarget {
   Tags: Record<string, string>;
 }

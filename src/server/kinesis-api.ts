@@ -66,6 +66,7 @@ export interface KinesisEngine {
   mergeShards(input: Shapes.MergeShardsInput): Promise<unknown>;
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
   updateStreamMode(input: Shapes.UpdateStreamModeInput): Promise<unknown>;
+  updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
   /** Appends a PutRecords prepared from its JSON body (put-records-prepare.ts). */
   putPreparedRecords(prepared: PreparedRecords): Promise<StoredRecords>;
 }
@@ -94,11 +95,11 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   MergeShards: 'mergeShards',
   UpdateShardCount: 'updateShardCount',
   UpdateStreamMode: 'updateStreamMode',
+  UpdateMaxRecordSize: 'updateMaxRecordSize',
 };
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
-  'UpdateMaxRecordSize',
   'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',
   'RegisterStreamConsumer',

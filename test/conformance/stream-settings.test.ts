@@ -23,12 +23,16 @@ import {
   DescribeLimitsCommand,
   DescribeStreamCommand,
   DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
   KinesisClient,
   ListShardsCommand,
   ListStreamsCommand,
   MergeShardsCommand,
   PutRecordCommand,
+  PutRecordsCommand,
   SplitShardCommand,
+  UpdateMaxRecordSizeCommand,
   UpdateShardCountCommand,
   UpdateStreamModeCommand,
   type Shard,
@@ -278,6 +282,84 @@ describe('stream settings through the SDK', () => {
           'Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]',
       );
       expect((await summary(client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    });
+  });
+
+  describe('UpdateMaxRecordSize', () => {
+    const KIB = 1024;
+    const setMax = (name: string, MaxRecordSizeInKiB: number) =>
+      client.send(new UpdateMaxRecordSizeCommand({ StreamARN: arnOf(name), MaxRecordSizeInKiB }));
+    /** The data-size refusal for `bytes` of data against a limit of `maxKiB`. */
+    const tooLarge = (path: string, bytes: number, maxKiB: number) =>
+      `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${bytes} cap=${bytes}]' at ` +
+      `'${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxKiB * KIB}`;
+
+    it('refuses a record above the old limit before the change and stores it after', async () => {
+      await createActive(client, 'large', 1);
+      expect((await summary(client, 'large')).MaxRecordSizeInKiB).toBe(1024);
+      const data = new Uint8Array(1024 * KIB + 1).fill(7);
+      const putOne = () => client.send(new PutRecordCommand({ StreamName: 'large', PartitionKey: 'k', Data: data }));
+      const putMany = () =>
+        client.send(new PutRecordsCommand({ StreamName: 'large', Records: [{ PartitionKey: 'k', Data: data }] }));
+
+      const refused = await failure(putOne());
+      expect(refused.name).toBe('ValidationException');
+      expect(refused.message).toBe(tooLarge('data', data.length, 1024));
+      const refusedMany = await failure(putMany());
+      expect(refusedMany.name).toBe('ValidationException');
+      expect(refusedMany.message).toBe(tooLarge('records.1.member.data', data.length, 1024));
+
+      await setMax('large', 2048);
+      const raised = await summary(client, 'large');
+      expect(raised.MaxRecordSizeInKiB).toBe(2048);
+      expect(raised.StreamStatus).toBe('ACTIVE');
+      const one = await putOne();
+      const many = await putMany();
+      expect(many.FailedRecordCount).toBe(0);
+
+      // Lowered again, the limit refuses the same record; the stored ones stay readable.
+      await setMax('large', 1024);
+      expect((await failure(putOne())).message).toBe(tooLarge('data', data.length, 1024));
+      const { ShardIterator } = await client.send(
+        new GetShardIteratorCommand({ StreamName: 'large', ShardId: one.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
+      const read = await client.send(new GetRecordsCommand({ ShardIterator }));
+      expect(read.Records!.map((record) => record.SequenceNumber)).toEqual([
+        one.SequenceNumber,
+        many.Records![0]!.SequenceNumber,
+      ]);
+      for (const record of read.Records!) expect(Buffer.from(record.Data!).equals(Buffer.from(data))).toBe(true);
+    });
+
+    it('refuses sizes outside 1024-10240 KiB, a missing or unknown stream, and a stream not ACTIVE', async () => {
+      await createActive(client, 'sized', 1);
+      for (const [size, bound] of [
+        [1023, 'greater than or equal to 1024'],
+        [10241, 'less than or equal to 10240'],
+      ] as const) {
+        const refused = await failure(setMax('sized', size));
+        expect(refused.name).toBe('ValidationException');
+        expect(refused.message).toBe(
+          `1 validation error detected: Value '${size}' at 'maxRecordSizeInKiB' failed to satisfy constraint: ` +
+            `Member must have value ${bound}`,
+        );
+      }
+      await setMax('sized', 10240);
+      expect((await summary(client, 'sized')).MaxRecordSizeInKiB).toBe(10240);
+
+      const missing = await failure(client.send(new UpdateMaxRecordSizeCommand({ MaxRecordSizeInKiB: 2048 })));
+      expect(missing.name).toBe('InvalidArgumentException');
+      expect(missing.message).toBe('StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.');
+      const unknown = await failure(setMax('nosuch', 2048));
+      expect(unknown.name).toBe('ResourceNotFoundException');
+      expect(unknown.message).toBe(notFound('nosuch'));
+
+      await client.send(new CreateStreamCommand({ StreamName: 'sized-young', ShardCount: 1 }));
+      const creating = await failure(setMax('sized-young', 2048));
+      expect(creating.name).toBe('ResourceInUseException');
+      expect(creating.message).toBe(notActive('sized-young', 'CREATING'));
+      await waitActive(client, 'sized-young');
+      expect((await summary(client, 'sized-young')).MaxRecordSizeInKiB).toBe(1024);
     });
   });
 });

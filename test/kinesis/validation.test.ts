@@ -574,6 +574,7 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
   },
   TagResource: { ResourceARN: STREAM_ARN, Tags: { team: 'data' } },
   UntagResource: { ResourceARN: STREAM_ARN, TagKeys: ['team'] },
+  UpdateMaxRecordSize: { StreamARN: STREAM_ARN, MaxRecordSizeInKiB: 2048 },
   UpdateShardCount: { StreamName: 'orders', TargetShardCount: 8, ScalingType: 'UNIFORM_SCALING' },
   UpdateStreamMode: { StreamARN: STREAM_ARN, StreamModeDetails: { StreamMode: 'ON_DEMAND' } },
 };
