@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StreamMode, StreamStatus } from '../kinesis/shapes.js';
+import type { ShardLevelMetric, StreamMode, StreamStatus } from '../kinesis/shapes.js';
 
 export const CATALOG_FORMAT_VERSION = 1;
 const CATALOG_FILE = 'catalog.json';
@@ -38,6 +38,8 @@ export interface StreamRecord {
   retentionHours: number;
   maxRecordSizeKiB: number;
   tags: Record<string, string>;
+  /** The shard-level metrics enhanced monitoring is enabled for; absent means none. */
+  shardLevelMetrics?: ShardLevelMetric[];
   nextShardIndex: number;
   shards: ShardRecord[];
 }

@@ -45,6 +45,7 @@ import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { javaDateString } from '../kinesis/java-date.js';
 import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
+import { SHARD_LEVEL_METRICS } from '../kinesis/shapes.js';
 import { checkTags, requireStreamTarget, requireTimestamp, validateInput } from '../kinesis/validation.js';
 import type { ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
@@ -745,7 +746,7 @@ export class Engine {
       StreamModeDetails: { StreamMode: record.mode },
       RetentionPeriodHours: record.retentionHours,
       StreamCreationTimestamp: new Date(record.createdMs),
-      EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+      EnhancedMonitoring: [{ ShardLevelMetrics: [...(record.shardLevelMetrics ?? [])] }],
       EncryptionType: 'NONE' as const,
     };
   }
@@ -962,6 +963,47 @@ export class Engine {
     stream.record.maxRecordSizeKiB = input.MaxRecordSizeInKiB;
     this.persist();
     return {};
+  }
+
+  /**
+   * Enables enhanced monitoring for shard-level metrics (`ALL` names all seven): the stream
+   * records which are enabled and Describe* report them. Runnel publishes no per-shard metrics
+   * of its own for them; `/metrics` is unaffected.
+   */
+  async enableEnhancedMonitoring(input: K.EnhancedMonitoringInput): Promise<K.EnhancedMonitoringOutput> {
+    this.assertOpen();
+    validateInput('EnableEnhancedMonitoring', input);
+    return this.changeMonitoring(input, true);
+  }
+
+  /** Disables enhanced monitoring for the named shard-level metrics (`ALL`: every one). */
+  async disableEnhancedMonitoring(input: K.EnhancedMonitoringInput): Promise<K.EnhancedMonitoringOutput> {
+    this.assertOpen();
+    validateInput('DisableEnhancedMonitoring', input);
+    return this.changeMonitoring(input, false);
+  }
+
+  /**
+   * The stream must be ACTIVE; the change takes effect at once, without UPDATING. Metrics are
+   * listed in the model's order, each once.
+   */
+  private changeMonitoring(input: K.EnhancedMonitoringInput, enable: boolean): K.EnhancedMonitoringOutput {
+    const stream = this.target(input);
+    this.requireActive(stream);
+    const record = stream.record;
+    const current = record.shardLevelMetrics ?? [];
+    const named = new Set<string>(input.ShardLevelMetrics.includes('ALL') ? SHARD_LEVEL_METRICS : input.ShardLevelMetrics);
+    const desired = SHARD_LEVEL_METRICS.filter((metric) =>
+      enable ? current.includes(metric) || named.has(metric) : current.includes(metric) && !named.has(metric),
+    );
+    record.shardLevelMetrics = desired;
+    this.persist();
+    return {
+      StreamName: stream.name,
+      StreamARN: stream.arn,
+      CurrentShardLevelMetrics: [...current],
+      DesiredShardLevelMetrics: [...desired],
+    };
   }
 
   /**

@@ -63,8 +63,22 @@ export interface ChildShard {
   HashKeyRange: HashKeyRange;
 }
 
+/** The shard-level metrics enhanced monitoring names, in the model's order. */
+export const SHARD_LEVEL_METRICS = [
+  'IncomingBytes',
+  'IncomingRecords',
+  'OutgoingBytes',
+  'OutgoingRecords',
+  'WriteProvisionedThroughputExceeded',
+  'ReadProvisionedThroughputExceeded',
+  'IteratorAgeMilliseconds',
+] as const;
+export type ShardLevelMetric = (typeof SHARD_LEVEL_METRICS)[number];
+/** A metric a request may name: any of the seven, or `ALL` for every one. */
+export type MetricsName = ShardLevelMetric | 'ALL';
+
 export interface EnhancedMetrics {
-  ShardLevelMetrics: string[];
+  ShardLevelMetrics: ShardLevelMetric[];
 }
 
 export interface Tag {
@@ -214,6 +228,19 @@ export interface UpdateStreamModeInput {
 export interface UpdateMaxRecordSizeInput {
   StreamARN?: string;
   MaxRecordSizeInKiB: number;
+}
+
+export interface EnhancedMonitoringInput extends StreamTarget {
+  ShardLevelMetrics: MetricsName[];
+}
+
+export interface EnhancedMonitoringOutput {
+  StreamName: string;
+  StreamARN: string;
+  /** The stream's metrics before the call. */
+  CurrentShardLevelMetrics: ShardLevelMetric[];
+  /** The stream's metrics after the call. */
+  DesiredShardLevelMetrics: ShardLevelMetric[];
 }
 
 export interface AddTagsToStreamInput extends StreamTarget {

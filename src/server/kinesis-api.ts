@@ -67,6 +67,8 @@ export interface KinesisEngine {
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
   updateStreamMode(input: Shapes.UpdateStreamModeInput): Promise<unknown>;
   updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
+  enableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
+  disableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
   /** Appends a PutRecords prepared from its JSON body (put-records-prepare.ts). */
   putPreparedRecords(prepared: PreparedRecords): Promise<StoredRecords>;
 }
@@ -96,6 +98,8 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   UpdateShardCount: 'updateShardCount',
   UpdateStreamMode: 'updateStreamMode',
   UpdateMaxRecordSize: 'updateMaxRecordSize',
+  EnableEnhancedMonitoring: 'enableEnhancedMonitoring',
+  DisableEnhancedMonitoring: 'disableEnhancedMonitoring',
 };
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
@@ -109,8 +113,6 @@ export const UNSUPPORTED_OPERATIONS: readonly string[] = [
   'SubscribeToShard',
   'StartStreamEncryption',
   'StopStreamEncryption',
-  'EnableEnhancedMonitoring',
-  'DisableEnhancedMonitoring',
   'PutResourcePolicy',
   'GetResourcePolicy',
   'DeleteResourcePolicy',

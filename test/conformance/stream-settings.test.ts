@@ -23,6 +23,8 @@ import {
   DescribeLimitsCommand,
   DescribeStreamCommand,
   DescribeStreamSummaryCommand,
+  DisableEnhancedMonitoringCommand,
+  EnableEnhancedMonitoringCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
@@ -35,6 +37,7 @@ import {
   UpdateMaxRecordSizeCommand,
   UpdateShardCountCommand,
   UpdateStreamModeCommand,
+  type MetricsName,
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -360,6 +363,110 @@ describe('stream settings through the SDK', () => {
       expect(creating.message).toBe(notActive('sized-young', 'CREATING'));
       await waitActive(client, 'sized-young');
       expect((await summary(client, 'sized-young')).MaxRecordSizeInKiB).toBe(1024);
+    });
+  });
+
+  describe('Enable/DisableEnhancedMonitoring', () => {
+    const ALL_SEVEN = [
+      'IncomingBytes',
+      'IncomingRecords',
+      'OutgoingBytes',
+      'OutgoingRecords',
+      'WriteProvisionedThroughputExceeded',
+      'ReadProvisionedThroughputExceeded',
+      'IteratorAgeMilliseconds',
+    ];
+    const enable = (name: string, ShardLevelMetrics: string[]) =>
+      client.send(
+        new EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ShardLevelMetrics as MetricsName[] }),
+      );
+    const disable = (name: string, ShardLevelMetrics: string[]) =>
+      client.send(
+        new DisableEnhancedMonitoringCommand({ StreamARN: arnOf(name), ShardLevelMetrics: ShardLevelMetrics as MetricsName[] }),
+      );
+    /** What DescribeStream and DescribeStreamSummary both report. */
+    async function reported(name: string) {
+      const described = (await client.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription!;
+      const summarized = await summary(client, name);
+      expect(summarized.EnhancedMonitoring).toEqual(described.EnhancedMonitoring);
+      return described.EnhancedMonitoring;
+    }
+
+    it('answers the metrics before and after each call, and Describe* report them', async () => {
+      await createActive(client, 'monitored', 1);
+      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: [] }]);
+      const first = await enable('monitored', ['IteratorAgeMilliseconds', 'IncomingBytes']);
+      expect(first.StreamName).toBe('monitored');
+      expect(first.StreamARN).toBe(arnOf('monitored'));
+      expect(first.CurrentShardLevelMetrics).toEqual([]);
+      expect(first.DesiredShardLevelMetrics).toEqual(['IncomingBytes', 'IteratorAgeMilliseconds']);
+      expect((await summary(client, 'monitored')).StreamStatus).toBe('ACTIVE');
+      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'] }]);
+
+      const second = await enable('monitored', ['OutgoingRecords', 'IncomingBytes', 'OutgoingRecords']);
+      expect(second.CurrentShardLevelMetrics).toEqual(['IncomingBytes', 'IteratorAgeMilliseconds']);
+      expect(second.DesiredShardLevelMetrics).toEqual(['IncomingBytes', 'OutgoingRecords', 'IteratorAgeMilliseconds']);
+
+      const third = await disable('monitored', ['IncomingBytes', 'IncomingRecords']);
+      expect(third.StreamName).toBe('monitored');
+      expect(third.StreamARN).toBe(arnOf('monitored'));
+      expect(third.CurrentShardLevelMetrics).toEqual(['IncomingBytes', 'OutgoingRecords', 'IteratorAgeMilliseconds']);
+      expect(third.DesiredShardLevelMetrics).toEqual(['OutgoingRecords', 'IteratorAgeMilliseconds']);
+      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: ['OutgoingRecords', 'IteratorAgeMilliseconds'] }]);
+
+      const all = await enable('monitored', ['ALL']);
+      expect(all.DesiredShardLevelMetrics).toEqual(ALL_SEVEN);
+      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: ALL_SEVEN }]);
+      const none = await disable('monitored', ['ALL']);
+      expect(none.CurrentShardLevelMetrics).toEqual(ALL_SEVEN);
+      expect(none.DesiredShardLevelMetrics).toEqual([]);
+      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: [] }]);
+    });
+
+    it('refuses metric lists outside the model, an unknown stream and a stream not ACTIVE', async () => {
+      await createActive(client, 'watched', 1);
+      const enumeration =
+        '[IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ' +
+        'ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]';
+      const refusals: [string[], string][] = [
+        [[], "Value '[]' at 'shardLevelMetrics' failed to satisfy constraint: Member must have length greater than or equal to 1"],
+        [
+          ['IncomingBytes', 'Bogus'],
+          "Value '[IncomingBytes, Bogus]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy " +
+            `constraint: [Member must satisfy enum value set: ${enumeration}]`,
+        ],
+        [
+          [...ALL_SEVEN, 'ALL'],
+          `Value '[${[...ALL_SEVEN, 'ALL'].join(', ')}]' at 'shardLevelMetrics' failed to satisfy constraint: ` +
+            'Member must have length less than or equal to 7',
+        ],
+      ];
+      for (const [metrics, message] of refusals) {
+        for (const call of [enable, disable]) {
+          const refused = await failure(call('watched', metrics));
+          expect(refused.name).toBe('ValidationException');
+          expect(refused.message).toBe(`1 validation error detected: ${message}`);
+        }
+      }
+      expect(await reported('watched')).toEqual([{ ShardLevelMetrics: [] }]);
+
+      const unknown = await failure(enable('nosuch', ['ALL']));
+      expect(unknown.name).toBe('ResourceNotFoundException');
+      expect(unknown.message).toBe(notFound('nosuch'));
+      const neither = await failure(
+        client.send(new EnableEnhancedMonitoringCommand({ ShardLevelMetrics: ['ALL'] })),
+      );
+      expect(neither.name).toBe('InvalidArgumentException');
+      expect(neither.message).toBe('Neither StreamName nor StreamARN was provided.');
+
+      await client.send(new CreateStreamCommand({ StreamName: 'watched-young', ShardCount: 1 }));
+      for (const call of [enable, disable]) {
+        const creating = await failure(call('watched-young', ['ALL']));
+        expect(creating.name).toBe('ResourceInUseException');
+        expect(creating.message).toBe(notActive('watched-young', 'CREATING'));
+      }
+      await waitActive(client, 'watched-young');
+      expect(await reported('watched-young')).toEqual([{ ShardLevelMetrics: [] }]);
     });
   });
 });
