@@ -130,6 +130,8 @@ const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
 /** A subscription reads up to this much per step, and re-checks for closing this often. */
 const SUBSCRIBE_READ_BYTES = 1024 * KIB;
 const SUBSCRIBE_WAIT_MS = 1000;
+/** A ResourceARN that names a stream consumer (`.../stream/<name>/consumer/<name>:<seconds>`). */
+const CONSUMER_IN_ARN = /:stream\/[^/]*\/consumer\//;
 
 type Decoded<T> = { issuedMs: number } & T;
 
@@ -1261,13 +1263,81 @@ export class Engine {
   }
 
   // ---- tags -------------------------------------------------------------------------------------------
+  // AddTagsToStream / RemoveTagsFromStream / ListTagsForStream name the stream by StreamName or
+  // StreamARN; TagResource / UntagResource / ListTagsForResource by ResourceARN. Both change and
+  // read the same tags, through addTags, removeTags and sortedTags.
 
   async addTagsToStream(input: K.AddTagsToStreamInput): Promise<Record<string, never>> {
     this.assertOpen();
     validateInput('AddTagsToStream', input);
-    const stream = this.target(input);
-    checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
-    const merged = { ...stream.record.tags, ...input.Tags };
+    this.addTags(this.target(input), input.Tags);
+    return {};
+  }
+
+  async removeTagsFromStream(input: K.RemoveTagsFromStreamInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('RemoveTagsFromStream', input);
+    this.removeTags(this.target(input), input.TagKeys);
+    return {};
+  }
+
+  async listTagsForStream(input: K.ListTagsForStreamInput): Promise<K.ListTagsForStreamOutput> {
+    this.assertOpen();
+    validateInput('ListTagsForStream', input);
+    const limit = Math.min(input.Limit ?? LIST_TAGS_LIMIT_MAX, LIST_TAGS_LIMIT_MAX);
+    const after = input.ExclusiveStartTagKey;
+    const tags = this.sortedTags(this.target(input)).filter((tag) => after === undefined || tag.Key > after);
+    const page = tags.slice(0, limit);
+    return { Tags: page, HasMoreTags: tags.length > page.length };
+  }
+
+  async tagResource(input: K.TagResourceInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('TagResource', input);
+    this.addTags(this.resourceStream(input.ResourceARN), input.Tags);
+    return {};
+  }
+
+  async untagResource(input: K.UntagResourceInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('UntagResource', input);
+    this.removeTags(this.resourceStream(input.ResourceARN), input.TagKeys);
+    return {};
+  }
+
+  /** Every tag of the resource (at most TAGS_PER_STREAM_MAX), by key. */
+  async listTagsForResource(input: K.ListTagsForResourceInput): Promise<K.ListTagsForResourceOutput> {
+    this.assertOpen();
+    validateInput('ListTagsForResource', input);
+    return { Tags: this.sortedTags(this.resourceStream(input.ResourceARN)) };
+  }
+
+  /**
+   * The stream a ResourceARN names. Runnel's taggable resources are its streams: a consumer's
+   * ARN, a stream ARN of another region or account, or an unknown stream name is
+   * ResourceNotFoundException.
+   */
+  private resourceStream(arn: string): StreamState {
+    if (CONSUMER_IN_ARN.test(arn)) {
+      throw fail.notFound(`Resource ${arn} not found: it names a stream consumer, and Runnel has no stream consumers.`);
+    }
+    const prefix = this.streamArn('');
+    if (!arn.startsWith(prefix)) {
+      throw fail.notFound(
+        `Resource ${arn} not found: this endpoint serves the streams of account ${this.accountId} in ` +
+          `${this.region}, whose ARNs begin ${prefix}.`,
+      );
+    }
+    const name = arn.slice(prefix.length);
+    const stream = this.streams.get(name);
+    if (!stream) throw this.notFound(name);
+    return stream;
+  }
+
+  /** Adds or overwrites tags, within TAGS_PER_STREAM_MAX in all. */
+  private addTags(stream: StreamState, tags: Record<string, string>): void {
+    checkTags(Object.keys(tags), Object.values(tags), true);
+    const merged = { ...stream.record.tags, ...tags };
     if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
       throw fail.invalid(
         `Failed to add tags to stream ${stream.name} under account ${this.accountId} because a given ` +
@@ -1276,33 +1346,20 @@ export class Engine {
     }
     stream.record.tags = merged;
     this.persist();
-    return {};
   }
 
-  async removeTagsFromStream(input: K.RemoveTagsFromStreamInput): Promise<Record<string, never>> {
-    this.assertOpen();
-    validateInput('RemoveTagsFromStream', input);
-    const stream = this.target(input);
-    checkTags(input.TagKeys, [], false);
-    for (const key of input.TagKeys) delete stream.record.tags[key];
+  /** Removes tags by key; a key the stream does not have is ignored. */
+  private removeTags(stream: StreamState, keys: readonly string[]): void {
+    checkTags(keys, [], false);
+    for (const key of keys) delete stream.record.tags[key];
     this.persist();
-    return {};
   }
 
-  async listTagsForStream(input: K.ListTagsForStreamInput): Promise<K.ListTagsForStreamOutput> {
-    this.assertOpen();
-    validateInput('ListTagsForStream', input);
-    const stream = this.target(input);
-    const limit = Math.min(input.Limit ?? LIST_TAGS_LIMIT_MAX, LIST_TAGS_LIMIT_MAX);
-    const after = input.ExclusiveStartTagKey;
-    const keys = Object.keys(stream.record.tags)
+  private sortedTags(stream: StreamState): K.Tag[] {
+    const { tags } = stream.record;
+    return Object.keys(tags)
       .sort()
-      .filter((key) => after === undefined || key > after);
-    const page = keys.slice(0, limit);
-    return {
-      Tags: page.map((Key) => ({ Key, Value: stream.record.tags[Key]! })),
-      HasMoreTags: keys.length > page.length,
-    };
+      .map((Key) => ({ Key, Value: tags[Key]! }));
   }
 
   // ---- data plane: writes ---------------------------------------------------------------------------

@@ -261,6 +261,24 @@ export interface ListTagsForStreamOutput {
   HasMoreTags: boolean;
 }
 
+export interface TagResourceInput {
+  ResourceARN: string;
+  Tags: Record<string, string>;
+}
+
+export interface UntagResourceInput {
+  ResourceARN: string;
+  TagKeys: string[];
+}
+
+export interface ListTagsForResourceInput {
+  ResourceARN: string;
+}
+
+export interface ListTagsForResourceOutput {
+  Tags: Tag[];
+}
+
 // ---- data plane -----------------------------------------------------------------------------
 
 /** Data-plane operations accept DryRun: check everything, then answer DryRunOperationException. */

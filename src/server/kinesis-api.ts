@@ -62,6 +62,9 @@ export interface KinesisEngine {
   addTagsToStream(input: Shapes.AddTagsToStreamInput): Promise<unknown>;
   removeTagsFromStream(input: Shapes.RemoveTagsFromStreamInput): Promise<unknown>;
   listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
+  tagResource(input: Shapes.TagResourceInput): Promise<unknown>;
+  untagResource(input: Shapes.UntagResourceInput): Promise<unknown>;
+  listTagsForResource(input: Shapes.ListTagsForResourceInput): Promise<unknown>;
   splitShard(input: Shapes.SplitShardInput): Promise<unknown>;
   mergeShards(input: Shapes.MergeShardsInput): Promise<unknown>;
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
@@ -93,6 +96,9 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   AddTagsToStream: 'addTagsToStream',
   RemoveTagsFromStream: 'removeTagsFromStream',
   ListTagsForStream: 'listTagsForStream',
+  TagResource: 'tagResource',
+  UntagResource: 'untagResource',
+  ListTagsForResource: 'listTagsForResource',
   SplitShard: 'splitShard',
   MergeShards: 'mergeShards',
   UpdateShardCount: 'updateShardCount',
@@ -116,9 +122,6 @@ export const UNSUPPORTED_OPERATIONS: readonly string[] = [
   'PutResourcePolicy',
   'GetResourcePolicy',
   'DeleteResourcePolicy',
-  'TagResource',
-  'UntagResource',
-  'ListTagsForResource',
   'CreateChannel',
   'DeleteChannel',
   'DescribeChannel',

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
+  AddTagsToStreamCommand,
   CreateStreamCommand,
   DescribeLimitsCommand,
   DescribeStreamCommand,
@@ -30,10 +31,15 @@ import {
   KinesisClient,
   ListShardsCommand,
   ListStreamsCommand,
+  ListTagsForResourceCommand,
+  ListTagsForStreamCommand,
   MergeShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
+  RemoveTagsFromStreamCommand,
   SplitShardCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateMaxRecordSizeCommand,
   UpdateShardCountCommand,
   UpdateStreamModeCommand,
@@ -467,6 +473,124 @@ describe('stream settings through the SDK', () => {
       }
       await waitActive(client, 'watched-young');
       expect(await reported('watched-young')).toEqual([{ ShardLevelMetrics: [] }]);
+    });
+  });
+
+  describe('TagResource / UntagResource / ListTagsForResource', () => {
+    const tag = (ResourceARN: string, Tags: Record<string, string>) =>
+      client.send(new TagResourceCommand({ ResourceARN, Tags }));
+    const untag = (ResourceARN: string, TagKeys: string[]) =>
+      client.send(new UntagResourceCommand({ ResourceARN, TagKeys }));
+    const listByArn = async (ResourceARN: string) =>
+      (await client.send(new ListTagsForResourceCommand({ ResourceARN }))).Tags;
+    const listByName = async (StreamName: string) =>
+      (await client.send(new ListTagsForStreamCommand({ StreamName }))).Tags;
+
+    it('tags a stream by its ARN: the same tags AddTagsToStream and ListTagsForStream see', async () => {
+      await createActive(client, 'labelled', 1);
+      const arn = arnOf('labelled');
+      expect(await listByArn(arn)).toEqual([]);
+      await tag(arn, { team: 'data', empty: '', 'ü /=+-@%.': 'ключ 日本' });
+      const tagged = [
+        { Key: 'empty', Value: '' },
+        { Key: 'team', Value: 'data' },
+        { Key: 'ü /=+-@%.', Value: 'ключ 日本' },
+      ];
+      expect(await listByArn(arn)).toEqual(tagged);
+      expect(await listByName('labelled')).toEqual(tagged);
+
+      await client.send(new AddTagsToStreamCommand({ StreamName: 'labelled', Tags: { team: 'infra', owner: 'me' } }));
+      expect(await listByArn(arn)).toEqual([
+        { Key: 'empty', Value: '' },
+        { Key: 'owner', Value: 'me' },
+        { Key: 'team', Value: 'infra' },
+        { Key: 'ü /=+-@%.', Value: 'ключ 日本' },
+      ]);
+      // A key the stream does not have is ignored.
+      await untag(arn, ['empty', 'ü /=+-@%.', 'absent']);
+      expect(await listByName('labelled')).toEqual([
+        { Key: 'owner', Value: 'me' },
+        { Key: 'team', Value: 'infra' },
+      ]);
+      await client.send(new RemoveTagsFromStreamCommand({ StreamName: 'labelled', TagKeys: ['owner'] }));
+      expect(await listByArn(arn)).toEqual([{ Key: 'team', Value: 'infra' }]);
+    });
+
+    it('refuses tags as AddTagsToStream does: reserved keys, characters, more than 50 per stream', async () => {
+      await createActive(client, 'strict', 1);
+      const arn = arnOf('strict');
+      const invalid =
+        'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.';
+      const refusals: [() => Promise<unknown>, string, string][] = [
+        [() => tag(arn, { 'aws:owner': 'me', ok: 'v' }), 'InvalidArgumentException', "Cannot start tags with 'aws:'. Invalid keys: aws:owner"],
+        [() => tag(arn, { 'k<>': 'v' }), 'InvalidArgumentException', invalid],
+        [() => tag(arn, { k: 'x,y' }), 'InvalidArgumentException', invalid],
+        [() => untag(arn, ['a;b']), 'InvalidArgumentException', invalid],
+        [
+          () => tag(arn, {}),
+          'ValidationException',
+          "1 validation error detected: Value '{}' at 'tags' failed to satisfy constraint: " +
+            'Member must have length greater than or equal to 1',
+        ],
+      ];
+      for (const [call, name, message] of refusals) {
+        const refused = await failure(call());
+        expect(refused.name).toBe(name);
+        expect(refused.message).toBe(message);
+      }
+      expect(await listByArn(arn)).toEqual([]);
+
+      const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `${i}`]));
+      await tag(arn, fifty);
+      expect(await listByArn(arn)).toHaveLength(50);
+      // Overwriting a key keeps the count; a 51st key is refused, by either API, in the same words.
+      await tag(arn, { k00: 'again' });
+      const tooMany =
+        `Failed to add tags to stream strict under account ${ACCOUNT} because a given stream cannot have more ` +
+        'than 50 tags associated with it.';
+      for (const call of [
+        () => tag(arn, { k50: 'x' }),
+        () => client.send(new AddTagsToStreamCommand({ StreamName: 'strict', Tags: { k50: 'x' } })),
+      ]) {
+        const refused = await failure(call());
+        expect(refused.name).toBe('InvalidArgumentException');
+        expect(refused.message).toBe(tooMany);
+      }
+      const listed = await listByArn(arn);
+      expect(listed).toHaveLength(50);
+      expect(listed![0]).toEqual({ Key: 'k00', Value: 'again' });
+    });
+
+    it('answers ResourceNotFoundException for any ARN that is not a stream of this endpoint', async () => {
+      await createActive(client, 'present', 1);
+      const serves = `this endpoint serves the streams of account ${ACCOUNT} in ${REGION}, whose ARNs begin ` +
+        `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/.`;
+      const consumer = `${arnOf('present')}/consumer/reader:1700000000`;
+      const otherRegion = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/present`;
+      const otherAccount = `arn:aws:kinesis:${REGION}:123456789012:stream/present`;
+      const otherPartition = `arn:aws-cn:kinesis:${REGION}:${ACCOUNT}:stream/present`;
+      const cases: [string, string][] = [
+        [arnOf('nosuch'), notFound('nosuch')],
+        [otherRegion, `Resource ${otherRegion} not found: ${serves}`],
+        [otherAccount, `Resource ${otherAccount} not found: ${serves}`],
+        [otherPartition, `Resource ${otherPartition} not found: ${serves}`],
+        [consumer, `Resource ${consumer} not found: it names a stream consumer, and Runnel has no stream consumers.`],
+      ];
+      for (const [arn, message] of cases) {
+        for (const call of [() => tag(arn, { a: 'b' }), () => untag(arn, ['a']), () => listByArn(arn)]) {
+          const refused = await failure(call());
+          expect(refused.name, arn).toBe('ResourceNotFoundException');
+          expect(refused.message).toBe(message);
+        }
+      }
+      expect(await listByArn(arnOf('present'))).toEqual([]);
+
+      const malformed = await failure(listByArn('present'));
+      expect(malformed.name).toBe('ValidationException');
+      expect(malformed.message).toBe(
+        "1 validation error detected: Value 'present' at 'resourceARN' failed to satisfy constraint: " +
+          'Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+',
+      );
     });
   });
 });
