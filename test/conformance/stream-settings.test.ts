@@ -645,3 +645,67 @@ describe('UpdateStreamMode at the on-demand stream limit', () => {
     expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(ON_DEMAND_STREAM_COUNT_LIMIT);
   });
 });
+
+describe('stream settings across a restart', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-settings-restart-'));
+  });
+
+  afterAll(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Runs `body` against a server on dataDir, then closes it. */
+  async function withServer(streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) {
+    const server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1, engineOptions: { streamTransitionMs } });
+    const client = newClient(server.kinesisUrl);
+    try {
+      await body(client);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  }
+
+  it('keeps the mode, record size limit, enhanced metrics and tags; a mode change cut short completes', async () => {
+    await withServer(0, async (client) => {
+      await createActive(client, 'kept', 2);
+      await createActive(client, 'cut-short', 1);
+    });
+    // One change per run, the last thing each server does: each must have saved the catalog.
+    const changes = [
+      new UpdateStreamModeCommand({ StreamARN: arnOf('kept'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+      new UpdateMaxRecordSizeCommand({ StreamARN: arnOf('kept'), MaxRecordSizeInKiB: 4096 }),
+      new EnableEnhancedMonitoringCommand({ StreamName: 'kept', ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'] }),
+      new TagResourceCommand({ ResourceARN: arnOf('kept'), Tags: { team: 'data' } }),
+    ];
+    for (const change of changes) {
+      await withServer(0, async (client) => {
+        await client.send(change as never);
+      });
+    }
+    // A transition far longer than the test: the restart cuts it short.
+    await withServer(600_000, async (client) => {
+      await client.send(
+        new UpdateStreamModeCommand({ StreamARN: arnOf('cut-short'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+      );
+      expect((await summary(client, 'cut-short')).StreamStatus).toBe('UPDATING');
+    });
+    await withServer(0, async (client) => {
+      const kept = await summary(client, 'kept');
+      expect(kept.StreamStatus).toBe('ACTIVE');
+      expect(kept.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+      expect(kept.MaxRecordSizeInKiB).toBe(4096);
+      expect(kept.EnhancedMonitoring).toEqual([{ ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'] }]);
+      expect(kept.OpenShardCount).toBe(2);
+      expect((await client.send(new ListTagsForResourceCommand({ ResourceARN: arnOf('kept') }))).Tags).toEqual([
+        { Key: 'team', Value: 'data' },
+      ]);
+      const cutShort = await summary(client, 'cut-short');
+      expect(cutShort.StreamStatus).toBe('ACTIVE');
+      expect(cutShort.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+    });
+  });
+});
