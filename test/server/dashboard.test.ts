@@ -39,6 +39,7 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
   let putting: NodeJS.Timeout | undefined;
   let page: { title: string; cards: Record<string, string>; streams: string };
   let log: string;
+  let errorCounters = '';
 
   beforeAll(async () => {
     server = await startServer({ port: 0, wsPort: 0, dataDir: join(data.dir, 'data'), workers: 1 });
@@ -58,6 +59,9 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
       const read = await evaluateAfter(chromium!, dashboard, join(data.dir, 'profile'), PAGE_RUN_MS, READ_PAGE, BROWSER_TIMEOUT_MS);
       page = JSON.parse(read.value as string) as typeof page;
       log = read.log;
+      // The error counters by code, so an error rate the page shows says what it counted.
+      const metrics = await (await fetch(`${server.wsUrl}/metrics`)).text();
+      errorCounters = metrics.split('\n').filter((line) => line.startsWith('runnel_errors_total')).join('; ');
     } finally {
       clearInterval(putting);
     }
@@ -86,6 +90,6 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
     expect(Number(page.cards.rin!.replace(/,/g, ''))).toBeGreaterThan(0);
     expect(Number(page.cards.bin)).toBeGreaterThan(0);
     expect(Number(page.cards.shards)).toBeGreaterThanOrEqual(1);
-    expect(page.cards.err).toBe('0.0');
+    expect(page.cards.err, `error counters: ${errorCounters}`).toBe('0.0');
   });
 });
