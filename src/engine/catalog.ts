@@ -1,5 +1,5 @@
 /**
- * The catalog: every stream, its shards and tags, persisted as `<data>/catalog.json`. It is
+ * The catalog: every stream, its shards, tags and consumers, persisted as `<data>/catalog.json`. It is
  * replaced atomically (write a temporary file, fsync, rename), so after a crash the file is
  * either the old catalog or the new one, never a mix. Records themselves live in the segments;
  * the catalog holds only what describes them.
@@ -30,6 +30,16 @@ export interface ShardRecord {
   closed?: { endOrdinal?: number; closedMs: number };
 }
 
+export type ConsumerStatus = 'CREATING' | 'DELETING' | 'ACTIVE';
+
+/** An enhanced fan-out consumer registered on a stream. */
+export interface ConsumerRecord {
+  name: string;
+  createdMs: number;
+  status: ConsumerStatus;
+  tags: Record<string, string>;
+}
+
 export interface StreamRecord {
   name: string;
   createdMs: number;
@@ -42,6 +52,8 @@ export interface StreamRecord {
   shardLevelMetrics?: ShardLevelMetric[];
   nextShardIndex: number;
   shards: ShardRecord[];
+  /** Registered consumers, in registration order; absent (catalogs written before) means none. */
+  consumers?: ConsumerRecord[];
 }
 
 export interface CatalogFile {

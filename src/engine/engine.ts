@@ -18,6 +18,9 @@ import {
   LIST_STREAMS_RETURNED_MAX,
   DESCRIBE_STREAM_RETURNED_MAX,
   LIST_TAGS_LIMIT_MAX,
+  LIST_STREAM_CONSUMERS_RETURNED_MAX,
+  CONSUMERS_PER_STREAM_MAX,
+  TAGS_PER_CONSUMER_MAX,
   NEXT_TOKEN_TTL_MS,
   ON_DEMAND_INITIAL_SHARD_COUNT,
   ON_DEMAND_STREAM_COUNT_LIMIT,
@@ -53,7 +56,14 @@ import type { OpenReply, RetentionReply, RoutedBatchCheck, SealReply } from '../
 import { Batcher, type Committed } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
-import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
+import {
+  type CatalogFile,
+  type ConsumerRecord,
+  type ShardRecord,
+  type StreamRecord,
+  loadCatalog,
+  saveCatalog,
+} from './catalog.js';
 import { ShardState, StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
 import { type ReshardPlan, areAdjacent, planMerge, planSplit, planUniform } from './reshard-plan.js';
@@ -130,8 +140,17 @@ const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
 /** A subscription reads up to this much per step, and re-checks for closing this often. */
 const SUBSCRIBE_READ_BYTES = 1024 * KIB;
 const SUBSCRIBE_WAIT_MS = 1000;
+/** A consumer ARN: `<stream ARN>/consumer/<consumer name>:<creation epoch seconds>`. */
+const CONSUMER_ARN_PARTS = /^(.*)\/consumer\/([^/:]+):(\d+)$/;
 /** A ResourceARN that names a stream consumer (`.../stream/<name>/consumer/<name>:<seconds>`). */
 const CONSUMER_IN_ARN = /:stream\/[^/]*\/consumer\//;
+
+/** A consumer together with the stream it is registered on. */
+interface ConsumerRef {
+  stream: StreamState;
+  consumer: ConsumerRecord;
+  arn: string;
+}
 
 type Decoded<T> = { issuedMs: number } & T;
 
@@ -372,6 +391,10 @@ export class Engine {
       }
       // A transition cut short by a restart completes now.
       record.status = 'ACTIVE';
+      if (record.consumers) {
+        record.consumers = record.consumers.filter((consumer) => consumer.status !== 'DELETING');
+        for (const consumer of record.consumers) consumer.status = 'ACTIVE';
+      }
       this.streams.set(record.name, this.buildStream(record));
     }
     for (const record of deleting) {
@@ -683,7 +706,15 @@ export class Engine {
     validateInput('DeleteStream', input);
     const stream = this.target(input);
     if (stream.record.status === 'DELETING') return {};
+    const consumers = stream.record.consumers?.length ?? 0;
+    if (consumers > 0 && input.EnforceConsumerDeletion !== true) {
+      throw fail.inUse(
+        `Stream ${stream.name} under account ${this.accountId} has ${consumers} registered consumer(s): ` +
+          'deregister them first, or set EnforceConsumerDeletion to delete them with the stream.',
+      );
+    }
     stream.record.status = 'DELETING';
+    for (const consumer of stream.record.consumers ?? []) consumer.status = 'DELETING';
     this.persist();
     const remove = async () => {
       const keysByWorker = new Map<number, string[]>();
@@ -732,7 +763,7 @@ export class Engine {
       StreamDescriptionSummary: {
         ...this.streamFields(stream),
         OpenShardCount: stream.open.length,
-        ConsumerCount: 0,
+        ConsumerCount: stream.record.consumers?.length ?? 0,
         MaxRecordSizeInKiB: stream.record.maxRecordSizeKiB,
       },
     };
@@ -1294,14 +1325,14 @@ export class Engine {
   async tagResource(input: K.TagResourceInput): Promise<Record<string, never>> {
     this.assertOpen();
     validateInput('TagResource', input);
-    this.addTags(this.resourceStream(input.ResourceARN), input.Tags);
+    this.addTags(this.resource(input.ResourceARN), input.Tags);
     return {};
   }
 
   async untagResource(input: K.UntagResourceInput): Promise<Record<string, never>> {
     this.assertOpen();
     validateInput('UntagResource', input);
-    this.removeTags(this.resourceStream(input.ResourceARN), input.TagKeys);
+    this.removeTags(this.resource(input.ResourceARN), input.TagKeys);
     return {};
   }
 
@@ -1309,18 +1340,16 @@ export class Engine {
   async listTagsForResource(input: K.ListTagsForResourceInput): Promise<K.ListTagsForResourceOutput> {
     this.assertOpen();
     validateInput('ListTagsForResource', input);
-    return { Tags: this.sortedTags(this.resourceStream(input.ResourceARN)) };
+    return { Tags: this.sortedTags(this.resource(input.ResourceARN)) };
   }
 
   /**
-   * The stream a ResourceARN names. Runnel's taggable resources are its streams: a consumer's
-   * ARN, a stream ARN of another region or account, or an unknown stream name is
+   * The stream or consumer a ResourceARN names. A stream ARN of another region or account, an
+   * unknown stream name, or a consumer ARN naming no registered consumer is
    * ResourceNotFoundException.
    */
-  private resourceStream(arn: string): StreamState {
-    if (CONSUMER_IN_ARN.test(arn)) {
-      throw fail.notFound(`Resource ${arn} not found: it names a stream consumer, and Runnel has no stream consumers.`);
-    }
+  private resource(arn: string): StreamState | ConsumerRef {
+    if (CONSUMER_IN_ARN.test(arn)) return this.consumerByArn(arn);
     const prefix = this.streamArn('');
     if (!arn.startsWith(prefix)) {
       throw fail.notFound(
@@ -1334,32 +1363,232 @@ export class Engine {
     return stream;
   }
 
-  /** Adds or overwrites tags, within TAGS_PER_STREAM_MAX in all. */
-  private addTags(stream: StreamState, tags: Record<string, string>): void {
+  private tagsOf(owner: StreamState | ConsumerRef): Record<string, string> {
+    return owner instanceof StreamState ? owner.record.tags : owner.consumer.tags;
+  }
+
+  /** Adds or overwrites tags, within TAGS_PER_STREAM_MAX (TAGS_PER_CONSUMER_MAX) in all. */
+  private addTags(owner: StreamState | ConsumerRef, tags: Record<string, string>): void {
     checkTags(Object.keys(tags), Object.values(tags), true);
-    const merged = { ...stream.record.tags, ...tags };
-    if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
-      throw fail.invalid(
-        `Failed to add tags to stream ${stream.name} under account ${this.accountId} because a given ` +
-          `stream cannot have more than ${TAGS_PER_STREAM_MAX} tags associated with it.`,
-      );
+    const merged = { ...this.tagsOf(owner), ...tags };
+    if (owner instanceof StreamState) {
+      if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
+        throw fail.invalid(
+          `Failed to add tags to stream ${owner.name} under account ${this.accountId} because a given ` +
+            `stream cannot have more than ${TAGS_PER_STREAM_MAX} tags associated with it.`,
+        );
+      }
+      owner.record.tags = merged;
+    } else {
+      if (Object.keys(merged).length > TAGS_PER_CONSUMER_MAX) {
+        throw fail.invalid(
+          `Failed to add tags to consumer ${owner.arn} because a given consumer cannot have more than ` +
+            `${TAGS_PER_CONSUMER_MAX} tags associated with it.`,
+        );
+      }
+      owner.consumer.tags = merged;
     }
-    stream.record.tags = merged;
     this.persist();
   }
 
-  /** Removes tags by key; a key the stream does not have is ignored. */
-  private removeTags(stream: StreamState, keys: readonly string[]): void {
+  /** Removes tags by key; a key the resource does not have is ignored. */
+  private removeTags(owner: StreamState | ConsumerRef, keys: readonly string[]): void {
     checkTags(keys, [], false);
-    for (const key of keys) delete stream.record.tags[key];
+    const tags = this.tagsOf(owner);
+    for (const key of keys) delete tags[key];
     this.persist();
   }
 
-  private sortedTags(stream: StreamState): K.Tag[] {
-    const { tags } = stream.record;
+  private sortedTags(owner: StreamState | ConsumerRef): K.Tag[] {
+    const tags = this.tagsOf(owner);
     return Object.keys(tags)
       .sort()
       .map((Key) => ({ Key, Value: tags[Key]! }));
+  }
+
+  // ---- enhanced fan-out: consumers ------------------------------------------------------------------
+
+  private consumerArn(stream: StreamState, consumer: ConsumerRecord): string {
+    return `${stream.arn}/consumer/${consumer.name}:${Math.floor(consumer.createdMs / 1000)}`;
+  }
+
+  private consumerNotFound(what: string, streamName: string): KinesisError {
+    return fail.notFound(`Consumer ${what} under stream ${streamName} under account ${this.accountId} not found.`);
+  }
+
+  /** The consumer a ConsumerARN names (its stream, name and creation second must all match). */
+  private consumerByArn(arn: string): ConsumerRef {
+    const parts = CONSUMER_ARN_PARTS.exec(arn);
+    const streamPrefix = this.streamArn('');
+    if (!parts || !parts[1]!.startsWith(streamPrefix)) {
+      throw fail.notFound(
+        `Consumer ${arn} not found: this endpoint serves the streams of account ${this.accountId} in ` +
+          `${this.region}, whose consumer ARNs begin ${streamPrefix}<stream>/consumer/.`,
+      );
+    }
+    const streamName = parts[1]!.slice(streamPrefix.length);
+    const stream = this.streams.get(streamName);
+    if (!stream) throw this.consumerNotFound(arn, streamName);
+    const consumer = stream.record.consumers?.find(
+      (candidate) => candidate.name === parts[2] && Math.floor(candidate.createdMs / 1000) === Number(parts[3]),
+    );
+    if (!consumer) throw this.consumerNotFound(arn, streamName);
+    return { stream, consumer, arn: this.consumerArn(stream, consumer) };
+  }
+
+  /**
+   * The consumer an input names: by ConsumerARN, or by StreamARN and ConsumerName. Naming it
+   * both ways, the two must agree; naming it neither way is InvalidArgumentException.
+   */
+  private consumerOf(input: K.ConsumerTarget): ConsumerRef {
+    if (input.ConsumerARN !== undefined) {
+      const ref = this.consumerByArn(input.ConsumerARN);
+      if (
+        (input.StreamARN !== undefined && input.StreamARN !== ref.stream.arn) ||
+        (input.ConsumerName !== undefined && input.ConsumerName !== ref.consumer.name)
+      ) {
+        throw fail.invalid(
+          `ConsumerARN ${input.ConsumerARN} does not name the consumer that StreamARN and ConsumerName name.`,
+        );
+      }
+      return ref;
+    }
+    if (input.StreamARN === undefined || input.ConsumerName === undefined) {
+      throw fail.invalid('Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.');
+    }
+    const stream = this.target({ StreamARN: input.StreamARN });
+    const consumer = stream.record.consumers?.find((candidate) => candidate.name === input.ConsumerName);
+    if (!consumer) throw this.consumerNotFound(input.ConsumerName, stream.name);
+    return { stream, consumer, arn: this.consumerArn(stream, consumer) };
+  }
+
+  private consumerShape(ref: ConsumerRef): K.Consumer {
+    return {
+      ConsumerName: ref.consumer.name,
+      ConsumerARN: ref.arn,
+      ConsumerStatus: ref.consumer.status,
+      ConsumerCreationTimestamp: new Date(ref.consumer.createdMs),
+    };
+  }
+
+  /**
+   * Registers an enhanced fan-out consumer: CREATING for the stream transition, then ACTIVE. At
+   * most CONSUMERS_PER_STREAM_MAX per stream; a name already registered is ResourceInUseException.
+   */
+  async registerStreamConsumer(input: K.RegisterStreamConsumerInput): Promise<K.RegisterStreamConsumerOutput> {
+    this.assertOpen();
+    validateInput('RegisterStreamConsumer', input);
+    const stream = this.target({ StreamARN: input.StreamARN });
+    if (stream.record.status === 'DELETING' || stream.record.status === 'CREATING') this.requireActive(stream);
+    const consumers = (stream.record.consumers ??= []);
+    const name = input.ConsumerName;
+    if (consumers.some((consumer) => consumer.name === name)) {
+      throw fail.inUse(`Consumer ${name} under stream ${stream.name} under account ${this.accountId} already exists.`);
+    }
+    if (consumers.length >= CONSUMERS_PER_STREAM_MAX) {
+      throw fail.limit(
+        `Stream ${stream.name} under account ${this.accountId} already has ${consumers.length} registered ` +
+          `consumers, the most a stream may have (${CONSUMERS_PER_STREAM_MAX}).`,
+      );
+    }
+    const tags = input.Tags ?? {};
+    checkTags(Object.keys(tags), Object.values(tags), true);
+    if (Object.keys(tags).length > TAGS_PER_CONSUMER_MAX) {
+      throw fail.invalid(`A consumer cannot have more than ${TAGS_PER_CONSUMER_MAX} tags.`);
+    }
+    const consumer: ConsumerRecord = {
+      name,
+      createdMs: this.clock(),
+      status: this.transitionMs === 0 ? 'ACTIVE' : 'CREATING',
+      tags: { ...tags },
+    };
+    consumers.push(consumer);
+    this.persist();
+    if (consumer.status === 'CREATING') {
+      this.later(() => {
+        if (consumer.status !== 'CREATING' || !stream.record.consumers?.includes(consumer)) return;
+        consumer.status = 'ACTIVE';
+        this.persist();
+      });
+    }
+    return { Consumer: this.consumerShape({ stream, consumer, arn: this.consumerArn(stream, consumer) }) };
+  }
+
+  /** Deregisters a consumer: DELETING for the stream transition, then gone. */
+  async deregisterStreamConsumer(input: K.ConsumerTarget): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('DeregisterStreamConsumer', input);
+    const { stream, consumer } = this.consumerOf(input);
+    if (consumer.status === 'DELETING') return {};
+    consumer.status = 'DELETING';
+    const remove = () => {
+      const consumers = stream.record.consumers;
+      if (!consumers?.includes(consumer)) return;
+      stream.record.consumers = consumers.filter((candidate) => candidate !== consumer);
+      this.persist();
+    };
+    if (this.transitionMs === 0) remove();
+    else {
+      this.persist();
+      this.later(remove);
+    }
+    return {};
+  }
+
+  async describeStreamConsumer(input: K.ConsumerTarget): Promise<K.DescribeStreamConsumerOutput> {
+    this.assertOpen();
+    validateInput('DescribeStreamConsumer', input);
+    const ref = this.consumerOf(input);
+    return { ConsumerDescription: { ...this.consumerShape(ref), StreamARN: ref.stream.arn } };
+  }
+
+  /**
+   * A stream's consumers in registration order, at most LIST_STREAM_CONSUMERS_RETURNED_MAX per
+   * call; NextToken (with the same StreamARN) continues after the last one returned.
+   */
+  async listStreamConsumers(input: K.ListStreamConsumersInput): Promise<K.ListStreamConsumersOutput> {
+    this.assertOpen();
+    validateInput('ListStreamConsumers', input);
+    const stream = this.target({ StreamARN: input.StreamARN });
+    if (
+      input.StreamCreationTimestamp !== undefined &&
+      Math.floor(input.StreamCreationTimestamp.getTime() / 1000) !== Math.floor(stream.record.createdMs / 1000)
+    ) {
+      throw fail.notFound(
+        `Stream ${stream.name} under account ${this.accountId} with creation timestamp ` +
+          `${input.StreamCreationTimestamp.toISOString()} not found: the stream was created at ` +
+          `${new Date(stream.record.createdMs).toISOString()}.`,
+      );
+    }
+    const consumers = stream.record.consumers ?? [];
+    let start = 0;
+    if (input.NextToken !== undefined) {
+      const token = this.decodeToken<{ s?: string; c?: number; a?: string; m?: number }>(input.NextToken, 'consumers');
+      if (token.s !== stream.name || token.c !== stream.record.createdMs) {
+        throw fail.invalid(`NextToken was issued for another stream than ${stream.name}.`);
+      }
+      // After the consumer the last page ended with, by name and creation time; if it has been
+      // deregistered since, after the last consumer registered no later than it.
+      const at = consumers.findIndex((consumer) => consumer.name === token.a && consumer.createdMs === token.m);
+      start = at >= 0 ? at + 1 : consumers.filter((consumer) => consumer.createdMs <= (token.m ?? 0)).length;
+    }
+    const limit = Math.min(input.MaxResults ?? LIST_STREAM_CONSUMERS_RETURNED_MAX, LIST_STREAM_CONSUMERS_RETURNED_MAX);
+    const page = consumers.slice(start, start + limit);
+    const output: K.ListStreamConsumersOutput = {
+      Consumers: page.map((consumer) =>
+        this.consumerShape({ stream, consumer, arn: this.consumerArn(stream, consumer) }),
+      ),
+    };
+    const last = page[page.length - 1];
+    if (last && start + page.length < consumers.length) {
+      output.NextToken = this.encodeToken('consumers', {
+        s: stream.name,
+        c: stream.record.createdMs,
+        a: last.name,
+        m: last.createdMs,
+      });
+    }
+    return output;
   }
 
   // ---- data plane: writes ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@
  *                                    for these two; the body is JSON here rather than its XML)
  *  4. body does not parse          → 400 SerializationException
  *  5. missing/unknown X-Amz-Target → 400 UnknownOperationException
- *  6. a real Kinesis operation Runnel does not serve yet (consumers, encryption, ...) →
+ *  6. a real Kinesis operation Runnel does not serve yet (encryption, channels, ...) →
  *     400 UnknownOperationException "Operation <Op> is not supported by Runnel yet." — the name
  *     the service itself uses for an operation it does not know, which every SDK surfaces as a
  *     client fault by that name and never retries; the message says which operation and why.
@@ -72,6 +72,10 @@ export interface KinesisEngine {
   updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
   enableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
   disableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
+  registerStreamConsumer(input: Shapes.RegisterStreamConsumerInput): Promise<unknown>;
+  deregisterStreamConsumer(input: Shapes.ConsumerTarget): Promise<unknown>;
+  describeStreamConsumer(input: Shapes.ConsumerTarget): Promise<unknown>;
+  listStreamConsumers(input: Shapes.ListStreamConsumersInput): Promise<unknown>;
   /** Appends a PutRecords prepared from its JSON body (put-records-prepare.ts). */
   putPreparedRecords(prepared: PreparedRecords): Promise<StoredRecords>;
 }
@@ -106,16 +110,16 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   UpdateMaxRecordSize: 'updateMaxRecordSize',
   EnableEnhancedMonitoring: 'enableEnhancedMonitoring',
   DisableEnhancedMonitoring: 'disableEnhancedMonitoring',
+  RegisterStreamConsumer: 'registerStreamConsumer',
+  DeregisterStreamConsumer: 'deregisterStreamConsumer',
+  DescribeStreamConsumer: 'describeStreamConsumer',
+  ListStreamConsumers: 'listStreamConsumers',
 };
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
   'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',
-  'RegisterStreamConsumer',
-  'DeregisterStreamConsumer',
-  'DescribeStreamConsumer',
-  'ListStreamConsumers',
   'SubscribeToShard',
   'StartStreamEncryption',
   'StopStreamEncryption',
