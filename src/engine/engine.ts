@@ -34,6 +34,9 @@ import {
   SEGMENT_BYTES_MAX,
   SEGMENT_BYTES_MIN,
   STREAM_TRANSITION_MS_MAX,
+  SUBSCRIPTION_EVENT_BYTES_MAX,
+  SUBSCRIPTION_HEARTBEAT_MS,
+  SUBSCRIPTION_LIFETIME_MS,
   WORKERS_MAX,
   SHARD_ITERATOR_TTL_MS,
   TAGS_PER_STREAM_MAX,
@@ -44,7 +47,7 @@ import {
   UPDATE_SHARD_COUNT_PER_DAY_MAX,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
-import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
+import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { javaDateString } from '../kinesis/java-date.js';
 import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
@@ -91,6 +94,23 @@ export interface EngineOptions {
    * default false.
    */
   enforceLimits?: boolean;
+  /**
+   * How long a SubscribeToShard event stream lasts before it ends normally, in ms (default and
+   * most SUBSCRIPTION_LIFETIME_MS, Kinesis's 5 minutes).
+   */
+  subscriptionLifetimeMs?: number;
+  /**
+   * A subscription with no new records sends an event at least this often, in ms (default and
+   * most SUBSCRIPTION_HEARTBEAT_MS, as Kinesis's 5 s).
+   */
+  subscriptionHeartbeatMs?: number;
+}
+
+/** A SubscribeToShard subscription: its events, pushed as records commit, and how to end it. */
+export interface ShardSubscription {
+  readonly events: AsyncGenerator<K.SubscribeToShardEvent>;
+  /** Ends the subscription (the client went away): frees the consumer's shard at once. */
+  close(): void;
 }
 
 /**
@@ -192,6 +212,8 @@ function checkOptions(options: EngineOptions): void {
   checkInteger('workers', options.workers, 1, WORKERS_MAX);
   checkInteger('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
   checkInteger('streamTransitionMs', options.streamTransitionMs, 0, STREAM_TRANSITION_MS_MAX);
+  checkInteger('subscriptionLifetimeMs', options.subscriptionLifetimeMs, 1, SUBSCRIPTION_LIFETIME_MS);
+  checkInteger('subscriptionHeartbeatMs', options.subscriptionHeartbeatMs, 1, SUBSCRIPTION_HEARTBEAT_MS);
   if (options.clock !== undefined && typeof options.clock !== 'function') {
     throw badOption('clock', options.clock, 'a function returning epoch ms');
   }
@@ -333,6 +355,10 @@ export class Engine {
   private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
   /** Limits mode: when each stream's UpdateShardCount calls of the last 24 h were made. */
   private readonly scalings = new Map<StreamState, number[]>();
+  private readonly subscriptionLifetimeMs: number;
+  private readonly subscriptionHeartbeatMs: number;
+  /** Active SubscribeToShard subscriptions by consumer ARN and shard id, each with its ender. */
+  private readonly subscriptions = new Map<string, AbortController>();
 
   private constructor(
     readonly dataDir: string,
@@ -347,6 +373,8 @@ export class Engine {
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     this.transitionMs = options.streamTransitionMs ?? 0;
     this.fsync = options.fsync ?? false;
+    this.subscriptionLifetimeMs = options.subscriptionLifetimeMs ?? SUBSCRIPTION_LIFETIME_MS;
+    this.subscriptionHeartbeatMs = options.subscriptionHeartbeatMs ?? SUBSCRIPTION_HEARTBEAT_MS;
     this.batcher = new Batcher(pool, this.clock, this.fsync);
     this.throttles = options.enforceLimits ? new Map() : undefined;
     this.iterators = new ShardIteratorCodec(Buffer.from(catalog.iteratorSecret, 'hex'));
@@ -441,6 +469,7 @@ export class Engine {
 
   private async shutDown(): Promise<void> {
     this.closed = true;
+    for (const controller of this.subscriptions.values()) controller.abort();
     clearInterval(this.retentionTimer);
     for (const timer of this.timers) clearTimeout(timer);
     for (let worker = 0; worker < this.pool.size; worker++) {
@@ -2008,7 +2037,7 @@ export class Engine {
       }
       default: {
         ordinal = this.sequenceOrdinal(stream, shard, input.StartingSequenceNumber!);
-        if (type === 'AFTER_SEQUENCE_NUMBER') ordinal++;
+        if (type === 'AFTER_SEQUENCE_NUMBER' && input.StartingSequenceNumber !== this.beforeFirst(shard)) ordinal++;
         ordinal = Math.min(Math.max(ordinal, trim), watermark);
       }
     }
@@ -2125,6 +2154,143 @@ export class Engine {
           if (this.closed || options.signal?.aborted) return;
         }
       }
+    }
+  }
+
+  // ---- enhanced fan-out: SubscribeToShard ---------------------------------------------------------
+
+  /**
+   * The position before a shard's first record, as a sequence number: ordinal 0 with record time
+   * 0, which no record has. AFTER_SEQUENCE_NUMBER from it starts at the first record; it is the
+   * ContinuationSequenceNumber of a subscription that has passed no record yet.
+   */
+  private beforeFirst(shard: ShardState): string {
+    return encodeSequenceNumber({
+      shardCreationSec: Math.floor(shard.record.createdMs / 1000),
+      shardIndex: shard.record.index,
+      ordinal: 0n,
+      recordTimeSec: 0,
+    });
+  }
+
+  /**
+   * Starts a SubscribeToShard subscription. Errors before it starts: an unknown consumer or shard
+   * is ResourceNotFoundException; a consumer that is not ACTIVE, or one that already has a
+   * subscription to this shard, is ResourceInUseException; a bad StartingPosition is
+   * InvalidArgumentException, as for GetShardIterator. The events then come as records commit
+   * (no polling), at least one every subscription heartbeat (SUBSCRIPTION_HEARTBEAT_MS), each of at most about
+   * SUBSCRIPTION_EVENT_BYTES_MAX of records; the next read happens only when the caller asks for
+   * the next event. The events end after the subscription lifetime, or at a closed shard's end
+   * (with ChildShards and no ContinuationSequenceNumber), or when the engine closes.
+   */
+  async subscribeToShard(input: K.SubscribeToShardInput): Promise<ShardSubscription> {
+    this.assertOpen();
+    validateInput('SubscribeToShard', input);
+    const ref = this.consumerByArn(input.ConsumerARN);
+    if (ref.consumer.status !== 'ACTIVE') {
+      throw fail.inUse(`Consumer ${ref.arn} is not ACTIVE, instead in state ${ref.consumer.status}.`);
+    }
+    const position = input.StartingPosition;
+    const needsSequence = position.Type === 'AT_SEQUENCE_NUMBER' || position.Type === 'AFTER_SEQUENCE_NUMBER';
+    if (needsSequence !== (position.SequenceNumber !== undefined)) {
+      throw fail.invalid(
+        'Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingPosition.SequenceNumber ' +
+          'or (2) TRIM_HORIZON, LATEST or AT_TIMESTAMP and no StartingPosition.SequenceNumber. Request specified ' +
+          `${position.Type} and ${needsSequence ? 'no' : 'also a'} StartingPosition.SequenceNumber.`,
+      );
+    }
+    const { stream, shard, ordinal } = this.startingPosition({
+      StreamName: ref.stream.name,
+      ShardId: input.ShardId,
+      ShardIteratorType: position.Type,
+      ...(position.SequenceNumber !== undefined ? { StartingSequenceNumber: position.SequenceNumber } : {}),
+      ...(position.Timestamp !== undefined ? { Timestamp: position.Timestamp } : {}),
+    });
+    dryRun(input);
+    const key = `${ref.arn}\n${shard.shardId}`;
+    if (this.subscriptions.has(key)) {
+      throw fail.inUse(
+        `Consumer ${ref.arn} already has a subscription to shard ${shard.shardId}: one subscription per ` +
+          'consumer and shard at a time.',
+      );
+    }
+    const controller = new AbortController();
+    this.subscriptions.set(key, controller);
+    const release = () => {
+      controller.abort();
+      if (this.subscriptions.get(key) === controller) this.subscriptions.delete(key);
+    };
+    return { events: this.subscriptionEvents(ref, stream, shard, ordinal, controller.signal, release), close: release };
+  }
+
+  private async *subscriptionEvents(
+    ref: ConsumerRef,
+    stream: StreamState,
+    shard: ShardState,
+    start: number,
+    signal: AbortSignal,
+    release: () => void,
+  ): AsyncGenerator<K.SubscribeToShardEvent> {
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    const deadline = performance.now() + this.subscriptionLifetimeMs;
+    let ordinal = start;
+    let lastSentAt = -Infinity;
+    let lastArrivalMs = 0;
+    try {
+      if (start > 0) {
+        // The record before the start names the continuation until a record is passed.
+        const prior = this.readBatches(stream.name, shard.shardId, start - 1, 1).batches[0];
+        if (prior && prior.baseOrdinal <= start - 1) lastArrivalMs = prior.arrivalMs;
+      }
+      for (;;) {
+        if (this.closed || signal.aborted) return;
+        const now = performance.now();
+        if (now >= deadline) return;
+        // Deregistered (or its stream deleted) meanwhile: the stream says so and ends.
+        if (!stream.record.consumers?.includes(ref.consumer) || ref.consumer.status !== 'ACTIVE') {
+          throw this.consumerNotFound(ref.arn, stream.name);
+        }
+        const read = this.readBatches(stream.name, shard.shardId, ordinal, SUBSCRIPTION_EVENT_BYTES_MAX);
+        ordinal = Math.max(ordinal, read.from);
+        const records: K.KinesisRecord[] = [];
+        for (const batch of read.batches) {
+          const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+          const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+          for (let i = 0; i < batch.recordCount; i++) {
+            nextRecord(bytes, cursor, bytes.length);
+            const recordOrdinal = batch.baseOrdinal + i;
+            if (recordOrdinal < ordinal) continue;
+            ordinal = recordOrdinal + 1;
+            lastArrivalMs = batch.arrivalMs;
+            records.push({
+              SequenceNumber: shard.sequenceNumber(recordOrdinal, batch.arrivalMs),
+              ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
+              Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
+              PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
+            });
+          }
+        }
+        const atEnd = read.end !== undefined && ordinal >= read.end;
+        if (records.length > 0 || atEnd || now - lastSentAt >= this.subscriptionHeartbeatMs) {
+          lastSentAt = now;
+          const watermark = shard.index.nextOrdinal();
+          const behind = ordinal >= watermark || records.length === 0 ? 0 : Math.max(0, this.clock() - lastArrivalMs);
+          if (atEnd) {
+            yield { Records: records, MillisBehindLatest: 0, ChildShards: this.childShards(stream, shard) };
+            return;
+          }
+          const continuation =
+            ordinal === 0
+              ? this.beforeFirst(shard)
+              : shard.sequenceNumber(ordinal - 1, lastArrivalMs || this.clock());
+          yield { Records: records, ContinuationSequenceNumber: continuation, MillisBehindLatest: behind };
+          continue;
+        }
+        const wait = Math.min(this.subscriptionHeartbeatMs - (now - lastSentAt), deadline - now);
+        await Promise.race([this.waitForRecords(stream.name, shard.shardId, ordinal, wait), aborted]);
+      }
+    } finally {
+      release();
     }
   }
 

@@ -412,4 +412,14 @@ export interface SubscribeToShardInput {
   ConsumerARN: string;
   ShardId: string;
   StartingPosition: StartingPosition;
+  DryRun?: boolean;
+}
+
+/** One event of a SubscribeToShard stream. At a closed shard's end, ContinuationSequenceNumber
+ * is absent and ChildShards lists the shards it became. */
+export interface SubscribeToShardEvent {
+  Records: KinesisRecord[];
+  ContinuationSequenceNumber?: string;
+  MillisBehindLatest: number;
+  ChildShards?: ChildShard[];
 }
