@@ -44,6 +44,12 @@ export const STREAM_ARN_CHARS_MAX = 2048;
 export const SHARD_COUNT_MIN = 1;
 /** Shards per stream Runnel accepts at CreateStream (Kinesis's UpdateShardCount ceiling). */
 export const SHARD_COUNT_MAX = 10_000;
+/**
+ * Times a reshard's seal (each closed shard's end, confirmed by its worker) is tried before the
+ * engine leaves the end to be found at the next open: a worker that died is replaced, and the
+ * tasks queued for it run on its replacement.
+ */
+export const RESHARD_SEAL_ATTEMPTS = 3;
 /** UpdateShardCount calls per stream in any 24 hours (Kinesis's default; limits mode only). */
 export const UPDATE_SHARD_COUNT_PER_DAY_MAX = 10;
 /** The account-wide shard limit DescribeLimits reports and CreateStream enforces. */
@@ -230,6 +236,12 @@ export const WS_READ_SCRATCH_BYTES = 2 * WS_SEND_CHUNK_BYTES_MAX;
  * closed. Subscriptions stay under HIGH + CHUNK, so only a client that stops reading its acks and
  * errors while it keeps sending gets here. */
 export const WS_SEND_BUFFER_BYTES_MAX = 16 * MIB;
+/**
+ * A caught-up subscription without credit waits this long at most for a commit or its shard's
+ * end before it looks again. Both wake it at once; the bound only caps what a missed wake costs,
+ * so an idle subscriber that grants nothing wakes once a minute, not twice a second.
+ */
+export const WS_IDLE_END_WAIT_MS = 60_000;
 /** A subscription that caught up waits for a commit at most this long before it looks again
  * whether it was ended (commit waits cannot be cancelled). */
 export const WS_COMMIT_WAIT_MS = 500;

@@ -40,6 +40,28 @@ export interface ConsumerRecord {
   tags: Record<string, string>;
 }
 
+/** A shard a reshard will create (ShardRecord without the times it gets when created). */
+export interface PlannedShardRecord {
+  shardId: string;
+  index: number;
+  startingHashKey: string;
+  endingHashKey: string;
+  parentShardId: string;
+  adjacentParentShardId?: string;
+  /** Created closed: a step of an UpdateShardCount that never takes a record. */
+  intermediate: boolean;
+}
+
+/**
+ * A reshard accepted and not yet in effect (the stream is UPDATING): saved with the call, so a
+ * restart before it takes effect applies it instead of losing it. Cleared in the same save that
+ * puts it in effect (the new shards in `shards`, the closed ones marked).
+ */
+export interface PendingReshard {
+  closes: string[];
+  created: PlannedShardRecord[];
+}
+
 export interface StreamRecord {
   name: string;
   createdMs: number;
@@ -52,6 +74,7 @@ export interface StreamRecord {
   shardLevelMetrics?: ShardLevelMetric[];
   nextShardIndex: number;
   shards: ShardRecord[];
+  pendingReshard?: PendingReshard;
   /** Registered consumers, in registration order; absent (catalogs written before) means none. */
   consumers?: ConsumerRecord[];
 }

@@ -45,6 +45,7 @@ import {
   SHARD_COUNT_MAX,
   SHARD_INDEX_MAX,
   UPDATE_SHARD_COUNT_PER_DAY_MAX,
+  RESHARD_SEAL_ATTEMPTS,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
@@ -354,7 +355,7 @@ export class Engine {
   private closing: Promise<void> | undefined;
   private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
   /** Limits mode: when each stream's UpdateShardCount calls of the last 24 h were made. */
-  private readonly scalings = new Map<StreamState, number[]>();
+  private readonly scalings = new WeakMap<StreamState, number[]>();
   private readonly subscriptionLifetimeMs: number;
   private readonly subscriptionHeartbeatMs: number;
   /** Active SubscribeToShard subscriptions by consumer ARN and shard id, each with its ender. */
@@ -444,6 +445,12 @@ export class Engine {
       }
     }
     if (completed) this.persist();
+    // A reshard accepted before the restart and not yet in effect takes effect now.
+    for (const stream of this.streams.values()) {
+      if (!stream.record.pendingReshard) continue;
+      stream.record.status = 'UPDATING';
+      await this.applyReshard(stream);
+    }
     // Opening rebuilds each shard's trim from its files (the oldest segment's first record):
     // expire what is older than the retention period before anyone reads.
     await this.enforceRetention();
@@ -581,13 +588,13 @@ export class Engine {
       this.persist();
       for (const shard of expired) {
         this.throttles?.delete(shard);
-        await this.pool.run(shard.worker, {
-          kind: 'close',
-          keys: [shard.descriptor.key],
-          removeDirs: [shard.descriptor.dir],
-          discard: true,
-        });
         shard.reader.close();
+        // Its files, whatever happens to the others' (the catalog no longer names them).
+        await this.pool
+          .run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: [shard.descriptor.dir], discard: true })
+          .catch((error: unknown) => {
+            console.error(`runnel: deleting expired shard ${shard.descriptor.dir} failed: ${(error as Error).message}`);
+          });
       }
     }
   }
@@ -925,7 +932,8 @@ export class Engine {
         const ms = filter.Timestamp.getTime();
         return listed.filter((shard) => {
           const closedMs = shard.record.closed?.closedMs;
-          const openAt = closedMs === undefined || closedMs > ms;
+          // A shard closed at `ms` may hold records that arrived at `ms`.
+          const openAt = closedMs === undefined || closedMs >= ms;
           return filter.Type === 'FROM_TIMESTAMP' ? openAt : openAt && shard.record.createdMs <= Math.max(ms, stream.record.createdMs);
         });
       }
@@ -1095,6 +1103,7 @@ export class Engine {
     validateInput('SplitShard', input);
     const stream = this.reshardable(input, 'SplitShard');
     const shard = this.openShardNamed(stream, input.ShardToSplit);
+    this.checkShardLimit(1);
     const newStart = BigInt(input.NewStartingHashKey);
     if (newStart <= shard.start + 1n || newStart >= shard.end) {
       throw fail.invalid(
@@ -1104,7 +1113,6 @@ export class Engine {
       );
     }
     this.requireActive(stream);
-    this.checkShardLimit(1);
     await this.reshard(stream, planSplit(shard, newStart, stream.record.nextShardIndex));
     return {};
   }
@@ -1136,36 +1144,34 @@ export class Engine {
     this.assertOpen();
     validateInput('UpdateShardCount', input);
     const stream = this.reshardable(input, 'UpdateShardCount');
+    this.requireActive(stream);
     const current = stream.open.length;
     const target = input.TargetShardCount;
-    const refuse = (why: string) =>
-      fail.limit(
-        `UpdateShardCount of stream ${stream.name} under account ${this.accountId} from ${current} to ${target} ` +
-          `open shards is not allowed: ${why}.`,
-      );
-    if (target > 2 * current) throw refuse('a scaling may at most double the open shard count');
-    if (2 * target < current) throw refuse('a scaling may at most halve the open shard count');
-    if (target > SHARD_COUNT_MAX) throw refuse(`a stream has at most ${SHARD_COUNT_MAX} shards`);
-    this.requireActive(stream);
-    this.checkShardLimit(Math.max(0, target - current));
-    const now = this.clock();
-    if (this.throttles) {
-      const recent = (this.scalings.get(stream) ?? []).filter((ms) => ms > now - MS_PER_DAY);
-      if (recent.length >= UPDATE_SHARD_COUNT_PER_DAY_MAX) {
-        throw refuse(`a stream may be scaled at most ${UPDATE_SHARD_COUNT_PER_DAY_MAX} times in 24 hours`);
-      }
-      recent.push(now);
-      this.scalings.set(stream, recent);
+    const counts = `Current open shard count: ${current} Target shard count: ${target}`;
+    if (target > 2 * current) {
+      throw fail.limit(`UpdateShardCount cannot scale up over double your current open shard count. ${counts}`);
     }
-    const output: K.UpdateShardCountOutput = {
-      StreamName: stream.name,
-      CurrentShardCount: current,
-      TargetShardCount: target,
-      StreamARN: stream.arn,
-    };
+    if (2 * target < current) {
+      throw fail.limit(`UpdateShardCount cannot scale down below half your current open shard count. ${counts}`);
+    }
+    if (target > SHARD_COUNT_MAX) {
+      throw fail.limit(`UpdateShardCount cannot scale up to more than ${SHARD_COUNT_MAX} shards. ${counts}`);
+    }
     const plan = planUniform(stream.open, target, stream.record.nextShardIndex);
+    // Kinesis counts the short-lived intermediate shards toward the limit too.
+    const intermediates = plan.created.filter((shard) => shard.intermediate).length;
+    this.checkShardLimit(Math.max(0, target - current) + intermediates);
+    const now = this.clock();
+    const recent = this.throttles ? (this.scalings.get(stream) ?? []).filter((ms) => ms > now - MS_PER_DAY) : [];
+    if (recent.length >= UPDATE_SHARD_COUNT_PER_DAY_MAX) {
+      throw fail.limit(
+        `UpdateShardCount of stream ${stream.name} under account ${this.accountId} is not allowed: a stream ` +
+          `may be scaled at most ${UPDATE_SHARD_COUNT_PER_DAY_MAX} times in 24 hours.`,
+      );
+    }
     if (plan.created.length > 0) await this.reshard(stream, plan);
-    return output;
+    if (this.throttles) this.scalings.set(stream, [...recent, now]);
+    return { StreamName: stream.name, CurrentShardCount: current, TargetShardCount: target, StreamARN: stream.arn };
   }
 
   /** The stream a reshard names, which must be PROVISIONED (Kinesis: ValidationException). */
@@ -1217,38 +1223,64 @@ export class Engine {
     }
     const record = stream.record;
     record.status = 'UPDATING';
-    this.persist();
-    const apply = async () => {
-      if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') return;
-      try {
-        await this.applyReshard(stream, plan);
-      } finally {
-        if (this.streams.get(stream.name) === stream && record.status === 'UPDATING') {
-          record.status = 'ACTIVE';
-          if (!this.closed) this.persist();
-        }
-      }
-    };
-    if (this.transitionMs === 0) await apply();
-    else this.later(apply);
-  }
-
-  private async applyReshard(stream: StreamState, plan: ReshardPlan): Promise<void> {
-    const record = stream.record;
-    const now = this.clock();
-    const records: ShardRecord[] = plan.created.map((planned) => {
-      const shard: ShardRecord = {
+    record.pendingReshard = {
+      closes: plan.closes,
+      created: plan.created.map((planned) => ({
         shardId: planned.shardId,
         index: planned.index,
         startingHashKey: planned.start.toString(),
         endingHashKey: planned.end.toString(),
         parentShardId: planned.parentShardId,
-        createdMs: now,
-      };
-      if (planned.adjacentParentShardId !== undefined) shard.adjacentParentShardId = planned.adjacentParentShardId;
-      if (planned.intermediate) shard.closed = { endOrdinal: 0, closedMs: now };
-      return shard;
-    });
+        ...(planned.adjacentParentShardId !== undefined ? { adjacentParentShardId: planned.adjacentParentShardId } : {}),
+        intermediate: planned.intermediate,
+      })),
+    };
+    this.persist();
+    if (this.transitionMs === 0) {
+      try {
+        await this.applyReshard(stream);
+      } catch (error) {
+        // Nothing took effect (a failure comes before the switch): the call fails as a whole.
+        this.endReshard(stream);
+        throw error;
+      }
+      return;
+    }
+    const apply = async (): Promise<void> => {
+      try {
+        await this.applyReshard(stream);
+      } catch (error) {
+        // Accepted, so it must happen: tried again after another transition.
+        if (!this.closed) console.error(`runnel: reshard of stream ${stream.name} failed, retrying: ${(error as Error).message}`);
+        if (this.streams.get(stream.name) === stream && record.pendingReshard) this.later(apply);
+      }
+    };
+    this.later(apply);
+  }
+
+  /** The stream is ACTIVE again and has no reshard pending. */
+  private endReshard(stream: StreamState): void {
+    const record = stream.record;
+    if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') return;
+    record.status = 'ACTIVE';
+    delete record.pendingReshard;
+    if (!this.closed) this.persist();
+  }
+
+  /**
+   * Puts the stream's pending reshard in effect (the steps of `reshard`'s comment), then makes
+   * the stream ACTIVE. A no-op when the stream was deleted meanwhile or has none pending.
+   */
+  private async applyReshard(stream: StreamState): Promise<void> {
+    const record = stream.record;
+    const pending = record.pendingReshard;
+    if (this.streams.get(stream.name) !== stream || !pending) return;
+    const createdMs = this.clock();
+    const records: ShardRecord[] = pending.created.map(({ intermediate, ...planned }) => ({
+      ...planned,
+      createdMs,
+      ...(intermediate ? { closed: { endOrdinal: 0, closedMs: createdMs } } : {}),
+    }));
     const created = records.map(
       (shard) =>
         new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
@@ -1256,39 +1288,61 @@ export class Engine {
     await this.openShards(created);
     if (this.closed) return;
     if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') {
-      // Deleted meanwhile: the new shards never took a record, and go with the stream's directory.
+      // Deleted meanwhile: the new shards never took a record. Their files go too, unless a new
+      // stream of the same name has been made since (its own shards may use those directories).
+      const removeDirs = (shard: ShardState) => (this.streams.has(stream.name) ? [] : [shard.descriptor.dir]);
       await Promise.all(
         created.map((shard) =>
-          this.pool.run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: [], discard: true }),
+          this.pool.run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: removeDirs(shard), discard: true }),
         ),
       );
       return;
     }
     // Step 2, in one turn: routing and the catalog change together.
-    const closing = plan.closes.map((shardId) => stream.byShardId.get(shardId)!);
+    const switchedMs = this.clock();
+    const closing = pending.closes.map((shardId) => stream.byShardId.get(shardId)!);
     for (const shard of closing) {
       shard.closing = true;
-      shard.record.closed = { closedMs: now };
+      shard.record.closed = { closedMs: switchedMs };
     }
     record.shards.push(...records);
     record.nextShardIndex = Math.max(record.nextShardIndex, ...records.map((shard) => shard.index + 1));
+    delete record.pendingReshard;
     stream.add(created);
     this.persist();
-    // Step 3.
+    await this.sealClosed(closing, switchedMs);
+    this.endReshard(stream);
+  }
+
+  /**
+   * Step 3: each closed shard's worker confirms its end after every append routed to it before
+   * the switch (one task per worker, queued behind those appends). A shard closes when its last
+   * record arrived, if that is after the switch. A seal that fails is tried again
+   * (RESHARD_SEAL_ATTEMPTS); a shard still unconfirmed stays closing, its end left to the next
+   * open, which takes it from the shard's files.
+   */
+  private async sealClosed(closing: ShardState[], switchedMs: number): Promise<void> {
+    const byWorker = new Map<number, ShardState[]>();
+    for (const shard of closing) byWorker.set(shard.worker, [...(byWorker.get(shard.worker) ?? []), shard]);
     await Promise.all(
-      closing.map(async (shard) => {
-        let end: number;
-        try {
-          end = (await this.batcher.runAfterAppends<SealReply>(shard.worker, { kind: 'seal', shard: shard.descriptor }))
-            .endOrdinal;
-        } catch {
-          // The worker failed: the appends before the seal failed with it, or are in the index.
-          end = shard.index.nextOrdinal();
+      [...byWorker].map(async ([worker, shards]) => {
+        for (let attempt = 1; attempt <= RESHARD_SEAL_ATTEMPTS; attempt++) {
+          try {
+            const task = { kind: 'seal' as const, shards: shards.map((shard) => shard.descriptor) };
+            const reply = await this.batcher.runAfterAppends<SealReply>(worker, task);
+            shards.forEach((shard, i) => {
+              const { endOrdinal, lastArrivalMs } = reply.shards[i]!;
+              shard.record.closed = { endOrdinal, closedMs: Math.max(switchedMs, lastArrivalMs) };
+              shard.closing = false;
+              // Readers waiting for the shard's next record learn that none will come.
+              shard.index.wakeWaiters();
+            });
+            return;
+          } catch (error) {
+            if (this.closed) return;
+            console.error(`runnel: sealing closed shards on worker ${worker} failed: ${(error as Error).message}`);
+          }
         }
-        shard.record.closed = { endOrdinal: end, closedMs: now };
-        shard.closing = false;
-        // Readers waiting for the shard's next record learn that none will come.
-        shard.index.wakeWaiters();
       }),
     );
     if (!this.closed) this.persist();

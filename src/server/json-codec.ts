@@ -53,9 +53,6 @@ export interface StructureType {
 
 export type MemberType = ScalarType | ListType | MapType | StructureType;
 
-/** The operations the engine serves; every other Kinesis operation is answered before decoding. */
-
-
 /** Members accepted on input and removed before the engine sees them: `StreamId` is reserved by
  * AWS (reference §1.7), type-checked and otherwise ignored. */
 const DROPPED_MEMBERS: ReadonlySet<string> = new Set(['StreamId']);

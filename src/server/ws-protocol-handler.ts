@@ -39,6 +39,7 @@ import {
   WS_CLOSE_BACKSTOP_MS,
   WS_CLOSE_GRACE_MS,
   WS_COMMIT_WAIT_MS,
+  WS_IDLE_END_WAIT_MS,
   WS_CREDIT_BYTES_MAX,
   WS_FRAME_BYTES_MAX,
   WS_IDLE_TIMEOUT_MS,
@@ -569,8 +570,8 @@ export function registerWebSocketProtocol(
   /**
    * Waits for credit. A closed shard's end takes none: a subscription that was caught up at its
    * last read looks for the end now (a read that finds nothing reads no bytes), and until credit
-   * comes it also wakes at the shard's next commit, when a reshard fixes the shard's end, or after
-   * WS_COMMIT_WAIT_MS, to look again.
+   * comes it also wakes at the shard's next commit or when a reshard fixes the shard's end (or,
+   * should a wake be missed, after WS_IDLE_END_WAIT_MS), to look again.
    */
   async function waitForCredit(connection: Connection, subscription: Subscription): Promise<void> {
     const { streamName, shardId, nextOrdinal: next } = subscription;
@@ -583,14 +584,15 @@ export function registerWebSocketProtocol(
     subscription.watermark = read.watermark;
     if (read.batches.length > 0) return;
     if (caughtUp(connection, subscription, read)) return;
-    const commit = engine.waitForRecords(streamName, shardId, Math.max(next, read.from), WS_COMMIT_WAIT_MS);
+    const commit = engine.waitForRecords(streamName, shardId, Math.max(next, read.from), WS_IDLE_END_WAIT_MS);
     await Promise.race([subscription.sleep(), commit]);
   }
 
   /**
    * The end of a closed (resharded) shard: every record was sent in full. SUBSCRIPTION_END with
    * reason SHARD_CLOSED and the next ordinal (the shard's end, or past it), and the subscription
-   * is over: nothing more is sent for its id, which the client may reuse.
+   * is over: nothing more is sent for its id (an UNSUBSCRIBE that crossed the end is still
+   * answered, so a client reuses the id only after that answer: docs/protocol.md §7.5).
    */
   function endShardClosed(connection: Connection, subscription: Subscription, next: number): void {
     subscription.ended = true;

@@ -41,7 +41,7 @@ export class ShardHost {
         for (const log of this.logs.values()) log.sync();
         return {};
       case 'seal':
-        return this.seal(task.shard);
+        return { shards: task.shards.map((shard) => this.seal(shard)) } satisfies SealReply;
       case 'stall':
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
         return {};
@@ -66,11 +66,11 @@ export class ShardHost {
     return log;
   }
 
-  private seal(shard: ShardDescriptor): SealReply {
+  private seal(shard: ShardDescriptor): SealReply['shards'][number] {
     const log = this.log(shard);
     log.sync();
     this.sealed.add(shard.key);
-    return { endOrdinal: log.watermark };
+    return { endOrdinal: log.watermark, lastArrivalMs: log.lastArrival };
   }
 
   private open(shards: ShardDescriptor[]): OpenReply {

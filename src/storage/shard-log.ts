@@ -100,6 +100,11 @@ export class ShardLog {
     return { log, report };
   }
 
+  /** When the newest record arrived (ms), 0 before the first. */
+  get lastArrival(): number {
+    return this.lastArrivalMs;
+  }
+
   get watermark(): number {
     return this.nextOrdinal;
   }

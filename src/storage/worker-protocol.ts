@@ -51,10 +51,10 @@ export type WorkerTask =
   | { kind: 'close'; keys: string[]; removeDirs: string[]; discard?: boolean }
   | { kind: 'sync' }
   /**
-   * Closes a shard to appends for good (resharding): runs after every append posted before it,
-   * syncs the shard and answers its end (SealReply). Its files stay open for reads.
+   * Closes shards to appends for good (resharding): runs after every append posted before it,
+   * syncs each shard and answers its end (SealReply, in order). Their files stay for reads.
    */
-  | { kind: 'seal'; shard: ShardDescriptor }
+  | { kind: 'seal'; shards: ShardDescriptor[] }
   | { kind: 'crash' }
   /** Test hook: blocks the worker thread, to show readers never wait for the owner. */
   | { kind: 'stall'; ms: number };
@@ -74,8 +74,12 @@ export interface AppendReply {
 }
 
 export interface SealReply {
-  /** The shard's last ordinal + 1: no record will ever take this ordinal. */
-  endOrdinal: number;
+  shards: Array<{
+    /** The shard's last ordinal + 1: no record will ever take this ordinal. */
+    endOrdinal: number;
+    /** When its last record arrived (ms), 0 if it has none. */
+    lastArrivalMs: number;
+  }>;
 }
 
 export interface RetentionReply {

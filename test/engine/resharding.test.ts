@@ -13,7 +13,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { type RangeShard, planMerge, planSplit, planUniform } from '../../src/engine/reshard-plan.js';
 import { HASH_KEY_MAX, evenHashRanges } from '../../src/kinesis/hash-key.js';
 import type { KinesisRecord, Shard } from '../../src/kinesis/shapes.js';
-import { UPDATE_SHARD_COUNT_PER_DAY_MAX } from '../../src/limits.js';
+import { SEGMENT_BYTES_MIN, UPDATE_SHARD_COUNT_PER_DAY_MAX, WORKER_TASK_QUEUE_MAX } from '../../src/limits.js';
 import { openFilesUnder } from '../helpers/open-files.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -35,8 +35,15 @@ async function openEngine(options: Partial<Parameters<typeof Engine.open>[0]> = 
   return { engine, dir: temp.dir };
 }
 
+/** Every shard ListShards lists, following NextToken. */
 async function allShards(engine: Engine, streamName: string): Promise<Shard[]> {
-  return (await engine.listShards({ StreamName: streamName })).Shards!;
+  let page = await engine.listShards({ StreamName: streamName });
+  const shards = [...page.Shards!];
+  while (page.NextToken) {
+    page = await engine.listShards({ NextToken: page.NextToken });
+    shards.push(...page.Shards!);
+  }
+  return shards;
 }
 
 /**
@@ -340,6 +347,103 @@ describe('resharding in the engine', () => {
       await engine.deleteStream({ StreamName: 'slow' });
       await sleep(800);
       expect((await engine.listStreams()).StreamNames).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('records every closed shard\'s true end when one worker seals more shards than its task queue holds', async () => {
+    // More closing shards on one worker than WORKER_TASK_QUEUE_MAX: one seal task per shard
+    // overflowed the queue, and the ends then taken were below appends still queued.
+    const shardCount = WORKER_TASK_QUEUE_MAX + 276;
+    const { engine } = await openEngine({ workers: 1, segmentBytes: SEGMENT_BYTES_MIN });
+    try {
+      await engine.createStream({ StreamName: 'many', ShardCount: shardCount });
+      const acked: Array<{ shardId: string; sequenceNumber: string }> = [];
+      let stop = false;
+      let n = 0;
+      const producer = async () => {
+        while (!stop) {
+          const records = Array.from({ length: 500 }, () => ({ PartitionKey: `k${n}`, Data: Buffer.from(`v${n++}`) }));
+          const output = await engine.putRecords({ StreamName: 'many', Records: records });
+          for (const record of output.Records) {
+            if (record.SequenceNumber) acked.push({ shardId: record.ShardId!, sequenceNumber: record.SequenceNumber });
+          }
+        }
+      };
+      const producers = Array.from({ length: 8 }, producer);
+      await sleep(100);
+      await engine.updateShardCount({ StreamName: 'many', TargetShardCount: shardCount / 2, ScalingType: 'UNIFORM_SCALING' });
+      await sleep(100);
+      stop = true;
+      await Promise.all(producers);
+      const stored = new Map<string, string>();
+      for (const shard of await allShards(engine, 'many')) {
+        for (const record of await readShard(engine, 'many', shard.ShardId!)) stored.set(record.SequenceNumber!, shard.ShardId!);
+      }
+      const missing = acked.filter((record) => stored.get(record.sequenceNumber) !== record.shardId);
+      expect(missing.slice(0, 3)).toEqual([]);
+      // Each closed shard ends after its last record: a reader that reached an end below it
+      // would have moved on to the children and never come back for the rest.
+      const wrongEnds: string[] = [];
+      for (const shard of await allShards(engine, 'many')) {
+        const read = engine.readBatches('many', shard.ShardId!, 0, 1);
+        if (shard.SequenceNumberRange!.EndingSequenceNumber !== undefined && read.end !== read.watermark) {
+          wrongEnds.push(`${shard.ShardId}: end ${read.end}, last record ${read.watermark - 1}`);
+        }
+      }
+      expect(wrongEnds.slice(0, 3)).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('applies a reshard accepted before a restart that came before its transition ended', async () => {
+    const { engine, dir } = await openEngine({ streamTransitionMs: 60_000 });
+    await engine.createStream({ StreamName: 'later', ShardCount: 1 });
+    await engine.close();
+    const accepting = await Engine.open({ dataDir: dir, workers: 2, streamTransitionMs: 60_000 });
+    await accepting.putRecord({ StreamName: 'later', PartitionKey: 'k', Data: Buffer.from('before') });
+    await accepting.splitShard({ StreamName: 'later', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: HALF.toString() });
+    expect((await accepting.describeStreamSummary({ StreamName: 'later' })).StreamDescriptionSummary.StreamStatus).toBe('UPDATING');
+    await accepting.close();
+    const reopened = await Engine.open({ dataDir: dir, workers: 2 });
+    try {
+      const summary = (await reopened.describeStreamSummary({ StreamName: 'later' })).StreamDescriptionSummary;
+      expect(summary.StreamStatus).toBe('ACTIVE');
+      expect(summary.OpenShardCount).toBe(2);
+      const shards = await allShards(reopened, 'later');
+      expect(shards.map((shard) => [shard.ShardId, shard.ParentShardId])).toEqual([
+        ['shardId-000000000000', undefined],
+        ['shardId-000000000001', 'shardId-000000000000'],
+        ['shardId-000000000002', 'shardId-000000000000'],
+      ]);
+      expect((await readShard(reopened, 'later', 'shardId-000000000000')).map((record) => Buffer.from(record.Data!).toString()))
+        .toEqual(['before']);
+      expect(JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8')).streams[0].pendingReshard).toBeUndefined();
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('closes a shard no earlier than its last record arrived, so timestamp listings keep it', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const { engine } = await openEngine({ clock: () => now });
+    try {
+      await engine.createStream({ StreamName: 'stamped', ShardCount: 1 });
+      // The clock moves between the call and the switch (the new shards open in between), and
+      // puts arrive meanwhile: the parent's last record arrives after the call began.
+      const splitting = engine.splitShard({ StreamName: 'stamped', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: HALF.toString() });
+      now += 5_000;
+      const put = await engine.putRecord({ StreamName: 'stamped', PartitionKey: 'k', Data: Buffer.from('late') });
+      await splitting;
+      expect(put.ShardId).toBe('shardId-000000000000');
+      const [record] = await readShard(engine, 'stamped', 'shardId-000000000000');
+      const listed = await engine.listShards({
+        StreamName: 'stamped',
+        ShardFilter: { Type: 'FROM_TIMESTAMP', Timestamp: record!.ApproximateArrivalTimestamp! },
+      });
+      expect(listed.Shards!.map((shard) => shard.ShardId)).toContain('shardId-000000000000');
     } finally {
       await engine.close();
     }

@@ -273,6 +273,7 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     await call('CreateStream', { StreamName: 'limited', ShardCount: 2 });
     let accepted = 0;
     let throttled = 0;
+    const putsStarted = performance.now();
     for (let batch = 0; batch < 6; batch++) {
       const Records = Array.from({ length: 500 }, (_, i) => ({
         PartitionKey: `k-${batch}-${i}`,
@@ -284,10 +285,14 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
         else if (!record.ErrorCode) accepted++;
       }
     }
-    // 3,000 records within well under a second: about 2,000 fit (plus what refills meanwhile).
+    const seconds = (performance.now() - putsStarted) / 1000;
+    // 3,000 records at once: the two shards' full buckets (2,000) fit, plus what refills at
+    // 2,000 records/s while the calls run (on a loaded machine they take longer), no more.
     expect(accepted + throttled).toBe(3000);
     expect(accepted).toBeGreaterThanOrEqual(2000);
-    expect(accepted).toBeLessThan(2600);
+    expect(accepted).toBeLessThanOrEqual(2000 + Math.ceil(2000 * seconds));
+    // Unless the calls took so long that refills alone covered the rest, some were refused.
+    if (2000 + 2000 * seconds < 3000) expect(throttled).toBeGreaterThan(0);
     started.child.kill('SIGTERM');
     expect(await started.exited).toBe(0);
   });
