@@ -78,6 +78,12 @@ export const CONSUMER_ARN_CHARS_MAX = 2048;
 export const RESOURCE_ARN_CHARS_MAX = 2048;
 export const KMS_KEY_ID_CHARS_MAX = 2048;
 export const LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX = 10_000;
+/** ListStreamConsumers returns at most this many consumers per call (its default MaxResults). */
+export const LIST_STREAM_CONSUMERS_RETURNED_MAX = 100;
+/** Enhanced fan-out consumers registered on one stream (Kinesis's default quota). */
+export const CONSUMERS_PER_STREAM_MAX = 20;
+/** Tags on one consumer (as on a stream). */
+export const TAGS_PER_CONSUMER_MAX = 50;
 /** Enable/DisableEnhancedMonitoring name 1–7 shard-level metrics. */
 export const SHARD_LEVEL_METRICS_MAX = 7;
 
@@ -87,6 +93,16 @@ export const SHARD_LEVEL_METRICS_MAX = 7;
 export const SHARD_ITERATOR_TTL_MS = 300_000;
 export const SHARD_ITERATOR_CHARS_MAX = 512;
 export const NEXT_TOKEN_TTL_MS = 300_000;
+
+// ---- Kinesis: SubscribeToShard --------------------------------------------------------------
+
+/** A SubscribeToShard event stream ends normally this long after it started (Kinesis: 5 min). */
+export const SUBSCRIPTION_LIFETIME_MS = 300_000;
+/** A subscription with no new records sends an event (no records) at least this often. */
+export const SUBSCRIPTION_HEARTBEAT_MS = 5_000;
+/** Stored bytes one subscription reads for one event (whole batches: a single larger batch is
+ * read whole). The next read waits until the event has been written to the connection. */
+export const SUBSCRIPTION_EVENT_BYTES_MAX = 1 * MIB;
 
 // ---- Kinesis: provisioned throughput (enforced only in limits mode) ------------------------
 

@@ -1,5 +1,5 @@
 /**
- * The catalog: every stream, its shards and tags, persisted as `<data>/catalog.json`. It is
+ * The catalog: every stream, its shards, tags and consumers, persisted as `<data>/catalog.json`. It is
  * replaced atomically (write a temporary file, fsync, rename), so after a crash the file is
  * either the old catalog or the new one, never a mix. Records themselves live in the segments;
  * the catalog holds only what describes them.
@@ -28,6 +28,16 @@ export interface ShardRecord {
    * was routed to the shard after the catalog recorded it closed).
    */
   closed?: { endOrdinal?: number; closedMs: number };
+}
+
+export type ConsumerStatus = 'CREATING' | 'DELETING' | 'ACTIVE';
+
+/** An enhanced fan-out consumer registered on a stream. */
+export interface ConsumerRecord {
+  name: string;
+  createdMs: number;
+  status: ConsumerStatus;
+  tags: Record<string, string>;
 }
 
 /** A shard a reshard will create (ShardRecord without the times it gets when created). */
@@ -65,6 +75,8 @@ export interface StreamRecord {
   nextShardIndex: number;
   shards: ShardRecord[];
   pendingReshard?: PendingReshard;
+  /** Registered consumers, in registration order; absent (catalogs written before) means none. */
+  consumers?: ConsumerRecord[];
 }
 
 export interface CatalogFile {

@@ -18,6 +18,9 @@ import {
   LIST_STREAMS_RETURNED_MAX,
   DESCRIBE_STREAM_RETURNED_MAX,
   LIST_TAGS_LIMIT_MAX,
+  LIST_STREAM_CONSUMERS_RETURNED_MAX,
+  CONSUMERS_PER_STREAM_MAX,
+  TAGS_PER_CONSUMER_MAX,
   NEXT_TOKEN_TTL_MS,
   ON_DEMAND_INITIAL_SHARD_COUNT,
   ON_DEMAND_STREAM_COUNT_LIMIT,
@@ -31,6 +34,9 @@ import {
   SEGMENT_BYTES_MAX,
   SEGMENT_BYTES_MIN,
   STREAM_TRANSITION_MS_MAX,
+  SUBSCRIPTION_EVENT_BYTES_MAX,
+  SUBSCRIPTION_HEARTBEAT_MS,
+  SUBSCRIPTION_LIFETIME_MS,
   WORKERS_MAX,
   SHARD_ITERATOR_TTL_MS,
   TAGS_PER_STREAM_MAX,
@@ -42,7 +48,7 @@ import {
   RESHARD_SEAL_ATTEMPTS,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
-import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
+import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { javaDateString } from '../kinesis/java-date.js';
 import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
@@ -54,7 +60,14 @@ import type { OpenReply, RetentionReply, RoutedBatchCheck, SealReply } from '../
 import { Batcher, type Committed } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
-import { type CatalogFile, type ShardRecord, type StreamRecord, loadCatalog, saveCatalog } from './catalog.js';
+import {
+  type CatalogFile,
+  type ConsumerRecord,
+  type ShardRecord,
+  type StreamRecord,
+  loadCatalog,
+  saveCatalog,
+} from './catalog.js';
 import { ShardState, StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
 import { type ReshardPlan, areAdjacent, planMerge, planSplit, planUniform } from './reshard-plan.js';
@@ -82,6 +95,23 @@ export interface EngineOptions {
    * default false.
    */
   enforceLimits?: boolean;
+  /**
+   * How long a SubscribeToShard event stream lasts before it ends normally, in ms (default and
+   * most SUBSCRIPTION_LIFETIME_MS, Kinesis's 5 minutes).
+   */
+  subscriptionLifetimeMs?: number;
+  /**
+   * A subscription with no new records sends an event at least this often, in ms (default and
+   * most SUBSCRIPTION_HEARTBEAT_MS, as Kinesis's 5 s).
+   */
+  subscriptionHeartbeatMs?: number;
+}
+
+/** A SubscribeToShard subscription: its events, pushed as records commit, and how to end it. */
+export interface ShardSubscription {
+  readonly events: AsyncGenerator<K.SubscribeToShardEvent>;
+  /** Ends the subscription (the client went away): frees the consumer's shard at once. */
+  close(): void;
 }
 
 /**
@@ -131,8 +161,17 @@ const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
 /** A subscription reads up to this much per step, and re-checks for closing this often. */
 const SUBSCRIBE_READ_BYTES = 1024 * KIB;
 const SUBSCRIBE_WAIT_MS = 1000;
+/** A consumer ARN: `<stream ARN>/consumer/<consumer name>:<creation epoch seconds>`. */
+const CONSUMER_ARN_PARTS = /^(.*)\/consumer\/([^/:]+):(\d+)$/;
 /** A ResourceARN that names a stream consumer (`.../stream/<name>/consumer/<name>:<seconds>`). */
 const CONSUMER_IN_ARN = /:stream\/[^/]*\/consumer\//;
+
+/** A consumer together with the stream it is registered on. */
+interface ConsumerRef {
+  stream: StreamState;
+  consumer: ConsumerRecord;
+  arn: string;
+}
 
 type Decoded<T> = { issuedMs: number } & T;
 
@@ -174,6 +213,8 @@ function checkOptions(options: EngineOptions): void {
   checkInteger('workers', options.workers, 1, WORKERS_MAX);
   checkInteger('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
   checkInteger('streamTransitionMs', options.streamTransitionMs, 0, STREAM_TRANSITION_MS_MAX);
+  checkInteger('subscriptionLifetimeMs', options.subscriptionLifetimeMs, 1, SUBSCRIPTION_LIFETIME_MS);
+  checkInteger('subscriptionHeartbeatMs', options.subscriptionHeartbeatMs, 1, SUBSCRIPTION_HEARTBEAT_MS);
   if (options.clock !== undefined && typeof options.clock !== 'function') {
     throw badOption('clock', options.clock, 'a function returning epoch ms');
   }
@@ -315,6 +356,10 @@ export class Engine {
   private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
   /** Limits mode: when each stream's UpdateShardCount calls of the last 24 h were made. */
   private readonly scalings = new WeakMap<StreamState, number[]>();
+  private readonly subscriptionLifetimeMs: number;
+  private readonly subscriptionHeartbeatMs: number;
+  /** Active SubscribeToShard subscriptions by consumer ARN and shard id, each with its ender. */
+  private readonly subscriptions = new Map<string, AbortController>();
 
   private constructor(
     readonly dataDir: string,
@@ -329,6 +374,8 @@ export class Engine {
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     this.transitionMs = options.streamTransitionMs ?? 0;
     this.fsync = options.fsync ?? false;
+    this.subscriptionLifetimeMs = options.subscriptionLifetimeMs ?? SUBSCRIPTION_LIFETIME_MS;
+    this.subscriptionHeartbeatMs = options.subscriptionHeartbeatMs ?? SUBSCRIPTION_HEARTBEAT_MS;
     this.batcher = new Batcher(pool, this.clock, this.fsync);
     this.throttles = options.enforceLimits ? new Map() : undefined;
     this.iterators = new ShardIteratorCodec(Buffer.from(catalog.iteratorSecret, 'hex'));
@@ -373,6 +420,10 @@ export class Engine {
       }
       // A transition cut short by a restart completes now.
       record.status = 'ACTIVE';
+      if (record.consumers) {
+        record.consumers = record.consumers.filter((consumer) => consumer.status !== 'DELETING');
+        for (const consumer of record.consumers) consumer.status = 'ACTIVE';
+      }
       this.streams.set(record.name, this.buildStream(record));
     }
     for (const record of deleting) {
@@ -425,6 +476,7 @@ export class Engine {
 
   private async shutDown(): Promise<void> {
     this.closed = true;
+    for (const controller of this.subscriptions.values()) controller.abort();
     clearInterval(this.retentionTimer);
     for (const timer of this.timers) clearTimeout(timer);
     for (let worker = 0; worker < this.pool.size; worker++) {
@@ -690,7 +742,15 @@ export class Engine {
     validateInput('DeleteStream', input);
     const stream = this.target(input);
     if (stream.record.status === 'DELETING') return {};
+    const consumers = stream.record.consumers?.length ?? 0;
+    if (consumers > 0 && input.EnforceConsumerDeletion !== true) {
+      throw fail.inUse(
+        `Stream ${stream.name} under account ${this.accountId} has ${consumers} registered consumer(s): ` +
+          'deregister them first, or set EnforceConsumerDeletion to delete them with the stream.',
+      );
+    }
     stream.record.status = 'DELETING';
+    for (const consumer of stream.record.consumers ?? []) consumer.status = 'DELETING';
     this.persist();
     const remove = async () => {
       const keysByWorker = new Map<number, string[]>();
@@ -739,7 +799,7 @@ export class Engine {
       StreamDescriptionSummary: {
         ...this.streamFields(stream),
         OpenShardCount: stream.open.length,
-        ConsumerCount: 0,
+        ConsumerCount: stream.record.consumers?.length ?? 0,
         MaxRecordSizeInKiB: stream.record.maxRecordSizeKiB,
       },
     };
@@ -1348,14 +1408,14 @@ export class Engine {
   async tagResource(input: K.TagResourceInput): Promise<Record<string, never>> {
     this.assertOpen();
     validateInput('TagResource', input);
-    this.addTags(this.resourceStream(input.ResourceARN), input.Tags);
+    this.addTags(this.resource(input.ResourceARN), input.Tags);
     return {};
   }
 
   async untagResource(input: K.UntagResourceInput): Promise<Record<string, never>> {
     this.assertOpen();
     validateInput('UntagResource', input);
-    this.removeTags(this.resourceStream(input.ResourceARN), input.TagKeys);
+    this.removeTags(this.resource(input.ResourceARN), input.TagKeys);
     return {};
   }
 
@@ -1363,18 +1423,16 @@ export class Engine {
   async listTagsForResource(input: K.ListTagsForResourceInput): Promise<K.ListTagsForResourceOutput> {
     this.assertOpen();
     validateInput('ListTagsForResource', input);
-    return { Tags: this.sortedTags(this.resourceStream(input.ResourceARN)) };
+    return { Tags: this.sortedTags(this.resource(input.ResourceARN)) };
   }
 
   /**
-   * The stream a ResourceARN names. Runnel's taggable resources are its streams: a consumer's
-   * ARN, a stream ARN of another region or account, or an unknown stream name is
+   * The stream or consumer a ResourceARN names. A stream ARN of another region or account, an
+   * unknown stream name, or a consumer ARN naming no registered consumer is
    * ResourceNotFoundException.
    */
-  private resourceStream(arn: string): StreamState {
-    if (CONSUMER_IN_ARN.test(arn)) {
-      throw fail.notFound(`Resource ${arn} not found: it names a stream consumer, and Runnel has no stream consumers.`);
-    }
+  private resource(arn: string): StreamState | ConsumerRef {
+    if (CONSUMER_IN_ARN.test(arn)) return this.consumerByArn(arn);
     const prefix = this.streamArn('');
     if (!arn.startsWith(prefix)) {
       throw fail.notFound(
@@ -1388,32 +1446,232 @@ export class Engine {
     return stream;
   }
 
-  /** Adds or overwrites tags, within TAGS_PER_STREAM_MAX in all. */
-  private addTags(stream: StreamState, tags: Record<string, string>): void {
+  private tagsOf(owner: StreamState | ConsumerRef): Record<string, string> {
+    return owner instanceof StreamState ? owner.record.tags : owner.consumer.tags;
+  }
+
+  /** Adds or overwrites tags, within TAGS_PER_STREAM_MAX (TAGS_PER_CONSUMER_MAX) in all. */
+  private addTags(owner: StreamState | ConsumerRef, tags: Record<string, string>): void {
     checkTags(Object.keys(tags), Object.values(tags), true);
-    const merged = { ...stream.record.tags, ...tags };
-    if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
-      throw fail.invalid(
-        `Failed to add tags to stream ${stream.name} under account ${this.accountId} because a given ` +
-          `stream cannot have more than ${TAGS_PER_STREAM_MAX} tags associated with it.`,
-      );
+    const merged = { ...this.tagsOf(owner), ...tags };
+    if (owner instanceof StreamState) {
+      if (Object.keys(merged).length > TAGS_PER_STREAM_MAX) {
+        throw fail.invalid(
+          `Failed to add tags to stream ${owner.name} under account ${this.accountId} because a given ` +
+            `stream cannot have more than ${TAGS_PER_STREAM_MAX} tags associated with it.`,
+        );
+      }
+      owner.record.tags = merged;
+    } else {
+      if (Object.keys(merged).length > TAGS_PER_CONSUMER_MAX) {
+        throw fail.invalid(
+          `Failed to add tags to consumer ${owner.arn} because a given consumer cannot have more than ` +
+            `${TAGS_PER_CONSUMER_MAX} tags associated with it.`,
+        );
+      }
+      owner.consumer.tags = merged;
     }
-    stream.record.tags = merged;
     this.persist();
   }
 
-  /** Removes tags by key; a key the stream does not have is ignored. */
-  private removeTags(stream: StreamState, keys: readonly string[]): void {
+  /** Removes tags by key; a key the resource does not have is ignored. */
+  private removeTags(owner: StreamState | ConsumerRef, keys: readonly string[]): void {
     checkTags(keys, [], false);
-    for (const key of keys) delete stream.record.tags[key];
+    const tags = this.tagsOf(owner);
+    for (const key of keys) delete tags[key];
     this.persist();
   }
 
-  private sortedTags(stream: StreamState): K.Tag[] {
-    const { tags } = stream.record;
+  private sortedTags(owner: StreamState | ConsumerRef): K.Tag[] {
+    const tags = this.tagsOf(owner);
     return Object.keys(tags)
       .sort()
       .map((Key) => ({ Key, Value: tags[Key]! }));
+  }
+
+  // ---- enhanced fan-out: consumers ------------------------------------------------------------------
+
+  private consumerArn(stream: StreamState, consumer: ConsumerRecord): string {
+    return `${stream.arn}/consumer/${consumer.name}:${Math.floor(consumer.createdMs / 1000)}`;
+  }
+
+  private consumerNotFound(what: string, streamName: string): KinesisError {
+    return fail.notFound(`Consumer ${what} under stream ${streamName} under account ${this.accountId} not found.`);
+  }
+
+  /** The consumer a ConsumerARN names (its stream, name and creation second must all match). */
+  private consumerByArn(arn: string): ConsumerRef {
+    const parts = CONSUMER_ARN_PARTS.exec(arn);
+    const streamPrefix = this.streamArn('');
+    if (!parts || !parts[1]!.startsWith(streamPrefix)) {
+      throw fail.notFound(
+        `Consumer ${arn} not found: this endpoint serves the streams of account ${this.accountId} in ` +
+          `${this.region}, whose consumer ARNs begin ${streamPrefix}<stream>/consumer/.`,
+      );
+    }
+    const streamName = parts[1]!.slice(streamPrefix.length);
+    const stream = this.streams.get(streamName);
+    if (!stream) throw this.consumerNotFound(arn, streamName);
+    const consumer = stream.record.consumers?.find(
+      (candidate) => candidate.name === parts[2] && Math.floor(candidate.createdMs / 1000) === Number(parts[3]),
+    );
+    if (!consumer) throw this.consumerNotFound(arn, streamName);
+    return { stream, consumer, arn: this.consumerArn(stream, consumer) };
+  }
+
+  /**
+   * The consumer an input names: by ConsumerARN, or by StreamARN and ConsumerName. Naming it
+   * both ways, the two must agree; naming it neither way is InvalidArgumentException.
+   */
+  private consumerOf(input: K.ConsumerTarget): ConsumerRef {
+    if (input.ConsumerARN !== undefined) {
+      const ref = this.consumerByArn(input.ConsumerARN);
+      if (
+        (input.StreamARN !== undefined && input.StreamARN !== ref.stream.arn) ||
+        (input.ConsumerName !== undefined && input.ConsumerName !== ref.consumer.name)
+      ) {
+        throw fail.invalid(
+          `ConsumerARN ${input.ConsumerARN} does not name the consumer that StreamARN and ConsumerName name.`,
+        );
+      }
+      return ref;
+    }
+    if (input.StreamARN === undefined || input.ConsumerName === undefined) {
+      throw fail.invalid('Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.');
+    }
+    const stream = this.target({ StreamARN: input.StreamARN });
+    const consumer = stream.record.consumers?.find((candidate) => candidate.name === input.ConsumerName);
+    if (!consumer) throw this.consumerNotFound(input.ConsumerName, stream.name);
+    return { stream, consumer, arn: this.consumerArn(stream, consumer) };
+  }
+
+  private consumerShape(ref: ConsumerRef): K.Consumer {
+    return {
+      ConsumerName: ref.consumer.name,
+      ConsumerARN: ref.arn,
+      ConsumerStatus: ref.consumer.status,
+      ConsumerCreationTimestamp: new Date(ref.consumer.createdMs),
+    };
+  }
+
+  /**
+   * Registers an enhanced fan-out consumer: CREATING for the stream transition, then ACTIVE. At
+   * most CONSUMERS_PER_STREAM_MAX per stream; a name already registered is ResourceInUseException.
+   */
+  async registerStreamConsumer(input: K.RegisterStreamConsumerInput): Promise<K.RegisterStreamConsumerOutput> {
+    this.assertOpen();
+    validateInput('RegisterStreamConsumer', input);
+    const stream = this.target({ StreamARN: input.StreamARN });
+    if (stream.record.status === 'DELETING' || stream.record.status === 'CREATING') this.requireActive(stream);
+    const consumers = (stream.record.consumers ??= []);
+    const name = input.ConsumerName;
+    if (consumers.some((consumer) => consumer.name === name)) {
+      throw fail.inUse(`Consumer ${name} under stream ${stream.name} under account ${this.accountId} already exists.`);
+    }
+    if (consumers.length >= CONSUMERS_PER_STREAM_MAX) {
+      throw fail.limit(
+        `Stream ${stream.name} under account ${this.accountId} already has ${consumers.length} registered ` +
+          `consumers, the most a stream may have (${CONSUMERS_PER_STREAM_MAX}).`,
+      );
+    }
+    const tags = input.Tags ?? {};
+    checkTags(Object.keys(tags), Object.values(tags), true);
+    if (Object.keys(tags).length > TAGS_PER_CONSUMER_MAX) {
+      throw fail.invalid(`A consumer cannot have more than ${TAGS_PER_CONSUMER_MAX} tags.`);
+    }
+    const consumer: ConsumerRecord = {
+      name,
+      createdMs: this.clock(),
+      status: this.transitionMs === 0 ? 'ACTIVE' : 'CREATING',
+      tags: { ...tags },
+    };
+    consumers.push(consumer);
+    this.persist();
+    if (consumer.status === 'CREATING') {
+      this.later(() => {
+        if (consumer.status !== 'CREATING' || !stream.record.consumers?.includes(consumer)) return;
+        consumer.status = 'ACTIVE';
+        this.persist();
+      });
+    }
+    return { Consumer: this.consumerShape({ stream, consumer, arn: this.consumerArn(stream, consumer) }) };
+  }
+
+  /** Deregisters a consumer: DELETING for the stream transition, then gone. */
+  async deregisterStreamConsumer(input: K.ConsumerTarget): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('DeregisterStreamConsumer', input);
+    const { stream, consumer } = this.consumerOf(input);
+    if (consumer.status === 'DELETING') return {};
+    consumer.status = 'DELETING';
+    const remove = () => {
+      const consumers = stream.record.consumers;
+      if (!consumers?.includes(consumer)) return;
+      stream.record.consumers = consumers.filter((candidate) => candidate !== consumer);
+      this.persist();
+    };
+    if (this.transitionMs === 0) remove();
+    else {
+      this.persist();
+      this.later(remove);
+    }
+    return {};
+  }
+
+  async describeStreamConsumer(input: K.ConsumerTarget): Promise<K.DescribeStreamConsumerOutput> {
+    this.assertOpen();
+    validateInput('DescribeStreamConsumer', input);
+    const ref = this.consumerOf(input);
+    return { ConsumerDescription: { ...this.consumerShape(ref), StreamARN: ref.stream.arn } };
+  }
+
+  /**
+   * A stream's consumers in registration order, at most LIST_STREAM_CONSUMERS_RETURNED_MAX per
+   * call; NextToken (with the same StreamARN) continues after the last one returned.
+   */
+  async listStreamConsumers(input: K.ListStreamConsumersInput): Promise<K.ListStreamConsumersOutput> {
+    this.assertOpen();
+    validateInput('ListStreamConsumers', input);
+    const stream = this.target({ StreamARN: input.StreamARN });
+    if (
+      input.StreamCreationTimestamp !== undefined &&
+      Math.floor(input.StreamCreationTimestamp.getTime() / 1000) !== Math.floor(stream.record.createdMs / 1000)
+    ) {
+      throw fail.notFound(
+        `Stream ${stream.name} under account ${this.accountId} with creation timestamp ` +
+          `${input.StreamCreationTimestamp.toISOString()} not found: the stream was created at ` +
+          `${new Date(stream.record.createdMs).toISOString()}.`,
+      );
+    }
+    const consumers = stream.record.consumers ?? [];
+    let start = 0;
+    if (input.NextToken !== undefined) {
+      const token = this.decodeToken<{ s?: string; c?: number; a?: string; m?: number }>(input.NextToken, 'consumers');
+      if (token.s !== stream.name || token.c !== stream.record.createdMs) {
+        throw fail.invalid(`NextToken was issued for another stream than ${stream.name}.`);
+      }
+      // After the consumer the last page ended with, by name and creation time; if it has been
+      // deregistered since, after the last consumer registered no later than it.
+      const at = consumers.findIndex((consumer) => consumer.name === token.a && consumer.createdMs === token.m);
+      start = at >= 0 ? at + 1 : consumers.filter((consumer) => consumer.createdMs <= (token.m ?? 0)).length;
+    }
+    const limit = Math.min(input.MaxResults ?? LIST_STREAM_CONSUMERS_RETURNED_MAX, LIST_STREAM_CONSUMERS_RETURNED_MAX);
+    const page = consumers.slice(start, start + limit);
+    const output: K.ListStreamConsumersOutput = {
+      Consumers: page.map((consumer) =>
+        this.consumerShape({ stream, consumer, arn: this.consumerArn(stream, consumer) }),
+      ),
+    };
+    const last = page[page.length - 1];
+    if (last && start + page.length < consumers.length) {
+      output.NextToken = this.encodeToken('consumers', {
+        s: stream.name,
+        c: stream.record.createdMs,
+        a: last.name,
+        m: last.createdMs,
+      });
+    }
+    return output;
   }
 
   // ---- data plane: writes ---------------------------------------------------------------------------
@@ -1833,7 +2091,7 @@ export class Engine {
       }
       default: {
         ordinal = this.sequenceOrdinal(stream, shard, input.StartingSequenceNumber!);
-        if (type === 'AFTER_SEQUENCE_NUMBER') ordinal++;
+        if (type === 'AFTER_SEQUENCE_NUMBER' && input.StartingSequenceNumber !== this.beforeFirst(shard)) ordinal++;
         ordinal = Math.min(Math.max(ordinal, trim), watermark);
       }
     }
@@ -1950,6 +2208,143 @@ export class Engine {
           if (this.closed || options.signal?.aborted) return;
         }
       }
+    }
+  }
+
+  // ---- enhanced fan-out: SubscribeToShard ---------------------------------------------------------
+
+  /**
+   * The position before a shard's first record, as a sequence number: ordinal 0 with record time
+   * 0, which no record has. AFTER_SEQUENCE_NUMBER from it starts at the first record; it is the
+   * ContinuationSequenceNumber of a subscription that has passed no record yet.
+   */
+  private beforeFirst(shard: ShardState): string {
+    return encodeSequenceNumber({
+      shardCreationSec: Math.floor(shard.record.createdMs / 1000),
+      shardIndex: shard.record.index,
+      ordinal: 0n,
+      recordTimeSec: 0,
+    });
+  }
+
+  /**
+   * Starts a SubscribeToShard subscription. Errors before it starts: an unknown consumer or shard
+   * is ResourceNotFoundException; a consumer that is not ACTIVE, or one that already has a
+   * subscription to this shard, is ResourceInUseException; a bad StartingPosition is
+   * InvalidArgumentException, as for GetShardIterator. The events then come as records commit
+   * (no polling), at least one every subscription heartbeat (SUBSCRIPTION_HEARTBEAT_MS), each of at most about
+   * SUBSCRIPTION_EVENT_BYTES_MAX of records; the next read happens only when the caller asks for
+   * the next event. The events end after the subscription lifetime, or at a closed shard's end
+   * (with ChildShards and no ContinuationSequenceNumber), or when the engine closes.
+   */
+  async subscribeToShard(input: K.SubscribeToShardInput): Promise<ShardSubscription> {
+    this.assertOpen();
+    validateInput('SubscribeToShard', input);
+    const ref = this.consumerByArn(input.ConsumerARN);
+    if (ref.consumer.status !== 'ACTIVE') {
+      throw fail.inUse(`Consumer ${ref.arn} is not ACTIVE, instead in state ${ref.consumer.status}.`);
+    }
+    const position = input.StartingPosition;
+    const needsSequence = position.Type === 'AT_SEQUENCE_NUMBER' || position.Type === 'AFTER_SEQUENCE_NUMBER';
+    if (needsSequence !== (position.SequenceNumber !== undefined)) {
+      throw fail.invalid(
+        'Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingPosition.SequenceNumber ' +
+          'or (2) TRIM_HORIZON, LATEST or AT_TIMESTAMP and no StartingPosition.SequenceNumber. Request specified ' +
+          `${position.Type} and ${needsSequence ? 'no' : 'also a'} StartingPosition.SequenceNumber.`,
+      );
+    }
+    const { stream, shard, ordinal } = this.startingPosition({
+      StreamName: ref.stream.name,
+      ShardId: input.ShardId,
+      ShardIteratorType: position.Type,
+      ...(position.SequenceNumber !== undefined ? { StartingSequenceNumber: position.SequenceNumber } : {}),
+      ...(position.Timestamp !== undefined ? { Timestamp: position.Timestamp } : {}),
+    });
+    dryRun(input);
+    const key = `${ref.arn}\n${shard.shardId}`;
+    if (this.subscriptions.has(key)) {
+      throw fail.inUse(
+        `Consumer ${ref.arn} already has a subscription to shard ${shard.shardId}: one subscription per ` +
+          'consumer and shard at a time.',
+      );
+    }
+    const controller = new AbortController();
+    this.subscriptions.set(key, controller);
+    const release = () => {
+      controller.abort();
+      if (this.subscriptions.get(key) === controller) this.subscriptions.delete(key);
+    };
+    return { events: this.subscriptionEvents(ref, stream, shard, ordinal, controller.signal, release), close: release };
+  }
+
+  private async *subscriptionEvents(
+    ref: ConsumerRef,
+    stream: StreamState,
+    shard: ShardState,
+    start: number,
+    signal: AbortSignal,
+    release: () => void,
+  ): AsyncGenerator<K.SubscribeToShardEvent> {
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    const deadline = performance.now() + this.subscriptionLifetimeMs;
+    let ordinal = start;
+    let lastSentAt = -Infinity;
+    let lastArrivalMs = 0;
+    try {
+      if (start > 0) {
+        // The record before the start names the continuation until a record is passed.
+        const prior = this.readBatches(stream.name, shard.shardId, start - 1, 1).batches[0];
+        if (prior && prior.baseOrdinal <= start - 1) lastArrivalMs = prior.arrivalMs;
+      }
+      for (;;) {
+        if (this.closed || signal.aborted) return;
+        const now = performance.now();
+        if (now >= deadline) return;
+        // Deregistered (or its stream deleted) meanwhile: the stream says so and ends.
+        if (!stream.record.consumers?.includes(ref.consumer) || ref.consumer.status !== 'ACTIVE') {
+          throw this.consumerNotFound(ref.arn, stream.name);
+        }
+        const read = this.readBatches(stream.name, shard.shardId, ordinal, SUBSCRIPTION_EVENT_BYTES_MAX);
+        ordinal = Math.max(ordinal, read.from);
+        const records: K.KinesisRecord[] = [];
+        for (const batch of read.batches) {
+          const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+          const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+          for (let i = 0; i < batch.recordCount; i++) {
+            nextRecord(bytes, cursor, bytes.length);
+            const recordOrdinal = batch.baseOrdinal + i;
+            if (recordOrdinal < ordinal) continue;
+            ordinal = recordOrdinal + 1;
+            lastArrivalMs = batch.arrivalMs;
+            records.push({
+              SequenceNumber: shard.sequenceNumber(recordOrdinal, batch.arrivalMs),
+              ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
+              Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
+              PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
+            });
+          }
+        }
+        const atEnd = read.end !== undefined && ordinal >= read.end;
+        if (records.length > 0 || atEnd || now - lastSentAt >= this.subscriptionHeartbeatMs) {
+          lastSentAt = now;
+          const watermark = shard.index.nextOrdinal();
+          const behind = ordinal >= watermark || records.length === 0 ? 0 : Math.max(0, this.clock() - lastArrivalMs);
+          if (atEnd) {
+            yield { Records: records, MillisBehindLatest: 0, ChildShards: this.childShards(stream, shard) };
+            return;
+          }
+          const continuation =
+            ordinal === 0
+              ? this.beforeFirst(shard)
+              : shard.sequenceNumber(ordinal - 1, lastArrivalMs || this.clock());
+          yield { Records: records, ContinuationSequenceNumber: continuation, MillisBehindLatest: behind };
+          continue;
+        }
+        const wait = Math.min(this.subscriptionHeartbeatMs - (now - lastSentAt), deadline - now);
+        await Promise.race([this.waitForRecords(stream.name, shard.shardId, ordinal, wait), aborted]);
+      }
+    } finally {
+      release();
     }
   }
 

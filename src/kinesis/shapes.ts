@@ -353,3 +353,73 @@ export interface GetRecordsOutput {
   MillisBehindLatest: number;
   ChildShards?: ChildShard[];
 }
+
+// ---- enhanced fan-out ------------------------------------------------------------------------
+
+export type ConsumerStatus = 'CREATING' | 'DELETING' | 'ACTIVE';
+
+export interface Consumer {
+  ConsumerName: string;
+  ConsumerARN: string;
+  ConsumerStatus: ConsumerStatus;
+  ConsumerCreationTimestamp: Date;
+}
+
+export interface ConsumerDescription extends Consumer {
+  StreamARN: string;
+}
+
+export interface RegisterStreamConsumerInput {
+  StreamARN: string;
+  ConsumerName: string;
+  Tags?: Record<string, string>;
+}
+
+export interface RegisterStreamConsumerOutput {
+  Consumer: Consumer;
+}
+
+/** A consumer named by its ARN, or by its stream's ARN and its name. */
+export interface ConsumerTarget {
+  StreamARN?: string;
+  ConsumerName?: string;
+  ConsumerARN?: string;
+}
+
+export interface DescribeStreamConsumerOutput {
+  ConsumerDescription: ConsumerDescription;
+}
+
+export interface ListStreamConsumersInput {
+  StreamARN: string;
+  NextToken?: string;
+  MaxResults?: number;
+  StreamCreationTimestamp?: Date;
+}
+
+export interface ListStreamConsumersOutput {
+  Consumers: Consumer[];
+  NextToken?: string;
+}
+
+export interface StartingPosition {
+  Type: ShardIteratorType;
+  SequenceNumber?: string;
+  Timestamp?: Date;
+}
+
+export interface SubscribeToShardInput {
+  ConsumerARN: string;
+  ShardId: string;
+  StartingPosition: StartingPosition;
+  DryRun?: boolean;
+}
+
+/** One event of a SubscribeToShard stream. At a closed shard's end, ContinuationSequenceNumber
+ * is absent and ChildShards lists the shards it became. */
+export interface SubscribeToShardEvent {
+  Records: KinesisRecord[];
+  ContinuationSequenceNumber?: string;
+  MillisBehindLatest: number;
+  ChildShards?: ChildShard[];
+}

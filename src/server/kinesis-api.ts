@@ -12,7 +12,7 @@
  *                                    for these two; the body is JSON here rather than its XML)
  *  4. body does not parse          → 400 SerializationException
  *  5. missing/unknown X-Amz-Target → 400 UnknownOperationException
- *  6. a real Kinesis operation Runnel does not serve yet (consumers, encryption, ...) →
+ *  6. a real Kinesis operation Runnel does not serve yet (encryption, channels, ...) →
  *     400 UnknownOperationException "Operation <Op> is not supported by Runnel yet." — the name
  *     the service itself uses for an operation it does not know, which every SDK surfaces as a
  *     client fault by that name and never retries; the message says which operation and why.
@@ -35,7 +35,8 @@ import {
   type StructureType,
 } from './json-codec.js';
 import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
-import type { PreparedRecords } from '../engine/engine.js';
+import type { PreparedRecords, ShardSubscription } from '../engine/engine.js';
+import { EVENT_STREAM_CONTENT_TYPE, encodeJsonEvent, encodeJsonException } from './event-stream.js';
 import { CODEC_BODY_BYTES_MIN, type CodecThreads } from './codec-threads.js';
 import { preparePutRecords, type PreparedPutRecords } from './put-records-prepare.js';
 
@@ -72,6 +73,11 @@ export interface KinesisEngine {
   updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
   enableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
   disableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
+  registerStreamConsumer(input: Shapes.RegisterStreamConsumerInput): Promise<unknown>;
+  deregisterStreamConsumer(input: Shapes.ConsumerTarget): Promise<unknown>;
+  describeStreamConsumer(input: Shapes.ConsumerTarget): Promise<unknown>;
+  listStreamConsumers(input: Shapes.ListStreamConsumersInput): Promise<unknown>;
+  subscribeToShard(input: Shapes.SubscribeToShardInput): Promise<ShardSubscription>;
   /** Appends a PutRecords prepared from its JSON body (put-records-prepare.ts). */
   putPreparedRecords(prepared: PreparedRecords): Promise<StoredRecords>;
 }
@@ -106,17 +112,17 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   UpdateMaxRecordSize: 'updateMaxRecordSize',
   EnableEnhancedMonitoring: 'enableEnhancedMonitoring',
   DisableEnhancedMonitoring: 'disableEnhancedMonitoring',
+  RegisterStreamConsumer: 'registerStreamConsumer',
+  DeregisterStreamConsumer: 'deregisterStreamConsumer',
+  DescribeStreamConsumer: 'describeStreamConsumer',
+  ListStreamConsumers: 'listStreamConsumers',
+  SubscribeToShard: 'subscribeToShard',
 };
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
   'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',
-  'RegisterStreamConsumer',
-  'DeregisterStreamConsumer',
-  'DescribeStreamConsumer',
-  'ListStreamConsumers',
-  'SubscribeToShard',
   'StartStreamEncryption',
   'StopStreamEncryption',
   'PutResourcePolicy',
@@ -141,6 +147,11 @@ export interface ApiRequest {
   target: string | undefined;
   contentType: string | undefined;
   body: Buffer;
+  /**
+   * Set by a front end that can write a response as it is produced (the Kinesis endpoint):
+   * only then is SubscribeToShard answered with its event stream.
+   */
+  streaming?: boolean;
 }
 
 export interface ApiResponse {
@@ -150,6 +161,13 @@ export interface ApiResponse {
   requestId: string;
   /** Set on errors: the Kinesis error name, also sent as `x-amzn-ErrorType`. */
   errorType?: string;
+  /**
+   * SubscribeToShard's event stream (then `body` is empty and there is no Content-Length): the
+   * encoded messages, each produced when the previous one has been taken, ending normally when
+   * the subscription ends. `cancel` ends it early (the client went away, or shutdown).
+   */
+  events?: AsyncGenerator<Buffer>;
+  cancel?: () => void;
 }
 
 // ---- metrics -------------------------------------------------------------------------------
@@ -292,6 +310,9 @@ export class KinesisApi {
       }
       throw new KinesisError('UnknownOperationException', unknownTargetMessage(request.target));
     }
+    if (operation === 'SubscribeToShard') {
+      return this.subscribe(request, format, requestId);
+    }
     let body = request.body;
     if (operation === 'PutRecords' && format === 'json') {
       // Prepared on a codec thread when the body is large enough, else here; a body that
@@ -320,6 +341,66 @@ export class KinesisApi {
     const decoded = decodeBody(body, format, INPUT_MODELS[operation]!);
     const output = await this.call(operation, decoded);
     return this.success(operation, output, format, requestId);
+  }
+
+  /**
+   * SubscribeToShard: errors found before the subscription starts are ordinary error responses;
+   * after that, the answer is an event stream (EVENT_STREAM_CONTENT_TYPE) of an
+   * `initial-response` event, then one `SubscribeToShardEvent` per engine event, and an error
+   * during the subscription is its last message, an exception event named after it.
+   */
+  private async subscribe(request: ApiRequest, format: Format, requestId: string): Promise<ApiResponse> {
+    if (format === 'cbor') {
+      throw new KinesisError(
+        'UnknownOperationException',
+        `SubscribeToShard over CBOR (${CBOR_CONTENT_TYPE}) is not supported by Runnel yet: ` +
+          `send it as ${JSON_CONTENT_TYPE}, and the events come as JSON.`,
+      );
+    }
+    const decoded = decodeBody(request.body, format, INPUT_MODELS.SubscribeToShard!);
+    if (request.streaming !== true) {
+      throw new KinesisError(
+        'UnknownOperationException',
+        'SubscribeToShard is served on the Kinesis endpoint (HTTP/2 or HTTP/1.1), which streams its ' +
+          'events; this port answers buffered requests only.',
+      );
+    }
+    const subscription = await this.engine.subscribeToShard(decoded.input as unknown as Shapes.SubscribeToShardInput);
+    return {
+      status: 200,
+      contentType: EVENT_STREAM_CONTENT_TYPE,
+      body: '',
+      requestId,
+      events: this.eventMessages(subscription),
+      cancel: () => subscription.close(),
+    };
+  }
+
+  private async *eventMessages(subscription: ShardSubscription): AsyncGenerator<Buffer> {
+    try {
+      yield encodeJsonEvent('initial-response', JSON_CONTENT_TYPE, '{}');
+      for await (const event of subscription.events) {
+        let bytes = 0;
+        const records = event.Records.map((record) => {
+          bytes += record.Data.length;
+          return {
+            SequenceNumber: record.SequenceNumber,
+            ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp.getTime() / 1000,
+            Data: Buffer.from(record.Data.buffer, record.Data.byteOffset, record.Data.byteLength).toString('base64'),
+            PartitionKey: record.PartitionKey,
+          };
+        });
+        this.metrics.recordsOut += records.length;
+        this.metrics.bytesOut += bytes;
+        yield encodeJsonEvent('SubscribeToShardEvent', JSON_CONTENT_TYPE, JSON.stringify({ ...event, Records: records }));
+      }
+    } catch (error) {
+      const failure = toKinesisError(error, 'SubscribeToShard');
+      this.metrics.countError(failure.name);
+      yield encodeJsonException(failure.name, JSON_CONTENT_TYPE, failure.message);
+    } finally {
+      subscription.close();
+    }
   }
 
   private async call(operation: string, decoded: DecodedInput): Promise<unknown> {

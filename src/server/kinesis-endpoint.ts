@@ -128,6 +128,8 @@ export class KinesisEndpoint {
   private readonly busySockets = new Map<net.Socket, number>();
   private closing = false;
   private closed: Promise<void> | undefined;
+  /** Enders of the SubscribeToShard event streams being written. */
+  private readonly subscriptions = new Set<() => void>();
 
   private constructor(
     private readonly options: KinesisEndpointOptions,
@@ -323,8 +325,12 @@ export class KinesisEndpoint {
           target: Array.isArray(target) ? target[0] : target,
           contentType,
           body,
+          streaming: true,
         })
-        .then((answer) => this.send(request, response, answer, false));
+        .then((answer) => {
+          if (answer.events) void this.stream(request, response, answer);
+          else this.send(request, response, answer, false);
+        });
     });
   }
 
@@ -358,6 +364,56 @@ export class KinesisEndpoint {
     }
   }
 
+  /**
+   * Writes a SubscribeToShard event stream: DATA frames on HTTP/2, chunks on HTTP/1.1. The next
+   * message is produced (and the shard read) only once the previous one has been taken: when a
+   * write is refused (the HTTP/2 flow-control window or the socket buffer is full) nothing more
+   * is read until 'drain'. The client going away ends the subscription at once.
+   */
+  private async stream(request: Request, response: Response, answer: ApiResponse): Promise<void> {
+    const events = answer.events!;
+    const cancel = (): void => {
+      answer.cancel?.();
+      // Ends a wait for records; the generator's own cleanup runs on return.
+      void events.return(undefined);
+    };
+    if (response.writableEnded || response.destroyed) {
+      cancel();
+      return;
+    }
+    this.subscriptions.add(cancel);
+    response.once('close', cancel);
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': answer.contentType,
+      'x-amzn-requestid': answer.requestId,
+    };
+    if (request.httpVersionMajor === 1 && this.closing) headers.connection = 'close';
+    try {
+      (response as http.ServerResponse).writeHead(answer.status, headers);
+      for await (const message of events) {
+        if (response.destroyed || response.writableEnded) break;
+        if (!(response as http.ServerResponse).write(message)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              response.removeListener('drain', done);
+              response.removeListener('close', done);
+              resolve();
+            };
+            response.once('drain', done);
+            response.once('close', done);
+          });
+        }
+      }
+    } catch {
+      response.destroy();
+    } finally {
+      this.subscriptions.delete(cancel);
+      response.removeListener('close', cancel);
+      answer.cancel?.();
+      if (!response.writableEnded && !response.destroyed) response.end();
+    }
+  }
+
   // ---- shutdown ----------------------------------------------------------------------------
 
   /** Stops accepting, answers what is in flight, then closes every connection. */
@@ -368,6 +424,8 @@ export class KinesisEndpoint {
 
   private async shutDown(): Promise<void> {
     this.closing = true;
+    // Event streams end normally (as a subscription's lifetime ends), so their sessions can close.
+    for (const cancel of this.subscriptions) cancel();
     const listenerClosed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const socket of this.pendingSockets) socket.destroy();
     for (const socket of this.http1Sockets) {

@@ -33,9 +33,9 @@ import {
   ListTagsForStreamCommand,
   PutRecordCommand,
   PutRecordsCommand,
-  RegisterStreamConsumerCommand,
   RemoveTagsFromStreamCommand,
   StartStreamEncryptionCommand,
+  StopStreamEncryptionCommand,
   waitUntilStreamExists,
   waitUntilStreamNotExists,
   type Shard,
@@ -1101,8 +1101,12 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           }),
         ],
         [
-          'RegisterStreamConsumer',
-          new RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'c' }),
+          'StopStreamEncryption',
+          new StopStreamEncryptionCommand({
+            StreamARN: arn,
+            EncryptionType: 'KMS',
+            KeyId: 'alias/aws/kinesis',
+          }),
         ],
       ] as const;
       for (const [operation, command] of commands) {

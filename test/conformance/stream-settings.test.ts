@@ -574,7 +574,7 @@ describe('stream settings through the SDK', () => {
         [otherRegion, `Resource ${otherRegion} not found: ${serves}`],
         [otherAccount, `Resource ${otherAccount} not found: ${serves}`],
         [otherPartition, `Resource ${otherPartition} not found: ${serves}`],
-        [consumer, `Resource ${consumer} not found: it names a stream consumer, and Runnel has no stream consumers.`],
+        [consumer, `Consumer ${consumer} under stream present under account ${ACCOUNT} not found.`],
       ];
       for (const [arn, message] of cases) {
         for (const call of [() => tag(arn, { a: 'b' }), () => untag(arn, ['a']), () => listByArn(arn)]) {
