@@ -80,6 +80,12 @@ export const KMS_KEY_ID_CHARS_MAX = 2048;
 export const LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX = 10_000;
 /** ListStreamConsumers returns at most this many consumers per call (its default MaxResults). */
 export const LIST_STREAM_CONSUMERS_RETURNED_MAX = 100;
+/**
+ * A SubscribeToShard for a consumer and shard that already have one is refused for this long
+ * after that one started; later, the new call takes the subscription over and the old one ends
+ * (Kinesis: 5 s). A client that died without closing its connection cannot hold a shard.
+ */
+export const SUBSCRIPTION_TAKEOVER_MS = 5_000;
 /** Enhanced fan-out consumers registered on one stream (Kinesis's default quota). */
 export const CONSUMERS_PER_STREAM_MAX = 20;
 /** Tags on one consumer (as on a stream). */

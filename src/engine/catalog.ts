@@ -36,6 +36,14 @@ export type ConsumerStatus = 'CREATING' | 'DELETING' | 'ACTIVE';
 export interface ConsumerRecord {
   name: string;
   createdMs: number;
+  /**
+   * The second its ARN names (`…/consumer/<name>:<arnSecond>`): its creation second, or later when
+   * a consumer of the same name had that second, so a re-registered consumer never gets the ARN
+   * of the one it replaces. Absent in catalogs written before it: the creation second.
+   */
+  arnSecond?: number;
+  /** Registration order within the stream (ListStreamConsumers pages by it). */
+  seq?: number;
   status: ConsumerStatus;
   tags: Record<string, string>;
 }
@@ -75,6 +83,10 @@ export interface StreamRecord {
   nextShardIndex: number;
   shards: ShardRecord[];
   pendingReshard?: PendingReshard;
+  /** The next consumer registration number (ConsumerRecord.seq). */
+  nextConsumerSeq?: number;
+  /** Per consumer name, the last second a consumer ARN of this stream named. */
+  consumerArnSeconds?: Record<string, number>;
   /** Registered consumers, in registration order; absent (catalogs written before) means none. */
   consumers?: ConsumerRecord[];
 }

@@ -46,6 +46,7 @@ import {
   SHARD_INDEX_MAX,
   UPDATE_SHARD_COUNT_PER_DAY_MAX,
   RESHARD_SEAL_ATTEMPTS,
+  SUBSCRIPTION_TAKEOVER_MS,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
@@ -112,6 +113,12 @@ export interface ShardSubscription {
   readonly events: AsyncGenerator<K.SubscribeToShardEvent>;
   /** Ends the subscription (the client went away): frees the consumer's shard at once. */
   close(): void;
+  /**
+   * Aborted when the subscription ends from the engine's side whatever its events are doing: its
+   * lifetime is over, a newer call took it over, its consumer was deregistered, or close().
+   * Whoever writes the events stops waiting on a client that reads nothing then.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -231,6 +238,22 @@ function refuseAsPutRecords(streamName: string, records: unknown): never {
 }
 
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
+/**
+ * Settles with `wait`, or as soon as `signal` aborts, leaving no listener behind: a subscription
+ * waits once per commit for minutes, and a listener kept per wait grew its memory by each one.
+ */
+function untilAborted(wait: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void wait.then(done, done);
+  });
+}
+
 const ROUTED_CHECK_ERRORS = new Set(['ValidationException', 'InvalidArgumentException']);
 
 /** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
@@ -358,8 +381,8 @@ export class Engine {
   private readonly scalings = new WeakMap<StreamState, number[]>();
   private readonly subscriptionLifetimeMs: number;
   private readonly subscriptionHeartbeatMs: number;
-  /** Active SubscribeToShard subscriptions by consumer ARN and shard id, each with its ender. */
-  private readonly subscriptions = new Map<string, AbortController>();
+  /** SubscribeToShard subscriptions by `<consumer ARN>\n<shard id>`: when each began, and its end. */
+  private readonly subscriptions = new Map<string, { startedMs: number; controller: AbortController }>();
 
   private constructor(
     readonly dataDir: string,
@@ -476,7 +499,7 @@ export class Engine {
 
   private async shutDown(): Promise<void> {
     this.closed = true;
-    for (const controller of this.subscriptions.values()) controller.abort();
+    for (const { controller } of this.subscriptions.values()) controller.abort();
     clearInterval(this.retentionTimer);
     for (const timer of this.timers) clearTimeout(timer);
     for (let worker = 0; worker < this.pool.size; worker++) {
@@ -751,6 +774,7 @@ export class Engine {
     }
     stream.record.status = 'DELETING';
     for (const consumer of stream.record.consumers ?? []) consumer.status = 'DELETING';
+    this.endSubscriptions(`${stream.arn}/consumer/`);
     this.persist();
     const remove = async () => {
       const keysByWorker = new Map<number, string[]>();
@@ -1492,7 +1516,12 @@ export class Engine {
   // ---- enhanced fan-out: consumers ------------------------------------------------------------------
 
   private consumerArn(stream: StreamState, consumer: ConsumerRecord): string {
-    return `${stream.arn}/consumer/${consumer.name}:${Math.floor(consumer.createdMs / 1000)}`;
+    return `${stream.arn}/consumer/${consumer.name}:${consumer.arnSecond ?? Math.floor(consumer.createdMs / 1000)}`;
+  }
+
+  /** Ends every SubscribeToShard subscription whose key starts with `prefix`. */
+  private endSubscriptions(prefix: string): void {
+    for (const [key, entry] of this.subscriptions) if (key.startsWith(prefix)) entry.controller.abort();
   }
 
   private consumerNotFound(what: string, streamName: string): KinesisError {
@@ -1513,7 +1542,9 @@ export class Engine {
     const stream = this.streams.get(streamName);
     if (!stream) throw this.consumerNotFound(arn, streamName);
     const consumer = stream.record.consumers?.find(
-      (candidate) => candidate.name === parts[2] && Math.floor(candidate.createdMs / 1000) === Number(parts[3]),
+      (candidate) =>
+        candidate.name === parts[2] &&
+        (candidate.arnSecond ?? Math.floor(candidate.createdMs / 1000)) === Number(parts[3]),
     );
     if (!consumer) throw this.consumerNotFound(arn, streamName);
     return { stream, consumer, arn: this.consumerArn(stream, consumer) };
@@ -1579,9 +1610,18 @@ export class Engine {
     if (Object.keys(tags).length > TAGS_PER_CONSUMER_MAX) {
       throw fail.invalid(`A consumer cannot have more than ${TAGS_PER_CONSUMER_MAX} tags.`);
     }
+    const createdMs = this.clock();
+    // A re-registered name gets an ARN second of its own, never its predecessor's.
+    const seconds = (stream.record.consumerArnSeconds ??= {});
+    const arnSecond = Math.max(Math.floor(createdMs / 1000), (seconds[name] ?? -1) + 1);
+    seconds[name] = arnSecond;
+    const seq = stream.record.nextConsumerSeq ?? consumers.length;
+    stream.record.nextConsumerSeq = seq + 1;
     const consumer: ConsumerRecord = {
       name,
-      createdMs: this.clock(),
+      createdMs,
+      arnSecond,
+      seq,
       status: this.transitionMs === 0 ? 'ACTIVE' : 'CREATING',
       tags: { ...tags },
     };
@@ -1604,6 +1644,8 @@ export class Engine {
     const { stream, consumer } = this.consumerOf(input);
     if (consumer.status === 'DELETING') return {};
     consumer.status = 'DELETING';
+    // Its subscriptions end now, not at their next wake-up.
+    this.endSubscriptions(`${this.consumerArn(stream, consumer)}\n`);
     const remove = () => {
       const consumers = stream.record.consumers;
       if (!consumers?.includes(consumer)) return;
@@ -1646,14 +1688,15 @@ export class Engine {
     const consumers = stream.record.consumers ?? [];
     let start = 0;
     if (input.NextToken !== undefined) {
-      const token = this.decodeToken<{ s?: string; c?: number; a?: string; m?: number }>(input.NextToken, 'consumers');
+      const token = this.decodeToken<{ s?: string; c?: number; q?: number }>(input.NextToken, 'consumers');
       if (token.s !== stream.name || token.c !== stream.record.createdMs) {
         throw fail.invalid(`NextToken was issued for another stream than ${stream.name}.`);
       }
-      // After the consumer the last page ended with, by name and creation time; if it has been
-      // deregistered since, after the last consumer registered no later than it.
-      const at = consumers.findIndex((consumer) => consumer.name === token.a && consumer.createdMs === token.m);
-      start = at >= 0 ? at + 1 : consumers.filter((consumer) => consumer.createdMs <= (token.m ?? 0)).length;
+      // After the consumer the last page ended with, by registration number (consumers are kept
+      // in registration order), whether or not it has been deregistered since.
+      const after = token.q ?? -1;
+      start = consumers.findIndex((consumer, i) => (consumer.seq ?? i) > after);
+      if (start < 0) start = consumers.length;
     }
     const limit = Math.min(input.MaxResults ?? LIST_STREAM_CONSUMERS_RETURNED_MAX, LIST_STREAM_CONSUMERS_RETURNED_MAX);
     const page = consumers.slice(start, start + limit);
@@ -1667,8 +1710,7 @@ export class Engine {
       output.NextToken = this.encodeToken('consumers', {
         s: stream.name,
         c: stream.record.createdMs,
-        a: last.name,
-        m: last.createdMs,
+        q: last.seq ?? start + page.length - 1,
       });
     }
     return output;
@@ -2262,19 +2304,29 @@ export class Engine {
     });
     dryRun(input);
     const key = `${ref.arn}\n${shard.shardId}`;
-    if (this.subscriptions.has(key)) {
+    const current = this.subscriptions.get(key);
+    const startedMs = performance.now();
+    if (current && startedMs - current.startedMs < SUBSCRIPTION_TAKEOVER_MS) {
       throw fail.inUse(
-        `Consumer ${ref.arn} already has a subscription to shard ${shard.shardId}: one subscription per ` +
-          'consumer and shard at a time.',
+        `Consumer ${ref.arn} already has a subscription to shard ${shard.shardId} that began less than ` +
+          `${SUBSCRIPTION_TAKEOVER_MS / 1000} s ago: one subscription per consumer and shard at a time.`,
       );
     }
-    const controller = new AbortController();
-    this.subscriptions.set(key, controller);
+    // An older one is taken over: it ends, and this one holds the shard.
+    current?.controller.abort();
+    const entry = { startedMs, controller: new AbortController() };
+    this.subscriptions.set(key, entry);
     const release = () => {
-      controller.abort();
-      if (this.subscriptions.get(key) === controller) this.subscriptions.delete(key);
+      clearTimeout(lifetime);
+      entry.controller.abort();
+      if (this.subscriptions.get(key) === entry) this.subscriptions.delete(key);
     };
-    return { events: this.subscriptionEvents(ref, stream, shard, ordinal, controller.signal, release), close: release };
+    // The lifetime ends it even while its client reads nothing (the events wait on the client).
+    const lifetime = setTimeout(release, this.subscriptionLifetimeMs);
+    lifetime.unref();
+    entry.controller.signal.addEventListener('abort', release, { once: true });
+    const signal = entry.controller.signal;
+    return { events: this.subscriptionEvents(ref, stream, shard, ordinal, signal, release), close: release, signal };
   }
 
   private async *subscriptionEvents(
@@ -2285,7 +2337,6 @@ export class Engine {
     signal: AbortSignal,
     release: () => void,
   ): AsyncGenerator<K.SubscribeToShardEvent> {
-    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     const deadline = performance.now() + this.subscriptionLifetimeMs;
     let ordinal = start;
     let lastSentAt = -Infinity;
@@ -2297,13 +2348,13 @@ export class Engine {
         if (prior && prior.baseOrdinal <= start - 1) lastArrivalMs = prior.arrivalMs;
       }
       for (;;) {
-        if (this.closed || signal.aborted) return;
-        const now = performance.now();
-        if (now >= deadline) return;
+        if (this.closed) return;
         // Deregistered (or its stream deleted) meanwhile: the stream says so and ends.
         if (!stream.record.consumers?.includes(ref.consumer) || ref.consumer.status !== 'ACTIVE') {
           throw this.consumerNotFound(ref.arn, stream.name);
         }
+        const now = performance.now();
+        if (signal.aborted || now >= deadline) return;
         const read = this.readBatches(stream.name, shard.shardId, ordinal, SUBSCRIPTION_EVENT_BYTES_MAX);
         ordinal = Math.max(ordinal, read.from);
         const records: K.KinesisRecord[] = [];
@@ -2341,7 +2392,7 @@ export class Engine {
           continue;
         }
         const wait = Math.min(this.subscriptionHeartbeatMs - (now - lastSentAt), deadline - now);
-        await Promise.race([this.waitForRecords(stream.name, shard.shardId, ordinal, wait), aborted]);
+        await untilAborted(this.waitForRecords(stream.name, shard.shardId, ordinal, wait), signal);
       }
     } finally {
       release();

@@ -168,6 +168,8 @@ export interface ApiResponse {
    */
   events?: AsyncGenerator<Buffer>;
   cancel?: () => void;
+  /** Aborted when the subscription ends whatever the client does (ShardSubscription.signal). */
+  stopped?: AbortSignal;
 }
 
 // ---- metrics -------------------------------------------------------------------------------
@@ -373,6 +375,7 @@ export class KinesisApi {
       requestId,
       events: this.eventMessages(subscription),
       cancel: () => subscription.close(),
+      stopped: subscription.signal,
     };
   }
 

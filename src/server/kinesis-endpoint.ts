@@ -87,6 +87,15 @@ function classify(bytes: Buffer): 'h1' | 'h2' | 'more' {
 }
 
 /**
+ * A response that can take no more writes: ended, or destroyed (on HTTP/2 the stream is, as
+ * Http2ServerResponse has no `destroyed` of its own).
+ */
+function gone(response: Response): boolean {
+  const stream = (response as { stream?: { destroyed?: boolean } }).stream;
+  return response.writableEnded || response.destroyed === true || stream?.destroyed === true;
+}
+
+/**
  * Answers a request node:http could not parse (garbage, a body cut short by a half-close, a
  * header block over the limit) like every other response (JSON error, request id), then closes.
  */
@@ -377,8 +386,10 @@ export class KinesisEndpoint {
       // Ends a wait for records; the generator's own cleanup runs on return.
       void events.return(undefined);
     };
-    if (response.writableEnded || response.destroyed) {
+    if (gone(response) || this.closing) {
+      // Shutdown began while the call was answered: end after what is written (nothing).
       cancel();
+      if (!gone(response)) response.destroy();
       return;
     }
     this.subscriptions.add(cancel);
@@ -390,18 +401,28 @@ export class KinesisEndpoint {
     if (request.httpVersionMajor === 1 && this.closing) headers.connection = 'close';
     try {
       (response as http.ServerResponse).writeHead(answer.status, headers);
+      const stopped = answer.stopped;
       for await (const message of events) {
-        if (response.destroyed || response.writableEnded) break;
+        if (gone(response)) break;
         if (!(response as http.ServerResponse).write(message)) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
               response.removeListener('drain', done);
               response.removeListener('close', done);
+              stopped?.removeEventListener('abort', done);
               resolve();
             };
             response.once('drain', done);
             response.once('close', done);
+            // A client that reads nothing cannot hold the subscription past its end (lifetime,
+            // take-over, deregistration, shutdown): the connection's stream is dropped then.
+            stopped?.addEventListener('abort', done, { once: true });
+            if (stopped?.aborted) done();
           });
+          if (stopped?.aborted && !gone(response)) {
+            response.destroy();
+            break;
+          }
         }
       }
     } catch {
@@ -410,7 +431,7 @@ export class KinesisEndpoint {
       this.subscriptions.delete(cancel);
       response.removeListener('close', cancel);
       answer.cancel?.();
-      if (!response.writableEnded && !response.destroyed) response.end();
+      if (!gone(response)) response.end();
     }
   }
 

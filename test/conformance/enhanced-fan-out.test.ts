@@ -38,6 +38,8 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { Engine } from '../../src/engine/engine.js';
+import { SUBSCRIPTION_TAKEOVER_MS } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 
 const ACCOUNT = '000000000000';
@@ -662,6 +664,34 @@ describe('SubscribeToShard', () => {
     expect(samples[1]).toBeLessThan(total / 2);
   });
 
+  it('frees the shard at the lifetime even while its client reads nothing', async () => {
+    await createActive(client, 'sub-stalled', 1);
+    const consumer = await registerActive(client, 'sub-stalled', 'reader');
+    const record = new Uint8Array(10_000).fill(9);
+    for (let call = 0; call < 6; call++) await put('sub-stalled', Array.from({ length: 500 }, () => record));
+    // A second client and connection, so the stalled one's flow control is its own.
+    const second = clientOf(server);
+    let next: { name?: string; events?: number } | undefined;
+    try {
+      await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, async (_event, index) => {
+        if (index !== 0) return;
+        // The client stops reading, with 30 MB waiting: the server is held at the connection's
+        // window. Past the lifetime (and well short of the take-over delay), the shard is free.
+        await sleep(LIFETIME_MS + 700);
+        try {
+          const { events } = await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, undefined, second);
+          next = { events: events.length };
+        } catch (error) {
+          next = { name: (error as Error).name };
+        }
+      }).catch(() => undefined); // The stalled stream was cut: how it ends for its client varies.
+    } finally {
+      second.destroy();
+    }
+    expect(next).toEqual({ events: expect.any(Number) });
+    expect(next!.events).toBeGreaterThan(0);
+  });
+
   it('refuses a second subscription for the same consumer and shard while one is active', async () => {
     await createActive(client, 'sub-busy', 2);
     const consumer = await registerActive(client, 'sub-busy', 'reader');
@@ -684,8 +714,8 @@ describe('SubscribeToShard', () => {
     });
     expect(refusal!.name).toBe('ResourceInUseException');
     expect(refusal!.message).toBe(
-      `Consumer ${consumer.ConsumerARN} already has a subscription to shard shardId-000000000000: ` +
-        'one subscription per consumer and shard at a time.',
+      `Consumer ${consumer.ConsumerARN} already has a subscription to shard shardId-000000000000 that began ` +
+        'less than 5 s ago: one subscription per consumer and shard at a time.',
     );
     expect(ms).toBeGreaterThanOrEqual(LIFETIME_MS - 50);
     // Once it has ended, the shard can be subscribed to again.
@@ -799,5 +829,83 @@ describe('SubscribeToShard', () => {
     expect(events.length).toBeGreaterThanOrEqual(1);
     expect(error?.name).toBe('ResourceNotFoundException');
     expect(error?.message).toBe(`Consumer ${consumer.ConsumerARN} under stream sub-gone under account ${ACCOUNT} not found.`);
+  });
+});
+
+describe('SubscribeToShard take-over', () => {
+  it('lets a call made 5 s after the subscription began take it over, ending the old one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runnel-efo-takeover-'));
+    const engine = await Engine.open({ dataDir: dir, workers: 1, subscriptionLifetimeMs: 60_000 });
+    try {
+      await engine.createStream({ StreamName: 'held', ShardCount: 1 });
+      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'held' })).StreamDescriptionSummary;
+      const { Consumer } = await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' });
+      const input = { ConsumerARN: Consumer.ConsumerARN, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' as const } };
+      const first = await engine.subscribeToShard(input);
+      // Its client went quiet without closing (a dead host): nobody reads its events.
+      await expect(engine.subscribeToShard(input)).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      await new Promise((resolve) => setTimeout(resolve, SUBSCRIPTION_TAKEOVER_MS + 100));
+      const second = await engine.subscribeToShard(input);
+      expect(first.signal.aborted).toBe(true);
+      expect(second.signal.aborted).toBe(false);
+      // The old one's events end; the new one's flow.
+      expect((await first.events.next()).done).toBe(true);
+      await engine.putRecord({ StreamName: 'held', PartitionKey: 'k', Data: Buffer.from('x') });
+      const event = await second.events.next();
+      expect(event.done).toBe(false);
+      second.close();
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stream consumers: identity and paging', () => {
+  it('gives a consumer registered again under the same name, in the same second, an ARN of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runnel-efo-arn-'));
+    const now = Date.parse('2026-01-01T00:00:00.100Z');
+    const engine = await Engine.open({ dataDir: dir, workers: 1, clock: () => now });
+    try {
+      await engine.createStream({ StreamName: 'named', ShardCount: 1 });
+      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'named' })).StreamDescriptionSummary;
+      const first = (await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' })).Consumer;
+      const input = { ConsumerARN: first.ConsumerARN, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' as const } };
+      const subscription = await engine.subscribeToShard(input);
+      await engine.deregisterStreamConsumer({ ConsumerARN: first.ConsumerARN });
+      // Deregistering ends its subscriptions at once.
+      expect(subscription.signal.aborted).toBe(true);
+      const again = (await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' })).Consumer;
+      expect(again.ConsumerARN).not.toBe(first.ConsumerARN);
+      await expect(engine.describeStreamConsumer({ ConsumerARN: first.ConsumerARN })).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+      const fresh = await engine.subscribeToShard({ ...input, ConsumerARN: again.ConsumerARN });
+      fresh.close();
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('pages past a consumer deregistered between pages, with every consumer registered in one millisecond', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runnel-efo-pages-'));
+    const engine = await Engine.open({ dataDir: dir, workers: 1, clock: () => Date.parse('2026-01-01T00:00:00Z') });
+    try {
+      await engine.createStream({ StreamName: 'paged', ShardCount: 1 });
+      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'paged' })).StreamDescriptionSummary;
+      const arns: string[] = [];
+      for (const name of ['a', 'b', 'c', 'd']) {
+        arns.push((await engine.registerStreamConsumer({ StreamARN, ConsumerName: name })).Consumer.ConsumerARN);
+      }
+      const first = await engine.listStreamConsumers({ StreamARN, MaxResults: 2 });
+      expect(first.Consumers!.map((consumer) => consumer.ConsumerName)).toEqual(['a', 'b']);
+      await engine.deregisterStreamConsumer({ ConsumerARN: arns[1]! });
+      const second = await engine.listStreamConsumers({ StreamARN, NextToken: first.NextToken! });
+      expect(second.Consumers!.map((consumer) => consumer.ConsumerName)).toEqual(['c', 'd']);
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
