@@ -55,7 +55,7 @@ import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iter
 import type * as K from '../kinesis/shapes.js';
 import { SHARD_LEVEL_METRICS } from '../kinesis/shapes.js';
 import { checkTags, requireStreamTarget, requireTimestamp, validateInput } from '../kinesis/validation.js';
-import type { ReadResult } from '../storage/segment-reader.js';
+import type { RawBatch, ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { OpenReply, RetentionReply, RoutedBatchCheck, SealReply } from '../storage/worker-protocol.js';
 import { Batcher, type Committed } from './batcher.js';
@@ -238,6 +238,27 @@ function refuseAsPutRecords(streamName: string, records: unknown): never {
 }
 
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
+/**
+ * The records of a stored batch from ordinal `from` on, in the GetRecords shape, added to `into`.
+ * Their data are views of the batch's bytes, which belong to the read that returned it.
+ */
+function batchRecords(shard: ShardState, batch: RawBatch, from: number, into: K.KinesisRecord[] = []): K.KinesisRecord[] {
+  const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+  const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+  for (let i = 0; i < batch.recordCount; i++) {
+    nextRecord(bytes, cursor, bytes.length);
+    const ordinal = batch.baseOrdinal + i;
+    if (ordinal < from) continue;
+    into.push({
+      SequenceNumber: shard.sequenceNumber(ordinal, batch.arrivalMs),
+      ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
+      Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
+      PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
+    });
+  }
+  return into;
+}
+
 /**
  * Settles with `wait`, or as soon as `signal` aborts, leaving no listener behind: a subscription
  * waits once per commit for minutes, and a listener kept per wait grew its memory by each one.
@@ -2222,6 +2243,7 @@ export class Engine {
   ): AsyncGenerator<K.KinesisRecord> {
     const { ordinal: start } = await this.shardPosition(input);
     const streamName = input.StreamName ?? this.target(input).name;
+    const shard = this.shardOf(this.target({ StreamName: streamName }), input.ShardId);
     const batchBytes = options.batchBytes ?? SUBSCRIBE_READ_BYTES;
     let ordinal = start;
     while (!this.closed && !options.signal?.aborted) {
@@ -2233,22 +2255,11 @@ export class Engine {
         continue;
       }
       for (const batch of batches) {
-        // The read's own buffer: the records handed out are views of it.
-        const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-        const cursor = newRecordCursor(BATCH_HEADER_BYTES);
-        for (let i = 0; i < batch.recordCount; i++) {
-          nextRecord(bytes, cursor, bytes.length);
-          const recordOrdinal = batch.baseOrdinal + i;
-          if (recordOrdinal < ordinal) continue;
-          ordinal = recordOrdinal + 1;
-          yield {
-            SequenceNumber: this.sequenceNumberOf(streamName, input.ShardId, recordOrdinal, batch.arrivalMs),
-            ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
-            Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
-            PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
-          };
+        for (const record of batchRecords(shard, batch, ordinal)) {
+          yield record;
           if (this.closed || options.signal?.aborted) return;
         }
+        ordinal = Math.max(ordinal, batch.baseOrdinal + batch.recordCount);
       }
     }
   }
@@ -2359,21 +2370,10 @@ export class Engine {
         ordinal = Math.max(ordinal, read.from);
         const records: K.KinesisRecord[] = [];
         for (const batch of read.batches) {
-          const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-          const cursor = newRecordCursor(BATCH_HEADER_BYTES);
-          for (let i = 0; i < batch.recordCount; i++) {
-            nextRecord(bytes, cursor, bytes.length);
-            const recordOrdinal = batch.baseOrdinal + i;
-            if (recordOrdinal < ordinal) continue;
-            ordinal = recordOrdinal + 1;
-            lastArrivalMs = batch.arrivalMs;
-            records.push({
-              SequenceNumber: shard.sequenceNumber(recordOrdinal, batch.arrivalMs),
-              ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
-              Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
-              PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
-            });
-          }
+          const before = records.length;
+          batchRecords(shard, batch, ordinal, records);
+          if (records.length > before) lastArrivalMs = batch.arrivalMs;
+          ordinal = Math.max(ordinal, batch.baseOrdinal + batch.recordCount);
         }
         const atEnd = read.end !== undefined && ordinal >= read.end;
         if (records.length > 0 || atEnd || now - lastSentAt >= this.subscriptionHeartbeatMs) {

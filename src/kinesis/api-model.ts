@@ -6,6 +6,7 @@
  */
 
 import { EXPLICIT_HASH_KEY_PATTERN } from './hash-key.js';
+import { SHARD_LEVEL_METRICS } from './shapes.js';
 import {
   CONSUMER_ARN_CHARS_MAX,
   CONSUMER_NAME_CHARS_MAX,
@@ -275,16 +276,7 @@ const METRICS_NAME_LIST: MemberModel = {
   shape: 'MetricsNameList',
   minLength: NON_EMPTY,
   maxLength: SHARD_LEVEL_METRICS_MAX,
-  member: enumeration('MetricsName', [
-    'IncomingBytes',
-    'IncomingRecords',
-    'OutgoingBytes',
-    'OutgoingRecords',
-    'WriteProvisionedThroughputExceeded',
-    'ReadProvisionedThroughputExceeded',
-    'IteratorAgeMilliseconds',
-    'ALL',
-  ]),
+  member: enumeration('MetricsName', [...SHARD_LEVEL_METRICS, 'ALL']),
 };
 const STREAM_MODE_DETAILS: MemberModel = {
   type: 'structure',

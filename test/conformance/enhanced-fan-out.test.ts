@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  CreateStreamCommand,
   DeleteStreamCommand,
   DeregisterStreamConsumerCommand,
   DescribeStreamConsumerCommand,
@@ -41,41 +40,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { SUBSCRIPTION_TAKEOVER_MS } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { ACCOUNT, REGION, createActive, failure, sdkClient, sleep, streamArn } from '../helpers/sdk.js';
 
-const ACCOUNT = '000000000000';
-const REGION = 'us-east-1';
+const clientOf = (server: RunningServer) => sdkClient(server.kinesisUrl);
+
 const TRANSITION_MS = 200;
 const CONSUMERS_PER_STREAM_MAX = 20;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const streamArn = (name: string) => `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/${name}`;
-
-/** Catches the SDK error a command throws, so tests can check name and message. */
-async function failure(promise: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as never;
-  }
-  throw new Error('expected the command to fail');
-}
-
-function clientOf(server: RunningServer): KinesisClient {
-  return new KinesisClient({
-    endpoint: server.kinesisUrl,
-    region: REGION,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-}
-
-async function createActive(client: KinesisClient, name: string, shardCount: number): Promise<void> {
-  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }));
-  for (;;) {
-    const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-    if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') return;
-    await sleep(25);
-  }
-}
 
 async function waitForConsumer(client: KinesisClient, arn: string, status: string): Promise<void> {
   for (;;) {

@@ -11,7 +11,6 @@
  * Errors are checked by Kinesis error name and full message.
  */
 
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +43,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { ACCOUNT, failure, md5HashKey, sleep } from '../helpers/sdk.js';
 
-const ACCOUNT = '000000000000';
 const TRANSITION_MS = 200;
 const ITERATOR_TTL_MS = 300_000;
 const TWO_POW_128 = 1n << 128n;
@@ -54,25 +53,6 @@ const JAVA_DATE = '\\w{3} \\w{3} \\d{2} \\d{2}:\\d{2}:\\d{2} UTC \\d{4}';
 
 type Transport = 'http2' | 'http1' | 'uws-http1';
 const TRANSPORTS: Transport[] = ['http2', 'http1', 'uws-http1'];
-
-/** Catches the SDK error a command throws, so tests can check name, message and metadata. */
-async function failure(promise: Promise<unknown>): Promise<{
-  name: string;
-  message: string;
-  $fault: string;
-  $metadata: { httpStatusCode?: number; attempts?: number; requestId?: string };
-}> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as never;
-  }
-  throw new Error('expected the command to fail');
-}
-
-function md5HashKey(partitionKey: string): bigint {
-  return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
-}
 
 function shardFor(shards: Shard[], hashKey: bigint): string {
   const shard = shards.find(
@@ -83,7 +63,6 @@ function shardFor(shards: Shard[], hashKey: bigint): string {
   return shard!.ShardId!;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
   let server: RunningServer;

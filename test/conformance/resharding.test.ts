@@ -15,7 +15,7 @@
  * threads. The main one has `streamTransitionMs: 0`: a reshard is complete when its call returns.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,46 +40,28 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import {
+  ACCOUNT,
+  createActive,
+  failure,
+  listShards,
+  md5HashKey,
+  sdkClient,
+  statusOf,
+  streamArn as arnOf,
+  waitActive,
+} from '../helpers/sdk.js';
 
-const ACCOUNT = '000000000000';
-const REGION = 'us-east-1';
 /** How long UPDATING (and CREATING) last on the transition server. */
 const TRANSITION_MS = 1500;
 const TWO_POW_128 = 1n << 128n;
 const HASH_KEY_MAX = TWO_POW_128 - 1n;
 /** Shard ids of a stream by index. */
 const sid = (index: number) => `shardId-${String(index).padStart(12, '0')}`;
-const arnOf = (name: string) => `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/${name}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by every server
 // ---------------------------------------------------------------------------------------------
-
-/** Catches the SDK error a command throws, so tests can check its name and message. */
-async function failure(promise: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as never;
-  }
-  throw new Error('expected the command to fail');
-}
-
-function newClient(endpoint: string): KinesisClient {
-  return new KinesisClient({
-    endpoint,
-    region: REGION,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    // LimitExceededException is a throttling error the SDK would retry: one attempt shows each
-    // answer as it is.
-    maxAttempts: 1,
-  });
-}
-
-function md5HashKey(partitionKey: string): bigint {
-  return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
-}
 
 /** What CreateStream gives N shards (reference §3.3): step = floor(2^128 / N). */
 function uniformRanges(count: number): { StartingHashKey: string; EndingHashKey: string }[] {
@@ -105,44 +87,6 @@ function ownerOf(openShards: Shard[], hashKey: bigint): string {
   const owners = openShards.filter((shard) => startOf(shard) <= hashKey && hashKey <= endOf(shard));
   expect(owners).toHaveLength(1);
   return owners[0]!.ShardId!;
-}
-
-/** Creates a stream and polls (every 25 ms) until it is ACTIVE. */
-async function createActive(client: KinesisClient, name: string, shardCount: number): Promise<void> {
-  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }));
-  await waitActive(client, name);
-}
-
-async function statusOf(client: KinesisClient, name: string): Promise<string | undefined> {
-  const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-  return summary.StreamDescriptionSummary!.StreamStatus;
-}
-
-/** Polls until the stream is ACTIVE; fails after 30 s. */
-async function waitActive(client: KinesisClient, name: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while ((await statusOf(client, name)) !== 'ACTIVE') {
-    if (Date.now() > deadline) throw new Error(`stream ${name} did not become ACTIVE in 30 s`);
-    await sleep(25);
-  }
-}
-
-/** Every shard ListShards lists (no filter, or the given one), following NextToken. */
-async function listShards(
-  client: KinesisClient,
-  name: string,
-  filter?: 'AT_LATEST',
-): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let page = await client.send(
-    new ListShardsCommand({ StreamName: name, ...(filter ? { ShardFilter: { Type: filter } } : {}) }),
-  );
-  for (let pages = 0; ; pages++) {
-    shards.push(...page.Shards!);
-    if (page.NextToken === undefined) return shards;
-    if (pages > 100) throw new Error('ListShards did not stop paging');
-    page = await client.send(new ListShardsCommand({ NextToken: page.NextToken }));
-  }
 }
 
 /** Every shard DescribeStream lists, following HasMoreShards. */
@@ -460,7 +404,7 @@ describe('resharding (streamTransitionMs 0)', () => {
       workers: 2,
       engineOptions: { streamTransitionMs: 0 },
     });
-    client = newClient(server.kinesisUrl);
+    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
   });
 
   afterAll(async () => {
@@ -1101,7 +1045,7 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
       workers: 1,
       engineOptions: { streamTransitionMs: TRANSITION_MS },
     });
-    client = newClient(server.kinesisUrl);
+    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
   });
 
   afterAll(async () => {
@@ -1234,7 +1178,7 @@ describe('resharding persists across a restart', () => {
 
   async function start(): Promise<KinesisClient> {
     server = await startServer({ port: 0, wsPort: null, dataDir, workers: 2, engineOptions: { streamTransitionMs: 0 } });
-    client = newClient(server.kinesisUrl);
+    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
     return client;
   }
 

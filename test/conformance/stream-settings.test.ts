@@ -29,7 +29,6 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
-  ListShardsCommand,
   ListStreamsCommand,
   ListTagsForResourceCommand,
   ListTagsForStreamCommand,
@@ -50,64 +49,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ON_DEMAND_STREAM_COUNT_LIMIT } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { ACCOUNT, REGION, createActive, failure, listShards, sdkClient, streamArn as arnOf, waitActive } from '../helpers/sdk.js';
 
-const ACCOUNT = '000000000000';
-const REGION = 'us-east-1';
+/** LimitExceededException is retried by the SDK as throttling: one attempt shows each answer. */
+const sdkClientOnce = (endpoint: string) => sdkClient(endpoint, { maxAttempts: 1 });
+
 /** How long UPDATING (and CREATING, DELETING) last on the main server. */
 const TRANSITION_MS = 300;
-const arnOf = (name: string) => `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/${name}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Catches the SDK error a command throws, so tests can check its name and message. */
-async function failure(promise: Promise<unknown>): Promise<{
-  name: string;
-  message: string;
-  $metadata: { httpStatusCode?: number };
-}> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as never;
-  }
-  throw new Error('expected the command to fail');
-}
-
-function newClient(endpoint: string): KinesisClient {
-  return new KinesisClient({
-    endpoint,
-    region: REGION,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    // LimitExceededException is a throttling error the SDK would retry: one attempt shows each
-    // answer as it is.
-    maxAttempts: 1,
-  });
-}
 
 async function summary(client: KinesisClient, name: string) {
   return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
-}
-
-/** Polls (every 25 ms) until the stream is ACTIVE. */
-async function waitActive(client: KinesisClient, name: string): Promise<void> {
-  for (;;) {
-    if ((await summary(client, name)).StreamStatus === 'ACTIVE') return;
-    await sleep(25);
-  }
-}
-
-async function createActive(client: KinesisClient, name: string, shardCount?: number): Promise<void> {
-  await client.send(
-    new CreateStreamCommand(
-      shardCount === undefined
-        ? { StreamName: name, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }
-        : { StreamName: name, ShardCount: shardCount },
-    ),
-  );
-  await waitActive(client, name);
-}
-
-async function listShards(client: KinesisClient, name: string): Promise<Shard[]> {
-  return (await client.send(new ListShardsCommand({ StreamName: name }))).Shards!;
 }
 
 const notActive = (name: string, state: string) =>
@@ -128,7 +79,7 @@ describe('stream settings through the SDK', () => {
       workers: 2,
       engineOptions: { streamTransitionMs: TRANSITION_MS },
     });
-    client = newClient(server.kinesisUrl);
+    client = sdkClientOnce(server.kinesisUrl);
   });
 
   afterAll(async () => {
@@ -610,7 +561,7 @@ describe('UpdateStreamMode at the on-demand stream limit', () => {
       workers: 2,
       engineOptions: { segmentBytes: 64 * 1024 },
     });
-    client = newClient(server.kinesisUrl);
+    client = sdkClientOnce(server.kinesisUrl);
   });
 
   afterAll(async () => {
@@ -660,7 +611,7 @@ describe('stream settings across a restart', () => {
   /** Runs `body` against a server on dataDir, then closes it. */
   async function withServer(streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) {
     const server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1, engineOptions: { streamTransitionMs } });
-    const client = newClient(server.kinesisUrl);
+    const client = sdkClientOnce(server.kinesisUrl);
     try {
       await body(client);
     } finally {
