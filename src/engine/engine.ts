@@ -1379,6 +1379,8 @@ export class Engine {
               const { endOrdinal, lastArrivalMs } = reply.shards[i]!;
               shard.record.closed = { endOrdinal, closedMs: Math.max(switchedMs, lastArrivalMs) };
               shard.closing = false;
+              // A worker that opens it again (after a restart of the thread) keeps it sealed.
+              shard.descriptor.sealed = true;
               // Readers waiting for the shard's next record learn that none will come.
               shard.index.wakeWaiters();
             });

@@ -69,7 +69,7 @@ export class ShardState {
     // The key names this incarnation of the stream: a stream deleted and created again under
     // the same name gets new keys, so a late append for the old one cannot touch the new files.
     const key = `${streamName}@${streamCreatedMs}/${record.shardId}`;
-    this.descriptor = { key, dir, segmentBytes, index: buffer, fsync };
+    this.descriptor = { key, dir, segmentBytes, index: buffer, fsync, sealed: record.closed !== undefined };
     this.sequences = new SequenceFormatter(Math.floor(record.createdMs / 1000), record.index);
   }
 

@@ -89,6 +89,16 @@ export class SegmentWriter {
     this.syncedBytes = this.writtenBytes;
   }
 
+  /**
+   * Ends the segment for good (its shard is closed): cuts the preallocated tail, so the file is
+   * exactly its batches, and releases the file. Readers never read past the written bytes.
+   */
+  seal(): void {
+    if (this.fd < 0) return;
+    if (this.writtenBytes < this.sizeBytes) ftruncateSync(this.fd, this.writtenBytes);
+    this.close();
+  }
+
   /** Releases the file; the segment's bytes stay in the page cache for its readers. */
   close(): void {
     if (this.fd < 0) return;

@@ -55,20 +55,30 @@ export class ShardHost {
     let log = this.logs.get(shard.key);
     if (!log) {
       if (this.retired.has(shard.key)) throw new Error(`shard ${shard.key} is closed`);
-      log = ShardLog.open({
-        dir: shard.dir,
-        segmentBytes: shard.segmentBytes,
-        index: new ShardIndex(shard.index),
-        fsync: shard.fsync,
-      }).log;
-      this.logs.set(shard.key, log);
+      log = this.openLog(shard).log;
     }
     return log;
   }
 
+  /** Opens (recovers) a shard's log; a shard closed by a reshard is sealed at once. */
+  private openLog(shard: ShardDescriptor): ReturnType<typeof ShardLog.open> {
+    const opened = ShardLog.open({
+      dir: shard.dir,
+      segmentBytes: shard.segmentBytes,
+      index: new ShardIndex(shard.index),
+      fsync: shard.fsync,
+    });
+    this.logs.set(shard.key, opened.log);
+    if (shard.sealed) {
+      opened.log.seal();
+      this.sealed.add(shard.key);
+    }
+    return opened;
+  }
+
   private seal(shard: ShardDescriptor): SealReply['shards'][number] {
     const log = this.log(shard);
-    log.sync();
+    log.seal();
     this.sealed.add(shard.key);
     return { endOrdinal: log.watermark, lastArrivalMs: log.lastArrival };
   }
@@ -81,13 +91,7 @@ export class ShardHost {
         reply.shards.push({ key: shard.key, nextOrdinal: existing.watermark, cutBytes: 0 });
         continue;
       }
-      const { log, report } = ShardLog.open({
-        dir: shard.dir,
-        segmentBytes: shard.segmentBytes,
-        index: new ShardIndex(shard.index),
-        fsync: shard.fsync,
-      });
-      this.logs.set(shard.key, log);
+      const { report } = this.openLog(shard);
       reply.shards.push({ key: shard.key, nextOrdinal: report.nextOrdinal, cutBytes: report.cutBytes });
     }
     return reply;

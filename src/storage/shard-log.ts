@@ -86,6 +86,8 @@ export class ShardLog {
   private nextOrdinal = 0;
   private lastArrivalMs = 0;
   private lastEntryOffset = 0;
+  /** Closed by a reshard: no append, no new segment, and no file held open. */
+  private sealed = false;
   private readonly index: ShardIndex;
 
   private constructor(private readonly options: ShardLogOptions) {
@@ -109,8 +111,22 @@ export class ShardLog {
     return this.nextOrdinal;
   }
 
+  /**
+   * Closes the log to appends for good (its shard was closed by a reshard): syncs it, cuts the
+   * active segment's preallocated tail and releases its file. A closed shard stays readable
+   * until retention expires it, and a stream that reshards often keeps many: each then costs a
+   * directory and its files, not a descriptor and a preallocated segment.
+   */
+  seal(): void {
+    if (this.sealed) return;
+    this.sync();
+    this.active.seal();
+    this.sealed = true;
+  }
+
   /** Appends one encoded batch; the caller has checked its header. */
   append(batch: Uint8Array, nowMs: number): AppendResult {
+    if (this.sealed) throw new Error('append: the log is sealed (its shard is closed)');
     const view = viewOf(batch);
     const recordCount = view.getUint32(RECORD_COUNT_OFFSET, true);
     if (view.getUint32(MAGIC_OFFSET, true) !== BATCH_MAGIC) throw new Error('append: bad magic');
@@ -155,7 +171,8 @@ export class ShardLog {
    */
   enforceRetention(cutoffMs: number): number {
     const newest = this.segments[this.segments.length - 1]!;
-    if (newest.lastArrivalMs > 0 && newest.lastArrivalMs < cutoffMs) this.roll(0);
+    // A sealed log gets no new segment: its last one stays, its records trimmed past.
+    if (!this.sealed && newest.lastArrivalMs > 0 && newest.lastArrivalMs < cutoffMs) this.roll(0);
     let deleted = 0;
     while (this.segments.length > 1 && this.segments[0]!.lastArrivalMs < cutoffMs) {
       const expired = this.segments.shift()!;

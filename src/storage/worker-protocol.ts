@@ -13,6 +13,11 @@ export interface ShardDescriptor {
   index: SharedArrayBuffer;
   /** fdatasync before acknowledging (fsync mode). */
   fsync: boolean;
+  /**
+   * Closed by a reshard and sealed: a worker that opens it (at the engine's open, or a fresh
+   * thread replacing one that died) seals it at once, so it holds no writer.
+   */
+  sealed?: boolean;
 }
 
 export interface AppendRequest {

@@ -5,7 +5,7 @@
 // that finishes parents before children (KCL) sees every key's records in put order; a closed
 // shard ends reads (GetRecords, subscribe); the reshard survives a reopen, including one cut
 // short before its closed shards' ends were recorded; the transition and limits behave.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -312,6 +312,60 @@ describe('resharding in the engine', () => {
       expect(['shardId-000000000001', 'shardId-000000000002']).toContain(put.ShardId);
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('holds no file of a closed shard open, and cuts its segment to its records, across reopens and worker restarts', async () => {
+    const { engine, dir } = await openEngine({ segmentBytes: SEGMENT_BYTES_MIN });
+    const streamDirOf = (shardId: string) => join(dir, 'streams', 'sealed', shardId);
+    // Descriptors open for writing, and the segment files' sizes, of one shard.
+    const writers = (shardId: string) => openFilesUnder(streamDirOf(shardId)).filter(({ flags }) => (flags & 3) === 2);
+    const segmentSizes = (shardId: string) =>
+      readdirSync(streamDirOf(shardId))
+        .filter((name) => name.endsWith('.seg'))
+        .map((name) => statSync(join(streamDirOf(shardId), name)).size);
+    const records = Array.from({ length: 60 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.alloc(100, i) }));
+    let reopened: Engine | undefined;
+    try {
+      await engine.createStream({ StreamName: 'sealed', ShardCount: 2 });
+      await engine.putRecords({ StreamName: 'sealed', Records: records });
+      expect(writers('shardId-000000000000')).toHaveLength(1);
+      expect(segmentSizes('shardId-000000000000')).toEqual([SEGMENT_BYTES_MIN]);
+      // 2 → 3 closes both shards and makes intermediates (created closed, never written).
+      await engine.updateShardCount({ StreamName: 'sealed', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' });
+      const shards = await allShards(engine, 'sealed');
+      const closed = shards.filter((shard) => shard.SequenceNumberRange!.EndingSequenceNumber !== undefined);
+      const intermediates = closed.filter((shard) => !['shardId-000000000000', 'shardId-000000000001'].includes(shard.ShardId!));
+      expect(intermediates.length).toBeGreaterThan(0);
+      const expectSealed = async (on: Engine) => {
+        for (const shard of closed) {
+          expect(writers(shard.ShardId!)).toEqual([]);
+          const stored = (await readShard(on, 'sealed', shard.ShardId!)).length;
+          const sizes = segmentSizes(shard.ShardId!);
+          // One segment, exactly its batches: none for a shard never written, less than the
+          // preallocated size for one that was.
+          expect(sizes).toHaveLength(1);
+          if (stored === 0) expect(sizes).toEqual([0]);
+          else expect(sizes[0]).toBeGreaterThan(stored * 100);
+          expect(sizes[0]).toBeLessThan(SEGMENT_BYTES_MIN);
+        }
+        for (const shard of shards.filter((shard) => !closed.includes(shard))) expect(writers(shard.ShardId!)).toHaveLength(1);
+      };
+      await expectSealed(engine);
+      const before = await readByLineage(engine, 'sealed');
+      // A fresh worker thread opens closed shards again (retention) and must keep them sealed.
+      await engine.crashWorker(0);
+      await engine.crashWorker(1);
+      await engine.enforceRetention();
+      await expectSealed(engine);
+      await engine.close();
+      reopened = await Engine.open({ dataDir: dir, workers: 2, segmentBytes: SEGMENT_BYTES_MIN });
+      await expectSealed(reopened);
+      expect(await readByLineage(reopened, 'sealed')).toEqual(before);
+      await reopened.putRecords({ StreamName: 'sealed', Records: records });
+      for (const [key, values] of await readByLineage(reopened, 'sealed')) expect(values).toHaveLength(2 * before.get(key)!.length);
+    } finally {
+      await (reopened ?? engine).close();
     }
   });
 

@@ -147,6 +147,32 @@ describe('ShardLog', () => {
     expect(segmentFiles()).toEqual([segmentFileName(1500)]);
   });
 
+  it('seals: no more appends, no file held open, the last segment cut to its batches and kept through retention', () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const { log, index, reader } = openLog(temp.dir);
+    for (let i = 0; i < 100; i++) log.append(batchOf(recordsOf(5, `s${i}`, 200)), 1000 + i * 10);
+    const segmentFiles = () => readdirSync(temp.dir).filter((name) => name.endsWith('.seg'));
+    const last = segmentFiles().at(-1)!;
+    expect(statSync(join(temp.dir, last)).size).toBe(SEGMENT_BYTES);
+    log.seal();
+    log.seal();
+    expect(openFilesUnder(temp.dir)).toEqual([]);
+    expect(statSync(join(temp.dir, last)).size).toBeLessThan(SEGMENT_BYTES);
+    expect(() => log.append(batchOf(recordsOf(1, 'late', 10)), 5000)).toThrow(/sealed/);
+    expect(readAll(reader)).toHaveLength(500);
+    // Everything expired: the trim passes every record, but a sealed log rolls no new segment.
+    log.enforceRetention(10_000);
+    expect(index.trimOrdinal()).toBe(500);
+    expect(segmentFiles()).toEqual([last]);
+    log.close();
+    // Reopened, the cut segment is the whole log.
+    const reopened = openLog(temp.dir);
+    expect(reopened.report.cutBytes).toBe(0);
+    expect(reopened.report.nextOrdinal).toBe(500);
+    reopened.log.close();
+  });
+
   it('moves the trim inside a segment to the first batch that arrived at or after the cutoff', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
