@@ -83,6 +83,11 @@ export interface StreamRecord {
   nextShardIndex: number;
   shards: ShardRecord[];
   pendingReshard?: PendingReshard;
+  /**
+   * Limits mode: when UpdateShardCount last succeeded on the stream (ms, the last 24 hours'
+   * only), so the per-day bound holds across a restart.
+   */
+  shardCountUpdatesMs?: number[];
   /** The next consumer registration number (ConsumerRecord.seq). */
   nextConsumerSeq?: number;
   /** Per consumer name, the last second a consumer ARN of this stream named. */

@@ -399,7 +399,6 @@ export class Engine {
   private closing: Promise<void> | undefined;
   private readonly throttles: Map<ShardState, ShardThrottle> | undefined;
   /** Limits mode: when each stream's UpdateShardCount calls of the last 24 h were made. */
-  private readonly scalings = new WeakMap<StreamState, number[]>();
   private readonly subscriptionLifetimeMs: number;
   private readonly subscriptionHeartbeatMs: number;
   /** SubscribeToShard subscriptions by `<consumer ARN>\n<shard id>`: when each began, and its end. */
@@ -1207,7 +1206,7 @@ export class Engine {
     const intermediates = plan.created.filter((shard) => shard.intermediate).length;
     this.checkShardLimit(Math.max(0, target - current) + intermediates);
     const now = this.clock();
-    const recent = this.throttles ? (this.scalings.get(stream) ?? []).filter((ms) => ms > now - MS_PER_DAY) : [];
+    const recent = this.throttles ? (stream.record.shardCountUpdatesMs ?? []).filter((ms) => ms > now - MS_PER_DAY) : [];
     if (recent.length >= UPDATE_SHARD_COUNT_PER_DAY_MAX) {
       throw fail.limit(
         `UpdateShardCount of stream ${stream.name} under account ${this.accountId} is not allowed: a stream ` +
@@ -1215,7 +1214,10 @@ export class Engine {
       );
     }
     if (plan.created.length > 0) await this.reshard(stream, plan);
-    if (this.throttles) this.scalings.set(stream, [...recent, now]);
+    if (this.throttles) {
+      stream.record.shardCountUpdatesMs = [...recent, now];
+      this.persist();
+    }
     return { StreamName: stream.name, CurrentShardCount: current, TargetShardCount: target, StreamARN: stream.arn };
   }
 

@@ -558,7 +558,8 @@ describe('resharding in the engine', () => {
 
   it('refuses what Kinesis refuses', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
-    const { engine } = await openEngine({ clock: () => now, enforceLimits: true });
+    const { engine: first, dir } = await openEngine({ clock: () => now, enforceLimits: true });
+    let engine = first;
     try {
       await engine.createStream({ StreamName: 'rules', ShardCount: 2 });
       await engine.createStream({ StreamName: 'elastic', StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
@@ -582,6 +583,12 @@ describe('resharding in the engine', () => {
         now += 60_000;
         await engine.updateShardCount({ StreamName: 'rules', TargetShardCount: i % 2 === 0 ? 3 : 2, ScalingType: 'UNIFORM_SCALING' });
       }
+      await expect(
+        engine.updateShardCount({ StreamName: 'rules', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+      ).rejects.toMatchObject({ name: 'LimitExceededException', message: expect.stringContaining('10 times in 24 hours') });
+      // The count outlives a restart.
+      await engine.close();
+      engine = await Engine.open({ dataDir: dir, workers: 2, clock: () => now, enforceLimits: true });
       await expect(
         engine.updateShardCount({ StreamName: 'rules', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
       ).rejects.toMatchObject({ name: 'LimitExceededException', message: expect.stringContaining('10 times in 24 hours') });
