@@ -88,6 +88,12 @@ export const LIST_STREAM_CONSUMERS_RETURNED_MAX = 100;
 export const SUBSCRIPTION_TAKEOVER_MS = 5_000;
 /** Enhanced fan-out consumers registered on one stream (Kinesis's default quota). */
 export const CONSUMERS_PER_STREAM_MAX = 20;
+/**
+ * Consumers of one stream that may be CREATING at the same time: one more is refused with
+ * LimitExceededException (Kinesis: 5). Limits mode only; a consumer is CREATING for
+ * `streamTransitionMs`, so with the default of 0 none ever is.
+ */
+export const CONSUMERS_CREATING_PER_STREAM_MAX = 5;
 /** Tags on one consumer (as on a stream). */
 export const TAGS_PER_CONSUMER_MAX = 50;
 /** Enable/DisableEnhancedMonitoring name 1–7 shard-level metrics. */
@@ -118,6 +124,13 @@ export const SHARD_READ_BYTES_PER_SEC = 2 * MIB;
 export const SHARD_READ_CALLS_PER_SEC = 5;
 /** GetShardIterator calls per second per shard. */
 export const SHARD_ITERATOR_CALLS_PER_SEC = 5;
+/** SubscribeToShard calls per second per consumer and shard (Kinesis: 1). */
+export const SUBSCRIBE_TO_SHARD_CALLS_PER_SEC = 1;
+/**
+ * Record bytes (data plus partition key, as GetRecords is charged) one subscription delivers per
+ * second: enhanced fan-out's 2 MiB/s per consumer per shard. Events are paced to it.
+ */
+export const SUBSCRIPTION_BYTES_PER_SEC = 2 * MIB;
 
 // ---- Runnel: stream lifecycle ---------------------------------------------------------------
 
@@ -314,4 +327,8 @@ assertLimit(
 assertLimit(WS_KEEPALIVE_INTERVAL_MS * 3 <= WS_IDLE_TIMEOUT_MS, 'clients ping well within the idle timeout');
 assertLimit(WS_CREDIT_BYTES_MAX < 2 ** 32, 'credit fits a u32');
 assertLimit(LOAD_REQUEST_DATA_BYTES_DEFAULT <= PUT_RECORDS_BYTES_MAX, 'a load request fits PutRecords');
+assertLimit(
+  SUBSCRIPTION_EVENT_BYTES_MAX <= SUBSCRIPTION_BYTES_PER_SEC,
+  'a paced subscription sends an event of records at least every second',
+);
 assertLimit(DATA_DIR_LOCK_STALE_MS >= 5 * DATA_DIR_LOCK_REFRESH_MS, 'a running owner refreshes its LOCK many times before it counts as gone');

@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { KinesisError, fail, putRecordsEntryError } from '../errors.js';
 import {
   ACCOUNT_SHARD_LIMIT,
@@ -20,6 +21,7 @@ import {
   LIST_TAGS_LIMIT_MAX,
   LIST_STREAM_CONSUMERS_RETURNED_MAX,
   CONSUMERS_PER_STREAM_MAX,
+  CONSUMERS_CREATING_PER_STREAM_MAX,
   TAGS_PER_CONSUMER_MAX,
   NEXT_TOKEN_TTL_MS,
   ON_DEMAND_INITIAL_SHARD_COUNT,
@@ -47,6 +49,7 @@ import {
   UPDATE_SHARD_COUNT_PER_DAY_MAX,
   RESHARD_SEAL_ATTEMPTS,
   SUBSCRIPTION_TAKEOVER_MS,
+  SUBSCRIBE_TO_SHARD_CALLS_PER_SEC,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
@@ -71,6 +74,7 @@ import {
 } from './catalog.js';
 import { ShardState, StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
 import { ShardThrottle } from './shard-throttle.js';
+import { SubscriptionThrottle } from './subscription-throttle.js';
 import { type ReshardPlan, areAdjacent, planMerge, planSplit, planUniform } from './reshard-plan.js';
 import { WorkerPool } from './worker-pool.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -93,7 +97,8 @@ export interface EngineOptions {
   /**
    * Limits mode: throttle every shard exactly as a provisioned Kinesis shard (1 MiB/s and
    * 1,000 records/s written, 2 MiB/s and 5 GetRecords calls/s read, 5 GetShardIterator calls/s),
-   * default false.
+   * and enhanced fan-out as Kinesis does (1 SubscribeToShard call/s and 2 MiB/s delivered per
+   * consumer and shard, at most 5 consumers of a stream CREATING at once), default false.
    */
   enforceLimits?: boolean;
   /**
@@ -403,6 +408,11 @@ export class Engine {
   private readonly subscriptionHeartbeatMs: number;
   /** SubscribeToShard subscriptions by `<consumer ARN>\n<shard id>`: when each began, and its end. */
   private readonly subscriptions = new Map<string, { startedMs: number; controller: AbortController }>();
+  /**
+   * Limits mode: each consumer's quotas on each shard, by the same key as `subscriptions`. They
+   * outlive a subscription (the next one continues its allowance) and go with the consumer.
+   */
+  private readonly subscriptionThrottles: Map<string, SubscriptionThrottle> | undefined;
 
   private constructor(
     readonly dataDir: string,
@@ -421,6 +431,7 @@ export class Engine {
     this.subscriptionHeartbeatMs = options.subscriptionHeartbeatMs ?? SUBSCRIPTION_HEARTBEAT_MS;
     this.batcher = new Batcher(pool, this.clock, this.fsync);
     this.throttles = options.enforceLimits ? new Map() : undefined;
+    this.subscriptionThrottles = options.enforceLimits ? new Map() : undefined;
     this.iterators = new ShardIteratorCodec(Buffer.from(catalog.iteratorSecret, 'hex'));
   }
 
@@ -1544,9 +1555,27 @@ export class Engine {
     return `${stream.arn}/consumer/${consumer.name}:${consumer.arnSecond ?? Math.floor(consumer.createdMs / 1000)}`;
   }
 
-  /** Ends every SubscribeToShard subscription whose key starts with `prefix`. */
+  /**
+   * Ends every SubscribeToShard subscription whose key starts with `prefix`, and forgets those
+   * consumers' quotas (they are gone: a consumer ARN is never given again).
+   */
   private endSubscriptions(prefix: string): void {
     for (const [key, entry] of this.subscriptions) if (key.startsWith(prefix)) entry.controller.abort();
+    if (!this.subscriptionThrottles) return;
+    for (const key of this.subscriptionThrottles.keys()) {
+      if (key.startsWith(prefix)) this.subscriptionThrottles.delete(key);
+    }
+  }
+
+  /** Limits mode: the quotas of a consumer on a shard (`<consumer ARN>\n<shard id>`). */
+  private subscriptionThrottleOf(key: string): SubscriptionThrottle | undefined {
+    if (!this.subscriptionThrottles) return undefined;
+    let throttle = this.subscriptionThrottles.get(key);
+    if (!throttle) {
+      throttle = new SubscriptionThrottle(this.clock(), performance.now());
+      this.subscriptionThrottles.set(key, throttle);
+    }
+    return throttle;
   }
 
   private consumerNotFound(what: string, streamName: string): KinesisError {
@@ -1612,7 +1641,9 @@ export class Engine {
 
   /**
    * Registers an enhanced fan-out consumer: CREATING for the stream transition, then ACTIVE. At
-   * most CONSUMERS_PER_STREAM_MAX per stream; a name already registered is ResourceInUseException.
+   * most CONSUMERS_PER_STREAM_MAX per stream, and in limits mode at most
+   * CONSUMERS_CREATING_PER_STREAM_MAX of them CREATING at once (LimitExceededException); a name
+   * already registered is ResourceInUseException.
    */
   async registerStreamConsumer(input: K.RegisterStreamConsumerInput): Promise<K.RegisterStreamConsumerOutput> {
     this.assertOpen();
@@ -1629,6 +1660,16 @@ export class Engine {
         `Stream ${stream.name} under account ${this.accountId} already has ${consumers.length} registered ` +
           `consumers, the most a stream may have (${CONSUMERS_PER_STREAM_MAX}).`,
       );
+    }
+    if (this.throttles) {
+      const creating = consumers.filter((consumer) => consumer.status === 'CREATING').length;
+      if (creating >= CONSUMERS_CREATING_PER_STREAM_MAX) {
+        throw fail.limit(
+          `Stream ${stream.name} under account ${this.accountId} already has ${creating} consumers ` +
+            `in CREATING state: at most ${CONSUMERS_CREATING_PER_STREAM_MAX} consumers can be ` +
+            'created at once.',
+        );
+      }
     }
     const tags = input.Tags ?? {};
     checkTags(Object.keys(tags), Object.values(tags), true);
@@ -2292,7 +2333,9 @@ export class Engine {
    * (no polling), at least one every subscription heartbeat (SUBSCRIPTION_HEARTBEAT_MS), each of at most about
    * SUBSCRIPTION_EVENT_BYTES_MAX of records; the next read happens only when the caller asks for
    * the next event. The events end after the subscription lifetime, or at a closed shard's end
-   * (with ChildShards and no ContinuationSequenceNumber), or when the engine closes.
+   * (with ChildShards and no ContinuationSequenceNumber), or when the engine closes. In limits
+   * mode a consumer's second call on a shard within a second is LimitExceededException, and its
+   * events are paced to SUBSCRIPTION_BYTES_PER_SEC (subscription-throttle.ts).
    */
   async subscribeToShard(input: K.SubscribeToShardInput): Promise<ShardSubscription> {
     this.assertOpen();
@@ -2319,6 +2362,15 @@ export class Engine {
     });
     dryRun(input);
     const key = `${ref.arn}\n${shard.shardId}`;
+    const throttle = this.subscriptionThrottleOf(key);
+    if (throttle && !throttle.admitCall(this.clock())) {
+      throw fail.limit(
+        `Rate exceeded for consumer ${ref.arn} on shard ${shard.shardId} in stream ` +
+          `${stream.name} under account ${this.accountId}: at most ` +
+          `${SUBSCRIBE_TO_SHARD_CALLS_PER_SEC} SubscribeToShard call per second per consumer ` +
+          'and shard.',
+      );
+    }
     const current = this.subscriptions.get(key);
     const startedMs = performance.now();
     if (current && startedMs - current.startedMs < SUBSCRIPTION_TAKEOVER_MS) {
@@ -2341,7 +2393,8 @@ export class Engine {
     lifetime.unref();
     entry.controller.signal.addEventListener('abort', release, { once: true });
     const signal = entry.controller.signal;
-    return { events: this.subscriptionEvents(ref, stream, shard, ordinal, signal, release), close: release, signal };
+    const events = this.subscriptionEvents(ref, stream, shard, ordinal, signal, release, throttle);
+    return { events, close: release, signal };
   }
 
   private async *subscriptionEvents(
@@ -2351,6 +2404,7 @@ export class Engine {
     start: number,
     signal: AbortSignal,
     release: () => void,
+    throttle: SubscriptionThrottle | undefined,
   ): AsyncGenerator<K.SubscribeToShardEvent> {
     const deadline = performance.now() + this.subscriptionLifetimeMs;
     let ordinal = start;
@@ -2379,6 +2433,9 @@ export class Engine {
           if (records.length > before) lastArrivalMs = batch.arrivalMs;
           ordinal = Math.max(ordinal, batch.baseOrdinal + batch.recordCount);
         }
+        if (throttle && records.length > 0 && !(await this.paced(throttle, records, signal))) {
+          return;
+        }
         const atEnd = read.end !== undefined && ordinal >= read.end;
         if (records.length > 0 || atEnd || now - lastSentAt >= this.subscriptionHeartbeatMs) {
           lastSentAt = now;
@@ -2401,6 +2458,33 @@ export class Engine {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Limits mode: waits until the consumer's allowance on the shard covers these records, then
+   * charges them. False when the subscription ended meanwhile (its records are not sent; the
+   * client continues from the last continuation it was given).
+   */
+  private async paced(
+    throttle: SubscriptionThrottle,
+    records: K.KinesisRecord[],
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    let bytes = 0;
+    for (const record of records) {
+      bytes += record.Data.length + Buffer.byteLength(record.PartitionKey);
+    }
+    const wait = throttle.delayMs(bytes, performance.now());
+    if (wait > 0) {
+      try {
+        await delay(wait, undefined, { signal });
+      } catch {
+        return false;
+      }
+    }
+    if (signal.aborted || this.closed) return false;
+    throttle.chargeBytes(bytes);
+    return true;
   }
 
   /** The sequence number of a record of a shard, given its ordinal and arrival time. */

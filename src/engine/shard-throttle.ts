@@ -18,32 +18,7 @@ import {
   SHARD_WRITE_BYTES_PER_SEC,
   SHARD_WRITE_RECORDS_PER_SEC,
 } from '../limits.js';
-
-const MS_PER_SEC = 1000;
-
-class TokenBucket {
-  private tokens: number;
-  private updatedMs: number;
-
-  constructor(
-    private readonly perSec: number,
-    nowMs: number,
-  ) {
-    this.tokens = perSec;
-    this.updatedMs = nowMs;
-  }
-
-  refill(nowMs: number): number {
-    const elapsed = Math.max(0, nowMs - this.updatedMs);
-    this.tokens = Math.min(this.perSec, this.tokens + (elapsed * this.perSec) / MS_PER_SEC);
-    this.updatedMs = nowMs;
-    return this.tokens;
-  }
-
-  take(amount: number): void {
-    this.tokens -= amount;
-  }
-}
+import { TokenBucket } from './token-bucket.js';
 
 export class ShardThrottle {
   private readonly writeRecords: TokenBucket;

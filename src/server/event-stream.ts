@@ -42,26 +42,36 @@ export function encodeEventMessage(headers: ReadonlyArray<readonly [string, stri
   return message;
 }
 
-/** An event: `:message-type` event, its `:event-type`, and a JSON payload. */
-export function encodeJsonEvent(eventType: string, contentType: string, payload: string): Buffer {
+/**
+ * An event: `:message-type` event, its `:event-type`, and a payload in the request's format (a
+ * JSON or CBOR document, named by `:content-type`).
+ */
+export function encodeEvent(eventType: string, contentType: string, payload: Buffer): Buffer {
   return encodeEventMessage(
     [
       [':message-type', 'event'],
       [':event-type', eventType],
       [':content-type', contentType],
     ],
-    Buffer.from(payload, 'utf8'),
+    payload,
   );
 }
 
-/** A modeled error inside the stream: `:message-type` exception, named by `:exception-type`. */
-export function encodeJsonException(exceptionType: string, contentType: string, message: string): Buffer {
+/**
+ * A modeled error inside the stream: `:message-type` exception, named by `:exception-type`,
+ * its payload the error's `{message}` document in the request's format.
+ */
+export function encodeException(
+  exceptionType: string,
+  contentType: string,
+  payload: Buffer,
+): Buffer {
   return encodeEventMessage(
     [
       [':message-type', 'exception'],
       [':exception-type', exceptionType],
       [':content-type', contentType],
     ],
-    Buffer.from(JSON.stringify({ message }), 'utf8'),
+    payload,
   );
 }

@@ -36,7 +36,7 @@ import {
 } from './json-codec.js';
 import { decodeCborInput, encodeCbor, encodeCborError } from './cbor-codec.js';
 import type { PreparedRecords, ShardSubscription } from '../engine/engine.js';
-import { EVENT_STREAM_CONTENT_TYPE, encodeJsonEvent, encodeJsonException } from './event-stream.js';
+import { EVENT_STREAM_CONTENT_TYPE, encodeEvent, encodeException } from './event-stream.js';
 import { CODEC_BODY_BYTES_MIN, type CodecThreads } from './codec-threads.js';
 import { preparePutRecords, type PreparedPutRecords } from './put-records-prepare.js';
 
@@ -346,19 +346,15 @@ export class KinesisApi {
   }
 
   /**
-   * SubscribeToShard: errors found before the subscription starts are ordinary error responses;
-   * after that, the answer is an event stream (EVENT_STREAM_CONTENT_TYPE) of an
-   * `initial-response` event, then one `SubscribeToShardEvent` per engine event, and an error
-   * during the subscription is its last message, an exception event named after it.
+   * SubscribeToShard: errors found before the subscription starts are ordinary error responses
+   * (JSON or CBOR, as the request); after that, the answer is an event stream
+   * (EVENT_STREAM_CONTENT_TYPE) of an `initial-response` event, then one `SubscribeToShardEvent`
+   * per engine event, and an error during the subscription is its last message, an exception
+   * event named after it. Each payload is in the request's format, as `:content-type` says: the
+   * Java SDK (CBOR by default) reads every event payload with the parser of the client's protocol,
+   * whatever that header says, so a CBOR request must get CBOR events.
    */
   private async subscribe(request: ApiRequest, format: Format, requestId: string): Promise<ApiResponse> {
-    if (format === 'cbor') {
-      throw new KinesisError(
-        'UnknownOperationException',
-        `SubscribeToShard over CBOR (${CBOR_CONTENT_TYPE}) is not supported by Runnel yet: ` +
-          `send it as ${JSON_CONTENT_TYPE}, and the events come as JSON.`,
-      );
-    }
     const decoded = decodeBody(request.body, format, INPUT_MODELS.SubscribeToShard!);
     if (request.streaming !== true) {
       throw new KinesisError(
@@ -373,34 +369,36 @@ export class KinesisApi {
       contentType: EVENT_STREAM_CONTENT_TYPE,
       body: '',
       requestId,
-      events: this.eventMessages(subscription),
+      events: this.eventMessages(subscription, format),
       cancel: () => subscription.close(),
       stopped: subscription.signal,
     };
   }
 
-  private async *eventMessages(subscription: ShardSubscription): AsyncGenerator<Buffer> {
+  private async *eventMessages(
+    subscription: ShardSubscription,
+    format: Format,
+  ): AsyncGenerator<Buffer> {
+    const contentType = format === 'cbor' ? CBOR_CONTENT_TYPE : JSON_CONTENT_TYPE;
     try {
-      yield encodeJsonEvent('initial-response', JSON_CONTENT_TYPE, '{}');
+      // The operation's output has no member outside the event stream: an empty document.
+      const initial = format === 'cbor' ? encodeCbor({}) : EMPTY_JSON;
+      yield encodeEvent('initial-response', contentType, initial);
       for await (const event of subscription.events) {
         let bytes = 0;
-        const records = event.Records.map((record) => {
-          bytes += record.Data.length;
-          return {
-            SequenceNumber: record.SequenceNumber,
-            ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp.getTime() / 1000,
-            Data: Buffer.from(record.Data.buffer, record.Data.byteOffset, record.Data.byteLength).toString('base64'),
-            PartitionKey: record.PartitionKey,
-          };
-        });
-        this.metrics.recordsOut += records.length;
+        for (const record of event.Records) bytes += record.Data.length;
+        this.metrics.recordsOut += event.Records.length;
         this.metrics.bytesOut += bytes;
-        yield encodeJsonEvent('SubscribeToShardEvent', JSON_CONTENT_TYPE, JSON.stringify({ ...event, Records: records }));
+        yield encodeEvent('SubscribeToShardEvent', contentType, eventPayload(event, format));
       }
     } catch (error) {
       const failure = toKinesisError(error, 'SubscribeToShard');
       this.metrics.countError(failure.name);
-      yield encodeJsonException(failure.name, JSON_CONTENT_TYPE, failure.message);
+      const payload =
+        format === 'cbor'
+          ? encodeCbor({ message: failure.message })
+          : Buffer.from(JSON.stringify({ message: failure.message }), 'utf8');
+      yield encodeException(failure.name, contentType, payload);
     } finally {
       subscription.close();
     }
@@ -506,6 +504,27 @@ export class KinesisApi {
 
 const NO_OPERATION_MESSAGE = 'Unable to determine service/operation name to be authorized';
 const EMPTY_BODY_MESSAGE = 'Request body is empty: send a JSON object, e.g. {}';
+const EMPTY_JSON = Buffer.from('{}', 'utf8');
+
+/**
+ * A SubscribeToShardEvent's payload. JSON: blobs in base64 and timestamps in epoch seconds, as
+ * every JSON answer. CBOR: the engine's event as it is, which the CBOR codec writes with Data as
+ * byte strings and ApproximateArrivalTimestamp as tag 1 + integer epoch milliseconds, and leaves
+ * out an absent ContinuationSequenceNumber (a closed shard's end).
+ */
+function eventPayload(event: Shapes.SubscribeToShardEvent, format: Format): Buffer {
+  if (format === 'cbor') return encodeCbor(event);
+  const records = event.Records.map((record) => {
+    const data = Buffer.from(record.Data.buffer, record.Data.byteOffset, record.Data.byteLength);
+    return {
+      SequenceNumber: record.SequenceNumber,
+      ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp.getTime() / 1000,
+      Data: data.toString('base64'),
+      PartitionKey: record.PartitionKey,
+    };
+  });
+  return Buffer.from(JSON.stringify({ ...event, Records: records }), 'utf8');
+}
 
 /** Own properties only: a target of `Kinesis_20131202.toString` names no operation. */
 function isSupported(operation: string): boolean {

@@ -1,0 +1,281 @@
+/**
+ * Goal: in limits mode (`enforceLimits`, `runnel serve --enforce-limits`) enhanced fan-out keeps
+ * Kinesis's quotas, seen through the real `@aws-sdk/client-kinesis` (one attempt per call: the
+ * SDK would retry LimitExceededException as throttling):
+ *  - one SubscribeToShard call per second per consumer and shard; another shard, or another
+ *    consumer, has an allowance of its own;
+ *  - at most 5 consumers of a stream CREATING at once;
+ *  - 2 MiB/s delivered per consumer and shard: a subscription over a shard holding ~6.8 MiB
+ *    takes at least ~2 s (an unpaced one takes a fraction of that), every record still arriving
+ *    once, in order, byte for byte.
+ * The engine's clock stands still unless a test moves it, so call allowances refill only when a
+ * test says so; the pacing waits in real time. Without limits mode none of this applies.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  DescribeStreamConsumerCommand,
+  PutRecordsCommand,
+  RegisterStreamConsumerCommand,
+  SubscribeToShardCommand,
+  type KinesisClient,
+  type SubscribeToShardEvent,
+} from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  CONSUMERS_CREATING_PER_STREAM_MAX,
+  SUBSCRIBE_TO_SHARD_CALLS_PER_SEC,
+  SUBSCRIPTION_BYTES_PER_SEC,
+} from '../../src/limits.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { ACCOUNT, createActive, failure, sdkClient, sleep, streamArn } from '../helpers/sdk.js';
+
+const TRANSITION_MS = 1500;
+
+async function waitForConsumer(client: KinesisClient, arn: string, status: string): Promise<void> {
+  for (;;) {
+    const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: arn }));
+    if (described.ConsumerDescription!.ConsumerStatus === status) return;
+    await sleep(25);
+  }
+}
+
+async function registerActive(client: KinesisClient, stream: string, name: string): Promise<string> {
+  const { Consumer } = await client.send(
+    new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
+  );
+  await waitForConsumer(client, Consumer!.ConsumerARN!, 'ACTIVE');
+  return Consumer!.ConsumerARN!;
+}
+
+/** Subscribes, takes the first event, and closes the subscription from the client's side. */
+async function firstEvent(client: KinesisClient, ConsumerARN: string, ShardId: string): Promise<SubscribeToShardEvent> {
+  const abort = new AbortController();
+  const response = await client.send(
+    new SubscribeToShardCommand({ ConsumerARN, ShardId, StartingPosition: { Type: 'LATEST' } }),
+    { abortSignal: abort.signal },
+  );
+  const iterator = response.EventStream![Symbol.asyncIterator]();
+  try {
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    return first.value.SubscribeToShardEvent!;
+  } finally {
+    abort.abort();
+    await iterator.return?.().catch(() => undefined);
+  }
+}
+
+describe('enhanced fan-out in limits mode', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+  /** The engine's clock: it stands still unless a test moves it. */
+  let nowMs = Date.now();
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-limits-'));
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 2,
+      engineOptions: { enforceLimits: true, clock: () => nowMs, streamTransitionMs: TRANSITION_MS },
+    });
+    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('allows one SubscribeToShard call per second per consumer and shard', async () => {
+    expect(SUBSCRIBE_TO_SHARD_CALLS_PER_SEC).toBe(1);
+    await createActive(client, 'calls', 2);
+    const [reader, other] = await Promise.all([
+      registerActive(client, 'calls', 'reader'),
+      registerActive(client, 'calls', 'other'),
+    ]);
+    await firstEvent(client, reader, 'shardId-000000000000');
+    // The subscription is closed, but the second's allowance is spent: refused, whether or not
+    // the server has seen the close yet.
+    const refused = await failure(
+      client.send(
+        new SubscribeToShardCommand({
+          ConsumerARN: reader,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'LATEST' },
+        }),
+      ),
+    );
+    expect(refused.name).toBe('LimitExceededException');
+    expect(refused.message).toBe(
+      `Rate exceeded for consumer ${reader} on shard shardId-000000000000 in stream calls under account ` +
+        `${ACCOUNT}: at most 1 SubscribeToShard call per second per consumer and shard.`,
+    );
+    expect(refused.$metadata.httpStatusCode).toBe(400);
+    expect(refused.$fault).toBe('client');
+    // Another shard of the same consumer, and another consumer of the same shard, are allowed.
+    await firstEvent(client, reader, 'shardId-000000000001');
+    await firstEvent(client, other, 'shardId-000000000000');
+    // A second later the consumer may call on the shard again (once the server has seen the
+    // close: until then the call is ResourceInUseException, and spends that second's call).
+    for (let attempt = 0; ; attempt++) {
+      nowMs += 1000;
+      try {
+        await firstEvent(client, reader, 'shardId-000000000000');
+        break;
+      } catch (error) {
+        expect((error as Error).name).toBe('ResourceInUseException');
+        expect(attempt).toBeLessThan(20);
+        await sleep(50);
+      }
+    }
+    const again = await failure(
+      client.send(
+        new SubscribeToShardCommand({
+          ConsumerARN: reader,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'LATEST' },
+        }),
+      ),
+    );
+    expect(again.name).toBe('LimitExceededException');
+  });
+
+  it('allows at most 5 consumers of a stream CREATING at once', async () => {
+    expect(CONSUMERS_CREATING_PER_STREAM_MAX).toBe(5);
+    await createActive(client, 'creating', 1);
+    await createActive(client, 'elsewhere', 1);
+    const register = (stream: string, ConsumerName: string) =>
+      client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName }));
+    const started = performance.now();
+    const first = [];
+    for (let i = 0; i < 5; i++) first.push((await register('creating', `c${i}`)).Consumer!);
+    const sixth = await failure(register('creating', 'c5'));
+    // All five were still CREATING when the sixth was refused.
+    expect(performance.now() - started).toBeLessThan(TRANSITION_MS);
+    expect(first.map((consumer) => consumer.ConsumerStatus)).toEqual(Array(5).fill('CREATING'));
+    expect(sixth.name).toBe('LimitExceededException');
+    expect(sixth.message).toBe(
+      `Stream creating under account ${ACCOUNT} already has 5 consumers in CREATING state: at most 5 consumers ` +
+        'can be created at once.',
+    );
+    expect(sixth.$metadata.httpStatusCode).toBe(400);
+    // The limit is per stream.
+    expect((await register('elsewhere', 'c5')).Consumer!.ConsumerStatus).toBe('CREATING');
+    // Once they are ACTIVE, the sixth registers.
+    for (const consumer of first) await waitForConsumer(client, consumer.ConsumerARN!, 'ACTIVE');
+    expect((await register('creating', 'c5')).Consumer!.ConsumerStatus).toBe('CREATING');
+  });
+
+  it('delivers at most 2 MiB/s per consumer and shard: ~6.8 MiB take at least ~2 s, all of it in order', async () => {
+    expect(SUBSCRIPTION_BYTES_PER_SEC).toBe(2 * 1024 * 1024);
+    await createActive(client, 'paced', 1);
+    const reader = await registerActive(client, 'paced', 'reader');
+    // Seven puts of ten 100 KiB records: each fits the shard's 1 MiB write allowance, which a
+    // second of the engine's clock refills.
+    const sequences: string[] = [];
+    const data: Buffer[] = [];
+    let total = 0;
+    for (let call = 0; call < 7; call++) {
+      nowMs += 1000;
+      const batch = Array.from({ length: 10 }, (_, i) => Buffer.alloc(100 * 1024, (call * 10 + i) & 0xff));
+      const result = await client.send(
+        new PutRecordsCommand({ StreamName: 'paced', Records: batch.map((Data) => ({ Data, PartitionKey: 'k' })) }),
+      );
+      expect(result.FailedRecordCount).toBe(0);
+      sequences.push(...result.Records!.map((record) => record.SequenceNumber!));
+      data.push(...batch);
+      for (const record of batch) total += record.length + 1;
+    }
+    // One second's allowance goes at once; the rest at 2 MiB/s.
+    const floorMs = ((total - SUBSCRIPTION_BYTES_PER_SEC) / SUBSCRIPTION_BYTES_PER_SEC) * 1000;
+    expect(floorMs).toBeGreaterThan(2300);
+
+    const abort = new AbortController();
+    const started = performance.now();
+    const response = await client.send(
+      new SubscribeToShardCommand({
+        ConsumerARN: reader,
+        ShardId: 'shardId-000000000000',
+        StartingPosition: { Type: 'TRIM_HORIZON' },
+      }),
+      { abortSignal: abort.signal },
+    );
+    const received: { SequenceNumber?: string; Data?: Uint8Array }[] = [];
+    let elapsedMs = 0;
+    try {
+      for await (const message of response.EventStream!) {
+        received.push(...message.SubscribeToShardEvent!.Records!);
+        if (received.length >= sequences.length) {
+          elapsedMs = performance.now() - started;
+          break;
+        }
+      }
+    } finally {
+      abort.abort();
+    }
+    expect(received.map((record) => record.SequenceNumber)).toEqual(sequences);
+    received.forEach((record, i) => expect(Buffer.from(record.Data!).equals(data[i]!)).toBe(true));
+    // Loose on purpose: a slow machine only makes it take longer. Unpaced, the same read takes
+    // a few hundred ms here.
+    expect(elapsedMs).toBeGreaterThanOrEqual(2000);
+  });
+});
+
+describe('enhanced fan-out without limits mode', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-nolimits-'));
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 1,
+      engineOptions: { streamTransitionMs: TRANSITION_MS },
+    });
+    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('lets a consumer call again at once, and more than 5 consumers be CREATING', async () => {
+    await createActive(client, 'free', 1);
+    const names = Array.from({ length: 7 }, (_, i) => `c${i}`);
+    const registered = [];
+    for (const ConsumerName of names) {
+      registered.push(
+        (await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('free'), ConsumerName }))).Consumer!,
+      );
+    }
+    expect(registered.map((consumer) => consumer.ConsumerStatus)).toEqual(Array(7).fill('CREATING'));
+    const reader = registered[0]!.ConsumerARN!;
+    await waitForConsumer(client, reader, 'ACTIVE');
+    await firstEvent(client, reader, 'shardId-000000000000');
+    // Once the server has seen the close (well within a second), the shard is free again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await firstEvent(client, reader, 'shardId-000000000000');
+        break;
+      } catch (error) {
+        expect((error as Error).name).toBe('ResourceInUseException');
+        expect(attempt).toBeLessThan(20);
+        await sleep(20);
+      }
+    }
+  });
+});
