@@ -3,11 +3,15 @@
  * (no external scripts: it must work offline) that polls `/metrics` every second and the
  * Kinesis API (`ListStreams`, `DescribeStreamSummary`) every few seconds on the same origin,
  * and shows ingest and read rates, also as multiples of the Kinesis per-shard write limits.
+ *
+ * The page names an empty icon of its own: otherwise the browser asks for `/favicon.ico`, which
+ * the Kinesis API answers (403 AccessDeniedException, as for any GET), and merely opening the
+ * dashboard counts an error on it.
  */
 import { SHARD_WRITE_BYTES_PER_SEC, SHARD_WRITE_RECORDS_PER_SEC } from '../limits.js';
 
 export const DASHBOARD_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Runnel</title>
+<html lang="en"><head><meta charset="utf-8"><title>Runnel</title><link rel="icon" href="data:,">
 <style>
  body{font:14px system-ui,sans-serif;margin:24px;color:#1b1f24;background:#f6f8fa}
  h1{font-size:20px;margin:0 0 16px} .cards{display:flex;gap:12px;flex-wrap:wrap}

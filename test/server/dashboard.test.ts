@@ -79,6 +79,10 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
     expect(log.split('\n').filter((line) => line.includes('CONSOLE'))).toEqual([]);
   });
 
+  it('counts no error by being opened (the browser asks for no /favicon.ico)', () => {
+    expect(errorCounters).toBe('');
+  });
+
   it('lists the stream as DescribeStreamSummary describes it', () => {
     expect(page.streams).toBe(`<tr><td>${STREAM}</td><td>ACTIVE</td><td>${SHARDS}</td><td>24</td></tr>`);
   });
