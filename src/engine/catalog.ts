@@ -80,6 +80,12 @@ export interface StreamRecord {
   tags: Record<string, string>;
   /** The shard-level metrics enhanced monitoring is enabled for; absent means none. */
   shardLevelMetrics?: ShardLevelMetric[];
+  /**
+   * Server-side encryption as StartStreamEncryption set it: EncryptionType KMS with this key.
+   * Absent (also in catalogs written before it) means NONE. Runnel records and reports the
+   * setting; it encrypts nothing.
+   */
+  encryption?: { keyId: string };
   nextShardIndex: number;
   shards: ShardRecord[];
   pendingReshard?: PendingReshard;

@@ -57,7 +57,13 @@ import { javaDateString } from '../kinesis/java-date.js';
 import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
 import { SHARD_LEVEL_METRICS } from '../kinesis/shapes.js';
-import { checkTags, requireStreamTarget, requireTimestamp, validateInput } from '../kinesis/validation.js';
+import {
+  checkStreamEncryption,
+  checkTags,
+  requireStreamTarget,
+  requireTimestamp,
+  validateInput,
+} from '../kinesis/validation.js';
 import type { RawBatch, ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { OpenReply, RetentionReply, RoutedBatchCheck, SealReply } from '../storage/worker-protocol.js';
@@ -163,6 +169,8 @@ export interface PutRecordBatchResult {
   errorOf(i: number): KinesisError | undefined;
   /** Set when every record went to this one shard (a routed batch): no need to ask per record. */
   readonly onlyShardId?: string;
+  /** The stream's record encryption when the call was made (PutRecords reports it); NONE if absent. */
+  readonly EncryptionType?: K.EncryptionType;
 }
 
 const DEFAULT_ACCOUNT = '000000000000';
@@ -245,23 +253,46 @@ function refuseAsPutRecords(streamName: string, records: unknown): never {
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
 /**
  * The records of a stored batch from ordinal `from` on, in the GetRecords shape, added to `into`.
- * Their data are views of the batch's bytes, which belong to the read that returned it.
+ * Their data are views of the batch's bytes, which belong to the read that returned it. With
+ * `encryption` KMS each record says so (see `withEncryption`).
  */
-function batchRecords(shard: ShardState, batch: RawBatch, from: number, into: K.KinesisRecord[] = []): K.KinesisRecord[] {
+function batchRecords(
+  shard: ShardState,
+  batch: RawBatch,
+  from: number,
+  into: K.KinesisRecord[] = [],
+  encryption: K.EncryptionType = 'NONE',
+): K.KinesisRecord[] {
   const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   for (let i = 0; i < batch.recordCount; i++) {
     nextRecord(bytes, cursor, bytes.length);
     const ordinal = batch.baseOrdinal + i;
     if (ordinal < from) continue;
-    into.push({
-      SequenceNumber: shard.sequenceNumber(ordinal, batch.arrivalMs),
-      ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
-      Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
-      PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
-    });
+    into.push(
+      withEncryption(
+        {
+          SequenceNumber: shard.sequenceNumber(ordinal, batch.arrivalMs),
+          ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
+          Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
+          PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
+        },
+        encryption,
+      ),
+    );
   }
   return into;
+}
+
+/**
+ * A record as GetRecords and SubscribeToShard return it: `EncryptionType: KMS` while the stream's
+ * encryption is in effect when the call reads it (Runnel stores records as they came, so the
+ * stream's setting then is what it reports); with NONE the optional member is left out, as
+ * before encryption was served.
+ */
+function withEncryption(record: K.KinesisRecord, encryption: K.EncryptionType): K.KinesisRecord {
+  if (encryption === 'KMS') record.EncryptionType = 'KMS';
+  return record;
 }
 
 /**
@@ -293,6 +324,7 @@ class BatchResult implements PutRecordBatchResult {
   constructor(
     readonly routing: ShardState[],
     readonly recordCount: number,
+    readonly EncryptionType: K.EncryptionType = 'NONE',
   ) {
     this.shardOf = new Int32Array(recordCount);
     this.ordinalOf = new Float64Array(recordCount);
@@ -871,7 +903,8 @@ export class Engine {
       RetentionPeriodHours: record.retentionHours,
       StreamCreationTimestamp: new Date(record.createdMs),
       EnhancedMonitoring: [{ ShardLevelMetrics: [...(record.shardLevelMetrics ?? [])] }],
-      EncryptionType: 'NONE' as const,
+      EncryptionType: record.encryption ? ('KMS' as const) : ('NONE' as const),
+      ...(record.encryption ? { KeyId: record.encryption.keyId } : {}),
     };
   }
 
@@ -1132,13 +1165,57 @@ export class Engine {
   }
 
   /**
+   * Turns on server-side encryption with a KMS key, or changes its key: Describe* report
+   * EncryptionType KMS and the KeyId at once; the stream is UPDATING for the stream transition,
+   * and records put and read report KMS from when it is ACTIVE again, as Kinesis encrypts records
+   * from then on. Runnel does not encrypt them (it has no KMS): the setting is recorded and
+   * reported so that code that sets it runs unchanged. Asking for the key already in effect
+   * changes nothing and leaves the stream ACTIVE.
+   */
+  async startStreamEncryption(input: K.StreamEncryptionInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('StartStreamEncryption', input);
+    return this.changeEncryption(input, input.KeyId);
+  }
+
+  /**
+   * Turns server-side encryption off (EncryptionType NONE, no KeyId), as StartStreamEncryption
+   * turns it on; the stream is UPDATING for the transition, and records report NONE from when it
+   * is ACTIVE again. On a stream without encryption it changes nothing.
+   */
+  async stopStreamEncryption(input: K.StreamEncryptionInput): Promise<Record<string, never>> {
+    this.assertOpen();
+    validateInput('StopStreamEncryption', input);
+    return this.changeEncryption(input, undefined);
+  }
+
+  /** Sets the stream's encryption to KMS with `keyId`, or (undefined) to NONE. */
+  private changeEncryption(input: K.StreamEncryptionInput, keyId: string | undefined): Record<string, never> {
+    const stream = this.target(input);
+    checkStreamEncryption(input.EncryptionType, input.KeyId);
+    this.requireActive(stream);
+    const record = stream.record;
+    if (record.encryption?.keyId === keyId) return {};
+    if (keyId === undefined) delete record.encryption;
+    else record.encryption = { keyId };
+    const encryption: K.EncryptionType = keyId === undefined ? 'NONE' : 'KMS';
+    this.updating(stream, () => {
+      stream.recordEncryption = encryption;
+    });
+    return {};
+  }
+
+  /**
    * A change that leaves the stream UPDATING for the stream transition, already applied to its
    * record: saved now, with the stream ACTIVE again at once when streamTransitionMs is 0. A
    * restart during the transition completes it (restore makes every stream ACTIVE).
+   * `completed` runs when the stream is ACTIVE again (what takes effect only then), before the
+   * save that records it.
    */
-  private updating(stream: StreamState): void {
+  private updating(stream: StreamState, completed?: () => void): void {
     const record = stream.record;
     if (this.transitionMs === 0) {
+      completed?.();
       this.persist();
       return;
     }
@@ -1147,6 +1224,7 @@ export class Engine {
     this.later(() => {
       if (this.streams.get(stream.name) !== stream || record.status !== 'UPDATING') return;
       record.status = 'ACTIVE';
+      completed?.();
       this.persist();
     });
   }
@@ -1798,6 +1876,7 @@ export class Engine {
       }
     }
     dryRun(input);
+    const encryption = stream.recordEncryption;
     const encoded = encodeBatches([input], stream.router);
     const slot = encoded.shardOfRecord[0]!;
     const shard = stream.open[slot]!;
@@ -1809,7 +1888,7 @@ export class Engine {
     return {
       ShardId: shard.shardId,
       SequenceNumber: shard.sequenceNumber(committed.baseOrdinal, committed.arrivalMs),
-      EncryptionType: 'NONE',
+      EncryptionType: encryption,
     };
   }
 
@@ -1825,9 +1904,10 @@ export class Engine {
       throw fail.invalid(`Records size exceeds ${PUT_RECORDS_BYTES_MAX / (1024 * 1024)} MB limit`);
     }
     dryRun(input);
+    const encryption = stream.recordEncryption;
     let encoded = encodeBatches(input.Records, stream.router);
     if (this.throttles) encoded = this.admitEncoded(stream, input.Records, encoded);
-    const result = new BatchResult(stream.open, input.Records.length);
+    const result = new BatchResult(stream.open, input.Records.length, encryption);
     const pending: Array<Promise<void>> = [];
     this.appendEncoded(stream, encoded, 0, result, pending);
     await Promise.all(pending);
@@ -1838,7 +1918,7 @@ export class Engine {
         ? putRecordsEntryError(error)
         : { SequenceNumber: result.sequenceNumberOf(i)!, ShardId: result.shardIdOf(i) };
     }
-    return { FailedRecordCount: result.FailedRecordCount, Records: records, EncryptionType: 'NONE' };
+    return { FailedRecordCount: result.FailedRecordCount, Records: records, EncryptionType: encryption };
   }
 
   private rateExceeded(stream: StreamState, shard: ShardState): string {
@@ -1980,8 +2060,9 @@ export class Engine {
     hashWords: Uint32Array,
   ): Promise<PutRecordBatchResult> {
     const admit = this.throttles ? this.encodedAdmission(stream, batch, recordStart) : undefined;
+    const encryption = stream.recordEncryption;
     const encoded = routeHashedBatch(batch, recordStart, hashWords, stream.router, admit);
-    const result = new BatchResult(stream.open, recordStart.length - 1);
+    const result = new BatchResult(stream.open, recordStart.length - 1, encryption);
     const pending: Array<Promise<void>> = [];
     this.appendEncoded(stream, encoded, 0, result, pending);
     await Promise.all(pending);
@@ -2429,7 +2510,7 @@ export class Engine {
         const records: K.KinesisRecord[] = [];
         for (const batch of read.batches) {
           const before = records.length;
-          batchRecords(shard, batch, ordinal, records);
+          batchRecords(shard, batch, ordinal, records, stream.recordEncryption);
           if (records.length > before) lastArrivalMs = batch.arrivalMs;
           ordinal = Math.max(ordinal, batch.baseOrdinal + batch.recordCount);
         }
@@ -2551,15 +2632,19 @@ export class Engine {
       for (const record of result.records) bytes += record.dataEnd - record.keyStart;
       throttle.chargeRead(bytes);
     }
+    const encryption = stream.recordEncryption;
     const records: K.KinesisRecord[] = new Array(result.records.length);
     for (let i = 0; i < records.length; i++) {
       const record = result.records[i]!;
-      records[i] = {
-        SequenceNumber: shard.sequenceNumber(record.ordinal, record.arrivalMs),
-        ApproximateArrivalTimestamp: new Date(record.arrivalMs),
-        Data: record.bytes.subarray(record.dataStart, record.dataEnd),
-        PartitionKey: record.bytes.toString('utf8', record.keyStart, record.keyEnd),
-      };
+      records[i] = withEncryption(
+        {
+          SequenceNumber: shard.sequenceNumber(record.ordinal, record.arrivalMs),
+          ApproximateArrivalTimestamp: new Date(record.arrivalMs),
+          Data: record.bytes.subarray(record.dataStart, record.dataEnd),
+          PartitionKey: record.bytes.toString('utf8', record.keyStart, record.keyEnd),
+        },
+        encryption,
+      );
     }
     const watermark = shard.index.nextOrdinal();
     const last = result.records[result.records.length - 1];

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { HASH_KEY_MAX } from '../kinesis/hash-key.js';
 import { SHARD_INDEX_MAX } from '../limits.js';
 import { SequenceFormatter, sequenceBigInt } from '../kinesis/sequence-number.js';
-import type { Shard } from '../kinesis/shapes.js';
+import type { EncryptionType, Shard } from '../kinesis/shapes.js';
 import { ShardReader } from '../storage/segment-reader.js';
 import { ShardIndex, createShardIndexBuffer } from '../storage/shard-index.js';
 import type { ShardDescriptor } from '../storage/worker-protocol.js';
@@ -134,6 +134,13 @@ export class StreamState {
   readonly byIndex = new Map<number, ShardState>();
   open: ShardState[] = [];
   router!: ShardRouter;
+  /**
+   * The EncryptionType puts and reads report for records: the stream's setting once it is in
+   * effect. Kinesis encrypts records with a new setting once the stream is ACTIVE again, so
+   * while a change leaves the stream UPDATING, records keep the type they had. Not persisted:
+   * a restart completes the change (the stream opens ACTIVE).
+   */
+  recordEncryption: EncryptionType;
 
   constructor(
     readonly record: StreamRecord,
@@ -141,6 +148,7 @@ export class StreamState {
     shards: ShardState[],
   ) {
     this.shards = [];
+    this.recordEncryption = record.encryption ? 'KMS' : 'NONE';
     this.add(shards);
   }
 

@@ -120,6 +120,8 @@ export interface StreamDescription {
   StreamCreationTimestamp: Date;
   EnhancedMonitoring: EnhancedMetrics[];
   EncryptionType: EncryptionType;
+  /** The KMS key StartStreamEncryption named, while EncryptionType is KMS. */
+  KeyId?: string;
 }
 
 export interface DescribeStreamOutput {
@@ -135,6 +137,7 @@ export interface StreamDescriptionSummary {
   StreamCreationTimestamp: Date;
   EnhancedMonitoring: EnhancedMetrics[];
   EncryptionType: EncryptionType;
+  KeyId?: string;
   OpenShardCount: number;
   ConsumerCount: number;
   MaxRecordSizeInKiB: number;
@@ -241,6 +244,12 @@ export interface EnhancedMonitoringOutput {
   CurrentShardLevelMetrics: ShardLevelMetric[];
   /** The stream's metrics after the call. */
   DesiredShardLevelMetrics: ShardLevelMetric[];
+}
+
+/** StartStreamEncryption and StopStreamEncryption. */
+export interface StreamEncryptionInput extends StreamTarget {
+  EncryptionType: EncryptionType;
+  KeyId: string;
 }
 
 export interface AddTagsToStreamInput extends StreamTarget {

@@ -467,6 +467,49 @@ export function checkTags(keys: readonly string[], values: readonly string[], ad
   }
 }
 
+/** A KMS key id: a key's UUID, or a multi-Region key's `mrk-` id. */
+const KMS_KEY = '(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32})';
+/** A KMS alias name (`alias/aws/kinesis` is the key Kinesis owns). */
+const KMS_ALIAS = 'alias/[a-zA-Z0-9/_-]+';
+/** What a KMS ARN starts with: any AWS partition, a region, a 12-digit account. */
+const KMS_ARN = 'arn:aws[a-z-]*:kms:[a-z0-9-]+:\\d{12}:';
+/**
+ * The forms of KeyId StartStreamEncryption documents: a key id, a key ARN, an alias name or an
+ * alias ARN. Anchored and without nested repetition, so it runs in linear time on any input.
+ */
+const KMS_KEY_ID = new RegExp(`^(?:${KMS_KEY}|${KMS_ALIAS}|${KMS_ARN}(?:key/${KMS_KEY}|${KMS_ALIAS}))$`);
+/** Longest part of a refused KeyId a message repeats (the model allows 2048 characters). */
+const KEY_ID_SHOWN_CHARS_MAX = 128;
+
+/**
+ * The checks of StartStreamEncryption and StopStreamEncryption the model leaves to the operation
+ * (it allows EncryptionType NONE and any KeyId of 1 to 2048 characters), both
+ * InvalidArgumentException: EncryptionType must be KMS ("The only valid value is KMS", the API
+ * documentation of both), and KeyId must have one of the forms the documentation lists. Kinesis
+ * hands the key to KMS, whose refusals (KMSNotFoundException, ...) Runnel never raises: it holds
+ * no keys, so any well-formed KeyId is accepted and a malformed one is an argument error found
+ * before any lookup.
+ */
+export function checkStreamEncryption(encryptionType: string, keyId: string): void {
+  if (encryptionType !== 'KMS') {
+    throw new KinesisError(
+      'InvalidArgumentException',
+      `EncryptionType ${encryptionType} is not valid here: the only valid value is KMS.`,
+    );
+  }
+  if (!KMS_KEY_ID.test(keyId)) {
+    const shown =
+      keyId.length > KEY_ID_SHOWN_CHARS_MAX ? `${keyId.slice(0, KEY_ID_SHOWN_CHARS_MAX)}...` : keyId;
+    throw new KinesisError(
+      'InvalidArgumentException',
+      `KeyId ${shown} is not a KMS key identifier: give a key ID ` +
+        '(12345678-1234-1234-1234-123456789012), a key ARN ' +
+        '(arn:aws:kms:<region>:<account>:key/<key ID>), an alias name (alias/<name>, such as ' +
+        'alias/aws/kinesis) or an alias ARN (arn:aws:kms:<region>:<account>:alias/<name>).',
+    );
+  }
+}
+
 /**
  * Every stream operation needs StreamName, StreamARN, or both. AWS does not document its message
  * for neither; kinesis-mock answers InvalidArgumentException "Neither streamArn or streamName

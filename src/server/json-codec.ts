@@ -491,12 +491,17 @@ export interface StoredRecords {
   shardIdOf(i: number): string;
   writeSequenceNumber(i: number, target: Uint8Array, offset: number): number;
   errorOf(i: number): KinesisError | undefined;
+  /** The stream's record encryption when the put was made; NONE when absent. */
+  readonly EncryptionType?: 'NONE' | 'KMS';
 }
 
 const RESULT_HEAD = Buffer.from('{"FailedRecordCount":', 'latin1');
 const RECORDS_OPEN = Buffer.from(',"Records":[', 'latin1');
 const ENTRY_OPEN = Buffer.from('{"SequenceNumber":"', 'latin1');
-const RESULT_TAIL = Buffer.from('],"EncryptionType":"NONE"}', 'latin1');
+const RESULT_TAILS = {
+  NONE: Buffer.from('],"EncryptionType":"NONE"}', 'latin1'),
+  KMS: Buffer.from('],"EncryptionType":"KMS"}', 'latin1'),
+} as const;
 /** Room for one stored entry besides its shard id: open, the digits, `","ShardId":"`, `"},`. */
 const ENTRY_BYTES_MAX = ENTRY_OPEN.length + MAX_SEQUENCE_DIGITS + 16;
 
@@ -519,7 +524,8 @@ export function encodePutRecordsResultJson(result: StoredRecords): Buffer {
     return tail;
   };
   let failures: Map<number, Buffer> | undefined;
-  let bound = RESULT_HEAD.length + 16 + RECORDS_OPEN.length + RESULT_TAIL.length;
+  const resultTail = RESULT_TAILS[result.EncryptionType ?? 'NONE'];
+  let bound = RESULT_HEAD.length + 16 + RECORDS_OPEN.length + resultTail.length;
   for (let i = 0; i < count; i++) {
     const error = result.errorOf(i);
     if (error === undefined) {
@@ -546,7 +552,7 @@ export function encodePutRecordsResultJson(result: StoredRecords): Buffer {
     at = result.writeSequenceNumber(i, out, at);
     at += tailOf(result.shardIdOf(i)).copy(out, at);
   }
-  at += RESULT_TAIL.copy(out, at);
+  at += resultTail.copy(out, at);
   return out.subarray(0, at);
 }
 

@@ -12,7 +12,7 @@
  *                                    for these two; the body is JSON here rather than its XML)
  *  4. body does not parse          → 400 SerializationException
  *  5. missing/unknown X-Amz-Target → 400 UnknownOperationException
- *  6. a real Kinesis operation Runnel does not serve yet (encryption, channels, ...) →
+ *  6. a real Kinesis operation Runnel does not serve yet (channels, ...) →
  *     400 UnknownOperationException "Operation <Op> is not supported by Runnel yet." — the name
  *     the service itself uses for an operation it does not know, which every SDK surfaces as a
  *     client fault by that name and never retries; the message says which operation and why.
@@ -73,6 +73,8 @@ export interface KinesisEngine {
   updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
   enableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
   disableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
+  startStreamEncryption(input: Shapes.StreamEncryptionInput): Promise<unknown>;
+  stopStreamEncryption(input: Shapes.StreamEncryptionInput): Promise<unknown>;
   registerStreamConsumer(input: Shapes.RegisterStreamConsumerInput): Promise<unknown>;
   deregisterStreamConsumer(input: Shapes.ConsumerTarget): Promise<unknown>;
   describeStreamConsumer(input: Shapes.ConsumerTarget): Promise<unknown>;
@@ -112,6 +114,8 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   UpdateMaxRecordSize: 'updateMaxRecordSize',
   EnableEnhancedMonitoring: 'enableEnhancedMonitoring',
   DisableEnhancedMonitoring: 'disableEnhancedMonitoring',
+  StartStreamEncryption: 'startStreamEncryption',
+  StopStreamEncryption: 'stopStreamEncryption',
   RegisterStreamConsumer: 'registerStreamConsumer',
   DeregisterStreamConsumer: 'deregisterStreamConsumer',
   DescribeStreamConsumer: 'describeStreamConsumer',
@@ -123,8 +127,6 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
   'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',
-  'StartStreamEncryption',
-  'StopStreamEncryption',
   'PutResourcePolicy',
   'GetResourcePolicy',
   'DeleteResourcePolicy',
@@ -521,6 +523,9 @@ function eventPayload(event: Shapes.SubscribeToShardEvent, format: Format): Buff
       ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp.getTime() / 1000,
       Data: data.toString('base64'),
       PartitionKey: record.PartitionKey,
+      // Present (KMS) only while the stream's encryption is in effect; JSON leaves it out when
+      // undefined.
+      EncryptionType: record.EncryptionType,
     };
   });
   return Buffer.from(JSON.stringify({ ...event, Records: records }), 'utf8');

@@ -19,6 +19,7 @@ import {
   AddTagsToStreamCommand,
   CreateStreamCommand,
   DecreaseStreamRetentionPeriodCommand,
+  DeleteChannelCommand,
   DeleteStreamCommand,
   DescribeLimitsCommand,
   DescribeStreamCommand,
@@ -33,8 +34,7 @@ import {
   PutRecordCommand,
   PutRecordsCommand,
   RemoveTagsFromStreamCommand,
-  StartStreamEncryptionCommand,
-  StopStreamEncryptionCommand,
+  UpdateStreamRecordDistributionStrategyCommand,
   waitUntilStreamExists,
   waitUntilStreamNotExists,
   type Shard,
@@ -1072,19 +1072,16 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/settings`;
       const commands = [
         [
-          'StartStreamEncryption',
-          new StartStreamEncryptionCommand({
+          'UpdateStreamRecordDistributionStrategy',
+          new UpdateStreamRecordDistributionStrategyCommand({
             StreamARN: arn,
-            EncryptionType: 'KMS',
-            KeyId: 'alias/aws/kinesis',
+            RecordDistributionStrategy: 'AUTO',
           }),
         ],
         [
-          'StopStreamEncryption',
-          new StopStreamEncryptionCommand({
-            StreamARN: arn,
-            EncryptionType: 'KMS',
-            KeyId: 'alias/aws/kinesis',
+          'DeleteChannel',
+          new DeleteChannelCommand({
+            ChannelARN: `arn:aws:kinesis:us-east-1:${ACCOUNT}:channel/archive`,
           }),
         ],
       ] as const;

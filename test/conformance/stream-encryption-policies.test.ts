@@ -1,0 +1,417 @@
+/**
+ * Goal: the stream encryption operations work through the real `@aws-sdk/client-kinesis` as the
+ * reference (kinesis-api.md §2.7, §3.4) describes them, with every refusal a typed Kinesis error
+ * with its full message:
+ *  - StartStreamEncryption / StopStreamEncryption: every documented KeyId form accepted, a
+ *    malformed one and EncryptionType NONE refused; the stream UPDATING for the transition, then
+ *    ACTIVE; DescribeStream and DescribeStreamSummary report EncryptionType and KeyId at once;
+ *    PutRecord, PutRecords, GetRecords and SubscribeToShard records report KMS from when the
+ *    stream is ACTIVE again, NONE (or nothing, on read records) after StopStreamEncryption;
+ *  - every setting survives a restart on the same data directory, and a change cut short by one
+ *    completes;
+ *  - each operation also answers over CBOR (`application/x-amz-cbor-1.1`).
+ * Servers are in-process `startServer` on 127.0.0.1 with free ports, temp data dirs and real
+ * worker threads. The main one has a TRANSITION_MS stream transition, so UPDATING can be seen.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  DescribeStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  PutRecordCommand,
+  PutRecordsCommand,
+  RegisterStreamConsumerCommand,
+  DescribeStreamConsumerCommand,
+  StartStreamEncryptionCommand,
+  StopStreamEncryptionCommand,
+  SubscribeToShardCommand,
+  type EncryptionType,
+  type _Record,
+} from '@aws-sdk/client-kinesis';
+import { cbor } from '@smithy/core/cbor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { ACCOUNT, createActive, failure, sdkClient, sleep, streamArn, waitActive } from '../helpers/sdk.js';
+
+/** LimitExceededException is retried by the SDK as throttling: one attempt shows each answer. */
+const sdkClientOnce = (endpoint: string) => sdkClient(endpoint, { maxAttempts: 1 });
+
+/** How long UPDATING (and CREATING, DELETING) last on the main server. */
+const TRANSITION_MS = 300;
+const CBOR_TYPE = 'application/x-amz-cbor-1.1';
+
+const notActive = (name: string, state: string) =>
+  `Stream ${name} under account ${ACCOUNT} not ACTIVE, instead in state ${state}`;
+const notFound = (name: string) => `Stream ${name} under account ${ACCOUNT} not found.`;
+const badKeyId = (keyId: string) =>
+  `KeyId ${keyId} is not a KMS key identifier: give a key ID (12345678-1234-1234-1234-123456789012), ` +
+  'a key ARN (arn:aws:kms:<region>:<account>:key/<key ID>), an alias name (alias/<name>, such as ' +
+  'alias/aws/kinesis) or an alias ARN (arn:aws:kms:<region>:<account>:alias/<name>).';
+
+const KEY_UUID = '12345678-1234-1234-1234-123456789012';
+/** Every KeyId form StartStreamEncryption documents, plus a multi-Region key's. */
+const KEY_FORMS = [
+  KEY_UUID,
+  `arn:aws:kms:us-east-1:123456789012:key/${KEY_UUID}`,
+  'arn:aws:kms:us-east-1:123456789012:alias/MyAliasName',
+  'alias/MyAliasName',
+  'alias/aws/kinesis',
+  'mrk-1234abcd12ab34cd56ef1234567890ab',
+  'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab',
+];
+
+async function summary(client: KinesisClient, name: string) {
+  return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
+}
+
+async function description(client: KinesisClient, name: string) {
+  return (await client.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription!;
+}
+
+/** Sends one CBOR request the way the Java SDKs do and decodes the answer. */
+async function cborCall(
+  endpoint: string,
+  operation: string,
+  input: Record<string, unknown>,
+): Promise<{ status: number; contentType: string | null; value: Record<string, unknown> }> {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': CBOR_TYPE, 'x-amz-target': `Kinesis_20131202.${operation}` },
+    body: cbor.serialize(input),
+  });
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    value: cbor.deserialize(bytes) as Record<string, unknown>,
+  };
+}
+
+describe('stream encryption through the SDK', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-encryption-'));
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 2,
+      engineOptions: { streamTransitionMs: TRANSITION_MS },
+    });
+    client = sdkClientOnce(server.kinesisUrl);
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const start = (target: { StreamName?: string; StreamARN?: string }, KeyId = 'alias/aws/kinesis') =>
+    client.send(new StartStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
+  const stop = (target: { StreamName?: string; StreamARN?: string }, KeyId = 'alias/aws/kinesis') =>
+    client.send(new StopStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
+  const putOne = (name: string, data: string) =>
+    client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'pk', Data: Buffer.from(data) }));
+  const putMany = (name: string, data: string[]) =>
+    client.send(
+      new PutRecordsCommand({
+        StreamName: name,
+        Records: data.map((text) => ({ PartitionKey: 'pk', Data: Buffer.from(text) })),
+      }),
+    );
+
+  /** Every record of the stream's one shard, by one GetRecords from TRIM_HORIZON. */
+  async function readAll(name: string): Promise<_Record[]> {
+    const { ShardIterator } = await client.send(
+      new GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+    );
+    return (await client.send(new GetRecordsCommand({ ShardIterator }))).Records!;
+  }
+
+  it('starts encryption: UPDATING, then ACTIVE; Describe* report KMS and the key, records KMS once ACTIVE', async () => {
+    await createActive(client, 'sealed', 1);
+    const before = await summary(client, 'sealed');
+    expect(before.EncryptionType).toBe('NONE');
+    expect(before.KeyId).toBeUndefined();
+    expect((await putOne('sealed', 'plain')).EncryptionType).toBe('NONE');
+
+    await start({ StreamName: 'sealed' });
+    const updating = await summary(client, 'sealed');
+    expect(updating.StreamStatus).toBe('UPDATING');
+    expect(updating.EncryptionType).toBe('KMS');
+    expect(updating.KeyId).toBe('alias/aws/kinesis');
+    const described = await description(client, 'sealed');
+    expect(described.EncryptionType).toBe('KMS');
+    expect(described.KeyId).toBe('alias/aws/kinesis');
+    // Writes go on while UPDATING, not yet encrypted (Kinesis encrypts once the stream is ACTIVE).
+    expect((await putOne('sealed', 'during')).EncryptionType).toBe('NONE');
+    // Only an ACTIVE stream changes its encryption.
+    const busy = await failure(stop({ StreamName: 'sealed' }));
+    expect(busy.name).toBe('ResourceInUseException');
+    expect(busy.message).toBe(notActive('sealed', 'UPDATING'));
+
+    await waitActive(client, 'sealed');
+    expect((await putOne('sealed', 'one')).EncryptionType).toBe('KMS');
+    const many = await putMany('sealed', ['two', 'three']);
+    expect(many.FailedRecordCount).toBe(0);
+    expect(many.EncryptionType).toBe('KMS');
+    // Reads report the stream's encryption when they are made, for every record.
+    const records = await readAll('sealed');
+    expect(records.map((record) => Buffer.from(record.Data!).toString())).toEqual([
+      'plain',
+      'during',
+      'one',
+      'two',
+      'three',
+    ]);
+    expect(records.map((record) => record.EncryptionType)).toEqual(Array(5).fill('KMS'));
+  });
+
+  it('stops encryption by StreamARN: UPDATING, then NONE without KeyId, and records without KMS', async () => {
+    await createActive(client, 'unsealed', 1);
+    await start({ StreamARN: streamArn('unsealed') }, KEY_UUID);
+    await waitActive(client, 'unsealed');
+    expect((await putOne('unsealed', 'sealed')).EncryptionType).toBe('KMS');
+
+    await stop({ StreamARN: streamArn('unsealed') }, KEY_UUID);
+    const updating = await summary(client, 'unsealed');
+    expect(updating.StreamStatus).toBe('UPDATING');
+    expect(updating.EncryptionType).toBe('NONE');
+    expect(updating.KeyId).toBeUndefined();
+    expect((await description(client, 'unsealed')).KeyId).toBeUndefined();
+    // Still encrypted until the stream is ACTIVE again.
+    expect((await putOne('unsealed', 'during')).EncryptionType).toBe('KMS');
+    expect((await readAll('unsealed')).map((record) => record.EncryptionType)).toEqual(['KMS', 'KMS']);
+
+    await waitActive(client, 'unsealed');
+    expect((await putOne('unsealed', 'after')).EncryptionType).toBe('NONE');
+    expect((await putMany('unsealed', ['x'])).EncryptionType).toBe('NONE');
+    const records = await readAll('unsealed');
+    expect(records).toHaveLength(4);
+    for (const record of records) expect(record.EncryptionType).toBeUndefined();
+  });
+
+  it('accepts every documented KeyId form, reports the key in use, and changes nothing for the same key', async () => {
+    await createActive(client, 'keys', 1);
+    for (const keyId of KEY_FORMS) {
+      await start({ StreamName: 'keys' }, keyId);
+      const updating = await summary(client, 'keys');
+      expect(updating.StreamStatus, keyId).toBe('UPDATING');
+      expect(updating.KeyId, keyId).toBe(keyId);
+      await waitActive(client, 'keys');
+    }
+    // The key already in effect: accepted, and the stream stays ACTIVE.
+    await start({ StreamName: 'keys' }, KEY_FORMS[KEY_FORMS.length - 1]);
+    expect((await summary(client, 'keys')).StreamStatus).toBe('ACTIVE');
+    // Stopping takes any well-formed KeyId (Runnel holds no keys to compare it with).
+    await stop({ StreamName: 'keys' }, 'alias/other');
+    await waitActive(client, 'keys');
+    expect((await summary(client, 'keys')).EncryptionType).toBe('NONE');
+    // Stopping a stream without encryption changes nothing.
+    await stop({ StreamName: 'keys' });
+    expect((await summary(client, 'keys')).StreamStatus).toBe('ACTIVE');
+  });
+
+  it('refuses EncryptionType NONE, a malformed KeyId, a bad target and a stream not ACTIVE', async () => {
+    await createActive(client, 'refusing', 1);
+    for (const send of [
+      () => client.send(new StartStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
+      () => client.send(new StopStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
+    ]) {
+      const none = await failure(send());
+      expect(none.name).toBe('InvalidArgumentException');
+      expect(none.message).toBe('EncryptionType NONE is not valid here: the only valid value is KMS.');
+    }
+    const malformed = [
+      'not-a-key',
+      '12345678-1234-1234-1234-12345678901',
+      'arn:aws:kms:us-east-1:123456789012:key/not-a-uuid',
+      'arn:aws:kms:us-east-1:12345:alias/short-account',
+      'arn:aws:s3:::bucket',
+      'alias/',
+      'alias/has space',
+      'mrk-1234',
+    ];
+    for (const keyId of malformed) {
+      const error = await failure(start({ StreamName: 'refusing' }, keyId));
+      expect(error.name, keyId).toBe('InvalidArgumentException');
+      expect(error.message, keyId).toBe(badKeyId(keyId));
+      const stopped = await failure(stop({ StreamName: 'refusing' }, keyId));
+      expect(stopped.message, keyId).toBe(badKeyId(keyId));
+    }
+    // A long one is shown cut.
+    const long = `alias/${'x'.repeat(300)} `;
+    expect((await failure(start({ StreamName: 'refusing' }, long))).message).toBe(badKeyId(`${long.slice(0, 128)}...`));
+    // The model's bounds: 1 to 2048 characters.
+    const empty = await failure(start({ StreamName: 'refusing' }, ''));
+    expect(empty.name).toBe('ValidationException');
+    expect(empty.message).toBe(
+      "1 validation error detected: Value '' at 'keyId' failed to satisfy constraint: " +
+        'Member must have length greater than or equal to 1',
+    );
+    const tooLong = await failure(start({ StreamName: 'refusing' }, `alias/${'x'.repeat(2043)}`));
+    expect(tooLong.name).toBe('ValidationException');
+    expect(tooLong.message).toMatch(/at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048$/);
+
+    const missing = await failure(start({ StreamName: 'no-such-stream' }));
+    expect(missing.name).toBe('ResourceNotFoundException');
+    expect(missing.message).toBe(notFound('no-such-stream'));
+    const neither = await failure(start({}));
+    expect(neither.name).toBe('InvalidArgumentException');
+    expect(neither.message).toBe('Neither StreamName nor StreamARN was provided.');
+    expect((await summary(client, 'refusing')).EncryptionType).toBe('NONE');
+    expect((await summary(client, 'refusing')).StreamStatus).toBe('ACTIVE');
+  });
+
+  it('reports KMS on SubscribeToShard event records while the encryption is in effect', async () => {
+    await createActive(client, 'sealed-efo', 1);
+    /** A consumer of the stream, once ACTIVE. */
+    const consumer = async (name: string): Promise<string> => {
+      const { Consumer } = await client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('sealed-efo'), ConsumerName: name }),
+      );
+      for (;;) {
+        const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer!.ConsumerARN }));
+        if (described.ConsumerDescription!.ConsumerStatus === 'ACTIVE') return Consumer!.ConsumerARN!;
+        await sleep(25);
+      }
+    };
+    /** The EncryptionType of each record of the first event that has records. */
+    const subscribedTypes = async (consumerArn: string): Promise<(EncryptionType | undefined)[]> => {
+      const response = await client.send(
+        new SubscribeToShardCommand({
+          ConsumerARN: consumerArn,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'TRIM_HORIZON' },
+        }),
+      );
+      for await (const message of response.EventStream!) {
+        const records = message.SubscribeToShardEvent?.Records ?? [];
+        if (records.length > 0) return records.map((record) => record.EncryptionType);
+      }
+      throw new Error('the subscription ended without records');
+    };
+    await putMany('sealed-efo', ['a', 'b']);
+    expect(await subscribedTypes(await consumer('before'))).toEqual([undefined, undefined]);
+    await start({ StreamName: 'sealed-efo' });
+    await waitActive(client, 'sealed-efo');
+    expect(await subscribedTypes(await consumer('after'))).toEqual(['KMS', 'KMS']);
+  });
+
+  it('answers StartStreamEncryption, StopStreamEncryption and the records over CBOR', async () => {
+    await createActive(client, 'sealed-cbor', 1);
+    const endpoint = server.kinesisUrl;
+    const started = await cborCall(endpoint, 'StartStreamEncryption', {
+      StreamName: 'sealed-cbor',
+      EncryptionType: 'KMS',
+      KeyId: KEY_UUID,
+    });
+    expect(started.status).toBe(200);
+    expect(started.contentType).toBe(CBOR_TYPE);
+    expect(started.value).toEqual({});
+    await waitActive(client, 'sealed-cbor');
+    const summarized = await cborCall(endpoint, 'DescribeStreamSummary', { StreamName: 'sealed-cbor' });
+    const fields = summarized.value.StreamDescriptionSummary as Record<string, unknown>;
+    expect(fields.EncryptionType).toBe('KMS');
+    expect(fields.KeyId).toBe(KEY_UUID);
+    const put = await cborCall(endpoint, 'PutRecord', {
+      StreamName: 'sealed-cbor',
+      PartitionKey: 'pk',
+      Data: new Uint8Array([1, 2, 3]),
+    });
+    expect(put.value.EncryptionType).toBe('KMS');
+    const puts = await cborCall(endpoint, 'PutRecords', {
+      StreamName: 'sealed-cbor',
+      Records: [{ PartitionKey: 'pk', Data: new Uint8Array([4]) }],
+    });
+    expect(puts.value.EncryptionType).toBe('KMS');
+    const refused = await cborCall(endpoint, 'StartStreamEncryption', {
+      StreamName: 'sealed-cbor',
+      EncryptionType: 'KMS',
+      KeyId: 'not-a-key',
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.value).toEqual({ __type: 'InvalidArgumentException', message: badKeyId('not-a-key') });
+    const stopped = await cborCall(endpoint, 'StopStreamEncryption', {
+      StreamARN: streamArn('sealed-cbor'),
+      EncryptionType: 'KMS',
+      KeyId: KEY_UUID,
+    });
+    expect(stopped.status).toBe(200);
+    expect(stopped.value).toEqual({});
+    const after = (await summary(client, 'sealed-cbor'));
+    expect(after.EncryptionType).toBe('NONE');
+    expect(after.StreamStatus).toBe('UPDATING');
+  });
+});
+
+describe('stream encryption across a restart', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-encryption-restart-'));
+  });
+
+  afterAll(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Runs `body` against a server on dataDir, then closes it. */
+  async function withServer(streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) {
+    const server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1, engineOptions: { streamTransitionMs } });
+    const client = sdkClientOnce(server.kinesisUrl);
+    try {
+      await body(client);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  }
+
+  it('keeps the encryption setting; a change cut short by the restart completes', async () => {
+    await withServer(0, async (client) => {
+      await createActive(client, 'kept', 1);
+      await createActive(client, 'cut-short', 1);
+      await client.send(new StartStreamEncryptionCommand({ StreamName: 'kept', EncryptionType: 'KMS', KeyId: KEY_UUID }));
+    });
+    // A transition far longer than the test: the restart cuts it short.
+    await withServer(600_000, async (client) => {
+      await client.send(
+        new StartStreamEncryptionCommand({ StreamName: 'cut-short', EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }),
+      );
+      expect((await summary(client, 'cut-short')).StreamStatus).toBe('UPDATING');
+      const put = await client.send(new PutRecordCommand({ StreamName: 'cut-short', PartitionKey: 'k', Data: Buffer.from('x') }));
+      expect(put.EncryptionType).toBe('NONE');
+    });
+    await withServer(0, async (client) => {
+      const kept = await summary(client, 'kept');
+      expect(kept.StreamStatus).toBe('ACTIVE');
+      expect(kept.EncryptionType).toBe('KMS');
+      expect(kept.KeyId).toBe(KEY_UUID);
+      const cutShort = await summary(client, 'cut-short');
+      expect(cutShort.StreamStatus).toBe('ACTIVE');
+      expect(cutShort.KeyId).toBe('alias/aws/kinesis');
+      for (const name of ['kept', 'cut-short']) {
+        const put = await client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: Buffer.from('y') }));
+        expect(put.EncryptionType, name).toBe('KMS');
+      }
+      await client.send(new StopStreamEncryptionCommand({ StreamName: 'kept', EncryptionType: 'KMS', KeyId: KEY_UUID }));
+    });
+    await withServer(0, async (client) => {
+      const kept = await summary(client, 'kept');
+      expect(kept.EncryptionType).toBe('NONE');
+      expect(kept.KeyId).toBeUndefined();
+    });
+  });
+});
