@@ -77,6 +77,13 @@ export const CONSUMER_ARN_CHARS_MAX = 2048;
 /** TagResource / UntagResource / ListTagsForResource name a stream or consumer by this ARN. */
 export const RESOURCE_ARN_CHARS_MAX = 2048;
 export const KMS_KEY_ID_CHARS_MAX = 2048;
+/**
+ * Largest resource policy (UTF-8 bytes) PutResourcePolicy stores. The model puts no bound on
+ * Policy; AWS caps resource-based policies at 20 KB where it documents one (S3 bucket policies,
+ * Lambda function policies), and every stream and consumer may hold one in the catalog, which
+ * is rewritten whole on each change, so Runnel bounds it there (InvalidArgumentException).
+ */
+export const RESOURCE_POLICY_BYTES_MAX = 20 * KIB;
 export const LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX = 10_000;
 /** ListStreamConsumers returns at most this many consumers per call (its default MaxResults). */
 export const LIST_STREAM_CONSUMERS_RETURNED_MAX = 100;

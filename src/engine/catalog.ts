@@ -46,6 +46,8 @@ export interface ConsumerRecord {
   seq?: number;
   status: ConsumerStatus;
   tags: Record<string, string>;
+  /** PutResourcePolicy's document, as given; absent (also in older catalogs) means none. */
+  resourcePolicy?: string;
 }
 
 /** A shard a reshard will create (ShardRecord without the times it gets when created). */
@@ -86,6 +88,8 @@ export interface StreamRecord {
    * setting; it encrypts nothing.
    */
   encryption?: { keyId: string };
+  /** PutResourcePolicy's document, as given; absent (also in older catalogs) means none. */
+  resourcePolicy?: string;
   nextShardIndex: number;
   shards: ShardRecord[];
   pendingReshard?: PendingReshard;

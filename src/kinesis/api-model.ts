@@ -351,6 +351,10 @@ export const OPERATION_MODELS = {
     StreamARN: STREAM_ARN,
     StreamId: STREAM_ID,
   }),
+  DeleteResourcePolicy: operation('DeleteResourcePolicyInput', {
+    ResourceARN: required(RESOURCE_ARN),
+    StreamId: STREAM_ID,
+  }),
   DeleteStream: onStream('DeleteStreamInput', {
     StreamName: STREAM_NAME,
     EnforceConsumerDeletion: BOOLEAN,
@@ -402,6 +406,10 @@ export const OPERATION_MODELS = {
     StreamARN: STREAM_ARN,
     StreamId: STREAM_ID,
     DryRun: BOOLEAN,
+  }),
+  GetResourcePolicy: operation('GetResourcePolicyInput', {
+    ResourceARN: required(RESOURCE_ARN),
+    StreamId: STREAM_ID,
   }),
   GetShardIterator: onStream('GetShardIteratorInput', {
     StreamName: STREAM_NAME,
@@ -476,6 +484,13 @@ export const OPERATION_MODELS = {
     StreamARN: STREAM_ARN,
     StreamId: STREAM_ID,
     DryRun: BOOLEAN,
+  }),
+  // The model puts no bound on Policy; the engine checks that it is a JSON object within
+  // RESOURCE_POLICY_BYTES_MAX (InvalidArgumentException).
+  PutResourcePolicy: operation('PutResourcePolicyInput', {
+    ResourceARN: required(RESOURCE_ARN),
+    StreamId: STREAM_ID,
+    Policy: required({ type: 'string', shape: 'Policy' }),
   }),
   RegisterStreamConsumer: operation('RegisterStreamConsumerInput', {
     StreamARN: required(STREAM_ARN),

@@ -252,6 +252,20 @@ export interface StreamEncryptionInput extends StreamTarget {
   KeyId: string;
 }
 
+/** A stream or a consumer, named by its ARN (the resource-policy operations). */
+export interface ResourceTarget {
+  ResourceARN: string;
+}
+
+export interface PutResourcePolicyInput extends ResourceTarget {
+  /** A JSON policy document, as text. */
+  Policy: string;
+}
+
+export interface GetResourcePolicyOutput {
+  Policy: string;
+}
+
 export interface AddTagsToStreamInput extends StreamTarget {
   Tags: Record<string, string>;
 }

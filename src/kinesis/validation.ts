@@ -46,7 +46,7 @@
  */
 
 import { KinesisError } from '../errors.js';
-import { VALIDATION_ERRORS_LISTED_MAX } from '../limits.js';
+import { RESOURCE_POLICY_BYTES_MAX, VALIDATION_ERRORS_LISTED_MAX } from '../limits.js';
 import { javaDateString } from './java-date.js';
 import { LINEAR_PATTERNS, OPERATION_MODELS, type MemberModel, type MemberType } from './api-model.js';
 
@@ -506,6 +506,36 @@ export function checkStreamEncryption(encryptionType: string, keyId: string): vo
         '(12345678-1234-1234-1234-123456789012), a key ARN ' +
         '(arn:aws:kms:<region>:<account>:key/<key ID>), an alias name (alias/<name>, such as ' +
         'alias/aws/kinesis) or an alias ARN (arn:aws:kms:<region>:<account>:alias/<name>).',
+    );
+  }
+}
+
+/**
+ * PutResourcePolicy's check of Policy, which the model types as any string: a JSON document
+ * whose top level is an object (a policy is `{"Version": ..., "Statement": [...]}`), of at most
+ * RESOURCE_POLICY_BYTES_MAX UTF-8 bytes (checked before it is parsed); else
+ * InvalidArgumentException, in Runnel's words. What the statements say is not checked: Runnel
+ * enforces no access policy, it keeps the document for GetResourcePolicy.
+ */
+export function checkResourcePolicy(policy: string): void {
+  const bytes = Buffer.byteLength(policy, 'utf8');
+  if (bytes > RESOURCE_POLICY_BYTES_MAX) {
+    throw new KinesisError(
+      'InvalidArgumentException',
+      `Policy is ${bytes} bytes, more than the ${RESOURCE_POLICY_BYTES_MAX} bytes a resource policy may have.`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(policy);
+  } catch {
+    document = undefined;
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new KinesisError(
+      'InvalidArgumentException',
+      'Policy is not a JSON policy document: it must be a JSON object, such as ' +
+        '{"Version":"2012-10-17","Statement":[...]}.',
     );
   }
 }

@@ -66,6 +66,9 @@ export interface KinesisEngine {
   tagResource(input: Shapes.TagResourceInput): Promise<unknown>;
   untagResource(input: Shapes.UntagResourceInput): Promise<unknown>;
   listTagsForResource(input: Shapes.ListTagsForResourceInput): Promise<unknown>;
+  putResourcePolicy(input: Shapes.PutResourcePolicyInput): Promise<unknown>;
+  getResourcePolicy(input: Shapes.ResourceTarget): Promise<unknown>;
+  deleteResourcePolicy(input: Shapes.ResourceTarget): Promise<unknown>;
   splitShard(input: Shapes.SplitShardInput): Promise<unknown>;
   mergeShards(input: Shapes.MergeShardsInput): Promise<unknown>;
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
@@ -107,6 +110,9 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   TagResource: 'tagResource',
   UntagResource: 'untagResource',
   ListTagsForResource: 'listTagsForResource',
+  PutResourcePolicy: 'putResourcePolicy',
+  GetResourcePolicy: 'getResourcePolicy',
+  DeleteResourcePolicy: 'deleteResourcePolicy',
   SplitShard: 'splitShard',
   MergeShards: 'mergeShards',
   UpdateShardCount: 'updateShardCount',
@@ -127,9 +133,6 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
   'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',
-  'PutResourcePolicy',
-  'GetResourcePolicy',
-  'DeleteResourcePolicy',
   'CreateChannel',
   'DeleteChannel',
   'DescribeChannel',

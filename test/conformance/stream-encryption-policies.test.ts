@@ -1,12 +1,16 @@
 /**
- * Goal: the stream encryption operations work through the real `@aws-sdk/client-kinesis` as the
- * reference (kinesis-api.md §2.7, §3.4) describes them, with every refusal a typed Kinesis error
- * with its full message:
+ * Goal: the stream encryption and resource-policy operations work through the real
+ * `@aws-sdk/client-kinesis` as the reference (kinesis-api.md §2.6, §2.7, §3.4) describes them,
+ * with every refusal a typed Kinesis error with its full message:
  *  - StartStreamEncryption / StopStreamEncryption: every documented KeyId form accepted, a
  *    malformed one and EncryptionType NONE refused; the stream UPDATING for the transition, then
  *    ACTIVE; DescribeStream and DescribeStreamSummary report EncryptionType and KeyId at once;
  *    PutRecord, PutRecords, GetRecords and SubscribeToShard records report KMS from when the
  *    stream is ACTIVE again, NONE (or nothing, on read records) after StopStreamEncryption;
+ *  - PutResourcePolicy / GetResourcePolicy / DeleteResourcePolicy on a stream and on a consumer
+ *    (by the ARN TagResource takes, with its errors for any other ARN): the document as given,
+ *    `{}` without one, a JSON object of at most 20 KiB required, ResourceNotFoundException to
+ *    delete a policy there is not, and the policy gone with its stream or consumer;
  *  - every setting survives a restart on the same data directory, and a change cut short by one
  *    completes;
  *  - each operation also answers over CBOR (`application/x-amz-cbor-1.1`).
@@ -19,13 +23,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
+  CreateStreamCommand,
+  DeleteResourcePolicyCommand,
+  DeleteStreamCommand,
+  DeregisterStreamConsumerCommand,
   DescribeStreamCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
+  GetResourcePolicyCommand,
   GetShardIteratorCommand,
   KinesisClient,
   PutRecordCommand,
   PutRecordsCommand,
+  PutResourcePolicyCommand,
   RegisterStreamConsumerCommand,
   DescribeStreamConsumerCommand,
   StartStreamEncryptionCommand,
@@ -37,6 +47,7 @@ import {
 import { cbor } from '@smithy/core/cbor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { RESOURCE_POLICY_BYTES_MAX } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { ACCOUNT, createActive, failure, sdkClient, sleep, streamArn, waitActive } from '../helpers/sdk.js';
 
@@ -66,6 +77,36 @@ const KEY_FORMS = [
   'mrk-1234abcd12ab34cd56ef1234567890ab',
   'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab',
 ];
+
+/** A policy document as PutResourcePolicy takes it (JSON text), granting `account` reads. */
+const policyFor = (resourceArn: string, account = '111122223333') =>
+  JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: ['kinesis:DescribeStreamSummary', 'kinesis:GetRecords'],
+        Resource: resourceArn,
+      },
+    ],
+  });
+const noPolicy = (arn: string) => `No resource policy found for resource ARN ${arn}.`;
+const notJsonPolicy =
+  'Policy is not a JSON policy document: it must be a JSON object, such as ' +
+  '{"Version":"2012-10-17","Statement":[...]}.';
+
+/** Registers a consumer and waits until it is ACTIVE; returns its ARN. */
+async function activeConsumer(client: KinesisClient, stream: string, name: string): Promise<string> {
+  const { Consumer } = await client.send(
+    new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
+  );
+  for (;;) {
+    const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer!.ConsumerARN }));
+    if (described.ConsumerDescription!.ConsumerStatus === 'ACTIVE') return Consumer!.ConsumerARN!;
+    await sleep(25);
+  }
+}
 
 async function summary(client: KinesisClient, name: string) {
   return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
@@ -276,17 +317,7 @@ describe('stream encryption through the SDK', () => {
 
   it('reports KMS on SubscribeToShard event records while the encryption is in effect', async () => {
     await createActive(client, 'sealed-efo', 1);
-    /** A consumer of the stream, once ACTIVE. */
-    const consumer = async (name: string): Promise<string> => {
-      const { Consumer } = await client.send(
-        new RegisterStreamConsumerCommand({ StreamARN: streamArn('sealed-efo'), ConsumerName: name }),
-      );
-      for (;;) {
-        const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer!.ConsumerARN }));
-        if (described.ConsumerDescription!.ConsumerStatus === 'ACTIVE') return Consumer!.ConsumerARN!;
-        await sleep(25);
-      }
-    };
+    const consumer = (name: string) => activeConsumer(client, 'sealed-efo', name);
     /** The EncryptionType of each record of the first event that has records. */
     const subscribedTypes = async (consumerArn: string): Promise<(EncryptionType | undefined)[]> => {
       const response = await client.send(
@@ -356,6 +387,168 @@ describe('stream encryption through the SDK', () => {
   });
 });
 
+describe('resource policies through the SDK', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-policies-'));
+    server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1 });
+    client = sdkClientOnce(server.kinesisUrl);
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const put = (ResourceARN: string, Policy: string) =>
+    client.send(new PutResourcePolicyCommand({ ResourceARN, Policy }));
+  const get = async (ResourceARN: string) =>
+    (await client.send(new GetResourcePolicyCommand({ ResourceARN }))).Policy;
+  const remove = (ResourceARN: string) => client.send(new DeleteResourcePolicyCommand({ ResourceARN }));
+
+  it('puts, replaces, gets and deletes the policy of a stream and of a consumer, each its own', async () => {
+    await createActive(client, 'shared', 1);
+    const stream = streamArn('shared');
+    const consumer = await activeConsumer(client, 'shared', 'partner');
+    // Without a policy: the empty document, not an error.
+    expect(await get(stream)).toBe('{}');
+    expect(await get(consumer)).toBe('{}');
+
+    const first = policyFor(stream);
+    await put(stream, first);
+    expect(await get(stream)).toBe(first);
+    expect(await get(consumer)).toBe('{}');
+    // Stored as given, whitespace and all; a second put replaces it.
+    const spaced = `{\n  "Version": "2012-10-17",\n  "Statement": []\n}`;
+    await put(stream, spaced);
+    expect(await get(stream)).toBe(spaced);
+    const forConsumer = policyFor(consumer, '444455556666');
+    await put(consumer, forConsumer);
+    expect(await get(consumer)).toBe(forConsumer);
+    expect(await get(stream)).toBe(spaced);
+
+    await remove(stream);
+    expect(await get(stream)).toBe('{}');
+    expect(await get(consumer)).toBe(forConsumer);
+    const again = await failure(remove(stream));
+    expect(again.name).toBe('ResourceNotFoundException');
+    expect(again.message).toBe(noPolicy(stream));
+    await remove(consumer);
+    expect(await get(consumer)).toBe('{}');
+    const consumerAgain = await failure(remove(consumer));
+    expect(consumerAgain.name).toBe('ResourceNotFoundException');
+    expect(consumerAgain.message).toBe(noPolicy(consumer));
+  });
+
+  it('takes a JSON object of at most 20 KiB, and refuses anything else', async () => {
+    await createActive(client, 'strict', 1);
+    const stream = streamArn('strict');
+    for (const policy of ['', 'not json', '{"Version":', '[]', '"text"', '42', 'null', 'true']) {
+      const error = await failure(put(stream, policy));
+      expect(error.name, policy).toBe('InvalidArgumentException');
+      expect(error.message, policy).toBe(notJsonPolicy);
+    }
+    // Exactly the limit in UTF-8 bytes (a two-byte character included) is accepted; one more is not.
+    const head = '{"Sid":"ü","Pad":"';
+    const fitting = `${head}${'x'.repeat(RESOURCE_POLICY_BYTES_MAX - Buffer.byteLength(head) - 2)}"}`;
+    expect(Buffer.byteLength(fitting)).toBe(RESOURCE_POLICY_BYTES_MAX);
+    await put(stream, fitting);
+    expect(await get(stream)).toBe(fitting);
+    const over = `${head}${'x'.repeat(RESOURCE_POLICY_BYTES_MAX - Buffer.byteLength(head) - 1)}"}`;
+    const tooLarge = await failure(put(stream, over));
+    expect(tooLarge.name).toBe('InvalidArgumentException');
+    expect(tooLarge.message).toBe(
+      `Policy is ${RESOURCE_POLICY_BYTES_MAX + 1} bytes, more than the ${RESOURCE_POLICY_BYTES_MAX} bytes a ` +
+        'resource policy may have.',
+    );
+    expect(await get(stream)).toBe(fitting);
+  });
+
+  it('answers any other ARN as TagResource does', async () => {
+    await createActive(client, 'known', 1);
+    const policy = policyFor(streamArn('known'));
+    const unknownStream = streamArn('unknown');
+    const otherRegion = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/known`;
+    const unknownConsumer = `${streamArn('known')}/consumer/nobody:1700000000`;
+    const cases: [string, string][] = [
+      [unknownStream, notFound('unknown')],
+      [
+        otherRegion,
+        `Resource ${otherRegion} not found: this endpoint serves the streams of account ${ACCOUNT} in ` +
+          `us-east-1, whose ARNs begin arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/.`,
+      ],
+      [unknownConsumer, `Consumer ${unknownConsumer} under stream known under account ${ACCOUNT} not found.`],
+    ];
+    for (const [arn, message] of cases) {
+      for (const send of [() => put(arn, policy), () => get(arn), () => remove(arn)]) {
+        const error = await failure(send());
+        expect(error.name, arn).toBe('ResourceNotFoundException');
+        expect(error.message, arn).toBe(message);
+      }
+    }
+    // Not an ARN at all: the model's pattern.
+    const malformed = await failure(get('stream/known'));
+    expect(malformed.name).toBe('ValidationException');
+    expect(malformed.message).toBe(
+      "1 validation error detected: Value 'stream/known' at 'resourceARN' failed to satisfy constraint: " +
+        'Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+',
+    );
+    const noDocument = await failure(
+      client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('known'), Policy: undefined as never })),
+    );
+    expect(noDocument.name).toBe('ValidationException');
+    expect(noDocument.message).toBe(
+      "1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null",
+    );
+  });
+
+  it('goes with its stream and with its consumer', async () => {
+    await createActive(client, 'fleeting', 1);
+    const stream = streamArn('fleeting');
+    const consumer = await activeConsumer(client, 'fleeting', 'reader');
+    await put(stream, policyFor(stream));
+    await put(consumer, policyFor(consumer));
+
+    await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
+    const gone = await failure(get(consumer));
+    expect(gone.name).toBe('ResourceNotFoundException');
+    // The same name registered again is a new consumer (a new ARN), without a policy.
+    const successor = await activeConsumer(client, 'fleeting', 'reader');
+    expect(successor).not.toBe(consumer);
+    expect(await get(successor)).toBe('{}');
+
+    await client.send(new DeleteStreamCommand({ StreamName: 'fleeting', EnforceConsumerDeletion: true }));
+    expect((await failure(get(stream))).message).toBe(notFound('fleeting'));
+    await client.send(new CreateStreamCommand({ StreamName: 'fleeting', ShardCount: 1 }));
+    await waitActive(client, 'fleeting');
+    expect(await get(stream)).toBe('{}');
+  });
+
+  it('answers the three operations over CBOR', async () => {
+    await createActive(client, 'policy-cbor', 1);
+    const stream = streamArn('policy-cbor');
+    const endpoint = server.kinesisUrl;
+    const document = policyFor(stream);
+    const putAnswer = await cborCall(endpoint, 'PutResourcePolicy', { ResourceARN: stream, Policy: document });
+    expect(putAnswer.status).toBe(200);
+    expect(putAnswer.contentType).toBe(CBOR_TYPE);
+    expect(putAnswer.value).toEqual({});
+    const getAnswer = await cborCall(endpoint, 'GetResourcePolicy', { ResourceARN: stream });
+    expect(getAnswer.status).toBe(200);
+    expect(getAnswer.value).toEqual({ Policy: document });
+    const deleteAnswer = await cborCall(endpoint, 'DeleteResourcePolicy', { ResourceARN: stream });
+    expect(deleteAnswer.status).toBe(200);
+    expect(deleteAnswer.value).toEqual({});
+    const again = await cborCall(endpoint, 'DeleteResourcePolicy', { ResourceARN: stream });
+    expect(again.status).toBe(400);
+    expect(again.value).toEqual({ __type: 'ResourceNotFoundException', message: noPolicy(stream) });
+  });
+});
+
 describe('stream encryption across a restart', () => {
   let dataDir: string;
 
@@ -412,6 +605,29 @@ describe('stream encryption across a restart', () => {
       const kept = await summary(client, 'kept');
       expect(kept.EncryptionType).toBe('NONE');
       expect(kept.KeyId).toBeUndefined();
+    });
+  });
+
+  it('keeps stream and consumer policies, and their deletion', async () => {
+    let consumer = '';
+    await withServer(0, async (client) => {
+      await createActive(client, 'governed', 1);
+      consumer = await activeConsumer(client, 'governed', 'partner');
+      await client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('governed'), Policy: policyFor('a') }));
+    });
+    await withServer(0, async (client) => {
+      await client.send(new PutResourcePolicyCommand({ ResourceARN: consumer, Policy: policyFor('b') }));
+    });
+    await withServer(0, async (client) => {
+      const stream = await client.send(new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
+      expect(stream.Policy).toBe(policyFor('a'));
+      expect((await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy).toBe(policyFor('b'));
+      await client.send(new DeleteResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
+    });
+    await withServer(0, async (client) => {
+      const stream = await client.send(new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
+      expect(stream.Policy).toBe('{}');
+      expect((await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy).toBe(policyFor('b'));
     });
   });
 });

@@ -517,6 +517,7 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
     WarmThroughputMiBps: 0,
   },
   DecreaseStreamRetentionPeriod: { StreamARN: STREAM_ARN, RetentionPeriodHours: 24 },
+  DeleteResourcePolicy: { ResourceARN: STREAM_ARN },
   DeleteStream: { StreamName: 'orders', EnforceConsumerDeletion: true },
   DeregisterStreamConsumer: { ConsumerARN: CONSUMER_ARN },
   DescribeLimits: {},
@@ -529,6 +530,7 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
     ShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'],
   },
   GetRecords: { ShardIterator: 'AAAAAAAAAAF', Limit: 10_000, StreamARN: STREAM_ARN },
+  GetResourcePolicy: { ResourceARN: CONSUMER_ARN },
   GetShardIterator: {
     StreamName: 'orders',
     ShardId: SHARD_ID,
@@ -562,6 +564,7 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
     StreamARN: STREAM_ARN,
     Records: [record('a'), { ...record('b', 3), ExplicitHashKey: '0' }],
   },
+  PutResourcePolicy: { ResourceARN: STREAM_ARN, Policy: '{"Version":"2012-10-17","Statement":[]}' },
   RegisterStreamConsumer: { StreamARN: STREAM_ARN, ConsumerName: 'reader' },
   RemoveTagsFromStream: { StreamName: 'orders', TagKeys: ['team'] },
   SplitShard: { StreamName: 'orders', ShardToSplit: SHARD_ID, NewStartingHashKey: '42' },
