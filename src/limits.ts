@@ -103,6 +103,16 @@ export const CONSUMERS_PER_STREAM_MAX = 20;
 export const CONSUMERS_CREATING_PER_STREAM_MAX = 5;
 /** Tags on one consumer (as on a stream). */
 export const TAGS_PER_CONSUMER_MAX = 50;
+/**
+ * UpdateStreamWarmThroughput's ceiling: by default an on-demand stream cannot be scaled to more
+ * than 10 GiBps (the API documentation; LimitExceededException above it).
+ */
+export const WARM_THROUGHPUT_MIBPS_MAX = 10 * 1024;
+/**
+ * A minimum throughput billing commitment lasts at least this long: a request to end it sooner
+ * ends it at its earliest allowed end (ENABLED_UNTIL_EARLIEST_ALLOWED_END until then).
+ */
+export const THROUGHPUT_COMMITMENT_MS_MIN = 24 * 3_600_000;
 /** Enable/DisableEnhancedMonitoring name 1–7 shard-level metrics. */
 export const SHARD_LEVEL_METRICS_MAX = 7;
 

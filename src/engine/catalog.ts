@@ -90,6 +90,11 @@ export interface StreamRecord {
   encryption?: { keyId: string };
   /** PutResourcePolicy's document, as given; absent (also in older catalogs) means none. */
   resourcePolicy?: string;
+  /**
+   * UpdateStreamWarmThroughput's setting: the throughput asked for, and the one the stream is
+   * scaled to (it reaches the target when the stream is ACTIVE again). Absent: never set.
+   */
+  warmThroughput?: { targetMiBps: number; currentMiBps: number };
   nextShardIndex: number;
   shards: ShardRecord[];
   pendingReshard?: PendingReshard;
@@ -106,11 +111,31 @@ export interface StreamRecord {
   consumers?: ConsumerRecord[];
 }
 
+/**
+ * The account's minimum throughput billing commitment (UpdateAccountSettings). Runnel bills
+ * nothing: only its state is kept, for DescribeAccountSettings and UpdateStreamWarmThroughput.
+ */
+export interface ThroughputCommitmentRecord {
+  startedMs: number;
+  /** The earliest the commitment may end: THROUGHPUT_COMMITMENT_MS_MIN after it started. */
+  earliestAllowedEndMs: number;
+  /** Asked to end before its earliest allowed end: it ends then. */
+  endRequested?: boolean;
+  /** When it ended, once asked to end at or after its earliest allowed end. */
+  endedMs?: number;
+}
+
+/** Account-wide settings; absent (also in older catalogs) means every one is at its default. */
+export interface AccountRecord {
+  minimumThroughputBillingCommitment?: ThroughputCommitmentRecord;
+}
+
 export interface CatalogFile {
   version: number;
   /** Key of the shard-iterator MAC: iterators survive a restart but cannot be forged. */
   iteratorSecret: string;
   streams: StreamRecord[];
+  account?: AccountRecord;
 }
 
 export function loadCatalog(dataDir: string): CatalogFile {

@@ -50,6 +50,8 @@ import {
   RESHARD_SEAL_ATTEMPTS,
   SUBSCRIPTION_TAKEOVER_MS,
   SUBSCRIBE_TO_SHARD_CALLS_PER_SEC,
+  THROUGHPUT_COMMITMENT_MS_MIN,
+  WARM_THROUGHPUT_MIBPS_MAX,
 } from '../limits.js';
 import { HASH_WORDS, evenHashRanges, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
@@ -170,7 +172,8 @@ export interface PutRecordBatchResult {
   errorOf(i: number): KinesisError | undefined;
   /** Set when every record went to this one shard (a routed batch): no need to ask per record. */
   readonly onlyShardId?: string;
-  /** The stream's record encryption when the call was made (PutRecords reports it); NONE if absent. */
+  /** The stream's record encryption when the call was made (PutRecords reports it); NONE if
+   * absent. */
   readonly EncryptionType?: K.EncryptionType;
 }
 
@@ -507,6 +510,8 @@ export class Engine {
       }
       // A transition cut short by a restart completes now.
       record.status = 'ACTIVE';
+      const warm = record.warmThroughput;
+      if (warm) warm.currentMiBps = warm.targetMiBps;
       if (record.consumers) {
         record.consumers = record.consumers.filter((consumer) => consumer.status !== 'DELETING');
         for (const consumer of record.consumers) consumer.status = 'ACTIVE';
@@ -888,6 +893,7 @@ export class Engine {
         ...this.streamFields(stream),
         OpenShardCount: stream.open.length,
         ConsumerCount: stream.record.consumers?.length ?? 0,
+        ...this.warmThroughputOf(stream),
         MaxRecordSizeInKiB: stream.record.maxRecordSizeKiB,
       },
     };
@@ -1083,8 +1089,9 @@ export class Engine {
    * and ListStreams report it, and resharding on an ON_DEMAND stream is refused from then on);
    * the stream is UPDATING for the stream transition, then ACTIVE. The shards stay as they are.
    * A request for the mode the stream already has changes nothing and leaves it ACTIVE.
-   * WarmThroughputMiBps is accepted with ON_DEMAND only and otherwise ignored: Runnel does not
-   * model warm throughput.
+   * WarmThroughputMiBps is accepted with ON_DEMAND only and otherwise ignored (warm throughput
+   * is set with UpdateStreamWarmThroughput); a stream switched to PROVISIONED loses its warm
+   * throughput.
    */
   async updateStreamMode(input: K.UpdateStreamModeInput): Promise<Record<string, never>> {
     this.assertOpen();
@@ -1102,6 +1109,8 @@ export class Engine {
     if (record.mode === mode) return {};
     if (mode === 'ON_DEMAND') this.checkOnDemandLimit();
     record.mode = mode;
+    // A provisioned stream has no warm throughput (switching back starts from none).
+    if (mode === 'PROVISIONED') delete record.warmThroughput;
     this.updating(stream);
     return {};
   }
@@ -1166,6 +1175,66 @@ export class Engine {
   }
 
   /**
+   * Sets an ON_DEMAND stream's warm throughput: the write throughput it is to be scaled to before
+   * traffic comes. Only on an ON_DEMAND stream (else ValidationException, the error Kinesis
+   * documents for an operation of the other capacity mode) in an account whose minimum
+   * throughput billing commitment is on (else InvalidArgumentException), at most
+   * WARM_THROUGHPUT_MIBPS_MAX (LimitExceededException); the stream must be ACTIVE. It is
+   * UPDATING for the stream transition, and its CurrentMiBps reaches the target when it is ACTIVE
+   * again. Runnel keeps the setting only: its shards take what they are given either way.
+   */
+  async updateStreamWarmThroughput(
+    input: K.UpdateStreamWarmThroughputInput,
+  ): Promise<K.UpdateStreamWarmThroughputOutput> {
+    this.assertOpen();
+    validateInput('UpdateStreamWarmThroughput', input);
+    const stream = this.target(input);
+    const record = stream.record;
+    if (record.mode !== 'ON_DEMAND') {
+      throw new KinesisError(
+        'ValidationException',
+        `Stream ${stream.name} under account ${this.accountId} is in PROVISIONED mode: ` +
+          'UpdateStreamWarmThroughput applies to ON_DEMAND streams only.',
+      );
+    }
+    if (!this.throughputCommitted()) {
+      throw fail.invalid(
+        `Account ${this.accountId} has no minimum throughput billing commitment: warm ` +
+          'throughput needs MinimumThroughputBillingCommitment ENABLED (UpdateAccountSettings).',
+      );
+    }
+    if (input.WarmThroughputMiBps > WARM_THROUGHPUT_MIBPS_MAX) {
+      throw fail.limit(
+        `Requested warm throughput (${input.WarmThroughputMiBps} MiBps) for stream ` +
+          `${stream.name} under account ${this.accountId} exceeds the maximum of ` +
+          `${WARM_THROUGHPUT_MIBPS_MAX} MiBps.`,
+      );
+    }
+    this.requireActive(stream);
+    const warm = (record.warmThroughput ??= { targetMiBps: 0, currentMiBps: 0 });
+    warm.targetMiBps = input.WarmThroughputMiBps;
+    this.updating(stream, () => {
+      const current = record.warmThroughput;
+      if (current) current.currentMiBps = current.targetMiBps;
+    });
+    return {
+      StreamARN: stream.arn,
+      StreamName: stream.name,
+      WarmThroughput: { TargetMiBps: warm.targetMiBps, CurrentMiBps: warm.currentMiBps },
+    };
+  }
+
+  /**
+   * DescribeStreamSummary's WarmThroughput: present for an ON_DEMAND stream whose warm throughput
+   * was set, while the account's commitment is on (the API documents it only then).
+   */
+  private warmThroughputOf(stream: StreamState): { WarmThroughput?: K.WarmThroughputObject } {
+    const warm = stream.record.warmThroughput;
+    if (!warm || stream.record.mode !== 'ON_DEMAND' || !this.throughputCommitted()) return {};
+    return { WarmThroughput: { TargetMiBps: warm.targetMiBps, CurrentMiBps: warm.currentMiBps } };
+  }
+
+  /**
    * Turns on server-side encryption with a KMS key, or changes its key: Describe* report
    * EncryptionType KMS and the KeyId at once; the stream is UPDATING for the stream transition,
    * and records put and read report KMS from when it is ACTIVE again, as Kinesis encrypts records
@@ -1191,7 +1260,10 @@ export class Engine {
   }
 
   /** Sets the stream's encryption to KMS with `keyId`, or (undefined) to NONE. */
-  private changeEncryption(input: K.StreamEncryptionInput, keyId: string | undefined): Record<string, never> {
+  private changeEncryption(
+    input: K.StreamEncryptionInput,
+    keyId: string | undefined,
+  ): Record<string, never> {
     const stream = this.target(input);
     checkStreamEncryption(input.EncryptionType, input.KeyId);
     this.requireActive(stream);
@@ -1485,6 +1557,70 @@ export class Engine {
       }),
     );
     if (!this.closed) this.persist();
+  }
+
+  // ---- account settings --------------------------------------------------------------------------------
+
+  /** The account's settings: its minimum throughput billing commitment. */
+  async describeAccountSettings(
+    _input: Record<string, never> = {},
+  ): Promise<K.AccountSettingsOutput> {
+    this.assertOpen();
+    return { MinimumThroughputBillingCommitment: this.throughputCommitment(this.clock()) };
+  }
+
+  /**
+   * Turns the account's minimum throughput billing commitment on or off, and answers the
+   * settings as they are then. On: a commitment starts now, with its earliest allowed end
+   * THROUGHPUT_COMMITMENT_MS_MIN later (on again while an end is pending cancels the end, as the
+   * API documents; on while on changes nothing). Off: the commitment ends now if its earliest
+   * allowed end has passed, else it is ENABLED_UNTIL_EARLIEST_ALLOWED_END and ends then; off while
+   * off changes nothing. Runnel bills nothing: only the state is kept.
+   */
+  async updateAccountSettings(
+    input: K.UpdateAccountSettingsInput,
+  ): Promise<K.AccountSettingsOutput> {
+    this.assertOpen();
+    validateInput('UpdateAccountSettings', input);
+    const now = this.clock();
+    const status = this.throughputCommitment(now).Status;
+    const account = (this.catalog.account ??= {});
+    const commitment = account.minimumThroughputBillingCommitment;
+    if (input.MinimumThroughputBillingCommitment.Status === 'ENABLED') {
+      if (status === 'ENABLED_UNTIL_EARLIEST_ALLOWED_END') delete commitment!.endRequested;
+      else if (status === 'DISABLED') {
+        account.minimumThroughputBillingCommitment = {
+          startedMs: now,
+          earliestAllowedEndMs: now + THROUGHPUT_COMMITMENT_MS_MIN,
+        };
+      }
+    } else if (status === 'ENABLED') {
+      if (now >= commitment!.earliestAllowedEndMs) commitment!.endedMs = now;
+      else commitment!.endRequested = true;
+    }
+    this.persist();
+    return { MinimumThroughputBillingCommitment: this.throughputCommitment(now) };
+  }
+
+  /** The commitment as it stands at `now` (a pending end takes effect when its time comes). */
+  private throughputCommitment(now: number): K.MinimumThroughputBillingCommitmentOutput {
+    const commitment = this.catalog.account?.minimumThroughputBillingCommitment;
+    if (!commitment) return { Status: 'DISABLED' };
+    const StartedAt = new Date(commitment.startedMs);
+    if (commitment.endedMs !== undefined) {
+      return { Status: 'DISABLED', StartedAt, EndedAt: new Date(commitment.endedMs) };
+    }
+    const EarliestAllowedEndAt = new Date(commitment.earliestAllowedEndMs);
+    if (!commitment.endRequested) return { Status: 'ENABLED', StartedAt, EarliestAllowedEndAt };
+    if (now >= commitment.earliestAllowedEndMs) {
+      return { Status: 'DISABLED', StartedAt, EndedAt: EarliestAllowedEndAt };
+    }
+    return { Status: 'ENABLED_UNTIL_EARLIEST_ALLOWED_END', StartedAt, EarliestAllowedEndAt };
+  }
+
+  /** Whether the commitment is on now (ENABLED, or ENABLED until its earliest allowed end). */
+  private throughputCommitted(): boolean {
+    return this.throughputCommitment(this.clock()).Status !== 'DISABLED';
   }
 
   async describeLimits(_input: Record<string, never> = {}): Promise<K.DescribeLimitsOutput> {
@@ -1971,7 +2107,8 @@ export class Engine {
         ? putRecordsEntryError(error)
         : { SequenceNumber: result.sequenceNumberOf(i)!, ShardId: result.shardIdOf(i) };
     }
-    return { FailedRecordCount: result.FailedRecordCount, Records: records, EncryptionType: encryption };
+    const output = { FailedRecordCount: result.FailedRecordCount, Records: records };
+    return { ...output, EncryptionType: encryption };
   }
 
   private rateExceeded(stream: StreamState, shard: ShardState): string {

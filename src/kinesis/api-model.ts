@@ -278,6 +278,15 @@ const METRICS_NAME_LIST: MemberModel = {
   maxLength: SHARD_LEVEL_METRICS_MAX,
   member: enumeration('MetricsName', [...SHARD_LEVEL_METRICS, 'ALL']),
 };
+const MINIMUM_THROUGHPUT_BILLING_COMMITMENT: MemberModel = {
+  type: 'structure',
+  shape: 'MinimumThroughputBillingCommitmentInput',
+  members: {
+    Status: required(
+      enumeration('MinimumThroughputBillingCommitmentInputStatus', ['ENABLED', 'DISABLED']),
+    ),
+  },
+};
 const STREAM_MODE_DETAILS: MemberModel = {
   type: 'structure',
   shape: 'StreamModeDetails',
@@ -367,6 +376,7 @@ export const OPERATION_MODELS = {
     ConsumerARN: CONSUMER_ARN,
     StreamId: STREAM_ID,
   }),
+  DescribeAccountSettings: operation('DescribeAccountSettingsInput', {}),
   DescribeLimits: operation('DescribeLimitsInput', {}),
   DescribeStream: onStream('DescribeStreamInput', {
     StreamName: STREAM_NAME,
@@ -544,6 +554,9 @@ export const OPERATION_MODELS = {
   }),
   // UpdateMaxRecordSize names its stream by StreamARN only; the model makes it optional, and the
   // engine answers its absence with InvalidArgumentException.
+  UpdateAccountSettings: operation('UpdateAccountSettingsInput', {
+    MinimumThroughputBillingCommitment: required(MINIMUM_THROUGHPUT_BILLING_COMMITMENT),
+  }),
   UpdateMaxRecordSize: operation('UpdateMaxRecordSizeInput', {
     MaxRecordSizeInKiB: required(MAX_RECORD_SIZE_IN_KIB),
     StreamARN: STREAM_ARN,
@@ -561,6 +574,14 @@ export const OPERATION_MODELS = {
     StreamModeDetails: required(STREAM_MODE_DETAILS),
     StreamId: STREAM_ID,
     WarmThroughputMiBps: NATURAL_INTEGER,
+  }),
+  // No upper bound in the model: above WARM_THROUGHPUT_MIBPS_MAX the engine answers
+  // LimitExceededException, as for Kinesis's other default limits.
+  UpdateStreamWarmThroughput: onStream('UpdateStreamWarmThroughputInput', {
+    StreamARN: STREAM_ARN,
+    StreamName: STREAM_NAME,
+    StreamId: STREAM_ID,
+    WarmThroughputMiBps: required(NATURAL_INTEGER),
   }),
 } as const satisfies Record<string, OperationModel>;
 

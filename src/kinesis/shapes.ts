@@ -140,6 +140,9 @@ export interface StreamDescriptionSummary {
   KeyId?: string;
   OpenShardCount: number;
   ConsumerCount: number;
+  /** Present for an ON_DEMAND stream whose warm throughput was set, while the account's minimum
+   * throughput billing commitment is on. */
+  WarmThroughput?: WarmThroughputObject;
   MaxRecordSizeInKiB: number;
 }
 
@@ -250,6 +253,43 @@ export interface EnhancedMonitoringOutput {
 export interface StreamEncryptionInput extends StreamTarget {
   EncryptionType: EncryptionType;
   KeyId: string;
+}
+
+export interface WarmThroughputObject {
+  TargetMiBps?: number;
+  CurrentMiBps?: number;
+}
+
+export interface UpdateStreamWarmThroughputInput extends StreamTarget {
+  WarmThroughputMiBps: number;
+}
+
+export interface UpdateStreamWarmThroughputOutput {
+  StreamARN: string;
+  StreamName: string;
+  WarmThroughput: WarmThroughputObject;
+}
+
+export type MinimumThroughputBillingCommitmentInputStatus = 'ENABLED' | 'DISABLED';
+export type MinimumThroughputBillingCommitmentOutputStatus =
+  | 'ENABLED'
+  | 'DISABLED'
+  | 'ENABLED_UNTIL_EARLIEST_ALLOWED_END';
+
+export interface MinimumThroughputBillingCommitmentOutput {
+  Status: MinimumThroughputBillingCommitmentOutputStatus;
+  StartedAt?: Date;
+  EndedAt?: Date;
+  EarliestAllowedEndAt?: Date;
+}
+
+export interface UpdateAccountSettingsInput {
+  MinimumThroughputBillingCommitment: { Status: MinimumThroughputBillingCommitmentInputStatus };
+}
+
+/** DescribeAccountSettings's and UpdateAccountSettings's answer. */
+export interface AccountSettingsOutput {
+  MinimumThroughputBillingCommitment: MinimumThroughputBillingCommitmentOutput;
 }
 
 /** A stream or a consumer, named by its ARN (the resource-policy operations). */

@@ -477,7 +477,9 @@ const KMS_ARN = 'arn:aws[a-z-]*:kms:[a-z0-9-]+:\\d{12}:';
  * The forms of KeyId StartStreamEncryption documents: a key id, a key ARN, an alias name or an
  * alias ARN. Anchored and without nested repetition, so it runs in linear time on any input.
  */
-const KMS_KEY_ID = new RegExp(`^(?:${KMS_KEY}|${KMS_ALIAS}|${KMS_ARN}(?:key/${KMS_KEY}|${KMS_ALIAS}))$`);
+const KMS_KEY_ID = new RegExp(
+  `^(?:${KMS_KEY}|${KMS_ALIAS}|${KMS_ARN}(?:key/${KMS_KEY}|${KMS_ALIAS}))$`,
+);
 /** Longest part of a refused KeyId a message repeats (the model allows 2048 characters). */
 const KEY_ID_SHOWN_CHARS_MAX = 128;
 
@@ -498,8 +500,8 @@ export function checkStreamEncryption(encryptionType: string, keyId: string): vo
     );
   }
   if (!KMS_KEY_ID.test(keyId)) {
-    const shown =
-      keyId.length > KEY_ID_SHOWN_CHARS_MAX ? `${keyId.slice(0, KEY_ID_SHOWN_CHARS_MAX)}...` : keyId;
+    const cut = keyId.length > KEY_ID_SHOWN_CHARS_MAX;
+    const shown = cut ? `${keyId.slice(0, KEY_ID_SHOWN_CHARS_MAX)}...` : keyId;
     throw new KinesisError(
       'InvalidArgumentException',
       `KeyId ${shown} is not a KMS key identifier: give a key ID ` +
@@ -522,7 +524,8 @@ export function checkResourcePolicy(policy: string): void {
   if (bytes > RESOURCE_POLICY_BYTES_MAX) {
     throw new KinesisError(
       'InvalidArgumentException',
-      `Policy is ${bytes} bytes, more than the ${RESOURCE_POLICY_BYTES_MAX} bytes a resource policy may have.`,
+      `Policy is ${bytes} bytes, more than the ${RESOURCE_POLICY_BYTES_MAX} bytes a resource ` +
+        'policy may have.',
     );
   }
   let document: unknown;

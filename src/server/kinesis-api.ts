@@ -60,6 +60,8 @@ export interface KinesisEngine {
   increaseStreamRetentionPeriod(input: Shapes.RetentionPeriodInput): Promise<unknown>;
   decreaseStreamRetentionPeriod(input: Shapes.RetentionPeriodInput): Promise<unknown>;
   describeLimits(input: Record<string, never>): Promise<unknown>;
+  describeAccountSettings(input: Record<string, never>): Promise<unknown>;
+  updateAccountSettings(input: Shapes.UpdateAccountSettingsInput): Promise<unknown>;
   addTagsToStream(input: Shapes.AddTagsToStreamInput): Promise<unknown>;
   removeTagsFromStream(input: Shapes.RemoveTagsFromStreamInput): Promise<unknown>;
   listTagsForStream(input: Shapes.ListTagsForStreamInput): Promise<unknown>;
@@ -74,6 +76,7 @@ export interface KinesisEngine {
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
   updateStreamMode(input: Shapes.UpdateStreamModeInput): Promise<unknown>;
   updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
+  updateStreamWarmThroughput(input: Shapes.UpdateStreamWarmThroughputInput): Promise<unknown>;
   enableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
   disableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
   startStreamEncryption(input: Shapes.StreamEncryptionInput): Promise<unknown>;
@@ -104,6 +107,8 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   IncreaseStreamRetentionPeriod: 'increaseStreamRetentionPeriod',
   DecreaseStreamRetentionPeriod: 'decreaseStreamRetentionPeriod',
   DescribeLimits: 'describeLimits',
+  DescribeAccountSettings: 'describeAccountSettings',
+  UpdateAccountSettings: 'updateAccountSettings',
   AddTagsToStream: 'addTagsToStream',
   RemoveTagsFromStream: 'removeTagsFromStream',
   ListTagsForStream: 'listTagsForStream',
@@ -118,6 +123,7 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   UpdateShardCount: 'updateShardCount',
   UpdateStreamMode: 'updateStreamMode',
   UpdateMaxRecordSize: 'updateMaxRecordSize',
+  UpdateStreamWarmThroughput: 'updateStreamWarmThroughput',
   EnableEnhancedMonitoring: 'enableEnhancedMonitoring',
   DisableEnhancedMonitoring: 'disableEnhancedMonitoring',
   StartStreamEncryption: 'startStreamEncryption',
@@ -131,15 +137,12 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
-  'UpdateStreamWarmThroughput',
   'UpdateStreamRecordDistributionStrategy',
   'CreateChannel',
   'DeleteChannel',
   'DescribeChannel',
   'ListChannels',
   'UpdateChannel',
-  'DescribeAccountSettings',
-  'UpdateAccountSettings',
 ];
 const UNSUPPORTED: ReadonlySet<string> = new Set(UNSUPPORTED_OPERATIONS);
 

@@ -1,7 +1,7 @@
 /**
- * Goal: the stream encryption and resource-policy operations work through the real
- * `@aws-sdk/client-kinesis` as the reference (kinesis-api.md §2.6, §2.7, §3.4) describes them,
- * with every refusal a typed Kinesis error with its full message:
+ * Goal: the stream encryption, resource-policy, account-settings and warm-throughput operations
+ * work through the real `@aws-sdk/client-kinesis` as the reference (kinesis-api.md §2.1, §2.6,
+ * §2.7, §3.4) describes them, with every refusal a typed Kinesis error with its full message:
  *  - StartStreamEncryption / StopStreamEncryption: every documented KeyId form accepted, a
  *    malformed one and EncryptionType NONE refused; the stream UPDATING for the transition, then
  *    ACTIVE; DescribeStream and DescribeStreamSummary report EncryptionType and KeyId at once;
@@ -11,6 +11,12 @@
  *    (by the ARN TagResource takes, with its errors for any other ARN): the document as given,
  *    `{}` without one, a JSON object of at most 20 KiB required, ResourceNotFoundException to
  *    delete a policy there is not, and the policy gone with its stream or consumer;
+ *  - DescribeAccountSettings / UpdateAccountSettings: the minimum throughput billing commitment
+ *    DISABLED, ENABLED with its earliest end 24 h on, ENABLED_UNTIL_EARLIEST_ALLOWED_END when
+ *    turned off sooner (ending then, on an engine clock the test moves), turned on again;
+ *  - UpdateStreamWarmThroughput: ON_DEMAND streams of a committed account only, at most
+ *    10 GiBps, UPDATING then ACTIVE with CurrentMiBps reaching the target, reported by
+ *    DescribeStreamSummary as WarmThroughput;
  *  - every setting survives a restart on the same data directory, and a change cut short by one
  *    completes;
  *  - each operation also answers over CBOR (`application/x-amz-cbor-1.1`).
@@ -24,6 +30,7 @@ import { join } from 'node:path';
 
 import {
   CreateStreamCommand,
+  DescribeAccountSettingsCommand,
   DeleteResourcePolicyCommand,
   DeleteStreamCommand,
   DeregisterStreamConsumerCommand,
@@ -41,13 +48,20 @@ import {
   StartStreamEncryptionCommand,
   StopStreamEncryptionCommand,
   SubscribeToShardCommand,
+  UpdateAccountSettingsCommand,
+  UpdateStreamModeCommand,
+  UpdateStreamWarmThroughputCommand,
   type EncryptionType,
   type _Record,
 } from '@aws-sdk/client-kinesis';
 import { cbor } from '@smithy/core/cbor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { RESOURCE_POLICY_BYTES_MAX } from '../../src/limits.js';
+import {
+  RESOURCE_POLICY_BYTES_MAX,
+  THROUGHPUT_COMMITMENT_MS_MIN,
+  WARM_THROUGHPUT_MIBPS_MAX,
+} from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { ACCOUNT, createActive, failure, sdkClient, sleep, streamArn, waitActive } from '../helpers/sdk.js';
 
@@ -549,7 +563,223 @@ describe('resource policies through the SDK', () => {
   });
 });
 
-describe('stream encryption across a restart', () => {
+describe('account settings and warm throughput through the SDK', () => {
+  let server: RunningServer;
+  let client: KinesisClient;
+  let dataDir: string;
+  /** How far the engine's clock is ahead of the real one: the tests move it a day at a time. */
+  let clockAheadMs = 0;
+  const now = () => Date.now() + clockAheadMs;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'runnel-account-'));
+    server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir,
+      workers: 1,
+      engineOptions: { streamTransitionMs: TRANSITION_MS, clock: now },
+    });
+    client = sdkClientOnce(server.kinesisUrl);
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const describeCommitment = async () =>
+    (await client.send(new DescribeAccountSettingsCommand({}))).MinimumThroughputBillingCommitment;
+  const commit = async (Status: 'ENABLED' | 'DISABLED') =>
+    (await client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status } })))
+      .MinimumThroughputBillingCommitment;
+  const warm = (target: { StreamName?: string; StreamARN?: string }, WarmThroughputMiBps: number) =>
+    client.send(new UpdateStreamWarmThroughputCommand({ ...target, WarmThroughputMiBps }));
+  const warmOf = async (name: string) => (await summary(client, name)).WarmThroughput;
+
+  it('keeps the minimum throughput billing commitment: on, off at its earliest end, on again', async () => {
+    expect(await describeCommitment()).toEqual({ Status: 'DISABLED' });
+    // Off while off changes nothing.
+    expect(await commit('DISABLED')).toEqual({ Status: 'DISABLED' });
+
+    const before = now();
+    const enabled = await commit('ENABLED');
+    const after = now();
+    expect(enabled!.Status).toBe('ENABLED');
+    const started = enabled!.StartedAt!.getTime();
+    expect(started).toBeGreaterThanOrEqual(before);
+    expect(started).toBeLessThanOrEqual(after);
+    const earliestEnd = new Date(started + THROUGHPUT_COMMITMENT_MS_MIN);
+    expect(enabled).toEqual({ Status: 'ENABLED', StartedAt: new Date(started), EarliestAllowedEndAt: earliestEnd });
+    expect(await describeCommitment()).toEqual(enabled);
+    // On while on changes nothing.
+    expect(await commit('ENABLED')).toEqual(enabled);
+
+    // Off before the earliest end: it stays on until then.
+    const pending = { Status: 'ENABLED_UNTIL_EARLIEST_ALLOWED_END', StartedAt: new Date(started), EarliestAllowedEndAt: earliestEnd };
+    expect(await commit('DISABLED')).toEqual(pending);
+    expect(await describeCommitment()).toEqual(pending);
+    expect(await commit('DISABLED')).toEqual(pending);
+    // On again cancels the pending end.
+    expect(await commit('ENABLED')).toEqual(enabled);
+    expect(await commit('DISABLED')).toEqual(pending);
+
+    clockAheadMs += THROUGHPUT_COMMITMENT_MS_MIN;
+    expect(await describeCommitment()).toEqual({ Status: 'DISABLED', StartedAt: new Date(started), EndedAt: earliestEnd });
+
+    // A new commitment, turned off after its earliest end: it ends at once.
+    const again = await commit('ENABLED');
+    const restarted = again!.StartedAt!.getTime();
+    expect(restarted).toBeGreaterThanOrEqual(started + THROUGHPUT_COMMITMENT_MS_MIN);
+    expect(again!.EarliestAllowedEndAt!.getTime()).toBe(restarted + THROUGHPUT_COMMITMENT_MS_MIN);
+    clockAheadMs += THROUGHPUT_COMMITMENT_MS_MIN + 1_000;
+    const beforeEnd = now();
+    const ended = await commit('DISABLED');
+    expect(ended!.Status).toBe('DISABLED');
+    expect(ended!.StartedAt).toEqual(new Date(restarted));
+    expect(ended!.EndedAt!.getTime()).toBeGreaterThanOrEqual(beforeEnd);
+    expect(ended!.EarliestAllowedEndAt).toBeUndefined();
+
+    const badStatus = await failure(
+      client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'PAUSED' as never } })),
+    );
+    expect(badStatus.name).toBe('ValidationException');
+    expect(badStatus.message).toBe(
+      "1 validation error detected: Value 'PAUSED' at 'minimumThroughputBillingCommitment.status' failed to " +
+        'satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]',
+    );
+    const missing = await failure(client.send(new UpdateAccountSettingsCommand({} as never)));
+    expect(missing.name).toBe('ValidationException');
+    expect(missing.message).toBe(
+      "1 validation error detected: Value null at 'minimumThroughputBillingCommitment' failed to satisfy " +
+        'constraint: Member must not be null',
+    );
+    expect((await describeCommitment())!.Status).toBe('DISABLED');
+  });
+
+  it('sets warm throughput on ON_DEMAND streams of a committed account: UPDATING, then reached', async () => {
+    await createActive(client, 'warm');
+    await createActive(client, 'cold', 1);
+    expect((await describeCommitment())!.Status).toBe('DISABLED');
+    const uncommitted = await failure(warm({ StreamName: 'warm' }, 100));
+    expect(uncommitted.name).toBe('InvalidArgumentException');
+    expect(uncommitted.message).toBe(
+      `Account ${ACCOUNT} has no minimum throughput billing commitment: warm throughput needs ` +
+        'MinimumThroughputBillingCommitment ENABLED (UpdateAccountSettings).',
+    );
+    expect(await warmOf('warm')).toBeUndefined();
+
+    await commit('ENABLED');
+    const provisioned = await failure(warm({ StreamName: 'cold' }, 100));
+    expect(provisioned.name).toBe('ValidationException');
+    expect(provisioned.message).toBe(
+      `Stream cold under account ${ACCOUNT} is in PROVISIONED mode: UpdateStreamWarmThroughput applies to ` +
+        'ON_DEMAND streams only.',
+    );
+    const tooMuch = await failure(warm({ StreamName: 'warm' }, WARM_THROUGHPUT_MIBPS_MAX + 1));
+    expect(tooMuch.name).toBe('LimitExceededException');
+    expect(tooMuch.message).toBe(
+      `Requested warm throughput (${WARM_THROUGHPUT_MIBPS_MAX + 1} MiBps) for stream warm under account ` +
+        `${ACCOUNT} exceeds the maximum of ${WARM_THROUGHPUT_MIBPS_MAX} MiBps.`,
+    );
+    const negative = await failure(warm({ StreamName: 'warm' }, -1));
+    expect(negative.name).toBe('ValidationException');
+    expect(negative.message).toBe(
+      "1 validation error detected: Value '-1' at 'warmThroughputMiBps' failed to satisfy constraint: " +
+        'Member must have value greater than or equal to 0',
+    );
+    const unknown = await failure(warm({ StreamName: 'no-such-stream' }, 1));
+    expect(unknown.name).toBe('ResourceNotFoundException');
+    expect(unknown.message).toBe(notFound('no-such-stream'));
+    const neither = await failure(warm({}, 1));
+    expect(neither.name).toBe('InvalidArgumentException');
+    expect(neither.message).toBe('Neither StreamName nor StreamARN was provided.');
+    expect(await warmOf('warm')).toBeUndefined();
+
+    const answer = await warm({ StreamName: 'warm' }, 100);
+    expect(answer.StreamName).toBe('warm');
+    expect(answer.StreamARN).toBe(streamArn('warm'));
+    expect(answer.WarmThroughput).toEqual({ TargetMiBps: 100, CurrentMiBps: 0 });
+    const updating = await summary(client, 'warm');
+    expect(updating.StreamStatus).toBe('UPDATING');
+    expect(updating.WarmThroughput).toEqual({ TargetMiBps: 100, CurrentMiBps: 0 });
+    const busy = await failure(warm({ StreamName: 'warm' }, 200));
+    expect(busy.name).toBe('ResourceInUseException');
+    expect(busy.message).toBe(notActive('warm', 'UPDATING'));
+    await waitActive(client, 'warm');
+    expect(await warmOf('warm')).toEqual({ TargetMiBps: 100, CurrentMiBps: 100 });
+
+    // By ARN, up to the maximum; then released to 0.
+    expect((await warm({ StreamARN: streamArn('warm') }, WARM_THROUGHPUT_MIBPS_MAX)).WarmThroughput).toEqual({
+      TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX,
+      CurrentMiBps: 100,
+    });
+    await waitActive(client, 'warm');
+    expect(await warmOf('warm')).toEqual({ TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX, CurrentMiBps: WARM_THROUGHPUT_MIBPS_MAX });
+    await warm({ StreamName: 'warm' }, 0);
+    await waitActive(client, 'warm');
+    expect(await warmOf('warm')).toEqual({ TargetMiBps: 0, CurrentMiBps: 0 });
+    await warm({ StreamName: 'warm' }, 64);
+    await waitActive(client, 'warm');
+
+    // A commitment turned off holds until its earliest end; after it, no warm throughput.
+    expect((await commit('DISABLED'))!.Status).toBe('ENABLED_UNTIL_EARLIEST_ALLOWED_END');
+    expect(await warmOf('warm')).toEqual({ TargetMiBps: 64, CurrentMiBps: 64 });
+    clockAheadMs += THROUGHPUT_COMMITMENT_MS_MIN;
+    expect(await warmOf('warm')).toBeUndefined();
+    expect((await failure(warm({ StreamName: 'warm' }, 100))).name).toBe('InvalidArgumentException');
+
+    // A stream switched to PROVISIONED loses its warm throughput.
+    await commit('ENABLED');
+    expect(await warmOf('warm')).toEqual({ TargetMiBps: 64, CurrentMiBps: 64 });
+    const setMode = (StreamMode: 'PROVISIONED' | 'ON_DEMAND') =>
+      client.send(new UpdateStreamModeCommand({ StreamARN: streamArn('warm'), StreamModeDetails: { StreamMode } }));
+    await setMode('PROVISIONED');
+    await waitActive(client, 'warm');
+    await setMode('ON_DEMAND');
+    await waitActive(client, 'warm');
+    expect(await warmOf('warm')).toBeUndefined();
+  });
+
+  it('answers DescribeAccountSettings, UpdateAccountSettings and UpdateStreamWarmThroughput over CBOR', async () => {
+    const endpoint = server.kinesisUrl;
+    const updated = await cborCall(endpoint, 'UpdateAccountSettings', {
+      MinimumThroughputBillingCommitment: { Status: 'ENABLED' },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.contentType).toBe(CBOR_TYPE);
+    const commitment = updated.value.MinimumThroughputBillingCommitment as Record<string, unknown>;
+    expect(commitment.Status).toBe('ENABLED');
+    // Timestamps as the Java SDKs read them: tag 1 and integer epoch milliseconds.
+    const started = commitment.StartedAt as { tag: number; value: number };
+    expect(started.tag).toBe(1);
+    expect(Number.isInteger(started.value)).toBe(true);
+    const described = await cborCall(endpoint, 'DescribeAccountSettings', {});
+    expect(described.status).toBe(200);
+    expect(described.value).toEqual(updated.value);
+
+    await createActive(client, 'warm-cbor');
+    const warmed = await cborCall(endpoint, 'UpdateStreamWarmThroughput', {
+      StreamARN: streamArn('warm-cbor'),
+      WarmThroughputMiBps: 32,
+    });
+    expect(warmed.status).toBe(200);
+    expect(warmed.value).toEqual({
+      StreamARN: streamArn('warm-cbor'),
+      StreamName: 'warm-cbor',
+      WarmThroughput: { TargetMiBps: 32, CurrentMiBps: 0 },
+    });
+    const refused = await cborCall(endpoint, 'UpdateStreamWarmThroughput', {
+      StreamName: 'warm-cbor',
+      WarmThroughputMiBps: 1,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.value).toEqual({ __type: 'ResourceInUseException', message: notActive('warm-cbor', 'UPDATING') });
+  });
+});
+
+describe('encryption, policies and account settings across a restart', () => {
   let dataDir: string;
 
   beforeAll(() => {
@@ -628,6 +858,39 @@ describe('stream encryption across a restart', () => {
       const stream = await client.send(new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
       expect(stream.Policy).toBe('{}');
       expect((await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy).toBe(policyFor('b'));
+    });
+  });
+
+  it('keeps the account commitment and warm throughput; a warm-throughput change cut short completes', async () => {
+    let started: Date | undefined;
+    await withServer(0, async (client) => {
+      await createActive(client, 'warmed');
+      const enabled = await client.send(
+        new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'ENABLED' } }),
+      );
+      started = enabled.MinimumThroughputBillingCommitment!.StartedAt;
+    });
+    await withServer(600_000, async (client) => {
+      await client.send(new UpdateStreamWarmThroughputCommand({ StreamName: 'warmed', WarmThroughputMiBps: 200 }));
+      const updating = await summary(client, 'warmed');
+      expect(updating.StreamStatus).toBe('UPDATING');
+      expect(updating.WarmThroughput).toEqual({ TargetMiBps: 200, CurrentMiBps: 0 });
+    });
+    await withServer(0, async (client) => {
+      const settings = await client.send(new DescribeAccountSettingsCommand({}));
+      expect(settings.MinimumThroughputBillingCommitment).toEqual({
+        Status: 'ENABLED',
+        StartedAt: started,
+        EarliestAllowedEndAt: new Date(started!.getTime() + THROUGHPUT_COMMITMENT_MS_MIN),
+      });
+      const warmed = await summary(client, 'warmed');
+      expect(warmed.StreamStatus).toBe('ACTIVE');
+      expect(warmed.WarmThroughput).toEqual({ TargetMiBps: 200, CurrentMiBps: 200 });
+      await client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'DISABLED' } }));
+    });
+    await withServer(0, async (client) => {
+      const settings = await client.send(new DescribeAccountSettingsCommand({}));
+      expect(settings.MinimumThroughputBillingCommitment!.Status).toBe('ENABLED_UNTIL_EARLIEST_ALLOWED_END');
     });
   });
 });

@@ -520,6 +520,7 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
   DeleteResourcePolicy: { ResourceARN: STREAM_ARN },
   DeleteStream: { StreamName: 'orders', EnforceConsumerDeletion: true },
   DeregisterStreamConsumer: { ConsumerARN: CONSUMER_ARN },
+  DescribeAccountSettings: {},
   DescribeLimits: {},
   DescribeStream: { StreamName: 'orders', Limit: 100, ExclusiveStartShardId: SHARD_ID },
   DescribeStreamConsumer: { StreamARN: STREAM_ARN, ConsumerName: 'reader' },
@@ -577,9 +578,11 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
   },
   TagResource: { ResourceARN: STREAM_ARN, Tags: { team: 'data' } },
   UntagResource: { ResourceARN: STREAM_ARN, TagKeys: ['team'] },
+  UpdateAccountSettings: { MinimumThroughputBillingCommitment: { Status: 'ENABLED' } },
   UpdateMaxRecordSize: { StreamARN: STREAM_ARN, MaxRecordSizeInKiB: 2048 },
   UpdateShardCount: { StreamName: 'orders', TargetShardCount: 8, ScalingType: 'UNIFORM_SCALING' },
   UpdateStreamMode: { StreamARN: STREAM_ARN, StreamModeDetails: { StreamMode: 'ON_DEMAND' } },
+  UpdateStreamWarmThroughput: { StreamName: 'orders', WarmThroughputMiBps: 0 },
 };
 
 describe('happy path', () => {
