@@ -93,6 +93,13 @@ export const LIST_STREAM_CONSUMERS_RETURNED_MAX = 100;
  * (Kinesis: 5 s). A client that died without closing its connection cannot hold a shard.
  */
 export const SUBSCRIPTION_TAKEOVER_MS = 5_000;
+/**
+ * A SubscribeToShard that ends (lifetime, take-over, deregistration, shutdown) while its client
+ * has not taken what was already sent still sends its last message (the error that ended it,
+ * say) and ends normally; a client that has not taken it all this long after is cut off, so a
+ * client that stopped reading holds nothing for long.
+ */
+export const SUBSCRIPTION_END_FLUSH_MS = 5_000;
 /** Enhanced fan-out consumers registered on one stream (Kinesis's default quota). */
 export const CONSUMERS_PER_STREAM_MAX = 20;
 /**

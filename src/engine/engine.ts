@@ -2705,7 +2705,9 @@ export class Engine {
           ordinal = Math.max(ordinal, batch.baseOrdinal + batch.recordCount);
         }
         if (throttle && records.length > 0 && !(await this.paced(throttle, records, signal))) {
-          return;
+          // Ended while it waited: the loop's first checks say why (a deregistered consumer
+          // ends the stream with its error, as it would have outside the wait).
+          continue;
         }
         const atEnd = read.end !== undefined && ordinal >= read.end;
         if (records.length > 0 || atEnd || now - lastSentAt >= this.subscriptionHeartbeatMs) {

@@ -43,6 +43,7 @@ import {
   HTTP_SOCKET_IDLE_TIMEOUT_MS,
   HTTP2_FRAME_BYTES_MAX,
   HTTP2_WINDOW_BYTES,
+  SUBSCRIPTION_END_FLUSH_MS,
 } from '../limits.js';
 import { JSON_CONTENT_TYPE, type ApiResponse, type KinesisApi } from './kinesis-api.js';
 import { encodeJsonError } from './json-codec.js';
@@ -404,7 +405,7 @@ export class KinesisEndpoint {
       const stopped = answer.stopped;
       for await (const message of events) {
         if (gone(response)) break;
-        if (!(response as http.ServerResponse).write(message)) {
+        if (!(response as http.ServerResponse).write(message) && !stopped?.aborted) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
               response.removeListener('drain', done);
@@ -419,10 +420,8 @@ export class KinesisEndpoint {
             stopped?.addEventListener('abort', done, { once: true });
             if (stopped?.aborted) done();
           });
-          if (stopped?.aborted && !gone(response)) {
-            response.destroy();
-            break;
-          }
+          // Ended while this client had not taken what was sent: what is left (the error that
+          // ended it, if any) is written without waiting, and the end below bounds the rest.
         }
       }
     } catch {
@@ -431,7 +430,16 @@ export class KinesisEndpoint {
       this.subscriptions.delete(cancel);
       response.removeListener('close', cancel);
       answer.cancel?.();
-      if (!gone(response)) response.end();
+      if (!gone(response)) {
+        // A client that stopped reading is cut off once SUBSCRIPTION_END_FLUSH_MS have passed
+        // without everything written reaching it ('finish').
+        const cutOff = setTimeout(() => response.destroy(), SUBSCRIPTION_END_FLUSH_MS);
+        cutOff.unref();
+        const flushed = (): void => clearTimeout(cutOff);
+        response.once('finish', flushed);
+        response.once('close', flushed);
+        response.end();
+      }
     }
   }
 

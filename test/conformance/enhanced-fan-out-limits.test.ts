@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
+  DeregisterStreamConsumerCommand,
   DescribeStreamConsumerCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
@@ -227,6 +228,39 @@ describe('enhanced fan-out in limits mode', () => {
     // Loose on purpose: a slow machine only makes it take longer. Unpaced, the same read takes
     // a few hundred ms here.
     expect(elapsedMs).toBeGreaterThanOrEqual(2000);
+  });
+  it('ends a subscription waiting for its allowance with ResourceNotFoundException when its consumer is deregistered', async () => {
+    await createActive(client, 'paced-gone', 1);
+    const reader = await registerActive(client, 'paced-gone', 'reader');
+    for (let call = 0; call < 4; call++) {
+      nowMs += 1000;
+      const Records = Array.from({ length: 10 }, () => ({ Data: Buffer.alloc(100 * 1024, call), PartitionKey: 'k' }));
+      expect((await client.send(new PutRecordsCommand({ StreamName: 'paced-gone', Records }))).FailedRecordCount).toBe(0);
+    }
+    const abort = new AbortController();
+    const response = await client.send(
+      new SubscribeToShardCommand({ ConsumerARN: reader, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }),
+      { abortSignal: abort.signal },
+    );
+    const iterator = response.EventStream![Symbol.asyncIterator]();
+    try {
+      // Each event holds one put's ten records (~1,000 KiB). The first second's allowance (2 MiB)
+      // takes two at once; once the client has both, the third waits ~0.5 s for more, and the
+      // consumer is deregistered during that wait.
+      let received = 0;
+      while (received < 20) received += (await iterator.next()).value.SubscribeToShardEvent!.Records!.length;
+      expect(received).toBe(20);
+      await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: reader }));
+      const ended = await (async () => {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return 'ended without an error';
+        }
+      })().catch((error: Error) => `${error.name}: ${error.message}`);
+      expect(ended).toBe(`ResourceNotFoundException: Consumer ${reader} under stream paced-gone under account ${ACCOUNT} not found.`);
+    } finally {
+      abort.abort();
+    }
   });
 });
 

@@ -38,7 +38,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Engine } from '../../src/engine/engine.js';
-import { SUBSCRIPTION_TAKEOVER_MS } from '../../src/limits.js';
+import { SUBSCRIPTION_END_FLUSH_MS, SUBSCRIPTION_TAKEOVER_MS } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { ACCOUNT, REGION, createActive, failure, sdkClient, sleep, streamArn } from '../helpers/sdk.js';
 
@@ -662,6 +662,61 @@ describe('SubscribeToShard', () => {
     expect(next).toEqual({ events: expect.any(Number) });
     expect(next!.events).toBeGreaterThan(0);
   });
+
+  it('ends with the error that ended it, after what was already sent, when its client paused meanwhile', async () => {
+    await createActive(client, 'sub-paused', 1);
+    const consumer = await registerActive(client, 'sub-paused', 'reader');
+    const record = new Uint8Array(10_000).fill(5);
+    const sequences: string[] = [];
+    for (let call = 0; call < 3; call++) sequences.push(...(await put('sub-paused', Array.from({ length: 500 }, () => record))));
+    const second = clientOf(server);
+    const received: string[] = [];
+    let ended: string | undefined;
+    try {
+      await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, async (event, index) => {
+        received.push(...event.Records!.map((stored) => stored.SequenceNumber!));
+        if (index !== 0) return;
+        // The client pauses with megabytes on the way; its consumer is deregistered meanwhile.
+        // The subscription ends then, but what was sent, and the error, still arrive.
+        await second.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+        await sleep(500);
+      });
+      ended = 'ended without an error';
+    } catch (error) {
+      ended = `${(error as Error).name}: ${(error as Error).message}`;
+    } finally {
+      second.destroy();
+    }
+    expect(ended).toBe(`ResourceNotFoundException: Consumer ${consumer.ConsumerARN} under stream sub-paused under account ${ACCOUNT} not found.`);
+    // In order and without a gap: the first records of the shard, more than the first event.
+    expect(received.length).toBeGreaterThan(1);
+    expect(received).toEqual(sequences.slice(0, received.length));
+  });
+
+  it('cuts off a client that stopped reading, SUBSCRIPTION_END_FLUSH_MS after its subscription ended', async () => {
+    await createActive(client, 'sub-cut', 1);
+    const consumer = await registerActive(client, 'sub-cut', 'reader');
+    const record = new Uint8Array(10_000).fill(3);
+    for (let call = 0; call < 6; call++) await put('sub-cut', Array.from({ length: 500 }, () => record));
+    let outcome: string | undefined;
+    const started = performance.now();
+    let resumedAt = 0;
+    try {
+      await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, async (_event, index) => {
+        if (index !== 0) return;
+        // 30 MB wait behind the connection's window while this client reads nothing, past the
+        // lifetime and then past the flush allowance: the server drops the stream.
+        await sleep(LIFETIME_MS + SUBSCRIPTION_END_FLUSH_MS + 1500);
+        resumedAt = performance.now() - started;
+      });
+      outcome = 'ended normally';
+    } catch (error) {
+      outcome = (error as Error).name;
+    }
+    expect(resumedAt).toBeGreaterThan(LIFETIME_MS + SUBSCRIPTION_END_FLUSH_MS);
+    // Whatever the client still had buffered, its stream did not end cleanly: it was cut.
+    expect(outcome).not.toBe('ended normally');
+  }, 30_000);
 
   it('refuses a second subscription for the same consumer and shard while one is active', async () => {
     await createActive(client, 'sub-busy', 2);
