@@ -680,6 +680,7 @@ export class Engine {
       this.persist();
       for (const shard of expired) {
         this.throttles?.delete(shard);
+        this.forgetSubscriptionThrottles(`${stream.arn}/consumer/`, `\n${shard.shardId}`);
         shard.reader.close();
         // Its files, whatever happens to the others' (the catalog no longer names them).
         await this.pool
@@ -1375,10 +1376,18 @@ export class Engine {
           `may be scaled at most ${UPDATE_SHARD_COUNT_PER_DAY_MAX} times in 24 hours.`,
       );
     }
-    if (plan.created.length > 0) await this.reshard(stream, plan);
-    if (this.throttles) {
-      stream.record.shardCountUpdatesMs = [...recent, now];
-      this.persist();
+    // Counted before the reshard saves the catalog, so the count and the accepted reshard are
+    // saved together; a refused reshard is not counted.
+    if (this.throttles) stream.record.shardCountUpdatesMs = [...recent, now];
+    try {
+      if (plan.created.length > 0) await this.reshard(stream, plan);
+      else if (this.throttles) this.persist();
+    } catch (error) {
+      if (this.throttles) {
+        stream.record.shardCountUpdatesMs = recent;
+        if (!this.closed) this.persist();
+      }
+      throw error;
     }
     return { StreamName: stream.name, CurrentShardCount: current, TargetShardCount: target, StreamARN: stream.arn };
   }
@@ -1828,9 +1837,14 @@ export class Engine {
    */
   private endSubscriptions(prefix: string): void {
     for (const [key, entry] of this.subscriptions) if (key.startsWith(prefix)) entry.controller.abort();
+    this.forgetSubscriptionThrottles(prefix);
+  }
+
+  /** Limits mode: forgets the quotas whose key starts with `prefix` and ends with `suffix`. */
+  private forgetSubscriptionThrottles(prefix: string, suffix = ''): void {
     if (!this.subscriptionThrottles) return;
     for (const key of this.subscriptionThrottles.keys()) {
-      if (key.startsWith(prefix)) this.subscriptionThrottles.delete(key);
+      if (key.startsWith(prefix) && key.endsWith(suffix)) this.subscriptionThrottles.delete(key);
     }
   }
 

@@ -470,7 +470,7 @@ export function checkTags(keys: readonly string[], values: readonly string[], ad
 /** A KMS key id: a key's UUID, or a multi-Region key's `mrk-` id. */
 const KMS_KEY = '(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32})';
 /** A KMS alias name (`alias/aws/kinesis` is the key Kinesis owns). */
-const KMS_ALIAS = 'alias/[a-zA-Z0-9/_-]+';
+const KMS_ALIAS = 'alias/[a-zA-Z0-9:/_-]+';
 /** What a KMS ARN starts with: any AWS partition, a region, a 12-digit account. */
 const KMS_ARN = 'arn:aws[a-z-]*:kms:[a-z0-9-]+:\\d{12}:';
 /**

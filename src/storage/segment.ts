@@ -14,7 +14,18 @@
  * finds the last good batch and truncates the file there, then re-extends it sparse, so the
  * cut bytes read back as zeros.
  */
-import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PAGE_BYTES } from './mmap.js';
 
@@ -58,9 +69,22 @@ export class SegmentWriter {
     readonly sizeBytes: number,
     /** Bytes already holding valid batches (non-zero when reopening after recovery). */
     public writtenBytes: number,
+    /** -1: the segment is sealed already (see `sealed`), and no file is opened. */
+    fd?: number,
   ) {
-    this.fd = openPreallocated(path, sizeBytes);
+    this.fd = fd ?? openPreallocated(path, sizeBytes);
     this.syncedBytes = writtenBytes;
+  }
+
+  /**
+   * The last segment of a sealed log, as its next open finds it: cut to its batches if it is not
+   * already (a crash between a seal's steps), created empty if missing, and held by no
+   * descriptor. A segment already cut is not touched.
+   */
+  static sealed(path: string, baseOrdinal: number, writtenBytes: number): SegmentWriter {
+    if (!existsSync(path)) closeSync(openSync(path, 'w', 0o644));
+    else if (statSync(path).size !== writtenBytes) truncateSync(path, writtenBytes);
+    return new SegmentWriter(path, baseOrdinal, writtenBytes, writtenBytes, -1);
   }
 
   remainingBytes(): number {

@@ -60,19 +60,17 @@ export class ShardHost {
     return log;
   }
 
-  /** Opens (recovers) a shard's log; a shard closed by a reshard is sealed at once. */
+  /** Opens (recovers) a shard's log; a shard closed by a reshard opens sealed. */
   private openLog(shard: ShardDescriptor): ReturnType<typeof ShardLog.open> {
     const opened = ShardLog.open({
       dir: shard.dir,
       segmentBytes: shard.segmentBytes,
       index: new ShardIndex(shard.index),
       fsync: shard.fsync,
+      sealed: shard.sealed === true,
     });
     this.logs.set(shard.key, opened.log);
-    if (shard.sealed) {
-      opened.log.seal();
-      this.sealed.add(shard.key);
-    }
+    if (shard.sealed) this.sealed.add(shard.key);
     return opened;
   }
 
@@ -143,6 +141,7 @@ export class ShardHost {
     for (const key of keys) {
       this.logs.get(key)?.close(discard);
       this.logs.delete(key);
+      this.sealed.delete(key);
       this.retired.add(key);
     }
     for (const dir of removeDirs) deleteShardFiles(dir);

@@ -58,6 +58,11 @@ export interface ShardLogOptions {
   index: ShardIndex;
   /** fsync mode: segments sealed between syncs are remembered so the next sync flushes them. */
   fsync?: boolean;
+  /**
+   * The shard was closed by a reshard: the log opens sealed (see seal()), its last segment cut
+   * to its batches if it is not already, and no writer is opened.
+   */
+  sealed?: boolean;
 }
 
 interface SegmentInfo {
@@ -264,6 +269,13 @@ export class ShardLog {
 
   private openActive(baseOrdinal: number, writtenBytes: number, minimumBytes = 0): void {
     const path = segmentPath(this.options.dir, baseOrdinal);
+    if (this.options.sealed) {
+      this.active = SegmentWriter.sealed(path, baseOrdinal, writtenBytes);
+      this.sealed = true;
+      this.index.setActiveSegment(baseOrdinal);
+      this.lastEntryOffset = 0;
+      return;
+    }
     let sizeBytes = Math.max(this.options.segmentBytes, roundUpToPage(minimumBytes));
     if (existsSync(path)) sizeBytes = Math.max(sizeBytes, statSync(path).size);
     this.active = new SegmentWriter(path, baseOrdinal, sizeBytes, writtenBytes);

@@ -352,6 +352,12 @@ describe('resharding in the engine', () => {
         for (const shard of shards.filter((shard) => !closed.includes(shard))) expect(writers(shard.ShardId!)).toHaveLength(1);
       };
       await expectSealed(engine);
+      // Opening a closed shard again leaves its files as they are (no re-extending and cutting).
+      const modified = () =>
+        closed.flatMap((shard) =>
+          readdirSync(streamDirOf(shard.ShardId!)).map((name) => statSync(join(streamDirOf(shard.ShardId!), name)).mtimeMs),
+        );
+      const sealedAt = modified();
       const before = await readByLineage(engine, 'sealed');
       // A fresh worker thread opens closed shards again (retention) and must keep them sealed.
       await engine.crashWorker(0);
@@ -361,6 +367,7 @@ describe('resharding in the engine', () => {
       await engine.close();
       reopened = await Engine.open({ dataDir: dir, workers: 2, segmentBytes: SEGMENT_BYTES_MIN });
       await expectSealed(reopened);
+      expect(modified()).toEqual(sealedAt);
       expect(await readByLineage(reopened, 'sealed')).toEqual(before);
       await reopened.putRecords({ StreamName: 'sealed', Records: records });
       for (const [key, values] of await readByLineage(reopened, 'sealed')) expect(values).toHaveLength(2 * before.get(key)!.length);

@@ -173,6 +173,34 @@ describe('ShardLog', () => {
     reopened.log.close();
   });
 
+  it('opens sealed: cuts a last segment a crash left uncut, creates an empty one, and opens no writer', () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const first = openLog(temp.dir);
+    for (let i = 0; i < 20; i++) first.log.append(batchOf(recordsOf(5, `u${i}`, 100)), 1000 + i);
+    // As if the process died after the shard's end was saved but before its segment was cut.
+    first.log.close();
+    const last = readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).at(-1)!;
+    expect(statSync(join(temp.dir, last)).size).toBe(SEGMENT_BYTES);
+    const index = new ShardIndex(createShardIndexBuffer());
+    const sealed = ShardLog.open({ dir: temp.dir, segmentBytes: SEGMENT_BYTES, index, sealed: true });
+    expect(sealed.report.nextOrdinal).toBe(100);
+    expect(openFilesUnder(temp.dir)).toEqual([]);
+    const size = statSync(join(temp.dir, last)).size;
+    expect(size).toBeGreaterThan(100 * 100);
+    expect(size).toBeLessThan(SEGMENT_BYTES);
+    expect(readAll(new ShardReader(temp.dir, index))).toHaveLength(100);
+    expect(() => sealed.log.append(batchOf(recordsOf(1, 'late', 10)), 5000)).toThrow(/sealed/);
+    sealed.log.close();
+    // A shard closed before its first record: one empty segment.
+    const empty = join(temp.dir, 'empty');
+    const none = ShardLog.open({ dir: empty, segmentBytes: SEGMENT_BYTES, index: new ShardIndex(createShardIndexBuffer()), sealed: true });
+    expect(none.report.nextOrdinal).toBe(0);
+    expect(readdirSync(empty).map((name) => [name, statSync(join(empty, name)).size])).toEqual([[segmentFileName(0), 0]]);
+    expect(openFilesUnder(empty)).toEqual([]);
+    none.log.close();
+  });
+
   it('moves the trim inside a segment to the first batch that arrived at or after the cutoff', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
