@@ -2573,7 +2573,8 @@ export class Engine {
   ): AsyncGenerator<K.KinesisRecord> {
     const { ordinal: start } = await this.shardPosition(input);
     const streamName = input.StreamName ?? this.target(input).name;
-    const shard = this.shardOf(this.target({ StreamName: streamName }), input.ShardId);
+    const stream = this.target({ StreamName: streamName });
+    const shard = this.shardOf(stream, input.ShardId);
     const batchBytes = options.batchBytes ?? SUBSCRIBE_READ_BYTES;
     let ordinal = start;
     while (!this.closed && !options.signal?.aborted) {
@@ -2585,7 +2586,7 @@ export class Engine {
         continue;
       }
       for (const batch of batches) {
-        for (const record of batchRecords(shard, batch, ordinal)) {
+        for (const record of batchRecords(shard, batch, ordinal, [], stream.recordEncryption)) {
           yield record;
           if (this.closed || options.signal?.aborted) return;
         }

@@ -55,4 +55,26 @@ describe('Engine.subscribe', () => {
     controller.abort();
     await iterator.return(undefined);
   });
+
+  it('reports records as GetRecords does: EncryptionType KMS while the stream\'s encryption is on', async () => {
+    await engine.createStream({ StreamName: 'sealed-feed', ShardCount: 1 });
+    await engine.putRecord({ StreamName: 'sealed-feed', PartitionKey: 'k', Data: Buffer.from('a') });
+    const types = async () => {
+      const controller = new AbortController();
+      const seen: (string | undefined)[] = [];
+      for await (const record of engine.subscribe(
+        { StreamName: 'sealed-feed', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' },
+        { signal: controller.signal },
+      )) {
+        seen.push(record.EncryptionType);
+        controller.abort();
+      }
+      return seen;
+    };
+    expect(await types()).toEqual([undefined]);
+    await engine.startStreamEncryption({ StreamName: 'sealed-feed', EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' });
+    expect(await types()).toEqual(['KMS']);
+    const iterator = await engine.getShardIterator({ StreamName: 'sealed-feed', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' });
+    expect((await engine.getRecords({ ShardIterator: iterator.ShardIterator! })).Records[0]!.EncryptionType).toBe('KMS');
+  });
 });
