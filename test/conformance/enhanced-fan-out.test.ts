@@ -615,10 +615,22 @@ describe('SubscribeToShard', () => {
     while (received.length < total) {
       const { events } = await subscribe(consumer.ConsumerARN!, position, async (_event, index) => {
         if (index !== 0 || samples.length > 0) return;
-        await sleep(300);
-        samples.push(metrics.recordsOut - outBefore);
+        // Until the server has stopped reading (no change for 300 ms; a loaded machine fills
+        // the windows later), within the subscription's lifetime; then 600 ms more.
+        const out = () => metrics.recordsOut - outBefore;
+        let last = out();
+        let stableSince = performance.now();
+        const giveUp = performance.now() + LIFETIME_MS - 1000;
+        while (performance.now() - stableSince < 300 && performance.now() < giveUp) {
+          await sleep(25);
+          if (out() !== last) {
+            last = out();
+            stableSince = performance.now();
+          }
+        }
+        samples.push(out());
         await sleep(600);
-        samples.push(metrics.recordsOut - outBefore);
+        samples.push(out());
       });
       for (const event of events) {
         // Each event holds about SUBSCRIPTION_EVENT_BYTES_MAX (1 MiB) of records at most.
