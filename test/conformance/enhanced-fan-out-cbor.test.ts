@@ -15,11 +15,8 @@
  * Streams, consumers and records are set up with the real SDK (JSON).
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import {
   DeregisterStreamConsumerCommand,
@@ -27,14 +24,12 @@ import {
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
   SplitShardCommand,
-  type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { cbor, tag } from '@smithy/core/cbor';
 import { EventStreamCodec, type Message } from '@smithy/core/event-streams';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ACCOUNT, createActive, sdkClient, sleep, streamArn } from '../helpers/sdk.js';
+import { ACCOUNT, createActive, serverForBlock, sleep, streamArn } from '../helpers/sdk.js';
 
 const CBOR_TYPE = 'application/x-amz-cbor-1.1';
 const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
@@ -119,26 +114,10 @@ function post(url: string, transport: Transport, body: Uint8Array): Promise<RawA
   });
 }
 
-let server: RunningServer;
-let client: KinesisClient;
-let dataDir: string;
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-cbor-'));
-  server = await startServer({
-    port: 0,
-    wsPort: null,
-    dataDir,
-    workers: 2,
-    engineOptions: { subscriptionLifetimeMs: LIFETIME_MS, subscriptionHeartbeatMs: HEARTBEAT_MS },
-  });
-  client = sdkClient(server.kinesisUrl);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+const runnel = serverForBlock({
+  dataDirPrefix: 'runnel-efo-cbor-',
+  workers: 2,
+  engineOptions: { subscriptionLifetimeMs: LIFETIME_MS, subscriptionHeartbeatMs: HEARTBEAT_MS },
 });
 
 /** Records with distinct binary payloads of varied sizes (every byte value, up to ~5 KB). */
@@ -151,7 +130,7 @@ function payloads(prefix: string, count: number): Buffer[] {
 }
 
 async function put(stream: string, data: Buffer[]): Promise<string[]> {
-  const result = await client.send(
+  const result = await runnel.client.send(
     new PutRecordsCommand({ StreamName: stream, Records: data.map((Data, i) => ({ Data, PartitionKey: `pk${i % 3}` })) }),
   );
   expect(result.FailedRecordCount).toBe(0);
@@ -159,7 +138,7 @@ async function put(stream: string, data: Buffer[]): Promise<string[]> {
 }
 
 async function registerConsumer(stream: string, name: string): Promise<string> {
-  const { Consumer } = await client.send(
+  const { Consumer } = await runnel.client.send(
     new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
   );
   // streamTransitionMs is 0: the consumer is ACTIVE at once.
@@ -176,7 +155,7 @@ async function subscribe(
   input: Record<string, unknown>,
   onMessage?: (message: DecodedMessage, index: number) => Promise<void>,
 ): Promise<DecodedMessage[]> {
-  const answer = await post(server.kinesisUrl, transport, cbor.serialize(input));
+  const answer = await post(runnel.server.kinesisUrl, transport, cbor.serialize(input));
   try {
     expect(answer.status).toBe(200);
     expect(answer.contentType).toBe(EVENT_STREAM_TYPE);
@@ -231,7 +210,7 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
   const stream = `cbor-${transport === 'HTTP/2' ? 'h2' : 'h1'}`;
 
   it('sends CBOR events: records byte for byte and in order, tag-1 ms timestamps, the continuation', async () => {
-    await createActive(client, stream, 1);
+    await createActive(runnel.client, stream, 1);
     const consumer = await registerConsumer(stream, 'reader');
     const before = payloads('before-', 30);
     const during = payloads('during-', 20);
@@ -307,10 +286,10 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
 
   it('ends a closed shard with ChildShards and no ContinuationSequenceNumber member', async () => {
     const split = `${stream}-split`;
-    await createActive(client, split, 1);
+    await createActive(runnel.client, split, 1);
     const consumer = await registerConsumer(split, 'reader');
     const sequences = await put(split, payloads('p', 6));
-    await client.send(
+    await runnel.client.send(
       new SplitShardCommand({
         StreamName: split,
         ShardToSplit: 'shardId-000000000000',
@@ -318,7 +297,7 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
       }),
     );
     for (;;) {
-      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: split }));
+      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: split }));
       if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') break;
       await sleep(25);
     }
@@ -352,13 +331,13 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
 
   it('ends with an exception event carrying a CBOR {message} when the consumer is deregistered', async () => {
     const gone = `${stream}-gone`;
-    await createActive(client, gone, 1);
+    await createActive(runnel.client, gone, 1);
     const consumer = await registerConsumer(gone, 'reader');
     const messages = await subscribe(
       transport,
       { ConsumerARN: consumer, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } },
       async (_message, index) => {
-        if (index === 1) await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
+        if (index === 1) await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
       },
     );
     const last = messages[messages.length - 1]!;
@@ -390,7 +369,7 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
       [Buffer.from([0xbf, 0x61]), 400, { __type: 'SerializationException' }],
     ];
     for (const [body, status, expected] of refusals) {
-      const answer = await post(server.kinesisUrl, transport, body);
+      const answer = await post(runnel.server.kinesisUrl, transport, body);
       try {
         expect(answer.status).toBe(status);
         expect(answer.contentType).toBe(CBOR_TYPE);

@@ -12,46 +12,33 @@
  * test says so; the pacing waits in real time. Without limits mode none of this applies.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import {
   DeregisterStreamConsumerCommand,
-  DescribeStreamConsumerCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
   SubscribeToShardCommand,
   type KinesisClient,
   type SubscribeToShardEvent,
 } from '@aws-sdk/client-kinesis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   CONSUMERS_CREATING_PER_STREAM_MAX,
   SUBSCRIBE_TO_SHARD_CALLS_PER_SEC,
   SUBSCRIPTION_BYTES_PER_SEC,
 } from '../../src/limits.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ACCOUNT, createActive, failure, sdkClient, sleep, streamArn } from '../helpers/sdk.js';
+import {
+  ACCOUNT,
+  createActive,
+  failure,
+  registerActive,
+  serverForBlock,
+  sleep,
+  streamArn,
+  waitConsumerActive,
+} from '../helpers/sdk.js';
 
 const TRANSITION_MS = 1500;
-
-async function waitForConsumer(client: KinesisClient, arn: string, status: string): Promise<void> {
-  for (;;) {
-    const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: arn }));
-    if (described.ConsumerDescription!.ConsumerStatus === status) return;
-    await sleep(25);
-  }
-}
-
-async function registerActive(client: KinesisClient, stream: string, name: string): Promise<string> {
-  const { Consumer } = await client.send(
-    new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
-  );
-  await waitForConsumer(client, Consumer!.ConsumerARN!, 'ACTIVE');
-  return Consumer!.ConsumerARN!;
-}
 
 /** Subscribes, takes the first event, and closes the subscription from the client's side. */
 async function firstEvent(client: KinesisClient, ConsumerARN: string, ShardId: string): Promise<SubscribeToShardEvent> {
@@ -72,42 +59,26 @@ async function firstEvent(client: KinesisClient, ConsumerARN: string, ShardId: s
 }
 
 describe('enhanced fan-out in limits mode', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
   /** The engine's clock: it stands still unless a test moves it. */
   let nowMs = Date.now();
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-limits-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 2,
-      engineOptions: { enforceLimits: true, clock: () => nowMs, streamTransitionMs: TRANSITION_MS },
-    });
-    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-efo-limits-',
+    workers: 2,
+    engineOptions: { enforceLimits: true, clock: () => nowMs, streamTransitionMs: TRANSITION_MS },
+    client: { maxAttempts: 1 },
   });
 
   it('allows one SubscribeToShard call per second per consumer and shard', async () => {
     expect(SUBSCRIBE_TO_SHARD_CALLS_PER_SEC).toBe(1);
-    await createActive(client, 'calls', 2);
-    const [reader, other] = await Promise.all([
-      registerActive(client, 'calls', 'reader'),
-      registerActive(client, 'calls', 'other'),
-    ]);
-    await firstEvent(client, reader, 'shardId-000000000000');
+    await createActive(runnel.client, 'calls', 2);
+    const [reader, other] = (
+      await Promise.all([registerActive(runnel.client, 'calls', 'reader'), registerActive(runnel.client, 'calls', 'other')])
+    ).map((consumer) => consumer.ConsumerARN!);
+    await firstEvent(runnel.client, reader, 'shardId-000000000000');
     // The subscription is closed, but the second's allowance is spent: refused, whether or not
     // the server has seen the close yet.
     const refused = await failure(
-      client.send(
+      runnel.client.send(
         new SubscribeToShardCommand({
           ConsumerARN: reader,
           ShardId: 'shardId-000000000000',
@@ -123,14 +94,14 @@ describe('enhanced fan-out in limits mode', () => {
     expect(refused.$metadata.httpStatusCode).toBe(400);
     expect(refused.$fault).toBe('client');
     // Another shard of the same consumer, and another consumer of the same shard, are allowed.
-    await firstEvent(client, reader, 'shardId-000000000001');
-    await firstEvent(client, other, 'shardId-000000000000');
+    await firstEvent(runnel.client, reader, 'shardId-000000000001');
+    await firstEvent(runnel.client, other, 'shardId-000000000000');
     // A second later the consumer may call on the shard again (once the server has seen the
     // close: until then the call is ResourceInUseException, and spends that second's call).
     for (let attempt = 0; ; attempt++) {
       nowMs += 1000;
       try {
-        await firstEvent(client, reader, 'shardId-000000000000');
+        await firstEvent(runnel.client, reader, 'shardId-000000000000');
         break;
       } catch (error) {
         expect((error as Error).name).toBe('ResourceInUseException');
@@ -139,7 +110,7 @@ describe('enhanced fan-out in limits mode', () => {
       }
     }
     const again = await failure(
-      client.send(
+      runnel.client.send(
         new SubscribeToShardCommand({
           ConsumerARN: reader,
           ShardId: 'shardId-000000000000',
@@ -152,10 +123,10 @@ describe('enhanced fan-out in limits mode', () => {
 
   it('allows at most 5 consumers of a stream CREATING at once', async () => {
     expect(CONSUMERS_CREATING_PER_STREAM_MAX).toBe(5);
-    await createActive(client, 'creating', 1);
-    await createActive(client, 'elsewhere', 1);
+    await createActive(runnel.client, 'creating', 1);
+    await createActive(runnel.client, 'elsewhere', 1);
     const register = (stream: string, ConsumerName: string) =>
-      client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName }));
+      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName }));
     const started = performance.now();
     const first = [];
     for (let i = 0; i < 5; i++) first.push((await register('creating', `c${i}`)).Consumer!);
@@ -172,14 +143,14 @@ describe('enhanced fan-out in limits mode', () => {
     // The limit is per stream.
     expect((await register('elsewhere', 'c5')).Consumer!.ConsumerStatus).toBe('CREATING');
     // Once they are ACTIVE, the sixth registers.
-    for (const consumer of first) await waitForConsumer(client, consumer.ConsumerARN!, 'ACTIVE');
+    for (const consumer of first) await waitConsumerActive(runnel.client, consumer.ConsumerARN!);
     expect((await register('creating', 'c5')).Consumer!.ConsumerStatus).toBe('CREATING');
   });
 
   it('delivers at most 2 MiB/s per consumer and shard: ~6.8 MiB take at least ~2 s, all of it in order', async () => {
     expect(SUBSCRIPTION_BYTES_PER_SEC).toBe(2 * 1024 * 1024);
-    await createActive(client, 'paced', 1);
-    const reader = await registerActive(client, 'paced', 'reader');
+    await createActive(runnel.client, 'paced', 1);
+    const reader = (await registerActive(runnel.client, 'paced', 'reader')).ConsumerARN!;
     // Seven puts of ten 100 KiB records: each fits the shard's 1 MiB write allowance, which a
     // second of the engine's clock refills.
     const sequences: string[] = [];
@@ -188,7 +159,7 @@ describe('enhanced fan-out in limits mode', () => {
     for (let call = 0; call < 7; call++) {
       nowMs += 1000;
       const batch = Array.from({ length: 10 }, (_, i) => Buffer.alloc(100 * 1024, (call * 10 + i) & 0xff));
-      const result = await client.send(
+      const result = await runnel.client.send(
         new PutRecordsCommand({ StreamName: 'paced', Records: batch.map((Data) => ({ Data, PartitionKey: 'k' })) }),
       );
       expect(result.FailedRecordCount).toBe(0);
@@ -202,7 +173,7 @@ describe('enhanced fan-out in limits mode', () => {
 
     const abort = new AbortController();
     const started = performance.now();
-    const response = await client.send(
+    const response = await runnel.client.send(
       new SubscribeToShardCommand({
         ConsumerARN: reader,
         ShardId: 'shardId-000000000000',
@@ -230,15 +201,15 @@ describe('enhanced fan-out in limits mode', () => {
     expect(elapsedMs).toBeGreaterThanOrEqual(2000);
   });
   it('ends a subscription waiting for its allowance with ResourceNotFoundException when its consumer is deregistered', async () => {
-    await createActive(client, 'paced-gone', 1);
-    const reader = await registerActive(client, 'paced-gone', 'reader');
+    await createActive(runnel.client, 'paced-gone', 1);
+    const reader = (await registerActive(runnel.client, 'paced-gone', 'reader')).ConsumerARN!;
     for (let call = 0; call < 4; call++) {
       nowMs += 1000;
       const Records = Array.from({ length: 10 }, () => ({ Data: Buffer.alloc(100 * 1024, call), PartitionKey: 'k' }));
-      expect((await client.send(new PutRecordsCommand({ StreamName: 'paced-gone', Records }))).FailedRecordCount).toBe(0);
+      expect((await runnel.client.send(new PutRecordsCommand({ StreamName: 'paced-gone', Records }))).FailedRecordCount).toBe(0);
     }
     const abort = new AbortController();
-    const response = await client.send(
+    const response = await runnel.client.send(
       new SubscribeToShardCommand({ ConsumerARN: reader, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }),
       { abortSignal: abort.signal },
     );
@@ -250,7 +221,7 @@ describe('enhanced fan-out in limits mode', () => {
       let received = 0;
       while (received < 20) received += (await iterator.next()).value.SubscribeToShardEvent!.Records!.length;
       expect(received).toBe(20);
-      await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: reader }));
+      await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: reader }));
       const ended = await (async () => {
         for (;;) {
           const next = await iterator.next();
@@ -265,45 +236,30 @@ describe('enhanced fan-out in limits mode', () => {
 });
 
 describe('enhanced fan-out without limits mode', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-nolimits-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 1,
-      engineOptions: { streamTransitionMs: TRANSITION_MS },
-    });
-    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-efo-nolimits-',
+    workers: 1,
+    engineOptions: { streamTransitionMs: TRANSITION_MS },
+    client: { maxAttempts: 1 },
   });
 
   it('lets a consumer call again at once, and more than 5 consumers be CREATING', async () => {
-    await createActive(client, 'free', 1);
+    await createActive(runnel.client, 'free', 1);
     const names = Array.from({ length: 7 }, (_, i) => `c${i}`);
     const registered = [];
     for (const ConsumerName of names) {
       registered.push(
-        (await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('free'), ConsumerName }))).Consumer!,
+        (await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('free'), ConsumerName }))).Consumer!,
       );
     }
     expect(registered.map((consumer) => consumer.ConsumerStatus)).toEqual(Array(7).fill('CREATING'));
     const reader = registered[0]!.ConsumerARN!;
-    await waitForConsumer(client, reader, 'ACTIVE');
-    await firstEvent(client, reader, 'shardId-000000000000');
+    await waitConsumerActive(runnel.client, reader);
+    await firstEvent(runnel.client, reader, 'shardId-000000000000');
     // Once the server has seen the close (well within a second), the shard is free again.
     for (let attempt = 0; ; attempt++) {
       try {
-        await firstEvent(client, reader, 'shardId-000000000000');
+        await firstEvent(runnel.client, reader, 'shardId-000000000000');
         break;
       } catch (error) {
         expect((error as Error).name).toBe('ResourceInUseException');

@@ -39,58 +39,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Engine } from '../../src/engine/engine.js';
 import { SUBSCRIPTION_END_FLUSH_MS, SUBSCRIPTION_TAKEOVER_MS } from '../../src/limits.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ACCOUNT, REGION, createActive, failure, sdkClient, sleep, streamArn } from '../helpers/sdk.js';
-
-const clientOf = (server: RunningServer) => sdkClient(server.kinesisUrl);
+import {
+  ACCOUNT,
+  createActive,
+  dataDirForBlock,
+  failure,
+  registerActive,
+  sdkClient,
+  serverForBlock,
+  sleep,
+  streamArn,
+  waitConsumerActive,
+  withServerOn,
+} from '../helpers/sdk.js';
 
 const TRANSITION_MS = 200;
 const CONSUMERS_PER_STREAM_MAX = 20;
 
-
-async function waitForConsumer(client: KinesisClient, arn: string, status: string): Promise<void> {
-  for (;;) {
-    const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: arn }));
-    if (described.ConsumerDescription!.ConsumerStatus === status) return;
-    await sleep(25);
-  }
-}
-
-async function registerActive(client: KinesisClient, stream: string, name: string): Promise<Consumer> {
-  const { Consumer: consumer } = await client.send(
-    new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
-  );
-  await waitForConsumer(client, consumer!.ConsumerARN!, 'ACTIVE');
-  return consumer!;
-}
-
 describe('stream consumers', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-consumers-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 2,
-      engineOptions: { streamTransitionMs: TRANSITION_MS },
-    });
-    client = clientOf(server);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-efo-consumers-',
+    workers: 2,
+    engineOptions: { streamTransitionMs: TRANSITION_MS },
   });
 
   it('registers a consumer CREATING, then ACTIVE, and describes it by ARN and by name', async () => {
-    await createActive(client, 'reg', 1);
+    await createActive(runnel.client, 'reg', 1);
     const before = Math.floor(Date.now() / 1000);
-    const registered = await client.send(
+    const registered = await runnel.client.send(
       new RegisterStreamConsumerCommand({ StreamARN: streamArn('reg'), ConsumerName: 'reader-1' }),
     );
     const after = Math.floor(Date.now() / 1000);
@@ -106,8 +82,8 @@ describe('stream consumers', () => {
     expect(consumer.ConsumerCreationTimestamp).toBeInstanceOf(Date);
     expect(Math.floor(consumer.ConsumerCreationTimestamp!.getTime() / 1000)).toBe(seconds);
 
-    await waitForConsumer(client, consumer.ConsumerARN!, 'ACTIVE');
-    const byArn = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+    await waitConsumerActive(runnel.client, consumer.ConsumerARN!);
+    const byArn = await runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
     expect(byArn.ConsumerDescription).toEqual({
       ConsumerName: 'reader-1',
       ConsumerARN: consumer.ConsumerARN,
@@ -115,62 +91,62 @@ describe('stream consumers', () => {
       ConsumerCreationTimestamp: consumer.ConsumerCreationTimestamp,
       StreamARN: streamArn('reg'),
     });
-    const byName = await client.send(
+    const byName = await runnel.client.send(
       new DescribeStreamConsumerCommand({ StreamARN: streamArn('reg'), ConsumerName: 'reader-1' }),
     );
     expect(byName.ConsumerDescription).toEqual(byArn.ConsumerDescription);
 
-    const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'reg' }));
+    const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'reg' }));
     expect(summary.StreamDescriptionSummary!.ConsumerCount).toBe(1);
   });
 
   it('refuses a name already registered, an unknown stream and a 21st consumer', async () => {
-    await createActive(client, 'limits', 1);
-    await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' }));
+    await createActive(runnel.client, 'limits', 1);
+    await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' }));
     const again = await failure(
-      client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' })),
+      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' })),
     );
     expect(again.name).toBe('ResourceInUseException');
     expect(again.message).toBe(`Consumer c00 under stream limits under account ${ACCOUNT} already exists.`);
 
     const missing = await failure(
-      client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('nosuch'), ConsumerName: 'c' })),
+      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('nosuch'), ConsumerName: 'c' })),
     );
     expect(missing.name).toBe('ResourceNotFoundException');
     expect(missing.message).toBe(`Stream nosuch under account ${ACCOUNT} not found.`);
 
     const badName = await failure(
-      client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'a b' })),
+      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'a b' })),
     );
     expect(badName.name).toBe('ValidationException');
     expect(badName.message).toContain("Value 'a b' at 'consumerName' failed to satisfy constraint");
 
     for (let i = 1; i < CONSUMERS_PER_STREAM_MAX; i++) {
       const name = `c${String(i).padStart(2, '0')}`;
-      await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: name }));
+      await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: name }));
     }
     const over = await failure(
-      client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c20' })),
+      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c20' })),
     );
     expect(over.name).toBe('LimitExceededException');
     expect(over.message).toBe(
       `Stream limits under account ${ACCOUNT} already has 20 registered consumers, the most a stream may have (20).`,
     );
-    const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'limits' }));
+    const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'limits' }));
     expect(summary.StreamDescriptionSummary!.ConsumerCount).toBe(CONSUMERS_PER_STREAM_MAX);
   });
 
   it('lists consumers in registration order, in pages that NextToken continues', async () => {
-    await createActive(client, 'listing', 1);
+    await createActive(runnel.client, 'listing', 1);
     const names = Array.from({ length: 7 }, (_, i) => `list-${i}`);
     for (const name of names) {
-      await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('listing'), ConsumerName: name }));
+      await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('listing'), ConsumerName: name }));
     }
     const seen: Consumer[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      const page = await client.send(
+      const page = await runnel.client.send(
         new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 3, NextToken: token }),
       );
       pages++;
@@ -185,40 +161,40 @@ describe('stream consumers', () => {
       expect(consumer.ConsumerCreationTimestamp).toBeInstanceOf(Date);
     }
 
-    const all = await client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing') }));
+    const all = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing') }));
     expect(all.Consumers).toHaveLength(7);
     expect(all.NextToken).toBeUndefined();
 
-    const exact = await client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 7 }));
+    const exact = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 7 }));
     expect(exact.Consumers).toHaveLength(7);
     expect(exact.NextToken).toBeUndefined();
 
     const tooMany = await failure(
-      client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 10001 })),
+      runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 10001 })),
     );
     expect(tooMany.name).toBe('ValidationException');
     expect(tooMany.message).toBe(
       "1 validation error detected: Value '10001' at 'maxResults' failed to satisfy constraint: " +
         'Member must have value less than or equal to 10000',
     );
-    const missing = await failure(client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('nosuch') })));
+    const missing = await failure(runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('nosuch') })));
     expect(missing.name).toBe('ResourceNotFoundException');
     expect(missing.message).toBe(`Stream nosuch under account ${ACCOUNT} not found.`);
   });
 
   it('deregisters a consumer: DELETING, then gone', async () => {
-    await createActive(client, 'dereg', 1);
-    const first = await registerActive(client, 'dereg', 'first');
-    const second = await registerActive(client, 'dereg', 'second');
-    await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }));
-    const deleting = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }));
+    await createActive(runnel.client, 'dereg', 1);
+    const first = await registerActive(runnel.client, 'dereg', 'first');
+    const second = await registerActive(runnel.client, 'dereg', 'second');
+    await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }));
+    const deleting = await runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }));
     expect(deleting.ConsumerDescription!.ConsumerStatus).toBe('DELETING');
-    await client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'second' }));
+    await runnel.client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'second' }));
 
     for (const consumer of [first, second]) {
       for (;;) {
         const gone = await failure(
-          client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })),
+          runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })),
         ).catch(() => undefined);
         if (gone) {
           expect(gone.name).toBe('ResourceNotFoundException');
@@ -230,123 +206,104 @@ describe('stream consumers', () => {
         await sleep(25);
       }
     }
-    const listed = await client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('dereg') }));
+    const listed = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('dereg') }));
     expect(listed.Consumers).toEqual([]);
 
     const byName = await failure(
-      client.send(new DescribeStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'first' })),
+      runnel.client.send(new DescribeStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'first' })),
     );
     expect(byName.name).toBe('ResourceNotFoundException');
     expect(byName.message).toBe(`Consumer first under stream dereg under account ${ACCOUNT} not found.`);
 
-    const neither = await failure(client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg') })));
+    const neither = await failure(runnel.client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg') })));
     expect(neither.name).toBe('InvalidArgumentException');
     expect(neither.message).toBe('Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.');
 
     // The same name registers again, under a new ARN once a second has passed.
     await sleep(1100);
-    const again = await registerActive(client, 'dereg', 'first');
+    const again = await registerActive(runnel.client, 'dereg', 'first');
     expect(again.ConsumerARN).not.toBe(first.ConsumerARN);
-    const stale = await failure(client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN })));
+    const stale = await failure(runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN })));
     expect(stale.name).toBe('ResourceNotFoundException');
   });
 
   it('tags consumers through TagResource, UntagResource and ListTagsForResource', async () => {
-    await createActive(client, 'tagged', 1);
-    const { Consumer: consumer } = await client.send(
+    await createActive(runnel.client, 'tagged', 1);
+    const { Consumer: consumer } = await runnel.client.send(
       new RegisterStreamConsumerCommand({ StreamARN: streamArn('tagged'), ConsumerName: 't', Tags: { team: 'a' } }),
     );
     const arn = consumer!.ConsumerARN!;
-    await client.send(new TagResourceCommand({ ResourceARN: arn, Tags: { env: 'test' } }));
-    expect((await client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags).toEqual([
+    await runnel.client.send(new TagResourceCommand({ ResourceARN: arn, Tags: { env: 'test' } }));
+    expect((await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags).toEqual([
       { Key: 'env', Value: 'test' },
       { Key: 'team', Value: 'a' },
     ]);
-    await client.send(new UntagResourceCommand({ ResourceARN: arn, TagKeys: ['team'] }));
-    expect((await client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags).toEqual([
+    await runnel.client.send(new UntagResourceCommand({ ResourceARN: arn, TagKeys: ['team'] }));
+    expect((await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags).toEqual([
       { Key: 'env', Value: 'test' },
     ]);
     // The stream's own tags are separate.
     expect(
-      (await client.send(new ListTagsForResourceCommand({ ResourceARN: streamArn('tagged') }))).Tags,
+      (await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: streamArn('tagged') }))).Tags,
     ).toEqual([]);
     const unknown = `${streamArn('tagged')}/consumer/nobody:1700000000`;
-    const refused = await failure(client.send(new ListTagsForResourceCommand({ ResourceARN: unknown })));
+    const refused = await failure(runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: unknown })));
     expect(refused.name).toBe('ResourceNotFoundException');
     expect(refused.message).toBe(`Consumer ${unknown} under stream tagged under account ${ACCOUNT} not found.`);
   });
 
   it('deletes a stream with consumers only with EnforceConsumerDeletion, and its consumers with it', async () => {
-    await createActive(client, 'doomed', 1);
-    const consumer = await registerActive(client, 'doomed', 'watcher');
-    const refused = await failure(client.send(new DeleteStreamCommand({ StreamName: 'doomed' })));
+    await createActive(runnel.client, 'doomed', 1);
+    const consumer = await registerActive(runnel.client, 'doomed', 'watcher');
+    const refused = await failure(runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed' })));
     expect(refused.name).toBe('ResourceInUseException');
     expect(refused.message).toBe(
       `Stream doomed under account ${ACCOUNT} has 1 registered consumer(s): deregister them first, ` +
         'or set EnforceConsumerDeletion to delete them with the stream.',
     );
-    await client.send(new DeleteStreamCommand({ StreamName: 'doomed', EnforceConsumerDeletion: true }));
+    await runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed', EnforceConsumerDeletion: true }));
     for (;;) {
-      const gone = await failure(client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' }))).catch(
+      const gone = await failure(runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' }))).catch(
         () => undefined,
       );
       if (gone) break;
       await sleep(25);
     }
-    await createActive(client, 'doomed', 1);
-    const listed = await client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('doomed') }));
+    await createActive(runnel.client, 'doomed', 1);
+    const listed = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('doomed') }));
     expect(listed.Consumers).toEqual([]);
-    const stale = await failure(client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })));
+    const stale = await failure(runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })));
     expect(stale.name).toBe('ResourceNotFoundException');
   });
 });
 
 describe('stream consumers across a restart', () => {
-  let dataDir: string;
-
-  beforeAll(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-restart-'));
-  });
-
-  afterAll(() => {
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const dataDir = dataDirForBlock('runnel-efo-restart-');
 
   it('keeps registered consumers and their tags; a cut-short CREATING completes, DELETING finishes', async () => {
-    let server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1 });
-    let client = clientOf(server);
-    await createActive(client, 'kept', 1);
-    const kept = (
-      await client.send(
-        new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'kept', Tags: { a: 'b' } }),
-      )
-    ).Consumer!;
-    const dropped = (
-      await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'dropped' }))
-    ).Consumer!;
-    client.destroy();
-    await server.close();
+    const { kept, dropped } = await withServerOn(dataDir.path, { workers: 1 }, async (client) => {
+      await createActive(client, 'kept', 1);
+      const kept = (
+        await client.send(
+          new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'kept', Tags: { a: 'b' } }),
+        )
+      ).Consumer!;
+      const dropped = (
+        await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'dropped' }))
+      ).Consumer!;
+      return { kept, dropped };
+    });
 
     // A transition far longer than the test: the restart cuts it short.
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 1,
-      engineOptions: { streamTransitionMs: 600_000 },
+    await withServerOn(dataDir.path, { workers: 1, engineOptions: { streamTransitionMs: 600_000 } }, async (client) => {
+      const pending = (
+        await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'pending' }))
+      ).Consumer!;
+      expect(pending.ConsumerStatus).toBe('CREATING');
+      await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: dropped.ConsumerARN }));
     });
-    client = clientOf(server);
-    const pending = (
-      await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'pending' }))
-    ).Consumer!;
-    expect(pending.ConsumerStatus).toBe('CREATING');
-    await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: dropped.ConsumerARN }));
-    client.destroy();
-    await server.close();
 
-    server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1 });
-    client = clientOf(server);
-    try {
+    await withServerOn(dataDir.path, { workers: 1 }, async (client) => {
       const listed = await client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('kept') }));
       expect(listed.Consumers!.map((consumer) => [consumer.ConsumerName, consumer.ConsumerStatus])).toEqual([
         ['kept', 'ACTIVE'],
@@ -359,10 +316,7 @@ describe('stream consumers across a restart', () => {
       ]);
       const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'kept' }));
       expect(summary.StreamDescriptionSummary!.ConsumerCount).toBe(2);
-    } finally {
-      client.destroy();
-      await server.close();
-    }
+    });
   });
 });
 
@@ -370,38 +324,24 @@ const LIFETIME_MS = 2500;
 const HEARTBEAT_MS = 400;
 
 describe('SubscribeToShard', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-efo-subscribe-',
+    wsPort: 0,
+    workers: 2,
+    engineOptions: {
+      streamTransitionMs: TRANSITION_MS,
+      subscriptionLifetimeMs: LIFETIME_MS,
+      subscriptionHeartbeatMs: HEARTBEAT_MS,
+    },
+  });
   let http1Client: KinesisClient;
-  let dataDir: string;
 
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-efo-subscribe-'));
-    server = await startServer({
-      port: 0,
-      wsPort: 0,
-      dataDir,
-      workers: 2,
-      engineOptions: {
-        streamTransitionMs: TRANSITION_MS,
-        subscriptionLifetimeMs: LIFETIME_MS,
-        subscriptionHeartbeatMs: HEARTBEAT_MS,
-      },
-    });
-    client = clientOf(server);
-    http1Client = new KinesisClient({
-      endpoint: server.kinesisUrl,
-      region: REGION,
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      requestHandler: new NodeHttpHandler(),
-    });
+  beforeAll(() => {
+    http1Client = sdkClient(runnel.server.kinesisUrl, { requestHandler: new NodeHttpHandler() });
   });
 
-  afterAll(async () => {
-    client?.destroy();
+  afterAll(() => {
     http1Client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** Records with distinct binary payloads of varied sizes (0 to ~3 KB, every byte value). */
@@ -414,7 +354,7 @@ describe('SubscribeToShard', () => {
   }
 
   async function put(stream: string, data: Uint8Array[]): Promise<string[]> {
-    const result = await client.send(
+    const result = await runnel.client.send(
       new PutRecordsCommand({ StreamName: stream, Records: data.map((Data) => ({ Data, PartitionKey: 'pk' })) }),
     );
     expect(result.FailedRecordCount).toBe(0);
@@ -429,7 +369,7 @@ describe('SubscribeToShard', () => {
     consumerArn: string,
     position: StartingPosition,
     onEvent?: (event: SubscribeToShardEvent, index: number) => Promise<void>,
-    via = client,
+    via = runnel.client,
     shardId = 'shardId-000000000000',
   ): Promise<{ events: SubscribeToShardEvent[]; ms: number }> {
     const started = performance.now();
@@ -449,8 +389,8 @@ describe('SubscribeToShard', () => {
   const recordsOf = (events: SubscribeToShardEvent[]) => events.flatMap((event) => event.Records!);
 
   it('TRIM_HORIZON: every record put before and during the subscription, once, in order, byte for byte', async () => {
-    await createActive(client, 'sub-trim', 1);
-    const consumer = await registerActive(client, 'sub-trim', 'reader');
+    await createActive(runnel.client, 'sub-trim', 1);
+    const consumer = await registerActive(runnel.client, 'sub-trim', 'reader');
     const before = payloads('before-', 40);
     const during = payloads('during-', 40);
     const sequences = await put('sub-trim', before);
@@ -476,8 +416,8 @@ describe('SubscribeToShard', () => {
   });
 
   it('sends an event every heartbeat without records, and ends after the lifetime', async () => {
-    await createActive(client, 'sub-idle', 1);
-    const consumer = await registerActive(client, 'sub-idle', 'reader');
+    await createActive(runnel.client, 'sub-idle', 1);
+    const consumer = await registerActive(runnel.client, 'sub-idle', 'reader');
     const sequences = await put('sub-idle', payloads('only-', 2));
     const arrivals: number[] = [];
     const started = performance.now();
@@ -500,8 +440,8 @@ describe('SubscribeToShard', () => {
   });
 
   it('LATEST: only records put after the subscription started', async () => {
-    await createActive(client, 'sub-latest', 1);
-    const consumer = await registerActive(client, 'sub-latest', 'reader');
+    await createActive(runnel.client, 'sub-latest', 1);
+    const consumer = await registerActive(runnel.client, 'sub-latest', 'reader');
     await put('sub-latest', payloads('old-', 5));
     const fresh = payloads('new-', 3);
     let sequences: string[] = [];
@@ -517,10 +457,10 @@ describe('SubscribeToShard', () => {
   });
 
   it('AT_SEQUENCE_NUMBER starts at that record; over HTTP/1.1 (NodeHttpHandler) too', async () => {
-    await createActive(client, 'sub-at', 1);
-    const consumer = await registerActive(client, 'sub-at', 'reader');
+    await createActive(runnel.client, 'sub-at', 1);
+    const consumer = await registerActive(runnel.client, 'sub-at', 'reader');
     const sequences = await put('sub-at', payloads('r', 10));
-    for (const via of [client, http1Client]) {
+    for (const via of [runnel.client, http1Client]) {
       const { events } = await subscribe(
         consumer.ConsumerARN!,
         { Type: 'AT_SEQUENCE_NUMBER', SequenceNumber: sequences[4] },
@@ -532,8 +472,8 @@ describe('SubscribeToShard', () => {
   });
 
   it('ContinuationSequenceNumber: a second subscription continues without loss or duplicates', async () => {
-    await createActive(client, 'sub-cont', 1);
-    const consumer = await registerActive(client, 'sub-cont', 'reader');
+    await createActive(runnel.client, 'sub-cont', 1);
+    const consumer = await registerActive(runnel.client, 'sub-cont', 'reader');
     // Nothing yet: the continuation is the position before the first record.
     const first = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' });
     expect(recordsOf(first.events)).toEqual([]);
@@ -560,10 +500,10 @@ describe('SubscribeToShard', () => {
   });
 
   it('at a split shard\'s end: a last event with ChildShards and no continuation, then the end', async () => {
-    await createActive(client, 'sub-split', 1);
-    const consumer = await registerActive(client, 'sub-split', 'reader');
+    await createActive(runnel.client, 'sub-split', 1);
+    const consumer = await registerActive(runnel.client, 'sub-split', 'reader');
     const sequences = await put('sub-split', payloads('p', 8));
-    await client.send(
+    await runnel.client.send(
       new SplitShardCommand({
         StreamName: 'sub-split',
         ShardToSplit: 'shardId-000000000000',
@@ -571,7 +511,7 @@ describe('SubscribeToShard', () => {
       }),
     );
     for (;;) {
-      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'sub-split' }));
+      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'sub-split' }));
       if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') break;
       await sleep(25);
     }
@@ -589,22 +529,22 @@ describe('SubscribeToShard', () => {
     expect(ms).toBeLessThan(LIFETIME_MS / 2);
 
     // The children are subscribed to like any shard.
-    const child = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, undefined, client, 'shardId-000000000002');
+    const child = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, undefined, runnel.client, 'shardId-000000000002');
     const fromChildren = recordsOf(child.events).length;
-    const other = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, undefined, client, 'shardId-000000000001');
+    const other = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, undefined, runnel.client, 'shardId-000000000001');
     expect(fromChildren + recordsOf(other.events).length).toBe(3);
   });
 
   it('reads no further ahead than the client takes (HTTP/2 flow control), then delivers everything', async () => {
-    await createActive(client, 'sub-slow', 1);
-    const consumer = await registerActive(client, 'sub-slow', 'reader');
+    await createActive(runnel.client, 'sub-slow', 1);
+    const consumer = await registerActive(runnel.client, 'sub-slow', 'reader');
     const record = new Uint8Array(10_000).fill(7);
     const sequences: string[] = [];
     for (let call = 0; call < 6; call++) {
       sequences.push(...(await put('sub-slow', Array.from({ length: 500 }, () => record))));
     }
     const total = sequences.length;
-    const metrics = server.api.metrics;
+    const metrics = runnel.server.api.metrics;
     const outBefore = metrics.recordsOut;
     const samples: number[] = [];
     const received: string[] = [];
@@ -648,12 +588,12 @@ describe('SubscribeToShard', () => {
   });
 
   it('frees the shard at the lifetime even while its client reads nothing', async () => {
-    await createActive(client, 'sub-stalled', 1);
-    const consumer = await registerActive(client, 'sub-stalled', 'reader');
+    await createActive(runnel.client, 'sub-stalled', 1);
+    const consumer = await registerActive(runnel.client, 'sub-stalled', 'reader');
     const record = new Uint8Array(10_000).fill(9);
     for (let call = 0; call < 6; call++) await put('sub-stalled', Array.from({ length: 500 }, () => record));
     // A second client and connection, so the stalled one's flow control is its own.
-    const second = clientOf(server);
+    const second = sdkClient(runnel.server.kinesisUrl);
     let next: { name?: string; events?: number } | undefined;
     try {
       await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, async (_event, index) => {
@@ -676,12 +616,12 @@ describe('SubscribeToShard', () => {
   });
 
   it('ends with the error that ended it, after what was already sent, when its client paused meanwhile', async () => {
-    await createActive(client, 'sub-paused', 1);
-    const consumer = await registerActive(client, 'sub-paused', 'reader');
+    await createActive(runnel.client, 'sub-paused', 1);
+    const consumer = await registerActive(runnel.client, 'sub-paused', 'reader');
     const record = new Uint8Array(10_000).fill(5);
     const sequences: string[] = [];
     for (let call = 0; call < 3; call++) sequences.push(...(await put('sub-paused', Array.from({ length: 500 }, () => record))));
-    const second = clientOf(server);
+    const second = sdkClient(runnel.server.kinesisUrl);
     const received: string[] = [];
     let ended: string | undefined;
     try {
@@ -706,8 +646,8 @@ describe('SubscribeToShard', () => {
   });
 
   it('cuts off a client that stopped reading, SUBSCRIPTION_END_FLUSH_MS after its subscription ended', async () => {
-    await createActive(client, 'sub-cut', 1);
-    const consumer = await registerActive(client, 'sub-cut', 'reader');
+    await createActive(runnel.client, 'sub-cut', 1);
+    const consumer = await registerActive(runnel.client, 'sub-cut', 'reader');
     const record = new Uint8Array(10_000).fill(3);
     for (let call = 0; call < 6; call++) await put('sub-cut', Array.from({ length: 500 }, () => record));
     let outcome: string | undefined;
@@ -731,14 +671,14 @@ describe('SubscribeToShard', () => {
   }, 30_000);
 
   it('refuses a second subscription for the same consumer and shard while one is active', async () => {
-    await createActive(client, 'sub-busy', 2);
-    const consumer = await registerActive(client, 'sub-busy', 'reader');
-    const other = await registerActive(client, 'sub-busy', 'other');
+    await createActive(runnel.client, 'sub-busy', 2);
+    const consumer = await registerActive(runnel.client, 'sub-busy', 'reader');
+    const other = await registerActive(runnel.client, 'sub-busy', 'other');
     let refusal: { name: string; message: string } | undefined;
     const { ms } = await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, async (_event, index) => {
       if (index !== 0) return;
       refusal = await failure(
-        client.send(
+        runnel.client.send(
           new SubscribeToShardCommand({
             ConsumerARN: consumer.ConsumerARN,
             ShardId: 'shardId-000000000000',
@@ -762,10 +702,10 @@ describe('SubscribeToShard', () => {
   });
 
   it('a client that stops reading frees the consumer\'s shard at once', async () => {
-    await createActive(client, 'sub-cancel', 1);
-    const consumer = await registerActive(client, 'sub-cancel', 'reader');
+    await createActive(runnel.client, 'sub-cancel', 1);
+    const consumer = await registerActive(runnel.client, 'sub-cancel', 'reader');
     const abort = new AbortController();
-    const response = await client.send(
+    const response = await runnel.client.send(
       new SubscribeToShardCommand({
         ConsumerARN: consumer.ConsumerARN,
         ShardId: 'shardId-000000000000',
@@ -792,10 +732,10 @@ describe('SubscribeToShard', () => {
   });
 
   it('answers errors before the stream as JSON errors', async () => {
-    await createActive(client, 'sub-errors', 1);
-    const consumer = await registerActive(client, 'sub-errors', 'reader');
+    await createActive(runnel.client, 'sub-errors', 1);
+    const consumer = await registerActive(runnel.client, 'sub-errors', 'reader');
     const send = (ConsumerARN: string, ShardId: string, StartingPosition: StartingPosition = { Type: 'LATEST' }) =>
-      failure(client.send(new SubscribeToShardCommand({ ConsumerARN, ShardId, StartingPosition })));
+      failure(runnel.client.send(new SubscribeToShardCommand({ ConsumerARN, ShardId, StartingPosition })));
 
     const unknown = `${streamArn('sub-errors')}/consumer/nobody:1700000000`;
     const noConsumer = await send(unknown, 'shardId-000000000000');
@@ -814,7 +754,7 @@ describe('SubscribeToShard', () => {
         'AT_SEQUENCE_NUMBER and no StartingPosition.SequenceNumber.',
     );
 
-    const { Consumer: creating } = await client.send(
+    const { Consumer: creating } = await runnel.client.send(
       new RegisterStreamConsumerCommand({ StreamARN: streamArn('sub-errors'), ConsumerName: 'late' }),
     );
     const notActive = await send(creating!.ConsumerARN!, 'shardId-000000000000');
@@ -822,12 +762,7 @@ describe('SubscribeToShard', () => {
     expect(notActive.message).toBe(`Consumer ${creating!.ConsumerARN} is not ACTIVE, instead in state CREATING.`);
 
     // The uWS port answers buffered requests only, and says where SubscribeToShard is served.
-    const uws = new KinesisClient({
-      endpoint: server.wsUrl!,
-      region: REGION,
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      requestHandler: new NodeHttpHandler(),
-    });
+    const uws = sdkClient(runnel.server.wsUrl!, { requestHandler: new NodeHttpHandler() });
     try {
       const refused = await failure(
         uws.send(
@@ -849,15 +784,15 @@ describe('SubscribeToShard', () => {
   });
 
   it('reports a consumer deregistered during the subscription as an exception event', async () => {
-    await createActive(client, 'sub-gone', 1);
-    const consumer = await registerActive(client, 'sub-gone', 'reader');
+    await createActive(runnel.client, 'sub-gone', 1);
+    const consumer = await registerActive(runnel.client, 'sub-gone', 'reader');
     let error: { name: string; message: string } | undefined;
     const events: SubscribeToShardEvent[] = [];
     try {
       await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, async (event, index) => {
         events.push(event);
         if (index === 0) {
-          await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+          await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
           await put('sub-gone', payloads('x', 1));
         }
       });

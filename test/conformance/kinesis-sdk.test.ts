@@ -11,10 +11,6 @@
  * Errors are checked by Kinesis error name and full message.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import {
   AddTagsToStreamCommand,
   CreateStreamCommand,
@@ -27,7 +23,6 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   IncreaseStreamRetentionPeriodCommand,
-  KinesisClient,
   ListShardsCommand,
   ListStreamsCommand,
   ListTagsForStreamCommand,
@@ -40,10 +35,9 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ACCOUNT, failure, md5HashKey, sleep } from '../helpers/sdk.js';
+import { ACCOUNT, failure, md5HashKey, sdkClient, serverForBlock, sleep } from '../helpers/sdk.js';
 
 const TRANSITION_MS = 200;
 const ITERATOR_TTL_MS = 300_000;
@@ -65,52 +59,36 @@ function shardFor(shards: Shard[], hashKey: bigint): string {
 
 
 describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
   /** Added to Date.now() by the engine's clock: moved forward to expire iterators. */
   let clockOffsetMs = 0;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), `runnel-conformance-${transport}-`));
-    server = await startServer({
-      port: 0,
-      wsPort: 0,
-      dataDir,
-      workers: 2,
-      engineOptions: { streamTransitionMs: TRANSITION_MS, clock: () => Date.now() + clockOffsetMs },
-    });
-    const endpoint = transport === 'uws-http1' ? server.wsUrl! : server.kinesisUrl;
-    client = new KinesisClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      ...(transport === 'http2' ? {} : { requestHandler: new NodeHttpHandler() }),
-    });
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: `runnel-conformance-${transport}-`,
+    wsPort: 0,
+    workers: 2,
+    engineOptions: { streamTransitionMs: TRANSITION_MS, clock: () => Date.now() + clockOffsetMs },
+    client: (server) =>
+      sdkClient(
+        transport === 'uws-http1' ? server.wsUrl! : server.kinesisUrl,
+        transport === 'http2' ? {} : { requestHandler: new NodeHttpHandler() },
+      ),
   });
 
   /** Creates a stream and polls (every 25 ms, not the waiter's 1 s) until it is ACTIVE. */
   async function createActive(name: string, shardCount: number): Promise<void> {
-    await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }));
+    await runnel.client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }));
     for (;;) {
-      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
       if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') return;
       await sleep(25);
     }
   }
 
   async function listAllShards(name: string): Promise<Shard[]> {
-    return (await client.send(new ListShardsCommand({ StreamName: name }))).Shards!;
+    return (await runnel.client.send(new ListShardsCommand({ StreamName: name }))).Shards!;
   }
 
   it('uses the intended HTTP handler', () => {
-    const handler = client.config.requestHandler as { constructor: { name: string } };
+    const handler = runnel.client.config.requestHandler as { constructor: { name: string } };
     expect(handler.constructor.name).toBe(
       transport === 'http2' ? 'NodeHttp2Handler' : 'NodeHttpHandler',
     );
@@ -118,23 +96,23 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
   describe('stream lifecycle', () => {
     it('creates a stream that is CREATING, then ACTIVE for waitUntilStreamExists', async () => {
-      const created = await client.send(
+      const created = await runnel.client.send(
         new CreateStreamCommand({ StreamName: 'lifecycle', ShardCount: 3 }),
       );
       expect(created.$metadata.httpStatusCode).toBe(200);
       expect(created.$metadata.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/);
-      const early = await client.send(
+      const early = await runnel.client.send(
         new DescribeStreamSummaryCommand({ StreamName: 'lifecycle' }),
       );
       expect(early.StreamDescriptionSummary!.StreamStatus).toBe('CREATING');
 
       const result = await waitUntilStreamExists(
-        { client, maxWaitTime: 30, minDelay: 1 },
+        { client: runnel.client, maxWaitTime: 30, minDelay: 1 },
         { StreamName: 'lifecycle' },
       );
       expect(result.state).toBe('SUCCESS');
 
-      const described = await client.send(new DescribeStreamCommand({ StreamName: 'lifecycle' }));
+      const described = await runnel.client.send(new DescribeStreamCommand({ StreamName: 'lifecycle' }));
       const description = described.StreamDescription!;
       expect(description.StreamName).toBe('lifecycle');
       expect(description.StreamARN).toBe(`arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/lifecycle`);
@@ -162,7 +140,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         expect(shard.SequenceNumberRange!.StartingSequenceNumber).toMatch(/^\d{56}$/);
       }
 
-      const summary = await client.send(
+      const summary = await runnel.client.send(
         new DescribeStreamSummaryCommand({ StreamName: 'lifecycle' }),
       );
       const brief = summary.StreamDescriptionSummary!;
@@ -175,28 +153,28 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('names streams by StreamARN wherever StreamName is accepted', async () => {
       await createActive('by-arn', 1);
       const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/by-arn`;
-      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
+      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
       expect(summary.StreamDescriptionSummary!.StreamName).toBe('by-arn');
-      const put = await client.send(
+      const put = await runnel.client.send(
         new PutRecordCommand({ StreamARN: arn, PartitionKey: 'k', Data: Buffer.from('x') }),
       );
       expect(put.ShardId).toBe('shardId-000000000000');
-      const shards = await client.send(new ListShardsCommand({ StreamARN: arn }));
+      const shards = await runnel.client.send(new ListShardsCommand({ StreamARN: arn }));
       expect(shards.Shards).toHaveLength(1);
     });
 
     it('deletes a stream: DELETING, then gone for waitUntilStreamNotExists', async () => {
       await createActive('doomed', 1);
-      await client.send(new DeleteStreamCommand({ StreamName: 'doomed' }));
-      const during = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' }));
+      await runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed' }));
+      const during = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' }));
       expect(during.StreamDescriptionSummary!.StreamStatus).toBe('DELETING');
       const result = await waitUntilStreamNotExists(
-        { client, maxWaitTime: 30, minDelay: 1 },
+        { client: runnel.client, maxWaitTime: 30, minDelay: 1 },
         { StreamName: 'doomed' },
       );
       expect(result.state).toBe('SUCCESS');
       const error = await failure(
-        client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' })),
+        runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' })),
       );
       expect(error.name).toBe('ResourceNotFoundException');
     });
@@ -204,7 +182,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('rejects a second stream of the same name', async () => {
       await createActive('twice', 1);
       const error = await failure(
-        client.send(new CreateStreamCommand({ StreamName: 'twice', ShardCount: 1 })),
+        runnel.client.send(new CreateStreamCommand({ StreamName: 'twice', ShardCount: 1 })),
       );
       expect(error.name).toBe('ResourceInUseException');
       expect(error.message).toBe(`Stream twice under account ${ACCOUNT} already exists.`);
@@ -221,7 +199,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         new DeleteStreamCommand({ StreamName: 'nope' }),
         new PutRecordCommand({ StreamName: 'nope', PartitionKey: 'k', Data: Buffer.from('x') }),
       ]) {
-        const error = await failure(client.send(command as never));
+        const error = await failure(runnel.client.send(command as never));
         expect(error.name).toBe('ResourceNotFoundException');
         expect(error.message).toBe(`Stream nope under account ${ACCOUNT} not found.`);
         expect(error.$metadata.httpStatusCode).toBe(400);
@@ -230,7 +208,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
     it('refuses RecordDistributionStrategy AUTO, and accepts USER_PARTITION_KEY', async () => {
       const provisioned = await failure(
-        client.send(
+        runnel.client.send(
           new CreateStreamCommand({ StreamName: 'auto-p', ShardCount: 1, RecordDistributionStrategy: 'AUTO' }),
         ),
       );
@@ -239,7 +217,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.',
       );
       const onDemand = await failure(
-        client.send(
+        runnel.client.send(
           new CreateStreamCommand({
             StreamName: 'auto-o',
             StreamModeDetails: { StreamMode: 'ON_DEMAND' },
@@ -253,23 +231,23 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           'partition key (USER_PARTITION_KEY).',
       );
       for (const name of ['auto-p', 'auto-o']) {
-        const none = await failure(client.send(new DescribeStreamSummaryCommand({ StreamName: name })));
+        const none = await failure(runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: name })));
         expect(none.name).toBe('ResourceNotFoundException');
       }
-      await client.send(
+      await runnel.client.send(
         new CreateStreamCommand({
           StreamName: 'by-key',
           ShardCount: 1,
           RecordDistributionStrategy: 'USER_PARTITION_KEY',
         }),
       );
-      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'by-key' }));
+      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'by-key' }));
       expect(summary.StreamDescriptionSummary!.StreamName).toBe('by-key');
     });
 
     it('validates stream names and shard counts in Coral format', async () => {
       const spaced = await failure(
-        client.send(new CreateStreamCommand({ StreamName: 'a b', ShardCount: 1 })),
+        runnel.client.send(new CreateStreamCommand({ StreamName: 'a b', ShardCount: 1 })),
       );
       expect(spaced.name).toBe('ValidationException');
       expect(spaced.message).toBe(
@@ -278,7 +256,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       const long = 'x'.repeat(129);
       const tooLong = await failure(
-        client.send(new CreateStreamCommand({ StreamName: long, ShardCount: 1 })),
+        runnel.client.send(new CreateStreamCommand({ StreamName: long, ShardCount: 1 })),
       );
       expect(tooLong.name).toBe('ValidationException');
       expect(tooLong.message).toBe(
@@ -286,7 +264,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           'constraint: Member must have length less than or equal to 128',
       );
       const both = await failure(
-        client.send(new CreateStreamCommand({ StreamName: 'a b', ShardCount: 0 })),
+        runnel.client.send(new CreateStreamCommand({ StreamName: 'a b', ShardCount: 0 })),
       );
       expect(both.message).toBe(
         "2 validation errors detected: Value 'a b' at 'streamName' failed to satisfy constraint: " +
@@ -301,7 +279,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('pages ListStreams with Limit + NextToken and ExclusiveStartStreamName', async () => {
       const names = ['page-a', 'page-b', 'page-c', 'page-d', 'page-e'];
       await Promise.all(names.map((name) => createActive(name, 1)));
-      const all = await client.send(new ListStreamsCommand({}));
+      const all = await runnel.client.send(new ListStreamsCommand({}));
       expect(all.HasMoreStreams).toBe(false);
       expect(all.StreamNames).toEqual([...all.StreamNames!].sort());
       for (const name of names) expect(all.StreamNames).toContain(name);
@@ -310,17 +288,17 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(summary.StreamCreationTimestamp).toBeInstanceOf(Date);
 
       const paged: string[] = [];
-      let page = await client.send(new ListStreamsCommand({ Limit: 2 }));
+      let page = await runnel.client.send(new ListStreamsCommand({ Limit: 2 }));
       for (;;) {
         expect(page.StreamNames!.length).toBeLessThanOrEqual(2);
         paged.push(...page.StreamNames!);
         if (!page.HasMoreStreams) break;
         expect(page.NextToken).toBeTruthy();
-        page = await client.send(new ListStreamsCommand({ Limit: 2, NextToken: page.NextToken }));
+        page = await runnel.client.send(new ListStreamsCommand({ Limit: 2, NextToken: page.NextToken }));
       }
       expect(paged).toEqual(all.StreamNames);
 
-      const after = await client.send(
+      const after = await runnel.client.send(
         new ListStreamsCommand({ ExclusiveStartStreamName: 'page-b', Limit: 2 }),
       );
       expect(after.StreamNames).toEqual(['page-c', 'page-d']);
@@ -330,7 +308,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('pages ListShards with MaxResults + NextToken and applies every ShardFilter', async () => {
       await createActive('shards5', 5);
       const ids = [0, 1, 2, 3, 4].map((i) => `shardId-00000000000${i}`);
-      const first = await client.send(
+      const first = await runnel.client.send(
         new ListShardsCommand({ StreamName: 'shards5', MaxResults: 2 }),
       );
       expect(first.Shards!.map((shard) => shard.ShardId)).toEqual(ids.slice(0, 2));
@@ -338,36 +316,36 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const seen = [...first.Shards!];
       let token = first.NextToken;
       while (token) {
-        const next = await client.send(new ListShardsCommand({ NextToken: token, MaxResults: 2 }));
+        const next = await runnel.client.send(new ListShardsCommand({ NextToken: token, MaxResults: 2 }));
         seen.push(...next.Shards!);
         token = next.NextToken;
       }
       expect(seen.map((shard) => shard.ShardId)).toEqual(ids);
 
       const mixed = await failure(
-        client.send(new ListShardsCommand({ StreamName: 'shards5', NextToken: first.NextToken })),
+        runnel.client.send(new ListShardsCommand({ StreamName: 'shards5', NextToken: first.NextToken })),
       );
       expect(mixed.name).toBe('InvalidArgumentException');
       expect(mixed.message).toBe('NextToken and StreamName cannot be provided together.');
       // The token names its stream: nothing else that names one may come with it.
       const withStart = await failure(
-        client.send(new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: ids[0] })),
+        runnel.client.send(new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: ids[0] })),
       );
       expect(withStart.name).toBe('InvalidArgumentException');
       expect(withStart.message).toBe('NextToken and ExclusiveStartShardId cannot be provided together.');
       const withTimestamp = await failure(
-        client.send(new ListShardsCommand({ NextToken: first.NextToken, StreamCreationTimestamp: new Date() })),
+        runnel.client.send(new ListShardsCommand({ NextToken: first.NextToken, StreamCreationTimestamp: new Date() })),
       );
       expect(withTimestamp.name).toBe('InvalidArgumentException');
       expect(withTimestamp.message).toBe(
         'NextToken and StreamCreationTimestamp cannot be provided together.',
       );
 
-      const neither = await failure(client.send(new ListShardsCommand({})));
+      const neither = await failure(runnel.client.send(new ListShardsCommand({})));
       expect(neither.name).toBe('InvalidArgumentException');
       expect(neither.message).toBe('Either NextToken or StreamName should be provided.');
 
-      const start = await client.send(
+      const start = await runnel.client.send(
         new ListShardsCommand({ StreamName: 'shards5', ExclusiveStartShardId: ids[2] }),
       );
       expect(start.Shards!.map((shard) => shard.ShardId)).toEqual(ids.slice(3));
@@ -381,7 +359,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         { filter: { Type: 'FROM_TIMESTAMP' as const, Timestamp: new Date() }, expected: ids },
       ];
       for (const { filter, expected } of filters) {
-        const listed = await client.send(
+        const listed = await runnel.client.send(
           new ListShardsCommand({ StreamName: 'shards5', ShardFilter: filter }),
         );
         expect(listed.Shards!.map((shard) => shard.ShardId), filter.Type).toEqual(expected);
@@ -392,7 +370,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       await createActive('forms', 4);
       const ids = [0, 1, 2, 3].map((i) => `shardId-00000000000${i}`);
       const listed = async (input: Omit<ConstructorParameters<typeof ListShardsCommand>[0], 'StreamName'>) =>
-        (await client.send(new ListShardsCommand({ StreamName: 'forms', ...input }))).Shards!.map(
+        (await runnel.client.send(new ListShardsCommand({ StreamName: 'forms', ...input }))).Shards!.map(
           (shard) => shard.ShardId,
         );
       // As Kinesis reads them (kinesalite's tests, recorded against the service): the number
@@ -402,12 +380,12 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(await listed({ ShardFilter: { Type: 'AFTER_SHARD_ID', ShardId: 'shard-2' } })).toEqual(
         ids.slice(3),
       );
-      const described = await client.send(
+      const described = await runnel.client.send(
         new DescribeStreamCommand({ StreamName: 'forms', ExclusiveStartShardId: 'foo-0001' }),
       );
       expect(described.StreamDescription!.Shards!.map((shard) => shard.ShardId)).toEqual(ids.slice(2));
 
-      const put = await client.send(
+      const put = await runnel.client.send(
         new PutRecordCommand({
           StreamName: 'forms',
           PartitionKey: 'k',
@@ -417,15 +395,15 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       expect(put.ShardId).toBe(ids[0]);
       for (const shardId of ['shardId-0', 'shard-0', 'foo-0', '0', '-000000000000000']) {
-        const { ShardIterator } = await client.send(
+        const { ShardIterator } = await runnel.client.send(
           new GetShardIteratorCommand({ StreamName: 'forms', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
         );
-        const page = await client.send(new GetRecordsCommand({ ShardIterator }));
+        const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
         expect(page.Records!.map((record) => record.SequenceNumber), shardId).toEqual([put.SequenceNumber]);
       }
 
       const absent = await failure(
-        client.send(
+        runnel.client.send(
           new GetShardIteratorCommand({ StreamName: 'forms', ShardId: 'shardId-5', ShardIteratorType: 'LATEST' }),
         ),
       );
@@ -436,7 +414,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       // An id that names no number (or one past the Java int range) is not found as given.
       for (const shardId of ['ABKLFD8', '2.14E4', '2147483648', 'shardId-002147483648']) {
         const unnamed = await failure(
-          client.send(
+          runnel.client.send(
             new GetShardIteratorCommand({ StreamName: 'forms', ShardId: shardId, ShardIteratorType: 'LATEST' }),
           ),
         );
@@ -448,7 +426,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     });
 
     it('describes account limits', async () => {
-      const limits = await client.send(new DescribeLimitsCommand({}));
+      const limits = await runnel.client.send(new DescribeLimitsCommand({}));
       expect(limits.ShardLimit).toBe(20_000);
       expect(limits.OpenShardCount).toBeGreaterThan(0);
       expect(limits.OnDemandStreamCount).toBe(0);
@@ -466,7 +444,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const before = Date.now();
       let previous: string | undefined;
       for (let i = 0; i < 20; i++) {
-        const put = await client.send(
+        const put = await runnel.client.send(
           new PutRecordCommand({
             StreamName: 'ordered',
             PartitionKey: 'same-key',
@@ -483,14 +461,14 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       for (let i = 1; i < sequenceNumbers.length; i++) {
         expect(sequenceNumbers[i]! > sequenceNumbers[i - 1]!).toBe(true);
       }
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({
           StreamName: 'ordered',
           ShardId: 'shardId-000000000000',
           ShardIteratorType: 'TRIM_HORIZON',
         }),
       );
-      const got = await client.send(new GetRecordsCommand({ ShardIterator }));
+      const got = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
       expect(got.Records!.map((record) => Buffer.from(record.Data!).toString())).toEqual(
         Array.from({ length: 20 }, (_, i) => `record ${i}`),
       );
@@ -512,7 +490,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         PartitionKey: `partition-key-${i}`,
         Data: Buffer.from(`payload-${i}-${'x'.repeat(i % 50)}`),
       }));
-      const put = await client.send(
+      const put = await runnel.client.send(
         new PutRecordsCommand({ StreamName: 'records', Records: entries }),
       );
       expect(put.FailedRecordCount).toBe(0);
@@ -522,7 +500,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         expect(result.SequenceNumber).toMatch(/^\d{56}$/);
         expect(result.ErrorCode).toBeUndefined();
       });
-      const explicit = await client.send(
+      const explicit = await runnel.client.send(
         new PutRecordCommand({
           StreamName: 'records',
           PartitionKey: 'ignored-for-routing',
@@ -535,7 +513,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       // Read both shards back: every record exactly once, in put order within each shard.
       const received = new Map<string, string>();
       for (const shard of shards) {
-        let { ShardIterator } = await client.send(
+        let { ShardIterator } = await runnel.client.send(
           new GetShardIteratorCommand({
             StreamName: 'records',
             ShardId: shard.ShardId,
@@ -544,7 +522,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         );
         let last = -1n;
         for (;;) {
-          const page = await client.send(new GetRecordsCommand({ ShardIterator, Limit: 100 }));
+          const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 100 }));
           for (const record of page.Records!) {
             const sequence = BigInt(record.SequenceNumber!);
             expect(sequence > last).toBe(true);
@@ -563,7 +541,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('positions every iterator type', async () => {
       await createActive('iterators', 1);
       const shardId = 'shardId-000000000000';
-      const first = await client.send(
+      const first = await runnel.client.send(
         new PutRecordsCommand({
           StreamName: 'iterators',
           Records: [0, 1, 2].map((i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`a${i}`) })),
@@ -573,7 +551,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       await sleep(30);
       const between = new Date();
       await sleep(30);
-      await client.send(
+      await runnel.client.send(
         new PutRecordsCommand({
           StreamName: 'iterators',
           Records: [0, 1].map((i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`b${i}`) })),
@@ -582,11 +560,11 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const read = async (
         input: Omit<ConstructorParameters<typeof GetShardIteratorCommand>[0], 'ShardId'>,
       ) => {
-        const { ShardIterator } = await client.send(
+        const { ShardIterator } = await runnel.client.send(
           new GetShardIteratorCommand({ ...input, ShardId: shardId }),
         );
         expect(ShardIterator!.length).toBeLessThanOrEqual(512);
-        const page = await client.send(new GetRecordsCommand({ ShardIterator }));
+        const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
         return page.Records!.map((record) => Buffer.from(record.Data!).toString());
       };
       const base = { StreamName: 'iterators' };
@@ -613,17 +591,17 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         await read({ ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(0) }),
       ).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
 
-      const { ShardIterator: latest } = await client.send(
+      const { ShardIterator: latest } = await runnel.client.send(
         new GetShardIteratorCommand({ ...base, ShardId: shardId, ShardIteratorType: 'LATEST' }),
       );
-      const empty = await client.send(new GetRecordsCommand({ ShardIterator: latest }));
+      const empty = await runnel.client.send(new GetRecordsCommand({ ShardIterator: latest }));
       expect(empty.Records).toEqual([]);
       expect(empty.MillisBehindLatest).toBe(0);
       expect(empty.NextShardIterator).toBeTruthy();
-      await client.send(
+      await runnel.client.send(
         new PutRecordCommand({ ...base, PartitionKey: 'k', Data: Buffer.from('after-latest') }),
       );
-      const fresh = await client.send(
+      const fresh = await runnel.client.send(
         new GetRecordsCommand({ ShardIterator: empty.NextShardIterator }),
       );
       expect(fresh.Records!.map((record) => Buffer.from(record.Data!).toString())).toEqual([
@@ -631,7 +609,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       ]);
 
       const missing = await failure(
-        client.send(
+        runnel.client.send(
           new GetShardIteratorCommand({
             ...base,
             ShardId: shardId,
@@ -646,7 +624,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           'Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber.',
       );
       const noTimestamp = await failure(
-        client.send(
+        runnel.client.send(
           new GetShardIteratorCommand({ ...atTimestamp, ShardId: shardId }),
         ),
       );
@@ -656,7 +634,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           'Current request has no timestamp parameter.',
       );
       const unknownShard = await failure(
-        client.send(
+        runnel.client.send(
           new GetShardIteratorCommand({
             ...base,
             ShardId: 'shardId-000000000009',
@@ -672,24 +650,24 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
     it('reports MillisBehindLatest until the reader catches up', async () => {
       await createActive('behind', 1);
-      await client.send(
+      await runnel.client.send(
         new PutRecordCommand({ StreamName: 'behind', PartitionKey: 'k', Data: Buffer.from('old') }),
       );
       await sleep(150);
-      await client.send(
+      await runnel.client.send(
         new PutRecordCommand({ StreamName: 'behind', PartitionKey: 'k', Data: Buffer.from('new') }),
       );
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({
           StreamName: 'behind',
           ShardId: 'shardId-000000000000',
           ShardIteratorType: 'TRIM_HORIZON',
         }),
       );
-      const lagging = await client.send(new GetRecordsCommand({ ShardIterator, Limit: 1 }));
+      const lagging = await runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 1 }));
       expect(lagging.Records).toHaveLength(1);
       expect(lagging.MillisBehindLatest).toBeGreaterThanOrEqual(100);
-      const caughtUp = await client.send(
+      const caughtUp = await runnel.client.send(
         new GetRecordsCommand({ ShardIterator: lagging.NextShardIterator }),
       );
       expect(caughtUp.Records!.map((record) => Buffer.from(record.Data!).toString())).toEqual([
@@ -700,7 +678,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
     it('rejects 501 records, an oversized record and an oversized request', async () => {
       const tooMany = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordsCommand({
             StreamName: 'records',
             Records: Array.from({ length: 501 }, (_, i) => ({
@@ -720,7 +698,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
       const oneMiB = 1024 * 1024;
       const bigRecord = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordCommand({
             StreamName: 'records',
             PartitionKey: 'k',
@@ -737,7 +715,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
       // Eleven records just under 1 MiB each: every record is legal, the request is not.
       const bigRequest = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordsCommand({
             StreamName: 'records',
             Records: Array.from({ length: 11 }, (_, i) => ({
@@ -758,7 +736,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         PartitionKey: `big-${i}`,
         Data: Buffer.alloc(oneMiB - 16, i + 1),
       }));
-      const put = await client.send(
+      const put = await runnel.client.send(
         new PutRecordsCommand({ StreamName: 'records', Records: records }),
       );
       expect(put.FailedRecordCount).toBe(0);
@@ -768,7 +746,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('rejects bad partition and hash keys', async () => {
       const longKey = 'k'.repeat(257);
       const keyError = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordCommand({
             StreamName: 'records',
             PartitionKey: longKey,
@@ -783,7 +761,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       const outOfRange = TWO_POW_128.toString();
       const hashError = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordCommand({
             StreamName: 'records',
             PartitionKey: 'k',
@@ -798,7 +776,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           `Specified value was ${outOfRange}`,
       );
       const notNumber = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordCommand({
             StreamName: 'records',
             PartitionKey: 'k',
@@ -817,7 +795,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('answers DryRunOperationException for a valid DryRun and writes nothing', async () => {
       await createActive(`dry-run-${transport}`, 1);
       const dry = await failure(
-        client.send(
+        runnel.client.send(
           new PutRecordCommand({
             StreamName: `dry-run-${transport}`,
             PartitionKey: 'k',
@@ -829,45 +807,45 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(dry.name).toBe('DryRunOperationException');
       // An invalid DryRun request gets the real error, not the dry-run answer.
       const missing = await failure(
-        client.send(new PutRecordCommand({ StreamName: 'no-such-stream', PartitionKey: 'k', Data: Buffer.from('x'), DryRun: true })),
+        runnel.client.send(new PutRecordCommand({ StreamName: 'no-such-stream', PartitionKey: 'k', Data: Buffer.from('x'), DryRun: true })),
       );
       expect(missing.name).toBe('ResourceNotFoundException');
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({
           StreamName: `dry-run-${transport}`,
           ShardId: 'shardId-000000000000',
           ShardIteratorType: 'TRIM_HORIZON',
         }),
       );
-      const page = await client.send(new GetRecordsCommand({ ShardIterator }));
+      const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
       expect(page.Records).toEqual([]);
     });
 
     it('refuses a GetRecords Limit above 10000 with InvalidArgumentException, below 1 in Coral format', async () => {
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({
           StreamName: 'records',
           ShardId: 'shardId-000000000000',
           ShardIteratorType: 'TRIM_HORIZON',
         }),
       );
-      const above = await failure(client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_001 })));
+      const above = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_001 })));
       expect(above.name).toBe('InvalidArgumentException');
       expect(above.message).toBe('The Limit parameter (10001) cannot be greater than 10000.');
       expect(above.$metadata.httpStatusCode).toBe(400);
-      const below = await failure(client.send(new GetRecordsCommand({ ShardIterator, Limit: 0 })));
+      const below = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 0 })));
       expect(below.name).toBe('ValidationException');
       expect(below.message).toBe(
         "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: " +
           'Member must have value greater than or equal to 1',
       );
-      const page = await client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+      const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
       expect(page.NextShardIterator).toBeTruthy();
     });
 
     it('names the shard in ResourceNotFoundException for a missing or deleted stream', async () => {
       const missing = await failure(
-        client.send(
+        runnel.client.send(
           new GetShardIteratorCommand({
             StreamName: 'never',
             ShardId: 'shardId-000000000001',
@@ -881,22 +859,22 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
 
       await createActive('vanishing', 2);
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({
           StreamName: 'vanishing',
           ShardId: 'shardId-000000000001',
           ShardIteratorType: 'TRIM_HORIZON',
         }),
       );
-      await client.send(new DeleteStreamCommand({ StreamName: 'vanishing' }));
-      await waitUntilStreamNotExists({ client, maxWaitTime: 30, minDelay: 1 }, { StreamName: 'vanishing' });
-      const gone = await failure(client.send(new GetRecordsCommand({ ShardIterator })));
+      await runnel.client.send(new DeleteStreamCommand({ StreamName: 'vanishing' }));
+      await waitUntilStreamNotExists({ client: runnel.client, maxWaitTime: 30, minDelay: 1 }, { StreamName: 'vanishing' });
+      const gone = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator })));
       expect(gone.name).toBe('ResourceNotFoundException');
       expect(gone.message).toBe(
         `Shard shardId-000000000001 in stream vanishing under account ${ACCOUNT} does not exist`,
       );
       const again = await failure(
-        client.send(
+        runnel.client.send(
           new GetShardIteratorCommand({
             StreamName: 'vanishing',
             ShardId: 'shardId-000000000001',
@@ -908,11 +886,11 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     });
 
     it('rejects a bad iterator and an expired one', async () => {
-      const bad = await failure(client.send(new GetRecordsCommand({ ShardIterator: 'garbage' })));
+      const bad = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator: 'garbage' })));
       expect(bad.name).toBe('InvalidArgumentException');
       expect(bad.message).toBe('Invalid ShardIterator.');
 
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({
           StreamName: 'records',
           ShardId: 'shardId-000000000000',
@@ -921,12 +899,12 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       // Tampering with an issued iterator must not yield a usable position.
       const tampered = `${ShardIterator!.slice(0, -4)}AAAA`;
-      const forged = await failure(client.send(new GetRecordsCommand({ ShardIterator: tampered })));
+      const forged = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator: tampered })));
       expect(forged.name).toBe('InvalidArgumentException');
 
       clockOffsetMs = ITERATOR_TTL_MS + 1000;
       try {
-        const expired = await failure(client.send(new GetRecordsCommand({ ShardIterator })));
+        const expired = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator })));
         expect(expired.name).toBe('ExpiredIteratorException');
         expect(expired.message).toMatch(
           new RegExp(
@@ -949,14 +927,14 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
     it('increases and decreases the retention period within 24-8760 hours', async () => {
       const increase = (hours: number) =>
-        client.send(
+        runnel.client.send(
           new IncreaseStreamRetentionPeriodCommand({
             StreamName: 'settings',
             RetentionPeriodHours: hours,
           }),
         );
       const decrease = (hours: number) =>
-        client.send(
+        runnel.client.send(
           new DecreaseStreamRetentionPeriodCommand({
             StreamName: 'settings',
             RetentionPeriodHours: hours,
@@ -964,7 +942,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         );
       await increase(48);
       const summary = () =>
-        client.send(new DescribeStreamSummaryCommand({ StreamName: 'settings' }));
+        runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'settings' }));
       let described = await summary();
       expect(described.StreamDescriptionSummary!.RetentionPeriodHours).toBe(48);
       const shorter = await failure(increase(30));
@@ -991,13 +969,13 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     });
 
     it('adds, pages, lists and removes tags', async () => {
-      await client.send(
+      await runnel.client.send(
         new AddTagsToStreamCommand({
           StreamName: 'settings',
           Tags: { team: 'data', env: 'test', owner: 'runnel' },
         }),
       );
-      const first = await client.send(
+      const first = await runnel.client.send(
         new ListTagsForStreamCommand({ StreamName: 'settings', Limit: 2 }),
       );
       expect(first.Tags).toEqual([
@@ -1005,15 +983,15 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         { Key: 'owner', Value: 'runnel' },
       ]);
       expect(first.HasMoreTags).toBe(true);
-      const rest = await client.send(
+      const rest = await runnel.client.send(
         new ListTagsForStreamCommand({ StreamName: 'settings', ExclusiveStartTagKey: 'owner' }),
       );
       expect(rest.Tags).toEqual([{ Key: 'team', Value: 'data' }]);
       expect(rest.HasMoreTags).toBe(false);
-      await client.send(
+      await runnel.client.send(
         new RemoveTagsFromStreamCommand({ StreamName: 'settings', TagKeys: ['env', 'owner'] }),
       );
-      const after = await client.send(new ListTagsForStreamCommand({ StreamName: 'settings' }));
+      const after = await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'settings' }));
       expect(after.Tags).toEqual([{ Key: 'team', Value: 'data' }]);
     });
   });
@@ -1029,11 +1007,11 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         'Unicode letters, digits, white space, _ . / = + - % @.';
       const reserved = (keys: string) => `Cannot start tags with 'aws:'. Invalid keys: ${keys}`;
       const add = (Tags: Record<string, string>) => () =>
-        client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags }));
+        runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags }));
       const create = (Tags: Record<string, string>) => () =>
-        client.send(new CreateStreamCommand({ StreamName: 'tag-refused', ShardCount: 1, Tags }));
+        runnel.client.send(new CreateStreamCommand({ StreamName: 'tag-refused', ShardCount: 1, Tags }));
       const remove = (TagKeys: string[]) => () =>
-        client.send(new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys }));
+        runnel.client.send(new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys }));
       const refusals: Array<[string, () => Promise<unknown>, string]> = [
         ['; in a key', add({ 'a;b': '1' }), invalid],
         ['tab in a key', add({ 'a\tb': '1' }), invalid],
@@ -1050,20 +1028,20 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         expect(error.message, label).toBe(message);
       }
       const refusedStream = await failure(
-        client.send(new DescribeStreamSummaryCommand({ StreamName: 'tag-refused' })),
+        runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'tag-refused' })),
       );
       expect(refusedStream.name).toBe('ResourceNotFoundException');
-      expect((await client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
+      expect((await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
 
       // Letters and digits of any script, spaces and _ . / = + - % @ are kept as given.
       const tags = { 'ü0 _.': 'a', '/=+-@%': 'ü0 _./=+-@%', 'ключ 日本': '', c: '' };
-      await client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags: tags }));
-      const listed = await client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }));
+      await runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags: tags }));
+      const listed = await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }));
       expect(Object.fromEntries(listed.Tags!.map((tag) => [tag.Key, tag.Value ?? '']))).toEqual(tags);
-      await client.send(
+      await runnel.client.send(
         new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys: Object.keys(tags) }),
       );
-      expect((await client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
+      expect((await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
     });
   });
 
@@ -1086,7 +1064,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         ],
       ] as const;
       for (const [operation, command] of commands) {
-        const error = await failure(client.send(command as never));
+        const error = await failure(runnel.client.send(command as never));
         expect(error.name).toBe('UnknownOperationException');
         expect(error.message).toBe(`Operation ${operation} is not supported by Runnel yet.`);
         expect(error.$metadata.httpStatusCode).toBe(400);
@@ -1098,40 +1076,23 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 });
 
 describe('Kinesis API in limits mode', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
   /** The engine's clock: it stands still unless a test moves it, so no allowance refills. */
   let nowMs = Date.now();
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-conformance-limits-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 1,
-      engineOptions: { enforceLimits: true, clock: () => nowMs },
-    });
-    client = new KinesisClient({
-      endpoint: server.kinesisUrl,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      // The SDK retries throttling; one attempt shows each refusal as it is.
-      maxAttempts: 1,
-    });
-    await client.send(new CreateStreamCommand({ StreamName: 'limited', ShardCount: 2 }));
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-conformance-limits-',
+    workers: 1,
+    engineOptions: { enforceLimits: true, clock: () => nowMs },
+    // The SDK retries throttling; one attempt shows each refusal as it is.
+    client: { maxAttempts: 1 },
   });
 
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  beforeAll(async () => {
+    await runnel.client.send(new CreateStreamCommand({ StreamName: 'limited', ShardCount: 2 }));
   });
 
   it('allows 5 GetShardIterator calls per second per shard, then throttles', async () => {
     const iterator = (ShardId: string) =>
-      client.send(
+      runnel.client.send(
         new GetShardIteratorCommand({ StreamName: 'limited', ShardId, ShardIteratorType: 'LATEST' }),
       );
     for (let call = 0; call < 5; call++) {

@@ -16,9 +16,6 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import {
   CreateStreamCommand,
@@ -37,19 +34,20 @@ import {
   type ChildShard,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { startServer, type RunningServer } from '../../src/server/server.js';
 import {
   ACCOUNT,
   createActive,
+  dataDirForBlock,
   failure,
   listShards,
   md5HashKey,
-  sdkClient,
+  serverForBlock,
   statusOf,
   streamArn as arnOf,
   waitActive,
+  withServerOn,
 } from '../helpers/sdk.js';
 
 /** How long UPDATING (and CREATING) last on the transition server. */
@@ -391,41 +389,26 @@ function expectScaledLineage(before: Shard[], after: Shard[], target: number): v
 // ---------------------------------------------------------------------------------------------
 
 describe('resharding (streamTransitionMs 0)', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-resharding-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 2,
-      engineOptions: { streamTransitionMs: 0 },
-    });
-    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-resharding-',
+    workers: 2,
+    engineOptions: { streamTransitionMs: 0 },
+    client: { maxAttempts: 1 },
   });
 
   describe('SplitShard', () => {
     it('closes the parent and makes two children with the next shard ids and the split ranges', async () => {
-      await createActive(client, 'split-one', 1);
-      const [parentBefore] = await listShards(client, 'split-one');
+      await createActive(runnel.client, 'split-one', 1);
+      const [parentBefore] = await listShards(runnel.client, 'split-one');
       const k = 123456789012345678901234567890123456n;
-      const output = await client.send(
+      const output = await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-one', ShardToSplit: sid(0), NewStartingHashKey: String(k) }),
       );
       expect(Object.keys(output)).toEqual(['$metadata']);
       expect(output.$metadata.httpStatusCode).toBe(200);
-      expect(await statusOf(client, 'split-one')).toBe('ACTIVE');
+      expect(await statusOf(runnel.client, 'split-one')).toBe('ACTIVE');
 
-      const shards = await listShards(client, 'split-one');
+      const shards = await listShards(runnel.client, 'split-one');
       expect(shards.map((shard) => shard.ShardId)).toEqual([sid(0), sid(1), sid(2)]);
       const [parent, low, high] = shards as [Shard, Shard, Shard];
       expect(parent.HashKeyRange).toEqual(parentBefore!.HashKeyRange);
@@ -446,14 +429,14 @@ describe('resharding (streamTransitionMs 0)', () => {
         HashKeyRange: { StartingHashKey: String(k), EndingHashKey: String(HASH_KEY_MAX) },
         SequenceNumberRange: { StartingSequenceNumber: expect.stringMatching(/^\d{56}$/) },
       });
-      expect(await describeShards(client, 'split-one')).toEqual(shards);
+      expect(await describeShards(runnel.client, 'split-one')).toEqual(shards);
     });
 
     it('accepts StreamARN, and numbers children after the highest shard id of the stream', async () => {
-      await createActive(client, 'split-arn', 2);
-      const [, second] = await listShards(client, 'split-arn');
+      await createActive(runnel.client, 'split-arn', 2);
+      const [, second] = await listShards(runnel.client, 'split-arn');
       const middle = (startOf(second!) + endOf(second!)) / 2n;
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({
           StreamARN: arnOf('split-arn'),
           ShardToSplit: sid(1),
@@ -461,12 +444,12 @@ describe('resharding (streamTransitionMs 0)', () => {
         }),
       );
       // Splitting a child: its children are 4 and 5, after 2 and 3.
-      const [, , childLow] = await listShards(client, 'split-arn');
+      const [, , childLow] = await listShards(runnel.client, 'split-arn');
       const quarter = (startOf(childLow!) + endOf(childLow!)) / 2n;
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-arn', ShardToSplit: sid(2), NewStartingHashKey: String(quarter) }),
       );
-      const shards = await listShards(client, 'split-arn');
+      const shards = await listShards(runnel.client, 'split-arn');
       expect(shards.map((shard) => [shard.ShardId, shard.ParentShardId, isOpen(shard)])).toEqual([
         [sid(0), undefined, true],
         [sid(1), undefined, false],
@@ -487,7 +470,7 @@ describe('resharding (streamTransitionMs 0)', () => {
     });
 
     it('refuses a NewStartingHashKey not above StartingHashKey + 1 or not below EndingHashKey', async () => {
-      await createActive(client, 'split-keys', 2);
+      await createActive(runnel.client, 'split-keys', 2);
       const s = TWO_POW_128 / 2n;
       const e = HASH_KEY_MAX;
       const message = (k: bigint | string, id: string, start: bigint, end: bigint) =>
@@ -505,35 +488,35 @@ describe('resharding (streamTransitionMs 0)', () => {
       ];
       for (const [id, k, start, end] of cases) {
         const refused = await failure(
-          client.send(new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: id, NewStartingHashKey: String(k) })),
+          runnel.client.send(new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: id, NewStartingHashKey: String(k) })),
         );
         expect(refused.name).toBe('InvalidArgumentException');
         expect(refused.message).toBe(message(k, id, start, end));
       }
       // Nothing changed.
-      expect((await listShards(client, 'split-keys')).map((shard) => shard.ShardId)).toEqual([sid(0), sid(1)]);
+      expect((await listShards(runnel.client, 'split-keys')).map((shard) => shard.ShardId)).toEqual([sid(0), sid(1)]);
       // start + 2 is the lowest key allowed: the lower child holds [start, start + 1].
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: sid(1), NewStartingHashKey: String(s + 2n) }),
       );
-      expect(rangesOf((await listShards(client, 'split-keys')).slice(2))).toEqual([
+      expect(rangesOf((await listShards(runnel.client, 'split-keys')).slice(2))).toEqual([
         { StartingHashKey: String(s), EndingHashKey: String(s + 1n) },
         { StartingHashKey: String(s + 2n), EndingHashKey: String(e) },
       ]);
       // end - 1 is the highest allowed: the upper child holds [end - 1, end].
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: sid(0), NewStartingHashKey: String(s - 2n) }),
       );
-      expect(rangesOf((await listShards(client, 'split-keys')).slice(4))).toEqual([
+      expect(rangesOf((await listShards(runnel.client, 'split-keys')).slice(4))).toEqual([
         { StartingHashKey: '0', EndingHashKey: String(s - 3n) },
         { StartingHashKey: String(s - 2n), EndingHashKey: String(s - 1n) },
       ]);
     });
 
     it('refuses an unknown stream, an unknown shard and a shard already split', async () => {
-      await createActive(client, 'split-errors', 1);
+      await createActive(runnel.client, 'split-errors', 1);
       const split = (StreamName: string, ShardToSplit: string) =>
-        failure(client.send(new SplitShardCommand({ StreamName, ShardToSplit, NewStartingHashKey: '1000' })));
+        failure(runnel.client.send(new SplitShardCommand({ StreamName, ShardToSplit, NewStartingHashKey: '1000' })));
 
       const noStream = await split('split-nowhere', sid(0));
       expect(noStream.name).toBe('ResourceNotFoundException');
@@ -545,7 +528,7 @@ describe('resharding (streamTransitionMs 0)', () => {
         `Could not find shard ${sid(9)} in stream split-errors under account ${ACCOUNT}.`,
       );
 
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-errors', ShardToSplit: sid(0), NewStartingHashKey: '1000' }),
       );
       const again = await split('split-errors', sid(0));
@@ -554,18 +537,18 @@ describe('resharding (streamTransitionMs 0)', () => {
         `Shard ${sid(0)} in stream split-errors under account ${ACCOUNT} has already been merged or split, ` +
           'and thus is not eligible for merging or splitting.',
       );
-      expect(await listShards(client, 'split-errors')).toHaveLength(3);
+      expect(await listShards(runnel.client, 'split-errors')).toHaveLength(3);
     });
 
     it('routes puts after a split to the children that own md5(key), never to the closed parent', async () => {
-      await createActive(client, 'split-route', 1);
+      await createActive(runnel.client, 'split-route', 1);
       const k = TWO_POW_128 / 3n;
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-route', ShardToSplit: sid(0), NewStartingHashKey: String(k) }),
       );
       const seen = new Set<string>();
       for (const key of KEYS.slice(0, 40)) {
-        const put = await client.send(
+        const put = await runnel.client.send(
           new PutRecordCommand({ StreamName: 'split-route', PartitionKey: key, Data: Buffer.from(key) }),
         );
         expect(put.ShardId).toBe(md5HashKey(key) < k ? sid(1) : sid(2));
@@ -578,7 +561,7 @@ describe('resharding (streamTransitionMs 0)', () => {
         [0n, sid(1)],
         [HASH_KEY_MAX, sid(2)],
       ] as const) {
-        const put = await client.send(
+        const put = await runnel.client.send(
           new PutRecordCommand({
             StreamName: 'split-route',
             PartitionKey: 'explicit',
@@ -589,36 +572,36 @@ describe('resharding (streamTransitionMs 0)', () => {
         expect(put.ShardId).toBe(shardId);
       }
       const log: PutEntry[] = [];
-      const batch = await putMany(client, 'split-route', log, 'r', 600);
+      const batch = await putMany(runnel.client, 'split-route', log, 'r', 600);
       for (const entry of batch) seen.add(entry.shardId);
       expect([...seen].sort()).toEqual([sid(1), sid(2)]);
 
       // The closed parent holds nothing.
-      const iterator = await client.send(
+      const iterator = await runnel.client.send(
         new GetShardIteratorCommand({ StreamName: 'split-route', ShardId: sid(0), ShardIteratorType: 'TRIM_HORIZON' }),
       );
-      const parentRead = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
+      const parentRead = await runnel.client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
       expect(parentRead.Records).toEqual([]);
       expect(parentRead.NextShardIterator).toBeUndefined();
       expect(normalizedChildShards(parentRead.ChildShards!)).toEqual(
-        expectedChildShards((await listShards(client, 'split-route')).slice(1)),
+        expectedChildShards((await listShards(runnel.client, 'split-route')).slice(1)),
       );
     });
 
     it('reads every record exactly once and in order across two splits (KCL order)', async () => {
-      await createActive(client, 'split-read', 1);
+      await createActive(runnel.client, 'split-read', 1);
       const log: PutEntry[] = [];
-      await putMany(client, 'split-read', log, 'a', 1500);
+      await putMany(runnel.client, 'split-read', log, 'a', 1500);
       const k = 10n ** 37n * 17n; // not a midpoint
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-read', ShardToSplit: sid(0), NewStartingHashKey: String(k) }),
       );
-      await putMany(client, 'split-read', log, 'b', 1500);
+      await putMany(runnel.client, 'split-read', log, 'b', 1500);
       const k2 = k + (HASH_KEY_MAX - k) / 3n;
-      await client.send(
+      await runnel.client.send(
         new SplitShardCommand({ StreamName: 'split-read', ShardToSplit: sid(2), NewStartingHashKey: String(k2) }),
       );
-      await putMany(client, 'split-read', log, 'c', 1500);
+      await putMany(runnel.client, 'split-read', log, 'c', 1500);
 
       // Each phase went where it had to: before the split all in shard 0, then 1/2, then 1/3/4.
       const shardsOf = (tag: string) =>
@@ -627,27 +610,27 @@ describe('resharding (streamTransitionMs 0)', () => {
       expect(shardsOf('b')).toEqual([sid(1), sid(2)]);
       expect(shardsOf('c')).toEqual([sid(1), sid(3), sid(4)]);
 
-      const { records, shardOrder } = await readLikeKcl(client, 'split-read');
+      const { records, shardOrder } = await readLikeKcl(runnel.client, 'split-read');
       expect(shardOrder.indexOf(sid(0))).toBeLessThan(shardOrder.indexOf(sid(1)));
       expect(shardOrder.indexOf(sid(2))).toBeLessThan(shardOrder.indexOf(sid(3)));
       expectReadBack(log, records);
     });
 
     it('gives a LATEST iterator on a closed shard that ends at once, with ChildShards', async () => {
-      await createActive(client, 'split-latest', 1);
-      await putMany(client, 'split-latest', [], 'x', 50);
-      await client.send(
+      await createActive(runnel.client, 'split-latest', 1);
+      await putMany(runnel.client, 'split-latest', [], 'x', 50);
+      await runnel.client.send(
         new SplitShardCommand({
           StreamName: 'split-latest',
           ShardToSplit: sid(0),
           NewStartingHashKey: String(TWO_POW_128 / 2n),
         }),
       );
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({ StreamName: 'split-latest', ShardId: sid(0), ShardIteratorType: 'LATEST' }),
       );
       expect(ShardIterator).toBeTruthy();
-      const output = await client.send(new GetRecordsCommand({ ShardIterator }));
+      const output = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
       expect(output.Records).toEqual([]);
       expect(output.NextShardIterator).toBeUndefined();
       expect(normalizedChildShards(output.ChildShards!)).toEqual([
@@ -655,10 +638,10 @@ describe('resharding (streamTransitionMs 0)', () => {
         { ShardId: sid(2), ParentShards: [sid(0)], HashKeyRange: uniformRanges(2)[1] },
       ]);
       // An open child's LATEST iterator carries on: NextShardIterator set, no ChildShards.
-      const child = await client.send(
+      const child = await runnel.client.send(
         new GetShardIteratorCommand({ StreamName: 'split-latest', ShardId: sid(1), ShardIteratorType: 'LATEST' }),
       );
-      const open = await client.send(new GetRecordsCommand({ ShardIterator: child.ShardIterator }));
+      const open = await runnel.client.send(new GetRecordsCommand({ ShardIterator: child.ShardIterator }));
       expect(open.NextShardIterator).toBeTruthy();
       expect(open.ChildShards ?? []).toEqual([]);
     });
@@ -666,13 +649,13 @@ describe('resharding (streamTransitionMs 0)', () => {
 
   describe('MergeShards', () => {
     it('merges two adjacent shards into the next shard id, closing both', async () => {
-      await createActive(client, 'merge-pair', 3);
-      const output = await client.send(
+      await createActive(runnel.client, 'merge-pair', 3);
+      const output = await runnel.client.send(
         new MergeShardsCommand({ StreamName: 'merge-pair', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) }),
       );
       expect(Object.keys(output)).toEqual(['$metadata']);
-      expect(await statusOf(client, 'merge-pair')).toBe('ACTIVE');
-      const shards = await listShards(client, 'merge-pair');
+      expect(await statusOf(runnel.client, 'merge-pair')).toBe('ACTIVE');
+      const shards = await listShards(runnel.client, 'merge-pair');
       expect(shards.map((shard) => shard.ShardId)).toEqual([sid(0), sid(1), sid(2), sid(3)]);
       const ranges = uniformRanges(3);
       for (const closed of [shards[0]!, shards[1]!]) {
@@ -689,11 +672,11 @@ describe('resharding (streamTransitionMs 0)', () => {
     });
 
     it('accepts the upper shard as ShardToMerge, and StreamARN', async () => {
-      await createActive(client, 'merge-reverse', 3);
-      await client.send(
+      await createActive(runnel.client, 'merge-reverse', 3);
+      await runnel.client.send(
         new MergeShardsCommand({ StreamARN: arnOf('merge-reverse'), ShardToMerge: sid(2), AdjacentShardToMerge: sid(1) }),
       );
-      const shards = await listShards(client, 'merge-reverse');
+      const shards = await listShards(runnel.client, 'merge-reverse');
       const ranges = uniformRanges(3);
       expect(shards[3]).toEqual({
         ShardId: sid(3),
@@ -704,10 +687,10 @@ describe('resharding (streamTransitionMs 0)', () => {
       });
       expect(shards.map(isOpen)).toEqual([true, false, false, true]);
       // A merged shard merges again with its neighbour: 0 + 3 covers everything.
-      await client.send(
+      await runnel.client.send(
         new MergeShardsCommand({ StreamName: 'merge-reverse', ShardToMerge: sid(3), AdjacentShardToMerge: sid(0) }),
       );
-      const [open] = await listShards(client, 'merge-reverse', 'AT_LATEST');
+      const [open] = await listShards(runnel.client, 'merge-reverse', 'AT_LATEST');
       expect(open).toEqual({
         ShardId: sid(4),
         ParentShardId: sid(3),
@@ -718,9 +701,9 @@ describe('resharding (streamTransitionMs 0)', () => {
     });
 
     it('refuses an unknown shard, shards that are not adjacent, the same shard twice and a closed shard', async () => {
-      await createActive(client, 'merge-errors', 3);
+      await createActive(runnel.client, 'merge-errors', 3);
       const merge = (ShardToMerge: string, AdjacentShardToMerge: string, StreamName = 'merge-errors') =>
-        failure(client.send(new MergeShardsCommand({ StreamName, ShardToMerge, AdjacentShardToMerge })));
+        failure(runnel.client.send(new MergeShardsCommand({ StreamName, ShardToMerge, AdjacentShardToMerge })));
 
       const noStream = await merge(sid(0), sid(1), 'merge-nowhere');
       expect(noStream.name).toBe('ResourceNotFoundException');
@@ -747,9 +730,9 @@ describe('resharding (streamTransitionMs 0)', () => {
             'shards eligible for merging',
         );
       }
-      expect(await listShards(client, 'merge-errors')).toHaveLength(3);
+      expect(await listShards(runnel.client, 'merge-errors')).toHaveLength(3);
 
-      await client.send(new MergeShardsCommand({ StreamName: 'merge-errors', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) }));
+      await runnel.client.send(new MergeShardsCommand({ StreamName: 'merge-errors', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) }));
       // Shard 1 is closed now; shard 3 (0 + 1) and shard 2 are the open ones.
       const closed = await merge(sid(1), sid(2));
       expect(closed.name).toBe('InvalidArgumentException');
@@ -757,28 +740,28 @@ describe('resharding (streamTransitionMs 0)', () => {
         `Shard ${sid(1)} in stream merge-errors under account ${ACCOUNT} has already been merged or split, ` +
           'and thus is not eligible for merging or splitting.',
       );
-      expect(await listShards(client, 'merge-errors')).toHaveLength(4);
+      expect(await listShards(runnel.client, 'merge-errors')).toHaveLength(4);
     });
 
     it('reads every record exactly once and in order across two merges (a child after both parents)', async () => {
-      await createActive(client, 'merge-read', 3);
+      await createActive(runnel.client, 'merge-read', 3);
       const log: PutEntry[] = [];
-      await putMany(client, 'merge-read', log, 'a', 1500);
-      await client.send(
+      await putMany(runnel.client, 'merge-read', log, 'a', 1500);
+      await runnel.client.send(
         new MergeShardsCommand({ StreamName: 'merge-read', ShardToMerge: sid(2), AdjacentShardToMerge: sid(1) }),
       );
-      await putMany(client, 'merge-read', log, 'b', 1500);
-      await client.send(
+      await putMany(runnel.client, 'merge-read', log, 'b', 1500);
+      await runnel.client.send(
         new MergeShardsCommand({ StreamName: 'merge-read', ShardToMerge: sid(0), AdjacentShardToMerge: sid(3) }),
       );
-      await putMany(client, 'merge-read', log, 'c', 1500);
+      await putMany(runnel.client, 'merge-read', log, 'c', 1500);
       const shardsOf = (tag: string) =>
         [...new Set(log.filter((entry) => entry.id.startsWith(`${tag}-`)).map((entry) => entry.shardId))].sort();
       expect(shardsOf('a')).toEqual([sid(0), sid(1), sid(2)]);
       expect(shardsOf('b')).toEqual([sid(0), sid(3)]);
       expect(shardsOf('c')).toEqual([sid(4)]);
 
-      const { records, shardOrder } = await readLikeKcl(client, 'merge-read');
+      const { records, shardOrder } = await readLikeKcl(runnel.client, 'merge-read');
       for (const parent of [sid(1), sid(2)]) {
         expect(shardOrder.indexOf(parent)).toBeLessThan(shardOrder.indexOf(sid(3)));
       }
@@ -801,10 +784,10 @@ describe('resharding (streamTransitionMs 0)', () => {
     for (const [from, to, total] of scalings) {
       it(`scales ${from} → ${to} to uniform open shards whose lineage reaches the old ones`, async () => {
         const name = `scale-${from}-${to}`;
-        await createActive(client, name, from);
-        const before = await listShards(client, name);
-        const limitsBefore = await client.send(new DescribeLimitsCommand({}));
-        const { $metadata, ...output } = await client.send(
+        await createActive(runnel.client, name, from);
+        const before = await listShards(runnel.client, name);
+        const limitsBefore = await runnel.client.send(new DescribeLimitsCommand({}));
+        const { $metadata, ...output } = await runnel.client.send(
           new UpdateShardCountCommand({ StreamName: name, TargetShardCount: to, ScalingType: 'UNIFORM_SCALING' }),
         );
         expect($metadata.httpStatusCode).toBe(200);
@@ -814,23 +797,23 @@ describe('resharding (streamTransitionMs 0)', () => {
           TargetShardCount: to,
           StreamARN: arnOf(name),
         });
-        expect(await statusOf(client, name)).toBe('ACTIVE');
-        const after = await listShards(client, name);
+        expect(await statusOf(runnel.client, name)).toBe('ACTIVE');
+        const after = await listShards(runnel.client, name);
         expectScaledLineage(before, after, to);
         if (total !== undefined) expect(after).toHaveLength(total);
-        expect(hashOrderedRanges(await listShards(client, name, 'AT_LATEST'))).toEqual(uniformRanges(to));
-        expect(await describeShards(client, name)).toEqual(after);
-        const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+        expect(hashOrderedRanges(await listShards(runnel.client, name, 'AT_LATEST'))).toEqual(uniformRanges(to));
+        expect(await describeShards(runnel.client, name)).toEqual(after);
+        const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
         expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(to);
-        const limitsAfter = await client.send(new DescribeLimitsCommand({}));
+        const limitsAfter = await runnel.client.send(new DescribeLimitsCommand({}));
         expect(limitsAfter.OpenShardCount! - limitsBefore.OpenShardCount!).toBe(to - from);
       });
     }
 
     it('scales 1 → 1 without any change', async () => {
-      await createActive(client, 'scale-same', 1);
-      const before = await listShards(client, 'scale-same');
-      const { $metadata: _, ...output } = await client.send(
+      await createActive(runnel.client, 'scale-same', 1);
+      const before = await listShards(runnel.client, 'scale-same');
+      const { $metadata: _, ...output } = await runnel.client.send(
         new UpdateShardCountCommand({ StreamName: 'scale-same', TargetShardCount: 1, ScalingType: 'UNIFORM_SCALING' }),
       );
       expect(output).toEqual({
@@ -839,21 +822,21 @@ describe('resharding (streamTransitionMs 0)', () => {
         TargetShardCount: 1,
         StreamARN: arnOf('scale-same'),
       });
-      expect(await listShards(client, 'scale-same')).toEqual(before);
-      expect(await statusOf(client, 'scale-same')).toBe('ACTIVE');
+      expect(await listShards(runnel.client, 'scale-same')).toEqual(before);
+      expect(await statusOf(runnel.client, 'scale-same')).toBe('ACTIVE');
     });
 
     it('counts only open shards as CurrentShardCount, and scales by StreamARN', async () => {
-      await createActive(client, 'scale-after-split', 2);
-      await client.send(
+      await createActive(runnel.client, 'scale-after-split', 2);
+      await runnel.client.send(
         new SplitShardCommand({
           StreamName: 'scale-after-split',
           ShardToSplit: sid(0),
           NewStartingHashKey: String(TWO_POW_128 / 4n),
         }),
       );
-      const before = await listShards(client, 'scale-after-split');
-      const output = await client.send(
+      const before = await listShards(runnel.client, 'scale-after-split');
+      const output = await runnel.client.send(
         new UpdateShardCountCommand({
           StreamARN: arnOf('scale-after-split'),
           TargetShardCount: 5,
@@ -863,18 +846,18 @@ describe('resharding (streamTransitionMs 0)', () => {
       expect(output.CurrentShardCount).toBe(3);
       expect(output.TargetShardCount).toBe(5);
       expect(output.StreamName).toBe('scale-after-split');
-      const after = await listShards(client, 'scale-after-split');
+      const after = await listShards(runnel.client, 'scale-after-split');
       expectScaledLineage(before, after, 5);
     });
 
     it('refuses a target above twice or below half the open count, or above 10000', async () => {
-      await createActive(client, 'scale-limits', 4);
-      const before = await listShards(client, 'scale-limits');
+      await createActive(runnel.client, 'scale-limits', 4);
+      const before = await listShards(runnel.client, 'scale-limits');
       // 10 001 and 20 000 are above twice the count as well: the 10 000 cap alone would need a
       // stream of more than 5 000 open shards, too big for this suite.
       for (const target of [9, 1, 10_001, 20_000]) {
         const refused = await failure(
-          client.send(
+          runnel.client.send(
             new UpdateShardCountCommand({
               StreamName: 'scale-limits',
               TargetShardCount: target,
@@ -884,19 +867,19 @@ describe('resharding (streamTransitionMs 0)', () => {
         );
         expect(refused.name, `target ${target}`).toBe('LimitExceededException');
       }
-      expect(await listShards(client, 'scale-limits')).toEqual(before);
+      expect(await listShards(runnel.client, 'scale-limits')).toEqual(before);
       // The bounds themselves are allowed: 4 → 8 (twice), then 8 → 4 (half).
-      await client.send(
+      await runnel.client.send(
         new UpdateShardCountCommand({ StreamName: 'scale-limits', TargetShardCount: 8, ScalingType: 'UNIFORM_SCALING' }),
       );
-      expect(hashOrderedRanges(await listShards(client, 'scale-limits', 'AT_LATEST'))).toEqual(uniformRanges(8));
-      await client.send(
+      expect(hashOrderedRanges(await listShards(runnel.client, 'scale-limits', 'AT_LATEST'))).toEqual(uniformRanges(8));
+      await runnel.client.send(
         new UpdateShardCountCommand({ StreamName: 'scale-limits', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }),
       );
-      expect(hashOrderedRanges(await listShards(client, 'scale-limits', 'AT_LATEST'))).toEqual(uniformRanges(4));
+      expect(hashOrderedRanges(await listShards(runnel.client, 'scale-limits', 'AT_LATEST'))).toEqual(uniformRanges(4));
 
       const unknown = await failure(
-        client.send(
+        runnel.client.send(
           new UpdateShardCountCommand({ StreamName: 'scale-nowhere', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
         ),
       );
@@ -905,39 +888,39 @@ describe('resharding (streamTransitionMs 0)', () => {
     });
 
     it('reads every record exactly once and in order across 2 → 3 → 2', async () => {
-      await createActive(client, 'scale-read', 2);
+      await createActive(runnel.client, 'scale-read', 2);
       const log: PutEntry[] = [];
-      await putMany(client, 'scale-read', log, 'a', 1200);
-      await client.send(
+      await putMany(runnel.client, 'scale-read', log, 'a', 1200);
+      await runnel.client.send(
         new UpdateShardCountCommand({ StreamName: 'scale-read', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
       );
-      await putMany(client, 'scale-read', log, 'b', 1200);
-      await client.send(
+      await putMany(runnel.client, 'scale-read', log, 'b', 1200);
+      await runnel.client.send(
         new UpdateShardCountCommand({ StreamName: 'scale-read', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
       );
-      await putMany(client, 'scale-read', log, 'c', 1200);
-      const open = await listShards(client, 'scale-read', 'AT_LATEST');
+      await putMany(runnel.client, 'scale-read', log, 'c', 1200);
+      const open = await listShards(runnel.client, 'scale-read', 'AT_LATEST');
       expect(hashOrderedRanges(open)).toEqual(uniformRanges(2));
       // The last phase went to the open shards only.
       const openIds = new Set(open.map((shard) => shard.ShardId!));
       for (const entry of log.filter((e) => e.id.startsWith('c-'))) expect(openIds.has(entry.shardId)).toBe(true);
-      const { records } = await readLikeKcl(client, 'scale-read', 251);
+      const { records } = await readLikeKcl(runnel.client, 'scale-read', 251);
       expectReadBack(log, records);
     });
   });
 
   describe('on-demand streams', () => {
     it('refuses SplitShard, MergeShards and UpdateShardCount with ValidationException', async () => {
-      await client.send(
+      await runnel.client.send(
         new CreateStreamCommand({ StreamName: 'on-demand', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
       );
-      await waitActive(client, 'on-demand');
-      const before = await listShards(client, 'on-demand');
+      await waitActive(runnel.client, 'on-demand');
+      const before = await listShards(runnel.client, 'on-demand');
       expect(before.length).toBeGreaterThanOrEqual(2);
       const [first, second] = before as [Shard, Shard];
       const refusals = [
         await failure(
-          client.send(
+          runnel.client.send(
             new SplitShardCommand({
               StreamName: 'on-demand',
               ShardToSplit: first.ShardId,
@@ -946,7 +929,7 @@ describe('resharding (streamTransitionMs 0)', () => {
           ),
         ),
         await failure(
-          client.send(
+          runnel.client.send(
             new MergeShardsCommand({
               StreamName: 'on-demand',
               ShardToMerge: first.ShardId,
@@ -955,7 +938,7 @@ describe('resharding (streamTransitionMs 0)', () => {
           ),
         ),
         await failure(
-          client.send(
+          runnel.client.send(
             new UpdateShardCountCommand({
               StreamName: 'on-demand',
               TargetShardCount: before.length + 1,
@@ -968,18 +951,18 @@ describe('resharding (streamTransitionMs 0)', () => {
         expect(refused.name).toBe('ValidationException');
         expect(refused.message).toContain('ON_DEMAND');
       }
-      expect(await listShards(client, 'on-demand')).toEqual(before);
+      expect(await listShards(runnel.client, 'on-demand')).toEqual(before);
     });
   });
 
   describe('listings and counts', () => {
     it('lists closed and open shards in shard-id order, AT_LATEST the open ones, and counts open shards', async () => {
-      await createActive(client, 'counts', 2);
-      const limitsBefore = (await client.send(new DescribeLimitsCommand({}))).OpenShardCount!;
+      await createActive(runnel.client, 'counts', 2);
+      const limitsBefore = (await runnel.client.send(new DescribeLimitsCommand({}))).OpenShardCount!;
       // Twelve shards in all, so that ids 10 and 11 sort after 9.
       const splitAt = async (id: string) => {
-        const shard = (await listShards(client, 'counts')).find((s) => s.ShardId === id)!;
-        await client.send(
+        const shard = (await listShards(runnel.client, 'counts')).find((s) => s.ShardId === id)!;
+        await runnel.client.send(
           new SplitShardCommand({
             StreamName: 'counts',
             ShardToSplit: id,
@@ -991,16 +974,16 @@ describe('resharding (streamTransitionMs 0)', () => {
       await splitAt(sid(1)); // 4, 5
       await splitAt(sid(2)); // 6, 7
       await splitAt(sid(5)); // 8, 9
-      await client.send(new MergeShardsCommand({ StreamName: 'counts', ShardToMerge: sid(6), AdjacentShardToMerge: sid(7) })); // 10
-      await client.send(new MergeShardsCommand({ StreamName: 'counts', ShardToMerge: sid(3), AdjacentShardToMerge: sid(4) })); // 11
-      const all = await listShards(client, 'counts');
+      await runnel.client.send(new MergeShardsCommand({ StreamName: 'counts', ShardToMerge: sid(6), AdjacentShardToMerge: sid(7) })); // 10
+      await runnel.client.send(new MergeShardsCommand({ StreamName: 'counts', ShardToMerge: sid(3), AdjacentShardToMerge: sid(4) })); // 11
+      const all = await listShards(runnel.client, 'counts');
       expect(all.map((shard) => shard.ShardId)).toEqual(Array.from({ length: 12 }, (_, i) => sid(i)));
       const openIds = [sid(8), sid(9), sid(10), sid(11)];
       expect(all.filter(isOpen).map((shard) => shard.ShardId)).toEqual(openIds);
       for (const shard of all.filter((s) => !isOpen(s))) {
         expect(shard.SequenceNumberRange!.EndingSequenceNumber).toMatch(/^\d{56}$/);
       }
-      const latest = await listShards(client, 'counts', 'AT_LATEST');
+      const latest = await listShards(runnel.client, 'counts', 'AT_LATEST');
       expect(latest).toEqual(all.filter(isOpen));
       // The open shards cover the hash space without gaps or overlaps.
       const sorted = [...latest].sort((a, b) => (startOf(a) < startOf(b) ? -1 : 1));
@@ -1008,20 +991,20 @@ describe('resharding (streamTransitionMs 0)', () => {
       expect(endOf(sorted[sorted.length - 1]!)).toBe(HASH_KEY_MAX);
       for (let i = 1; i < sorted.length; i++) expect(startOf(sorted[i]!)).toBe(endOf(sorted[i - 1]!) + 1n);
 
-      const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'counts' }));
+      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'counts' }));
       expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(4);
-      const limitsAfter = (await client.send(new DescribeLimitsCommand({}))).OpenShardCount!;
+      const limitsAfter = (await runnel.client.send(new DescribeLimitsCommand({}))).OpenShardCount!;
       expect(limitsAfter - limitsBefore).toBe(2);
 
       // DescribeStream pages through the same listing.
-      const page = await client.send(new DescribeStreamCommand({ StreamName: 'counts', Limit: 5 }));
+      const page = await runnel.client.send(new DescribeStreamCommand({ StreamName: 'counts', Limit: 5 }));
       expect(page.StreamDescription!.Shards).toEqual(all.slice(0, 5));
       expect(page.StreamDescription!.HasMoreShards).toBe(true);
-      expect(await describeShards(client, 'counts')).toEqual(all);
+      expect(await describeShards(runnel.client, 'counts')).toEqual(all);
       // ListShards pages too.
-      const first = await client.send(new ListShardsCommand({ StreamName: 'counts', MaxResults: 7 }));
+      const first = await runnel.client.send(new ListShardsCommand({ StreamName: 'counts', MaxResults: 7 }));
       expect(first.Shards).toEqual(all.slice(0, 7));
-      const rest = await client.send(new ListShardsCommand({ NextToken: first.NextToken! }));
+      const rest = await runnel.client.send(new ListShardsCommand({ NextToken: first.NextToken! }));
       expect(rest.Shards).toEqual(all.slice(7));
     });
   });
@@ -1032,46 +1015,31 @@ describe('resharding (streamTransitionMs 0)', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-resharding-transition-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 1,
-      engineOptions: { streamTransitionMs: TRANSITION_MS },
-    });
-    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-resharding-transition-',
+    workers: 1,
+    engineOptions: { streamTransitionMs: TRANSITION_MS },
+    client: { maxAttempts: 1 },
   });
 
   it('is UPDATING after SplitShard, refuses further reshards until ACTIVE, and serves puts and reads meanwhile', async () => {
-    await createActive(client, 'updating', 2);
+    await createActive(runnel.client, 'updating', 2);
     const log: PutEntry[] = [];
-    await putMany(client, 'updating', log, 'a', 300);
+    await putMany(runnel.client, 'updating', log, 'a', 300);
     const startedMs = Date.now();
-    await client.send(
+    await runnel.client.send(
       new SplitShardCommand({
         StreamName: 'updating',
         ShardToSplit: sid(0),
         NewStartingHashKey: String(TWO_POW_128 / 4n),
       }),
     );
-    expect(await statusOf(client, 'updating')).toBe('UPDATING');
+    expect(await statusOf(runnel.client, 'updating')).toBe('UPDATING');
 
     const notActive = `Stream updating under account ${ACCOUNT} not ACTIVE, instead in state UPDATING`;
     const refusals = [
       await failure(
-        client.send(
+        runnel.client.send(
           new SplitShardCommand({
             StreamName: 'updating',
             ShardToSplit: sid(1),
@@ -1080,10 +1048,10 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
         ),
       ),
       await failure(
-        client.send(new MergeShardsCommand({ StreamName: 'updating', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) })),
+        runnel.client.send(new MergeShardsCommand({ StreamName: 'updating', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) })),
       ),
       await failure(
-        client.send(
+        runnel.client.send(
           new UpdateShardCountCommand({ StreamName: 'updating', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
         ),
       ),
@@ -1094,8 +1062,8 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
     }
 
     // Puts and reads work while UPDATING (which shard a put lands in may follow either layout).
-    await putMany(client, 'updating', log, 'b', 300, false);
-    const put = await client.send(
+    await putMany(runnel.client, 'updating', log, 'b', 300, false);
+    const put = await runnel.client.send(
       new PutRecordCommand({ StreamName: 'updating', PartitionKey: 'during', Data: Buffer.from('during|') }),
     );
     log.push({
@@ -1105,18 +1073,18 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
       shardId: put.ShardId!,
       sequenceNumber: put.SequenceNumber!,
     });
-    const iterator = await client.send(
+    const iterator = await runnel.client.send(
       new GetShardIteratorCommand({ StreamName: 'updating', ShardId: sid(1), ShardIteratorType: 'TRIM_HORIZON' }),
     );
-    const read = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
+    const read = await runnel.client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
     expect(read.Records!.length).toBeGreaterThan(0);
     // All of the above ran inside the transition (otherwise this test proves nothing about it).
-    expect(await statusOf(client, 'updating')).toBe('UPDATING');
+    expect(await statusOf(runnel.client, 'updating')).toBe('UPDATING');
     expect(Date.now() - startedMs).toBeLessThan(TRANSITION_MS);
 
-    await waitActive(client, 'updating');
+    await waitActive(runnel.client, 'updating');
     expect(Date.now() - startedMs).toBeGreaterThanOrEqual(TRANSITION_MS - 50);
-    const shards = await listShards(client, 'updating');
+    const shards = await listShards(runnel.client, 'updating');
     expect(shards.map((shard) => [shard.ShardId, shard.ParentShardId, isOpen(shard)])).toEqual([
       [sid(0), undefined, false],
       [sid(1), undefined, true],
@@ -1124,35 +1092,35 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
       [sid(3), sid(0), true],
     ]);
     // Now another reshard is accepted, and puts route to the children.
-    await putMany(client, 'updating', log, 'c', 300);
-    await client.send(
+    await putMany(runnel.client, 'updating', log, 'c', 300);
+    await runnel.client.send(
       new MergeShardsCommand({ StreamName: 'updating', ShardToMerge: sid(3), AdjacentShardToMerge: sid(1) }),
     );
-    expect(await statusOf(client, 'updating')).toBe('UPDATING');
-    await waitActive(client, 'updating');
-    await putMany(client, 'updating', log, 'd', 300);
-    const { records } = await readLikeKcl(client, 'updating');
+    expect(await statusOf(runnel.client, 'updating')).toBe('UPDATING');
+    await waitActive(runnel.client, 'updating');
+    await putMany(runnel.client, 'updating', log, 'd', 300);
+    const { records } = await readLikeKcl(runnel.client, 'updating');
     expectReadBack(log, records);
   });
 
   it('is UPDATING during UpdateShardCount and ACTIVE with the target count afterwards', async () => {
-    await createActive(client, 'updating-count', 2);
-    const output = await client.send(
+    await createActive(runnel.client, 'updating-count', 2);
+    const output = await runnel.client.send(
       new UpdateShardCountCommand({ StreamName: 'updating-count', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }),
     );
     expect(output.CurrentShardCount).toBe(2);
     expect(output.TargetShardCount).toBe(4);
-    expect(await statusOf(client, 'updating-count')).toBe('UPDATING');
+    expect(await statusOf(runnel.client, 'updating-count')).toBe('UPDATING');
     const again = await failure(
-      client.send(
+      runnel.client.send(
         new UpdateShardCountCommand({ StreamName: 'updating-count', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
       ),
     );
     expect(again.name).toBe('ResourceInUseException');
     expect(again.message).toBe(`Stream updating-count under account ${ACCOUNT} not ACTIVE, instead in state UPDATING`);
-    await waitActive(client, 'updating-count');
-    expect(hashOrderedRanges(await listShards(client, 'updating-count', 'AT_LATEST'))).toEqual(uniformRanges(4));
-    const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'updating-count' }));
+    await waitActive(runnel.client, 'updating-count');
+    expect(hashOrderedRanges(await listShards(runnel.client, 'updating-count', 'AT_LATEST'))).toEqual(uniformRanges(4));
+    const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'updating-count' }));
     expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(4);
   });
 });
@@ -1162,76 +1130,54 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('resharding persists across a restart', () => {
-  let dataDir: string;
-  let server: RunningServer | undefined;
-  let client: KinesisClient | undefined;
-
-  beforeAll(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-resharding-restart-'));
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  async function start(): Promise<KinesisClient> {
-    server = await startServer({ port: 0, wsPort: null, dataDir, workers: 2, engineOptions: { streamTransitionMs: 0 } });
-    client = sdkClient(server.kinesisUrl, { maxAttempts: 1 });
-    return client;
-  }
-
-  async function stop(): Promise<void> {
-    client?.destroy();
-    client = undefined;
-    await server?.close();
-    server = undefined;
-  }
+  const dataDir = dataDirForBlock('runnel-resharding-restart-');
+  const serverOptions = { workers: 2, engineOptions: { streamTransitionMs: 0 }, client: { maxAttempts: 1 } };
 
   it('lists the same shards and reads every record after a restart; puts go to the open shards', async () => {
-    let kinesis = await start();
-    await createActive(kinesis, 'restart', 2);
     const log: PutEntry[] = [];
-    await putMany(kinesis, 'restart', log, 'a', 1000);
-    await kinesis.send(
-      new SplitShardCommand({ StreamName: 'restart', ShardToSplit: sid(1), NewStartingHashKey: String((TWO_POW_128 * 5n) / 8n) }),
-    );
-    await putMany(kinesis, 'restart', log, 'b', 1000);
-    await kinesis.send(new MergeShardsCommand({ StreamName: 'restart', ShardToMerge: sid(0), AdjacentShardToMerge: sid(2) }));
-    await putMany(kinesis, 'restart', log, 'c', 1000);
-    await kinesis.send(
-      new UpdateShardCountCommand({ StreamName: 'restart', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
-    );
-    await putMany(kinesis, 'restart', log, 'd', 1000);
-    const before = await listShards(kinesis, 'restart');
-    expect(before.filter((shard) => !isOpen(shard)).length).toBeGreaterThanOrEqual(4);
-    const summaryBefore = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'restart' }));
-    await stop();
+    const { before, summaryBefore } = await withServerOn(dataDir.path, serverOptions, async (kinesis) => {
+      await createActive(kinesis, 'restart', 2);
+      await putMany(kinesis, 'restart', log, 'a', 1000);
+      await kinesis.send(
+        new SplitShardCommand({ StreamName: 'restart', ShardToSplit: sid(1), NewStartingHashKey: String((TWO_POW_128 * 5n) / 8n) }),
+      );
+      await putMany(kinesis, 'restart', log, 'b', 1000);
+      await kinesis.send(new MergeShardsCommand({ StreamName: 'restart', ShardToMerge: sid(0), AdjacentShardToMerge: sid(2) }));
+      await putMany(kinesis, 'restart', log, 'c', 1000);
+      await kinesis.send(
+        new UpdateShardCountCommand({ StreamName: 'restart', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+      );
+      await putMany(kinesis, 'restart', log, 'd', 1000);
+      const before = await listShards(kinesis, 'restart');
+      expect(before.filter((shard) => !isOpen(shard)).length).toBeGreaterThanOrEqual(4);
+      const summaryBefore = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'restart' }));
+      return { before, summaryBefore };
+    });
 
-    kinesis = await start();
-    const after = await listShards(kinesis, 'restart');
-    expect(after).toEqual(before);
-    expect(await listShards(kinesis, 'restart', 'AT_LATEST')).toEqual(before.filter(isOpen));
-    const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'restart' }));
-    expect(summary.StreamDescriptionSummary!.StreamStatus).toBe('ACTIVE');
-    expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(3);
-    expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(summaryBefore.StreamDescriptionSummary!.OpenShardCount);
-    expect((await kinesis.send(new DescribeLimitsCommand({}))).OpenShardCount).toBe(3);
+    await withServerOn(dataDir.path, serverOptions, async (kinesis) => {
+      const after = await listShards(kinesis, 'restart');
+      expect(after).toEqual(before);
+      expect(await listShards(kinesis, 'restart', 'AT_LATEST')).toEqual(before.filter(isOpen));
+      const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'restart' }));
+      expect(summary.StreamDescriptionSummary!.StreamStatus).toBe('ACTIVE');
+      expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(3);
+      expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(summaryBefore.StreamDescriptionSummary!.OpenShardCount);
+      expect((await kinesis.send(new DescribeLimitsCommand({}))).OpenShardCount).toBe(3);
 
-    expectReadBack(log, (await readLikeKcl(kinesis, 'restart')).records);
-    // New puts go to the open shards by md5(key) (putMany checks the owner of every record).
-    const added = await putMany(kinesis, 'restart', log, 'e', 1000);
-    const openIds = new Set(before.filter(isOpen).map((shard) => shard.ShardId!));
-    for (const entry of added) expect(openIds.has(entry.shardId)).toBe(true);
-    expectReadBack(log, (await readLikeKcl(kinesis, 'restart')).records);
-    // And the stream reshards further after the restart, with the next unused id.
-    const maxId = Math.max(...after.map((shard) => Number(shard.ShardId!.slice('shardId-'.length))));
-    await kinesis.send(
-      new UpdateShardCountCommand({ StreamName: 'restart', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
-    );
-    const reshaped = await listShards(kinesis, 'restart');
-    expect(reshaped[after.length]!.ShardId).toBe(sid(maxId + 1));
-    expectScaledLineage(after, reshaped, 2);
+      expectReadBack(log, (await readLikeKcl(kinesis, 'restart')).records);
+      // New puts go to the open shards by md5(key) (putMany checks the owner of every record).
+      const added = await putMany(kinesis, 'restart', log, 'e', 1000);
+      const openIds = new Set(before.filter(isOpen).map((shard) => shard.ShardId!));
+      for (const entry of added) expect(openIds.has(entry.shardId)).toBe(true);
+      expectReadBack(log, (await readLikeKcl(kinesis, 'restart')).records);
+      // And the stream reshards further after the restart, with the next unused id.
+      const maxId = Math.max(...after.map((shard) => Number(shard.ShardId!.slice('shardId-'.length))));
+      await kinesis.send(
+        new UpdateShardCountCommand({ StreamName: 'restart', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
+      );
+      const reshaped = await listShards(kinesis, 'restart');
+      expect(reshaped[after.length]!.ShardId).toBe(sid(maxId + 1));
+      expectScaledLineage(after, reshaped, 2);
+    });
   });
 });

@@ -24,10 +24,6 @@
  * worker threads. The main one has a TRANSITION_MS stream transition, so UPDATING can be seen.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import {
   CreateStreamCommand,
   DescribeAccountSettingsCommand,
@@ -43,8 +39,6 @@ import {
   PutRecordCommand,
   PutRecordsCommand,
   PutResourcePolicyCommand,
-  RegisterStreamConsumerCommand,
-  DescribeStreamConsumerCommand,
   StartStreamEncryptionCommand,
   StopStreamEncryptionCommand,
   SubscribeToShardCommand,
@@ -55,18 +49,27 @@ import {
   type _Record,
 } from '@aws-sdk/client-kinesis';
 import { cbor } from '@smithy/core/cbor';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   RESOURCE_POLICY_BYTES_MAX,
   THROUGHPUT_COMMITMENT_MS_MIN,
   WARM_THROUGHPUT_MIBPS_MAX,
 } from '../../src/limits.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ACCOUNT, createActive, failure, sdkClient, sleep, streamArn, waitActive } from '../helpers/sdk.js';
+import {
+  ACCOUNT,
+  createActive,
+  dataDirForBlock,
+  failure,
+  registerActive,
+  serverForBlock,
+  streamArn,
+  waitActive,
+  withServerOn,
+} from '../helpers/sdk.js';
 
 /** LimitExceededException is retried by the SDK as throttling: one attempt shows each answer. */
-const sdkClientOnce = (endpoint: string) => sdkClient(endpoint, { maxAttempts: 1 });
+const ONE_ATTEMPT = { maxAttempts: 1 };
 
 /** How long UPDATING (and CREATING, DELETING) last on the main server. */
 const TRANSITION_MS = 300;
@@ -110,18 +113,6 @@ const notJsonPolicy =
   'Policy is not a JSON policy document: it must be a JSON object, such as ' +
   '{"Version":"2012-10-17","Statement":[...]}.';
 
-/** Registers a consumer and waits until it is ACTIVE; returns its ARN. */
-async function activeConsumer(client: KinesisClient, stream: string, name: string): Promise<string> {
-  const { Consumer } = await client.send(
-    new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
-  );
-  for (;;) {
-    const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer!.ConsumerARN }));
-    if (described.ConsumerDescription!.ConsumerStatus === 'ACTIVE') return Consumer!.ConsumerARN!;
-    await sleep(25);
-  }
-}
-
 async function summary(client: KinesisClient, name: string) {
   return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
 }
@@ -150,36 +141,21 @@ async function cborCall(
 }
 
 describe('stream encryption through the SDK', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-encryption-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 2,
-      engineOptions: { streamTransitionMs: TRANSITION_MS },
-    });
-    client = sdkClientOnce(server.kinesisUrl);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-encryption-',
+    workers: 2,
+    engineOptions: { streamTransitionMs: TRANSITION_MS },
+    client: ONE_ATTEMPT,
   });
 
   const start = (target: { StreamName?: string; StreamARN?: string }, KeyId = 'alias/aws/kinesis') =>
-    client.send(new StartStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
+    runnel.client.send(new StartStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
   const stop = (target: { StreamName?: string; StreamARN?: string }, KeyId = 'alias/aws/kinesis') =>
-    client.send(new StopStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
+    runnel.client.send(new StopStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
   const putOne = (name: string, data: string) =>
-    client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'pk', Data: Buffer.from(data) }));
+    runnel.client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'pk', Data: Buffer.from(data) }));
   const putMany = (name: string, data: string[]) =>
-    client.send(
+    runnel.client.send(
       new PutRecordsCommand({
         StreamName: name,
         Records: data.map((text) => ({ PartitionKey: 'pk', Data: Buffer.from(text) })),
@@ -188,25 +164,25 @@ describe('stream encryption through the SDK', () => {
 
   /** Every record of the stream's one shard, by one GetRecords from TRIM_HORIZON. */
   async function readAll(name: string): Promise<_Record[]> {
-    const { ShardIterator } = await client.send(
+    const { ShardIterator } = await runnel.client.send(
       new GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
     );
-    return (await client.send(new GetRecordsCommand({ ShardIterator }))).Records!;
+    return (await runnel.client.send(new GetRecordsCommand({ ShardIterator }))).Records!;
   }
 
   it('starts encryption: UPDATING, then ACTIVE; Describe* report KMS and the key, records KMS once ACTIVE', async () => {
-    await createActive(client, 'sealed', 1);
-    const before = await summary(client, 'sealed');
+    await createActive(runnel.client, 'sealed', 1);
+    const before = await summary(runnel.client, 'sealed');
     expect(before.EncryptionType).toBe('NONE');
     expect(before.KeyId).toBeUndefined();
     expect((await putOne('sealed', 'plain')).EncryptionType).toBe('NONE');
 
     await start({ StreamName: 'sealed' });
-    const updating = await summary(client, 'sealed');
+    const updating = await summary(runnel.client, 'sealed');
     expect(updating.StreamStatus).toBe('UPDATING');
     expect(updating.EncryptionType).toBe('KMS');
     expect(updating.KeyId).toBe('alias/aws/kinesis');
-    const described = await description(client, 'sealed');
+    const described = await description(runnel.client, 'sealed');
     expect(described.EncryptionType).toBe('KMS');
     expect(described.KeyId).toBe('alias/aws/kinesis');
     // Writes go on while UPDATING, not yet encrypted (Kinesis encrypts once the stream is ACTIVE).
@@ -216,7 +192,7 @@ describe('stream encryption through the SDK', () => {
     expect(busy.name).toBe('ResourceInUseException');
     expect(busy.message).toBe(notActive('sealed', 'UPDATING'));
 
-    await waitActive(client, 'sealed');
+    await waitActive(runnel.client, 'sealed');
     expect((await putOne('sealed', 'one')).EncryptionType).toBe('KMS');
     const many = await putMany('sealed', ['two', 'three']);
     expect(many.FailedRecordCount).toBe(0);
@@ -234,22 +210,22 @@ describe('stream encryption through the SDK', () => {
   });
 
   it('stops encryption by StreamARN: UPDATING, then NONE without KeyId, and records without KMS', async () => {
-    await createActive(client, 'unsealed', 1);
+    await createActive(runnel.client, 'unsealed', 1);
     await start({ StreamARN: streamArn('unsealed') }, KEY_UUID);
-    await waitActive(client, 'unsealed');
+    await waitActive(runnel.client, 'unsealed');
     expect((await putOne('unsealed', 'sealed')).EncryptionType).toBe('KMS');
 
     await stop({ StreamARN: streamArn('unsealed') }, KEY_UUID);
-    const updating = await summary(client, 'unsealed');
+    const updating = await summary(runnel.client, 'unsealed');
     expect(updating.StreamStatus).toBe('UPDATING');
     expect(updating.EncryptionType).toBe('NONE');
     expect(updating.KeyId).toBeUndefined();
-    expect((await description(client, 'unsealed')).KeyId).toBeUndefined();
+    expect((await description(runnel.client, 'unsealed')).KeyId).toBeUndefined();
     // Still encrypted until the stream is ACTIVE again.
     expect((await putOne('unsealed', 'during')).EncryptionType).toBe('KMS');
     expect((await readAll('unsealed')).map((record) => record.EncryptionType)).toEqual(['KMS', 'KMS']);
 
-    await waitActive(client, 'unsealed');
+    await waitActive(runnel.client, 'unsealed');
     expect((await putOne('unsealed', 'after')).EncryptionType).toBe('NONE');
     expect((await putMany('unsealed', ['x'])).EncryptionType).toBe('NONE');
     const records = await readAll('unsealed');
@@ -258,31 +234,31 @@ describe('stream encryption through the SDK', () => {
   });
 
   it('accepts every documented KeyId form, reports the key in use, and changes nothing for the same key', async () => {
-    await createActive(client, 'keys', 1);
+    await createActive(runnel.client, 'keys', 1);
     for (const keyId of KEY_FORMS) {
       await start({ StreamName: 'keys' }, keyId);
-      const updating = await summary(client, 'keys');
+      const updating = await summary(runnel.client, 'keys');
       expect(updating.StreamStatus, keyId).toBe('UPDATING');
       expect(updating.KeyId, keyId).toBe(keyId);
-      await waitActive(client, 'keys');
+      await waitActive(runnel.client, 'keys');
     }
     // The key already in effect: accepted, and the stream stays ACTIVE.
     await start({ StreamName: 'keys' }, KEY_FORMS[KEY_FORMS.length - 1]);
-    expect((await summary(client, 'keys')).StreamStatus).toBe('ACTIVE');
+    expect((await summary(runnel.client, 'keys')).StreamStatus).toBe('ACTIVE');
     // Stopping takes any well-formed KeyId (Runnel holds no keys to compare it with).
     await stop({ StreamName: 'keys' }, 'alias/other');
-    await waitActive(client, 'keys');
-    expect((await summary(client, 'keys')).EncryptionType).toBe('NONE');
+    await waitActive(runnel.client, 'keys');
+    expect((await summary(runnel.client, 'keys')).EncryptionType).toBe('NONE');
     // Stopping a stream without encryption changes nothing.
     await stop({ StreamName: 'keys' });
-    expect((await summary(client, 'keys')).StreamStatus).toBe('ACTIVE');
+    expect((await summary(runnel.client, 'keys')).StreamStatus).toBe('ACTIVE');
   });
 
   it('refuses EncryptionType NONE, a malformed KeyId, a bad target and a stream not ACTIVE', async () => {
-    await createActive(client, 'refusing', 1);
+    await createActive(runnel.client, 'refusing', 1);
     for (const send of [
-      () => client.send(new StartStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
-      () => client.send(new StopStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
+      () => runnel.client.send(new StartStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
+      () => runnel.client.send(new StopStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
     ]) {
       const none = await failure(send());
       expect(none.name).toBe('InvalidArgumentException');
@@ -325,16 +301,16 @@ describe('stream encryption through the SDK', () => {
     const neither = await failure(start({}));
     expect(neither.name).toBe('InvalidArgumentException');
     expect(neither.message).toBe('Neither StreamName nor StreamARN was provided.');
-    expect((await summary(client, 'refusing')).EncryptionType).toBe('NONE');
-    expect((await summary(client, 'refusing')).StreamStatus).toBe('ACTIVE');
+    expect((await summary(runnel.client, 'refusing')).EncryptionType).toBe('NONE');
+    expect((await summary(runnel.client, 'refusing')).StreamStatus).toBe('ACTIVE');
   });
 
   it('reports KMS on SubscribeToShard event records while the encryption is in effect', async () => {
-    await createActive(client, 'sealed-efo', 1);
-    const consumer = (name: string) => activeConsumer(client, 'sealed-efo', name);
+    await createActive(runnel.client, 'sealed-efo', 1);
+    const consumer = async (name: string) => (await registerActive(runnel.client, 'sealed-efo', name)).ConsumerARN!;
     /** The EncryptionType of each record of the first event that has records. */
     const subscribedTypes = async (consumerArn: string): Promise<(EncryptionType | undefined)[]> => {
-      const response = await client.send(
+      const response = await runnel.client.send(
         new SubscribeToShardCommand({
           ConsumerARN: consumerArn,
           ShardId: 'shardId-000000000000',
@@ -350,13 +326,13 @@ describe('stream encryption through the SDK', () => {
     await putMany('sealed-efo', ['a', 'b']);
     expect(await subscribedTypes(await consumer('before'))).toEqual([undefined, undefined]);
     await start({ StreamName: 'sealed-efo' });
-    await waitActive(client, 'sealed-efo');
+    await waitActive(runnel.client, 'sealed-efo');
     expect(await subscribedTypes(await consumer('after'))).toEqual(['KMS', 'KMS']);
   });
 
   it('answers StartStreamEncryption, StopStreamEncryption and the records over CBOR', async () => {
-    await createActive(client, 'sealed-cbor', 1);
-    const endpoint = server.kinesisUrl;
+    await createActive(runnel.client, 'sealed-cbor', 1);
+    const endpoint = runnel.server.kinesisUrl;
     const started = await cborCall(endpoint, 'StartStreamEncryption', {
       StreamName: 'sealed-cbor',
       EncryptionType: 'KMS',
@@ -365,7 +341,7 @@ describe('stream encryption through the SDK', () => {
     expect(started.status).toBe(200);
     expect(started.contentType).toBe(CBOR_TYPE);
     expect(started.value).toEqual({});
-    await waitActive(client, 'sealed-cbor');
+    await waitActive(runnel.client, 'sealed-cbor');
     const summarized = await cborCall(endpoint, 'DescribeStreamSummary', { StreamName: 'sealed-cbor' });
     const fields = summarized.value.StreamDescriptionSummary as Record<string, unknown>;
     expect(fields.EncryptionType).toBe('KMS');
@@ -395,39 +371,25 @@ describe('stream encryption through the SDK', () => {
     });
     expect(stopped.status).toBe(200);
     expect(stopped.value).toEqual({});
-    const after = (await summary(client, 'sealed-cbor'));
+    const after = (await summary(runnel.client, 'sealed-cbor'));
     expect(after.EncryptionType).toBe('NONE');
     expect(after.StreamStatus).toBe('UPDATING');
   });
 });
 
 describe('resource policies through the SDK', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-policies-'));
-    server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1 });
-    client = sdkClientOnce(server.kinesisUrl);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const runnel = serverForBlock({ dataDirPrefix: 'runnel-policies-', workers: 1, client: ONE_ATTEMPT });
 
   const put = (ResourceARN: string, Policy: string) =>
-    client.send(new PutResourcePolicyCommand({ ResourceARN, Policy }));
+    runnel.client.send(new PutResourcePolicyCommand({ ResourceARN, Policy }));
   const get = async (ResourceARN: string) =>
-    (await client.send(new GetResourcePolicyCommand({ ResourceARN }))).Policy;
-  const remove = (ResourceARN: string) => client.send(new DeleteResourcePolicyCommand({ ResourceARN }));
+    (await runnel.client.send(new GetResourcePolicyCommand({ ResourceARN }))).Policy;
+  const remove = (ResourceARN: string) => runnel.client.send(new DeleteResourcePolicyCommand({ ResourceARN }));
 
   it('puts, replaces, gets and deletes the policy of a stream and of a consumer, each its own', async () => {
-    await createActive(client, 'shared', 1);
+    await createActive(runnel.client, 'shared', 1);
     const stream = streamArn('shared');
-    const consumer = await activeConsumer(client, 'shared', 'partner');
+    const consumer = (await registerActive(runnel.client, 'shared', 'partner')).ConsumerARN!;
     // Without a policy: the empty document, not an error.
     expect(await get(stream)).toBe('{}');
     expect(await get(consumer)).toBe('{}');
@@ -459,7 +421,7 @@ describe('resource policies through the SDK', () => {
   });
 
   it('takes a JSON object of at most 20 KiB, and refuses anything else', async () => {
-    await createActive(client, 'strict', 1);
+    await createActive(runnel.client, 'strict', 1);
     const stream = streamArn('strict');
     for (const policy of ['', 'not json', '{"Version":', '[]', '"text"', '42', 'null', 'true']) {
       const error = await failure(put(stream, policy));
@@ -483,7 +445,7 @@ describe('resource policies through the SDK', () => {
   });
 
   it('answers any other ARN as TagResource does', async () => {
-    await createActive(client, 'known', 1);
+    await createActive(runnel.client, 'known', 1);
     const policy = policyFor(streamArn('known'));
     const unknownStream = streamArn('unknown');
     const otherRegion = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/known`;
@@ -512,7 +474,7 @@ describe('resource policies through the SDK', () => {
         'Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+',
     );
     const noDocument = await failure(
-      client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('known'), Policy: undefined as never })),
+      runnel.client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('known'), Policy: undefined as never })),
     );
     expect(noDocument.name).toBe('ValidationException');
     expect(noDocument.message).toBe(
@@ -521,31 +483,31 @@ describe('resource policies through the SDK', () => {
   });
 
   it('goes with its stream and with its consumer', async () => {
-    await createActive(client, 'fleeting', 1);
+    await createActive(runnel.client, 'fleeting', 1);
     const stream = streamArn('fleeting');
-    const consumer = await activeConsumer(client, 'fleeting', 'reader');
+    const consumer = (await registerActive(runnel.client, 'fleeting', 'reader')).ConsumerARN!;
     await put(stream, policyFor(stream));
     await put(consumer, policyFor(consumer));
 
-    await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
+    await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
     const gone = await failure(get(consumer));
     expect(gone.name).toBe('ResourceNotFoundException');
     // The same name registered again is a new consumer (a new ARN), without a policy.
-    const successor = await activeConsumer(client, 'fleeting', 'reader');
+    const successor = (await registerActive(runnel.client, 'fleeting', 'reader')).ConsumerARN!;
     expect(successor).not.toBe(consumer);
     expect(await get(successor)).toBe('{}');
 
-    await client.send(new DeleteStreamCommand({ StreamName: 'fleeting', EnforceConsumerDeletion: true }));
+    await runnel.client.send(new DeleteStreamCommand({ StreamName: 'fleeting', EnforceConsumerDeletion: true }));
     expect((await failure(get(stream))).message).toBe(notFound('fleeting'));
-    await client.send(new CreateStreamCommand({ StreamName: 'fleeting', ShardCount: 1 }));
-    await waitActive(client, 'fleeting');
+    await runnel.client.send(new CreateStreamCommand({ StreamName: 'fleeting', ShardCount: 1 }));
+    await waitActive(runnel.client, 'fleeting');
     expect(await get(stream)).toBe('{}');
   });
 
   it('answers the three operations over CBOR', async () => {
-    await createActive(client, 'policy-cbor', 1);
+    await createActive(runnel.client, 'policy-cbor', 1);
     const stream = streamArn('policy-cbor');
-    const endpoint = server.kinesisUrl;
+    const endpoint = runnel.server.kinesisUrl;
     const document = policyFor(stream);
     const putAnswer = await cborCall(endpoint, 'PutResourcePolicy', { ResourceARN: stream, Policy: document });
     expect(putAnswer.status).toBe(200);
@@ -564,39 +526,24 @@ describe('resource policies through the SDK', () => {
 });
 
 describe('account settings and warm throughput through the SDK', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
   /** How far the engine's clock is ahead of the real one: the tests move it a day at a time. */
   let clockAheadMs = 0;
   const now = () => Date.now() + clockAheadMs;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-account-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 1,
-      engineOptions: { streamTransitionMs: TRANSITION_MS, clock: now },
-    });
-    client = sdkClientOnce(server.kinesisUrl);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-account-',
+    workers: 1,
+    engineOptions: { streamTransitionMs: TRANSITION_MS, clock: now },
+    client: ONE_ATTEMPT,
   });
 
   const describeCommitment = async () =>
-    (await client.send(new DescribeAccountSettingsCommand({}))).MinimumThroughputBillingCommitment;
+    (await runnel.client.send(new DescribeAccountSettingsCommand({}))).MinimumThroughputBillingCommitment;
   const commit = async (Status: 'ENABLED' | 'DISABLED') =>
-    (await client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status } })))
+    (await runnel.client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status } })))
       .MinimumThroughputBillingCommitment;
   const warm = (target: { StreamName?: string; StreamARN?: string }, WarmThroughputMiBps: number) =>
-    client.send(new UpdateStreamWarmThroughputCommand({ ...target, WarmThroughputMiBps }));
-  const warmOf = async (name: string) => (await summary(client, name)).WarmThroughput;
+    runnel.client.send(new UpdateStreamWarmThroughputCommand({ ...target, WarmThroughputMiBps }));
+  const warmOf = async (name: string) => (await summary(runnel.client, name)).WarmThroughput;
 
   it('keeps the minimum throughput billing commitment: on, off at its earliest end, on again', async () => {
     expect(await describeCommitment()).toEqual({ Status: 'DISABLED' });
@@ -642,14 +589,14 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(ended!.EarliestAllowedEndAt).toBeUndefined();
 
     const badStatus = await failure(
-      client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'PAUSED' as never } })),
+      runnel.client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'PAUSED' as never } })),
     );
     expect(badStatus.name).toBe('ValidationException');
     expect(badStatus.message).toBe(
       "1 validation error detected: Value 'PAUSED' at 'minimumThroughputBillingCommitment.status' failed to " +
         'satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]',
     );
-    const missing = await failure(client.send(new UpdateAccountSettingsCommand({} as never)));
+    const missing = await failure(runnel.client.send(new UpdateAccountSettingsCommand({} as never)));
     expect(missing.name).toBe('ValidationException');
     expect(missing.message).toBe(
       "1 validation error detected: Value null at 'minimumThroughputBillingCommitment' failed to satisfy " +
@@ -659,8 +606,8 @@ describe('account settings and warm throughput through the SDK', () => {
   });
 
   it('sets warm throughput on ON_DEMAND streams of a committed account: UPDATING, then reached', async () => {
-    await createActive(client, 'warm');
-    await createActive(client, 'cold', 1);
+    await createActive(runnel.client, 'warm');
+    await createActive(runnel.client, 'cold', 1);
     expect((await describeCommitment())!.Status).toBe('DISABLED');
     const uncommitted = await failure(warm({ StreamName: 'warm' }, 100));
     expect(uncommitted.name).toBe('InvalidArgumentException');
@@ -701,13 +648,13 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(answer.StreamName).toBe('warm');
     expect(answer.StreamARN).toBe(streamArn('warm'));
     expect(answer.WarmThroughput).toEqual({ TargetMiBps: 100, CurrentMiBps: 0 });
-    const updating = await summary(client, 'warm');
+    const updating = await summary(runnel.client, 'warm');
     expect(updating.StreamStatus).toBe('UPDATING');
     expect(updating.WarmThroughput).toEqual({ TargetMiBps: 100, CurrentMiBps: 0 });
     const busy = await failure(warm({ StreamName: 'warm' }, 200));
     expect(busy.name).toBe('ResourceInUseException');
     expect(busy.message).toBe(notActive('warm', 'UPDATING'));
-    await waitActive(client, 'warm');
+    await waitActive(runnel.client, 'warm');
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 100, CurrentMiBps: 100 });
 
     // By ARN, up to the maximum; then released to 0.
@@ -715,13 +662,13 @@ describe('account settings and warm throughput through the SDK', () => {
       TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX,
       CurrentMiBps: 100,
     });
-    await waitActive(client, 'warm');
+    await waitActive(runnel.client, 'warm');
     expect(await warmOf('warm')).toEqual({ TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX, CurrentMiBps: WARM_THROUGHPUT_MIBPS_MAX });
     await warm({ StreamName: 'warm' }, 0);
-    await waitActive(client, 'warm');
+    await waitActive(runnel.client, 'warm');
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 0, CurrentMiBps: 0 });
     await warm({ StreamName: 'warm' }, 64);
-    await waitActive(client, 'warm');
+    await waitActive(runnel.client, 'warm');
 
     // A commitment turned off holds until its earliest end; after it, no warm throughput.
     expect((await commit('DISABLED'))!.Status).toBe('ENABLED_UNTIL_EARLIEST_ALLOWED_END');
@@ -734,16 +681,16 @@ describe('account settings and warm throughput through the SDK', () => {
     await commit('ENABLED');
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 64, CurrentMiBps: 64 });
     const setMode = (StreamMode: 'PROVISIONED' | 'ON_DEMAND') =>
-      client.send(new UpdateStreamModeCommand({ StreamARN: streamArn('warm'), StreamModeDetails: { StreamMode } }));
+      runnel.client.send(new UpdateStreamModeCommand({ StreamARN: streamArn('warm'), StreamModeDetails: { StreamMode } }));
     await setMode('PROVISIONED');
-    await waitActive(client, 'warm');
+    await waitActive(runnel.client, 'warm');
     await setMode('ON_DEMAND');
-    await waitActive(client, 'warm');
+    await waitActive(runnel.client, 'warm');
     expect(await warmOf('warm')).toBeUndefined();
   });
 
   it('answers DescribeAccountSettings, UpdateAccountSettings and UpdateStreamWarmThroughput over CBOR', async () => {
-    const endpoint = server.kinesisUrl;
+    const endpoint = runnel.server.kinesisUrl;
     const updated = await cborCall(endpoint, 'UpdateAccountSettings', {
       MinimumThroughputBillingCommitment: { Status: 'ENABLED' },
     });
@@ -759,7 +706,7 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(described.status).toBe(200);
     expect(described.value).toEqual(updated.value);
 
-    await createActive(client, 'warm-cbor');
+    await createActive(runnel.client, 'warm-cbor');
     const warmed = await cborCall(endpoint, 'UpdateStreamWarmThroughput', {
       StreamARN: streamArn('warm-cbor'),
       WarmThroughputMiBps: 32,
@@ -780,27 +727,11 @@ describe('account settings and warm throughput through the SDK', () => {
 });
 
 describe('encryption, policies and account settings across a restart', () => {
-  let dataDir: string;
-
-  beforeAll(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-encryption-restart-'));
-  });
-
-  afterAll(() => {
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const dataDir = dataDirForBlock('runnel-encryption-restart-');
 
   /** Runs `body` against a server on dataDir, then closes it. */
-  async function withServer(streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) {
-    const server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1, engineOptions: { streamTransitionMs } });
-    const client = sdkClientOnce(server.kinesisUrl);
-    try {
-      await body(client);
-    } finally {
-      client.destroy();
-      await server.close();
-    }
-  }
+  const withServer = (streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) =>
+    withServerOn(dataDir.path, { workers: 1, engineOptions: { streamTransitionMs }, client: ONE_ATTEMPT }, body);
 
   it('keeps the encryption setting; a change cut short by the restart completes', async () => {
     await withServer(0, async (client) => {
@@ -842,7 +773,7 @@ describe('encryption, policies and account settings across a restart', () => {
     let consumer = '';
     await withServer(0, async (client) => {
       await createActive(client, 'governed', 1);
-      consumer = await activeConsumer(client, 'governed', 'partner');
+      consumer = (await registerActive(client, 'governed', 'partner')).ConsumerARN!;
       await client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('governed'), Policy: policyFor('a') }));
     });
     await withServer(0, async (client) => {

@@ -14,10 +14,6 @@
  * worker threads. The main one has a TRANSITION_MS stream transition, so UPDATING can be seen.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import {
   AddTagsToStreamCommand,
   CreateStreamCommand,
@@ -45,14 +41,24 @@ import {
   type MetricsName,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { ON_DEMAND_STREAM_COUNT_LIMIT } from '../../src/limits.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ACCOUNT, REGION, createActive, failure, listShards, sdkClient, streamArn as arnOf, waitActive } from '../helpers/sdk.js';
+import {
+  ACCOUNT,
+  REGION,
+  createActive,
+  dataDirForBlock,
+  failure,
+  listShards,
+  serverForBlock,
+  streamArn as arnOf,
+  waitActive,
+  withServerOn,
+} from '../helpers/sdk.js';
 
 /** LimitExceededException is retried by the SDK as throttling: one attempt shows each answer. */
-const sdkClientOnce = (endpoint: string) => sdkClient(endpoint, { maxAttempts: 1 });
+const ONE_ATTEMPT = { maxAttempts: 1 };
 
 /** How long UPDATING (and CREATING, DELETING) last on the main server. */
 const TRANSITION_MS = 300;
@@ -66,31 +72,16 @@ const notActive = (name: string, state: string) =>
 const notFound = (name: string) => `Stream ${name} under account ${ACCOUNT} not found.`;
 
 describe('stream settings through the SDK', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-settings-'));
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 2,
-      engineOptions: { streamTransitionMs: TRANSITION_MS },
-    });
-    client = sdkClientOnce(server.kinesisUrl);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-settings-',
+    workers: 2,
+    engineOptions: { streamTransitionMs: TRANSITION_MS },
+    client: ONE_ATTEMPT,
   });
 
   describe('UpdateStreamMode', () => {
     const setMode = (name: string, StreamMode: 'PROVISIONED' | 'ON_DEMAND', WarmThroughputMiBps?: number) =>
-      client.send(
+      runnel.client.send(
         new UpdateStreamModeCommand({
           StreamARN: arnOf(name),
           StreamModeDetails: { StreamMode },
@@ -103,7 +94,7 @@ describe('stream settings through the SDK', () => {
       const end = BigInt(first.HashKeyRange!.EndingHashKey!);
       return [
         () =>
-          client.send(
+          runnel.client.send(
             new SplitShardCommand({
               StreamName: name,
               ShardToSplit: first.ShardId,
@@ -111,43 +102,43 @@ describe('stream settings through the SDK', () => {
             }),
           ),
         () =>
-          client.send(
+          runnel.client.send(
             new MergeShardsCommand({ StreamName: name, ShardToMerge: first.ShardId, AdjacentShardToMerge: second.ShardId }),
           ),
         () =>
-          client.send(
+          runnel.client.send(
             new UpdateShardCountCommand({ StreamName: name, TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
           ),
       ] as const;
     };
 
     it('switches PROVISIONED to ON_DEMAND and back: UPDATING, then ACTIVE, with the same shards', async () => {
-      await createActive(client, 'modal', 2);
-      const shards = await listShards(client, 'modal');
-      const onDemandBefore = (await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount!;
+      await createActive(runnel.client, 'modal', 2);
+      const shards = await listShards(runnel.client, 'modal');
+      const onDemandBefore = (await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount!;
 
       await setMode('modal', 'ON_DEMAND');
-      const updating = await summary(client, 'modal');
+      const updating = await summary(runnel.client, 'modal');
       expect(updating.StreamStatus).toBe('UPDATING');
       expect(updating.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
       // Only an ACTIVE stream changes mode; puts go on while it is UPDATING.
       const busy = await failure(setMode('modal', 'PROVISIONED'));
       expect(busy.name).toBe('ResourceInUseException');
       expect(busy.message).toBe(notActive('modal', 'UPDATING'));
-      const put = await client.send(
+      const put = await runnel.client.send(
         new PutRecordCommand({ StreamName: 'modal', PartitionKey: 'k', Data: new Uint8Array([1]) }),
       );
       expect(put.SequenceNumber).toMatch(/^\d+$/);
 
-      await waitActive(client, 'modal');
-      const described = (await client.send(new DescribeStreamCommand({ StreamName: 'modal' }))).StreamDescription!;
+      await waitActive(runnel.client, 'modal');
+      const described = (await runnel.client.send(new DescribeStreamCommand({ StreamName: 'modal' }))).StreamDescription!;
       expect(described.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
       expect(described.Shards).toEqual(shards);
-      const listed = (await client.send(new ListStreamsCommand({}))).StreamSummaries!;
+      const listed = (await runnel.client.send(new ListStreamsCommand({}))).StreamSummaries!;
       expect(listed.find((entry) => entry.StreamName === 'modal')!.StreamModeDetails).toEqual({
         StreamMode: 'ON_DEMAND',
       });
-      expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore + 1);
+      expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore + 1);
 
       // Resharding applies to PROVISIONED streams only.
       for (const reshard of reshards('modal', shards)) {
@@ -155,56 +146,56 @@ describe('stream settings through the SDK', () => {
         expect(refused.name).toBe('ValidationException');
         expect(refused.message).toContain('is in ON_DEMAND mode');
       }
-      expect(await listShards(client, 'modal')).toEqual(shards);
+      expect(await listShards(runnel.client, 'modal')).toEqual(shards);
 
       await setMode('modal', 'PROVISIONED');
-      expect((await summary(client, 'modal')).StreamStatus).toBe('UPDATING');
-      await waitActive(client, 'modal');
-      expect((await summary(client, 'modal')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
-      expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore);
-      expect(await listShards(client, 'modal')).toEqual(shards);
+      expect((await summary(runnel.client, 'modal')).StreamStatus).toBe('UPDATING');
+      await waitActive(runnel.client, 'modal');
+      expect((await summary(runnel.client, 'modal')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore);
+      expect(await listShards(runnel.client, 'modal')).toEqual(shards);
       const [split, , scale] = reshards('modal', shards);
       await split();
-      await waitActive(client, 'modal');
-      const afterSplit = (await listShards(client, 'modal')).filter((shard) => !shard.SequenceNumberRange!.EndingSequenceNumber);
+      await waitActive(runnel.client, 'modal');
+      const afterSplit = (await listShards(runnel.client, 'modal')).filter((shard) => !shard.SequenceNumberRange!.EndingSequenceNumber);
       expect(afterSplit).toHaveLength(3);
       // The two children of shard 0 merge back; then the stream scales to 3 open shards again.
-      await client.send(
+      await runnel.client.send(
         new MergeShardsCommand({
           StreamName: 'modal',
           ShardToMerge: afterSplit[1]!.ShardId,
           AdjacentShardToMerge: afterSplit[2]!.ShardId,
         }),
       );
-      await waitActive(client, 'modal');
+      await waitActive(runnel.client, 'modal');
       await scale();
-      await waitActive(client, 'modal');
-      expect((await summary(client, 'modal')).OpenShardCount).toBe(3);
+      await waitActive(runnel.client, 'modal');
+      expect((await summary(runnel.client, 'modal')).OpenShardCount).toBe(3);
     });
 
     it('accepts the mode a stream already has as a no-op: it stays ACTIVE', async () => {
-      await createActive(client, 'steady', 1);
+      await createActive(runnel.client, 'steady', 1);
       await setMode('steady', 'PROVISIONED');
-      const provisioned = await summary(client, 'steady');
+      const provisioned = await summary(runnel.client, 'steady');
       expect(provisioned.StreamStatus).toBe('ACTIVE');
       expect(provisioned.StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
-      await createActive(client, 'steady-od');
+      await createActive(runnel.client, 'steady-od');
       await setMode('steady-od', 'ON_DEMAND', 10);
-      const onDemand = await summary(client, 'steady-od');
+      const onDemand = await summary(runnel.client, 'steady-od');
       expect(onDemand.StreamStatus).toBe('ACTIVE');
       expect(onDemand.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
     });
 
     it('takes WarmThroughputMiBps only towards ON_DEMAND', async () => {
-      await createActive(client, 'warm', 1);
+      await createActive(runnel.client, 'warm', 1);
       const refused = await failure(setMode('warm', 'PROVISIONED', 10));
       expect(refused.name).toBe('InvalidArgumentException');
       expect(refused.message).toBe(
         'WarmThroughputMiBps can only be given when the stream mode is being updated to ON_DEMAND, not PROVISIONED.',
       );
       await setMode('warm', 'ON_DEMAND', 10);
-      await waitActive(client, 'warm');
-      expect((await summary(client, 'warm')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+      await waitActive(runnel.client, 'warm');
+      expect((await summary(runnel.client, 'warm')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
       const negative = await failure(setMode('warm', 'ON_DEMAND', -1));
       expect(negative.name).toBe('ValidationException');
       expect(negative.message).toBe(
@@ -214,25 +205,25 @@ describe('stream settings through the SDK', () => {
     });
 
     it('refuses a stream that is not ACTIVE, an unknown one, and a mode outside the model', async () => {
-      await client.send(new CreateStreamCommand({ StreamName: 'young', ShardCount: 1 }));
+      await runnel.client.send(new CreateStreamCommand({ StreamName: 'young', ShardCount: 1 }));
       const creating = await failure(setMode('young', 'ON_DEMAND'));
       expect(creating.name).toBe('ResourceInUseException');
       expect(creating.message).toBe(notActive('young', 'CREATING'));
-      await waitActive(client, 'young');
-      expect((await summary(client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      await waitActive(runnel.client, 'young');
+      expect((await summary(runnel.client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
 
       const unknown = await failure(setMode('nosuch', 'ON_DEMAND'));
       expect(unknown.name).toBe('ResourceNotFoundException');
       expect(unknown.message).toBe(notFound('nosuch'));
       const elsewhere = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/young`;
       const foreign = await failure(
-        client.send(new UpdateStreamModeCommand({ StreamARN: elsewhere, StreamModeDetails: { StreamMode: 'ON_DEMAND' } })),
+        runnel.client.send(new UpdateStreamModeCommand({ StreamARN: elsewhere, StreamModeDetails: { StreamMode: 'ON_DEMAND' } })),
       );
       expect(foreign.name).toBe('ResourceNotFoundException');
       expect(foreign.message).toBe(notFound(elsewhere));
 
       const badMode = await failure(
-        client.send(
+        runnel.client.send(
           new UpdateStreamModeCommand({ StreamARN: arnOf('young'), StreamModeDetails: { StreamMode: 'BURST' as never } }),
         ),
       );
@@ -241,26 +232,26 @@ describe('stream settings through the SDK', () => {
         "1 validation error detected: Value 'BURST' at 'streamModeDetails.streamMode' failed to satisfy constraint: " +
           'Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]',
       );
-      expect((await summary(client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      expect((await summary(runnel.client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
     });
   });
 
   describe('UpdateMaxRecordSize', () => {
     const KIB = 1024;
     const setMax = (name: string, MaxRecordSizeInKiB: number) =>
-      client.send(new UpdateMaxRecordSizeCommand({ StreamARN: arnOf(name), MaxRecordSizeInKiB }));
+      runnel.client.send(new UpdateMaxRecordSizeCommand({ StreamARN: arnOf(name), MaxRecordSizeInKiB }));
     /** The data-size refusal for `bytes` of data against a limit of `maxKiB`. */
     const tooLarge = (path: string, bytes: number, maxKiB: number) =>
       `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${bytes} cap=${bytes}]' at ` +
       `'${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxKiB * KIB}`;
 
     it('refuses a record above the old limit before the change and stores it after', async () => {
-      await createActive(client, 'large', 1);
-      expect((await summary(client, 'large')).MaxRecordSizeInKiB).toBe(1024);
+      await createActive(runnel.client, 'large', 1);
+      expect((await summary(runnel.client, 'large')).MaxRecordSizeInKiB).toBe(1024);
       const data = new Uint8Array(1024 * KIB + 1).fill(7);
-      const putOne = () => client.send(new PutRecordCommand({ StreamName: 'large', PartitionKey: 'k', Data: data }));
+      const putOne = () => runnel.client.send(new PutRecordCommand({ StreamName: 'large', PartitionKey: 'k', Data: data }));
       const putMany = () =>
-        client.send(new PutRecordsCommand({ StreamName: 'large', Records: [{ PartitionKey: 'k', Data: data }] }));
+        runnel.client.send(new PutRecordsCommand({ StreamName: 'large', Records: [{ PartitionKey: 'k', Data: data }] }));
 
       const refused = await failure(putOne());
       expect(refused.name).toBe('ValidationException');
@@ -270,7 +261,7 @@ describe('stream settings through the SDK', () => {
       expect(refusedMany.message).toBe(tooLarge('records.1.member.data', data.length, 1024));
 
       await setMax('large', 2048);
-      const raised = await summary(client, 'large');
+      const raised = await summary(runnel.client, 'large');
       expect(raised.MaxRecordSizeInKiB).toBe(2048);
       expect(raised.StreamStatus).toBe('ACTIVE');
       const one = await putOne();
@@ -280,10 +271,10 @@ describe('stream settings through the SDK', () => {
       // Lowered again, the limit refuses the same record; the stored ones stay readable.
       await setMax('large', 1024);
       expect((await failure(putOne())).message).toBe(tooLarge('data', data.length, 1024));
-      const { ShardIterator } = await client.send(
+      const { ShardIterator } = await runnel.client.send(
         new GetShardIteratorCommand({ StreamName: 'large', ShardId: one.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
       );
-      const read = await client.send(new GetRecordsCommand({ ShardIterator }));
+      const read = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
       expect(read.Records!.map((record) => record.SequenceNumber)).toEqual([
         one.SequenceNumber,
         many.Records![0]!.SequenceNumber,
@@ -292,7 +283,7 @@ describe('stream settings through the SDK', () => {
     });
 
     it('refuses sizes outside 1024-10240 KiB, a missing or unknown stream, and a stream not ACTIVE', async () => {
-      await createActive(client, 'sized', 1);
+      await createActive(runnel.client, 'sized', 1);
       for (const [size, bound] of [
         [1023, 'greater than or equal to 1024'],
         [10241, 'less than or equal to 10240'],
@@ -305,21 +296,21 @@ describe('stream settings through the SDK', () => {
         );
       }
       await setMax('sized', 10240);
-      expect((await summary(client, 'sized')).MaxRecordSizeInKiB).toBe(10240);
+      expect((await summary(runnel.client, 'sized')).MaxRecordSizeInKiB).toBe(10240);
 
-      const missing = await failure(client.send(new UpdateMaxRecordSizeCommand({ MaxRecordSizeInKiB: 2048 })));
+      const missing = await failure(runnel.client.send(new UpdateMaxRecordSizeCommand({ MaxRecordSizeInKiB: 2048 })));
       expect(missing.name).toBe('InvalidArgumentException');
       expect(missing.message).toBe('StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.');
       const unknown = await failure(setMax('nosuch', 2048));
       expect(unknown.name).toBe('ResourceNotFoundException');
       expect(unknown.message).toBe(notFound('nosuch'));
 
-      await client.send(new CreateStreamCommand({ StreamName: 'sized-young', ShardCount: 1 }));
+      await runnel.client.send(new CreateStreamCommand({ StreamName: 'sized-young', ShardCount: 1 }));
       const creating = await failure(setMax('sized-young', 2048));
       expect(creating.name).toBe('ResourceInUseException');
       expect(creating.message).toBe(notActive('sized-young', 'CREATING'));
-      await waitActive(client, 'sized-young');
-      expect((await summary(client, 'sized-young')).MaxRecordSizeInKiB).toBe(1024);
+      await waitActive(runnel.client, 'sized-young');
+      expect((await summary(runnel.client, 'sized-young')).MaxRecordSizeInKiB).toBe(1024);
     });
   });
 
@@ -334,30 +325,30 @@ describe('stream settings through the SDK', () => {
       'IteratorAgeMilliseconds',
     ];
     const enable = (name: string, ShardLevelMetrics: string[]) =>
-      client.send(
+      runnel.client.send(
         new EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ShardLevelMetrics as MetricsName[] }),
       );
     const disable = (name: string, ShardLevelMetrics: string[]) =>
-      client.send(
+      runnel.client.send(
         new DisableEnhancedMonitoringCommand({ StreamARN: arnOf(name), ShardLevelMetrics: ShardLevelMetrics as MetricsName[] }),
       );
     /** What DescribeStream and DescribeStreamSummary both report. */
     async function reported(name: string) {
-      const described = (await client.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription!;
-      const summarized = await summary(client, name);
+      const described = (await runnel.client.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription!;
+      const summarized = await summary(runnel.client, name);
       expect(summarized.EnhancedMonitoring).toEqual(described.EnhancedMonitoring);
       return described.EnhancedMonitoring;
     }
 
     it('answers the metrics before and after each call, and Describe* report them', async () => {
-      await createActive(client, 'monitored', 1);
+      await createActive(runnel.client, 'monitored', 1);
       expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: [] }]);
       const first = await enable('monitored', ['IteratorAgeMilliseconds', 'IncomingBytes']);
       expect(first.StreamName).toBe('monitored');
       expect(first.StreamARN).toBe(arnOf('monitored'));
       expect(first.CurrentShardLevelMetrics).toEqual([]);
       expect(first.DesiredShardLevelMetrics).toEqual(['IncomingBytes', 'IteratorAgeMilliseconds']);
-      expect((await summary(client, 'monitored')).StreamStatus).toBe('ACTIVE');
+      expect((await summary(runnel.client, 'monitored')).StreamStatus).toBe('ACTIVE');
       expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'] }]);
 
       const second = await enable('monitored', ['OutgoingRecords', 'IncomingBytes', 'OutgoingRecords']);
@@ -381,7 +372,7 @@ describe('stream settings through the SDK', () => {
     });
 
     it('refuses metric lists outside the model, an unknown stream and a stream not ACTIVE', async () => {
-      await createActive(client, 'watched', 1);
+      await createActive(runnel.client, 'watched', 1);
       const enumeration =
         '[IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ' +
         'ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]';
@@ -411,34 +402,34 @@ describe('stream settings through the SDK', () => {
       expect(unknown.name).toBe('ResourceNotFoundException');
       expect(unknown.message).toBe(notFound('nosuch'));
       const neither = await failure(
-        client.send(new EnableEnhancedMonitoringCommand({ ShardLevelMetrics: ['ALL'] })),
+        runnel.client.send(new EnableEnhancedMonitoringCommand({ ShardLevelMetrics: ['ALL'] })),
       );
       expect(neither.name).toBe('InvalidArgumentException');
       expect(neither.message).toBe('Neither StreamName nor StreamARN was provided.');
 
-      await client.send(new CreateStreamCommand({ StreamName: 'watched-young', ShardCount: 1 }));
+      await runnel.client.send(new CreateStreamCommand({ StreamName: 'watched-young', ShardCount: 1 }));
       for (const call of [enable, disable]) {
         const creating = await failure(call('watched-young', ['ALL']));
         expect(creating.name).toBe('ResourceInUseException');
         expect(creating.message).toBe(notActive('watched-young', 'CREATING'));
       }
-      await waitActive(client, 'watched-young');
+      await waitActive(runnel.client, 'watched-young');
       expect(await reported('watched-young')).toEqual([{ ShardLevelMetrics: [] }]);
     });
   });
 
   describe('TagResource / UntagResource / ListTagsForResource', () => {
     const tag = (ResourceARN: string, Tags: Record<string, string>) =>
-      client.send(new TagResourceCommand({ ResourceARN, Tags }));
+      runnel.client.send(new TagResourceCommand({ ResourceARN, Tags }));
     const untag = (ResourceARN: string, TagKeys: string[]) =>
-      client.send(new UntagResourceCommand({ ResourceARN, TagKeys }));
+      runnel.client.send(new UntagResourceCommand({ ResourceARN, TagKeys }));
     const listByArn = async (ResourceARN: string) =>
-      (await client.send(new ListTagsForResourceCommand({ ResourceARN }))).Tags;
+      (await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN }))).Tags;
     const listByName = async (StreamName: string) =>
-      (await client.send(new ListTagsForStreamCommand({ StreamName }))).Tags;
+      (await runnel.client.send(new ListTagsForStreamCommand({ StreamName }))).Tags;
 
     it('tags a stream by its ARN: the same tags AddTagsToStream and ListTagsForStream see', async () => {
-      await createActive(client, 'labelled', 1);
+      await createActive(runnel.client, 'labelled', 1);
       const arn = arnOf('labelled');
       expect(await listByArn(arn)).toEqual([]);
       await tag(arn, { team: 'data', empty: '', 'ü /=+-@%.': 'ключ 日本' });
@@ -450,7 +441,7 @@ describe('stream settings through the SDK', () => {
       expect(await listByArn(arn)).toEqual(tagged);
       expect(await listByName('labelled')).toEqual(tagged);
 
-      await client.send(new AddTagsToStreamCommand({ StreamName: 'labelled', Tags: { team: 'infra', owner: 'me' } }));
+      await runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'labelled', Tags: { team: 'infra', owner: 'me' } }));
       expect(await listByArn(arn)).toEqual([
         { Key: 'empty', Value: '' },
         { Key: 'owner', Value: 'me' },
@@ -463,12 +454,12 @@ describe('stream settings through the SDK', () => {
         { Key: 'owner', Value: 'me' },
         { Key: 'team', Value: 'infra' },
       ]);
-      await client.send(new RemoveTagsFromStreamCommand({ StreamName: 'labelled', TagKeys: ['owner'] }));
+      await runnel.client.send(new RemoveTagsFromStreamCommand({ StreamName: 'labelled', TagKeys: ['owner'] }));
       expect(await listByArn(arn)).toEqual([{ Key: 'team', Value: 'infra' }]);
     });
 
     it('refuses tags as AddTagsToStream does: reserved keys, characters, more than 50 per stream', async () => {
-      await createActive(client, 'strict', 1);
+      await createActive(runnel.client, 'strict', 1);
       const arn = arnOf('strict');
       const invalid =
         'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.';
@@ -501,7 +492,7 @@ describe('stream settings through the SDK', () => {
         'than 50 tags associated with it.';
       for (const call of [
         () => tag(arn, { k50: 'x' }),
-        () => client.send(new AddTagsToStreamCommand({ StreamName: 'strict', Tags: { k50: 'x' } })),
+        () => runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'strict', Tags: { k50: 'x' } })),
       ]) {
         const refused = await failure(call());
         expect(refused.name).toBe('InvalidArgumentException');
@@ -513,7 +504,7 @@ describe('stream settings through the SDK', () => {
     });
 
     it('answers ResourceNotFoundException for any ARN that is not a stream of this endpoint', async () => {
-      await createActive(client, 'present', 1);
+      await createActive(runnel.client, 'present', 1);
       const serves = `this endpoint serves the streams of account ${ACCOUNT} in ${REGION}, whose ARNs begin ` +
         `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/.`;
       const consumer = `${arnOf('present')}/consumer/reader:1700000000`;
@@ -547,38 +538,23 @@ describe('stream settings through the SDK', () => {
 });
 
 describe('UpdateStreamMode at the on-demand stream limit', () => {
-  let server: RunningServer;
-  let client: KinesisClient;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-settings-limit-'));
-    // Small segments: the limit takes ON_DEMAND_STREAM_COUNT_LIMIT four-shard streams.
-    server = await startServer({
-      port: 0,
-      wsPort: null,
-      dataDir,
-      workers: 2,
-      engineOptions: { segmentBytes: 64 * 1024 },
-    });
-    client = sdkClientOnce(server.kinesisUrl);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+  // Small segments: the limit takes ON_DEMAND_STREAM_COUNT_LIMIT four-shard streams.
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-settings-limit-',
+    workers: 2,
+    engineOptions: { segmentBytes: 64 * 1024 },
+    client: ONE_ATTEMPT,
   });
 
   it('refuses switching to ON_DEMAND once the account has the most on-demand streams', async () => {
-    await createActive(client, 'provisioned', 1);
+    await createActive(runnel.client, 'provisioned', 1);
     for (let i = 0; i < ON_DEMAND_STREAM_COUNT_LIMIT; i++) {
-      await client.send(
+      await runnel.client.send(
         new CreateStreamCommand({ StreamName: `od-${i}`, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
       );
     }
     const toOnDemand = () =>
-      client.send(
+      runnel.client.send(
         new UpdateStreamModeCommand({ StreamARN: arnOf('provisioned'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
       );
     const refused = await failure(toOnDemand());
@@ -586,39 +562,23 @@ describe('UpdateStreamMode at the on-demand stream limit', () => {
     expect(refused.message).toBe(
       `This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`,
     );
-    expect((await summary(client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    expect((await summary(runnel.client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
     // Switching an on-demand stream to PROVISIONED makes room.
-    await client.send(
+    await runnel.client.send(
       new UpdateStreamModeCommand({ StreamARN: arnOf('od-0'), StreamModeDetails: { StreamMode: 'PROVISIONED' } }),
     );
     await toOnDemand();
-    expect((await summary(client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
-    expect((await client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(ON_DEMAND_STREAM_COUNT_LIMIT);
+    expect((await summary(runnel.client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+    expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(ON_DEMAND_STREAM_COUNT_LIMIT);
   });
 });
 
 describe('stream settings across a restart', () => {
-  let dataDir: string;
-
-  beforeAll(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'runnel-settings-restart-'));
-  });
-
-  afterAll(() => {
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const dataDir = dataDirForBlock('runnel-settings-restart-');
 
   /** Runs `body` against a server on dataDir, then closes it. */
-  async function withServer(streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) {
-    const server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1, engineOptions: { streamTransitionMs } });
-    const client = sdkClientOnce(server.kinesisUrl);
-    try {
-      await body(client);
-    } finally {
-      client.destroy();
-      await server.close();
-    }
-  }
+  const withServer = (streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) =>
+    withServerOn(dataDir.path, { workers: 1, engineOptions: { streamTransitionMs }, client: ONE_ATTEMPT }, body);
 
   it('keeps the mode, record size limit, enhanced metrics and tags; a mode change cut short completes', async () => {
     await withServer(0, async (client) => {
