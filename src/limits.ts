@@ -239,6 +239,12 @@ export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const HTTP_SOCKET_IDLE_TIMEOUT_MS = 120_000;
 /** On shutdown, in-flight requests get this long to be answered before connections are cut. */
 export const HTTP_SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * During shutdown, how often the HTTP/2 sessions that are done are looked for, to destroy their
+ * sockets: a session that is done waits for its client to close the connection, which a client
+ * that stopped reading may never do.
+ */
+export const HTTP2_SHUTDOWN_REAP_MS = 50;
 /** HTTP/2 flow-control window (per stream and per connection) the endpoint grants: one whole
  * request body, so a client never pauses mid-body waiting for a WINDOW_UPDATE. */
 export const HTTP2_WINDOW_BYTES = HTTP_REQUEST_BODY_BYTES_MAX;

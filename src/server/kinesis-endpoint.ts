@@ -42,6 +42,7 @@ import {
   HTTP_SHUTDOWN_GRACE_MS,
   HTTP_SOCKET_IDLE_TIMEOUT_MS,
   HTTP2_FRAME_BYTES_MAX,
+  HTTP2_SHUTDOWN_REAP_MS,
   HTTP2_WINDOW_BYTES,
   SUBSCRIPTION_END_FLUSH_MS,
 } from '../limits.js';
@@ -134,12 +135,26 @@ export class KinesisEndpoint {
 
   private readonly http1Sockets = new Set<net.Socket>();
   private readonly http2Sessions = new Set<http2.Http2Session>();
+  /**
+   * The connection of each cleartext HTTP/2 session. A server session that is done ends its
+   * socket and waits for the client to close its side; a client that stopped reading one of its
+   * streams may never do so, and the listener would never close. Shutdown destroys the socket
+   * of every session that is done (and, at the end of its grace, of every session).
+   */
+  private readonly http2SocketOf = new Map<http2.Http2Session, net.Socket>();
+  /** The socket startHttp2 is handing to the HTTP/2 server, which makes its session at once. */
+  private attaching: net.Socket | undefined;
   private readonly pendingSockets = new Set<net.Socket>();
   private readonly busySockets = new Map<net.Socket, number>();
   private closing = false;
   private closed: Promise<void> | undefined;
   /** Enders of the SubscribeToShard event streams being written. */
   private readonly subscriptions = new Set<() => void>();
+  /**
+   * Event streams that ended and wait for their client to take what is left, for at most
+   * SUBSCRIPTION_END_FLUSH_MS.
+   */
+  private readonly flushing = new Set<Response>();
 
   private constructor(
     private readonly options: KinesisEndpointOptions,
@@ -250,7 +265,12 @@ export class KinesisEndpoint {
     // Paused, so the sniffed bytes wait in the socket's buffer, where http2 looks first.
     socket.pause();
     socket.unshift(head);
-    this.http2Server.emit('connection', socket);
+    this.attaching = socket;
+    try {
+      this.http2Server.emit('connection', socket);
+    } finally {
+      this.attaching = undefined;
+    }
   }
 
   private onTlsConnection(socket: TLSSocket): void {
@@ -266,6 +286,7 @@ export class KinesisEndpoint {
 
   private onSession(session: http2.ServerHttp2Session): void {
     this.http2Sessions.add(session);
+    if (this.attaching) this.http2SocketOf.set(session, this.attaching);
     // The connection-level window is not a SETTINGS value: it grows with a WINDOW_UPDATE.
     // A client may already have gone (garbage, a reset) by the time 'connect' fires; setting the
     // window on a destroyed session throws, which must never take the server down.
@@ -277,7 +298,10 @@ export class KinesisEndpoint {
         session.destroy();
       }
     });
-    session.once('close', () => this.http2Sessions.delete(session));
+    session.once('close', () => {
+      this.http2Sessions.delete(session);
+      this.http2SocketOf.delete(session);
+    });
     session.on('error', () => session.destroy());
     if (this.closing) session.close();
   }
@@ -400,28 +424,34 @@ export class KinesisEndpoint {
       'x-amzn-requestid': answer.requestId,
     };
     if (request.httpVersionMajor === 1 && this.closing) headers.connection = 'close';
+    // Whether the client has yet to take what was written last.
+    let backlogged = false;
     try {
       (response as http.ServerResponse).writeHead(answer.status, headers);
       const stopped = answer.stopped;
       for await (const message of events) {
         if (gone(response)) break;
-        if (!(response as http.ServerResponse).write(message) && !stopped?.aborted) {
+        backlogged = !(response as http.ServerResponse).write(message);
+        if (backlogged && !stopped?.aborted) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
-              response.removeListener('drain', done);
+              response.removeListener('drain', drained);
               response.removeListener('close', done);
               stopped?.removeEventListener('abort', done);
               resolve();
             };
-            response.once('drain', done);
+            const drained = (): void => {
+              backlogged = false;
+              done();
+            };
+            response.once('drain', drained);
             response.once('close', done);
             // A client that reads nothing cannot hold the subscription past its end (lifetime,
-            // take-over, deregistration, shutdown): the connection's stream is dropped then.
+            // take-over, deregistration, shutdown): the wait ends with it, and what is left
+            // (the error that ended it, if any) is written without waiting.
             stopped?.addEventListener('abort', done, { once: true });
             if (stopped?.aborted) done();
           });
-          // Ended while this client had not taken what was sent: what is left (the error that
-          // ended it, if any) is written without waiting, and the end below bounds the rest.
         }
       }
     } catch {
@@ -430,14 +460,21 @@ export class KinesisEndpoint {
       this.subscriptions.delete(cancel);
       response.removeListener('close', cancel);
       answer.cancel?.();
-      if (!gone(response)) {
+      if (!gone(response) && this.closing && backlogged) {
+        // Shutdown waits for no client that is not reading.
+        response.destroy();
+      } else if (!gone(response)) {
         // A client that stopped reading is cut off once SUBSCRIPTION_END_FLUSH_MS have passed
         // without everything written reaching it ('finish').
         const cutOff = setTimeout(() => response.destroy(), SUBSCRIPTION_END_FLUSH_MS);
         cutOff.unref();
-        const flushed = (): void => clearTimeout(cutOff);
+        const flushed = (): void => {
+          clearTimeout(cutOff);
+          this.flushing.delete(response);
+        };
         response.once('finish', flushed);
         response.once('close', flushed);
+        this.flushing.add(response);
         response.end();
       }
     }
@@ -455,6 +492,8 @@ export class KinesisEndpoint {
     this.closing = true;
     // Event streams end normally (as a subscription's lifetime ends), so their sessions can close.
     for (const cancel of this.subscriptions) cancel();
+    // Shutdown waits for no client that is not reading.
+    for (const response of this.flushing) response.destroy();
     const listenerClosed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const socket of this.pendingSockets) socket.destroy();
     for (const socket of this.http1Sockets) {
@@ -463,13 +502,18 @@ export class KinesisEndpoint {
     for (const session of this.http2Sessions) session.close();
     if (this.http1) this.http1.closeIdleConnections();
     const grace = setTimeout(() => this.destroyAll(), HTTP_SHUTDOWN_GRACE_MS);
+    const reap = setInterval(() => {
+      for (const [session, socket] of this.http2SocketOf) if (session.destroyed) socket.destroy();
+    }, HTTP2_SHUTDOWN_REAP_MS);
     await listenerClosed;
     clearTimeout(grace);
+    clearInterval(reap);
     if (this.http1) this.http1.close();
   }
 
   private destroyAll(): void {
     for (const socket of this.http1Sockets) socket.destroy();
     for (const session of this.http2Sessions) session.destroy();
+    for (const socket of this.http2SocketOf.values()) socket.destroy();
   }
 }

@@ -39,6 +39,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Engine } from '../../src/engine/engine.js';
 import { SUBSCRIPTION_END_FLUSH_MS, SUBSCRIPTION_TAKEOVER_MS } from '../../src/limits.js';
+import { startServer } from '../../src/server/server.js';
 import {
   ACCOUNT,
   createActive,
@@ -274,6 +275,51 @@ describe('stream consumers', () => {
     expect(listed.Consumers).toEqual([]);
     const stale = await failure(runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })));
     expect(stale.name).toBe('ResourceNotFoundException');
+  });
+});
+
+describe('shutdown with a subscriber that stopped reading', () => {
+  const dataDir = dataDirForBlock('runnel-efo-shutdown-');
+
+  /**
+   * Starts a server, fills a shard with 30 MB, subscribes and takes one event, then reads no
+   * more; after `pauseMs`, closes the server. Returns how long the close took.
+   */
+  async function closeWhileStalled(engineOptions: { subscriptionLifetimeMs?: number }, pauseMs: number): Promise<number> {
+    const server = await startServer({ port: 0, wsPort: null, dataDir: dataDir.path, workers: 1, engineOptions });
+    const client = sdkClient(server.kinesisUrl);
+    try {
+      const stream = `stalled-${pauseMs}`;
+      await createActive(client, stream, 1);
+      const consumer = await registerActive(client, stream, 'reader');
+      const Data = new Uint8Array(10_000).fill(1);
+      for (let call = 0; call < 6; call++) {
+        const Records = Array.from({ length: 500 }, () => ({ Data, PartitionKey: 'pk' }));
+        expect((await client.send(new PutRecordsCommand({ StreamName: stream, Records }))).FailedRecordCount).toBe(0);
+      }
+      const response = await client.send(
+        new SubscribeToShardCommand({ ConsumerARN: consumer.ConsumerARN, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }),
+      );
+      const iterator = response.EventStream![Symbol.asyncIterator]();
+      expect((await iterator.next()).done).toBe(false);
+      await sleep(pauseMs);
+      const started = performance.now();
+      await server.close();
+      const closeMs = performance.now() - started;
+      void iterator.return?.(undefined).catch(() => undefined);
+      return closeMs;
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  }
+
+  it('closes without waiting for it, while its subscription runs', async () => {
+    expect(await closeWhileStalled({}, 300)).toBeLessThan(SUBSCRIPTION_END_FLUSH_MS - 1000);
+  });
+
+  it('closes without waiting for it, after its subscription ended', async () => {
+    expect(await closeWhileStalled({ subscriptionLifetimeMs: 500 }, 1200)).toBeLessThan(SUBSCRIPTION_END_FLUSH_MS - 1000);
   });
 });
 
