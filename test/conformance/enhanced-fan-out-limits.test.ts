@@ -74,17 +74,15 @@ describe('enhanced fan-out in limits mode', () => {
     const [reader, other] = (
       await Promise.all([registerActive(runnel.client, 'calls', 'reader'), registerActive(runnel.client, 'calls', 'other')])
     ).map((consumer) => consumer.ConsumerARN!);
+    const subscribeAgain = () =>
+      runnel.client.send(
+        new SubscribeToShardCommand({ ConsumerARN: reader, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } }),
+      );
     await firstEvent(runnel.client, reader, 'shardId-000000000000');
     // The subscription is closed, but the second's allowance is spent: refused, whether or not
     // the server has seen the close yet.
     const refused = await failure(
-      runnel.client.send(
-        new SubscribeToShardCommand({
-          ConsumerARN: reader,
-          ShardId: 'shardId-000000000000',
-          StartingPosition: { Type: 'LATEST' },
-        }),
-      ),
+      subscribeAgain(),
     );
     expect(refused.name).toBe('LimitExceededException');
     expect(refused.message).toBe(
@@ -110,13 +108,7 @@ describe('enhanced fan-out in limits mode', () => {
       }
     }
     const again = await failure(
-      runnel.client.send(
-        new SubscribeToShardCommand({
-          ConsumerARN: reader,
-          ShardId: 'shardId-000000000000',
-          StartingPosition: { Type: 'LATEST' },
-        }),
-      ),
+      subscribeAgain(),
     );
     expect(again.name).toBe('LimitExceededException');
   });
