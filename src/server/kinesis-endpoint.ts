@@ -92,6 +92,27 @@ function classify(bytes: Buffer): 'h1' | 'h2' | 'more' {
  * A response that can take no more writes: ended, or destroyed (on HTTP/2 the stream is, as
  * Http2ServerResponse has no `destroyed` of its own).
  */
+/**
+ * Waits until a response whose write was refused can take more ('drain': true), or until it
+ * closes or `stopped` aborts (false).
+ */
+function drainedUnlessStopped(response: Response, stopped: AbortSignal | undefined): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const settle = (drained: boolean): void => {
+      response.removeListener('drain', onDrain);
+      response.removeListener('close', onEnd);
+      stopped?.removeEventListener('abort', onEnd);
+      resolve(drained);
+    };
+    const onDrain = (): void => settle(true);
+    const onEnd = (): void => settle(false);
+    response.once('drain', onDrain);
+    response.once('close', onEnd);
+    stopped?.addEventListener('abort', onEnd, { once: true });
+    if (stopped?.aborted) onEnd();
+  });
+}
+
 function gone(response: Response): boolean {
   const stream = (response as { stream?: { destroyed?: boolean } }).stream;
   return response.writableEnded || response.destroyed === true || stream?.destroyed === true;
@@ -428,30 +449,14 @@ export class KinesisEndpoint {
     let backlogged = false;
     try {
       (response as http.ServerResponse).writeHead(answer.status, headers);
-      const stopped = answer.stopped;
       for await (const message of events) {
         if (gone(response)) break;
         backlogged = !(response as http.ServerResponse).write(message);
-        if (backlogged && !stopped?.aborted) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              response.removeListener('drain', drained);
-              response.removeListener('close', done);
-              stopped?.removeEventListener('abort', done);
-              resolve();
-            };
-            const drained = (): void => {
-              backlogged = false;
-              done();
-            };
-            response.once('drain', drained);
-            response.once('close', done);
-            // A client that reads nothing cannot hold the subscription past its end (lifetime,
-            // take-over, deregistration, shutdown): the wait ends with it, and what is left
-            // (the error that ended it, if any) is written without waiting.
-            stopped?.addEventListener('abort', done, { once: true });
-            if (stopped?.aborted) done();
-          });
+        // A client that reads nothing cannot hold the subscription past its end (lifetime,
+        // take-over, deregistration, shutdown): the wait ends with it, and what is left (the
+        // error that ended it, if any) is written without waiting.
+        if (backlogged && !answer.stopped?.aborted) {
+          backlogged = !(await drainedUnlessStopped(response, answer.stopped));
         }
       }
     } catch {
@@ -460,24 +465,31 @@ export class KinesisEndpoint {
       this.subscriptions.delete(cancel);
       response.removeListener('close', cancel);
       answer.cancel?.();
-      if (!gone(response) && this.closing && backlogged) {
-        // Shutdown waits for no client that is not reading.
-        response.destroy();
-      } else if (!gone(response)) {
-        // A client that stopped reading is cut off once SUBSCRIPTION_END_FLUSH_MS have passed
-        // without everything written reaching it ('finish').
-        const cutOff = setTimeout(() => response.destroy(), SUBSCRIPTION_END_FLUSH_MS);
-        cutOff.unref();
-        const flushed = (): void => {
-          clearTimeout(cutOff);
-          this.flushing.delete(response);
-        };
-        response.once('finish', flushed);
-        response.once('close', flushed);
-        this.flushing.add(response);
-        response.end();
-      }
+      if (!gone(response)) this.endStream(response, backlogged);
     }
+  }
+
+  /**
+   * Ends an event stream whose subscription is over. A client that has yet to take what was
+   * written gets SUBSCRIPTION_END_FLUSH_MS to take it ('finish'), and is cut off then; once
+   * shutdown has begun, it is cut off at once (shutDown does the same for the streams already
+   * waiting here).
+   */
+  private endStream(response: Response, backlogged: boolean): void {
+    if (this.closing && backlogged) {
+      response.destroy();
+      return;
+    }
+    const cutOff = setTimeout(() => response.destroy(), SUBSCRIPTION_END_FLUSH_MS);
+    cutOff.unref();
+    const flushed = (): void => {
+      clearTimeout(cutOff);
+      this.flushing.delete(response);
+    };
+    response.once('finish', flushed);
+    response.once('close', flushed);
+    this.flushing.add(response);
+    response.end();
   }
 
   // ---- shutdown ----------------------------------------------------------------------------

@@ -69,7 +69,7 @@ export class SegmentWriter {
     readonly sizeBytes: number,
     /** Bytes already holding valid batches (non-zero when reopening after recovery). */
     public writtenBytes: number,
-    /** -1: the segment is sealed already (see `sealed`), and no file is opened. */
+    /** -1: the segment is sealed already (see `openSealed`), and no file is opened. */
     fd?: number,
   ) {
     this.fd = fd ?? openPreallocated(path, sizeBytes);
@@ -81,7 +81,7 @@ export class SegmentWriter {
    * already (a crash between a seal's steps), created empty if missing, and held by no
    * descriptor. A segment already cut is not touched.
    */
-  static sealed(path: string, baseOrdinal: number, writtenBytes: number): SegmentWriter {
+  static openSealed(path: string, baseOrdinal: number, writtenBytes: number): SegmentWriter {
     if (!existsSync(path)) closeSync(openSync(path, 'w', 0o644));
     else if (statSync(path).size !== writtenBytes) truncateSync(path, writtenBytes);
     return new SegmentWriter(path, baseOrdinal, writtenBytes, writtenBytes, -1);

@@ -270,15 +270,13 @@ export class ShardLog {
   private openActive(baseOrdinal: number, writtenBytes: number, minimumBytes = 0): void {
     const path = segmentPath(this.options.dir, baseOrdinal);
     if (this.options.sealed) {
-      this.active = SegmentWriter.sealed(path, baseOrdinal, writtenBytes);
+      this.active = SegmentWriter.openSealed(path, baseOrdinal, writtenBytes);
       this.sealed = true;
-      this.index.setActiveSegment(baseOrdinal);
-      this.lastEntryOffset = 0;
-      return;
+    } else {
+      let sizeBytes = Math.max(this.options.segmentBytes, roundUpToPage(minimumBytes));
+      if (existsSync(path)) sizeBytes = Math.max(sizeBytes, statSync(path).size);
+      this.active = new SegmentWriter(path, baseOrdinal, sizeBytes, writtenBytes);
     }
-    let sizeBytes = Math.max(this.options.segmentBytes, roundUpToPage(minimumBytes));
-    if (existsSync(path)) sizeBytes = Math.max(sizeBytes, statSync(path).size);
-    this.active = new SegmentWriter(path, baseOrdinal, sizeBytes, writtenBytes);
     this.index.setActiveSegment(baseOrdinal);
     this.lastEntryOffset = 0;
   }

@@ -58,6 +58,29 @@ async function firstEvent(client: KinesisClient, ConsumerARN: string, ShardId: s
   }
 }
 
+/**
+ * firstEvent once the server has seen the previous subscription's close: until then a call is
+ * ResourceInUseException, and is tried again (at most 20 times). `beforeTry` runs before each.
+ */
+async function firstEventWhenFree(
+  client: KinesisClient,
+  ConsumerARN: string,
+  ShardId: string,
+  beforeTry: () => void = () => undefined,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    beforeTry();
+    try {
+      await firstEvent(client, ConsumerARN, ShardId);
+      return;
+    } catch (error) {
+      expect((error as Error).name).toBe('ResourceInUseException');
+      expect(attempt).toBeLessThan(20);
+      await sleep(20);
+    }
+  }
+}
+
 describe('enhanced fan-out in limits mode', () => {
   /** The engine's clock: it stands still unless a test moves it. */
   let nowMs = Date.now();
@@ -96,17 +119,9 @@ describe('enhanced fan-out in limits mode', () => {
     await firstEvent(runnel.client, other, 'shardId-000000000000');
     // A second later the consumer may call on the shard again (once the server has seen the
     // close: until then the call is ResourceInUseException, and spends that second's call).
-    for (let attempt = 0; ; attempt++) {
+    await firstEventWhenFree(runnel.client, reader, 'shardId-000000000000', () => {
       nowMs += 1000;
-      try {
-        await firstEvent(runnel.client, reader, 'shardId-000000000000');
-        break;
-      } catch (error) {
-        expect((error as Error).name).toBe('ResourceInUseException');
-        expect(attempt).toBeLessThan(20);
-        await sleep(50);
-      }
-    }
+    });
     const again = await failure(
       subscribeAgain(),
     );
@@ -249,15 +264,6 @@ describe('enhanced fan-out without limits mode', () => {
     await waitConsumerActive(runnel.client, reader);
     await firstEvent(runnel.client, reader, 'shardId-000000000000');
     // Once the server has seen the close (well within a second), the shard is free again.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await firstEvent(runnel.client, reader, 'shardId-000000000000');
-        break;
-      } catch (error) {
-        expect((error as Error).name).toBe('ResourceInUseException');
-        expect(attempt).toBeLessThan(20);
-        await sleep(20);
-      }
-    }
+    await firstEventWhenFree(runnel.client, reader, 'shardId-000000000000');
   });
 });
