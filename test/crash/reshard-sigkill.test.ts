@@ -6,11 +6,11 @@
 // narrow step between a reshard's switch and its saved ends, which a kill hits only now and then,
 // is covered deterministically by test/engine/resharding.test.ts, "…cut short before the ends
 // were recorded".)
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { HASH_KEY_MAX } from '../../src/kinesis/hash-key.js';
+import { runWriterUntilKilled } from '../helpers/kill-writer.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -28,36 +28,17 @@ interface Ack {
 
 /** Runs the writer until it has completed `reshards` reshards (and some puts), then SIGKILLs it. */
 function runAndKill(dataDir: string, reshards: number, acked: Map<string, Ack>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    let stderr = '';
-    let killed = false;
-    let done = 0;
-    let acks = 0;
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const [kind, a, b, c] = line.split(' ');
-        if (kind === 'ACK') {
-          acked.set(b!, { shardId: a!, key: c! });
-          acks++;
-        }
-        if (kind === 'RESHARD') done = Number(a) + 1;
-      }
-      if (!killed && done >= reshards && acks > 1000) {
-        killed = true;
-        // Some turns later, so the kill falls inside a reshard as often as between two.
-        setTimeout(() => child.kill('SIGKILL'), done % 3);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`writer exited with ${code}: ${stderr}`));
-    });
+  let done = 0;
+  let acks = 0;
+  return runWriterUntilKilled(WRITER, dataDir, (line) => {
+    const [kind, a, b, c] = line.split(' ');
+    if (kind === 'ACK') {
+      acked.set(b!, { shardId: a!, key: c! });
+      acks++;
+    }
+    if (kind === 'RESHARD') done = Number(a) + 1;
+    // Some turns later, so the kill falls inside a reshard as often as between two.
+    return done >= reshards && acks > 1000 ? { killAfterMs: done % 3 } : undefined;
   });
 }
 

@@ -1,11 +1,11 @@
 // Goal: a process killed with SIGKILL while writing loses no record it had acknowledged
 // (checked after reopen), and a torn or corrupt tail left in a segment is cut, never served.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
+import { runWriterUntilKilled } from '../helpers/kill-writer.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -16,33 +16,15 @@ let cleanup: () => void = () => undefined;
 afterEach(() => cleanup());
 
 /** Runs the writer until it has acknowledged enough records, then SIGKILLs it. */
-function runAndKill(dataDir: string): Promise<Map<string, string>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked = new Map<string, string>();
-    let buffered = '';
-    let stderr = '';
-    let killed = false;
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('ACK ')) continue;
-        const [, sequence, key] = line.split(' ');
-        acked.set(sequence!, key!);
-      }
-      if (!killed && acked.size >= ACKS_BEFORE_KILL) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`writer exited with ${code}: ${stderr}`));
-    });
+async function runAndKill(dataDir: string): Promise<Map<string, string>> {
+  const acked = new Map<string, string>();
+  await runWriterUntilKilled(WRITER, dataDir, (line) => {
+    if (!line.startsWith('ACK ')) return undefined;
+    const [, sequence, key] = line.split(' ');
+    acked.set(sequence!, key!);
+    return acked.size >= ACKS_BEFORE_KILL ? { killAfterMs: 0 } : undefined;
   });
+  return acked;
 }
 
 async function readEverything(engine: Engine): Promise<Map<string, string>> {

@@ -1,4 +1,7 @@
 import uWS from 'uWebSockets.js';
+import { afterAll, beforeAll } from 'vitest';
+
+import { type ConnectOptions, RunnelClient } from '../../src/client/index.js';
 
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { type WebSocketProtocol, registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
@@ -58,4 +61,38 @@ export async function serveEngine(
       temp.cleanup();
     },
   };
+}
+
+/** What serveEngineForFile gives the tests of a file: set once the file's tests start. */
+export interface FileServer {
+  readonly engine: Engine;
+  readonly server: TestServer;
+  /** Connects a client to the server; afterAll closes it. */
+  connect(options?: ConnectOptions): Promise<RunnelClient>;
+}
+
+/**
+ * serveEngine for the tests of the file (or describe block) that calls this: started in its
+ * beforeAll; its afterAll closes every client `connect` made, then the server and the engine.
+ */
+export function serveEngineForFile(options: Omit<EngineOptions, 'dataDir'>, prefix?: string): FileServer {
+  let served: ServedEngine | undefined;
+  const clients: RunnelClient[] = [];
+  const file = {
+    connect: async (connectOptions: ConnectOptions = {}) => {
+      const client = await RunnelClient.connect(file.server.url, connectOptions);
+      clients.push(client);
+      return client;
+    },
+  } as FileServer & { engine: Engine; server: TestServer };
+  beforeAll(async () => {
+    served = await serveEngine(options, prefix);
+    file.engine = served.engine;
+    file.server = served.server;
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+    await served?.close();
+  });
+  return file;
 }

@@ -14,10 +14,9 @@
  *    belong to one child is stored there, one that spans children is refused and sent again
  *    unrouted, and the client then routes by a fresh map.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
-  type ConnectOptions,
   type PutRecordsOutput,
   RunnelClient,
   type RunnelSubscription,
@@ -25,7 +24,6 @@ import {
   type WebSocketConstructor,
 } from '../../src/client/index.js';
 import { NodeWebSocket } from '../../src/client/node-websocket.js';
-import type { Engine } from '../../src/engine/engine.js';
 import type { KinesisRecord } from '../../src/kinesis/shapes.js';
 import { HASH_KEY_MAX, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { WS_FRAME_BYTES_MAX } from '../../src/limits.js';
@@ -38,33 +36,15 @@ import {
   encodeUnsubscribe,
 } from '../../src/protocol/frames.js';
 import { RawConnection } from '../helpers/raw-connection.js';
-import { type ServedEngine, type TestServer, serveEngine } from '../helpers/ws-server.js';
+import { serveEngineForFile } from '../helpers/ws-server.js';
 
 /** How long a subscription may take to deliver what is expected of it, or to end. */
 const READ_DEADLINE_MS = 20_000;
 const HALF = 1n << 127n;
 const QUARTER = 1n << 126n;
 
-let served: ServedEngine;
-let engine: Engine;
-let server: TestServer;
-const clients: RunnelClient[] = [];
-
-async function connect(options: ConnectOptions = {}): Promise<RunnelClient> {
-  const client = await RunnelClient.connect(server.url, options);
-  clients.push(client);
-  return client;
-}
-
-beforeAll(async () => {
-  served = await serveEngine({ workers: 2 });
-  ({ engine, server } = served);
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
-  await served?.close();
-});
+const ws = serveEngineForFile({ workers: 2 });
+const { connect } = ws;
 
 const shardId = (index: number) => `shardId-${String(index).padStart(12, '0')}`;
 
@@ -186,11 +166,11 @@ function checkExactlyOnceInOrder(producer: Producer, shards: ReadonlyArray<reado
 /** A shard's records through GetRecords, to the end of a closed shard (no next iterator there). */
 async function readWholeShard(stream: string, shard: string): Promise<KinesisRecord[]> {
   let iterator: string | undefined = (
-    await engine.getShardIterator({ StreamName: stream, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' })
+    await ws.engine.getShardIterator({ StreamName: stream, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' })
   ).ShardIterator;
   const records: KinesisRecord[] = [];
   while (iterator !== undefined) {
-    const page = await engine.getRecords({ ShardIterator: iterator });
+    const page = await ws.engine.getRecords({ ShardIterator: iterator });
     records.push(...page.Records);
     if (page.Records.length === 0) break;
     iterator = page.NextShardIterator;
@@ -204,7 +184,7 @@ function childrenOf(shards: Awaited<ReturnType<RunnelClient['listShards']>>, par
 
 describe('subscriptions across a reshard', () => {
   it('a split ends the parent subscription after its records; the children carry the later ones', async () => {
-    await engine.createStream({ StreamName: 'split', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'split', ShardCount: 1 });
     const client = await connect();
     const producer = new Producer();
     const low = keysIn(0n, HALF - 1n, 8, 'low');
@@ -217,12 +197,12 @@ describe('subscriptions across a reshard', () => {
     expect(before.done).toBe(false);
     expect(parent.shardClosed).toBe(false);
 
-    await engine.splitShard({ StreamName: 'split', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
+    await ws.engine.splitShard({ StreamName: 'split', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
     const end = await read(parent);
     expect(end).toEqual({ records: [], done: true });
     expect(parent.shardClosed).toBe(true);
     expect(await parent.next()).toEqual({ done: true, value: undefined });
-    expect(server.protocol.stats().subscriptions).toBe(0);
+    expect(ws.server.protocol.stats().subscriptions).toBe(0);
 
     const map = await client.listShards('split');
     expect(map.find((shard) => shard.shardId === shardId(0))?.closed).toBe(true);
@@ -252,12 +232,12 @@ describe('subscriptions across a reshard', () => {
   });
 
   it('a closed shard ends at once from LATEST, and after the rest from mid-shard or with a small window', async () => {
-    await engine.createStream({ StreamName: 'closed', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'closed', ShardCount: 1 });
     const client = await connect();
     const producer = new Producer();
     const keys = keysIn(0n, HASH_KEY_MAX, 10, 'closed');
     for (let round = 0; round < 3; round++) await producer.put(client, 'closed', keys, 100);
-    await engine.splitShard({ StreamName: 'closed', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
+    await ws.engine.splitShard({ StreamName: 'closed', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
 
     const latest = await client.subscribe('closed', shardId(0), { type: 'LATEST' });
     expect(latest.startOrdinal).toBe(300);
@@ -284,15 +264,15 @@ describe('subscriptions across a reshard', () => {
     expect(cut.done).toBe(true);
     expect(small.shardClosed).toBe(true);
     checkExactlyOnceInOrder(producer, [[shardId(0), cut.records]]);
-    expect(server.protocol.stats().subscriptions).toBe(0);
+    expect(ws.server.protocol.stats().subscriptions).toBe(0);
   });
 
   it('on the wire: SUBSCRIPTION_END reason 1 needs no credit, comes once, and an UNSUBSCRIBE after it is answered', async () => {
-    await engine.createStream({ StreamName: 'wire', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'wire', ShardCount: 1 });
     const client = await connect();
     await new Producer().put(client, 'wire', keysIn(0n, HASH_KEY_MAX, 5, 'wire'), 50);
-    await engine.splitShard({ StreamName: 'wire', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
-    const raw = await RawConnection.open(server.url);
+    await ws.engine.splitShard({ StreamName: 'wire', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
+    const raw = await RawConnection.open(ws.server.url);
     const subscribe = (id: number, position: 'LATEST' | 'TRIM_HORIZON') =>
       encodeSubscribe(id, { position, initialCredit: 0, timestampMs: 0, streamName: 'wire', shardId: shardId(0), sequenceNumber: '' });
 
@@ -313,12 +293,12 @@ describe('subscriptions across a reshard', () => {
     expect(await raw.next()).toEqual({ opcode: Opcode.SUBSCRIPTION_END, requestId: 4, reason: EndReason.SHARD_CLOSED, nextOrdinal: 50 });
     raw.send(encodeCredit(4, 1 << 20));
     expect(await raw.maybeNext(300)).toBeUndefined();
-    expect(server.protocol.stats().subscriptions).toBe(0);
+    expect(ws.server.protocol.stats().subscriptions).toBe(0);
     raw.close();
   });
 
   it('a merge ends the subscriptions of both parents; the child carries the later records', async () => {
-    await engine.createStream({ StreamName: 'merge', ShardCount: 2 });
+    await ws.engine.createStream({ StreamName: 'merge', ShardCount: 2 });
     const client = await connect();
     const producer = new Producer();
     const keys = [...keysIn(0n, HALF - 1n, 6, 'm-low'), ...keysIn(HALF, HASH_KEY_MAX, 6, 'm-high')];
@@ -328,7 +308,7 @@ describe('subscriptions across a reshard', () => {
     const lowerBefore = await read(lower, 120);
     const upperBefore = await read(upper, 120);
 
-    await engine.mergeShards({ StreamName: 'merge', ShardToMerge: shardId(0), AdjacentShardToMerge: shardId(1) });
+    await ws.engine.mergeShards({ StreamName: 'merge', ShardToMerge: shardId(0), AdjacentShardToMerge: shardId(1) });
     expect(await read(lower)).toEqual({ records: [], done: true });
     expect(await read(upper)).toEqual({ records: [], done: true });
     expect([lower.shardClosed, upper.shardClosed]).toEqual([true, true]);
@@ -426,7 +406,7 @@ const PUTS_AFTER_RESHARD = 50;
 
 describe('UpdateShardCount with puts in flight', () => {
   it('2 → 4: every acknowledged record is read once, parents before children, none lost', async () => {
-    await engine.createStream({ StreamName: 'scaling', ShardCount: 2 });
+    await ws.engine.createStream({ StreamName: 'scaling', ShardCount: 2 });
     const reader = new LineageReader(await connect(), 'scaling');
     reader.start(shardId(0), 0);
     reader.start(shardId(1), 0);
@@ -465,7 +445,7 @@ describe('UpdateShardCount with puts in flight', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     phase = 'during';
     expect(unsettled).toBeGreaterThan(0);
-    const scaled = await engine.updateShardCount({ StreamName: 'scaling', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' });
+    const scaled = await ws.engine.updateShardCount({ StreamName: 'scaling', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' });
     expect(scaled).toMatchObject({ CurrentShardCount: 2, TargetShardCount: 4 });
     phase = 'after';
     const puts = await Promise.all(putting);
@@ -532,7 +512,7 @@ function recordingWebSocket(sent: SentFrame[]): WebSocketConstructor {
 
 describe('client-side routing across a split', () => {
   it('a stale map still stores every record once where its hash key belongs, then routes by a fresh map', async () => {
-    await engine.createStream({ StreamName: 'routing', ShardCount: 2 });
+    await ws.engine.createStream({ StreamName: 'routing', ShardCount: 2 });
     const sent: SentFrame[] = [];
     const client = await connect({ routing: 'client', WebSocket: recordingWebSocket(sent) });
     const producer = new Producer();
@@ -554,7 +534,7 @@ describe('client-side routing across a split', () => {
 
     // Shard 1 splits: its upper half becomes shard 3. A batch of shard 3's keys, routed to the
     // closed shard 1 by the cached map, is stored in shard 3 as it came; the ack names shard 3.
-    await engine.splitShard({ StreamName: 'routing', ShardToSplit: shardId(1), NewStartingHashKey: (HALF + QUARTER).toString() });
+    await ws.engine.splitShard({ StreamName: 'routing', ShardToSplit: shardId(1), NewStartingHashKey: (HALF + QUARTER).toString() });
     const upperKeys = keysIn(HALF + QUARTER, HASH_KEY_MAX, 5, 'r3');
     const intoChild = await frames(() => producer.put(client, 'routing', upperKeys, 20));
     expect(intoChild.frames).toEqual([routedPut(20)]);
@@ -569,7 +549,7 @@ describe('client-side routing across a split', () => {
 
     // Shard 0 splits in two: a batch routed to it by the cached map now spans its children. The
     // server refuses it whole; the client sends it again unrouted and fetches the map next time.
-    await engine.splitShard({ StreamName: 'routing', ShardToSplit: shardId(0), NewStartingHashKey: QUARTER.toString() });
+    await ws.engine.splitShard({ StreamName: 'routing', ShardToSplit: shardId(0), NewStartingHashKey: QUARTER.toString() });
     const lowerKeys = [...keysIn(0n, QUARTER - 1n, 3, 'l4'), ...keysIn(QUARTER, HALF - 1n, 3, 'l5')];
     const spanning = await frames(() => producer.put(client, 'routing', lowerKeys, 30));
     expect(spanning.frames).toEqual([routedPut(30), { opcode: Opcode.PUT, routed: false, records: 30 }]);

@@ -22,10 +22,9 @@ import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { RunnelClient, type ConnectOptions, type RecordInput, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
-import type { Engine } from '../../src/engine/engine.js';
+import { RunnelClient, type RecordInput, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
 import { evenHashRanges, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
 import {
@@ -45,7 +44,7 @@ import { seededRandom } from '../../src/harness/workload.js';
 import { startServer } from '../../src/server/server.js';
 import { readShard } from '../helpers/read-all.js';
 import { RawConnection } from '../helpers/raw-connection.js';
-import { type ServedEngine, type TestServer, listenProtocol, serveEngine } from '../helpers/ws-server.js';
+import { listenProtocol, serveEngineForFile } from '../helpers/ws-server.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -86,26 +85,8 @@ function anonymousRssBytes(): number {
   return kib ? Number(kib[1]) * 1024 : process.memoryUsage().rss;
 }
 
-let served: ServedEngine;
-let engine: Engine;
-let server: TestServer;
-const clients: RunnelClient[] = [];
-
-async function connect(options: ConnectOptions = {}): Promise<RunnelClient> {
-  const client = await RunnelClient.connect(server.url, options);
-  clients.push(client);
-  return client;
-}
-
-beforeAll(async () => {
-  served = await serveEngine({ workers: 2 });
-  ({ engine, server } = served);
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
-  await served?.close();
-});
+const ws = serveEngineForFile({ workers: 2 });
+const { connect } = ws;
 
 describe('WebSocket protocol: puts', () => {
   it('runs on the built-in Node WebSocket when there is no global one', async () => {
@@ -116,7 +97,7 @@ describe('WebSocket protocol: puts', () => {
   });
 
   it('acknowledges with the sequence numbers and shards GetRecords and Kinesis hashing give', async () => {
-    await engine.createStream({ StreamName: 'acks', ShardCount: 4 });
+    await ws.engine.createStream({ StreamName: 'acks', ShardCount: 4 });
     const ranges = evenHashRanges(4);
     const acknowledged = new Map<string, string>();
     for (const routing of ['client', 'server'] as const) {
@@ -135,23 +116,23 @@ describe('WebSocket protocol: puts', () => {
     }
     const bySequence = new Map<string, string>();
     for (let shard = 0; shard < 4; shard++) {
-      const { ShardIterator } = await engine.getShardIterator({
+      const { ShardIterator } = await ws.engine.getShardIterator({
         StreamName: 'acks', ShardId: `shardId-00000000000${shard}`, ShardIteratorType: 'TRIM_HORIZON',
       });
-      const { Records } = await engine.getRecords({ ShardIterator });
+      const { Records } = await ws.engine.getRecords({ ShardIterator });
       for (const record of Records) bySequence.set(record.SequenceNumber, record.PartitionKey);
     }
     expect(bySequence.size).toBe(602);
     expect(acknowledged).toEqual(bySequence);
     const client = await connect();
     const again = await client.putRecords('acks', [{ PartitionKey: 'late', Data: new Uint8Array([1]) }]);
-    const { ShardIterator } = await engine.getShardIterator({
+    const { ShardIterator } = await ws.engine.getShardIterator({
       StreamName: 'acks',
       ShardId: (again.Records[0] as { ShardId: string }).ShardId,
       ShardIteratorType: 'AT_SEQUENCE_NUMBER',
       StartingSequenceNumber: (again.Records[0] as { SequenceNumber: string }).SequenceNumber,
     });
-    expect((await engine.getRecords({ ShardIterator })).Records[0]!.PartitionKey).toBe('late');
+    expect((await ws.engine.getRecords({ ShardIterator })).Records[0]!.PartitionKey).toBe('late');
   });
 
   it('reports request errors by their Kinesis names and keeps the connection', async () => {
@@ -169,7 +150,7 @@ describe('WebSocket protocol: puts', () => {
     ).rejects.toMatchObject({ name: 'InvalidArgumentException' });
     expect(await client.listStreams()).toContain('acks');
     // A batch the engine refuses (a partition key over 256 characters) fails only that put.
-    const raw = await RawConnection.open(server.url);
+    const raw = await RawConnection.open(ws.server.url);
     raw.send(encodePut(5, 'acks', encodeRecordBatch([{ PartitionKey: 'k'.repeat(300), Data: new Uint8Array(1) }])));
     expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId: 5, fatal: false, name: 'ValidationException' });
     raw.send(encodePut(6, 'acks', encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }])));
@@ -214,7 +195,7 @@ describe('WebSocket protocol: puts', () => {
   });
 
   it('refuses puts beyond the in-flight limit with LimitExceededException', async () => {
-    const limited = await listenProtocol(engine, { putsInFlightMax: 2 });
+    const limited = await listenProtocol(ws.engine, { putsInFlightMax: 2 });
     try {
       const raw = await RawConnection.open(limited.url);
       const batch = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(10) }]);
@@ -394,11 +375,11 @@ describe('WebSocket client against a server that breaks the protocol', () => {
 
 describe('WebSocket protocol on the server front end', () => {
   it('is mounted by startServer on its uWS front end, beside /health and the Kinesis API', async () => {
-    const running = await startServer({ port: 0, wsPort: 0, engine });
+    const running = await startServer({ port: 0, wsPort: 0, engine: ws.engine });
     try {
       expect((await fetch(`${running.wsUrl!}/health`)).status).toBe(200);
       const client = await RunnelClient.connect(running.wsUrl!);
-      await engine.createStream({ StreamName: 'mounted', ShardCount: 2 });
+      await ws.engine.createStream({ StreamName: 'mounted', ShardCount: 2 });
       const output = await client.putRecords('mounted', [{ PartitionKey: 'm', Data: new Uint8Array([1]) }]);
       expect(output.FailedRecordCount).toBe(0);
       const { ShardId } = output.Records[0] as { ShardId: string };
@@ -413,7 +394,7 @@ describe('WebSocket protocol on the server front end', () => {
 
 describe('WebSocket protocol: large frames', () => {
   it('stores large pipelined puts byte-identical: a frame buffer is reused only once written', async () => {
-    await engine.createStream({ StreamName: 'large-frames', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'large-frames', ShardCount: 1 });
     const client = await connect();
     const random = seededRandom(7);
     const puts = 40;
@@ -433,7 +414,7 @@ describe('WebSocket protocol: large frames', () => {
       if (inFlight.size >= 12) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
-    const stored = await readShard(engine, 'large-frames', 'shardId-000000000000');
+    const stored = await readShard(ws.engine, 'large-frames', 'shardId-000000000000');
     expect(stored).toHaveLength(puts * perPut);
     const expected = records.flat();
     for (let i = 0; i < expected.length; i++) {
@@ -448,7 +429,7 @@ describe('WebSocket protocol: a million records', () => {
     const producers = 4;
     const perProducer = 250_000;
     const perPut = 1000;
-    await engine.createStream({ StreamName: 'million', ShardCount: shards });
+    await ws.engine.createStream({ StreamName: 'million', ShardCount: shards });
     const sampled = new Map<string, string>();
     const started = performance.now();
     await Promise.all(
@@ -482,7 +463,7 @@ describe('WebSocket protocol: a million records', () => {
       Array.from({ length: shards }, async (_, shard) => {
         const shardId = `shardId-00000000000${shard}`;
         // The stream is new, so the shard's watermark is how many records it holds.
-        const { ordinal: count } = await engine.shardPosition({
+        const { ordinal: count } = await ws.engine.shardPosition({
           StreamName: 'million', ShardId: shardId, ShardIteratorType: 'LATEST',
         });
         const subscription = await reader.subscribe('million', shardId, { type: 'TRIM_HORIZON' });
@@ -523,7 +504,7 @@ describe('WebSocket protocol: a million records', () => {
 
 describe('WebSocket protocol: subscriptions', () => {
   it('LATEST receives only records put after it started', async () => {
-    await engine.createStream({ StreamName: 'latest', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'latest', ShardCount: 1 });
     const client = await connect();
     await client.putRecords('latest', Array.from({ length: 10 }, (_, i) => ({ PartitionKey: `before-${i}`, Data: dataOf(1, i) })));
     const subscription = await client.subscribe('latest', 'shardId-000000000000', { type: 'LATEST' });
@@ -544,7 +525,7 @@ describe('WebSocket protocol: subscriptions', () => {
   });
 
   it('starts AT/AFTER_SEQUENCE_NUMBER and AT_TIMESTAMP where GetShardIterator would', async () => {
-    await engine.createStream({ StreamName: 'positions', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'positions', ShardCount: 1 });
     const client = await connect();
     const first = await client.putRecords('positions', Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `a${i}`, Data: dataOf(3, i) })));
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -561,10 +542,10 @@ describe('WebSocket protocol: subscriptions', () => {
     expect((await take(byTime, 1))[0]!.PartitionKey).toBe('b0');
     const horizon = await client.subscribe('positions', shard, { type: 'TRIM_HORIZON' });
     const all = await take(horizon, 10);
-    const { ShardIterator } = await engine.getShardIterator({
+    const { ShardIterator } = await ws.engine.getShardIterator({
       StreamName: 'positions', ShardId: shard, ShardIteratorType: 'TRIM_HORIZON',
     });
-    const stored = (await engine.getRecords({ ShardIterator })).Records;
+    const stored = (await ws.engine.getRecords({ ShardIterator })).Records;
     expect(all.map((record) => [record.SequenceNumber, record.PartitionKey])).toEqual(
       stored.map((record) => [record.SequenceNumber, record.PartitionKey]),
     );
@@ -575,7 +556,7 @@ describe('WebSocket protocol: subscriptions', () => {
   });
 
   it('50 subscribers of one shard each receive everything', async () => {
-    await engine.createStream({ StreamName: 'fanout', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'fanout', ShardCount: 1 });
     const readers = await Promise.all(Array.from({ length: 5 }, () => connect()));
     const subscriptions = await Promise.all(
       Array.from({ length: 50 }, (_, i) => readers[i % 5]!.subscribe('fanout', 'shardId-000000000000', { type: 'TRIM_HORIZON' })),
@@ -600,9 +581,9 @@ describe('WebSocket protocol: subscriptions', () => {
   });
 
   it('a subscriber that grants no credit receives nothing and costs no memory while 200 MB flow to others', async () => {
-    await engine.createStream({ StreamName: 'memory', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'memory', ShardCount: 1 });
     const shard = 'shardId-000000000000';
-    const idle = await RawConnection.open(server.url);
+    const idle = await RawConnection.open(ws.server.url);
     idle.send(encodeSubscribe(77, {
       position: 'TRIM_HORIZON', initialCredit: 0, timestampMs: 0, streamName: 'memory', shardId: shard, sequenceNumber: '',
     }));
@@ -653,7 +634,7 @@ describe('WebSocket protocol: subscriptions', () => {
         `heapUsed ${(growth.heapUsed / 1e6).toFixed(1)} MB`,
     );
     for (const bytes of delivered) expect(bytes).toBeGreaterThan(200 * 1e6);
-    const stats = server.protocol.stats();
+    const stats = ws.server.protocol.stats();
     const idleStats = stats.subscriptionBytesSent.find((entry) => entry.subscription === 77)!;
     expect(idleStats).toMatchObject({ bytes: 0, credit: 0 });
     expect(await idle.maybeNext(100)).toBeUndefined();
@@ -669,11 +650,11 @@ describe('WebSocket protocol: subscriptions', () => {
   }, 120_000);
 
   it('never sends beyond the credit, and cuts a batch larger than the credit', async () => {
-    await engine.createStream({ StreamName: 'credit', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'credit', ShardCount: 1 });
     const client = await connect();
     const records = Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `c${i}`, Data: dataOf(5, i, 1000) }));
     await client.putRecords('credit', records);
-    const raw = await RawConnection.open(server.url);
+    const raw = await RawConnection.open(ws.server.url);
     raw.send(encodeSubscribe(3, {
       position: 'TRIM_HORIZON', initialCredit: 100, timestampMs: 0, streamName: 'credit',
       shardId: 'shardId-000000000000', sequenceNumber: '',
@@ -705,7 +686,7 @@ describe('WebSocket protocol: subscriptions', () => {
   });
 
   it('delivers records within milliseconds of their commit', async () => {
-    await engine.createStream({ StreamName: 'latency', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'latency', ShardCount: 1 });
     const client = await connect();
     const subscription = await client.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
     const latencies: number[] = [];
@@ -723,16 +704,16 @@ describe('WebSocket protocol: subscriptions', () => {
   });
 
   it('close() ends subscriptions as finished and fails requests still unanswered', async () => {
-    const client = await RunnelClient.connect(server.url);
+    const client = await RunnelClient.connect(ws.server.url);
     const subscription = await client.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
     const waiting = subscription.next();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const subscriptionsBefore = server.protocol.stats().subscriptions;
+    const subscriptionsBefore = ws.server.protocol.stats().subscriptions;
     await client.close();
     expect(await waiting).toEqual({ done: true, value: undefined });
     await expect(client.listStreams()).rejects.toMatchObject({ name: 'ServiceUnavailableException' });
     // The server drops the subscription with the connection.
-    const live = () => server.protocol.stats().subscriptions;
+    const live = () => ws.server.protocol.stats().subscriptions;
     for (let waited = 0; live() >= subscriptionsBefore && waited < 5000; waited += 20) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -740,14 +721,14 @@ describe('WebSocket protocol: subscriptions', () => {
   });
 
   it('ends subscriptions with ResourceNotFoundException when the stream is deleted, and limits them', async () => {
-    await engine.createStream({ StreamName: 'doomed', ShardCount: 1 });
+    await ws.engine.createStream({ StreamName: 'doomed', ShardCount: 1 });
     const client = await connect();
     const subscription = await client.subscribe('doomed', 'shardId-000000000000', { type: 'LATEST' });
     const ended = subscription.next();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await engine.deleteStream({ StreamName: 'doomed' });
+    await ws.engine.deleteStream({ StreamName: 'doomed' });
     await expect(ended).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    const limited = await listenProtocol(engine, { subscriptionsMax: 2 });
+    const limited = await listenProtocol(ws.engine, { subscriptionsMax: 2 });
     try {
       const other = await RunnelClient.connect(limited.url);
       await other.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
