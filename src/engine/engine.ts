@@ -69,7 +69,13 @@ import {
 } from '../kinesis/validation.js';
 import type { RawBatch, ReadResult } from '../storage/segment-reader.js';
 import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
-import type { OpenReply, RetentionReply, RoutedBatchCheck, SealReply } from '../storage/worker-protocol.js';
+import type {
+  OpenReply,
+  RetentionReply,
+  RoutedBatchCheck,
+  SealReply,
+  ShardDescriptor,
+} from '../storage/worker-protocol.js';
 import { Batcher, type Committed } from './batcher.js';
 import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
 import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
@@ -519,7 +525,7 @@ export class Engine {
       this.streams.set(record.name, this.buildStream(record));
     }
     for (const record of deleting) {
-      await this.pool.run(0, { kind: 'close', keys: [], removeDirs: [streamDir(this.dataDir, record.name)] });
+      await this.pool.run(0, { kind: 'close', shards: [], removeDirs: [streamDir(this.dataDir, record.name)] });
     }
     this.catalog.streams = this.catalog.streams.filter((record) => record.status !== 'DELETING');
     this.persist();
@@ -684,7 +690,7 @@ export class Engine {
         shard.reader.close();
         // Its files, whatever happens to the others' (the catalog no longer names them).
         await this.pool
-          .run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: [shard.descriptor.dir], discard: true })
+          .run(shard.worker, { kind: 'close', shards: [shard.descriptor], removeDirs: [shard.descriptor.dir], discard: true })
           .catch((error: unknown) => {
             console.error(`runnel: deleting expired shard ${shard.descriptor.dir} failed: ${(error as Error).message}`);
           });
@@ -847,16 +853,16 @@ export class Engine {
     this.endSubscriptions(`${stream.arn}/consumer/`);
     this.persist();
     const remove = async () => {
-      const keysByWorker = new Map<number, string[]>();
+      const byWorker = new Map<number, ShardDescriptor[]>();
       for (const shard of stream.shards) {
-        keysByWorker.set(shard.worker, [...(keysByWorker.get(shard.worker) ?? []), shard.descriptor.key]);
+        byWorker.set(shard.worker, [...(byWorker.get(shard.worker) ?? []), shard.descriptor]);
       }
       await Promise.all(
-        [...keysByWorker].map(([worker, keys]) =>
-          this.pool.run(worker, { kind: 'close', keys, removeDirs: [], discard: true }),
+        [...byWorker].map(([worker, shards]) =>
+          this.pool.run(worker, { kind: 'close', shards, removeDirs: [], discard: true }),
         ),
       );
-      await this.pool.run(0, { kind: 'close', keys: [], removeDirs: [streamDir(this.dataDir, stream.name)] });
+      await this.pool.run(0, { kind: 'close', shards: [], removeDirs: [streamDir(this.dataDir, stream.name)] });
       for (const shard of stream.shards) shard.reader.close();
       this.streams.delete(stream.name);
       this.catalog.streams = this.catalog.streams.filter((record) => record !== stream.record);
@@ -1511,7 +1517,7 @@ export class Engine {
       const removeDirs = (shard: ShardState) => (this.streams.has(stream.name) ? [] : [shard.descriptor.dir]);
       await Promise.all(
         created.map((shard) =>
-          this.pool.run(shard.worker, { kind: 'close', keys: [shard.descriptor.key], removeDirs: removeDirs(shard), discard: true }),
+          this.pool.run(shard.worker, { kind: 'close', shards: [shard.descriptor], removeDirs: removeDirs(shard), discard: true }),
         ),
       );
       return;

@@ -22,8 +22,6 @@ import type {
 
 export class ShardHost {
   private readonly logs = new Map<string, ShardLog>();
-  /** Shards closed for good (stream deleted): a late append must not reopen their files. */
-  private readonly retired = new Set<string>();
 
   handle(task: WorkerTask): unknown {
     switch (task.kind) {
@@ -34,7 +32,7 @@ export class ShardHost {
       case 'retention':
         return this.retention(task.shards);
       case 'close':
-        return this.close(task.keys, task.removeDirs, task.discard === true);
+        return this.close(task.shards, task.removeDirs, task.discard === true);
       case 'sync':
         for (const log of this.logs.values()) log.sync();
         return {};
@@ -52,7 +50,7 @@ export class ShardHost {
   private log(shard: ShardDescriptor): ShardLog {
     let log = this.logs.get(shard.key);
     if (!log) {
-      if (this.retired.has(shard.key)) throw new Error(`shard ${shard.key} is closed`);
+      if (retired(shard)) throw new Error(`shard ${shard.key} is closed`);
       log = this.openLog(shard).log;
     }
     return log;
@@ -127,21 +125,31 @@ export class ShardHost {
   private retention(shards: Array<{ shard: ShardDescriptor; cutoffMs: number }>): RetentionReply {
     let deletedSegments = 0;
     for (const { shard, cutoffMs } of shards) {
-      if (this.retired.has(shard.key)) continue;
+      if (!this.logs.has(shard.key) && retired(shard)) continue;
       deletedSegments += this.log(shard).enforceRetention(cutoffMs);
     }
     return { deletedSegments };
   }
 
-  private close(keys: string[], removeDirs: string[], discard: boolean): object {
-    for (const key of keys) {
-      this.logs.get(key)?.close(discard);
-      this.logs.delete(key);
-      this.retired.add(key);
+  private close(shards: ShardDescriptor[], removeDirs: string[], discard: boolean): object {
+    for (const shard of shards) {
+      this.logs.get(shard.key)?.close(discard);
+      this.logs.delete(shard.key);
+      new ShardIndex(shard.index).markClosed();
     }
     for (const dir of removeDirs) deleteShardFiles(dir);
     return {};
   }
+}
+
+/**
+ * Whether a shard was closed for good (its stream deleted, or it expired): a late append must
+ * not reopen its files. The mark lives in the shard's shared index, which the engine keeps for
+ * as long as it can still post a task for the shard, so the worker holds no list of its own that
+ * would grow with every shard ever deleted; and a thread that replaces one that died sees it.
+ */
+function retired(shard: ShardDescriptor): boolean {
+  return new ShardIndex(shard.index).isClosed();
 }
 
 const rangeWords = new Uint32Array(2 * HASH_WORDS);

@@ -7,7 +7,8 @@
  *   header, HEADER_BYTES:
  *     int32  [0]  commit counter: incremented after every commit; readers Atomics.waitAsync on it
  *     int32  [1]  entry count: entries [0, count) are complete and immutable
- *     int32  [2]  flags: bit 0 = open (owner has recovered the shard), bit 1 = closed (no appends)
+ *     int32  [2]  flags: bit 0 = open (owner has recovered the shard), bit 1 = closed for good
+ *                 (stream deleted or shard expired: no task may reopen its files)
  *     int32  [3]  reserved
  *     int64  [2]  next ordinal: every record with a smaller ordinal is committed (the watermark)
  *     int64  [3]  trim ordinal: records below it were removed by retention

@@ -50,10 +50,10 @@ export type WorkerTask =
   | { kind: 'append'; appends: AppendRequest[]; nowMs: number; fsync: boolean }
   | { kind: 'retention'; shards: Array<{ shard: ShardDescriptor; cutoffMs: number }> }
   /**
-   * Closes shards (synced first, unless `discard`: their files are about to be deleted) and
-   * removes directories.
+   * Closes shards for good (synced first, unless `discard`: their files are about to be
+   * deleted), marks each one's shared index closed, and removes directories.
    */
-  | { kind: 'close'; keys: string[]; removeDirs: string[]; discard?: boolean }
+  | { kind: 'close'; shards: ShardDescriptor[]; removeDirs: string[]; discard?: boolean }
   | { kind: 'sync' }
   /**
    * Closes shards to appends for good (resharding): runs after every append posted before it,
