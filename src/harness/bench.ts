@@ -121,9 +121,8 @@ const WS_IN_FLIGHT = 8;
 /** Records per WebSocket put (bounded by REQUEST_DATA_BYTES_DEFAULT as well). */
 const WS_RECORDS_PER_PUT = 5000;
 /*
- * Streams are not deleted between cases: the data directory is removed at the end. (Deleting a
- * stream while the engine's periodic retention check runs made that check reject unhandled —
- * "shard ... is closed" — and crashed the process; reported to the engine's owner.)
+ * Streams are not deleted between cases: the data directory is removed at the end, so every case
+ * writes into a log that holds the earlier cases' records, as a server that retains its data does.
  */
 /** Read phase: shards read at once. */
 const READ_CONCURRENCY = 4;
