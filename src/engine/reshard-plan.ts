@@ -9,7 +9,7 @@
  * shard has at most two parents and a reader that follows parents before children (KCL) reads
  * every record in order. A shard whose range is already one of the new ranges is left alone.
  *
- * Pure: the engine applies the plan (engine.ts `reshard`).
+ * Pure: the engine applies the plan (resharding.ts `reshard`).
  */
 import { evenHashRanges } from '../kinesis/hash-key.js';
 import { shardIdOf } from './stream-state.js';

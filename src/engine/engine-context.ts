@@ -1,0 +1,236 @@
+/**
+ * What the engine's parts share, built once by Engine (engine.ts) and handed to each part: the
+ * streams by name, the catalog that persists them, the worker pool and the batcher that appends
+ * to their shards, the resolved options, and the helpers every operation uses: refusing a call
+ * on a closed engine, finding the stream an input names (with Kinesis's errors when there is
+ * none), saving the catalog, running a stream transition later, the limits-mode throttles, ending
+ * SubscribeToShard subscriptions, and ListStreams/ListShards/ListStreamConsumers tokens. It
+ * implements no operation itself; the parts (stream-admin.ts, record-writes.ts, ...) do.
+ */
+import { KinesisError, fail } from '../errors.js';
+import { NEXT_TOKEN_TTL_MS, SEGMENT_BYTES_DEFAULT } from '../limits.js';
+import type * as K from '../kinesis/shapes.js';
+import { requireStreamTarget } from '../kinesis/validation.js';
+import type { OpenReply } from '../storage/worker-protocol.js';
+import { Batcher } from './batcher.js';
+import { type CatalogFile, type StreamRecord, saveCatalog } from './catalog.js';
+import { ShardState, StreamState } from './stream-state.js';
+import { ShardThrottle } from './shard-throttle.js';
+import type { SubscriptionThrottle } from './subscription-throttle.js';
+import type { WorkerPool } from './worker-pool.js';
+import type { EngineOptions } from './engine-options.js';
+
+const DEFAULT_ACCOUNT = '000000000000';
+const DEFAULT_REGION = 'us-east-1';
+export const MS_PER_HOUR = 3_600_000;
+export const MS_PER_DAY = 24 * MS_PER_HOUR;
+
+type Decoded<T> = { issuedMs: number } & T;
+
+/** After every check has passed, a DryRun request stops here, having changed nothing. */
+export function dryRun(input: K.DryRunnable): void {
+  if (input.DryRun === true) {
+    throw new KinesisError('DryRunOperationException', 'Request would have succeeded, but DryRun flag is set.');
+  }
+}
+
+export class EngineContext {
+  readonly streams = new Map<string, StreamState>();
+  readonly batcher: Batcher;
+  readonly clock: () => number;
+  readonly accountId: string;
+  readonly region: string;
+  readonly segmentBytes: number;
+  readonly transitionMs: number;
+  readonly fsync: boolean;
+  readonly timers = new Set<NodeJS.Timeout>();
+  private nextWorker = 0;
+  closed = false;
+  readonly throttles: Map<ShardState, ShardThrottle> | undefined;
+  /** SubscribeToShard subscriptions by `<consumer ARN>\n<shard id>`: when each began, and its end. */
+  readonly subscriptions = new Map<string, { startedMs: number; controller: AbortController }>();
+  /**
+   * Limits mode: each consumer's quotas on each shard, by the same key as `subscriptions`. They
+   * outlive a subscription (the next one continues its allowance) and go with the consumer.
+   */
+  readonly subscriptionThrottles: Map<string, SubscriptionThrottle> | undefined;
+
+  constructor(
+    readonly dataDir: string,
+    readonly pool: WorkerPool,
+    readonly catalog: CatalogFile,
+    options: EngineOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.accountId = options.accountId ?? DEFAULT_ACCOUNT;
+    this.region = options.region ?? DEFAULT_REGION;
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    this.transitionMs = options.streamTransitionMs ?? 0;
+    this.fsync = options.fsync ?? false;
+    this.batcher = new Batcher(pool, this.clock, this.fsync);
+    this.throttles = options.enforceLimits ? new Map() : undefined;
+    this.subscriptionThrottles = options.enforceLimits ? new Map() : undefined;
+  }
+
+  /** Refuses a call on a closed engine: it would write a directory it no longer holds. */
+  assertOpen(): void {
+    if (!this.closed) return;
+    throw new KinesisError(
+      'ServiceUnavailableException',
+      `This engine is closed (Engine.close() was called): open ${this.dataDir} again to use it.`,
+    );
+  }
+
+  buildStream(record: StreamRecord): StreamState {
+    const shards = record.shards.map(
+      (shard) =>
+        new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
+    );
+    return new StreamState(record, this.streamArn(record.name), shards);
+  }
+
+  assignWorker(): number {
+    const worker = this.nextWorker;
+    this.nextWorker = (this.nextWorker + 1) % this.pool.size;
+    return worker;
+  }
+
+  /** Opens shards in their workers; returns each shard's next ordinal by descriptor key. */
+  async openShards(shards: ShardState[]): Promise<Map<string, number>> {
+    const byWorker = new Map<number, ShardState[]>();
+    for (const shard of shards) {
+      const list = byWorker.get(shard.worker) ?? [];
+      list.push(shard);
+      byWorker.set(shard.worker, list);
+    }
+    const replies = await Promise.all(
+      [...byWorker].map(([worker, list]) =>
+        this.pool.run<OpenReply>(worker, { kind: 'open', shards: list.map((shard) => shard.descriptor) }),
+      ),
+    );
+    return new Map(replies.flatMap((reply) => reply.shards.map((shard) => [shard.key, shard.nextOrdinal] as const)));
+  }
+
+  persist(): void {
+    saveCatalog(this.dataDir, this.catalog);
+  }
+
+  later(action: () => void | Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closed) return;
+      // A transition that fails (a worker restarting, the engine closing under it) is reported;
+      // it must never become an unhandled rejection that takes the process down.
+      Promise.resolve()
+        .then(action)
+        .catch((error: unknown) => {
+          if (!this.closed) console.error(`runnel: stream transition failed: ${(error as Error).message}`);
+        });
+    }, this.transitionMs);
+    this.timers.add(timer);
+  }
+
+  // ---- naming -------------------------------------------------------------------------------------
+
+  streamArn(name: string): string {
+    return `arn:aws:kinesis:${this.region}:${this.accountId}:stream/${name}`;
+  }
+
+  notFound(name: string): KinesisError {
+    return fail.notFound(`Stream ${name} under account ${this.accountId} not found.`);
+  }
+
+  readonly streamNotFound = (name: string): KinesisError => this.notFound(name);
+
+  /**
+   * The stream an input names by StreamName and/or StreamARN; `missing` words the error when
+   * there is none (by default `Stream <name> under account <account> not found.`).
+   */
+  target(input: K.StreamTarget, missing = this.streamNotFound): StreamState {
+    requireStreamTarget(input);
+    let name = input.StreamName;
+    if (input.StreamARN !== undefined) {
+      const prefix = `arn:aws:kinesis:${this.region}:${this.accountId}:stream/`;
+      const fromArn = input.StreamARN.startsWith(prefix) ? input.StreamARN.slice(prefix.length) : undefined;
+      if (fromArn === undefined) throw missing(input.StreamARN);
+      if (name !== undefined && name !== fromArn) {
+        throw fail.invalid(`StreamARN ${input.StreamARN} and StreamName ${name} do not name the same stream.`);
+      }
+      name = fromArn;
+    }
+    const stream = this.streams.get(name!);
+    if (!stream) throw missing(name!);
+    return stream;
+  }
+
+  /** A stream that accepts reads and writes (ACTIVE or UPDATING); any other is `missing`. */
+  writable(input: K.StreamTarget, missing = this.streamNotFound): StreamState {
+    const stream = this.target(input, missing);
+    const status = stream.record.status;
+    if (status !== 'ACTIVE' && status !== 'UPDATING') throw missing(stream.name);
+    return stream;
+  }
+
+  requireActive(stream: StreamState): void {
+    if (stream.record.status !== 'ACTIVE') {
+      throw fail.inUse(
+        `Stream ${stream.name} under account ${this.accountId} not ACTIVE, instead in state ${stream.record.status}`,
+      );
+    }
+  }
+
+  // ---- limits mode: shard throttles ---------------------------------------------------------------
+
+  rateExceeded(stream: StreamState, shard: ShardState): string {
+    return `Rate exceeded for shard ${shard.shardId} in stream ${stream.name} under account ${this.accountId}.`;
+  }
+
+  throttleOf(shard: ShardState): ShardThrottle | undefined {
+    if (!this.throttles) return undefined;
+    let throttle = this.throttles.get(shard);
+    if (!throttle) {
+      throttle = new ShardThrottle(this.clock());
+      this.throttles.set(shard, throttle);
+    }
+    return throttle;
+  }
+
+  // ---- SubscribeToShard subscriptions --------------------------------------------------------------
+
+  /**
+   * Ends every SubscribeToShard subscription whose key starts with `prefix`, and forgets those
+   * consumers' quotas (they are gone: a consumer ARN is never given again).
+   */
+  endSubscriptions(prefix: string): void {
+    for (const [key, entry] of this.subscriptions) if (key.startsWith(prefix)) entry.controller.abort();
+    this.forgetSubscriptionThrottles(prefix);
+  }
+
+  /** Limits mode: forgets the quotas whose key starts with `prefix` and ends with `suffix`. */
+  forgetSubscriptionThrottles(prefix: string, suffix = ''): void {
+    if (!this.subscriptionThrottles) return;
+    for (const key of this.subscriptionThrottles.keys()) {
+      if (key.startsWith(prefix) && key.endsWith(suffix)) this.subscriptionThrottles.delete(key);
+    }
+  }
+
+  // ---- pagination tokens ----------------------------------------------------------------------------
+
+  encodeToken(kind: string, body: object): string {
+    return Buffer.from(JSON.stringify({ k: kind, t: this.clock(), ...body })).toString('base64');
+  }
+
+  decodeToken<T>(token: string, kind: string): Decoded<T> {
+    let parsed: { k?: string; t?: number } & T;
+    try {
+      parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    } catch {
+      throw fail.invalid('Invalid NextToken.');
+    }
+    if (!parsed || parsed.k !== kind || typeof parsed.t !== 'number') throw fail.invalid('Invalid NextToken.');
+    if (this.clock() - parsed.t > NEXT_TOKEN_TTL_MS) {
+      throw new KinesisError('ExpiredNextTokenException', 'The NextToken has expired. Tokens expire after 300 seconds.');
+    }
+    return { ...parsed, issuedMs: parsed.t };
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * The put paths: PutRecord and PutRecords as Kinesis takes them, and the engine's own batch paths
+ * (putRecordBatch for embedding; putRoutedBatch and putEncodedBatch for the binary protocol's
+ * batches; putPreparedRecords for PutRecords decoded on the server's codec threads). Each checks
+ * its records against the stream's limits, routes them to the open shards by hash key, admits
+ * them through the shard throttles in limits mode, and appends one batch per shard through the
+ * batcher. putRoutedBatch, putEncodedBatch and putPreparedRecords are the hot paths: they
+ * allocate per batch, never per record.
+ */
+import { KinesisError, fail, putRecordsEntryError } from '../errors.js';
+import { KIB, PUT_RECORDS_BYTES_MAX, WORKER_BATCH_BYTES_MAX, PARTITION_KEY_CHARS_MAX } from '../limits.js';
+import { HASH_WORDS, parseExplicitHashKey } from '../kinesis/hash-key.js';
+import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
+import type * as K from '../kinesis/shapes.js';
+import { validateInput } from '../kinesis/validation.js';
+import { newRecordCursor, nextRecord } from '../storage/record-batch.js';
+import type { RoutedBatchCheck } from '../storage/worker-protocol.js';
+import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
+import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
+import type { ShardState, StreamState } from './stream-state.js';
+import { type EngineContext, dryRun } from './engine-context.js';
+import { BatchResult, type PutRecordBatchResult, ShardBatchResult } from './put-record-batch-result.js';
+
+/**
+ * A PutRecords decoded, checked and hashed elsewhere (see `Engine.putPreparedRecords`): its
+ * records in one batch in request order, where each begins, and each one's 128-bit hash key.
+ */
+export interface PreparedRecords {
+  StreamName?: string;
+  StreamARN?: string;
+  recordCount: number;
+  batch: Uint8Array;
+  /** Byte offset of each record in `batch`; [recordCount] is the batch's end. */
+  recordStart: Int32Array;
+  /** HASH_WORDS big-endian words per record. */
+  hashWords: Uint32Array;
+  /** The largest record's data plus partition-key bytes. */
+  maxRecordBytes: number;
+}
+
+const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
+
+/**
+ * Refuses the fast path's records once one failed its quick check, with PutRecords's model check
+ * of the whole call: the error is the one putRecords gives for the same records (its cost is paid
+ * only on failure). The quick checks refuse nothing the model passes.
+ */
+function refuseAsPutRecords(streamName: string, records: unknown): never {
+  validateInput('PutRecords', { StreamName: streamName, Records: records });
+  throw new KinesisError('InternalFailureException', 'A record failed a check PutRecords\'s model passes.');
+}
+
+/** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
+const ROUTED_CHECK_ERRORS = new Set(['ValidationException', 'InvalidArgumentException']);
+
+export class RecordWrites {
+  constructor(private readonly context: EngineContext) {}
+
+  async putRecord(input: K.PutRecordInput): Promise<K.PutRecordOutput> {
+    this.context.assertOpen();
+    validateInput('PutRecord', input);
+    const stream = this.context.writable(input);
+    this.checkRecord(stream, input, 'data');
+    if (input.SequenceNumberForOrdering !== undefined && !decodeSequenceNumber(input.SequenceNumberForOrdering)) {
+      if (input.SequenceNumberForOrdering !== '0') {
+        throw fail.invalid(
+          `ExclusiveMinimumSequenceNumber ${input.SequenceNumberForOrdering} used in PutRecord on stream ` +
+            `${stream.name} under account ${this.context.accountId} is invalid.`,
+        );
+      }
+    }
+    dryRun(input);
+    const encryption = stream.recordEncryption;
+    const encoded = encodeBatches([input], stream.router);
+    const slot = encoded.shardOfRecord[0]!;
+    const shard = stream.open[slot]!;
+    const throttle = this.context.throttleOf(shard);
+    if (
+      throttle &&
+      !throttle.admitWrite(input.Data.length + Buffer.byteLength(input.PartitionKey), this.context.clock())
+    ) {
+      throw new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard));
+    }
+    const committed = await this.context.batcher.append(shard.worker, shard.descriptor, encoded.batches.get(slot)!);
+    return {
+      ShardId: shard.shardId,
+      SequenceNumber: shard.sequenceNumber(committed.baseOrdinal, committed.arrivalMs),
+      EncryptionType: encryption,
+    };
+  }
+
+  async putRecords(input: K.PutRecordsInput): Promise<K.PutRecordsOutput> {
+    this.context.assertOpen();
+    validateInput('PutRecords', input);
+    const stream = this.context.writable(input);
+    let totalBytes = 0;
+    for (let i = 0; i < input.Records.length; i++) {
+      totalBytes += this.checkRecord(stream, input.Records[i]!, `records.${i + 1}.member.data`);
+    }
+    if (totalBytes > PUT_RECORDS_BYTES_MAX) {
+      throw fail.invalid(`Records size exceeds ${PUT_RECORDS_BYTES_MAX / (1024 * 1024)} MB limit`);
+    }
+    dryRun(input);
+    const encryption = stream.recordEncryption;
+    let encoded = encodeBatches(input.Records, stream.router);
+    if (this.context.throttles) encoded = this.admitEncoded(stream, input.Records, encoded);
+    const result = new BatchResult(stream.open, input.Records.length, encryption);
+    const pending: Array<Promise<void>> = [];
+    this.appendEncoded(stream, encoded, 0, result, pending);
+    await Promise.all(pending);
+    const records: K.PutRecordsResultEntry[] = new Array(result.recordCount);
+    for (let i = 0; i < records.length; i++) {
+      const error = result.errorOf(i);
+      records[i] = error
+        ? putRecordsEntryError(error)
+        : { SequenceNumber: result.sequenceNumberOf(i)!, ShardId: result.shardIdOf(i) };
+    }
+    const output = { FailedRecordCount: result.FailedRecordCount, Records: records };
+    return { ...output, EncryptionType: encryption };
+  }
+
+  /**
+   * The fast path for embedding: any number of records for one stream in one call, with no
+   * promise and no result object per record. Records are checked like PutRecords entries
+   * (partition key 1-256 characters, size within the stream's limit) but the 500-record and
+   * 10 MiB request limits do not apply; large calls are cut into batches internally.
+   */
+  async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
+    this.context.assertOpen();
+    if (!Array.isArray(records)) refuseAsPutRecords(streamName, records);
+    const stream = this.context.writable({ StreamName: streamName });
+    const result = new BatchResult(stream.open, records.length);
+    const pending: Array<Promise<void>> = [];
+    let start = 0;
+    while (start < records.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < records.length && (end === start || bytes < FAST_PATH_CHUNK_BYTES)) {
+        bytes += this.checkFastRecord(stream, records, end);
+        end++;
+      }
+      const chunk = records.slice(start, end);
+      let encoded = encodeBatches(chunk, stream.router);
+      if (this.context.throttles) encoded = this.admitEncoded(stream, chunk, encoded);
+      this.appendEncoded(stream, encoded, start, result, pending);
+      start = end;
+    }
+    await Promise.all(pending);
+    return result;
+  }
+
+  /**
+   * A buffer for a batch a front end copies out of a request before it puts the batch
+   * (putRoutedBatch, putEncodedBatch): when the batch goes to a shard worker as it is, the worker
+   * moves the buffer back after the append, for a later put (src/engine/put-buffers.ts). Its
+   * bytes are undefined until the caller writes them.
+   */
+  putBuffer(bytes: number): Uint8Array {
+    return this.context.batcher.buffers.take(bytes);
+  }
+
+  /** How often putBuffer reused a buffer a worker moved back, and the bytes kept for reuse. */
+  putBufferStats(): { reused: number; allocated: number; pooledBytes: number } {
+    const { reused, allocated, pooledBytes } = this.context.batcher.buffers;
+    return { reused, allocated, pooledBytes };
+  }
+
+  /**
+   * Appends a batch whose sender declared every record to belong to one shard (the binary
+   * protocol's routed PUT). The shard is the one its first record hashes to; its owner worker
+   * checks every record as putEncodedBatch would and hashes every key, and appends the batch only
+   * if all of them belong to that shard, else refuses it whole (InvalidArgumentException), so
+   * puts stay in order. The event loop hashes one key instead of every key. In limits mode, or on
+   * a one-shard stream (no key is hashed), it is putEncodedBatch.
+   */
+  async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
+    this.context.assertOpen();
+    const stream = this.context.writable({ StreamName: streamName });
+    const words = new Uint32Array(HASH_WORDS);
+    const count = this.context.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
+    if (count === 0) return this.putEncodedBatch(streamName, batch);
+    const shard = stream.open[stream.router.route(words, 0)]!;
+    const check: RoutedBatchCheck = {
+      shardId: shard.shardId,
+      start: shard.start,
+      end: shard.end,
+      maxRecordBytes: stream.record.maxRecordSizeKiB * KIB,
+    };
+    try {
+      const committed = await this.context.batcher.append(shard.worker, shard.descriptor, batch, check);
+      return new ShardBatchResult(count, shard, committed);
+    } catch (error) {
+      if (error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
+      return new ShardBatchResult(count, shard, undefined, this.appendFailure(stream, shard, error));
+    }
+  }
+
+  /**
+   * Appends a record batch already in Runnel's batch encoding (the binary protocol's put
+   * frame): checked and routed at the edge, forwarded unchanged when all its records belong to
+   * one shard, split per shard otherwise.
+   */
+  async putEncodedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
+    this.context.assertOpen();
+    const stream = this.context.writable({ StreamName: streamName });
+    const hashed = hashEncodedBatch(batch, stream.record.maxRecordSizeKiB * KIB, stream.router.size > 1);
+    return this.appendHashed(stream, batch, hashed.recordStart, hashed.hashWords);
+  }
+
+  /**
+   * PutRecords whose records were decoded, checked and hashed off the event loop (the server's
+   * codec threads, src/server/put-records-prepare.ts): here the stream is looked up, each
+   * record's size is checked against the stream's limit, and the records are routed with the
+   * stream's current shard map and appended. Errors are PutRecords's own, in its order (the
+   * request-level checks passed where it was prepared); per-record outcomes are in the result
+   * (see `putRecordsEntryError`); in limits mode a record its shard cannot take now is refused
+   * with ProvisionedThroughputExceededException, as PutRecords refuses it.
+   */
+  async putPreparedRecords(prepared: PreparedRecords): Promise<PutRecordBatchResult> {
+    this.context.assertOpen();
+    const target: K.StreamTarget = {};
+    if (prepared.StreamName !== undefined) target.StreamName = prepared.StreamName;
+    if (prepared.StreamARN !== undefined) target.StreamARN = prepared.StreamARN;
+    const stream = this.context.writable(target);
+    if (prepared.maxRecordBytes > stream.record.maxRecordSizeKiB * KIB) {
+      // Some record is too large for this stream: find the first, as PutRecords reports it.
+      const { batch, recordStart } = prepared;
+      const cursor = newRecordCursor(0);
+      for (let i = 0; i < prepared.recordCount; i++) {
+        cursor.offset = recordStart[i]!;
+        nextRecord(batch, cursor, batch.length);
+        const dataBytes = cursor.dataEnd - cursor.dataStart;
+        this.checkRecordSize(stream, dataBytes, dataBytes + cursor.keyEnd - cursor.keyStart, `records.${i + 1}.member.data`);
+      }
+    }
+    return this.appendHashed(stream, prepared.batch, prepared.recordStart, prepared.hashWords);
+  }
+
+  /** Routes a checked and hashed batch (limits applied per record), appends it, and settles. */
+  private async appendHashed(
+    stream: StreamState,
+    batch: Uint8Array,
+    recordStart: Int32Array,
+    hashWords: Uint32Array,
+  ): Promise<PutRecordBatchResult> {
+    const admit = this.context.throttles ? this.encodedAdmission(stream, batch, recordStart) : undefined;
+    const encryption = stream.recordEncryption;
+    const encoded = routeHashedBatch(batch, recordStart, hashWords, stream.router, admit);
+    const result = new BatchResult(stream.open, recordStart.length - 1, encryption);
+    const pending: Array<Promise<void>> = [];
+    this.appendEncoded(stream, encoded, 0, result, pending);
+    await Promise.all(pending);
+    return result;
+  }
+
+  /**
+   * Limits mode for records given as objects (PutRecords, the batch fast path): each record is
+   * admitted by its shard's throttle or refused, in order; refused records are marked
+   * (refusedSlot) and the admitted ones encoded again without them.
+   */
+  private admitEncoded(stream: StreamState, records: readonly RecordInput[], encoded: EncodedBatches): EncodedBatches {
+    const now = this.context.clock();
+    const shardOfRecord = Int32Array.from(encoded.shardOfRecord);
+    let refused = 0;
+    for (let i = 0; i < records.length; i++) {
+      const slot = shardOfRecord[i]!;
+      const record = records[i]!;
+      const bytes = record.Data.length + Buffer.byteLength(record.PartitionKey);
+      if (!this.context.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now)) {
+        shardOfRecord[i] = refusedSlot(slot);
+        refused++;
+      }
+    }
+    if (refused === 0) return encoded;
+    // The same router gives the admitted records the same shards; only positions change.
+    const again = encodeBatches(records.filter((_, i) => shardOfRecord[i]! >= 0), stream.router);
+    const positionOfRecord = new Int32Array(records.length);
+    for (let i = 0, j = 0; i < records.length; i++) {
+      if (shardOfRecord[i]! >= 0) positionOfRecord[i] = again.positionOfRecord[j++]!;
+    }
+    return { shardOfRecord, positionOfRecord, batches: again.batches };
+  }
+
+  /**
+   * Limits mode for records already encoded: each record (data plus partition-key bytes, read
+   * from the batch) is admitted by its shard's throttle or refused, in order.
+   */
+  private encodedAdmission(stream: StreamState, batch: Uint8Array, recordStart: Int32Array) {
+    const now = this.context.clock();
+    const cursor = newRecordCursor(0);
+    return (record: number, slot: number): boolean => {
+      cursor.offset = recordStart[record]!;
+      nextRecord(batch, cursor, batch.length);
+      const bytes = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
+      return this.context.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now);
+    };
+  }
+
+  /**
+   * Appends each slot's batch and settles `result` once all have answered: a failed append fails
+   * its slot's records.
+   */
+  private appendEncoded(
+    stream: StreamState,
+    encoded: EncodedBatches,
+    offset: number,
+    result: BatchResult,
+    pending: Array<Promise<void>>,
+  ): void {
+    const routing = result.routing;
+    const base = new Float64Array(routing.length);
+    const arrival = new Float64Array(routing.length);
+    let failures: Map<number, KinesisError> | undefined;
+    const appends: Array<Promise<void>> = [];
+    for (const [slot, batch] of encoded.batches) {
+      const shard = routing[slot]!;
+      appends.push(
+        this.context.batcher.append(shard.worker, shard.descriptor, batch).then(
+          (committed) => {
+            base[slot] = committed.baseOrdinal;
+            arrival[slot] = committed.arrivalMs;
+          },
+          (error: unknown) => {
+            failures ??= new Map();
+            failures.set(slot, this.appendFailure(stream, shard, error));
+          },
+        ),
+      );
+    }
+    const refusal = (slot: number) =>
+      new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, routing[slot]!));
+    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival, failures, refusal)));
+  }
+
+  /** What the records of a failed append are told: throttled, or an internal failure. */
+  private appendFailure(stream: StreamState, shard: ShardState, error: unknown): KinesisError {
+    const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
+    return throttled
+      ? new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard))
+      : fail.internal('Internal Service Failure');
+  }
+
+  /** Checks one record against the stream's limits; returns its size (data + key bytes). */
+  private checkRecord(stream: StreamState, record: RecordInput, path: string): number {
+    const size = record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
+    this.checkRecordSize(stream, record.Data.length, size, path);
+    if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
+      throw fail.invalid(
+        'Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. ' +
+          `Specified value was ${record.ExplicitHashKey}`,
+      );
+    }
+    return size;
+  }
+
+  /** `size` is data plus partition-key bytes; `path` names the record's data member. */
+  private checkRecordSize(stream: StreamState, dataBytes: number, size: number, path: string): void {
+    const maxBytes = stream.record.maxRecordSizeKiB * KIB;
+    if (dataBytes > maxBytes) {
+      throw new KinesisError(
+        'ValidationException',
+        `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${dataBytes} cap=${dataBytes}]' ` +
+          `at '${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
+      );
+    }
+    if (size > maxBytes) {
+      throw fail.invalid(
+        `Record size ${size} bytes (data plus partition key) exceeds the maximum record size of ` +
+          `${maxBytes} bytes for stream ${stream.name}.`,
+      );
+    }
+  }
+
+  private checkFastRecord(stream: StreamState, records: readonly RecordInput[], i: number): number {
+    const record = records[i]!;
+    if (typeof record !== 'object' || record === null) refuseAsPutRecords(stream.name, records);
+    const key = record.PartitionKey;
+    const data = record.Data;
+    // Over 256 UTF-16 units may still be 256 code points (astral characters).
+    const keyFails = typeof key !== 'string' || key.length === 0 ||
+      (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX);
+    if (keyFails || !(data instanceof Uint8Array)) refuseAsPutRecords(stream.name, records);
+    // A UTF-8 key is at most 3 bytes per UTF-16 unit: the exact check is needed only near the limit.
+    const maxBytes = stream.record.maxRecordSizeKiB * KIB;
+    if (data.length + key.length * 3 > maxBytes || record.ExplicitHashKey !== undefined) {
+      return this.checkRecord(stream, record, `records.${i + 1}.member.data`);
+    }
+    return data.length + key.length;
+  }
+}
