@@ -3,7 +3,9 @@
  * subscription per consumer and shard at a time (a newer call takes an older one over after
  * SUBSCRIPTION_TAKEOVER_MS); each ends after the subscription lifetime, at a closed shard's end,
  * when its consumer is deregistered, or when the engine closes. Its events are read with the push
- * reads of record-reads.ts, and paced by the consumer's quotas in limits mode.
+ * reads of record-reads.ts, and paced by the consumer's quotas in limits mode. The live
+ * subscriptions and the quotas are kept in the context (engine-context.ts), where deleting a
+ * stream or deregistering a consumer ends them.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { fail } from '../errors.js';
