@@ -48,9 +48,13 @@ for (;;) {
     const cursor = newRecordCursor(offset + BATCH_HEADER_BYTES);
     for (let i = 0; i < header.recordCount; i++) {
       if (!nextRecord(bytes, cursor, offset + header.batchLength)) break;
-      const key = bytes.toString('utf8', cursor.keyStart, cursor.keyEnd);
+      // A key of length 0 is a record put without one (an AUTO stream's).
+      const key = cursor.keyEnd > cursor.keyStart
+        ? JSON.stringify(bytes.toString('utf8', cursor.keyStart, cursor.keyEnd))
+        : '(none)';
       const preview = bytes.subarray(cursor.dataStart, Math.min(cursor.dataEnd, cursor.dataStart + 16)).toString('hex');
-      console.log(`  #${header.baseOrdinal + i} key=${JSON.stringify(key)} data=${cursor.dataEnd - cursor.dataStart}B ${preview}`);
+      const dataBytes = cursor.dataEnd - cursor.dataStart;
+      console.log(`  #${header.baseOrdinal + i} key=${key} data=${dataBytes}B ${preview}`);
     }
   }
   batches++;

@@ -166,7 +166,8 @@ export interface PutRecordsOutput {
 /** A record as GetRecords returns it. */
 export interface SubscribedRecord {
   SequenceNumber: string;
-  PartitionKey: string;
+  /** Absent for a record put without one (to a stream whose strategy is AUTO). */
+  PartitionKey?: string;
   Data: Uint8Array;
   ApproximateArrivalTimestamp: Date;
 }
@@ -500,12 +501,14 @@ export class ReceivedBatch {
       this.sequenceOfFirst + BigInt(this.firstIndex) * SEQUENCE_ORDINAL_STEP,
     );
     this.forEachRecord((_index, keyStart, keyEnd, dataStart, dataEnd) => {
-      records.push({
+      const record: SubscribedRecord = {
         SequenceNumber: sequence.next(),
-        PartitionKey: decodeKey(this.bytes, keyStart, keyEnd),
         Data: this.bytes.subarray(dataStart, dataEnd),
         ApproximateArrivalTimestamp: new Date(arrival),
-      });
+      };
+      // A key of length 0 is a record put without one: left out, as GetRecords leaves it out.
+      if (keyEnd > keyStart) record.PartitionKey = decodeKey(this.bytes, keyStart, keyEnd);
+      records.push(record);
     });
     return records;
   }
@@ -1288,7 +1291,7 @@ export class RunnelClient {
       let bytes = 0;
       while (end < records.length) {
         const record = records[end]!;
-        const size = record.Data.length + record.PartitionKey.length * 3 +
+        const size = record.Data.length + (record.PartitionKey?.length ?? 0) * 3 +
           (record.ExplicitHashKey?.length ?? 0) + RECORD_OVERHEAD_BYTES_MAX;
         if (end > start && bytes + size > budget) break;
         bytes += size;

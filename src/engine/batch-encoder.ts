@@ -3,7 +3,8 @@
  * shard, in request order within each shard: the protocol's encoder (the same one the WebSocket
  * client uses) with the engine's router, which hashes each partition key in place (MD5) or
  * reads its explicit hash key and picks the open shard. With one open shard nothing is hashed:
- * every key routes to it.
+ * every key routes to it. Records whose shards are already chosen (the AUTO strategy's) are
+ * encoded by encodePlacedBatches, which hashes nothing.
  */
 import { HASH_WORDS, bigIntToWords, md5Words, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { encodeRecordBatches, type RecordInput } from '../protocol/batch-writer.js';
@@ -37,4 +38,21 @@ export function encodeBatches(records: readonly RecordInput[], router: ShardRout
   const batches = new Map<number, Uint8Array>();
   encoded.batches.forEach((batch, slot) => batch && batches.set(slot, batch));
   return { shardOfRecord: encoded.slotOfRecord, positionOfRecord: encoded.positionOfRecord, batches };
+}
+
+/**
+ * Encodes records whose slots are already chosen (`slotOfRecord`, one per record: the AUTO
+ * strategy's placement, or the slots a limits check kept), in record order within each slot.
+ */
+export function encodePlacedBatches(
+  records: readonly RecordInput[],
+  slots: number,
+  slotOfRecord: Int32Array,
+): EncodedBatches {
+  let next = 0;
+  const encoded = encodeRecordBatches(records, slots, () => slotOfRecord[next++]!);
+  const batches = new Map<number, Uint8Array>();
+  encoded.batches.forEach((batch, slot) => batch && batches.set(slot, batch));
+  const { slotOfRecord: shardOfRecord, positionOfRecord } = encoded;
+  return { shardOfRecord, positionOfRecord, batches };
 }

@@ -7,7 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ShardLevelMetric, StreamMode, StreamStatus } from '../kinesis/shapes.js';
+import type {
+  RecordDistributionStrategy,
+  ShardLevelMetric,
+  StreamMode,
+  StreamStatus,
+} from '../kinesis/shapes.js';
 
 export const CATALOG_FORMAT_VERSION = 1;
 const CATALOG_FILE = 'catalog.json';
@@ -79,6 +84,12 @@ export interface StreamRecord {
   mode: StreamMode;
   retentionHours: number;
   maxRecordSizeKiB: number;
+  /**
+   * The record distribution strategy, written only when it is AUTO: absent (also in catalogs
+   * written before it existed) means USER_PARTITION_KEY, so a catalog of streams that never
+   * used AUTO is the same as before.
+   */
+  recordDistributionStrategy?: RecordDistributionStrategy;
   tags: Record<string, string>;
   /** The shard-level metrics enhanced monitoring is enabled for; absent means none. */
   shardLevelMetrics?: ShardLevelMetric[];

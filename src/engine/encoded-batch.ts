@@ -5,7 +5,9 @@
  * hashed straight from the batch bytes, with no string built for the key. A batch whose records
  * all belong to one shard is forwarded as is; a mixed batch is split into one batch per shard by
  * copying each record's encoded bytes unchanged. In limits mode a record its shard cannot take
- * now is left out and marked refused (refusedSlot).
+ * now is left out and marked refused (refusedSlot). On a stream whose record distribution
+ * strategy is AUTO a key of length 0 means the record has none, and record-distribution.ts
+ * places the records instead of their hash keys.
  */
 import { isUtf8 } from 'node:buffer';
 import { KinesisError, fail } from '../errors.js';
@@ -132,13 +134,15 @@ export interface HashedBatch {
  * Needs nothing but the batch, so it can run on a codec thread. `reuse`, an earlier result whose
  * arrays are no longer needed, lends them when they are long enough: a caller that checks batch
  * after batch (a shard worker) then allocates nothing per batch. Its arrays may be longer than
- * the record count says.
+ * the record count says. `keyOptional` (a stream whose strategy is AUTO) accepts a record with
+ * a key of length 0 as one without a partition key; any other key is checked as always.
  */
 export function hashEncodedBatch(
   batch: Uint8Array,
   maxRecordBytes: number,
   hash = true,
   reuse?: HashedBatch,
+  keyOptional = false,
 ): HashedBatch {
   const header = checkedHeader(batch);
   const count = header.recordCount;
@@ -158,8 +162,10 @@ export function hashEncodedBatch(
     recordStart[i] = cursor.offset;
     if (!nextRecord(batch, cursor, end)) throw notFilled();
     if (failure !== undefined) continue;
-    failure = keyFailure(batch, cursor.keyStart, cursor.keyEnd, i);
-    if (failure !== undefined) continue;
+    if (!keyOptional || cursor.keyEnd > cursor.keyStart) {
+      failure = keyFailure(batch, cursor.keyStart, cursor.keyEnd, i);
+      if (failure !== undefined) continue;
+    }
     const size = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
     if (size > maxRecordBytes) {
       failure = sizeFailure(i, maxRecordBytes);
@@ -254,7 +260,7 @@ export function refusedSlot(slot: number): number {
  * One batch per slot: `batch` itself when every record went to `onlySlot` (≥ 0), else a copy
  * of each record's encoded bytes, unchanged, into its slot's new batch.
  */
-function partition(
+export function partition(
   batch: Uint8Array,
   recordStart: Int32Array,
   shardOfRecord: Int32Array,

@@ -2,8 +2,9 @@
  * The Engine: Runnel as a library. Every Kinesis operation is a method named in camelCase that
  * takes and returns the shapes of `@aws-sdk/client-kinesis` (src/kinesis/shapes.ts) and throws
  * errors named as Kinesis names them. The main thread validates, routes records by MD5 of the
- * partition key and encodes one batch per shard; shard workers append; reads come straight from
- * the shared index and the segment files, without messaging the owner.
+ * partition key (on a stream whose RecordDistributionStrategy is AUTO, in turn over the open
+ * shards: record-distribution.ts) and encodes one batch per shard; shard workers append; reads
+ * come straight from the shared index and the segment files, without messaging the owner.
  *
  * This class is the facade: Engine.open builds the engine's parts around one EngineContext
  * (engine-context.ts: the streams, catalog, worker pool, options and the helpers they share) and
@@ -13,8 +14,8 @@
  *   stream-admin.ts         CreateStream, DeleteStream, DescribeStream(Summary), ListStreams,
  *                           ListShards
  *   retention.ts            retention periods, and expiring records past them
- *   stream-settings.ts      stream mode, maximum record size, enhanced monitoring, warm
- *                           throughput, encryption
+ *   stream-settings.ts      stream mode, record distribution strategy, maximum record size,
+ *                           enhanced monitoring, warm throughput, encryption
  *   resharding.ts           SplitShard, MergeShards, UpdateShardCount
  *   account-settings.ts     account settings and limits
  *   resource-tags.ts        tags of streams and consumers
@@ -172,6 +173,12 @@ export class Engine {
 
   updateStreamMode(input: K.UpdateStreamModeInput): Promise<Record<string, never>> {
     return this.settings.updateStreamMode(input);
+  }
+
+  updateStreamRecordDistributionStrategy(
+    input: K.UpdateStreamRecordDistributionStrategyInput,
+  ): Promise<Record<string, never>> {
+    return this.settings.updateStreamRecordDistributionStrategy(input);
   }
 
   updateMaxRecordSize(input: K.UpdateMaxRecordSizeInput): Promise<Record<string, never>> {

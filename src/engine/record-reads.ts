@@ -39,19 +39,25 @@ export function batchRecords(
     nextRecord(bytes, cursor, bytes.length);
     const ordinal = batch.baseOrdinal + i;
     if (ordinal < from) continue;
-    into.push(
-      withEncryption(
-        {
-          SequenceNumber: shard.sequenceNumber(ordinal, batch.arrivalMs),
-          ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
-          Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
-          PartitionKey: bytes.toString('utf8', cursor.keyStart, cursor.keyEnd),
-        },
-        encryption,
-      ),
-    );
+    const record: K.KinesisRecord = {
+      SequenceNumber: shard.sequenceNumber(ordinal, batch.arrivalMs),
+      ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
+      Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
+    };
+    withPartitionKey(record, bytes, cursor.keyStart, cursor.keyEnd);
+    into.push(withEncryption(record, encryption));
   }
   return into;
+}
+
+/**
+ * Sets a stored record's PartitionKey from its key bytes, unless it has none: a record put
+ * without a key (to a stream whose strategy is AUTO) is stored with a key of length 0, which no
+ * given key has, and Kinesis leaves the member out of such a record.
+ */
+function withPartitionKey(record: K.KinesisRecord, bytes: Buffer, start: number, end: number) {
+  if (end > start) record.PartitionKey = bytes.toString('utf8', start, end);
+  return record;
 }
 
 /**
@@ -260,15 +266,13 @@ export class RecordReads {
     const records: K.KinesisRecord[] = new Array(result.records.length);
     for (let i = 0; i < records.length; i++) {
       const record = result.records[i]!;
-      records[i] = withEncryption(
-        {
-          SequenceNumber: shard.sequenceNumber(record.ordinal, record.arrivalMs),
-          ApproximateArrivalTimestamp: new Date(record.arrivalMs),
-          Data: record.bytes.subarray(record.dataStart, record.dataEnd),
-          PartitionKey: record.bytes.toString('utf8', record.keyStart, record.keyEnd),
-        },
-        encryption,
-      );
+      const stored: K.KinesisRecord = {
+        SequenceNumber: shard.sequenceNumber(record.ordinal, record.arrivalMs),
+        ApproximateArrivalTimestamp: new Date(record.arrivalMs),
+        Data: record.bytes.subarray(record.dataStart, record.dataEnd),
+      };
+      withPartitionKey(stored, record.bytes, record.keyStart, record.keyEnd);
+      records[i] = withEncryption(stored, encryption);
     }
     const watermark = shard.index.nextOrdinal();
     const last = result.records[result.records.length - 1];

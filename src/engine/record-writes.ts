@@ -2,21 +2,23 @@
  * The put paths: PutRecord and PutRecords as Kinesis takes them, and the engine's own batch paths
  * (putRecordBatch for embedding; putRoutedBatch and putEncodedBatch for the binary protocol's
  * batches; putPreparedRecords for PutRecords decoded on the server's codec threads). Each checks
- * its records against the stream's limits, routes them to the open shards by hash key, admits
- * them through the shard throttles in limits mode, and appends one batch per shard through the
- * batcher. putRoutedBatch, putEncodedBatch and putPreparedRecords are the hot paths: they
- * allocate per batch, never per record.
+ * its records against the stream's limits, routes them to the open shards by hash key (or, on a
+ * stream whose RecordDistributionStrategy is AUTO, places them in turn: record-distribution.ts),
+ * admits them through the shard throttles in limits mode, and appends one batch per shard
+ * through the batcher. putRoutedBatch, putEncodedBatch and putPreparedRecords are the hot
+ * paths: they allocate per batch, never per record.
  */
 import { KinesisError, fail, putRecordsEntryError } from '../errors.js';
 import { KIB, PUT_RECORDS_BYTES_MAX, WORKER_BATCH_BYTES_MAX, PARTITION_KEY_CHARS_MAX } from '../limits.js';
 import { HASH_WORDS, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
 import type * as K from '../kinesis/shapes.js';
-import { validateInput } from '../kinesis/validation.js';
+import { missingPartitionKeys, validateInput } from '../kinesis/validation.js';
 import { newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { RoutedBatchCheck } from '../storage/worker-protocol.js';
-import { encodeBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
-import { firstRecordHash, hashEncodedBatch, refusedSlot, routeHashedBatch } from './encoded-batch.js';
+import { encodePlacedBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
+import { firstRecordHash, hashEncodedBatch, refusedSlot } from './encoded-batch.js';
+import { encodeStreamRecords, routeStreamBatch } from './record-distribution.js';
 import type { ShardState, StreamState } from './stream-state.js';
 import { type EngineContext, dryRun } from './engine-context.js';
 import { BatchResult, type PutRecordBatchResult, ShardBatchResult } from './put-record-batch-result.js';
@@ -36,6 +38,11 @@ export interface PreparedRecords {
   hashWords: Uint32Array;
   /** The largest record's data plus partition-key bytes. */
   maxRecordBytes: number;
+  /**
+   * Records without a partition key (stored with a key of length 0): valid only if the stream's
+   * strategy is AUTO, which the preparation could not know.
+   */
+  keylessRecords: number;
 }
 
 const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
@@ -45,9 +52,26 @@ const FAST_PATH_CHUNK_BYTES = WORKER_BATCH_BYTES_MAX / 2;
  * of the whole call: the error is the one putRecords gives for the same records (its cost is paid
  * only on failure). The quick checks refuse nothing the model passes.
  */
-function refuseAsPutRecords(streamName: string, records: unknown): never {
-  validateInput('PutRecords', { StreamName: streamName, Records: records });
+function refuseAsPutRecords(
+  streamName: string,
+  records: unknown,
+  strategy: K.RecordDistributionStrategy,
+): never {
+  validateInput('PutRecords', { StreamName: streamName, Records: records }, strategy);
   throw new KinesisError('InternalFailureException', 'A record failed a check PutRecords\'s model passes.');
+}
+
+/** The records of a prepared PutRecords that have no partition key, from 0, ascending. */
+function keylessIndexes(prepared: PreparedRecords): number[] {
+  const { batch, recordStart } = prepared;
+  const cursor = newRecordCursor(0);
+  const indexes: number[] = [];
+  for (let i = 0; i < prepared.recordCount; i++) {
+    cursor.offset = recordStart[i]!;
+    nextRecord(batch, cursor, batch.length);
+    if (cursor.keyEnd === cursor.keyStart) indexes.push(i);
+  }
+  return indexes;
 }
 
 /** Errors of a routed batch's check in its owner worker: the request's, not its records'. */
@@ -56,9 +80,22 @@ const ROUTED_CHECK_ERRORS = new Set(['ValidationException', 'InvalidArgumentExce
 export class RecordWrites {
   constructor(private readonly context: EngineContext) {}
 
+  /**
+   * The record distribution strategy of the stream a put names, read before the put is
+   * validated, since it decides whether PartitionKey is required: USER_PARTITION_KEY when the
+   * input names no stream, so such a put fails validation exactly as it always has.
+   */
+  private strategyNamed(input: K.StreamTarget): K.RecordDistributionStrategy {
+    try {
+      return this.context.target(input).strategy;
+    } catch {
+      return 'USER_PARTITION_KEY';
+    }
+  }
+
   async putRecord(input: K.PutRecordInput): Promise<K.PutRecordOutput> {
     this.context.assertOpen();
-    validateInput('PutRecord', input);
+    validateInput('PutRecord', input, this.strategyNamed(input));
     const stream = this.context.writable(input);
     this.checkRecord(stream, input, 'data');
     if (input.SequenceNumberForOrdering !== undefined && !decodeSequenceNumber(input.SequenceNumberForOrdering)) {
@@ -71,14 +108,12 @@ export class RecordWrites {
     }
     dryRun(input);
     const encryption = stream.recordEncryption;
-    const encoded = encodeBatches([input], stream.router);
+    const encoded = encodeStreamRecords(stream, [input]);
     const slot = encoded.shardOfRecord[0]!;
     const shard = stream.open[slot]!;
     const throttle = this.context.throttleOf(shard);
-    if (
-      throttle &&
-      !throttle.admitWrite(input.Data.length + Buffer.byteLength(input.PartitionKey), this.context.clock())
-    ) {
+    const bytes = input.Data.length + Buffer.byteLength(input.PartitionKey ?? '');
+    if (throttle && !throttle.admitWrite(bytes, this.context.clock())) {
       throw new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard));
     }
     const committed = await this.context.batcher.append(shard.worker, shard.descriptor, encoded.batches.get(slot)!);
@@ -91,7 +126,7 @@ export class RecordWrites {
 
   async putRecords(input: K.PutRecordsInput): Promise<K.PutRecordsOutput> {
     this.context.assertOpen();
-    validateInput('PutRecords', input);
+    validateInput('PutRecords', input, this.strategyNamed(input));
     const stream = this.context.writable(input);
     let totalBytes = 0;
     for (let i = 0; i < input.Records.length; i++) {
@@ -102,7 +137,7 @@ export class RecordWrites {
     }
     dryRun(input);
     const encryption = stream.recordEncryption;
-    let encoded = encodeBatches(input.Records, stream.router);
+    let encoded = encodeStreamRecords(stream, input.Records);
     if (this.context.throttles) encoded = this.admitEncoded(stream, input.Records, encoded);
     const result = new BatchResult(stream.open, input.Records.length, encryption);
     const pending: Array<Promise<void>> = [];
@@ -127,7 +162,7 @@ export class RecordWrites {
    */
   async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
-    if (!Array.isArray(records)) refuseAsPutRecords(streamName, records);
+    if (!Array.isArray(records)) refuseAsPutRecords(streamName, records, 'USER_PARTITION_KEY');
     const stream = this.context.writable({ StreamName: streamName });
     const result = new BatchResult(stream.open, records.length);
     const pending: Array<Promise<void>> = [];
@@ -140,7 +175,7 @@ export class RecordWrites {
         end++;
       }
       const chunk = records.slice(start, end);
-      let encoded = encodeBatches(chunk, stream.router);
+      let encoded = encodeStreamRecords(stream, chunk);
       if (this.context.throttles) encoded = this.admitEncoded(stream, chunk, encoded);
       this.appendEncoded(stream, encoded, start, result, pending);
       start = end;
@@ -176,6 +211,8 @@ export class RecordWrites {
   async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
     const stream = this.context.writable({ StreamName: streamName });
+    // AUTO places records itself: a batch routed by key belongs to no shard in particular.
+    if (stream.strategy === 'AUTO') return this.putEncodedBatch(streamName, batch);
     const words = new Uint32Array(HASH_WORDS);
     const count = this.context.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
     if (count === 0) return this.putEncodedBatch(streamName, batch);
@@ -203,7 +240,11 @@ export class RecordWrites {
   async putEncodedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
     const stream = this.context.writable({ StreamName: streamName });
-    const hashed = hashEncodedBatch(batch, stream.record.maxRecordSizeKiB * KIB, stream.router.size > 1);
+    // AUTO hashes no key (placement ignores them) and takes records without one.
+    const auto = stream.strategy === 'AUTO';
+    const maxRecordBytes = stream.record.maxRecordSizeKiB * KIB;
+    const hash = stream.router.size > 1 && !auto;
+    const hashed = hashEncodedBatch(batch, maxRecordBytes, hash, undefined, auto);
     return this.appendHashed(stream, batch, hashed.recordStart, hashed.hashWords);
   }
 
@@ -221,6 +262,9 @@ export class RecordWrites {
     const target: K.StreamTarget = {};
     if (prepared.StreamName !== undefined) target.StreamName = prepared.StreamName;
     if (prepared.StreamARN !== undefined) target.StreamARN = prepared.StreamARN;
+    if (prepared.keylessRecords > 0 && this.strategyNamed(target) !== 'AUTO') {
+      throw missingPartitionKeys(keylessIndexes(prepared));
+    }
     const stream = this.context.writable(target);
     if (prepared.maxRecordBytes > stream.record.maxRecordSizeKiB * KIB) {
       // Some record is too large for this stream: find the first, as PutRecords reports it.
@@ -245,7 +289,7 @@ export class RecordWrites {
   ): Promise<PutRecordBatchResult> {
     const admit = this.context.throttles ? this.encodedAdmission(stream, batch, recordStart) : undefined;
     const encryption = stream.recordEncryption;
-    const encoded = routeHashedBatch(batch, recordStart, hashWords, stream.router, admit);
+    const encoded = routeStreamBatch(stream, batch, recordStart, hashWords, admit);
     const result = new BatchResult(stream.open, recordStart.length - 1, encryption);
     const pending: Array<Promise<void>> = [];
     this.appendEncoded(stream, encoded, 0, result, pending);
@@ -265,15 +309,17 @@ export class RecordWrites {
     for (let i = 0; i < records.length; i++) {
       const slot = shardOfRecord[i]!;
       const record = records[i]!;
-      const bytes = record.Data.length + Buffer.byteLength(record.PartitionKey);
+      const bytes = record.Data.length + Buffer.byteLength(record.PartitionKey ?? '');
       if (!this.context.throttleOf(stream.open[slot]!)!.admitWrite(bytes, now)) {
         shardOfRecord[i] = refusedSlot(slot);
         refused++;
       }
     }
     if (refused === 0) return encoded;
-    // The same router gives the admitted records the same shards; only positions change.
-    const again = encodeBatches(records.filter((_, i) => shardOfRecord[i]! >= 0), stream.router);
+    // The admitted records keep their shards; only positions change.
+    const kept = shardOfRecord.filter((slot) => slot >= 0);
+    const admitted = records.filter((_, i) => shardOfRecord[i]! >= 0);
+    const again = encodePlacedBatches(admitted, stream.open.length, kept);
     const positionOfRecord = new Int32Array(records.length);
     for (let i = 0, j = 0; i < records.length; i++) {
       if (shardOfRecord[i]! >= 0) positionOfRecord[i] = again.positionOfRecord[j++]!;
@@ -342,7 +388,7 @@ export class RecordWrites {
 
   /** Checks one record against the stream's limits; returns its size (data + key bytes). */
   private checkRecord(stream: StreamState, record: RecordInput, path: string): number {
-    const size = record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
+    const size = record.Data.length + Buffer.byteLength(record.PartitionKey ?? '', 'utf8');
     this.checkRecordSize(stream, record.Data.length, size, path);
     if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
       throw fail.invalid(
@@ -373,18 +419,27 @@ export class RecordWrites {
 
   private checkFastRecord(stream: StreamState, records: readonly RecordInput[], i: number): number {
     const record = records[i]!;
-    if (typeof record !== 'object' || record === null) refuseAsPutRecords(stream.name, records);
+    const strategy = stream.strategy;
+    if (typeof record !== 'object' || record === null) {
+      refuseAsPutRecords(stream.name, records, strategy);
+    }
     const key = record.PartitionKey;
     const data = record.Data;
+    // No key is valid on an AUTO stream only; a key given is 1-256 characters on any stream.
     // Over 256 UTF-16 units may still be 256 code points (astral characters).
-    const keyFails = typeof key !== 'string' || key.length === 0 ||
-      (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX);
-    if (keyFails || !(data instanceof Uint8Array)) refuseAsPutRecords(stream.name, records);
+    const keyFails = key === undefined || key === null
+      ? strategy !== 'AUTO'
+      : typeof key !== 'string' || key.length === 0 ||
+        (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX);
+    if (keyFails || !(data instanceof Uint8Array)) {
+      refuseAsPutRecords(stream.name, records, strategy);
+    }
+    const keyLength = key?.length ?? 0;
     // A UTF-8 key is at most 3 bytes per UTF-16 unit: the exact check is needed only near the limit.
     const maxBytes = stream.record.maxRecordSizeKiB * KIB;
-    if (data.length + key.length * 3 > maxBytes || record.ExplicitHashKey !== undefined) {
+    if (data.length + keyLength * 3 > maxBytes || record.ExplicitHashKey !== undefined) {
       return this.checkRecord(stream, record, `records.${i + 1}.member.data`);
     }
-    return data.length + key.length;
+    return data.length + keyLength;
   }
 }

@@ -218,7 +218,7 @@ export class ShardSubscriptions {
   ): Promise<boolean> {
     let bytes = 0;
     for (const record of records) {
-      bytes += record.Data.length + Buffer.byteLength(record.PartitionKey);
+      bytes += record.Data.length + Buffer.byteLength(record.PartitionKey ?? '');
     }
     const wait = throttle.delayMs(bytes, performance.now());
     if (wait > 0) {

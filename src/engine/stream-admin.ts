@@ -21,7 +21,7 @@ import type { ShardRecord, StreamRecord } from './catalog.js';
 import { type ShardState, type StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
 import { type EngineContext, MS_PER_HOUR } from './engine-context.js';
 import type { AccountSettings } from './account-settings.js';
-import type { StreamSettings } from './stream-settings.js';
+import { type StreamSettings, autoNotOnDemand } from './stream-settings.js';
 
 /**
  * Where a listing starts after (ExclusiveStartShardId, ShardFilter.ShardId): the canonical id of
@@ -53,17 +53,9 @@ export class StreamAdmin {
     if (mode === 'ON_DEMAND' && input.ShardCount !== undefined) {
       throw fail.invalid('ShardCount cannot be specified for ON_DEMAND streams.');
     }
-    if (input.RecordDistributionStrategy === 'AUTO') {
-      // Kinesis refuses AUTO for a provisioned stream with InvalidArgumentException (wording
-      // Runnel's own); Runnel routes every stream by partition key, so it refuses AUTO for an
-      // on-demand one too.
-      throw fail.invalid(
-        mode === 'PROVISIONED'
-          ? 'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.'
-          : 'RecordDistributionStrategy AUTO is not supported by Runnel: records go to shards by ' +
-              'partition key (USER_PARTITION_KEY).',
-      );
-    }
+    // Kinesis refuses AUTO for a provisioned stream with InvalidArgumentException.
+    const auto = input.RecordDistributionStrategy === 'AUTO';
+    if (auto && mode === 'PROVISIONED') throw autoNotOnDemand();
     if (mode === 'ON_DEMAND') this.account.checkOnDemandLimit();
     const shardCount = input.ShardCount ?? ON_DEMAND_INITIAL_SHARD_COUNT;
     this.account.checkShardLimit(shardCount);
@@ -90,6 +82,7 @@ export class StreamAdmin {
       nextShardIndex: shardCount,
       shards,
     };
+    if (auto) record.recordDistributionStrategy = 'AUTO';
     const stream = this.context.buildStream(record);
     this.context.streams.set(name, stream);
     this.context.catalog.streams.push(record);
@@ -179,8 +172,20 @@ export class StreamAdmin {
         ConsumerCount: stream.record.consumers?.length ?? 0,
         ...this.settings.warmThroughputOf(stream),
         MaxRecordSizeInKiB: stream.record.maxRecordSizeKiB,
+        ...this.strategyReported(stream),
       },
     };
+  }
+
+  /**
+   * DescribeStreamSummary's RecordDistributionStrategy: the model documents the member for
+   * on-demand streams only, the ones the setting applies to.
+   */
+  private strategyReported(
+    stream: StreamState,
+  ): Pick<K.StreamDescriptionSummary, 'RecordDistributionStrategy'> {
+    if (stream.record.mode !== 'ON_DEMAND') return {};
+    return { RecordDistributionStrategy: stream.strategy };
   }
 
   /** The members DescribeStream and DescribeStreamSummary share. */

@@ -1,8 +1,9 @@
 /**
  * A stream's settings past its shards and retention: its capacity mode (UpdateStreamMode), its
- * record size limit (UpdateMaxRecordSize), enhanced monitoring, warm throughput, and server-side
- * encryption. Those that Kinesis applies over time leave the stream UPDATING for the stream
- * transition (`updating`).
+ * record distribution strategy (UpdateStreamRecordDistributionStrategy), its record size limit
+ * (UpdateMaxRecordSize), enhanced monitoring, warm throughput, and server-side encryption. Those
+ * that Kinesis applies over time leave the stream UPDATING for the stream transition
+ * (`updating`).
  */
 import { KinesisError, fail } from '../errors.js';
 import { WARM_THROUGHPUT_MIBPS_MAX } from '../limits.js';
@@ -12,6 +13,16 @@ import { checkStreamEncryption, validateInput } from '../kinesis/validation.js';
 import type { StreamState } from './stream-state.js';
 import type { EngineContext } from './engine-context.js';
 import type { AccountSettings } from './account-settings.js';
+
+/**
+ * AUTO asked of a PROVISIONED stream (`name`; none yet at CreateStream): InvalidArgumentException,
+ * as Kinesis answers it (the wording is Runnel's own).
+ */
+export function autoNotOnDemand(name?: string, account?: string): KinesisError {
+  const refusal = 'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.';
+  if (name === undefined) return fail.invalid(refusal);
+  return fail.invalid(`${refusal} Stream ${name} under account ${account} is PROVISIONED.`);
+}
 
 export class StreamSettings {
   constructor(
@@ -42,11 +53,44 @@ export class StreamSettings {
     this.context.requireActive(stream);
     const record = stream.record;
     if (record.mode === mode) return {};
+    // A provisioned stream cannot be AUTO (Kinesis refuses AUTO on one); Runnel refuses the
+    // switch rather than change how records are placed unasked.
+    if (mode === 'PROVISIONED' && stream.strategy === 'AUTO') {
+      throw fail.invalid(
+        `Stream ${stream.name} under account ${this.context.accountId} has ` +
+          'RecordDistributionStrategy AUTO, which only ON_DEMAND streams support: set it to ' +
+          'USER_PARTITION_KEY (UpdateStreamRecordDistributionStrategy) before switching to ' +
+          'PROVISIONED.',
+      );
+    }
     if (mode === 'ON_DEMAND') this.account.checkOnDemandLimit();
     record.mode = mode;
     // A provisioned stream has no warm throughput (switching back starts from none).
     if (mode === 'PROVISIONED') delete record.warmThroughput;
     this.updating(stream);
+    return {};
+  }
+
+  /**
+   * Sets how the stream places records: AUTO (on an ON_DEMAND stream only; on a PROVISIONED one
+   * InvalidArgumentException, as Kinesis answers) or USER_PARTITION_KEY (the default, accepted on
+   * any stream). The stream must be ACTIVE; the change takes effect at once, without UPDATING,
+   * for every put from then on, and records already stored stay in their shards.
+   */
+  async updateStreamRecordDistributionStrategy(
+    input: K.UpdateStreamRecordDistributionStrategyInput,
+  ): Promise<Record<string, never>> {
+    this.context.assertOpen();
+    validateInput('UpdateStreamRecordDistributionStrategy', input);
+    const stream = this.context.target({ StreamARN: input.StreamARN });
+    const strategy = input.RecordDistributionStrategy;
+    if (strategy === 'AUTO' && stream.record.mode !== 'ON_DEMAND') {
+      throw autoNotOnDemand(stream.name, this.context.accountId);
+    }
+    this.context.requireActive(stream);
+    if (strategy === 'AUTO') stream.record.recordDistributionStrategy = 'AUTO';
+    else delete stream.record.recordDistributionStrategy;
+    this.context.persist();
     return {};
   }
 

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { HASH_KEY_MAX } from '../kinesis/hash-key.js';
 import { SHARD_INDEX_MAX } from '../limits.js';
 import { SequenceFormatter, sequenceBigInt } from '../kinesis/sequence-number.js';
-import type { EncryptionType, Shard } from '../kinesis/shapes.js';
+import type { EncryptionType, RecordDistributionStrategy, Shard } from '../kinesis/shapes.js';
 import { ShardReader } from '../storage/segment-reader.js';
 import { ShardIndex, createShardIndexBuffer } from '../storage/shard-index.js';
 import type { ShardDescriptor } from '../storage/worker-protocol.js';
 import type { ShardRecord, StreamRecord } from './catalog.js';
+import { RecordRotation } from './record-distribution.js';
 import { ShardRouter } from './shard-router.js';
 
 export function shardIdOf(index: number): string {
@@ -141,6 +142,8 @@ export class StreamState {
    * a restart completes the change (the stream opens ACTIVE).
    */
   recordEncryption: EncryptionType;
+  /** Where the AUTO strategy places the next put's records (record-distribution.ts). */
+  readonly rotation = new RecordRotation();
 
   constructor(
     readonly record: StreamRecord,
@@ -184,6 +187,11 @@ export class StreamState {
 
   get name(): string {
     return this.record.name;
+  }
+
+  /** How puts place records: by partition key (the default), or AUTO. */
+  get strategy(): RecordDistributionStrategy {
+    return this.record.recordDistributionStrategy ?? 'USER_PARTITION_KEY';
   }
 
   refreshRouting(): void {

@@ -306,21 +306,24 @@ const STARTING_POSITION: MemberModel = {
     Timestamp: TIMESTAMP,
   },
 };
-const PUT_RECORDS_REQUEST_ENTRY_LIST: MemberModel = {
-  type: 'list',
-  shape: 'PutRecordsRequestEntryList',
-  minLength: PUT_RECORDS_ENTRIES_MIN,
-  maxLength: PUT_RECORDS_ENTRIES_MAX,
-  member: {
-    type: 'structure',
-    shape: 'PutRecordsRequestEntry',
-    members: {
-      Data: required(DATA),
-      ExplicitHashKey: HASH_KEY,
-      PartitionKey: required(PARTITION_KEY),
+/** PutRecords's Records, with `partitionKey` as the stream's distribution strategy needs it. */
+function putRecordsEntryList(partitionKey: MemberModel): MemberModel {
+  return {
+    type: 'list',
+    shape: 'PutRecordsRequestEntryList',
+    minLength: PUT_RECORDS_ENTRIES_MIN,
+    maxLength: PUT_RECORDS_ENTRIES_MAX,
+    member: {
+      type: 'structure',
+      shape: 'PutRecordsRequestEntry',
+      members: {
+        Data: required(DATA),
+        ExplicitHashKey: HASH_KEY,
+        PartitionKey: partitionKey,
+      },
     },
-  },
-};
+  };
+}
 
 function operation(
   shape: string,
@@ -338,6 +341,35 @@ function onStream(
   return operation(shape, members, true);
 }
 
+function putRecordModel(partitionKey: MemberModel): OperationModel {
+  return onStream('PutRecordInput', {
+    StreamName: STREAM_NAME,
+    Data: required(DATA),
+    PartitionKey: partitionKey,
+    ExplicitHashKey: HASH_KEY,
+    SequenceNumberForOrdering: SEQUENCE_NUMBER,
+    StreamARN: STREAM_ARN,
+    StreamId: STREAM_ID,
+    DryRun: BOOLEAN,
+  });
+}
+
+function putRecordsModel(partitionKey: MemberModel): OperationModel {
+  return onStream('PutRecordsInput', {
+    Records: required(putRecordsEntryList(partitionKey)),
+    StreamName: STREAM_NAME,
+    StreamARN: STREAM_ARN,
+    StreamId: STREAM_ID,
+    DryRun: BOOLEAN,
+  });
+}
+
+/**
+ * Every operation's input. PutRecord's and PutRecords's PartitionKey is required here, as in
+ * every model before SDK 3.1143: that is how a stream with the default record distribution
+ * strategy (USER_PARTITION_KEY), or a request naming no stream, is validated, so such requests
+ * fail exactly as they always have. AUTO_DISTRIBUTION_MODELS has the newest model's optional key.
+ */
 export const OPERATION_MODELS = {
   AddTagsToStream: onStream('AddTagsToStreamInput', {
     StreamName: STREAM_NAME,
@@ -478,23 +510,8 @@ export const OPERATION_MODELS = {
     StreamARN: STREAM_ARN,
     StreamId: STREAM_ID,
   }),
-  PutRecord: onStream('PutRecordInput', {
-    StreamName: STREAM_NAME,
-    Data: required(DATA),
-    PartitionKey: required(PARTITION_KEY),
-    ExplicitHashKey: HASH_KEY,
-    SequenceNumberForOrdering: SEQUENCE_NUMBER,
-    StreamARN: STREAM_ARN,
-    StreamId: STREAM_ID,
-    DryRun: BOOLEAN,
-  }),
-  PutRecords: onStream('PutRecordsInput', {
-    Records: required(PUT_RECORDS_REQUEST_ENTRY_LIST),
-    StreamName: STREAM_NAME,
-    StreamARN: STREAM_ARN,
-    StreamId: STREAM_ID,
-    DryRun: BOOLEAN,
-  }),
+  PutRecord: putRecordModel(required(PARTITION_KEY)),
+  PutRecords: putRecordsModel(required(PARTITION_KEY)),
   // The model puts no bound on Policy; the engine checks that it is a JSON object within
   // RESOURCE_POLICY_BYTES_MAX (InvalidArgumentException).
   PutResourcePolicy: operation('PutResourcePolicyInput', {
@@ -575,6 +592,11 @@ export const OPERATION_MODELS = {
     StreamId: STREAM_ID,
     WarmThroughputMiBps: NATURAL_INTEGER,
   }),
+  UpdateStreamRecordDistributionStrategy: operation('UpdateStreamRecordDistributionStrategyInput', {
+    StreamARN: required(STREAM_ARN),
+    RecordDistributionStrategy: required(RECORD_DISTRIBUTION_STRATEGY),
+    StreamId: STREAM_ID,
+  }),
   // No upper bound in the model: above WARM_THROUGHPUT_MIBPS_MAX the engine answers
   // LimitExceededException, as for Kinesis's other default limits.
   UpdateStreamWarmThroughput: onStream('UpdateStreamWarmThroughputInput', {
@@ -583,6 +605,17 @@ export const OPERATION_MODELS = {
     StreamId: STREAM_ID,
     WarmThroughputMiBps: required(NATURAL_INTEGER),
   }),
+} as const satisfies Record<string, OperationModel>;
+
+/**
+ * PutRecord and PutRecords as SDK 3.1143's model has them, for a stream whose record
+ * distribution strategy is AUTO: PartitionKey is optional (the service places records itself and
+ * ignores a key for placement), and a key that is given is checked as any other (1-256
+ * characters). Members keep the order of OPERATION_MODELS, so failures are listed alike.
+ */
+export const AUTO_DISTRIBUTION_MODELS = {
+  PutRecord: putRecordModel(PARTITION_KEY),
+  PutRecords: putRecordsModel(PARTITION_KEY),
 } as const satisfies Record<string, OperationModel>;
 
 export type OperationName = keyof typeof OPERATION_MODELS;

@@ -144,6 +144,8 @@ export interface StreamDescriptionSummary {
    * throughput billing commitment is on. */
   WarmThroughput?: WarmThroughputObject;
   MaxRecordSizeInKiB: number;
+  /** Present for ON_DEMAND streams only, as the model documents it. */
+  RecordDistributionStrategy?: RecordDistributionStrategy;
 }
 
 export interface DescribeStreamSummaryOutput {
@@ -229,6 +231,11 @@ export interface UpdateStreamModeInput {
   StreamARN: string;
   StreamModeDetails: StreamModeDetails;
   WarmThroughputMiBps?: number;
+}
+
+export interface UpdateStreamRecordDistributionStrategyInput {
+  StreamARN: string;
+  RecordDistributionStrategy: RecordDistributionStrategy;
 }
 
 export interface UpdateMaxRecordSizeInput {
@@ -351,7 +358,8 @@ export interface DryRunnable {
 
 export interface PutRecordInput extends StreamTarget, DryRunnable {
   Data: Uint8Array;
-  PartitionKey: string;
+  /** Required unless the stream's RecordDistributionStrategy is AUTO, which ignores it. */
+  PartitionKey?: string;
   ExplicitHashKey?: string;
   SequenceNumberForOrdering?: string;
 }
@@ -364,7 +372,8 @@ export interface PutRecordOutput {
 
 export interface PutRecordsRequestEntry {
   Data: Uint8Array;
-  PartitionKey: string;
+  /** Required unless the stream's RecordDistributionStrategy is AUTO, which ignores it. */
+  PartitionKey?: string;
   ExplicitHashKey?: string;
 }
 
@@ -406,7 +415,8 @@ export interface KinesisRecord {
   SequenceNumber: string;
   ApproximateArrivalTimestamp: Date;
   Data: Uint8Array;
-  PartitionKey: string;
+  /** Absent for a record put without one (a stream whose strategy is AUTO). */
+  PartitionKey?: string;
   EncryptionType?: EncryptionType;
 }
 

@@ -32,8 +32,10 @@
  * - Wrong JavaScript types (only library callers can send them; the HTTP layer answers
  *   SerializationException first) fail with `Member must be of type <type>`. A blob is a
  *   `Uint8Array`, a timestamp a valid `Date`, an integer a whole number in the Java int range.
- * - `PartitionKey` is required, as in every model before 2026: the newest model makes it optional
- *   for RecordDistributionStrategy AUTO streams, which Runnel does not implement.
+ * - `PartitionKey` is required, as in every model before SDK 3.1143, unless the caller validates
+ *   for a stream whose RecordDistributionStrategy is AUTO (`AUTO_DISTRIBUTION_MODELS`, the
+ *   newest model, where it is optional): a request to any other stream, or to none, fails as it
+ *   always has, with every failing member in one message.
  * - `RetentionPeriodHours` has no range in the model; the engine checks 24–8760 and answers
  *   InvalidArgumentException in Kinesis's words. `Data` above the stream's record size (1 MiB by
  *   default) is likewise the engine's check; the model's bound is 10485760 bytes.
@@ -48,9 +50,18 @@
 import { KinesisError } from '../errors.js';
 import { RESOURCE_POLICY_BYTES_MAX, VALIDATION_ERRORS_LISTED_MAX } from '../limits.js';
 import { javaDateString } from './java-date.js';
-import { LINEAR_PATTERNS, OPERATION_MODELS, type MemberModel, type MemberType } from './api-model.js';
+import {
+  AUTO_DISTRIBUTION_MODELS,
+  LINEAR_PATTERNS,
+  OPERATION_MODELS,
+  type MemberModel,
+  type MemberType,
+  type OperationModel,
+} from './api-model.js';
+import type { RecordDistributionStrategy } from './shapes.js';
 
 export {
+  AUTO_DISTRIBUTION_MODELS,
   OPERATION_MODELS,
   isOperationName,
   type MemberModel,
@@ -183,13 +194,19 @@ function deepFreeze<T>(value: T): T {
 }
 
 deepFreeze(OPERATION_MODELS);
+deepFreeze(AUTO_DISTRIBUTION_MODELS);
 
-const CHECKERS: ReadonlyMap<string, readonly Field[]> = new Map(
-  Object.entries(OPERATION_MODELS).map(([name, op]): [string, readonly Field[]] => [
-    name,
-    compile({ type: 'structure', shape: op.shape, members: op.members }).fields,
-  ]),
-);
+function compileAll(models: Record<string, OperationModel>): ReadonlyMap<string, readonly Field[]> {
+  return new Map(
+    Object.entries(models).map(([name, op]): [string, readonly Field[]] => [
+      name,
+      compile({ type: 'structure', shape: op.shape, members: op.members }).fields,
+    ]),
+  );
+}
+
+const CHECKERS = compileAll(OPERATION_MODELS);
+const AUTO_DISTRIBUTION_CHECKERS = compileAll(AUTO_DISTRIBUTION_MODELS);
 
 // ---- Checking ---------------------------------------------------------------------------------
 
@@ -415,21 +432,49 @@ const NO_INPUT: Record<string, unknown> = Object.freeze({});
  * every failing member (at most VALIDATION_ERRORS_LISTED_MAX, counted in full). Members the
  * model does not know are ignored, as Coral ignores them. A missing input counts as `{}`. The
  * input's type is `object` so that typed inputs (`PutRecordsInput`, ...) need no cast.
+ * `strategy` is the record distribution strategy of the stream the input names: AUTO validates
+ * PutRecord and PutRecords by AUTO_DISTRIBUTION_MODELS, where PartitionKey is optional.
  */
-export function validateInput(operation: string, input: object): void {
-  const fields = CHECKERS.get(operation);
+export function validateInput(
+  operation: string,
+  input: object,
+  strategy: RecordDistributionStrategy = 'USER_PARTITION_KEY',
+): void {
+  const auto = strategy === 'AUTO' ? AUTO_DISTRIBUTION_CHECKERS.get(operation) : undefined;
+  const fields = auto ?? CHECKERS.get(operation);
   if (fields === undefined) {
     throw new KinesisError('UnknownOperationException', `Operation ${operation} is not supported.`);
   }
   const context: Context = { count: 0, messages: [], path: [] };
   // Typed inputs (CreateStreamInput, ...) are read member by member, like any other object.
   checkFields(context, (input ?? NO_INPUT) as Record<string, unknown>, fields);
-  if (context.count === 0) return;
+  if (context.count > 0) throw validationError(context);
+}
+
+function validationError(context: Context): KinesisError {
   const noun = context.count === 1 ? 'error' : 'errors';
-  throw new KinesisError(
+  return new KinesisError(
     'ValidationException',
     `${context.count} validation ${noun} detected: ${context.messages.join('; ')}`,
   );
+}
+
+/** Reports a missing member: its checker is read only to render a value, and there is none. */
+const ANY_CHECKER = compile({ type: 'string' });
+
+/**
+ * The ValidationException validateInput gives a PutRecords whose records at `indexes` (from 0,
+ * ascending) have no PartitionKey when nothing else about it fails: what a PutRecords checked
+ * under AUTO_DISTRIBUTION_MODELS (before its stream was known) gets once its stream turns out
+ * to require keys. The same words as validateInput's, so either path fails it alike.
+ */
+export function missingPartitionKeys(indexes: readonly number[]): KinesisError {
+  const context: Context = { count: 0, messages: [], path: ['records', 0, 'partitionKey'] };
+  for (const index of indexes) {
+    context.path[1] = index;
+    report(context, null, ANY_CHECKER, NOT_NULL);
+  }
+  return validationError(context);
 }
 
 /**

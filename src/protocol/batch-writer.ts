@@ -8,9 +8,10 @@
  *
  * Header (little-endian): magic 'RNB1', format version 1, attributes 0, reserved 0, batch length
  * (u32, header included), record count (u32), checksum (u64), base ordinal (u64), arrival ms
- * (u64); then per record varint key length, key (UTF-8), varint explicit-hash-key length,
- * explicit hash key (decimal ASCII), varint data length, data. A writer leaves checksum, base
- * ordinal and arrival time zero: the shard that appends the batch fills them in.
+ * (u64); then per record varint key length (0: the record has no partition key), key (UTF-8),
+ * varint explicit-hash-key length, explicit hash key (decimal ASCII), varint data length, data.
+ * A writer leaves checksum, base ordinal and arrival time zero: the shard that appends the batch
+ * fills them in.
  */
 
 export * from '../storage/batch-layout.js';
@@ -28,9 +29,13 @@ import {
   writeVarint,
 } from '../storage/batch-layout.js';
 
-/** A record to put, as PutRecords takes it. */
+/**
+ * A record to put, as PutRecords takes it. A record without a partition key (for a stream whose
+ * RecordDistributionStrategy is AUTO) is encoded with a key of length 0, which no given key can
+ * have (1-256 characters): callers refuse an empty key before encoding.
+ */
 export interface RecordInput {
-  PartitionKey: string;
+  PartitionKey?: string | undefined;
   Data: Uint8Array;
   ExplicitHashKey?: string | undefined;
 }
@@ -65,8 +70,13 @@ function readU64(view: DataView, offset: number): number {
   return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
 }
 
-/** Writes `text` as UTF-8 at `scratch[offset..]` (ASCII char by char); returns the byte count. */
-function writeKey(text: string, offset: number): number {
+/**
+ * Writes `text` as UTF-8 at `scratch[offset..]` (ASCII char by char); returns the byte count,
+ * 0 for no key.
+ */
+function writeKey(text: string | undefined, offset: number): number {
+  // Library callers may pass null for no key, as the API model reads it.
+  if (typeof text !== 'string') return 0;
   const length = text.length;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
@@ -124,7 +134,7 @@ export function encodeRecordBatches(
   const recordsInSlot = new Int32Array(slots);
   const bodyBytes = new Float64Array(slots);
   let keyBytesTotal = 0;
-  for (let i = 0; i < count; i++) keyBytesTotal += records[i]!.PartitionKey.length * 3;
+  for (let i = 0; i < count; i++) keyBytesTotal += (records[i]!.PartitionKey?.length ?? 0) * 3;
   ensureScratch(keyBytesTotal);
 
   let offset = 0;

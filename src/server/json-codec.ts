@@ -417,20 +417,25 @@ function readPutRecordsFast(parsed: Record<string, unknown>): DecodedInput | und
     const record = records[i] as Record<string, unknown> | null;
     if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
     if (typeof record.Data !== 'string') return undefined;
-    if (typeof record.PartitionKey !== 'string') return undefined;
+    // No key is for the engine to judge (valid on a stream whose strategy is AUTO).
+    if (!optionalString(record.PartitionKey)) return undefined;
     if (!optionalString(record.ExplicitHashKey)) return undefined;
   }
   const entries = new Array<PutRecordsEntry>(count);
   let blobBytes = 0;
   for (let i = 0; i < count; i++) {
-    const record = records[i] as { Data: string; PartitionKey: string; ExplicitHashKey?: string };
+    const record = records[i] as { Data: string; PartitionKey?: string; ExplicitHashKey?: string };
     const data = decodeBase64Blob(record.Data);
     blobBytes += data.length;
     const { PartitionKey, ExplicitHashKey } = record;
-    entries[i] =
-      ExplicitHashKey === undefined
-        ? { Data: data, PartitionKey }
-        : { Data: data, PartitionKey, ExplicitHashKey };
+    if (PartitionKey === undefined) {
+      entries[i] = ExplicitHashKey === undefined ? { Data: data } : { Data: data, ExplicitHashKey };
+    } else {
+      entries[i] =
+        ExplicitHashKey === undefined
+          ? { Data: data, PartitionKey }
+          : { Data: data, PartitionKey, ExplicitHashKey };
+    }
   }
   const input: Record<string, unknown> = { Records: entries };
   if (StreamName !== undefined) input.StreamName = StreamName;
@@ -441,7 +446,7 @@ function readPutRecordsFast(parsed: Record<string, unknown>): DecodedInput | und
 
 interface PutRecordsEntry {
   Data: Buffer;
-  PartitionKey: string;
+  PartitionKey?: string;
   ExplicitHashKey?: string;
 }
 

@@ -75,6 +75,9 @@ export interface KinesisEngine {
   mergeShards(input: Shapes.MergeShardsInput): Promise<unknown>;
   updateShardCount(input: Shapes.UpdateShardCountInput): Promise<unknown>;
   updateStreamMode(input: Shapes.UpdateStreamModeInput): Promise<unknown>;
+  updateStreamRecordDistributionStrategy(
+    input: Shapes.UpdateStreamRecordDistributionStrategyInput,
+  ): Promise<unknown>;
   updateMaxRecordSize(input: Shapes.UpdateMaxRecordSizeInput): Promise<unknown>;
   updateStreamWarmThroughput(input: Shapes.UpdateStreamWarmThroughputInput): Promise<unknown>;
   enableEnhancedMonitoring(input: Shapes.EnhancedMonitoringInput): Promise<unknown>;
@@ -122,6 +125,7 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
   MergeShards: 'mergeShards',
   UpdateShardCount: 'updateShardCount',
   UpdateStreamMode: 'updateStreamMode',
+  UpdateStreamRecordDistributionStrategy: 'updateStreamRecordDistributionStrategy',
   UpdateMaxRecordSize: 'updateMaxRecordSize',
   UpdateStreamWarmThroughput: 'updateStreamWarmThroughput',
   EnableEnhancedMonitoring: 'enableEnhancedMonitoring',
@@ -137,7 +141,6 @@ export const SUPPORTED_OPERATIONS: Readonly<Record<string, keyof KinesisEngine>>
 
 /** The rest of the Kinesis API (SDK 3.1143, 45 operations in all): answered as not supported. */
 export const UNSUPPORTED_OPERATIONS: readonly string[] = [
-  'UpdateStreamRecordDistributionStrategy',
   'CreateChannel',
   'DeleteChannel',
   'DescribeChannel',

@@ -10,10 +10,13 @@
  *
  * It prepares only requests that will succeed as far as the request alone can tell: the body
  * parses, the input validates, no explicit hash key is out of range, the records fit in one
- * PutRecords and DryRun is not set. For anything else it returns undefined and the server takes
- * the ordinary path, which then reports the exact Kinesis error in its usual order; no error is
- * ever worded twice. What depends on the stream (that it exists and is writable, its record
- * size limit, its shard map) is left to the engine on the main thread
+ * PutRecords and DryRun is not set. A record without a PartitionKey is valid only on a stream
+ * whose record distribution strategy is AUTO, which the request does not tell: it is prepared
+ * with a key of length 0 and counted (`keylessRecords`), and the engine refuses the request as
+ * validation would if its stream requires keys. For anything else it returns undefined and the
+ * server takes the ordinary path, which then reports the exact Kinesis error in its usual order;
+ * no error is ever worded twice. What depends on the stream (that it exists and is writable,
+ * its record size limit, its shard map and strategy) is left to the engine on the main thread
  * (`Engine.putPreparedRecords`), which routes with its current shard map at append time.
  */
 import { isAscii } from 'node:buffer';
@@ -226,9 +229,11 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
   if (streamStart < 0 || count < PUT_RECORDS_ENTRIES_MIN) return NOT_PLAIN;
   const dataBytes = new Float64Array(count);
   let bodyBytes = 0;
+  let keylessRecords = 0;
   for (let i = 0; i < count; i++) {
     const o = i * SPAN;
     const keyLength = spans[o + 1]! - spans[o]!;
+    if (keyLength === 0) keylessRecords++;
     const dataLength = spans[o + 3]! - spans[o + 2]!;
     if (dataLength % 4 !== 0) return NOT_PLAIN;
     const bytes = base64Bytes(body, spans[o + 2]!, spans[o + 3]!);
@@ -262,7 +267,7 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     for (let k = spans[o]!, end = spans[o + 1]!; k < end; k++) batch[at++] = body[k]!;
     if (spans[o + 4]! < 0) {
       batch[at++] = 0;
-      keyHasher.add(batch, keyStart, keyLength, hashWords, i * HASH_WORDS);
+      if (keyLength > 0) keyHasher.add(batch, keyStart, keyLength, hashWords, i * HASH_WORDS);
     } else {
       const explicit = latin1(body, spans[o + 4]!, spans[o + 5]!);
       at = writeVarint(batch, at, explicit.length);
@@ -289,7 +294,16 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
   let blobBytes = 0;
   for (let i = 0; i < count; i++) blobBytes += dataBytes[i]!;
   const StreamName = latin1(body, streamStart, streamEnd);
-  return { StreamName, recordCount: count, batch, recordStart, hashWords, maxRecordBytes, blobBytes };
+  return {
+    StreamName,
+    recordCount: count,
+    batch,
+    recordStart,
+    hashWords,
+    maxRecordBytes,
+    blobBytes,
+    keylessRecords,
+  };
 }
 
 /**
@@ -304,7 +318,8 @@ function scanRecords(body: Buffer, at: number): { count: number; end: number } |
   for (;;) {
     if (count === PUT_RECORDS_ENTRIES_MAX || body[at] !== OPEN_OBJECT) return undefined;
     const o = count * SPAN;
-    spans[o] = spans[o + 2] = spans[o + 4] = -1;
+    // The key's end too: a record without a key has the span [-1, -1), of length 0.
+    spans[o] = spans[o + 1] = spans[o + 2] = spans[o + 4] = -1;
     at = skipSpace(body, at + 1);
     for (;;) {
       at = memberValue(body, at);
@@ -327,7 +342,9 @@ function scanRecords(body: Buffer, at: number): { count: number; end: number } |
       if (body[at] !== CLOSE_OBJECT) return undefined;
       break;
     }
-    if (spans[o]! < 0 || spans[o + 2]! < 0 || !isPlainKeyBytes(body, spans[o]!, spans[o + 1]!)) return undefined;
+    if (spans[o + 2]! < 0) return undefined;
+    // Absent, the key's span stays [-1, -1): the engine decides whether the stream takes that.
+    if (spans[o]! >= 0 && !isPlainKeyBytes(body, spans[o]!, spans[o + 1]!)) return undefined;
     count++;
     at = skipSpace(body, at + 1);
     if (body[at] === COMMA) {
@@ -346,10 +363,14 @@ interface PutRecordsJsonInput {
   Records: RecordInput[];
 }
 
-/** Any other request: read and validated exactly as the ordinary path does, then encoded. */
+/**
+ * Any other request: read and validated as the ordinary path does, then encoded. It is
+ * validated as for an AUTO stream, where PartitionKey is optional: whether the stream requires
+ * keys is the engine's to check (`keylessRecords`), and with them present both validations agree.
+ */
 function prepareChecked(parsed: unknown): PreparedPutRecords | undefined {
   const { input: decoded, blobBytes } = readJsonInput(parsed, INPUT_MODELS.PutRecords!);
-  validateInput('PutRecords', decoded);
+  validateInput('PutRecords', decoded, 'AUTO');
   const input = decoded as unknown as PutRecordsJsonInput;
   if (input.DryRun === true) return undefined;
   if (input.StreamName === undefined && input.StreamARN === undefined) return undefined;
@@ -373,9 +394,11 @@ function prepareChecked(parsed: unknown): PreparedPutRecords | undefined {
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   let maxRecordBytes = 0;
   let totalBytes = 0;
+  let keylessRecords = 0;
   for (let i = 0; i < count; i++) {
     recordStart[i] = cursor.offset;
     nextRecord(batch, cursor, batch.length);
+    if (cursor.keyEnd === cursor.keyStart) keylessRecords++;
     const size = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
     if (size > maxRecordBytes) maxRecordBytes = size;
     totalBytes += size;
@@ -389,6 +412,7 @@ function prepareChecked(parsed: unknown): PreparedPutRecords | undefined {
     hashWords,
     maxRecordBytes,
     blobBytes,
+    keylessRecords,
   };
   if (input.StreamName !== undefined) prepared.StreamName = input.StreamName;
   if (input.StreamARN !== undefined) prepared.StreamARN = input.StreamARN;

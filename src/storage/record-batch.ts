@@ -19,7 +19,10 @@
  *
  * Body, per record: varint partition-key length, partition-key bytes (UTF-8), varint
  * explicit-hash-key length (0 when absent), explicit-hash-key bytes (decimal ASCII), varint data
- * length, data bytes. Varints are unsigned LEB128.
+ * length, data bytes. Varints are unsigned LEB128. A partition key given is 1-256 characters, so
+ * length 0 means the record has none: it was put to a stream whose RecordDistributionStrategy is
+ * AUTO without one, and reads return it without a PartitionKey. Batches written before AUTO
+ * existed never hold length 0, so the format version stays 1.
  *
  * The checksum covers the base ordinal and arrival time, so it is computed by the shard worker
  * when it appends. After a crash, recovery walks batches from the start of the last segment and

@@ -290,7 +290,7 @@ describe.skipIf(!chromium)('the client in headless Chromium', () => {
     const stored = new Map<string, { shardId: string; key: string; data: string }>();
     for (const shardId of report.shardIds) {
       for (const record of await readShard(served.engine, STREAM, shardId)) {
-        stored.set(record.SequenceNumber, { shardId, key: record.PartitionKey, data: hex(record.Data) });
+        stored.set(record.SequenceNumber, { shardId, key: record.PartitionKey!, data: hex(record.Data) });
       }
     }
     expect(stored.size).toBe(PUTS * RECORDS_PER_PUT);

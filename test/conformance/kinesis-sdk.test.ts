@@ -29,7 +29,6 @@ import {
   PutRecordCommand,
   PutRecordsCommand,
   RemoveTagsFromStreamCommand,
-  UpdateStreamRecordDistributionStrategyCommand,
   waitUntilStreamExists,
   waitUntilStreamNotExists,
   type Shard,
@@ -206,7 +205,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       }
     });
 
-    it('refuses RecordDistributionStrategy AUTO, and accepts USER_PARTITION_KEY', async () => {
+    it('refuses RecordDistributionStrategy AUTO on a PROVISIONED stream, and accepts USER_PARTITION_KEY', async () => {
       const provisioned = await failure(
         runnel.client.send(
           new CreateStreamCommand({ StreamName: 'auto-p', ShardCount: 1, RecordDistributionStrategy: 'AUTO' }),
@@ -216,24 +215,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(provisioned.message).toBe(
         'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.',
       );
-      const onDemand = await failure(
-        runnel.client.send(
-          new CreateStreamCommand({
-            StreamName: 'auto-o',
-            StreamModeDetails: { StreamMode: 'ON_DEMAND' },
-            RecordDistributionStrategy: 'AUTO',
-          }),
-        ),
-      );
-      expect(onDemand.name).toBe('InvalidArgumentException');
-      expect(onDemand.message).toBe(
-        'RecordDistributionStrategy AUTO is not supported by Runnel: records go to shards by ' +
-          'partition key (USER_PARTITION_KEY).',
-      );
-      for (const name of ['auto-p', 'auto-o']) {
-        const none = await failure(runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: name })));
-        expect(none.name).toBe('ResourceNotFoundException');
-      }
+      const none = await failure(runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'auto-p' })));
+      expect(none.name).toBe('ResourceNotFoundException');
+      // AUTO on an ON_DEMAND stream is served: test/conformance/record-distribution.test.ts.
       await runnel.client.send(
         new CreateStreamCommand({
           StreamName: 'by-key',
@@ -1047,15 +1031,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
 
   describe('operations Runnel does not serve yet', () => {
     it('answers each with UnknownOperationException naming it, without retries', async () => {
-      const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/settings`;
       const commands = [
-        [
-          'UpdateStreamRecordDistributionStrategy',
-          new UpdateStreamRecordDistributionStrategyCommand({
-            StreamARN: arn,
-            RecordDistributionStrategy: 'AUTO',
-          }),
-        ],
         [
           'DeleteChannel',
           new DeleteChannelCommand({

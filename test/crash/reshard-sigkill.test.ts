@@ -65,7 +65,7 @@ describe('crash safety while resharding', () => {
         for (const shard of Shards) {
           for (const record of await readShard(engine, 'crash', shard.ShardId)) {
             expect(found.has(record.SequenceNumber)).toBe(false);
-            found.set(record.SequenceNumber, { shardId: shard.ShardId, key: record.PartitionKey });
+            found.set(record.SequenceNumber, { shardId: shard.ShardId, key: record.PartitionKey! });
             expect(Buffer.from(record.Data).toString()).toBe(`data-of-${record.PartitionKey}`);
           }
           if (shard.SequenceNumberRange.EndingSequenceNumber !== undefined) {

@@ -32,7 +32,7 @@ async function readEverything(engine: Engine): Promise<Map<string, string>> {
   const { Shards } = await engine.listShards({ StreamName: 'crash' });
   for (const shard of Shards) {
     for (const record of await readShard(engine, 'crash', shard.ShardId)) {
-      found.set(record.SequenceNumber, record.PartitionKey);
+      found.set(record.SequenceNumber, record.PartitionKey!);
       if (Buffer.from(record.Data).toString() !== `data-of-${record.PartitionKey}`) {
         throw new Error(`record ${record.SequenceNumber} has damaged data`);
       }

@@ -38,7 +38,7 @@ describe('hashEncodedBatch with arrays to reuse', () => {
       const records = recordsOf(count, tag);
       const batch = batchOf(records);
       const hashed = hashEncodedBatch(batch, MAX_RECORD_BYTES, true, last);
-      expectChecked(hashed, batch, records.map((record) => record.PartitionKey));
+      expectChecked(hashed, batch, records.map((record) => record.PartitionKey!));
       arrays.add(hashed.recordStart);
       arrays.add(hashed.hashWords);
       last = hashed;
@@ -146,7 +146,7 @@ describe('hashEncodedBatch errors', () => {
     const before = [...lent.hashWords];
     const next = recordsOf(3, 'next');
     const batch = batchOf(next);
-    expectChecked(hashEncodedBatch(batch, MAX_RECORD_BYTES), batch, next.map((record) => record.PartitionKey));
+    expectChecked(hashEncodedBatch(batch, MAX_RECORD_BYTES), batch, next.map((record) => record.PartitionKey!));
     expect([...lent.hashWords]).toEqual(before);
   });
 

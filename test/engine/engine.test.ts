@@ -66,7 +66,7 @@ async function verifyStream(engine: Engine, name: string, expected: Map<string, 
       }
       if (record.PartitionKey !== want.partitionKey) problems.push(`${record.SequenceNumber} key`);
       if (Buffer.from(record.Data).toString() !== want.data) problems.push(`${record.SequenceNumber} data`);
-      const hash = hashPartitionKey(record.PartitionKey);
+      const hash = hashPartitionKey(record.PartitionKey!);
       if (hash < start || hash > end) problems.push(`${record.PartitionKey} in wrong shard ${shard.ShardId}`);
     }
     total += records.length;

@@ -111,7 +111,7 @@ describe('stream lifecycle', () => {
       expect(await engine.enforceRetention()).toBeGreaterThan(0);
       const records = await readShard(engine, 'aging', 'shardId-000000000000');
       expect(records.length).toBe(600);
-      expect(records.every((record) => record.PartitionKey.startsWith('new'))).toBe(true);
+      expect(records.every((record) => record.PartitionKey!.startsWith('new'))).toBe(true);
     } finally {
       await engine.close();
     }

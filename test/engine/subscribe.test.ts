@@ -28,7 +28,7 @@ describe('Engine.subscribe', () => {
         { StreamName: 'feed', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' },
         { signal: controller.signal },
       )) {
-        received.push(record.PartitionKey);
+        received.push(record.PartitionKey!);
         if (received.length === 3010) controller.abort();
       }
     })();

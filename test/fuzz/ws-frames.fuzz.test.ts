@@ -223,7 +223,7 @@ describe('WebSocket frame fuzzing', () => {
     })();
     const received: string[] = [];
     const consumption = (async () => {
-      for await (const record of subscription) received.push(record.PartitionKey);
+      for await (const record of subscription) received.push(record.PartitionKey!);
     })();
 
     // Fuzz acknowledged puts: a valid PUT then garbage on the same connection.
@@ -302,7 +302,7 @@ describe('WebSocket frame fuzzing', () => {
     let iterator: string | undefined = ShardIterator;
     while (iterator) {
       const page = await served.engine.getRecords({ ShardIterator: iterator });
-      for (const record of page.Records) stored.add(record.PartitionKey);
+      for (const record of page.Records) stored.add(record.PartitionKey!);
       if (page.Records.length === 0) break;
       iterator = page.NextShardIterator;
     }

@@ -582,6 +582,7 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
   UpdateMaxRecordSize: { StreamARN: STREAM_ARN, MaxRecordSizeInKiB: 2048 },
   UpdateShardCount: { StreamName: 'orders', TargetShardCount: 8, ScalingType: 'UNIFORM_SCALING' },
   UpdateStreamMode: { StreamARN: STREAM_ARN, StreamModeDetails: { StreamMode: 'ON_DEMAND' } },
+  UpdateStreamRecordDistributionStrategy: { StreamARN: STREAM_ARN, RecordDistributionStrategy: 'AUTO' },
   UpdateStreamWarmThroughput: { StreamName: 'orders', WarmThroughputMiBps: 0 },
 };
 

@@ -34,7 +34,7 @@ async function stored(shardId: string): Promise<Map<string, string>> {
   for (;;) {
     now += 1000; // GetRecords has its own limit of 5 calls per second
     const page = await engine.getRecords({ ShardIterator: iterator!, Limit: 10_000 });
-    for (const record of page.Records) bySequence.set(record.SequenceNumber, record.PartitionKey);
+    for (const record of page.Records) bySequence.set(record.SequenceNumber, record.PartitionKey!);
     if (page.Records.length === 0) return bySequence;
     iterator = page.NextShardIterator;
   }

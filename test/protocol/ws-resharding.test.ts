@@ -150,9 +150,9 @@ function checkExactlyOnceInOrder(producer: Producer, shards: ReadonlyArray<reado
     for (const record of records) {
       expect(seen.has(record.SequenceNumber), `${record.SequenceNumber} read twice`).toBe(false);
       seen.add(record.SequenceNumber);
-      const list = byKey.get(record.PartitionKey) ?? [];
+      const list = byKey.get(record.PartitionKey!) ?? [];
       list.push(nOf(record.Data));
-      byKey.set(record.PartitionKey, list);
+      byKey.set(record.PartitionKey!, list);
     }
   }
   expect(seen.size).toBe(producer.acked.size);
@@ -473,7 +473,7 @@ describe('UpdateShardCount with puts in flight', () => {
       [0, 1, 2, 3, 4, 5].map((index) => [shardId(index), true]),
     );
     for (const [index, { producer }] of producers.entries()) {
-      const mine = byDepth.map(([shard, records]) => [shard, records.filter((record) => producer.next.has(record.PartitionKey))] as const);
+      const mine = byDepth.map(([shard, records]) => [shard, records.filter((record) => producer.next.has(record.PartitionKey!))] as const);
       checkExactlyOnceInOrder(producer, mine, index === 0);
     }
   });

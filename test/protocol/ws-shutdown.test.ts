@@ -34,7 +34,7 @@ async function serving() {
 async function storedKeys(dir: string): Promise<string[]> {
   const reopened = await Engine.open({ dataDir: dir, workers: 1 });
   try {
-    return (await readShard(reopened, STREAM, 'shardId-000000000000')).map((record) => record.PartitionKey);
+    return (await readShard(reopened, STREAM, 'shardId-000000000000')).map((record) => record.PartitionKey!);
   } finally {
     await reopened.close();
   }

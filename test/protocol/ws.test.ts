@@ -108,10 +108,10 @@ describe('WebSocket protocol: puts', () => {
       expect(output.FailedRecordCount).toBe(0);
       output.Records.forEach((entry, i) => {
         const record = records[i]!;
-        const hash = record.ExplicitHashKey ? BigInt(record.ExplicitHashKey) : hashPartitionKey(record.PartitionKey);
+        const hash = record.ExplicitHashKey ? BigInt(record.ExplicitHashKey) : hashPartitionKey(record.PartitionKey!);
         const shard = ranges.findIndex((range) => range.start <= hash && hash <= range.end);
         expect('ShardId' in entry && entry.ShardId).toBe(`shardId-00000000000${shard}`);
-        acknowledged.set((entry as { SequenceNumber: string }).SequenceNumber, record.PartitionKey);
+        acknowledged.set((entry as { SequenceNumber: string }).SequenceNumber, record.PartitionKey!);
       });
     }
     const bySequence = new Map<string, string>();
@@ -120,7 +120,7 @@ describe('WebSocket protocol: puts', () => {
         StreamName: 'acks', ShardId: `shardId-00000000000${shard}`, ShardIteratorType: 'TRIM_HORIZON',
       });
       const { Records } = await ws.engine.getRecords({ ShardIterator });
-      for (const record of Records) bySequence.set(record.SequenceNumber, record.PartitionKey);
+      for (const record of Records) bySequence.set(record.SequenceNumber, record.PartitionKey!);
     }
     expect(bySequence.size).toBe(602);
     expect(acknowledged).toEqual(bySequence);

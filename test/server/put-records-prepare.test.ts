@@ -2,13 +2,16 @@
  * Goal: a PutRecords body prepared off the event loop (src/server/put-records-prepare.ts) stores
  * exactly what the ordinary path stores, and a body the ordinary path would refuse is never
  * prepared (so its error is always the ordinary path's). Checked on random well-formed bodies
- * and on mutations of them, against the ordinary decoder, validator and batch encoder.
+ * and on mutations of them, against the ordinary decoder, validator and batch encoder. Records
+ * without a PartitionKey are prepared and counted, as for a stream whose strategy is AUTO; for
+ * any other stream the engine refuses them with missingPartitionKeys, which must word the error
+ * exactly as the ordinary path's validation does.
  */
 import { describe, expect, it } from 'vitest';
 
 import { seededRandom as random } from '../../src/harness/workload.js';
 import { HASH_WORDS, md5Words, parseExplicitHashKey, bigIntToWords } from '../../src/kinesis/hash-key.js';
-import { requireStreamTarget, validateInput } from '../../src/kinesis/validation.js';
+import { missingPartitionKeys, requireStreamTarget, validateInput } from '../../src/kinesis/validation.js';
 import { PUT_RECORDS_BYTES_MAX } from '../../src/limits.js';
 import { encodeRecordBatches, type RecordInput } from '../../src/protocol/batch-writer.js';
 import { KinesisError } from '../../src/errors.js';
@@ -23,13 +26,18 @@ import { preparePutRecords } from '../../src/server/put-records-prepare.js';
 
 interface Accepted {
   records: RecordInput[];
+  /** The ordinary path's error for these records on a stream that requires keys, if any. */
+  keysRequired: KinesisError | undefined;
 }
 
-/** What the ordinary path decides before it looks at the stream: the records, or a refusal. */
+/**
+ * What the ordinary path decides before it looks at the stream, for a stream whose strategy is
+ * AUTO (keys optional): the records, or a refusal.
+ */
 function ordinary(body: Buffer): Accepted | undefined {
   try {
     const { input } = decodeJsonInput(body, INPUT_MODELS.PutRecords!);
-    validateInput('PutRecords', input);
+    validateInput('PutRecords', input, 'AUTO');
     requireStreamTarget(input);
     const records = input.Records as RecordInput[];
     let total = 0;
@@ -37,10 +45,16 @@ function ordinary(body: Buffer): Accepted | undefined {
       if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
         return undefined;
       }
-      total += record.Data.length + Buffer.byteLength(record.PartitionKey);
+      total += record.Data.length + Buffer.byteLength(record.PartitionKey ?? '');
     }
     if (total > PUT_RECORDS_BYTES_MAX || input.DryRun === true) return undefined;
-    return { records };
+    let keysRequired: KinesisError | undefined;
+    try {
+      validateInput('PutRecords', input);
+    } catch (error) {
+      keysRequired = error as KinesisError;
+    }
+    return { records, keysRequired };
   } catch {
     return undefined;
   }
@@ -59,16 +73,30 @@ function expectSameAsOrdinary(body: Buffer): 'prepared' | 'declined' {
   const words = new Uint32Array(records.length * HASH_WORDS);
   let maxRecordBytes = 0;
   let blobBytes = 0;
+  const keyless: number[] = [];
   records.forEach((record, i) => {
-    const key = Buffer.from(record.PartitionKey);
-    if (record.ExplicitHashKey === undefined) md5Words(key, 0, key.length, words, i * HASH_WORDS);
-    else bigIntToWords(parseExplicitHashKey(record.ExplicitHashKey)!, words, i * HASH_WORDS);
+    const key = Buffer.from(record.PartitionKey ?? '');
+    if (record.PartitionKey === undefined) {
+      keyless.push(i);
+      // Nothing routes a keyless record by its hash key: whatever was prepared stands.
+      words.set(prepared.hashWords.subarray(i * HASH_WORDS, (i + 1) * HASH_WORDS), i * HASH_WORDS);
+    }
+    if (record.ExplicitHashKey !== undefined) {
+      bigIntToWords(parseExplicitHashKey(record.ExplicitHashKey)!, words, i * HASH_WORDS);
+    } else if (record.PartitionKey !== undefined) {
+      md5Words(key, 0, key.length, words, i * HASH_WORDS);
+    }
     maxRecordBytes = Math.max(maxRecordBytes, record.Data.length + key.length);
     blobBytes += record.Data.length;
   });
   expect([...prepared.hashWords]).toEqual([...words]);
   expect(prepared.maxRecordBytes).toBe(maxRecordBytes);
   expect(prepared.blobBytes).toBe(blobBytes);
+  expect(prepared.keylessRecords).toBe(keyless.length);
+  // What the engine answers for the keyless records on a stream that requires keys: the very
+  // error the ordinary path's validation gives.
+  if (keyless.length === 0) expect(expected!.keysRequired).toBeUndefined();
+  else expect(missingPartitionKeys(keyless)).toEqual(expected!.keysRequired);
   return 'prepared';
 }
 
@@ -111,6 +139,8 @@ const MUTATIONS: Record<string, Mutation> = {
   keyNonAscii: (b, n) => (pick(b.Records, n).PartitionKey = 'clé-😀'),
   keyNumber: (b, n) => (pick(b.Records, n).PartitionKey = 7),
   keyMissing: (b, n) => delete pick(b.Records, n).PartitionKey,
+  keyMissingEverywhere: (b) => b.Records.forEach((record) => delete record.PartitionKey),
+  keyNull: (b, n) => (pick(b.Records, n).PartitionKey = null),
   hashKeyTooLarge: (b, n) => (pick(b.Records, n).ExplicitHashKey = (2n ** 128n).toString()),
   hashKeyLeadingZero: (b, n) => (pick(b.Records, n).ExplicitHashKey = '01'),
   hashKeyNull: (b, n) => (pick(b.Records, n).ExplicitHashKey = null),
@@ -159,7 +189,8 @@ describe('preparePutRecords', () => {
       }
     }
     // Bodies the ordinary path accepts are prepared too, whichever way (plain or checked).
-    for (const accepted of ['keyLongest', 'keyNonAscii', 'hashKeyMax', 'extraMember', 'streamArn', 'streamArnOnly', 'dryRunFalse', 'streamId', 'hashKeyNull']) {
+    const keyless = ['keyMissing', 'keyMissingEverywhere', 'keyNull'];
+    for (const accepted of ['keyLongest', 'keyNonAscii', 'hashKeyMax', 'extraMember', 'streamArn', 'streamArnOnly', 'dryRunFalse', 'streamId', 'hashKeyNull', ...keyless]) {
       expect([...outcomes.get(accepted)!], accepted).toEqual(['prepared']);
     }
     for (const refused of ['urlSafeBase64', 'badBase64Length', 'badBase64Character', 'nonCanonicalTail', 'keyEmpty', 'keyTooLong', 'hashKeyTooLarge', 'noRecords', 'tooManyRecords', 'streamNameMissing', 'streamNameBad', 'dryRun', 'recordsNotArray']) {
