@@ -10,7 +10,9 @@
  *    the server's limits from WELCOME; callers beyond them wait in order. A routed put the server
  *    refuses as spanning shards, or an ack showing records in another shard than the one routed
  *    to, marks the shard map stale: the next put fetches it again, and a refused batch is sent
- *    again unrouted.
+ *    again unrouted. A stream whose map says it places records itself (RecordDistributionStrategy
+ *    AUTO), and a put with a record without a partition key, are sent unrouted: the server places
+ *    the records, or refuses a keyless one if its stream requires keys.
  *  - Subscriptions. `subscribe` returns an async iterator of records shaped as GetRecords returns
  *    them. Credit is granted only as the consumer pulls: the first pull grants the window, and
  *    consumed batches are granted back, so a consumer that stops iterating stops the server.
@@ -229,6 +231,8 @@ function closedError(detail: string): KinesisError {
 /** Routes hash keys to the open shards of a shard map, as the server does. */
 class ClientShardRouter {
   readonly shardIds: string[];
+  /** The stream places records itself (AUTO): nothing is routed by this map. */
+  readonly autoDistribution: boolean;
   private readonly starts: Uint32Array;
   private readonly words = new Uint32Array(HASH_WORDS);
 
@@ -240,6 +244,7 @@ class ClientShardRouter {
       throw new KinesisError('ResourceNotFoundException', 'The stream has no open shard.');
     }
     this.shardIds = open.map((shard) => shard.shardId);
+    this.autoDistribution = shards.some((shard) => shard.autoDistribution === true);
     this.starts = new Uint32Array(open.length * HASH_WORDS);
     open.forEach((shard, i) => {
       bigIntToWords(BigInt(shard.startingHashKey), this.starts, i * HASH_WORDS);
@@ -804,7 +809,12 @@ function bytesOf(data: unknown): Uint8Array {
   throw new ProtocolError('SerializationException', 'Frames are binary; got a text message');
 }
 
-function checkRecords(records: readonly RecordInput[]): void {
+/**
+ * Checks records before they are encoded, as the server would; returns how many have no
+ * partition key (undefined or null), which only a stream whose strategy is AUTO takes: the
+ * server decides. An empty key is refused here, since the encoding writes it as none.
+ */
+function checkRecords(records: readonly RecordInput[]): number {
   if (records.length === 0) {
     throw new KinesisError(
       'ValidationException',
@@ -812,11 +822,14 @@ function checkRecords(records: readonly RecordInput[]): void {
         'Member must have length greater than or equal to 1',
     );
   }
+  let keyless = 0;
   for (let i = 0; i < records.length; i++) {
     const { PartitionKey: key, Data: data } = records[i]!;
+    const absent = key === undefined || key === null;
+    if (absent) keyless++;
     const tooLong = typeof key === 'string' && key.length > PARTITION_KEY_CHARS_MAX &&
       [...key].length > PARTITION_KEY_CHARS_MAX;
-    if (typeof key !== 'string' || key.length === 0 || tooLong) {
+    if (!absent && (typeof key !== 'string' || key.length === 0 || tooLong)) {
       throw new KinesisError(
         'ValidationException',
         `1 validation error detected: Value at 'records.${i + 1}.member.partitionKey' ` +
@@ -837,6 +850,7 @@ function checkRecords(records: readonly RecordInput[]): void {
       throw new KinesisError('ValidationException', explicitHashKeyFormMessage(explicit, i));
     }
   }
+  return keyless;
 }
 
 export class RunnelClient {
@@ -1278,9 +1292,12 @@ export class RunnelClient {
     streamName: string,
     records: readonly RecordInput[],
   ): Promise<PutBatchResult> {
-    checkRecords(records);
+    const keyless = checkRecords(records);
     checkStreamName(streamName);
-    const router = this.routing === 'client' ? await this.routerFor(streamName) : undefined;
+    // Routed here only when every record has a key and the stream places records by key.
+    const routes = this.routing === 'client' && keyless === 0;
+    const map = routes ? await this.routerFor(streamName) : undefined;
+    const router = map?.autoDistribution === false ? map : undefined;
     const prefix = putPrefixBytes(streamName);
     const parts: PutPart[] = [];
     const sends: Array<Promise<void>> = [];

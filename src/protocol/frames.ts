@@ -131,6 +131,13 @@ export const SUBSCRIPTION_END_PAYLOAD_BYTES = SUBSCRIPTION_END_NEXT_ORDINAL_OFFS
 
 export const HASH_KEY_BYTES = 16;
 export const SHARD_FLAG_CLOSED = 0x01;
+/**
+ * Set on every shard of a stream whose RecordDistributionStrategy is AUTO: the server places
+ * its records itself, whatever their keys, so a client sends its puts unrouted. A bit old
+ * clients ignore (they read bit 0 only): such a client routes by key, and the acks, naming other
+ * shards than the one it routed to, only make it fetch the map again.
+ */
+export const SHARD_FLAG_AUTO_DISTRIBUTION = 0x02;
 
 export const StartingPosition = {
   TRIM_HORIZON: 0,
@@ -362,6 +369,8 @@ export interface ShardMapEntry {
   parentShardId: string | undefined;
   adjacentParentShardId: string | undefined;
   closed: boolean;
+  /** SHARD_FLAG_AUTO_DISTRIBUTION: the stream places records itself (absent: false). */
+  autoDistribution?: boolean;
   /** Decimal strings, as Kinesis's HashKeyRange. */
   startingHashKey: string;
   endingHashKey: string;
@@ -775,6 +784,7 @@ function readShardMap(reader: PayloadReader): ShardMapEntry[] {
       parentShardId: parent || undefined,
       adjacentParentShardId: adjacent || undefined,
       closed: (flags & SHARD_FLAG_CLOSED) !== 0,
+      autoDistribution: (flags & SHARD_FLAG_AUTO_DISTRIBUTION) !== 0,
       startingHashKey: hashKeyText(reader.raw(HASH_KEY_BYTES)),
       endingHashKey: hashKeyText(reader.raw(HASH_KEY_BYTES)),
       sequenceBase: reader.str8(),
@@ -1031,8 +1041,9 @@ export function encodeShardMap(requestId: number, shards: readonly ShardMapEntry
   }
   const writer = new FrameWriter(Opcode.SHARD_MAP, requestId, payload).u32(shards.length);
   for (const shard of shards) {
+    const auto = shard.autoDistribution === true ? SHARD_FLAG_AUTO_DISTRIBUTION : 0;
     writer
-      .u8(shard.closed ? SHARD_FLAG_CLOSED : 0)
+      .u8((shard.closed ? SHARD_FLAG_CLOSED : 0) | auto)
       .str8(shard.shardId)
       .str8(shard.parentShardId ?? '')
       .str8(shard.adjacentParentShardId ?? '');

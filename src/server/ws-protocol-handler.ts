@@ -677,6 +677,9 @@ export function registerWebSocketProtocol(
   async function listShards(streamName: string): Promise<ShardMapEntry[]> {
     const shards: ShardMapEntry[] = [];
     let page = await engine.listShards({ StreamName: streamName });
+    // A client routes puts by the map only if the stream does not place records itself (AUTO).
+    const summary = await engine.describeStreamSummary({ StreamName: streamName });
+    const autoDistribution = summary.StreamDescriptionSummary.RecordDistributionStrategy === 'AUTO';
     for (;;) {
       for (const shard of page.Shards ?? []) {
         shards.push({
@@ -684,6 +687,7 @@ export function registerWebSocketProtocol(
           parentShardId: shard.ParentShardId,
           adjacentParentShardId: shard.AdjacentParentShardId,
           closed: shard.SequenceNumberRange.EndingSequenceNumber !== undefined,
+          autoDistribution,
           startingHashKey: shard.HashKeyRange.StartingHashKey,
           endingHashKey: shard.HashKeyRange.EndingHashKey,
           sequenceBase: engine.sequenceNumberOf(streamName, shard.ShardId, 0, 0),

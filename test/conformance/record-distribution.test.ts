@@ -520,22 +520,30 @@ describe('RecordDistributionStrategy across a restart', () => {
     const sequence = await withServerOn(dataDir.path, { workers: 1 }, async (client) => {
       await createOnDemand(client, 'auto-kept', 'AUTO');
       await createOnDemand(client, 'keyed-kept');
+      await createOnDemand(client, 'switched-kept');
+      await setStrategy(client, 'switched-kept', 'AUTO');
       return (await client.send(new PutRecordCommand({ StreamName: 'auto-kept', Data: data('before') }))).SequenceNumber!;
     });
     const catalogPath = join(dataDir.path, 'catalog.json');
-    const catalog = JSON.parse(readFileSync(catalogPath, 'utf8')) as { streams: Record<string, unknown>[] };
-    const saved = Object.fromEntries(catalog.streams.map((stream) => [stream.name, stream.recordDistributionStrategy]));
+    const strategies = () => {
+      const catalog = JSON.parse(readFileSync(catalogPath, 'utf8')) as { streams: Record<string, unknown>[] };
+      return Object.fromEntries(catalog.streams.map((stream) => [stream.name, stream.recordDistributionStrategy]));
+    };
     // Only AUTO is written: a stream that never used it is saved exactly as before.
-    expect(saved).toEqual({ 'auto-kept': 'AUTO', 'keyed-kept': undefined });
+    expect(strategies()).toEqual({ 'auto-kept': 'AUTO', 'keyed-kept': undefined, 'switched-kept': 'AUTO' });
 
     await withServerOn(dataDir.path, { workers: 1 }, async (client) => {
       expect((await summaryOf(client, 'auto-kept')).RecordDistributionStrategy).toBe('AUTO');
       expect((await summaryOf(client, 'keyed-kept')).RecordDistributionStrategy).toBe('USER_PARTITION_KEY');
+      expect((await summaryOf(client, 'switched-kept')).RecordDistributionStrategy).toBe('AUTO');
       const [before] = await readShard(client, 'auto-kept', 'shardId-000000000000');
       expect(before!.SequenceNumber).toBe(sequence);
       expect(before).not.toHaveProperty('PartitionKey');
       await client.send(new PutRecordCommand({ StreamName: 'auto-kept', Data: data('after') }));
+      await setStrategy(client, 'switched-kept', 'USER_PARTITION_KEY');
     });
+    expect(strategies()).toEqual({ 'auto-kept': 'AUTO', 'keyed-kept': undefined, 'switched-kept': undefined });
+    const catalog = JSON.parse(readFileSync(catalogPath, 'utf8')) as { streams: Record<string, unknown>[] };
 
     // A catalog written before the setting existed: the stream opens as USER_PARTITION_KEY.
     for (const stream of catalog.streams) delete stream.recordDistributionStrategy;
