@@ -14,12 +14,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type PutRecordBatchResult } from '../../src/engine/engine.js';
 import { RecordRotation, placeEncodedBatch } from '../../src/engine/record-distribution.js';
 import { refusedSlot } from '../../src/engine/encoded-batch.js';
-import { encodeRecordBatch, newRecordCursor, nextRecord, BATCH_HEADER_BYTES } from '../../src/protocol/batch-writer.js';
+import {
+  BATCH_HEADER_BYTES,
+  encodeRecordBatch,
+  newRecordCursor,
+  nextRecord,
+} from '../../src/protocol/batch-writer.js';
 import { preparePutRecords } from '../../src/server/put-records-prepare.js';
 import { readShard } from '../helpers/read-all.js';
 import { seededRandom, tempDir } from '../helpers/temp-dir.js';
 
-const SHARDS = ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003'];
+const SHARDS = [0, 1, 2, 3].map((index) => `shardId-00000000000${index}`);
+const ON_DEMAND = { StreamMode: 'ON_DEMAND' } as const;
+const bytes = (text: string) => Buffer.from(text);
 
 let cleanup: () => void = () => undefined;
 let engine: Engine | undefined;
@@ -34,8 +41,12 @@ async function openWithStreams(): Promise<Engine> {
   const temp = tempDir();
   cleanup = temp.cleanup;
   engine = await Engine.open({ dataDir: temp.dir, workers: 2, segmentBytes: 1 << 20 });
-  await engine.createStream({ StreamName: 'auto', StreamModeDetails: { StreamMode: 'ON_DEMAND' }, RecordDistributionStrategy: 'AUTO' });
-  await engine.createStream({ StreamName: 'keyed', StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+  await engine.createStream({
+    StreamName: 'auto',
+    StreamModeDetails: ON_DEMAND,
+    RecordDistributionStrategy: 'AUTO',
+  });
+  await engine.createStream({ StreamName: 'keyed', StreamModeDetails: ON_DEMAND });
   return engine;
 }
 
@@ -60,7 +71,7 @@ function counts(shardIds: readonly string[]): number[] {
 }
 
 const keyless = (count: number, prefix = 'v') =>
-  Array.from({ length: count }, (_, i) => ({ Data: Buffer.from(`${prefix}${i}`) }));
+  Array.from({ length: count }, (_, i) => ({ Data: bytes(`${prefix}${i}`) }));
 
 describe('RecordRotation', () => {
   it('places a put in contiguous runs, the first N mod S shards one record longer', () => {
@@ -101,7 +112,7 @@ describe('RecordRotation', () => {
 
 describe('placeEncodedBatch', () => {
   const records = Array.from({ length: 7 }, (_, i) =>
-    i % 3 === 0 ? { Data: Buffer.from(`d${i}`) } : { Data: Buffer.from(`d${i}`), PartitionKey: `k${i}` },
+    i % 3 === 0 ? { Data: bytes(`d${i}`) } : { Data: bytes(`d${i}`), PartitionKey: `k${i}` },
   );
   const batch = encodeRecordBatch(records);
   const starts = recordStarts(batch, records.length);
@@ -123,7 +134,8 @@ describe('placeEncodedBatch', () => {
   });
 
   it('leaves out the records limits refuse, marked by the shard that refused them', () => {
-    const placed = placeEncodedBatch(batch, starts, 3, new RecordRotation(), (record) => record !== 1 && record !== 4);
+    const admit = (record: number) => record !== 1 && record !== 4;
+    const placed = placeEncodedBatch(batch, starts, 3, new RecordRotation(), admit);
     expect([...placed.shardOfRecord]).toEqual([0, refusedSlot(0), 0, 1, refusedSlot(1), 2, 2]);
     const expected = [[records[0]!, records[2]!], [records[3]!], records.slice(5)];
     for (const [slot, part] of placed.batches) {
@@ -136,17 +148,22 @@ describe('the Engine on an AUTO stream', () => {
   it('spreads records without keys on every put path, in turn over the open shards', async () => {
     const engine = await openWithStreams();
     const single = [];
-    for (let i = 0; i < 4; i++) single.push((await engine.putRecord({ StreamName: 'auto', Data: Buffer.from('p') })).ShardId);
+    for (let i = 0; i < 4; i++) {
+      single.push((await engine.putRecord({ StreamName: 'auto', Data: bytes('p') })).ShardId);
+    }
     expect(counts(single)).toEqual([1, 1, 1, 1]);
     const put = await engine.putRecords({ StreamName: 'auto', Records: keyless(8) });
     expect(counts(put.Records.map((record) => record.ShardId!))).toEqual([2, 2, 2, 2]);
-    expect(counts(shardsOf(await engine.putRecordBatch('auto', keyless(40))))).toEqual([10, 10, 10, 10]);
+    const batched = await engine.putRecordBatch('auto', keyless(40));
+    expect(counts(shardsOf(batched))).toEqual([10, 10, 10, 10]);
     const encoded = encodeRecordBatch(keyless(12));
     expect(counts(shardsOf(await engine.putEncodedBatch('auto', encoded)))).toEqual([3, 3, 3, 3]);
     // A batch a client routed by key (here: one key, one shard) is placed as any other.
-    const routed = encodeRecordBatch(Array.from({ length: 8 }, () => ({ PartitionKey: 'same', Data: Buffer.from('r') })));
+    const sameKey = Array.from({ length: 8 }, () => ({ PartitionKey: 'same', Data: bytes('r') }));
+    const routed = encodeRecordBatch(sameKey);
     expect(counts(shardsOf(await engine.putRoutedBatch('auto', routed)))).toEqual([2, 2, 2, 2]);
-    const prepared = preparePutRecords(Buffer.from(JSON.stringify({ StreamName: 'auto', Records: [{ Data: 'QQ==' }, { Data: 'Qg==' }] })))!;
+    const body = { StreamName: 'auto', Records: [{ Data: 'QQ==' }, { Data: 'Qg==' }] };
+    const prepared = preparePutRecords(Buffer.from(JSON.stringify(body)))!;
     expect(prepared.keylessRecords).toBe(2);
     expect(counts(shardsOf(await engine.putPreparedRecords(prepared)))).toEqual([1, 1, 0, 0]);
 
@@ -164,7 +181,8 @@ describe('the Engine on an AUTO stream', () => {
 
   it('returns records without a key from subscribe without PartitionKey', async () => {
     const engine = await openWithStreams();
-    await engine.putRecordBatch('auto', [{ Data: Buffer.from('a') }, { Data: Buffer.from('b'), PartitionKey: 'kept' }, ...keyless(6)]);
+    const kept = { Data: bytes('b'), PartitionKey: 'kept' };
+    await engine.putRecordBatch('auto', [{ Data: bytes('a') }, kept, ...keyless(6)]);
     const controller = new AbortController();
     const seen: Array<string | undefined> = [];
     for await (const record of engine.subscribe(
@@ -177,42 +195,60 @@ describe('the Engine on an AUTO stream', () => {
     expect(seen).toEqual([undefined, 'kept']);
   });
 
-  it('refuses records without keys on a USER_PARTITION_KEY stream, on every path, as before', async () => {
+  it('refuses records without keys on a USER_PARTITION_KEY stream, on every path', async () => {
     const engine = await openWithStreams();
-    const nullKey = "Value null at 'partitionKey' failed to satisfy constraint: Member must not be null";
-    await expect(engine.putRecord({ StreamName: 'keyed', Data: Buffer.from('x') })).rejects.toMatchObject({
+    const nullAt = (path: string) =>
+      `Value null at '${path}' failed to satisfy constraint: Member must not be null`;
+    const keyedPut = engine.putRecord({ StreamName: 'keyed', Data: bytes('x') });
+    await expect(keyedPut).rejects.toMatchObject({
       code: 'ValidationException',
-      message: `1 validation error detected: ${nullKey}`,
+      message: `1 validation error detected: ${nullAt('partitionKey')}`,
     });
     // A stream that does not exist requires keys too: validation answers first, as it always has.
-    await expect(engine.putRecord({ StreamName: 'none', Data: Buffer.from('x') })).rejects.toMatchObject({
+    await expect(engine.putRecord({ StreamName: 'none', Data: bytes('x') })).rejects.toMatchObject({
       code: 'ValidationException',
     });
-    const missing = (record: number) =>
-      `Value null at 'records.${record}.member.partitionKey' failed to satisfy constraint: Member must not be null`;
-    const records = [{ Data: Buffer.from('a'), PartitionKey: 'a' }, ...keyless(2)];
-    const expected = { code: 'ValidationException', message: `2 validation errors detected: ${missing(2)}; ${missing(3)}` };
-    await expect(engine.putRecords({ StreamName: 'keyed', Records: records })).rejects.toMatchObject(expected);
+    const missing = (record: number) => nullAt(`records.${record}.member.partitionKey`);
+    const records = [{ Data: bytes('a'), PartitionKey: 'a' }, ...keyless(2)];
+    const expected = {
+      code: 'ValidationException',
+      message: `2 validation errors detected: ${missing(2)}; ${missing(3)}`,
+    };
+    const put = engine.putRecords({ StreamName: 'keyed', Records: records });
+    await expect(put).rejects.toMatchObject(expected);
     await expect(engine.putRecordBatch('keyed', records)).rejects.toMatchObject(expected);
-    const body = JSON.stringify({ StreamName: 'keyed', Records: [{ Data: 'QQ==', PartitionKey: 'a' }, { Data: 'QQ==' }, { Data: 'QQ==' }] });
-    await expect(engine.putPreparedRecords(preparePutRecords(Buffer.from(body))!)).rejects.toMatchObject(expected);
+    const body = JSON.stringify({
+      StreamName: 'keyed',
+      Records: [{ Data: 'QQ==', PartitionKey: 'a' }, { Data: 'QQ==' }, { Data: 'QQ==' }],
+    });
+    const prepared = preparePutRecords(Buffer.from(body))!;
+    await expect(engine.putPreparedRecords(prepared)).rejects.toMatchObject(expected);
     // The binary protocol's batches: a key of length 0 is the partition-key error it always was.
     const lengthError = {
       code: 'ValidationException',
       message:
-        "1 validation error detected: Value at 'records.2.member.partitionKey' failed to satisfy constraint: " +
-        'Member must be 1 to 256 Unicode characters',
+        "1 validation error detected: Value at 'records.2.member.partitionKey' failed to " +
+        'satisfy constraint: Member must be 1 to 256 Unicode characters',
     };
-    await expect(engine.putEncodedBatch('keyed', encodeRecordBatch(records))).rejects.toMatchObject(lengthError);
-    await expect(engine.putRoutedBatch('keyed', encodeRecordBatch(records))).rejects.toMatchObject(lengthError);
+    const encoded = encodeRecordBatch(records);
+    await expect(engine.putEncodedBatch('keyed', encoded)).rejects.toMatchObject(lengthError);
+    await expect(engine.putRoutedBatch('keyed', encoded)).rejects.toMatchObject(lengthError);
     for (const shardId of SHARDS) expect(await readShard(engine, 'keyed', shardId)).toEqual([]);
   });
 
-  it('still checks the keys and explicit hash keys an encoded batch gives on an AUTO stream', async () => {
+  it('still checks the keys and explicit hash keys an encoded batch gives to AUTO', async () => {
     const engine = await openWithStreams();
-    const tooLong = encodeRecordBatch([{ Data: Buffer.from('x') }, { Data: Buffer.from('y'), PartitionKey: 'k'.repeat(257) }]);
-    await expect(engine.putEncodedBatch('auto', tooLong)).rejects.toMatchObject({ code: 'ValidationException' });
-    const badHash = encodeRecordBatch([{ Data: Buffer.from('x'), ExplicitHashKey: (1n << 128n).toString() }]);
-    await expect(engine.putEncodedBatch('auto', badHash)).rejects.toMatchObject({ code: 'InvalidArgumentException' });
+    const tooLong = encodeRecordBatch([
+      { Data: bytes('x') },
+      { Data: bytes('y'), PartitionKey: 'k'.repeat(257) },
+    ]);
+    await expect(engine.putEncodedBatch('auto', tooLong)).rejects.toMatchObject({
+      code: 'ValidationException',
+    });
+    const tooHigh = (1n << 128n).toString();
+    const badHash = encodeRecordBatch([{ Data: bytes('x'), ExplicitHashKey: tooHigh }]);
+    await expect(engine.putEncodedBatch('auto', badHash)).rejects.toMatchObject({
+      code: 'InvalidArgumentException',
+    });
   });
 });

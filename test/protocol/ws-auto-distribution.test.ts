@@ -37,25 +37,28 @@ function watermarks(stream: string): number[] {
   return SHARDS.map((shardId) => ws.engine.shardInternals(stream, shardId).index.nextOrdinal());
 }
 
-const text = (data: Uint8Array) => Buffer.from(data).toString();
+const data = (value: string) => Buffer.from(value);
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
 const oneKey = (count: number, key = 'same'): RecordInput[] =>
-  Array.from({ length: count }, (_, i) => ({ PartitionKey: key, Data: Buffer.from(`${key}-${i}`) }));
+  Array.from({ length: count }, (_, i) => ({ PartitionKey: key, Data: data(`${key}-${i}`) }));
 const noKey = (count: number, prefix = 'none'): RecordInput[] =>
-  Array.from({ length: count }, (_, i) => ({ Data: Buffer.from(`${prefix}-${i}`) }));
+  Array.from({ length: count }, (_, i) => ({ Data: data(`${prefix}-${i}`) }));
 
 describe('SHARD_MAP', () => {
-  it('marks every shard of an AUTO stream as placing records itself, and no shard of another', async () => {
+  it('marks every shard of an AUTO stream as placing records itself, and no other', async () => {
     await createStream('map-auto', 'AUTO');
     await createStream('map-keyed', 'USER_PARTITION_KEY');
     const client = await ws.connect();
-    expect((await client.listShards('map-auto')).map((shard) => shard.autoDistribution)).toEqual([true, true, true, true]);
-    expect((await client.listShards('map-keyed')).map((shard) => shard.autoDistribution)).toEqual([false, false, false, false]);
+    const flags = async (stream: string) =>
+      (await client.listShards(stream)).map((shard) => shard.autoDistribution);
+    expect(await flags('map-auto')).toEqual([true, true, true, true]);
+    expect(await flags('map-keyed')).toEqual([false, false, false, false]);
   });
 });
 
 describe('puts to an AUTO stream', () => {
   for (const routing of ['client', 'server'] as const) {
-    it(`spreads records with one key and without keys evenly, sent unrouted (${routing} routing)`, async () => {
+    it(`spreads records of one key and of none evenly, sent unrouted (${routing})`, async () => {
       const stream = `auto-${routing}`;
       await createStream(stream, 'AUTO');
       const client = await ws.connect({ routing });
@@ -73,7 +76,7 @@ describe('puts to an AUTO stream', () => {
     });
   }
 
-  it('places a routed PUT like any other, with or without keys, and never refuses it as spanning shards', async () => {
+  it('places a routed PUT like any other, never refusing it as spanning shards', async () => {
     await createStream('auto-raw', 'AUTO');
     const raw = await RawConnection.open(ws.server.url);
     try {
@@ -81,13 +84,14 @@ describe('puts to an AUTO stream', () => {
       const ack = (await raw.next()) as ServerFrame & { opcode: typeof Opcode.PUT_ACK };
       expect(ack.opcode).toBe(Opcode.PUT_ACK);
       expect(ack.ack.failedRecordCount).toBe(0);
-      expect(ack.ack.entries.map((entry) => [entry.shardId, entry.recordCount])).toEqual(SHARDS.map((shardId) => [shardId, 2]));
+      const entries = ack.ack.entries.map((entry) => [entry.shardId, entry.recordCount]);
+      expect(entries).toEqual(SHARDS.map((shardId) => [shardId, 2]));
     } finally {
       raw.close();
     }
   });
 
-  it('stops routing by key once the map it routed by turns out to be an AUTO stream\'s', async () => {
+  it('stops routing by key once its map turns out to be an AUTO stream\'s', async () => {
     await createStream('auto-later', 'USER_PARTITION_KEY');
     const client = await ws.connect();
     // The client fetches the map of a stream that places records by key, and routes by it.
@@ -109,13 +113,15 @@ describe('puts to an AUTO stream', () => {
     } finally {
       routed.mockRestore();
     }
-    expect(watermarks('auto-later').map((after, slot) => after - before[slot]!)).toEqual([6, 6, 6, 6]);
+    const added = watermarks('auto-later').map((after, slot) => after - before[slot]!);
+    expect(added).toEqual([6, 6, 6, 6]);
   });
 
   it('delivers records put without a key to subscribers without PartitionKey', async () => {
     await createStream('auto-read', 'AUTO');
     const client = await ws.connect();
-    await client.putRecords('auto-read', [{ Data: Buffer.from('a') }, { Data: Buffer.from('b'), PartitionKey: 'kept' }, ...noKey(6)]);
+    const kept = { Data: data('b'), PartitionKey: 'kept' };
+    await client.putRecords('auto-read', [{ Data: data('a') }, kept, ...noKey(6)]);
     const subscription = await client.subscribe('auto-read', SHARDS[0]!, { type: 'TRIM_HORIZON' });
     const batch = (await subscription.nextBatch())!;
     const records = batch.records();
@@ -131,20 +137,20 @@ describe('puts to an AUTO stream', () => {
 
 describe('puts without keys to a USER_PARTITION_KEY stream', () => {
   for (const routing of ['client', 'server'] as const) {
-    it(`are refused whole with the partition-key ValidationException (${routing} routing)`, async () => {
+    it(`are refused whole with the partition-key ValidationException (${routing})`, async () => {
       const stream = `keyed-${routing}`;
       await createStream(stream, 'USER_PARTITION_KEY');
       const client = await ws.connect({ routing });
-      await expect(client.putRecords(stream, [...oneKey(1, 'given'), ...noKey(1)])).rejects.toMatchObject({
+      const put = client.putRecords(stream, [...oneKey(1, 'given'), ...noKey(1)]);
+      await expect(put).rejects.toMatchObject({
         code: 'ValidationException',
         message:
-          "1 validation error detected: Value at 'records.2.member.partitionKey' failed to satisfy constraint: " +
-          'Member must be 1 to 256 Unicode characters',
+          "1 validation error detected: Value at 'records.2.member.partitionKey' failed to " +
+          'satisfy constraint: Member must be 1 to 256 Unicode characters',
       });
       // An empty key is refused by the client itself: encoded, it would read as none.
-      await expect(client.putRecords(stream, [{ PartitionKey: '', Data: Buffer.from('x') }])).rejects.toMatchObject({
-        code: 'ValidationException',
-      });
+      const empty = client.putRecords(stream, [{ PartitionKey: '', Data: data('x') }]);
+      await expect(empty).rejects.toMatchObject({ code: 'ValidationException' });
       expect(watermarks(stream)).toEqual([0, 0, 0, 0]);
     });
   }

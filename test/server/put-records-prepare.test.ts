@@ -11,7 +11,11 @@ import { describe, expect, it } from 'vitest';
 
 import { seededRandom as random } from '../../src/harness/workload.js';
 import { HASH_WORDS, md5Words, parseExplicitHashKey, bigIntToWords } from '../../src/kinesis/hash-key.js';
-import { missingPartitionKeys, requireStreamTarget, validateInput } from '../../src/kinesis/validation.js';
+import {
+  missingPartitionKeys,
+  requireStreamTarget,
+  validateInput,
+} from '../../src/kinesis/validation.js';
 import { PUT_RECORDS_BYTES_MAX } from '../../src/limits.js';
 import { encodeRecordBatches, type RecordInput } from '../../src/protocol/batch-writer.js';
 import { KinesisError } from '../../src/errors.js';
