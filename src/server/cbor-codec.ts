@@ -17,6 +17,7 @@ import { KinesisError } from '../errors.js';
 import {
   readStructure,
   serializationError,
+  timestampOf,
   type DecodedInput,
   type StructureType,
   type WireScalars,
@@ -280,7 +281,7 @@ class CborScalars implements WireScalars {
 
   readTimestamp(value: unknown): Date {
     const millis = value instanceof CborTag && value.tag === TAG_EPOCH ? value.value : value;
-    if (typeof millis === 'number' && Number.isFinite(millis)) return new Date(Math.round(millis));
+    if (typeof millis === 'number' && Number.isFinite(millis)) return timestampOf(millis, millis);
     throw serializationError('Timestamps in CBOR must be epoch milliseconds (tag 1, integer)');
   }
 }

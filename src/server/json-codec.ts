@@ -325,6 +325,19 @@ export function hasUrlSafeCharacter(text: string): boolean {
   return text.indexOf('-') !== -1 || text.indexOf('_') !== -1;
 }
 
+/**
+ * The Date `millis` after the epoch. One a Date cannot hold (beyond ±8.64e15 ms) is refused here,
+ * as Jackson refuses a number its Java type cannot hold: let through, it would reach validation
+ * as an Invalid Date. `shown` is the value as the request wrote it.
+ */
+export function timestampOf(millis: number, shown: unknown): Date {
+  const date = new Date(Math.round(millis));
+  if (Number.isNaN(date.getTime())) {
+    throw serializationError(`Numeric value (${String(shown)}) out of range of Timestamp`);
+  }
+  return date;
+}
+
 export const JSON_SCALARS: Omit<WireScalars, 'blobBytes'> = {
   readBlob(value: unknown): Buffer {
     if (typeof value !== 'string') throw notConvertible(value, 'Blob');
@@ -332,10 +345,10 @@ export const JSON_SCALARS: Omit<WireScalars, 'blobBytes'> = {
   },
   readTimestamp(value: unknown): Date {
     if (typeof value === 'number' && Number.isFinite(value)) {
-      return new Date(Math.round(value * 1000));
+      return timestampOf(value * 1000, value);
     }
     if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) {
-      return new Date(Math.round(Number(value) * 1000));
+      return timestampOf(Number(value) * 1000, value);
     }
     if (typeof value === 'string') {
       throw serializationError(`'${value}' can not be converted to a Timestamp`);

@@ -5,7 +5,8 @@
  * buffered body and write back what it returns, so the two answer byte for byte alike.
  *
  * Order of checks, following what Kinesis (via kinesalite's tests against it) does:
- *  1. method other than POST       → 403 AccessDeniedException (Kinesis answers this for GET /)
+ *  1. method other than POST       → 403 AccessDeniedException (Kinesis answers this for GET /),
+ *                                    in CBOR for a CBOR content type, else JSON
  *  2. empty body                   → 400 UnknownOperationException
  *  3. content type not JSON/CBOR   → 404 UnknownOperationException, or 403 AccessDeniedException
  *                                    when there is no X-Amz-Target either (Kinesis's statuses
@@ -297,7 +298,9 @@ export class KinesisApi {
     requestId: string,
   ): Promise<ApiResponse> {
     if (request.method !== 'POST') {
-      return this.refusal(403, 'AccessDeniedException', NO_OPERATION_MESSAGE, requestId);
+      // In the request's protocol, as every error: a CBOR client cannot read a JSON answer.
+      const refused = new KinesisError('AccessDeniedException', NO_OPERATION_MESSAGE);
+      return { ...this.errorResponse(refused, format, requestId), status: 403 };
     }
     if (request.body.length === 0) {
       throw new KinesisError('UnknownOperationException', EMPTY_BODY_MESSAGE);

@@ -135,15 +135,15 @@ function answerClientError(error: NodeJS.ErrnoException, socket: net.Socket): vo
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 408
         : 400;
-  const body = encodeJsonError(
-    'SerializationException',
-    `Malformed HTTP request (${error.code ?? 'parse error'})`,
-  );
+  const errorType = 'SerializationException';
+  const message = `Malformed HTTP request (${error.code ?? 'parse error'})`;
+  const body = encodeJsonError(errorType, message);
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
       `Content-Type: ${JSON_CONTENT_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `x-amzn-RequestId: ${randomUUID()}\r\n` +
+      `x-amzn-ErrorType: ${errorType}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
   );

@@ -1,0 +1,118 @@
+/**
+ * Goal: the bugs test/fuzz/kinesis-http.fuzz.test.ts found stay fixed. Each test is named after
+ * the bug it guards against and sends the smallest request that showed it, on both the Kinesis
+ * port and the uWebSockets.js port where both are concerned.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { cbor, tag } from '@smithy/core/cbor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { KinesisError } from '../../src/errors.js';
+import { decodeCborInput } from '../../src/server/cbor-codec.js';
+import { decodeJsonInput, INPUT_MODELS } from '../../src/server/json-codec.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+
+const JSON_TYPE = 'application/x-amz-json-1.1';
+const CBOR_TYPE = 'application/x-amz-cbor-1.1';
+const TARGET = 'Kinesis_20131202.';
+
+let server: RunningServer;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'runnel-fuzz-regressions-'));
+  server = await startServer({ port: 0, wsPort: 0, dataDir, workers: 1, codecThreads: 0 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The raw HTTP/1.1 answer to `request`, read until the server closes the connection. */
+function exchange(url: string, request: string): Promise<{ head: string; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const received = Buffer.concat(chunks);
+      const end = received.indexOf('\r\n\r\n');
+      resolve({ head: received.subarray(0, end).toString('latin1'), body: received.subarray(end + 4) });
+    });
+    socket.on('connect', () => socket.write(request));
+  });
+}
+
+describe('answers of the Kinesis HTTP API found wanting by the fuzz test', () => {
+  it('a request node:http cannot parse is answered with x-amzn-ErrorType too (it had none)', async () => {
+    // A header value with a control character: node:http refuses it before any handler runs.
+    const answer = await exchange(
+      server.kinesisUrl,
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${JSON_TYPE}\u0001\r\nContent-Length: 2\r\n\r\n{}`,
+    );
+    expect(answer.head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer.head).toMatch(/\r\nx-amzn-ErrorType: SerializationException\r\n/i);
+    expect(JSON.parse(answer.body.toString('utf8')).__type).toBe('SerializationException');
+  });
+
+  it.each(['kinesis', 'uws'] as const)(
+    'a request other than a POST, in CBOR, is refused in CBOR on the %s port (the refusal was JSON)',
+    async (front) => {
+      const url = front === 'kinesis' ? server.kinesisUrl : server.wsUrl!;
+      const response = await fetch(`${url}/`, {
+        method: 'PUT',
+        headers: { 'content-type': CBOR_TYPE, 'x-amz-target': `${TARGET}ListStreams` },
+        body: cbor.serialize({}),
+      });
+      expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toBe(CBOR_TYPE);
+      expect(response.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+      const error = cbor.deserialize(new Uint8Array(await response.arrayBuffer())) as Record<string, unknown>;
+      expect(error.__type).toBe('AccessDeniedException');
+    },
+  );
+
+  it('a timestamp beyond what a Date holds is a SerializationException (it reached validation as an Invalid Date)', async () => {
+    // 1e16 seconds and 9e15 milliseconds are both past the 8.64e15 ms a Date holds.
+    const jsonInput = Buffer.from('{"StreamName":"s","StreamCreationTimestamp":1e16}');
+    const cborInput = Buffer.from(
+      cbor.serialize({ StreamName: 's', StreamCreationTimestamp: tag({ tag: 1, value: 9e15 }) }),
+    );
+    const refusals = [
+      () => decodeJsonInput(jsonInput, INPUT_MODELS.ListShards!),
+      () => decodeJsonInput(Buffer.from('{"StreamCreationTimestamp":"-1e300"}'), INPUT_MODELS.ListShards!),
+      () => decodeCborInput(cborInput, INPUT_MODELS.ListShards!),
+    ];
+    for (const refusal of refusals) {
+      let thrown: unknown;
+      try {
+        refusal();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(KinesisError);
+      expect((thrown as KinesisError).code).toBe('SerializationException');
+      expect((thrown as KinesisError).message).toMatch(/^Numeric value \(.+\) out of range of Timestamp$/);
+    }
+    // The edge itself still decodes.
+    const edge = decodeJsonInput(Buffer.from('{"StreamCreationTimestamp":8.64e12}'), INPUT_MODELS.ListShards!);
+    expect((edge.input.StreamCreationTimestamp as Date).getTime()).toBe(8.64e15);
+
+    const response = await fetch(`${server.kinesisUrl}/`, {
+      method: 'POST',
+      headers: { 'content-type': JSON_TYPE, 'x-amz-target': `${TARGET}GetShardIterator` },
+      body: '{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1e16}',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      __type: 'SerializationException',
+      message: 'Numeric value (10000000000000000) out of range of Timestamp',
+    });
+  });
+});
