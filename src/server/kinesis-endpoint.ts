@@ -22,7 +22,10 @@
  * any body byte is read; a body without one is cut off with 413 the moment it passes the max.
  * Either way the connection (HTTP/1.1) or the stream (HTTP/2, RST_STREAM) is closed after the
  * answer, since the rest of the body is never read. Truncated bodies, resets and garbage bytes
- * only ever cost their own connection.
+ * only ever cost their own connection. A request node:http cannot parse is answered 400 (431 for
+ * headers over its limit) SerializationException in JSON, then the connection closes. On HTTP/2,
+ * nghttp2 itself resets, without an answer, a stream whose body disagrees with its content-length
+ * or whose header holds a character HTTP/2 forbids (RFC 9113 §8.1.1, §8.2.1).
  *
  * Shutdown (`close`): stop accepting; idle HTTP/1.1 connections close at once, busy ones after
  * their in-flight response (sent with `Connection: close`); HTTP/2 sessions get GOAWAY and

@@ -15,6 +15,15 @@
  *
  * The installed package's loader silently falls back to a slow pure-JS shim when the native
  * binary does not load; `assertNativeUws` refuses to start on the shim.
+ *
+ * What uWS does on its own, before any handler here runs, and no handler can change: it closes
+ * without an answer a connection whose HTTP it cannot parse (a malformed request line or header,
+ * a Content-Length of ten digits or more, bytes after a body that do not start a request, a body
+ * cut short by the client's half-close), after its 10 s idle timeout when the fault is a control
+ * character in a header value; and it closes, unanswered, a connection that pipelines a request
+ * behind one still being answered, since every Kinesis answer comes from a later tick (uWS
+ * refuses such pipelining by design). SDKs do neither; the Kinesis endpoint (node:http) answers
+ * both with an error or in order.
  */
 
 import { STATUS_CODES } from 'node:http';
