@@ -43,18 +43,31 @@ function exchange(url: string, request: string): Promise<{ head: string; body: B
     socket.on('close', () => {
       const received = Buffer.concat(chunks);
       const end = received.indexOf('\r\n\r\n');
-      resolve({ head: received.subarray(0, end).toString('latin1'), body: received.subarray(end + 4) });
+      const head = received.subarray(0, end).toString('latin1');
+      resolve({ head, body: received.subarray(end + 4) });
     });
     socket.on('connect', () => socket.write(request));
   });
 }
 
-describe('answers of the Kinesis HTTP API found wanting by the fuzz test', () => {
-  it('a request node:http cannot parse is answered with x-amzn-ErrorType too (it had none)', async () => {
+/** The error `decode` throws. */
+function thrownBy(decode: () => unknown): KinesisError {
+  try {
+    decode();
+  } catch (error) {
+    expect(error).toBeInstanceOf(KinesisError);
+    return error as KinesisError;
+  }
+  throw new Error('expected the decode to fail');
+}
+
+describe('answers of the Kinesis HTTP API the fuzz test found wanting', () => {
+  it('what node:http cannot parse is answered with x-amzn-ErrorType (it had none)', async () => {
     // A header value with a control character: node:http refuses it before any handler runs.
     const answer = await exchange(
       server.kinesisUrl,
-      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${JSON_TYPE}\u0001\r\nContent-Length: 2\r\n\r\n{}`,
+      'POST / HTTP/1.1\r\nHost: x\r\n' +
+        `Content-Type: ${JSON_TYPE}\u0001\r\nContent-Length: 2\r\n\r\n{}`,
     );
     expect(answer.head).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer.head).toMatch(/\r\nx-amzn-ErrorType: SerializationException\r\n/i);
@@ -62,7 +75,7 @@ describe('answers of the Kinesis HTTP API found wanting by the fuzz test', () =>
   });
 
   it.each(['kinesis', 'uws'] as const)(
-    'a request other than a POST, in CBOR, is refused in CBOR on the %s port (the refusal was JSON)',
+    'a request other than a POST, in CBOR, is refused in CBOR on the %s port (it was JSON)',
     async (front) => {
       const url = front === 'kinesis' ? server.kinesisUrl : server.wsUrl!;
       const response = await fetch(`${url}/`, {
@@ -73,41 +86,40 @@ describe('answers of the Kinesis HTTP API found wanting by the fuzz test', () =>
       expect(response.status).toBe(403);
       expect(response.headers.get('content-type')).toBe(CBOR_TYPE);
       expect(response.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
-      const error = cbor.deserialize(new Uint8Array(await response.arrayBuffer())) as Record<string, unknown>;
-      expect(error.__type).toBe('AccessDeniedException');
+      const body = new Uint8Array(await response.arrayBuffer());
+      expect(cbor.deserialize(body)).toMatchObject({ __type: 'AccessDeniedException' });
     },
   );
 
-  it('a timestamp beyond what a Date holds is a SerializationException (it reached validation as an Invalid Date)', async () => {
-    // 1e16 seconds and 9e15 milliseconds are both past the 8.64e15 ms a Date holds.
-    const jsonInput = Buffer.from('{"StreamName":"s","StreamCreationTimestamp":1e16}');
-    const cborInput = Buffer.from(
-      cbor.serialize({ StreamName: 's', StreamCreationTimestamp: tag({ tag: 1, value: 9e15 }) }),
-    );
+  it('an out-of-range timestamp is a SerializationException (it was an Invalid Date)', async () => {
+    // Until the fix, 1e16 seconds and 9e15 milliseconds (both past the 8.64e15 ms a Date holds)
+    // reached validation, which answered "Value 'Invalid Date' at 'streamCreationTimestamp'".
+    const listShards = INPUT_MODELS.ListShards!;
+    const json = (text: string) => () => decodeJsonInput(Buffer.from(text), listShards);
+    const tooLate = { StreamCreationTimestamp: tag({ tag: 1, value: 9e15 }) };
     const refusals = [
-      () => decodeJsonInput(jsonInput, INPUT_MODELS.ListShards!),
-      () => decodeJsonInput(Buffer.from('{"StreamCreationTimestamp":"-1e300"}'), INPUT_MODELS.ListShards!),
-      () => decodeCborInput(cborInput, INPUT_MODELS.ListShards!),
+      json('{"StreamName":"s","StreamCreationTimestamp":1e16}'),
+      json('{"StreamCreationTimestamp":"-1e300"}'),
+      () => decodeCborInput(Buffer.from(cbor.serialize(tooLate)), listShards),
     ];
     for (const refusal of refusals) {
-      let thrown: unknown;
-      try {
-        refusal();
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(KinesisError);
-      expect((thrown as KinesisError).code).toBe('SerializationException');
-      expect((thrown as KinesisError).message).toMatch(/^Numeric value \(.+\) out of range of Timestamp$/);
+      const error = thrownBy(refusal);
+      expect(error.code).toBe('SerializationException');
+      expect(error.message).toMatch(/^Numeric value \(.+\) out of range of Timestamp$/);
     }
-    // The edge itself still decodes.
-    const edge = decodeJsonInput(Buffer.from('{"StreamCreationTimestamp":8.64e12}'), INPUT_MODELS.ListShards!);
+    // The last instant a Date holds still decodes.
+    const edge = json('{"StreamCreationTimestamp":8.64e12}')();
     expect((edge.input.StreamCreationTimestamp as Date).getTime()).toBe(8.64e15);
 
     const response = await fetch(`${server.kinesisUrl}/`, {
       method: 'POST',
       headers: { 'content-type': JSON_TYPE, 'x-amz-target': `${TARGET}GetShardIterator` },
-      body: '{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1e16}',
+      body: JSON.stringify({
+        StreamName: 's',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'AT_TIMESTAMP',
+        Timestamp: 1e16,
+      }),
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
