@@ -24,8 +24,9 @@
  * answer, since the rest of the body is never read. Truncated bodies, resets and garbage bytes
  * only ever cost their own connection. A request node:http cannot parse is answered 400 (431 for
  * headers over its limit) SerializationException in JSON, then the connection closes. On HTTP/2,
- * nghttp2 itself resets, without an answer, a stream whose body disagrees with its content-length
- * or whose header holds a character HTTP/2 forbids (RFC 9113 §8.1.1, §8.2.1).
+ * nghttp2 itself resets, without an answer, a stream whose body disagrees with its content-length,
+ * whose header holds a character HTTP/2 forbids (RFC 9113 §8.1.1, §8.2.1), or whose header block
+ * is over its limits (64 KiB, 128 fields).
  *
  * Shutdown (`close`): stop accepting; idle HTTP/1.1 connections close at once, busy ones after
  * their in-flight response (sent with `Connection: close`); HTTP/2 sessions get GOAWAY and

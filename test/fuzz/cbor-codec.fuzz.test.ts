@@ -97,6 +97,9 @@ const HOSTILE_HEADS: readonly Buffer[] = [
   '9b1000000000000000', // an array of 2^60 items
   'bb1000000000000000', // a map of 2^60 entries
   '5bffffffffffffffff', // a byte string of 2^64 - 1 bytes
+  '5b0000000100000000', // a byte string of 2^32 bytes
+  '9b0000000100000000', // an array of 2^32 items (past what a JavaScript array holds)
+  'bb001fffffffffffff', // a map of 2^53 - 1 entries
   '5affffffff', // a byte string of 4 GiB
   '7a7fffffff', // a text string of 2 GiB
   '9a7fffffff', // an array of 2^31 - 1 items

@@ -756,7 +756,9 @@ function targets(operation: string, random: Random): (string | undefined)[] {
     `${TARGET_PREFIX}${pick(random, Object.keys(SUPPORTED_OPERATIONS))}`,
     `${TARGET_PREFIX}NoSuchOperation`, `${TARGET_PREFIX}constructor`,
     `${TARGET_PREFIX}CreateChannel`, 'DynamoDB_20120810.ListTables',
-    `${TARGET_PREFIX}${operation.toLowerCase()}`, `${TARGET_PREFIX}${long(5000)}`,
+    `${TARGET_PREFIX}${operation.toLowerCase()}`,
+    // Long, over node:http's 16 KiB of headers, and over nghttp2's 64 KiB.
+    `${TARGET_PREFIX}${long(pick(random, [5000, 20_000, 70_000]))}`,
     `kinesis_20131202.${operation}`,
   ];
 }
