@@ -72,6 +72,7 @@ import {
   type FuzzRequest,
   type Random,
   type Seed,
+  type Transport,
 } from './kinesis-requests.js';
 
 const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? (Date.now() >>> 0));
@@ -509,14 +510,14 @@ interface Ports {
 
 /**
  * Sends case `index` and checks its answer. Returns how it was answered (`400
- * ValidationException`, ...), or throws the finding, worded to be replayed.
+ * ValidationException`, ...) and over what, or throws the finding, worded to be replayed.
  */
 async function runCase(
   index: number,
   seeds: Seed[],
   ports: Ports,
   lane: Http2Lane,
-): Promise<string> {
+): Promise<{ verdict: string; transport: Transport }> {
   const request = buildRequest(SEED, index, seeds, fixtures);
   // Chunk sizes and where a body is cut come from a generator of their own.
   const random = caseRandom(SEED, index, 1);
@@ -533,10 +534,11 @@ async function runCase(
   } catch (error) {
     throw finding((error as Error).message);
   }
-  if (outcome.kind === 'aborted') return 'aborted by the client';
+  const { transport } = request;
+  if (outcome.kind === 'aborted') return { verdict: 'aborted by the client', transport };
   if (outcome.kind !== 'answer') {
-    if (closeAllowed(request, outcome)) return `${request.transport} ${outcome.kind}`;
-    throw finding(`no answer: ${JSON.stringify(outcome)}`);
+    if (!closeAllowed(request, outcome)) throw finding(`no answer: ${JSON.stringify(outcome)}`);
+    return { verdict: `${transport} ${outcome.kind}`, transport };
   }
   try {
     const verdict = checkAnswer(request, outcome.answer);
@@ -550,7 +552,7 @@ async function runCase(
       expect(outcome.next?.status, 'the next request on the connection').toBe(200);
       expect(JSON.parse(outcome.next!.body.toString('utf8'))).toHaveProperty('ShardLimit');
     }
-    return `${outcome.answer.status} ${verdict}`;
+    return { verdict: `${outcome.answer.status} ${verdict}`, transport };
   } catch (error) {
     const body = outcome.answer.body.subarray(0, 300).toString('utf8');
     throw finding((error as Error).message, `${outcome.answer.status} ${body}`);
@@ -728,6 +730,7 @@ describe('Kinesis HTTP API fuzzing', () => {
     const seeds = corpus(fixtures, seededRandom(SEED));
     const bystanders = startBystanders(server.kinesisUrl);
     const outcomes = new Map<string, number>();
+    const answeredOver = new Set<Transport>();
     const findings: string[] = [];
 
     let next = ONLY_CASE ?? 0;
@@ -737,8 +740,9 @@ describe('Kinesis HTTP API fuzzing', () => {
       lanes.map(async (lane) => {
         while (next < end && findings.length < FINDINGS_MAX) {
           try {
-            const outcome = await runCase(next++, seeds, ports, lane);
-            outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+            const { verdict, transport } = await runCase(next++, seeds, ports, lane);
+            outcomes.set(verdict, (outcomes.get(verdict) ?? 0) + 1);
+            if (/^\d{3} /.test(verdict)) answeredOver.add(transport);
           } catch (error) {
             findings.push((error as Error).message);
           }
@@ -769,8 +773,9 @@ describe('Kinesis HTTP API fuzzing', () => {
     }
     expect(logged, 'server-side errors logged during the storm').toEqual([]);
     expect(unhandled, 'unhandled errors during the storm').toEqual([]);
-    // Enough cases get past the codecs into the operations: the run is not all refusals.
+    // Every transport was used, and enough cases got past the codecs into the operations.
     if (ONLY_CASE === undefined) {
+      expect([...answeredOver].sort()).toEqual(['h1', 'h2', 'uws']);
       expect(outcomes.get('200 OK') ?? 0, 'successful cases').toBeGreaterThan(CASES / 50);
     }
   }, 180_000);
