@@ -45,6 +45,13 @@ export const SHARD_COUNT_MIN = 1;
 /** Shards per stream Runnel accepts at CreateStream (Kinesis's UpdateShardCount ceiling). */
 export const SHARD_COUNT_MAX = 10_000;
 /**
+ * Shards a worker opens in one task. Opening a shard (its directory, segment file and index) takes
+ * a few milliseconds, and a worker runs its tasks in turn: a stream of thousands of shards opened
+ * in one task would hold up every append to the worker's other shards for as many seconds. In
+ * tasks of this many, an append waits for one task at most (some 100 ms).
+ */
+export const SHARDS_OPENED_PER_TASK_MAX = 32;
+/**
  * Times a reshard's seal (each closed shard's end, confirmed by its worker) is tried before the
  * engine leaves the end to be found at the next open: a worker that died is replaced, and the
  * tasks queued for it run on its replacement.

@@ -7,8 +7,9 @@
  * SubscribeToShard subscriptions, and ListStreams/ListShards/ListStreamConsumers tokens. It
  * implements no operation itself; the parts (stream-admin.ts, record-writes.ts, ...) do.
  */
+import { createHmac } from 'node:crypto';
 import { KinesisError, fail } from '../errors.js';
-import { NEXT_TOKEN_TTL_MS, SEGMENT_BYTES_DEFAULT } from '../limits.js';
+import { NEXT_TOKEN_TTL_MS, SEGMENT_BYTES_DEFAULT, SHARDS_OPENED_PER_TASK_MAX } from '../limits.js';
 import type * as K from '../kinesis/shapes.js';
 import { requireStreamTarget } from '../kinesis/validation.js';
 import type { OpenReply } from '../storage/worker-protocol.js';
@@ -27,6 +28,11 @@ export const MS_PER_DAY = 24 * MS_PER_HOUR;
 
 type Decoded<T> = { issuedMs: number } & T;
 
+/** Bytes of the HMAC-SHA256 that ends a NextToken (truncated, as a shard iterator's). */
+const TOKEN_MAC_BYTES = 16;
+/** Keeps a NextToken's MAC apart from a shard iterator's, which uses the same secret. */
+const TOKEN_MAC_DOMAIN = 'runnel-next-token\0';
+
 /** After every check has passed, a DryRun request stops here, having changed nothing. */
 export function dryRun(input: K.DryRunnable): void {
   if (input.DryRun === true) {
@@ -44,6 +50,7 @@ export class EngineContext {
   readonly transitionMs: number;
   readonly fsync: boolean;
   readonly timers = new Set<NodeJS.Timeout>();
+  private readonly tokenSecret: Buffer;
   private nextWorker = 0;
   closed = false;
   readonly throttles: Map<ShardState, ShardThrottle> | undefined;
@@ -62,6 +69,7 @@ export class EngineContext {
     options: EngineOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.tokenSecret = Buffer.from(catalog.iteratorSecret, 'hex');
     this.accountId = options.accountId ?? DEFAULT_ACCOUNT;
     this.region = options.region ?? DEFAULT_REGION;
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
@@ -103,12 +111,18 @@ export class EngineContext {
       list.push(shard);
       byWorker.set(shard.worker, list);
     }
-    const replies = await Promise.all(
-      [...byWorker].map(([worker, list]) =>
-        this.pool.run<OpenReply>(worker, { kind: 'open', shards: list.map((shard) => shard.descriptor) }),
-      ),
-    );
-    return new Map(replies.flatMap((reply) => reply.shards.map((shard) => [shard.key, shard.nextOrdinal] as const)));
+    const ends = new Map<string, number>();
+    // Each worker's shards in tasks of SHARDS_OPENED_PER_TASK_MAX, one after another, so that
+    // appends posted meanwhile run between them; the workers in parallel.
+    const openAll = async (worker: number, list: ShardState[]): Promise<void> => {
+      for (let at = 0; at < list.length; at += SHARDS_OPENED_PER_TASK_MAX) {
+        const shards = list.slice(at, at + SHARDS_OPENED_PER_TASK_MAX).map((shard) => shard.descriptor);
+        const reply = await this.pool.run<OpenReply>(worker, { kind: 'open', shards });
+        for (const shard of reply.shards) ends.set(shard.key, shard.nextOrdinal);
+      }
+    };
+    await Promise.all([...byWorker].map(([worker, list]) => openAll(worker, list)));
+    return ends;
   }
 
   persist(): void {
@@ -216,14 +230,26 @@ export class EngineContext {
 
   // ---- pagination tokens ----------------------------------------------------------------------------
 
+  /**
+   * A NextToken: base64 of the listing's position as JSON, then an HMAC of it keyed with the
+   * catalog's secret (as a shard iterator is), so that a token is only ever one this engine
+   * issued. Its fields are then trusted as they were written: a forged or altered token is
+   * "Invalid NextToken.", never a field the listing did not expect.
+   */
   encodeToken(kind: string, body: object): string {
-    return Buffer.from(JSON.stringify({ k: kind, t: this.clock(), ...body })).toString('base64');
+    const payload = Buffer.from(JSON.stringify({ k: kind, t: this.clock(), ...body }));
+    return Buffer.concat([payload, this.tokenMac(payload)]).toString('base64');
   }
 
   decodeToken<T>(token: string, kind: string): Decoded<T> {
+    const bytes = Buffer.from(token, 'base64');
+    const payload = bytes.subarray(0, Math.max(0, bytes.length - TOKEN_MAC_BYTES));
+    if (payload.length === 0 || !this.tokenMac(payload).equals(bytes.subarray(payload.length))) {
+      throw fail.invalid('Invalid NextToken.');
+    }
     let parsed: { k?: string; t?: number } & T;
     try {
-      parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+      parsed = JSON.parse(payload.toString('utf8'));
     } catch {
       throw fail.invalid('Invalid NextToken.');
     }
@@ -232,5 +258,13 @@ export class EngineContext {
       throw new KinesisError('ExpiredNextTokenException', 'The NextToken has expired. Tokens expire after 300 seconds.');
     }
     return { ...parsed, issuedMs: parsed.t };
+  }
+
+  private tokenMac(payload: Uint8Array): Buffer {
+    return createHmac('sha256', this.tokenSecret)
+      .update(TOKEN_MAC_DOMAIN)
+      .update(payload)
+      .digest()
+      .subarray(0, TOKEN_MAC_BYTES);
   }
 }

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
-import { DATA_DIR_LOCK_REFRESH_MS, DATA_DIR_LOCK_STALE_MS } from '../../src/limits.js';
+import {
+  DATA_DIR_LOCK_REFRESH_MS,
+  DATA_DIR_LOCK_STALE_MS,
+  SHARD_COUNT_MAX,
+  SHARDS_OPENED_PER_TASK_MAX,
+} from '../../src/limits.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -398,6 +403,50 @@ describe('retention while streams are deleted', () => {
       await expect(engine.enforceRetention()).resolves.toBe(0);
       await sleep(400);
       await expect(engine.enforceRetention()).resolves.toBe(0);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('streams of many shards', () => {
+  it(`refuses more than SHARD_COUNT_MAX (${SHARD_COUNT_MAX}) shards at CreateStream`, async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    try {
+      await expect(
+        engine.createStream({ StreamName: 'huge', ShardCount: SHARD_COUNT_MAX + 1 }),
+      ).rejects.toMatchObject({
+        name: 'LimitExceededException',
+        message: expect.stringMatching(`at most ${SHARD_COUNT_MAX} shards`),
+      });
+      expect((await engine.listStreams()).StreamNames).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('holds up no put to another stream of the same worker until a large stream has opened', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    // One worker owns every shard: the new stream's opening and the put share its queue.
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    try {
+      await engine.createStream({ StreamName: 'small', ShardCount: 1 });
+      const order: string[] = [];
+      const creation = engine
+        .createStream({ StreamName: 'large', ShardCount: 20 * SHARDS_OPENED_PER_TASK_MAX })
+        .then(() => order.push('large created'));
+      await sleep(20);
+      const put = engine
+        .putRecord({ StreamName: 'small', PartitionKey: 'k', Data: Buffer.from('x') })
+        .then(() => order.push('put stored'));
+      await Promise.all([creation, put]);
+      expect(order).toEqual(['put stored', 'large created']);
+      const summary = await engine.describeStreamSummary({ StreamName: 'large' });
+      expect(summary.StreamDescriptionSummary.OpenShardCount).toBe(20 * SHARDS_OPENED_PER_TASK_MAX);
+      await engine.putRecord({ StreamName: 'large', PartitionKey: 'k', Data: Buffer.from('y') });
     } finally {
       await engine.close();
     }

@@ -656,24 +656,29 @@ async function call(operation: string, input: object): Promise<{ NextToken?: str
 }
 
 /**
- * Each token as issued, then with each field changed: a NextToken is base64 JSON, unsigned. Not
- * here: a ListShards filter of an unknown Type or a non-string ShardId, and a stream name that
- * is not a string, which the engine answers with InternalFailure or "Stream [object Object]"
- * (test/server/fuzz-regressions.test.ts keeps that bug in view until the engine signs its
- * tokens).
+ * The tokens as issued (first, in their order: the corpus of valid requests uses them), then
+ * each with each field changed: a NextToken is base64 JSON followed by a 16-byte MAC. The changed
+ * ones are sent both without a MAC and with the issued token's, and the engine must refuse all
+ * of them (the fuzz's checks of every answer apply).
  */
 function forgedTokens(tokens: string[]): string[] {
   const changes: [string, unknown][] = [
     ['after', 5], ['after', null], ['stream', 5], ['stream', 'no-such-stream'],
     ['filter', 'x'], ['filter', null], ['filter', { Type: 'AT_TIMESTAMP', ms: 'x' }],
-    ['filter', { Type: 'AT_TIMESTAMP', ms: 1e300 }], ['s', [FUZZ_STREAM]], ['q', 'x'],
+    ['filter', { Type: 'AT_TIMESTAMP', ms: 1e300 }], ['filter', { Type: 'NO_SUCH_TYPE' }],
+    ['filter', { Type: 'AFTER_SHARD_ID', ShardId: 5 }], ['s', [FUZZ_STREAM]], ['q', 'x'],
     ['c', null], ['t', 1e300],
   ];
-  return tokens.flatMap((token) => {
-    const fields = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as object;
-    const forged = changes.map(([field, value]) => JSON.stringify({ ...fields, [field]: value }));
-    return [token, ...forged.map((text) => Buffer.from(text).toString('base64'))];
+  const forged = tokens.flatMap((token) => {
+    const signed = Buffer.from(token, 'base64');
+    const mac = signed.subarray(signed.length - 16);
+    const fields = JSON.parse(signed.subarray(0, signed.length - 16).toString('utf8')) as object;
+    return changes.flatMap(([field, value]) => {
+      const bytes = Buffer.from(JSON.stringify({ ...fields, [field]: value }));
+      return [bytes, Buffer.concat([bytes, mac])].map((text) => text.toString('base64'));
+    });
   });
+  return [...tokens, ...forged];
 }
 
 beforeAll(async () => {
