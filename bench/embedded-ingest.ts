@@ -54,7 +54,8 @@ function memcpyBaseline(recordBytes: number): number {
   const started = performance.now();
   let bytes = 0;
   while (performance.now() - started < 1000) {
-    for (let offset = 0; offset + recordBytes <= memory.length; offset += recordBytes) memory.set(chunk, offset);
+    for (let offset = 0; offset + recordBytes <= memory.length; offset += recordBytes)
+      memory.set(chunk, offset);
     bytes += Math.floor(memory.length / recordBytes) * recordBytes;
   }
   return bytes / ((performance.now() - started) / 1000) / MIB;
@@ -62,17 +63,24 @@ function memcpyBaseline(recordBytes: number): number {
 
 function makeRecords(count: number, recordBytes: number, round: number): RecordInput[] {
   const data = Buffer.alloc(recordBytes, 0x61);
-  return Array.from({ length: count }, (_, i) => ({ PartitionKey: `user-${round}-${i}`, Data: data }));
+  return Array.from({ length: count }, (_, i) => ({
+    PartitionKey: `user-${round}-${i}`,
+    Data: data,
+  }));
 }
 
-async function engineIngest(recordBytes: number): Promise<{ recordsPerSec: number; MBps: number; records: number }> {
+async function engineIngest(
+  recordBytes: number,
+): Promise<{ recordsPerSec: number; MBps: number; records: number }> {
   const dir = join(dataDir, `engine-${recordBytes}`);
   rmSync(dir, { recursive: true, force: true });
   const engine = await Engine.open({ dataDir: dir });
   const stream = `ingest-${recordBytes}`;
   await engine.createStream({ StreamName: stream, ShardCount: SHARDS });
   // Distinct partition keys per call, built before timing: key creation is the caller's cost.
-  const pool = Array.from({ length: 8 }, (_, round) => makeRecords(RECORDS_PER_CALL, recordBytes, round));
+  const pool = Array.from({ length: 8 }, (_, round) =>
+    makeRecords(RECORDS_PER_CALL, recordBytes, round),
+  );
   let records = 0;
   let call = 0;
   const started = performance.now();
@@ -89,11 +97,17 @@ async function engineIngest(recordBytes: number): Promise<{ recordsPerSec: numbe
   // Every record put must be committed and readable.
   const { Shards } = await engine.listShards({ StreamName: stream });
   let committed = 0;
-  for (const shard of Shards) committed += engine.shardInternals(stream, shard.ShardId).index.nextOrdinal();
-  if (committed !== records) throw new Error(`put ${records} records but ${committed} are committed`);
+  for (const shard of Shards)
+    committed += engine.shardInternals(stream, shard.ShardId).index.nextOrdinal();
+  if (committed !== records)
+    throw new Error(`put ${records} records but ${committed} are committed`);
   await engine.close();
   rmSync(dir, { recursive: true, force: true });
-  return { recordsPerSec: records / elapsed, MBps: (records * recordBytes) / elapsed / MIB, records };
+  return {
+    recordsPerSec: records / elapsed,
+    MBps: (records * recordBytes) / elapsed / MIB,
+    records,
+  };
 }
 
 async function main() {

@@ -192,7 +192,9 @@ function http1Sender(url: string): Sender {
     }
     return head;
   };
-  let waiting: { resolve: (value: { status: number; head: string }) => void; reject: (error: Error) => void } | undefined;
+  let waiting:
+    | { resolve: (value: { status: number; head: string }) => void; reject: (error: Error) => void }
+    | undefined;
   let buffered: Buffer | undefined;
   let status = 0;
   let bodyStart = -1;
@@ -215,7 +217,10 @@ function http1Sender(url: string): Sender {
     }
     if (buffered.length < bodyStart + bodyLength) return;
     const head = buffered.toString('latin1', bodyStart, bodyStart + Math.min(64, bodyLength));
-    buffered = buffered.length > bodyStart + bodyLength ? buffered.subarray(bodyStart + bodyLength) : undefined;
+    buffered =
+      buffered.length > bodyStart + bodyLength
+        ? buffered.subarray(bodyStart + bodyLength)
+        : undefined;
     bodyStart = -1;
     const done = waiting;
     waiting = undefined;
@@ -257,7 +262,15 @@ const H2_DATA_FRAME_BYTES = 16_384;
 const H2_DEFAULT_WINDOW = 65_535;
 const H2_WINDOW_MAX = 2 ** 31 - 1;
 /** :status values of HPACK's static table (RFC 7541 Appendix A), by index. */
-const HPACK_STATUS: Record<number, number> = { 8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500 };
+const HPACK_STATUS: Record<number, number> = {
+  8: 200,
+  9: 204,
+  10: 206,
+  11: 304,
+  12: 400,
+  13: 404,
+  14: 500,
+};
 
 function h2Frame(length: number, type: number, flags: number, stream: number): Buffer {
   const header = Buffer.allocUnsafe(H2_FRAME_HEADER_BYTES);
@@ -281,7 +294,9 @@ function hpackInteger(value: number, prefixBits: number, flags: number): number[
 /** A literal header field without indexing (no Huffman): by static-table name index, or by name. */
 function hpackLiteral(name: number | string, value: string): number[] {
   const nameBytes =
-    typeof name === 'number' ? hpackInteger(name, 4, 0) : [0, ...hpackInteger(name.length, 7, 0), ...Buffer.from(name, 'latin1')];
+    typeof name === 'number'
+      ? hpackInteger(name, 4, 0)
+      : [0, ...hpackInteger(name.length, 7, 0), ...Buffer.from(name, 'latin1')];
   return [...nameBytes, ...hpackInteger(value.length, 7, 0), ...Buffer.from(value, 'latin1')];
 }
 
@@ -337,7 +352,9 @@ function http2Sender(url: string): Sender {
   let streamId = -1;
   let nextStreamId = 1;
   let pending: { body: Buffer; sent: number } | undefined;
-  let waiting: { resolve: (value: { status: number; head: string }) => void; reject: (error: Error) => void } | undefined;
+  let waiting:
+    | { resolve: (value: { status: number; head: string }) => void; reject: (error: Error) => void }
+    | undefined;
   let status = 0;
   let head = '';
 
@@ -352,7 +369,12 @@ function http2Sender(url: string): Sender {
     if (!pending) return;
     socket.cork();
     while (pending.sent < pending.body.length) {
-      const size = Math.min(H2_DATA_FRAME_BYTES, pending.body.length - pending.sent, sendWindow, streamWindow);
+      const size = Math.min(
+        H2_DATA_FRAME_BYTES,
+        pending.body.length - pending.sent,
+        sendWindow,
+        streamWindow,
+      );
       if (size <= 0) break;
       const last = pending.sent + size === pending.body.length;
       socket.write(h2Frame(size, H2_DATA, last ? H2_END_STREAM : 0, streamId));
@@ -404,7 +426,8 @@ function http2Sender(url: string): Sender {
       status = first & 0x80 ? (HPACK_STATUS[first & 0x7f] ?? 0) : 0;
     } else if (stream === streamId && type === H2_DATA) {
       receivedSinceUpdate += payload.length;
-      if (head.length < 64) head += content(payload, flags, type).toString('latin1', 0, 64 - head.length);
+      if (head.length < 64)
+        head += content(payload, flags, type).toString('latin1', 0, 64 - head.length);
     }
     if (stream === streamId && flags & H2_END_STREAM && (type === H2_HEADERS || type === H2_DATA)) {
       // The connection window this process grants: topped up well before it runs out.
@@ -425,8 +448,16 @@ function http2Sender(url: string): Sender {
     while (buffered.length - at >= H2_FRAME_HEADER_BYTES) {
       const length = buffered.readUIntBE(at, 3);
       if (buffered.length - at < H2_FRAME_HEADER_BYTES + length) break;
-      const payload = buffered.subarray(at + H2_FRAME_HEADER_BYTES, at + H2_FRAME_HEADER_BYTES + length);
-      onFrame(buffered[at + 3]!, buffered[at + 4]!, buffered.readUInt32BE(at + 5) & 0x7fffffff, payload);
+      const payload = buffered.subarray(
+        at + H2_FRAME_HEADER_BYTES,
+        at + H2_FRAME_HEADER_BYTES + length,
+      );
+      onFrame(
+        buffered[at + 3]!,
+        buffered[at + 4]!,
+        buffered.readUInt32BE(at + 5) & 0x7fffffff,
+        payload,
+      );
       at += H2_FRAME_HEADER_BYTES + length;
     }
     buffered = at === buffered.length ? undefined : buffered.subarray(at);
@@ -537,7 +568,9 @@ function decodeBaseline(recordBytes: number): number {
   let sink = 0;
   const started = performance.now();
   for (let b = 0; performance.now() - started < BASELINE_MS; b++) {
-    const parsed = JSON.parse(bodies[b % bodies.length]!.toString('latin1')) as { Records: { Data: string }[] };
+    const parsed = JSON.parse(bodies[b % bodies.length]!.toString('latin1')) as {
+      Records: { Data: string }[];
+    };
     for (const record of parsed.Records) sink += Buffer.from(record.Data, 'base64').length;
     records += parsed.Records.length;
   }
@@ -594,7 +627,9 @@ function report(results: CaseResult[]): void {
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(columns.map((column) => row[column])));
   const decoded = [...baselines].map(([bytes, rate]) => `${bytes} B: ${rate.toFixed(0)} records/s`);
-  console.log(`vs decode: JSON.parse + base64 of the same bodies on one core of this process, after the cases (${decoded.join(', ')})`);
+  console.log(
+    `vs decode: JSON.parse + base64 of the same bodies on one core of this process, after the cases (${decoded.join(', ')})`,
+  );
 }
 
 // ---- main -------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util';
 
 import { latencyStages, parseLatencyLog, parseWakeups } from '../src/harness/latency-stages.js';
 
-const { values } = parseArgs({ options: { log: { type: 'string' }, timehist: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { log: { type: 'string' }, timehist: { type: 'string' } },
+});
 if (!values.log || !values.timehist) {
   console.error('usage: latency-stages --log PREFIX-<bytes>.txt --timehist TIMEHIST.txt');
   process.exit(2);
@@ -23,5 +25,7 @@ const table = latencyStages(log, wakeups);
 console.log(`${table.traced} of ${table.puts} measured puts traced through every wake-up (ms):`);
 console.log(`${'stage'.padEnd(46)} ${'p50'.padStart(7)} ${'p90'.padStart(7)} ${'p99'.padStart(7)}`);
 for (const row of table.rows) {
-  console.log(`${row.stage.padEnd(46)} ${row.p50.toFixed(3).padStart(7)} ${row.p90.toFixed(3).padStart(7)} ${row.p99.toFixed(3).padStart(7)}`);
+  console.log(
+    `${row.stage.padEnd(46)} ${row.p50.toFixed(3).padStart(7)} ${row.p90.toFixed(3).padStart(7)} ${row.p99.toFixed(3).padStart(7)}`,
+  );
 }

@@ -79,7 +79,12 @@ import {
   recycledPageCacheWrite,
 } from '../src/harness/baselines.js';
 import { sortedPercentile } from '../src/harness/histogram.js';
-import { freePageReporting, freePageReportingText, machineCpuTimes, stealPercent } from '../src/harness/machine.js';
+import {
+  freePageReporting,
+  freePageReportingText,
+  machineCpuTimes,
+  stealPercent,
+} from '../src/harness/machine.js';
 import { OpenLoopSchedule } from '../src/harness/rate.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
 import { Engine } from '../src/engine/engine.js';
@@ -214,7 +219,7 @@ async function runLanes(
   let turn = 0;
   await Promise.all(
     Array.from({ length: lanes }, async (_, lane) => {
-      for (let shard = lane % batches.length; performance.now() < deadline; ) {
+      for (let shard = lane % batches.length; performance.now() < deadline;) {
         const batch = batches[shard]![turn++ % BATCHES_PER_SHARD]!;
         await put(lane, batch);
         records += batch.records;
@@ -292,7 +297,11 @@ async function serve(dataDir: string, workers: number): Promise<void> {
       gc.longestMs = 0;
     } else if (command === 'direct') {
       const [recordBytes, perPut, shards, seconds, lanes] = numbers as number[] as [
-        number, number, number, number, number,
+        number,
+        number,
+        number,
+        number,
+        number,
       ];
       const batches = encodeShardBatches(shards, recordBytes, perPut);
       // A copy per put, as the protocol handler makes one out of the message.
@@ -329,7 +338,15 @@ class ServerProcess {
     const self = fileURLToPath(import.meta.url);
     const profileDir = values['cpu-prof'];
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const args = [...profile, ...serverNodeFlags(), self, '--serve', dataDir, '--workers', String(workers)];
+    const args = [
+      ...profile,
+      ...serverNodeFlags(),
+      self,
+      '--serve',
+      dataDir,
+      '--workers',
+      String(workers),
+    ];
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });
     const port = await new Promise<string>((resolve, reject) => {
@@ -390,7 +407,12 @@ async function measured<T extends Throughput>(server: ServerProcess, phase: () =
 
 // ---- load ---------------------------------------------------------------------------------------
 
-function ingest(clients: RunnelClient[], stream: string, batches: EncodedBatch[][], seconds: number) {
+function ingest(
+  clients: RunnelClient[],
+  stream: string,
+  batches: EncodedBatch[][],
+  seconds: number,
+) {
   const lanes = clients.length * inFlightPerConnection;
   return runLanes(lanes, batches, seconds, async (lane, batch) => {
     const client = clients[lane % clients.length]!;
@@ -444,7 +466,12 @@ async function readBack(
  * half of the ingest peak can be more than the pipeline carries, and queues then grow for as
  * long as the phase runs.
  */
-async function endToEnd(clients: RunnelClient[], stream: string, batches: EncodedBatch[][], seconds: number) {
+async function endToEnd(
+  clients: RunnelClient[],
+  stream: string,
+  batches: EncodedBatch[][],
+  seconds: number,
+) {
   const subscriptions = await subscribeAll(clients, stream, batches.length, 'LATEST');
   const recordBytes = batches[0]![0]!.dataBytes / batches[0]![0]!.records;
   let delivered = 0;
@@ -463,8 +490,13 @@ async function endToEnd(clients: RunnelClient[], stream: string, batches: Encode
   }
   for (const subscription of subscriptions) subscription.unsubscribe();
   await Promise.all(reading);
-  if (delivered < put.records) throw new Error(`end to end: ${put.records} put, ${delivered} delivered`);
-  return { records: delivered, dataBytes: delivered * recordBytes, seconds: (lastDelivery - started) / 1000 };
+  if (delivered < put.records)
+    throw new Error(`end to end: ${put.records} put, ${delivered} delivered`);
+  return {
+    records: delivered,
+    dataBytes: delivered * recordBytes,
+    seconds: (lastDelivery - started) / 1000,
+  };
 }
 
 interface Latency {
@@ -501,8 +533,15 @@ class Arrivals {
   }
 
   latency(recordsPerSec: number): Latency {
-    const samples = this.ages.filter((_, i) => this.sentAt[i]! >= this.measuredFrom).sort((a, b) => a - b);
-    return { p50: sortedPercentile(samples, 0.5), p99: sortedPercentile(samples, 0.99), samples: samples.length, recordsPerSec };
+    const samples = this.ages
+      .filter((_, i) => this.sentAt[i]! >= this.measuredFrom)
+      .sort((a, b) => a - b);
+    return {
+      p50: sortedPercentile(samples, 0.5),
+      p99: sortedPercentile(samples, 0.99),
+      samples: samples.length,
+      recordsPerSec,
+    };
   }
 
   /**
@@ -546,7 +585,7 @@ async function paced(
   let sent = 0;
   while (performance.now() < arrivals.measuredFrom + seconds * 1000) {
     // Catch up with the schedule, then sleep to the next put.
-    for (let due = schedule.dueBy(performance.now()); sent < due; ) {
+    for (let due = schedule.dueBy(performance.now()); sent < due;) {
       const template = batches[sent % shards]![sent % BATCHES_PER_SHARD]!;
       let pool = free.get(template);
       if (!pool) free.set(template, (pool = []));
@@ -604,7 +643,9 @@ async function echoFloor(
   const arrivals = new Arrivals();
   const sockets = await Promise.all(
     Array.from({ length: connections }, async () => {
-      const socket = new NodeWebSocket(`${url}${ECHO_PATH}`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+      const socket = new NodeWebSocket(`${url}${ECHO_PATH}`, undefined, {
+        messageBytesMax: WS_FRAME_BYTES_MAX,
+      });
       socket.binaryType = 'uint8array';
       socket.onmessage = (event) => arrivals.arrived(event.data as Uint8Array);
       await new Promise((resolve, reject) => {
@@ -629,10 +670,17 @@ async function echoFloor(
  * behind it. Runnel's ingest does all of this and more (checks, the hand-off to a worker, the
  * write), so the gap to it is Runnel's own.
  */
-async function sinkCeiling(url: string, connections: number, batches: EncodedBatch[][], seconds: number) {
+async function sinkCeiling(
+  url: string,
+  connections: number,
+  batches: EncodedBatch[][],
+  seconds: number,
+) {
   const sockets = await Promise.all(
     Array.from({ length: connections }, async () => {
-      const socket = new NodeWebSocket(`${url}${SINK_PATH}`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+      const socket = new NodeWebSocket(`${url}${SINK_PATH}`, undefined, {
+        messageBytesMax: WS_FRAME_BYTES_MAX,
+      });
       const acks: Array<() => void> = [];
       socket.binaryType = 'uint8array';
       socket.onmessage = () => acks.shift()?.();
@@ -643,13 +691,18 @@ async function sinkCeiling(url: string, connections: number, batches: EncodedBat
       return { socket, acks };
     }),
   );
-  const result = await runLanes(connections * inFlightPerConnection, batches, seconds, (lane, batch) => {
-    const { socket, acks } = sockets[lane % sockets.length]!;
-    return new Promise<void>((resolve) => {
-      acks.push(resolve);
-      socket.send(batch.bytes);
-    });
-  });
+  const result = await runLanes(
+    connections * inFlightPerConnection,
+    batches,
+    seconds,
+    (lane, batch) => {
+      const { socket, acks } = sockets[lane % sockets.length]!;
+      return new Promise<void>((resolve) => {
+        acks.push(resolve);
+        socket.send(batch.bytes);
+      });
+    },
+  );
   for (const { socket } of sockets) socket.close();
   return result;
 }
@@ -696,7 +749,9 @@ async function measureSize(
   const recycledPages = recycledPageCacheWrite(baselineDir, RECYCLED_BASELINE_SECONDS);
   await server.command(`create ${stream} ${shards}`);
   const put = await measured(server, () => ingest(clients, stream, batches, seconds));
-  const sink = await measured(server, () => sinkCeiling(server.url, clients.length, batches, seconds));
+  const sink = await measured(server, () =>
+    sinkCeiling(server.url, clients.length, batches, seconds),
+  );
   const read = await measured(server, () => readBack(clients, stream, shards, recordBytes));
   await server.command(`delete ${stream}`);
 
@@ -711,24 +766,33 @@ async function measureSize(
   const putRate = put.records / put.seconds;
   const pipeline = `${stream}-e2e`;
   await server.command(`create ${pipeline} ${shards}`);
-  const e2e = await measured(server, () => endToEnd(clients, pipeline, batches, Math.min(seconds, LATENCY_SECONDS_MAX)));
+  const e2e = await measured(server, () =>
+    endToEnd(clients, pipeline, batches, Math.min(seconds, LATENCY_SECONDS_MAX)),
+  );
   await server.command(`delete ${pipeline}`);
   const e2eRate = e2e.records / e2e.seconds;
 
   const quiet = `${stream}-latency`;
   await server.command(`create ${quiet} ${shards}`);
-  const latencySeconds = Number(values['latency-seconds'] ?? Math.min(seconds, LATENCY_SECONDS_MAX));
+  const latencySeconds = Number(
+    values['latency-seconds'] ?? Math.min(seconds, LATENCY_SECONDS_MAX),
+  );
   const rate = e2eRate * Number(values.load);
   // The latency phase's puts: as the ingest's, unless `--latency-put-records` sends the same
   // rate in smaller puts (what a producer that wants latency would do).
-  const latencyPerPut = values['latency-put-records'] ? Number(values['latency-put-records']) : perPut;
-  const latencyBatches = latencyPerPut === perPut ? batches : encodeShardBatches(shards, recordBytes, latencyPerPut);
+  const latencyPerPut = values['latency-put-records']
+    ? Number(values['latency-put-records'])
+    : perPut;
+  const latencyBatches =
+    latencyPerPut === perPut ? batches : encodeShardBatches(shards, recordBytes, latencyPerPut);
   const gcBefore = (await server.command('gc')).map(Number);
   const cpuTimesBefore = machineCpuTimes();
   const lat = await measured(server, async () => {
     const started = performance.now();
     const prefix = values['latency-log'];
-    const log = prefix ? { file: `${prefix}-${recordBytes}.txt`, serverPid: server.pid } : undefined;
+    const log = prefix
+      ? { file: `${prefix}-${recordBytes}.txt`, serverPid: server.pid }
+      : undefined;
     const result = await latency(clients, quiet, latencyBatches, rate, latencySeconds, log);
     return { ...result, records: 0, dataBytes: 0, seconds: (performance.now() - started) / 1000 };
   });
@@ -741,8 +805,18 @@ async function measureSize(
   const floorSteal = stealPercent(floorTimesBefore, machineCpuTimes());
   const template = latencyBatches[0]![0]!;
   const putsPerSec = rate / template.records;
-  const idle = await loopbackRoundTrip(template.bytes.length, putsPerSec, latencySeconds, ROUND_TRIP_WARMUP_SECONDS);
-  const wake = await loopbackRoundTrip(ROUND_TRIP_SMALL_BYTES, putsPerSec, latencySeconds, ROUND_TRIP_WARMUP_SECONDS);
+  const idle = await loopbackRoundTrip(
+    template.bytes.length,
+    putsPerSec,
+    latencySeconds,
+    ROUND_TRIP_WARMUP_SECONDS,
+  );
+  const wake = await loopbackRoundTrip(
+    ROUND_TRIP_SMALL_BYTES,
+    putsPerSec,
+    latencySeconds,
+    ROUND_TRIP_WARMUP_SECONDS,
+  );
 
   const row =
     `${pad(sizeName(recordBytes), 7)} | ${pad(megabytes(putCold), 9)} | ${pad(count(putRate), 12)} ${pad(megabytes(put), 5)} ` +
@@ -752,7 +826,8 @@ async function measureSize(
     pad(`${floor.p50.toFixed(2)}/${floor.p99.toFixed(2)}`, 15);
   // CPU (both processes) per MB of record data: Runnel's ingest against its parts' floors, the
   // transport alone and one thread writing fresh pages.
-  const msPerMB = (t: Throughput) => ((t.serverCpu! + t.loadCpu!) / 100) * (1000 / (t.dataBytes / t.seconds / 1e6));
+  const msPerMB = (t: Throughput) =>
+    ((t.serverCpu! + t.loadCpu!) / 100) * (1000 / (t.dataBytes / t.seconds / 1e6));
   const notes = [
     `${sizeName(recordBytes)} ingest: ${megabytes(put)} MB/s of record data at ${msPerMB(put).toFixed(2)} ms of CPU ` +
       `per MB (server and load) into memory just freed, beside a page-cache write into such pages at ` +

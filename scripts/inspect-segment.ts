@@ -35,7 +35,9 @@ for (;;) {
   const header = readBatchHeader(bytes, view, offset, bytes.length);
   if (!header) {
     const zero = offset >= bytes.length || view.getUint32(offset, true) === 0;
-    console.log(`end at offset ${offset}: ${zero ? 'end of log (zero bytes follow)' : 'NOT a valid batch header'}`);
+    console.log(
+      `end at offset ${offset}: ${zero ? 'end of log (zero bytes follow)' : 'NOT a valid batch header'}`,
+    );
     break;
   }
   const valid = verifyBatch(bytes, view, offset, bytes.length) !== undefined;
@@ -49,10 +51,13 @@ for (;;) {
     for (let i = 0; i < header.recordCount; i++) {
       if (!nextRecord(bytes, cursor, offset + header.batchLength)) break;
       // A key of length 0 is a record put without one (an AUTO stream's).
-      const key = cursor.keyEnd > cursor.keyStart
-        ? JSON.stringify(bytes.toString('utf8', cursor.keyStart, cursor.keyEnd))
-        : '(none)';
-      const preview = bytes.subarray(cursor.dataStart, Math.min(cursor.dataEnd, cursor.dataStart + 16)).toString('hex');
+      const key =
+        cursor.keyEnd > cursor.keyStart
+          ? JSON.stringify(bytes.toString('utf8', cursor.keyStart, cursor.keyEnd))
+          : '(none)';
+      const preview = bytes
+        .subarray(cursor.dataStart, Math.min(cursor.dataEnd, cursor.dataStart + 16))
+        .toString('hex');
       const dataBytes = cursor.dataEnd - cursor.dataStart;
       console.log(`  #${header.baseOrdinal + i} key=${key} data=${dataBytes}B ${preview}`);
     }

@@ -9,7 +9,13 @@
 
 import { parseArgs } from 'node:util';
 import { CODEC_THREADS_MAX } from './server/codec-threads.js';
-import { MIB, PORT_MAX, SEGMENT_BYTES_MAX, STREAM_TRANSITION_MS_MAX, WORKERS_MAX } from './limits.js';
+import {
+  MIB,
+  PORT_MAX,
+  SEGMENT_BYTES_MAX,
+  STREAM_TRANSITION_MS_MAX,
+  WORKERS_MAX,
+} from './limits.js';
 
 import {
   DEFAULT_DATA_DIR,
@@ -102,7 +108,11 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
   const port = integerOption('--port', values.port ?? env.RUNNEL_PORT, 0, PORT_MAX);
   const wsPort = integerOption('--ws-port', values['ws-port'] ?? env.RUNNEL_WS_PORT, 0, PORT_MAX);
   const workers = integerOption('--workers', values.workers ?? env.RUNNEL_WORKERS, 1, WORKERS_MAX);
-  const codecThreads = integerOption('--codec-threads', values['codec-threads'] ?? env.RUNNEL_CODEC_THREADS, 0);
+  const codecThreads = integerOption(
+    '--codec-threads',
+    values['codec-threads'] ?? env.RUNNEL_CODEC_THREADS,
+    0,
+  );
   const segmentMib = integerOption(
     '--segment-mib',
     values['segment-mib'] ?? env.RUNNEL_SEGMENT_MIB,
@@ -115,7 +125,8 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
     0,
     STREAM_TRANSITION_MS_MAX,
   );
-  const flag = (value: boolean | undefined, variable: string | undefined) => value ?? variable === '1';
+  const flag = (value: boolean | undefined, variable: string | undefined) =>
+    value ?? variable === '1';
   const engineOptions = {
     fsync: flag(values.fsync, env.RUNNEL_FSYNC),
     enforceLimits: flag(values['enforce-limits'], env.RUNNEL_ENFORCE_LIMITS),
@@ -129,7 +140,9 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
     wsPort: wsPort ?? DEFAULT_WS_PORT,
     dataDir: values.data ?? (env.RUNNEL_DATA || DEFAULT_DATA_DIR),
     ...(workers !== undefined ? { workers } : {}),
-    ...(codecThreads !== undefined ? { codecThreads: Math.min(codecThreads, CODEC_THREADS_MAX) } : {}),
+    ...(codecThreads !== undefined
+      ? { codecThreads: Math.min(codecThreads, CODEC_THREADS_MAX) }
+      : {}),
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
   };
 }
@@ -169,7 +182,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'bench' || command === 'load') {
-    const module = command === 'bench' ? await import('./harness/bench.js') : await import('./harness/load.js');
+    const module =
+      command === 'bench' ? await import('./harness/bench.js') : await import('./harness/load.js');
     process.exitCode = await module.main(rest);
     return;
   }

@@ -87,9 +87,11 @@ export const fail = {
  * How PutRecords reports a record that was not stored: throttling keeps its name (the SDKs
  * retry it), anything else is `InternalFailure`, as Kinesis words per-record failures.
  */
-export function putRecordsEntryError(error: KinesisError): { ErrorCode: string; ErrorMessage: string } {
+export function putRecordsEntryError(error: KinesisError): {
+  ErrorCode: string;
+  ErrorMessage: string;
+} {
   return error.code === 'ProvisionedThroughputExceededException'
     ? { ErrorCode: error.code, ErrorMessage: error.message }
     : { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' };
 }
-

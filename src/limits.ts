@@ -342,7 +342,10 @@ function assertLimit(condition: boolean, message: string): void {
 assertLimit(SEGMENT_BYTES_MIN >= 2 * INDEX_INTERVAL_BYTES, 'segments hold several index intervals');
 assertLimit(SEGMENT_BYTES_MAX < 2 * GIB, 'mmap-io cannot map 2 GiB');
 assertLimit(RECORD_BATCH_BYTES_MAX <= WORKER_BATCH_BYTES_MAX, 'a whole PutRecords fits a batch');
-assertLimit(WORKER_TASKS_IN_FLIGHT_MAX < WORKER_TASK_QUEUE_MAX, 'control tasks fit behind the appends');
+assertLimit(
+  WORKER_TASKS_IN_FLIGHT_MAX < WORKER_TASK_QUEUE_MAX,
+  'control tasks fit behind the appends',
+);
 assertLimit(WORKER_BATCH_BYTES_MAX <= WORKER_IN_FLIGHT_BYTES_MAX, 'a batch fits in flight');
 assertLimit(SHARD_INDEX_BYTES_INITIAL <= SHARD_INDEX_BYTES_MAX, 'index starts within its max');
 assertLimit(DATA_BYTES_MAX === 10 * MIB, 'the Data blob max is 10 MiB');
@@ -361,11 +364,20 @@ assertLimit(
   WS_SEND_BUFFER_BYTES_MAX >= 2 * (WS_SEND_BUFFER_BYTES_HIGH + WS_SEND_CHUNK_BYTES_MAX),
   'subscriptions never reach the send buffer limit that closes a connection',
 );
-assertLimit(WS_KEEPALIVE_INTERVAL_MS * 3 <= WS_IDLE_TIMEOUT_MS, 'clients ping well within the idle timeout');
+assertLimit(
+  WS_KEEPALIVE_INTERVAL_MS * 3 <= WS_IDLE_TIMEOUT_MS,
+  'clients ping well within the idle timeout',
+);
 assertLimit(WS_CREDIT_BYTES_MAX < 2 ** 32, 'credit fits a u32');
-assertLimit(LOAD_REQUEST_DATA_BYTES_DEFAULT <= PUT_RECORDS_BYTES_MAX, 'a load request fits PutRecords');
+assertLimit(
+  LOAD_REQUEST_DATA_BYTES_DEFAULT <= PUT_RECORDS_BYTES_MAX,
+  'a load request fits PutRecords',
+);
 assertLimit(
   SUBSCRIPTION_EVENT_BYTES_MAX <= SUBSCRIPTION_BYTES_PER_SEC,
   'a paced subscription sends an event of records at least every second',
 );
-assertLimit(DATA_DIR_LOCK_STALE_MS >= 5 * DATA_DIR_LOCK_REFRESH_MS, 'a running owner refreshes its LOCK many times before it counts as gone');
+assertLimit(
+  DATA_DIR_LOCK_STALE_MS >= 5 * DATA_DIR_LOCK_REFRESH_MS,
+  'a running owner refreshes its LOCK many times before it counts as gone',
+);

@@ -23,7 +23,12 @@ const DOCS_PATH = new URL('../docs/errors.md', import.meta.url);
 const HEADER = ['Code', 'HTTP status', 'Retryable', 'Fault', 'When Runnel raises it'];
 
 function cells(line: string): string[] {
-  return line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((cell) => cell.trim());
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((cell) => cell.trim());
 }
 
 /** The rows of the one table in docs/errors.md, keyed by code; malformed rows fail the test. */
@@ -63,8 +68,12 @@ describe('docs/errors.md', () => {
     for (const [code, spec] of Object.entries(catalog)) {
       const row = documented.get(code);
       expect(row, `${code} is missing from docs/errors.md`).toBeDefined();
-      expect({ code, status: row!.status, retryable: row!.retryable, fault: row!.fault })
-        .toEqual({ code, status: spec.status, retryable: spec.retryable, fault: spec.fault });
+      expect({ code, status: row!.status, retryable: row!.retryable, fault: row!.fault }).toEqual({
+        code,
+        status: spec.status,
+        retryable: spec.retryable,
+        fault: spec.fault,
+      });
     }
   });
 
@@ -82,8 +91,13 @@ describe('docs/errors.md', () => {
       expect(spec.fault === 'server', code).toBe(spec.status >= 500);
       if (spec.status >= 500) expect(spec.retryable, code).toBe(true);
       const error = new KinesisError(code as ErrorCode, 'm');
-      expect([error.name, error.code, error.status, error.retryable, error.$fault])
-        .toEqual([code, code, spec.status, spec.retryable, spec.fault]);
+      expect([error.name, error.code, error.status, error.retryable, error.$fault]).toEqual([
+        code,
+        code,
+        spec.status,
+        spec.retryable,
+        spec.fault,
+      ]);
     }
   });
 });

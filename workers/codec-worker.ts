@@ -8,10 +8,15 @@ import type { CodecReply, CodecTask } from '../src/server/codec-threads.js';
 import { preparedBuffers, preparePutRecords } from '../src/server/put-records-prepare.js';
 
 function moved(reply: CodecReply, buffers: ArrayBuffer[]): unknown {
-  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: reply } as never);
+  return Piscina.move({
+    [Piscina.transferableSymbol]: buffers,
+    [Piscina.valueSymbol]: reply,
+  } as never);
 }
 
 export default function run(task: CodecTask): unknown {
   const prepared = preparePutRecords(Buffer.from(task.body));
-  return prepared ? moved({ prepared }, preparedBuffers(prepared)) : moved({ declined: task.body }, [task.body]);
+  return prepared
+    ? moved({ prepared }, preparedBuffers(prepared))
+    : moved({ declined: task.body }, [task.body]);
 }

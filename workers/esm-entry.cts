@@ -15,7 +15,9 @@ export function esmEntry(file: string): Handler {
   let loading: Promise<Handler> | undefined;
   return (task) => {
     if (run) return run(task);
-    loading ??= import(pathToFileURL(file).href).then((module: { default: Handler }) => (run = module.default));
+    loading ??= import(pathToFileURL(file).href).then(
+      (module: { default: Handler }) => (run = module.default),
+    );
     return loading.then((loaded) => loaded(task));
   };
 }

@@ -13,5 +13,8 @@ export default function run(task: WorkerTask): unknown {
   // Put buffers an append answer carries back are moved, not copied.
   const buffers = task.kind === 'append' ? (reply as AppendReply).buffers : undefined;
   if (!buffers) return reply;
-  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: reply } as never);
+  return Piscina.move({
+    [Piscina.transferableSymbol]: buffers,
+    [Piscina.valueSymbol]: reply,
+  } as never);
 }

@@ -36,7 +36,8 @@ function writeFresh(path: string): number {
   try {
     ftruncateSync(fd, FILE_BYTES);
     const before = process.cpuUsage();
-    for (let offset = 0; offset < FILE_BYTES; offset += CHUNK_BYTES) writeSync(fd, chunk, 0, CHUNK_BYTES, offset);
+    for (let offset = 0; offset < FILE_BYTES; offset += CHUNK_BYTES)
+      writeSync(fd, chunk, 0, CHUNK_BYTES, offset);
     const cpu = process.cpuUsage(before);
     return (cpu.user + cpu.system) / 1000 / (FILE_BYTES / 1e6);
   } finally {

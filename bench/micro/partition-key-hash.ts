@@ -43,7 +43,8 @@ await runMicro(
       name: 'KeyHasher, four keys per MD5 (batch checks)',
       items: KEYS,
       fn: () => {
-        for (let i = 0; i < KEYS; i++) hasher.add(encoded[i]!, 0, encoded[i]!.length, laneOut, i * 4);
+        for (let i = 0; i < KEYS; i++)
+          hasher.add(encoded[i]!, 0, encoded[i]!.length, laneOut, i * 4);
         hasher.flush();
         sink ^= laneOut[0]!;
       },

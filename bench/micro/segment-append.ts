@@ -43,17 +43,21 @@ function viaPwrite(path: string, chunk: Buffer): void {
 
 function viaMapping(path: string, chunk: Buffer): void {
   const mapping = mapReadWrite(path, FILE_BYTES);
-  for (let offset = 0; offset + chunk.length <= FILE_BYTES; offset += chunk.length) mapping.set(chunk, offset);
+  for (let offset = 0; offset + chunk.length <= FILE_BYTES; offset += chunk.length)
+    mapping.set(chunk, offset);
 }
 
 const memory = Buffer.alloc(FILE_BYTES, 1);
 function viaMemcpy(_path: string, chunk: Buffer): void {
-  for (let offset = 0; offset + chunk.length <= FILE_BYTES; offset += chunk.length) memory.set(chunk, offset);
+  for (let offset = 0; offset + chunk.length <= FILE_BYTES; offset += chunk.length)
+    memory.set(chunk, offset);
 }
 
 mkdirSync(dir, { recursive: true });
 try {
-  console.log(`segment append into fresh ${FILE_BYTES / MIB} MiB files under ${dir}, MB/s\nbaseline: memcpy into resident memory`);
+  console.log(
+    `segment append into fresh ${FILE_BYTES / MIB} MiB files under ${dir}, MB/s\nbaseline: memcpy into resident memory`,
+  );
   for (const chunkBytes of CHUNKS) {
     const memcpy = measure(chunkBytes, viaMemcpy);
     const pwrite = measure(chunkBytes, viaPwrite);

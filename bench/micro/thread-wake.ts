@@ -36,7 +36,9 @@ const counter = new Int32Array(shared);
 const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: shared });
 await new Promise((resolve) => worker.once('online', resolve));
 
-console.log('Atomics.notify to a thread waiting in Atomics.wait, µs of the notifying thread per call');
+console.log(
+  'Atomics.notify to a thread waiting in Atomics.wait, µs of the notifying thread per call',
+);
 const perGap: number[] = [];
 for (const gapUs of GAPS_US) {
   let nanos = 0;
@@ -52,8 +54,13 @@ for (const gapUs of GAPS_US) {
     while (performance.now() < until);
   }
   perGap.push(nanos / calls / 1000);
-  const ratio = gapUs === 0 ? 'baseline' : `${(perGap[perGap.length - 1]! / perGap[0]!).toFixed(0)}× the baseline`;
-  console.log(`  gap ${String(gapUs).padStart(3)} µs: ${perGap[perGap.length - 1]!.toFixed(2)} µs (${calls} calls; ${ratio})`);
+  const ratio =
+    gapUs === 0
+      ? 'baseline'
+      : `${(perGap[perGap.length - 1]! / perGap[0]!).toFixed(0)}× the baseline`;
+  console.log(
+    `  gap ${String(gapUs).padStart(3)} µs: ${perGap[perGap.length - 1]!.toFixed(2)} µs (${calls} calls; ${ratio})`,
+  );
 }
 Atomics.store(counter, COUNTER, STOP);
 Atomics.notify(counter, COUNTER);

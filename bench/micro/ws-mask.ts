@@ -23,9 +23,11 @@ for (const size of SIZES) {
   const simd = Buffer.allocUnsafeSlow(header + size);
   copyMasked(words, header, source, key, 1, false);
   copyMasked(simd, header, source, key, 1, true);
-  if (!words.subarray(header).equals(simd.subarray(header))) throw new Error(`masking differs at ${size} bytes`);
+  if (!words.subarray(header).equals(simd.subarray(header)))
+    throw new Error(`masking differs at ${size} bytes`);
   for (let i = 0; i < size; i++) {
-    if (words[header + i] !== (source[i]! ^ key[(1 + i) & 3]!)) throw new Error(`wrong mask at byte ${i}`);
+    if (words[header + i] !== (source[i]! ^ key[(1 + i) & 3]!))
+      throw new Error(`wrong mask at byte ${i}`);
   }
   const mb = size / 1e6;
   await runMicro(
@@ -33,8 +35,16 @@ for (const size of SIZES) {
     'Uint8Array.set (a copy, no masking)',
     [
       { name: 'Uint8Array.set', items: mb, fn: () => simd.set(source, header) },
-      { name: 'copyMasked, JavaScript words', items: mb, fn: () => copyMasked(words, header, source, key, 1, false) },
-      { name: 'copyMasked, WebAssembly SIMD', items: mb, fn: () => copyMasked(simd, header, source, key, 1, true) },
+      {
+        name: 'copyMasked, JavaScript words',
+        items: mb,
+        fn: () => copyMasked(words, header, source, key, 1, false),
+      },
+      {
+        name: 'copyMasked, WebAssembly SIMD',
+        items: mb,
+        fn: () => copyMasked(simd, header, source, key, 1, true),
+      },
     ],
     400,
   );

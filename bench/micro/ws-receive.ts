@@ -55,7 +55,12 @@ function serve(spec: string): void {
       });
     }
   };
-  const app = uWS.App().ws('/*', { maxBackpressure: 2 * SEND_AHEAD_BYTES, maxPayloadLength: 1024, open: pump, drain: pump });
+  const app = uWS.App().ws('/*', {
+    maxBackpressure: 2 * SEND_AHEAD_BYTES,
+    maxPayloadLength: 1024,
+    open: pump,
+    drain: pump,
+  });
   app.listen('127.0.0.1', 0, (token) => {
     if (!token) throw new Error('listen failed');
     process.send!(uWS.us_socket_local_port(token as unknown as uWS.us_socket));
@@ -64,20 +69,25 @@ function serve(spec: string): void {
 
 async function measure(pieces: number, pieceBytes: number, whole: boolean, seconds: number) {
   const self = fileURLToPath(import.meta.url);
-  const child = fork(self, ['--serve', `${pieces},${pieceBytes},${whole ? 1 : 0}`], { execArgv: process.execArgv });
+  const child = fork(self, ['--serve', `${pieces},${pieceBytes},${whole ? 1 : 0}`], {
+    execArgv: process.execArgv,
+  });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.once('message', (message) => resolve(Number(message)));
       child.once('exit', (code) => reject(new Error(`sender exited with ${code}`)));
     });
-    const ws = new NodeWebSocket(`ws://127.0.0.1:${port}/`, undefined, { messageBytesMax: WS_FRAME_BYTES_MAX });
+    const ws = new NodeWebSocket(`ws://127.0.0.1:${port}/`, undefined, {
+      messageBytesMax: WS_FRAME_BYTES_MAX,
+    });
     ws.binaryType = 'uint8array';
     const expected = RECORDS_OVERHEAD_BYTES + pieces * pieceBytes;
     let bytes = 0;
     let counting = false;
     ws.onmessage = (event) => {
       const length = (event.data as Uint8Array).length;
-      if (length !== expected) throw new Error(`a message of ${length} bytes, expected ${expected}`);
+      if (length !== expected)
+        throw new Error(`a message of ${length} bytes, expected ${expected}`);
       if (counting) bytes += length;
     };
     await new Promise((resolve, reject) => {
@@ -104,7 +114,9 @@ if (values.serve) {
   serve(values.serve);
 } else {
   const seconds = Number(values.seconds);
-  console.log(`Node client receiving RECORDS-shaped messages from a uWS sender in another process, ${seconds} s each`);
+  console.log(
+    `Node client receiving RECORDS-shaped messages from a uWS sender in another process, ${seconds} s each`,
+  );
   for (const shape of SHAPES) {
     const baseline = await measure(shape.pieces, shape.pieceBytes, true, seconds);
     const fragmented = await measure(shape.pieces, shape.pieceBytes, false, seconds);

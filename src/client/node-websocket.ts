@@ -142,7 +142,8 @@ export function copyMasked(
 ): void {
   if (simd && source.length >= SIMD_MASK_BYTES_MIN) {
     const r = phase & 3;
-    const word = key[r]! | (key[(r + 1) & 3]! << 8) | (key[(r + 2) & 3]! << 16) | (key[(r + 3) & 3]! << 24);
+    const word =
+      key[r]! | (key[(r + 1) & 3]! << 8) | (key[(r + 2) & 3]! << 16) | (key[(r + 3) & 3]! << 24);
     copyMaskedSimd(target, at, source, word);
     return;
   }
@@ -154,7 +155,13 @@ export function copyMasked(
  * 32-bit words does it (unrolled: 3-4x faster here than copying first and masking in place);
  * otherwise copy, then mask in place.
  */
-function copyMaskedWords(target: Uint8Array, at: number, source: Uint8Array, key: Uint8Array, phase: number): void {
+function copyMaskedWords(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  key: Uint8Array,
+  phase: number,
+): void {
   const length = source.length;
   let i = 0;
   const targetAlignment = (target.byteOffset + at) & 3;
@@ -465,7 +472,7 @@ export class NodeWebSocket {
 
   /** A decrypted TLS chunk, copied where a plain socket would have read it. */
   private onChunk(chunk: Buffer): void {
-    for (let at = 0; at < chunk.length && !this.failed; ) {
+    for (let at = 0; at < chunk.length && !this.failed;) {
       const target = this.readTarget();
       if (target.length === 0) {
         this.fail(new Error('WebSocket handshake response too large'));
@@ -495,7 +502,9 @@ export class NodeWebSocket {
       if (colon <= 0) continue;
       headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
     }
-    const accept = createHash('sha1').update(this.key + GUID).digest('base64');
+    const accept = createHash('sha1')
+      .update(this.key + GUID)
+      .digest('base64');
     if (status?.[1] !== '101') {
       const error = new Error(`WebSocket upgrade refused: ${lines[0] ?? 'no status line'}`);
       this.fail(error, status ? Number(status[1]) : undefined);
@@ -532,7 +541,8 @@ export class NodeWebSocket {
       if ((input[at]! & RSV_BITS) !== 0) throw new Error('reserved bits set in a server frame');
       if ((input[at + 1]! & MASK_BIT) !== 0) throw new Error('a server frame is masked');
       let length = input[at + 1]! & 0x7f;
-      const headerBytes = length === LENGTH_16 ? 4 : length === LENGTH_64 ? FRAME_HEADER_BYTES_MAX : 2;
+      const headerBytes =
+        length === LENGTH_16 ? 4 : length === LENGTH_64 ? FRAME_HEADER_BYTES_MAX : 2;
       if (available < headerBytes) return;
       if (length === LENGTH_16) length = input.readUInt16BE(at + 2);
       else if (length === LENGTH_64) {
@@ -604,7 +614,9 @@ export class NodeWebSocket {
 
   /** Starts reassembling a fragmented message from its first fragment. */
   private startAssembly(opcode: number, first: Buffer): void {
-    this.assembly = Buffer.allocUnsafeSlow(Math.min(this.messageBytesMax, Math.max(2 * first.length, ASSEMBLY_BYTES_MIN)));
+    this.assembly = Buffer.allocUnsafeSlow(
+      Math.min(this.messageBytesMax, Math.max(2 * first.length, ASSEMBLY_BYTES_MIN)),
+    );
     first.copy(this.assembly);
     this.assemblyBytes = first.length;
     this.assemblyOpcode = opcode;
@@ -616,7 +628,9 @@ export class NodeWebSocket {
     const needed = this.assemblyBytes + bytes;
     if (needed > assembly.length) {
       // Doubling keeps the copies of a message of many fragments under its own size.
-      const grown = Buffer.allocUnsafeSlow(Math.max(needed, Math.min(2 * assembly.length, this.messageBytesMax)));
+      const grown = Buffer.allocUnsafeSlow(
+        Math.max(needed, Math.min(2 * assembly.length, this.messageBytesMax)),
+      );
       assembly.copy(grown, 0, 0, this.assemblyBytes);
       this.assembly = assembly = grown;
     }

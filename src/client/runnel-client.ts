@@ -157,8 +157,7 @@ export interface ConnectOptions {
 }
 
 export type PutRecordsResultEntry =
-  | { SequenceNumber: string; ShardId: string }
-  | { ErrorCode: string; ErrorMessage: string };
+  { SequenceNumber: string; ShardId: string } | { ErrorCode: string; ErrorMessage: string };
 
 export interface PutRecordsOutput {
   FailedRecordCount: number;
@@ -691,9 +690,11 @@ export class RunnelSubscription implements AsyncIterableIterator<SubscribedRecor
       return Promise.resolve({ done: false, value: this.current[this.currentIndex++]! });
     }
     this.nextsPending++;
-    const result = this.lastNext.then(() => this.nextRecord()).finally(() => {
-      this.nextsPending--;
-    });
+    const result = this.lastNext
+      .then(() => this.nextRecord())
+      .finally(() => {
+        this.nextsPending--;
+      });
     this.lastNext = result.catch(() => undefined);
     return result;
   }
@@ -780,7 +781,9 @@ function settleParts(
     const outcome = outcomes[p]!;
     if (outcome.status === 'fulfilled') continue;
     const error = outcome.reason as KinesisError;
-    const perRecord = error instanceof KinesisError && error.retryable &&
+    const perRecord =
+      error instanceof KinesisError &&
+      error.retryable &&
       error.code !== 'ServiceUnavailableException';
     if (!perRecord) throw error;
     parts[p]!.error = error;
@@ -827,7 +830,9 @@ function checkRecords(records: readonly RecordInput[]): number {
     const { PartitionKey: key, Data: data } = records[i]!;
     const absent = key === undefined || key === null;
     if (absent) keyless++;
-    const tooLong = typeof key === 'string' && key.length > PARTITION_KEY_CHARS_MAX &&
+    const tooLong =
+      typeof key === 'string' &&
+      key.length > PARTITION_KEY_CHARS_MAX &&
       [...key].length > PARTITION_KEY_CHARS_MAX;
     if (!absent && (typeof key !== 'string' || key.length === 0 || tooLong)) {
       throw new KinesisError(
@@ -915,7 +920,9 @@ export class RunnelClient {
     }
     const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const WebSocketClass =
-      options.WebSocket ?? (options.tls ? undefined : global) ?? (await loadNodeWebSocket(options.tls));
+      options.WebSocket ??
+      (options.tls ? undefined : global) ??
+      (await loadNodeWebSocket(options.tls));
     const target = protocolUrl(url, options.path ?? PROTOCOL_PATH);
     const ws = new WebSocketClass(target);
     const viewsOk = (WebSocketClass as { deliversUint8Array?: boolean }).deliversUint8Array;
@@ -1248,7 +1255,12 @@ export class RunnelClient {
       try {
         reply = await send(routed);
       } catch (error) {
-        if (!routed || !(error instanceof KinesisError) || error.code !== 'InvalidArgumentException') throw error;
+        if (
+          !routed ||
+          !(error instanceof KinesisError) ||
+          error.code !== 'InvalidArgumentException'
+        )
+          throw error;
         // A routed batch held a record of another shard (or an invalid explicit hash key, which
         // the server will name again): the shard map it was routed by is stale. Route by a fresh
         // map from now on, and send this batch for the server to split.
@@ -1308,8 +1320,11 @@ export class RunnelClient {
       let bytes = 0;
       while (end < records.length) {
         const record = records[end]!;
-        const size = record.Data.length + (record.PartitionKey?.length ?? 0) * 3 +
-          (record.ExplicitHashKey?.length ?? 0) + RECORD_OVERHEAD_BYTES_MAX;
+        const size =
+          record.Data.length +
+          (record.PartitionKey?.length ?? 0) * 3 +
+          (record.ExplicitHashKey?.length ?? 0) +
+          RECORD_OVERHEAD_BYTES_MAX;
         if (end > start && bytes + size > budget) break;
         bytes += size;
         end++;
@@ -1355,7 +1370,9 @@ export class RunnelClient {
     const records = new Int32Array(recordCount);
     for (let i = 0; i < recordCount; i++) records[i] = i;
     const part: PutPart = { records, routedShardId: undefined };
-    const outcome = await Promise.allSettled([this.sendPut(streamName, batch, part, true, options.routed === true)]);
+    const outcome = await Promise.allSettled([
+      this.sendPut(streamName, batch, part, true, options.routed === true),
+    ]);
     return settleParts(recordCount, [part], outcome);
   }
 
@@ -1374,21 +1391,26 @@ export class RunnelClient {
     position: SubscribePosition,
     options: SubscribeOptions = {},
   ): Promise<RunnelSubscription> {
-    const { type, sequenceNumber, timestampMs } =
-      checkSubscribeArguments(streamName, shardId, position);
-    const windowBytes = options.windowBytes === undefined
-      ? this.windowBytes
-      : checkWindowBytes(options.windowBytes, 'windowBytes');
+    const { type, sequenceNumber, timestampMs } = checkSubscribeArguments(
+      streamName,
+      shardId,
+      position,
+    );
+    const windowBytes =
+      options.windowBytes === undefined
+        ? this.windowBytes
+        : checkWindowBytes(options.windowBytes, 'windowBytes');
     let subscription: RunnelSubscription | undefined;
-    const { answer } = this.request((requestId) =>
-      encodeSubscribe(requestId, {
-        position: type,
-        initialCredit: 0,
-        timestampMs,
-        streamName,
-        shardId,
-        sequenceNumber,
-      }),
+    const { answer } = this.request(
+      (requestId) =>
+        encodeSubscribe(requestId, {
+          position: type,
+          initialCredit: 0,
+          timestampMs,
+          streamName,
+          shardId,
+          sequenceNumber,
+        }),
       (frame) => {
         // Registered at once: RECORDS for it may be next in the same read.
         if (frame.opcode !== Opcode.SUBSCRIBED) return;

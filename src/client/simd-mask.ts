@@ -17,7 +17,15 @@
  * synchronous). Where WebAssembly SIMD cannot be compiled, SIMD_MASKING is false and callers
  * mask in JavaScript.
  */
-import { CodeWriter, SIMD, TYPE, WASM_PAGE_BYTES, compileModule, instantiate, oneFunctionModule } from '../wasm/module-encoding.js';
+import {
+  CodeWriter,
+  SIMD,
+  TYPE,
+  WASM_PAGE_BYTES,
+  compileModule,
+  instantiate,
+  oneFunctionModule,
+} from '../wasm/module-encoding.js';
 
 /** Payload bytes masked per call into WebAssembly. */
 export const MASK_CHUNK_BYTES = 1024 * 1024;
@@ -30,7 +38,10 @@ const MEMORY_PAGES = Math.ceil((CHUNK_OFFSET + MASK_CHUNK_BYTES + TURN_BYTES) / 
 
 /** `mask(bytes, key)`: XORs the chunk's first `bytes` (rounded up to a turn) with `key` in every lane. */
 function maskModule(): Uint8Array {
-  const BYTES = 0, KEY = 1, I = 2, V = 3;
+  const BYTES = 0,
+    KEY = 1,
+    I = 2,
+    V = 3;
   const w = new CodeWriter();
   w.get(KEY);
   w.simd(SIMD.i32x4Splat);
@@ -49,7 +60,10 @@ function maskModule(): Uint8Array {
     exportName: 'mask',
     params: 2,
     memoryPages: MEMORY_PAGES,
-    locals: [[1, TYPE.i32], [1, TYPE.v128]],
+    locals: [
+      [1, TYPE.i32],
+      [1, TYPE.v128],
+    ],
     code: w.code,
   });
 }
@@ -66,7 +80,12 @@ let kernel: { mask: (bytes: number, key: number) => void; chunk: Uint8Array } | 
  * that fall on `source`'s bytes 0–3, little-endian (the key rotated to the message position of
  * `source`). Only where SIMD_MASKING is true.
  */
-export function copyMaskedSimd(target: Uint8Array, at: number, source: Uint8Array, keyWord: number): void {
+export function copyMaskedSimd(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  keyWord: number,
+): void {
   if (kernel === undefined) {
     const { run, memory } = instantiate<(bytes: number, key: number) => void>(compiled!, 'mask');
     kernel = { mask: run, chunk: new Uint8Array(memory, CHUNK_OFFSET, MASK_CHUNK_BYTES) };

@@ -112,12 +112,15 @@ export class AccountSettings {
   /** LimitExceededException when one more ON_DEMAND stream would pass the account's limit. */
   checkOnDemandLimit(): void {
     if (this.onDemandStreamCount() < ON_DEMAND_STREAM_COUNT_LIMIT) return;
-    throw fail.limit(`This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`);
+    throw fail.limit(
+      `This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`,
+    );
   }
 
   private onDemandStreamCount(): number {
     let count = 0;
-    for (const stream of this.context.streams.values()) if (stream.record.mode === 'ON_DEMAND') count++;
+    for (const stream of this.context.streams.values())
+      if (stream.record.mode === 'ON_DEMAND') count++;
     return count;
   }
 }

@@ -24,12 +24,20 @@ export interface EncodedBatches {
 const words = new Uint32Array(HASH_WORDS);
 
 /** Caller has validated the records (key lengths, hash-key syntax, sizes). */
-export function encodeBatches(records: readonly RecordInput[], router: ShardRouter): EncodedBatches {
+export function encodeBatches(
+  records: readonly RecordInput[],
+  router: ShardRouter,
+): EncodedBatches {
   const slots = router.size;
   const route =
     slots === 1
       ? undefined
-      : (keyBytes: Uint8Array, keyStart: number, keyLength: number, explicit: string | undefined) => {
+      : (
+          keyBytes: Uint8Array,
+          keyStart: number,
+          keyLength: number,
+          explicit: string | undefined,
+        ) => {
           if (explicit === undefined) md5Words(keyBytes, keyStart, keyLength, words, 0);
           else bigIntToWords(parseExplicitHashKey(explicit)!, words, 0);
           return router.route(words);
@@ -37,7 +45,11 @@ export function encodeBatches(records: readonly RecordInput[], router: ShardRout
   const encoded = encodeRecordBatches(records, slots, route);
   const batches = new Map<number, Uint8Array>();
   encoded.batches.forEach((batch, slot) => batch && batches.set(slot, batch));
-  return { shardOfRecord: encoded.slotOfRecord, positionOfRecord: encoded.positionOfRecord, batches };
+  return {
+    shardOfRecord: encoded.slotOfRecord,
+    positionOfRecord: encoded.positionOfRecord,
+    batches,
+  };
 }
 
 /**

@@ -11,7 +11,11 @@
  * clients do.
  */
 import { KinesisError, reviveError } from '../errors.js';
-import { WORKER_BATCH_BYTES_MAX, WORKER_IN_FLIGHT_BYTES_MAX, WORKER_TASKS_IN_FLIGHT_MAX } from '../limits.js';
+import {
+  WORKER_BATCH_BYTES_MAX,
+  WORKER_IN_FLIGHT_BYTES_MAX,
+  WORKER_TASKS_IN_FLIGHT_MAX,
+} from '../limits.js';
 import type {
   AppendOutcome,
   AppendReply,
@@ -56,7 +60,12 @@ export class Batcher {
     this.queues = Array.from({ length: pool.size }, () => new WorkerQueue());
   }
 
-  append(worker: number, shard: ShardDescriptor, batch: Uint8Array, verify?: RoutedBatchCheck): Promise<Committed> {
+  append(
+    worker: number,
+    shard: ShardDescriptor,
+    batch: Uint8Array,
+    verify?: RoutedBatchCheck,
+  ): Promise<Committed> {
     const queue = this.queues[worker]!;
     if (queue.pendingBytes + queue.inFlightBytes + batch.length > WORKER_IN_FLIGHT_BYTES_MAX) {
       return Promise.reject(
@@ -71,7 +80,10 @@ export class Batcher {
     return new Promise<Committed>((resolve, reject) => {
       queue.pending.push({ request, resolve, reject });
       queue.pendingBytes += batch.length;
-      if (queue.pendingBytes >= WORKER_BATCH_BYTES_MAX && queue.tasksInFlight < WORKER_TASKS_IN_FLIGHT_MAX) {
+      if (
+        queue.pendingBytes >= WORKER_BATCH_BYTES_MAX &&
+        queue.tasksInFlight < WORKER_TASKS_IN_FLIGHT_MAX
+      ) {
         this.flush(worker);
       } else {
         this.schedule(worker);
@@ -101,7 +113,8 @@ export class Batcher {
 
   private flush(worker: number, now = false): void {
     const queue = this.queues[worker]!;
-    if (queue.pending.length === 0 || (!now && queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX)) return;
+    if (queue.pending.length === 0 || (!now && queue.tasksInFlight >= WORKER_TASKS_IN_FLIGHT_MAX))
+      return;
     const batch = queue.pending;
     const bytes = queue.pendingBytes;
     queue.pending = [];
@@ -148,7 +161,8 @@ function uniqueBuffers(appends: AppendRequest[]): ArrayBuffer[] {
   const seen = new Set<ArrayBufferLike>();
   for (const { batch, giveBack } of appends) {
     const buffer = batch.buffer;
-    const whole = giveBack === true || (batch.byteOffset === 0 && batch.byteLength === buffer.byteLength);
+    const whole =
+      giveBack === true || (batch.byteOffset === 0 && batch.byteLength === buffer.byteLength);
     if (buffer instanceof ArrayBuffer && whole && !seen.has(buffer)) {
       seen.add(buffer);
       buffers.push(buffer);

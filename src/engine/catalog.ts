@@ -5,7 +5,15 @@
  * the catalog holds only what describes them.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type {
   RecordDistributionStrategy,
@@ -152,7 +160,11 @@ export interface CatalogFile {
 export function loadCatalog(dataDir: string): CatalogFile {
   const path = join(dataDir, CATALOG_FILE);
   if (!existsSync(path)) {
-    return { version: CATALOG_FORMAT_VERSION, iteratorSecret: randomBytes(32).toString('hex'), streams: [] };
+    return {
+      version: CATALOG_FORMAT_VERSION,
+      iteratorSecret: randomBytes(32).toString('hex'),
+      streams: [],
+    };
   }
   let catalog: CatalogFile;
   try {

@@ -84,10 +84,14 @@ export class StreamConsumers {
       return ref;
     }
     if (input.StreamARN === undefined || input.ConsumerName === undefined) {
-      throw fail.invalid('Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.');
+      throw fail.invalid(
+        'Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.',
+      );
     }
     const stream = this.context.target({ StreamARN: input.StreamARN });
-    const consumer = stream.record.consumers?.find((candidate) => candidate.name === input.ConsumerName);
+    const consumer = stream.record.consumers?.find(
+      (candidate) => candidate.name === input.ConsumerName,
+    );
     if (!consumer) throw this.consumerNotFound(input.ConsumerName, stream.name);
     return { stream, consumer, arn: this.consumerArn(stream, consumer) };
   }
@@ -127,11 +131,14 @@ export class StreamConsumers {
    * CONSUMERS_CREATING_PER_STREAM_MAX of them CREATING at once (LimitExceededException); a name
    * already registered is ResourceInUseException.
    */
-  async registerStreamConsumer(input: K.RegisterStreamConsumerInput): Promise<K.RegisterStreamConsumerOutput> {
+  async registerStreamConsumer(
+    input: K.RegisterStreamConsumerInput,
+  ): Promise<K.RegisterStreamConsumerOutput> {
     this.context.assertOpen();
     validateInput('RegisterStreamConsumer', input);
     const stream = this.context.target({ StreamARN: input.StreamARN });
-    if (stream.record.status === 'DELETING' || stream.record.status === 'CREATING') this.context.requireActive(stream);
+    if (stream.record.status === 'DELETING' || stream.record.status === 'CREATING')
+      this.context.requireActive(stream);
     const consumers = (stream.record.consumers ??= []);
     const name = input.ConsumerName;
     if (consumers.some((consumer) => consumer.name === name)) {
@@ -184,7 +191,9 @@ export class StreamConsumers {
         this.context.persist();
       });
     }
-    return { Consumer: this.consumerShape({ stream, consumer, arn: this.consumerArn(stream, consumer) }) };
+    return {
+      Consumer: this.consumerShape({ stream, consumer, arn: this.consumerArn(stream, consumer) }),
+    };
   }
 
   /** Deregisters a consumer: DELETING for the stream transition, then gone. */
@@ -221,13 +230,16 @@ export class StreamConsumers {
    * A stream's consumers in registration order, at most LIST_STREAM_CONSUMERS_RETURNED_MAX per
    * call; NextToken (with the same StreamARN) continues after the last one returned.
    */
-  async listStreamConsumers(input: K.ListStreamConsumersInput): Promise<K.ListStreamConsumersOutput> {
+  async listStreamConsumers(
+    input: K.ListStreamConsumersInput,
+  ): Promise<K.ListStreamConsumersOutput> {
     this.context.assertOpen();
     validateInput('ListStreamConsumers', input);
     const stream = this.context.target({ StreamARN: input.StreamARN });
     if (
       input.StreamCreationTimestamp !== undefined &&
-      Math.floor(input.StreamCreationTimestamp.getTime() / 1000) !== Math.floor(stream.record.createdMs / 1000)
+      Math.floor(input.StreamCreationTimestamp.getTime() / 1000) !==
+        Math.floor(stream.record.createdMs / 1000)
     ) {
       throw fail.notFound(
         `Stream ${stream.name} under account ${this.context.accountId} with creation timestamp ` +
@@ -238,7 +250,10 @@ export class StreamConsumers {
     const consumers = stream.record.consumers ?? [];
     let start = 0;
     if (input.NextToken !== undefined) {
-      const token = this.context.decodeToken<{ s?: string; c?: number; q?: number }>(input.NextToken, 'consumers');
+      const token = this.context.decodeToken<{ s?: string; c?: number; q?: number }>(
+        input.NextToken,
+        'consumers',
+      );
       if (token.s !== stream.name || token.c !== stream.record.createdMs) {
         throw fail.invalid(`NextToken was issued for another stream than ${stream.name}.`);
       }
@@ -248,7 +263,10 @@ export class StreamConsumers {
       start = consumers.findIndex((consumer, i) => (consumer.seq ?? i) > after);
       if (start < 0) start = consumers.length;
     }
-    const limit = Math.min(input.MaxResults ?? LIST_STREAM_CONSUMERS_RETURNED_MAX, LIST_STREAM_CONSUMERS_RETURNED_MAX);
+    const limit = Math.min(
+      input.MaxResults ?? LIST_STREAM_CONSUMERS_RETURNED_MAX,
+      LIST_STREAM_CONSUMERS_RETURNED_MAX,
+    );
     const page = consumers.slice(start, start + limit);
     const output: K.ListStreamConsumersOutput = {
       Consumers: page.map((consumer) =>

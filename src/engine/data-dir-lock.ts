@@ -91,7 +91,8 @@ export class DataDirLock {
 
   static async acquire(dataDir: string): Promise<DataDirLock> {
     const path = join(dataDir, LOCK_FILE);
-    if (held.has(path)) throw new Error(`runnel: data directory ${dataDir} is already open in this process`);
+    if (held.has(path))
+      throw new Error(`runnel: data directory ${dataDir} is already open in this process`);
     const deadline = Date.now() + DATA_DIR_LOCK_STALE_MS + DATA_DIR_LOCK_REFRESH_MS;
     for (;;) {
       try {
@@ -104,7 +105,8 @@ export class DataDirLock {
       }
       const lock = inspect(path);
       if (lock === undefined) continue; // removed meanwhile: try again
-      const gone = lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
+      const gone =
+        lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
         (lock.owner !== 0 && lock.owner !== process.pid && !processExists(lock.owner));
       if (gone) {
         takeOver(path, lock.idleMs);

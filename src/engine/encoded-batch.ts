@@ -20,7 +20,11 @@ import {
   md5Words,
 } from '../kinesis/hash-key.js';
 import { KeyHasher } from '../kinesis/md5-lanes.js';
-import { PARTITION_KEY_BYTES_MAX, PARTITION_KEY_CHARS_MAX, PARTITION_KEY_CHARS_MIN } from '../limits.js';
+import {
+  PARTITION_KEY_BYTES_MAX,
+  PARTITION_KEY_CHARS_MAX,
+  PARTITION_KEY_CHARS_MIN,
+} from '../limits.js';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_HEADER_BYTES,
@@ -49,7 +53,7 @@ function checkedHeader(batch: Uint8Array): BatchHeader {
   const header = readBatchHeader(batch, view, 0, batch.length);
   if (!header || header.batchLength !== batch.length) throw invalidBatch('bad header or length');
   if (batch[ATTRIBUTES_OFFSET] !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0) {
-    throw invalidBatch('the header\'s attributes and reserved bytes must be 0');
+    throw invalidBatch("the header's attributes and reserved bytes must be 0");
   }
   return header;
 }
@@ -64,7 +68,12 @@ function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
 }
 
 /** The error of a partition key that is not 1-256 characters of valid UTF-8, if it is not. */
-function keyFailure(batch: Uint8Array, start: number, end: number, record: number): KinesisError | undefined {
+function keyFailure(
+  batch: Uint8Array,
+  start: number,
+  end: number,
+  record: number,
+): KinesisError | undefined {
   const bytes = end - start;
   let valid = bytes >= PARTITION_KEY_CHARS_MIN && bytes <= PARTITION_KEY_BYTES_MAX;
   if (valid && !isAscii(batch, start, end)) {
@@ -103,7 +112,8 @@ function hashKeyWords(
 ): KinesisError | undefined {
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(batch[i]!);
-  if (!isExplicitHashKeyForm(text)) return new KinesisError('ValidationException', explicitHashKeyFormMessage(text, record));
+  if (!isExplicitHashKeyForm(text))
+    return new KinesisError('ValidationException', explicitHashKeyFormMessage(text, record));
   // The form is checked: only the range is left.
   const key = BigInt(text);
   if (key > HASH_KEY_MAX) {
@@ -146,9 +156,12 @@ export function hashEncodedBatch(
 ): HashedBatch {
   const header = checkedHeader(batch);
   const count = header.recordCount;
-  const recordStart = reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
+  const recordStart =
+    reuse && reuse.recordStart.length > count ? reuse.recordStart : new Int32Array(count + 1);
   const hashWords =
-    reuse && reuse.hashWords.length >= count * HASH_WORDS ? reuse.hashWords : new Uint32Array(count * HASH_WORDS);
+    reuse && reuse.hashWords.length >= count * HASH_WORDS
+      ? reuse.hashWords
+      : new Uint32Array(count * HASH_WORDS);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   const end = batch.length;
   let largest = 0;
@@ -173,9 +186,22 @@ export function hashEncodedBatch(
     }
     if (size > largest) largest = size;
     if (cursor.hashKeyEnd > cursor.hashKeyStart) {
-      failure = hashKeyWords(batch, cursor.hashKeyStart, cursor.hashKeyEnd, hashWords, i * HASH_WORDS, i);
+      failure = hashKeyWords(
+        batch,
+        cursor.hashKeyStart,
+        cursor.hashKeyEnd,
+        hashWords,
+        i * HASH_WORDS,
+        i,
+      );
     } else if (hash) {
-      keyHasher.add(batch, cursor.keyStart, cursor.keyEnd - cursor.keyStart, hashWords, i * HASH_WORDS);
+      keyHasher.add(
+        batch,
+        cursor.keyStart,
+        cursor.keyEnd - cursor.keyStart,
+        hashWords,
+        i * HASH_WORDS,
+      );
     }
   }
   if (cursor.offset !== end) throw notFilled();
@@ -239,12 +265,26 @@ export function routeHashedBatch(
     recordCount[slot]!++;
     bodyBytes[slot]! += recordStart[i + 1]! - recordStart[i]!;
   }
-  return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, mixed ? -1 : firstSlot);
+  return partition(
+    batch,
+    recordStart,
+    shardOfRecord,
+    positionOfRecord,
+    recordCount,
+    bodyBytes,
+    mixed ? -1 : firstSlot,
+  );
 }
 
 /** Copies one record's encoded bytes; a plain Uint8Array view (not a Buffer subarray) for #set is
  * the cheapest copy V8 offers here: a byte loop is 3–20× slower. */
-function copyRecord(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number): void {
+function copyRecord(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  start: number,
+  length: number,
+): void {
   target.set(new Uint8Array(source.buffer, source.byteOffset + start, length), at);
 }
 

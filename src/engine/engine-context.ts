@@ -36,7 +36,10 @@ const TOKEN_MAC_DOMAIN = 'runnel-next-token\0';
 /** After every check has passed, a DryRun request stops here, having changed nothing. */
 export function dryRun(input: K.DryRunnable): void {
   if (input.DryRun === true) {
-    throw new KinesisError('DryRunOperationException', 'Request would have succeeded, but DryRun flag is set.');
+    throw new KinesisError(
+      'DryRunOperationException',
+      'Request would have succeeded, but DryRun flag is set.',
+    );
   }
 }
 
@@ -92,7 +95,15 @@ export class EngineContext {
   buildStream(record: StreamRecord): StreamState {
     const shards = record.shards.map(
       (shard) =>
-        new ShardState(shard, this.assignWorker(), record.name, record.createdMs, this.dataDir, this.segmentBytes, this.fsync),
+        new ShardState(
+          shard,
+          this.assignWorker(),
+          record.name,
+          record.createdMs,
+          this.dataDir,
+          this.segmentBytes,
+          this.fsync,
+        ),
     );
     return new StreamState(record, this.streamArn(record.name), shards);
   }
@@ -116,7 +127,9 @@ export class EngineContext {
     // appends posted meanwhile run between them; the workers in parallel.
     const openAll = async (worker: number, list: ShardState[]): Promise<void> => {
       for (let at = 0; at < list.length; at += SHARDS_OPENED_PER_TASK_MAX) {
-        const shards = list.slice(at, at + SHARDS_OPENED_PER_TASK_MAX).map((shard) => shard.descriptor);
+        const shards = list
+          .slice(at, at + SHARDS_OPENED_PER_TASK_MAX)
+          .map((shard) => shard.descriptor);
         const reply = await this.pool.run<OpenReply>(worker, { kind: 'open', shards });
         for (const shard of reply.shards) ends.set(shard.key, shard.nextOrdinal);
       }
@@ -138,7 +151,8 @@ export class EngineContext {
       Promise.resolve()
         .then(action)
         .catch((error: unknown) => {
-          if (!this.closed) console.error(`runnel: stream transition failed: ${(error as Error).message}`);
+          if (!this.closed)
+            console.error(`runnel: stream transition failed: ${(error as Error).message}`);
         });
     }, this.transitionMs);
     this.timers.add(timer);
@@ -165,10 +179,14 @@ export class EngineContext {
     let name = input.StreamName;
     if (input.StreamARN !== undefined) {
       const prefix = `arn:aws:kinesis:${this.region}:${this.accountId}:stream/`;
-      const fromArn = input.StreamARN.startsWith(prefix) ? input.StreamARN.slice(prefix.length) : undefined;
+      const fromArn = input.StreamARN.startsWith(prefix)
+        ? input.StreamARN.slice(prefix.length)
+        : undefined;
       if (fromArn === undefined) throw missing(input.StreamARN);
       if (name !== undefined && name !== fromArn) {
-        throw fail.invalid(`StreamARN ${input.StreamARN} and StreamName ${name} do not name the same stream.`);
+        throw fail.invalid(
+          `StreamARN ${input.StreamARN} and StreamName ${name} do not name the same stream.`,
+        );
       }
       name = fromArn;
     }
@@ -216,7 +234,8 @@ export class EngineContext {
    * consumers' quotas (they are gone: a consumer ARN is never given again).
    */
   endSubscriptions(prefix: string): void {
-    for (const [key, entry] of this.subscriptions) if (key.startsWith(prefix)) entry.controller.abort();
+    for (const [key, entry] of this.subscriptions)
+      if (key.startsWith(prefix)) entry.controller.abort();
     this.forgetSubscriptionThrottles(prefix);
   }
 
@@ -253,9 +272,13 @@ export class EngineContext {
     } catch {
       throw fail.invalid('Invalid NextToken.');
     }
-    if (!parsed || parsed.k !== kind || typeof parsed.t !== 'number') throw fail.invalid('Invalid NextToken.');
+    if (!parsed || parsed.k !== kind || typeof parsed.t !== 'number')
+      throw fail.invalid('Invalid NextToken.');
     if (this.clock() - parsed.t > NEXT_TOKEN_TTL_MS) {
-      throw new KinesisError('ExpiredNextTokenException', 'The NextToken has expired. Tokens expire after 300 seconds.');
+      throw new KinesisError(
+        'ExpiredNextTokenException',
+        'The NextToken has expired. Tokens expire after 300 seconds.',
+      );
     }
     return { ...parsed, issuedMs: parsed.t };
   }

@@ -44,9 +44,13 @@ export class EngineLifecycle {
       const removeDirs = [streamDir(this.context.dataDir, record.name)];
       await this.context.pool.run(0, { kind: 'close', shards: [], removeDirs });
     }
-    this.context.catalog.streams = this.context.catalog.streams.filter((record) => record.status !== 'DELETING');
+    this.context.catalog.streams = this.context.catalog.streams.filter(
+      (record) => record.status !== 'DELETING',
+    );
     this.context.persist();
-    const ends = await this.context.openShards([...this.context.streams.values()].flatMap((stream) => stream.shards));
+    const ends = await this.context.openShards(
+      [...this.context.streams.values()].flatMap((stream) => stream.shards),
+    );
     // A reshard cut short after it took effect: nothing was routed to its closed shards since,
     // so each ends where its files end.
     let completed = false;
@@ -98,7 +102,8 @@ export class EngineLifecycle {
       await this.context.pool.run(worker, { kind: 'sync' }).catch(() => undefined);
     }
     await this.context.pool.close();
-    for (const stream of this.context.streams.values()) for (const shard of stream.shards) shard.reader.close();
+    for (const stream of this.context.streams.values())
+      for (const shard of stream.shards) shard.reader.close();
     this.lock.release();
   }
 

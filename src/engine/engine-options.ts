@@ -49,7 +49,10 @@ export interface EngineOptions {
 /** An option of Engine.open that is out of its range, or of the wrong type. */
 function badOption(name: string, value: unknown, expected: string): KinesisError {
   const shown = typeof value === 'string' ? `'${value}'` : String(value);
-  return new KinesisError('ValidationException', `Engine.open: ${name} must be ${expected}, got ${shown}`);
+  return new KinesisError(
+    'ValidationException',
+    `Engine.open: ${name} must be ${expected}, got ${shown}`,
+  );
 }
 
 /** An optional integer option in [min, max]. */
@@ -62,15 +65,26 @@ function checkInteger(name: string, value: unknown, min: number, max: number): v
 
 /** Checks Engine.open's options before anything is opened: a bad one fails there, not later. */
 export function checkOptions(options: EngineOptions): void {
-  if (typeof options !== 'object' || options === null) throw badOption('options', options, 'an object');
+  if (typeof options !== 'object' || options === null)
+    throw badOption('options', options, 'an object');
   if (typeof options.dataDir !== 'string' || options.dataDir.trim() === '') {
     throw badOption('dataDir', options.dataDir, 'a directory path');
   }
   checkInteger('workers', options.workers, 1, WORKERS_MAX);
   checkInteger('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
   checkInteger('streamTransitionMs', options.streamTransitionMs, 0, STREAM_TRANSITION_MS_MAX);
-  checkInteger('subscriptionLifetimeMs', options.subscriptionLifetimeMs, 1, SUBSCRIPTION_LIFETIME_MS);
-  checkInteger('subscriptionHeartbeatMs', options.subscriptionHeartbeatMs, 1, SUBSCRIPTION_HEARTBEAT_MS);
+  checkInteger(
+    'subscriptionLifetimeMs',
+    options.subscriptionLifetimeMs,
+    1,
+    SUBSCRIPTION_LIFETIME_MS,
+  );
+  checkInteger(
+    'subscriptionHeartbeatMs',
+    options.subscriptionHeartbeatMs,
+    1,
+    SUBSCRIPTION_HEARTBEAT_MS,
+  );
   if (options.clock !== undefined && typeof options.clock !== 'function') {
     throw badOption('clock', options.clock, 'a function returning epoch ms');
   }

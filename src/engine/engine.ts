@@ -223,15 +223,11 @@ export class Engine {
 
   // ---- account settings and limits (account-settings.ts) ------------------------------------------
 
-  describeAccountSettings(
-    _input: Record<string, never> = {},
-  ): Promise<K.AccountSettingsOutput> {
+  describeAccountSettings(_input: Record<string, never> = {}): Promise<K.AccountSettingsOutput> {
     return this.account.describeAccountSettings(_input);
   }
 
-  updateAccountSettings(
-    input: K.UpdateAccountSettingsInput,
-  ): Promise<K.AccountSettingsOutput> {
+  updateAccountSettings(input: K.UpdateAccountSettingsInput): Promise<K.AccountSettingsOutput> {
     return this.account.updateAccountSettings(input);
   }
 
@@ -281,7 +277,9 @@ export class Engine {
 
   // ---- enhanced fan-out: consumers (consumers.ts) -------------------------------------------------
 
-  registerStreamConsumer(input: K.RegisterStreamConsumerInput): Promise<K.RegisterStreamConsumerOutput> {
+  registerStreamConsumer(
+    input: K.RegisterStreamConsumerInput,
+  ): Promise<K.RegisterStreamConsumerOutput> {
     return this.consumers.registerStreamConsumer(input);
   }
 
@@ -307,7 +305,10 @@ export class Engine {
     return this.writes.putRecords(input);
   }
 
-  putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
+  putRecordBatch(
+    streamName: string,
+    records: readonly RecordInput[],
+  ): Promise<PutRecordBatchResult> {
     return this.writes.putRecordBatch(streamName, records);
   }
 
@@ -341,7 +342,12 @@ export class Engine {
     return this.reads.getRecords(input);
   }
 
-  sequenceNumberOf(streamName: string, shardId: string, ordinal: number, arrivalMs: number): string {
+  sequenceNumberOf(
+    streamName: string,
+    shardId: string,
+    ordinal: number,
+    arrivalMs: number,
+  ): string {
     return this.reads.sequenceNumberOf(streamName, shardId, ordinal, arrivalMs);
   }
 
@@ -349,11 +355,22 @@ export class Engine {
     return this.reads.shardPosition(input);
   }
 
-  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number, scratch?: Buffer) {
+  readBatches(
+    streamName: string,
+    shardId: string,
+    ordinal: number,
+    maxBytes: number,
+    scratch?: Buffer,
+  ) {
     return this.reads.readBatches(streamName, shardId, ordinal, maxBytes, scratch);
   }
 
-  waitForRecords(streamName: string, shardId: string, ordinal: number, timeoutMs: number): Promise<boolean> {
+  waitForRecords(
+    streamName: string,
+    shardId: string,
+    ordinal: number,
+    timeoutMs: number,
+  ): Promise<boolean> {
     return this.reads.waitForRecords(streamName, shardId, ordinal, timeoutMs);
   }
 

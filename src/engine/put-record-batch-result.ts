@@ -97,7 +97,12 @@ export class BatchResult implements PutRecordBatchResult {
   }
 
   writeSequenceNumber(i: number, target: Uint8Array, offset: number): number {
-    return this.routing[this.shardOf[i]!]!.writeSequenceNumber(this.ordinalOf[i]!, this.arrivalOf[i]!, target, offset);
+    return this.routing[this.shardOf[i]!]!.writeSequenceNumber(
+      this.ordinalOf[i]!,
+      this.arrivalOf[i]!,
+      target,
+      offset,
+    );
   }
 
   errorOf(i: number): KinesisError | undefined {

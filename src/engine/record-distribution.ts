@@ -114,7 +114,15 @@ export function placeEncodedBatch(
   if (refused || recordCount[first] === count) {
     // Refusals break the runs; one slot takes the batch as it is (partition forwards it).
     const onlySlot = refused ? -1 : first;
-    return partition(batch, recordStart, shardOfRecord, positionOfRecord, recordCount, bodyBytes, onlySlot);
+    return partition(
+      batch,
+      recordStart,
+      shardOfRecord,
+      positionOfRecord,
+      recordCount,
+      bodyBytes,
+      onlySlot,
+    );
   }
   return { shardOfRecord, positionOfRecord, batches: copyRuns(batch, recordStart, shardOfRecord) };
 }
@@ -127,7 +135,7 @@ function copyRuns(
 ): Map<number, Uint8Array> {
   const batches = new Map<number, Uint8Array>();
   const count = shardOfRecord.length;
-  for (let start = 0; start < count; ) {
+  for (let start = 0; start < count;) {
     const slot = shardOfRecord[start]!;
     let end = start + 1;
     while (end < count && shardOfRecord[end] === slot) end++;

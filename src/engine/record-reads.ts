@@ -6,7 +6,12 @@
  * ordinals here.
  */
 import { KinesisError, fail } from '../errors.js';
-import { GET_RECORDS_BYTES_MAX, GET_RECORDS_LIMIT_MAX, KIB, SHARD_ITERATOR_TTL_MS } from '../limits.js';
+import {
+  GET_RECORDS_BYTES_MAX,
+  GET_RECORDS_LIMIT_MAX,
+  KIB,
+  SHARD_ITERATOR_TTL_MS,
+} from '../limits.js';
 import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { javaDateString } from '../kinesis/java-date.js';
 import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
@@ -85,7 +90,10 @@ export class RecordReads {
     dryRun(input);
     const throttle = this.context.throttleOf(shard);
     if (throttle && !throttle.admitIterator(this.context.clock())) {
-      throw new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard));
+      throw new KinesisError(
+        'ProvisionedThroughputExceededException',
+        this.context.rateExceeded(stream, shard),
+      );
     }
     const ShardIterator = this.iterators.encode({
       issuedMs: this.context.clock(),
@@ -152,7 +160,11 @@ export class RecordReads {
       }
       default: {
         ordinal = this.sequenceOrdinal(stream, shard, input.StartingSequenceNumber!);
-        if (type === 'AFTER_SEQUENCE_NUMBER' && input.StartingSequenceNumber !== this.beforeFirst(shard)) ordinal++;
+        if (
+          type === 'AFTER_SEQUENCE_NUMBER' &&
+          input.StartingSequenceNumber !== this.beforeFirst(shard)
+        )
+          ordinal++;
         ordinal = Math.min(Math.max(ordinal, trim), watermark);
       }
     }
@@ -199,8 +211,16 @@ export class RecordReads {
   }
 
   /** The sequence number of a record of a shard, given its ordinal and arrival time. */
-  sequenceNumberOf(streamName: string, shardId: string, ordinal: number, arrivalMs: number): string {
-    return this.shardOf(this.context.target({ StreamName: streamName }), shardId).sequenceNumber(ordinal, arrivalMs);
+  sequenceNumberOf(
+    streamName: string,
+    shardId: string,
+    ordinal: number,
+    arrivalMs: number,
+  ): string {
+    return this.shardOf(this.context.target({ StreamName: streamName }), shardId).sequenceNumber(
+      ordinal,
+      arrivalMs,
+    );
   }
 
   private sequenceOrdinal(stream: StreamState, shard: ShardState, sequenceNumber: string): number {
@@ -230,7 +250,9 @@ export class RecordReads {
     validateInput('GetRecords', input);
     if (input.Limit !== undefined && input.Limit > GET_RECORDS_LIMIT_MAX) {
       // InvalidArgumentException as the API documents it; the wording is Runnel's own.
-      throw fail.invalid(`The Limit parameter (${input.Limit}) cannot be greater than ${GET_RECORDS_LIMIT_MAX}.`);
+      throw fail.invalid(
+        `The Limit parameter (${input.Limit}) cannot be greater than ${GET_RECORDS_LIMIT_MAX}.`,
+      );
     }
     const now = this.context.clock();
     const position = this.iterators.decode(input.ShardIterator);
@@ -247,16 +269,23 @@ export class RecordReads {
     if (!stream || stream.record.createdMs !== position.streamCreatedMs) {
       throw this.shardNotFound(shardIdOf(position.shardIndex), position.streamName);
     }
-    if (input.StreamARN !== undefined && input.StreamARN !== stream.arn) throw fail.invalid('Invalid ShardIterator.');
+    if (input.StreamARN !== undefined && input.StreamARN !== stream.arn)
+      throw fail.invalid('Invalid ShardIterator.');
     const shard = stream.byIndex.get(position.shardIndex);
     if (!shard) throw fail.invalid('Invalid ShardIterator.');
     dryRun(input);
     const throttle = this.context.throttleOf(shard);
     if (throttle && !throttle.admitRead(now)) {
-      throw new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard));
+      throw new KinesisError(
+        'ProvisionedThroughputExceededException',
+        this.context.rateExceeded(stream, shard),
+      );
     }
     const limit = input.Limit ?? GET_RECORDS_LIMIT_MAX;
-    const result = this.readShard(shard, position, { maxRecords: limit, maxBytes: GET_RECORDS_BYTES_MAX });
+    const result = this.readShard(shard, position, {
+      maxRecords: limit,
+      maxBytes: GET_RECORDS_BYTES_MAX,
+    });
     if (throttle) {
       let bytes = 0;
       for (const record of result.records) bytes += record.dataEnd - record.keyStart;
@@ -280,7 +309,11 @@ export class RecordReads {
     const end = shard.endOrdinal;
     if (end !== undefined && result.nextOrdinal >= end) {
       // The end of a closed shard (KCL's contract): no next iterator, and the shards it became.
-      return { Records: records, MillisBehindLatest: 0, ChildShards: this.childShards(stream, shard) };
+      return {
+        Records: records,
+        MillisBehindLatest: 0,
+        ChildShards: this.childShards(stream, shard),
+      };
     }
     const next = result.nextLocation ?? { segmentBase: -1, byteOffset: 0 };
     return {
@@ -303,7 +336,10 @@ export class RecordReads {
       ParentShards: [child.record.parentShardId, child.record.adjacentParentShardId].filter(
         (id): id is string => id !== undefined,
       ),
-      HashKeyRange: { StartingHashKey: child.record.startingHashKey, EndingHashKey: child.record.endingHashKey },
+      HashKeyRange: {
+        StartingHashKey: child.record.startingHashKey,
+        EndingHashKey: child.record.endingHashKey,
+      },
     }));
   }
 
@@ -314,9 +350,10 @@ export class RecordReads {
   ): ReadResult {
     const trim = shard.index.trimOrdinal();
     const ordinal = Math.max(position.ordinal, trim);
-    const hint = position.hintSegmentBase >= 0 && ordinal === position.ordinal
-      ? { segmentBase: position.hintSegmentBase, byteOffset: position.hintByteOffset }
-      : undefined;
+    const hint =
+      position.hintSegmentBase >= 0 && ordinal === position.ordinal
+        ? { segmentBase: position.hintSegmentBase, byteOffset: position.hintByteOffset }
+        : undefined;
     return shard.reader.read(ordinal, limits, hint);
   }
 
@@ -326,7 +363,9 @@ export class RecordReads {
    * A reading position in a shard: the ordinal an iterator of this type would start at. Takes
    * the GetShardIterator input and throws the same errors.
    */
-  async shardPosition(input: K.GetShardIteratorInput): Promise<{ ordinal: number; watermark: number }> {
+  async shardPosition(
+    input: K.GetShardIteratorInput,
+  ): Promise<{ ordinal: number; watermark: number }> {
     this.context.assertOpen();
     validateInput('GetShardIterator', input);
     const { shard, ordinal } = this.startingPosition(input);
@@ -339,7 +378,13 @@ export class RecordReads {
    * `scratch` while the reads fit in it, valid until it is reused). Reading below the trim
    * horizon starts at the trim horizon. Never messages the owner worker.
    */
-  readBatches(streamName: string, shardId: string, ordinal: number, maxBytes: number, scratch?: Buffer) {
+  readBatches(
+    streamName: string,
+    shardId: string,
+    ordinal: number,
+    maxBytes: number,
+    scratch?: Buffer,
+  ) {
     const shard = this.shardOf(this.context.writable({ StreamName: streamName }), shardId);
     const from = Math.max(ordinal, shard.index.trimOrdinal());
     return {
@@ -355,7 +400,12 @@ export class RecordReads {
    * Resolves when the shard has a committed record at or after `ordinal`, or after
    * `timeoutMs`. Waits on the shared index (Atomics.waitAsync), so the main thread never blocks.
    */
-  async waitForRecords(streamName: string, shardId: string, ordinal: number, timeoutMs: number): Promise<boolean> {
+  async waitForRecords(
+    streamName: string,
+    shardId: string,
+    ordinal: number,
+    timeoutMs: number,
+  ): Promise<boolean> {
     const shard = this.shardOf(this.context.target({ StreamName: streamName }), shardId);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
@@ -386,7 +436,12 @@ export class RecordReads {
     const batchBytes = options.batchBytes ?? SUBSCRIBE_READ_BYTES;
     let ordinal = start;
     while (!this.context.closed && !options.signal?.aborted) {
-      const { from, batches, end } = this.readBatches(streamName, input.ShardId, ordinal, batchBytes);
+      const { from, batches, end } = this.readBatches(
+        streamName,
+        input.ShardId,
+        ordinal,
+        batchBytes,
+      );
       ordinal = Math.max(ordinal, from);
       if (batches.length === 0) {
         if (end !== undefined && ordinal >= end) return;
@@ -409,6 +464,11 @@ export class RecordReads {
   shardInternals(streamName: string, shardId: string) {
     const shard = this.context.streams.get(streamName)?.byShardId.get(shardId);
     if (!shard) throw this.context.notFound(streamName);
-    return { worker: shard.worker, index: shard.index, reader: shard.reader, dir: shard.descriptor.dir };
+    return {
+      worker: shard.worker,
+      index: shard.index,
+      reader: shard.reader,
+      dir: shard.descriptor.dir,
+    };
   }
 }

@@ -9,7 +9,12 @@
  * paths: they allocate per batch, never per record.
  */
 import { KinesisError, fail, putRecordsEntryError } from '../errors.js';
-import { KIB, PUT_RECORDS_BYTES_MAX, WORKER_BATCH_BYTES_MAX, PARTITION_KEY_CHARS_MAX } from '../limits.js';
+import {
+  KIB,
+  PUT_RECORDS_BYTES_MAX,
+  WORKER_BATCH_BYTES_MAX,
+  PARTITION_KEY_CHARS_MAX,
+} from '../limits.js';
 import { HASH_WORDS, parseExplicitHashKey } from '../kinesis/hash-key.js';
 import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
 import type * as K from '../kinesis/shapes.js';
@@ -21,7 +26,11 @@ import { firstRecordHash, hashEncodedBatch, refusedSlot } from './encoded-batch.
 import { encodeStreamRecords, routeStreamBatch } from './record-distribution.js';
 import type { ShardState, StreamState } from './stream-state.js';
 import { type EngineContext, dryRun } from './engine-context.js';
-import { BatchResult, type PutRecordBatchResult, ShardBatchResult } from './put-record-batch-result.js';
+import {
+  BatchResult,
+  type PutRecordBatchResult,
+  ShardBatchResult,
+} from './put-record-batch-result.js';
 
 /**
  * A PutRecords decoded, checked and hashed elsewhere (see `Engine.putPreparedRecords`): its
@@ -58,7 +67,10 @@ function refuseAsPutRecords(
   strategy: K.RecordDistributionStrategy,
 ): never {
   validateInput('PutRecords', { StreamName: streamName, Records: records }, strategy);
-  throw new KinesisError('InternalFailureException', 'A record failed a check PutRecords\'s model passes.');
+  throw new KinesisError(
+    'InternalFailureException',
+    "A record failed a check PutRecords's model passes.",
+  );
 }
 
 /** The records of a prepared PutRecords that have no partition key, from 0, ascending. */
@@ -98,7 +110,10 @@ export class RecordWrites {
     validateInput('PutRecord', input, this.strategyNamed(input));
     const stream = this.context.writable(input);
     this.checkRecord(stream, input, 'data');
-    if (input.SequenceNumberForOrdering !== undefined && !decodeSequenceNumber(input.SequenceNumberForOrdering)) {
+    if (
+      input.SequenceNumberForOrdering !== undefined &&
+      !decodeSequenceNumber(input.SequenceNumberForOrdering)
+    ) {
       if (input.SequenceNumberForOrdering !== '0') {
         throw fail.invalid(
           `ExclusiveMinimumSequenceNumber ${input.SequenceNumberForOrdering} used in PutRecord on stream ` +
@@ -114,9 +129,16 @@ export class RecordWrites {
     const throttle = this.context.throttleOf(shard);
     const bytes = input.Data.length + Buffer.byteLength(input.PartitionKey ?? '');
     if (throttle && !throttle.admitWrite(bytes, this.context.clock())) {
-      throw new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard));
+      throw new KinesisError(
+        'ProvisionedThroughputExceededException',
+        this.context.rateExceeded(stream, shard),
+      );
     }
-    const committed = await this.context.batcher.append(shard.worker, shard.descriptor, encoded.batches.get(slot)!);
+    const committed = await this.context.batcher.append(
+      shard.worker,
+      shard.descriptor,
+      encoded.batches.get(slot)!,
+    );
     return {
       ShardId: shard.shardId,
       SequenceNumber: shard.sequenceNumber(committed.baseOrdinal, committed.arrivalMs),
@@ -160,7 +182,10 @@ export class RecordWrites {
    * (partition key 1-256 characters, size within the stream's limit) but the 500-record and
    * 10 MiB request limits do not apply; large calls are cut into batches internally.
    */
-  async putRecordBatch(streamName: string, records: readonly RecordInput[]): Promise<PutRecordBatchResult> {
+  async putRecordBatch(
+    streamName: string,
+    records: readonly RecordInput[],
+  ): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
     if (!Array.isArray(records)) refuseAsPutRecords(streamName, records, 'USER_PARTITION_KEY');
     const stream = this.context.writable({ StreamName: streamName });
@@ -214,7 +239,8 @@ export class RecordWrites {
     // AUTO places records itself: a batch routed by key belongs to no shard in particular.
     if (stream.strategy === 'AUTO') return this.putEncodedBatch(streamName, batch);
     const words = new Uint32Array(HASH_WORDS);
-    const count = this.context.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
+    const count =
+      this.context.throttles || stream.router.size === 1 ? 0 : firstRecordHash(batch, words);
     if (count === 0) return this.putEncodedBatch(streamName, batch);
     const shard = stream.open[stream.router.route(words, 0)]!;
     const check: RoutedBatchCheck = {
@@ -224,11 +250,21 @@ export class RecordWrites {
       maxRecordBytes: stream.record.maxRecordSizeKiB * KIB,
     };
     try {
-      const committed = await this.context.batcher.append(shard.worker, shard.descriptor, batch, check);
+      const committed = await this.context.batcher.append(
+        shard.worker,
+        shard.descriptor,
+        batch,
+        check,
+      );
       return new ShardBatchResult(count, shard, committed);
     } catch (error) {
       if (error instanceof KinesisError && ROUTED_CHECK_ERRORS.has(error.code)) throw error;
-      return new ShardBatchResult(count, shard, undefined, this.appendFailure(stream, shard, error));
+      return new ShardBatchResult(
+        count,
+        shard,
+        undefined,
+        this.appendFailure(stream, shard, error),
+      );
     }
   }
 
@@ -274,7 +310,12 @@ export class RecordWrites {
         cursor.offset = recordStart[i]!;
         nextRecord(batch, cursor, batch.length);
         const dataBytes = cursor.dataEnd - cursor.dataStart;
-        this.checkRecordSize(stream, dataBytes, dataBytes + cursor.keyEnd - cursor.keyStart, `records.${i + 1}.member.data`);
+        this.checkRecordSize(
+          stream,
+          dataBytes,
+          dataBytes + cursor.keyEnd - cursor.keyStart,
+          `records.${i + 1}.member.data`,
+        );
       }
     }
     return this.appendHashed(stream, prepared.batch, prepared.recordStart, prepared.hashWords);
@@ -287,7 +328,9 @@ export class RecordWrites {
     recordStart: Int32Array,
     hashWords: Uint32Array,
   ): Promise<PutRecordBatchResult> {
-    const admit = this.context.throttles ? this.encodedAdmission(stream, batch, recordStart) : undefined;
+    const admit = this.context.throttles
+      ? this.encodedAdmission(stream, batch, recordStart)
+      : undefined;
     const encryption = stream.recordEncryption;
     const encoded = routeStreamBatch(stream, batch, recordStart, hashWords, admit);
     const result = new BatchResult(stream.open, recordStart.length - 1, encryption);
@@ -302,7 +345,11 @@ export class RecordWrites {
    * admitted by its shard's throttle or refused, in order; refused records are marked
    * (refusedSlot) and the admitted ones encoded again without them.
    */
-  private admitEncoded(stream: StreamState, records: readonly RecordInput[], encoded: EncodedBatches): EncodedBatches {
+  private admitEncoded(
+    stream: StreamState,
+    records: readonly RecordInput[],
+    encoded: EncodedBatches,
+  ): EncodedBatches {
     const now = this.context.clock();
     const shardOfRecord = Int32Array.from(encoded.shardOfRecord);
     let refused = 0;
@@ -374,15 +421,26 @@ export class RecordWrites {
       );
     }
     const refusal = (slot: number) =>
-      new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, routing[slot]!));
-    pending.push(Promise.all(appends).then(() => result.settle(encoded, offset, base, arrival, failures, refusal)));
+      new KinesisError(
+        'ProvisionedThroughputExceededException',
+        this.context.rateExceeded(stream, routing[slot]!),
+      );
+    pending.push(
+      Promise.all(appends).then(() =>
+        result.settle(encoded, offset, base, arrival, failures, refusal),
+      ),
+    );
   }
 
   /** What the records of a failed append are told: throttled, or an internal failure. */
   private appendFailure(stream: StreamState, shard: ShardState, error: unknown): KinesisError {
-    const throttled = error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
+    const throttled =
+      error instanceof KinesisError && error.code === 'ProvisionedThroughputExceededException';
     return throttled
-      ? new KinesisError('ProvisionedThroughputExceededException', this.context.rateExceeded(stream, shard))
+      ? new KinesisError(
+          'ProvisionedThroughputExceededException',
+          this.context.rateExceeded(stream, shard),
+        )
       : fail.internal('Internal Service Failure');
   }
 
@@ -390,7 +448,10 @@ export class RecordWrites {
   private checkRecord(stream: StreamState, record: RecordInput, path: string): number {
     const size = record.Data.length + Buffer.byteLength(record.PartitionKey ?? '', 'utf8');
     this.checkRecordSize(stream, record.Data.length, size, path);
-    if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
+    if (
+      record.ExplicitHashKey !== undefined &&
+      parseExplicitHashKey(record.ExplicitHashKey) === undefined
+    ) {
       throw fail.invalid(
         'Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. ' +
           `Specified value was ${record.ExplicitHashKey}`,
@@ -400,7 +461,12 @@ export class RecordWrites {
   }
 
   /** `size` is data plus partition-key bytes; `path` names the record's data member. */
-  private checkRecordSize(stream: StreamState, dataBytes: number, size: number, path: string): void {
+  private checkRecordSize(
+    stream: StreamState,
+    dataBytes: number,
+    size: number,
+    path: string,
+  ): void {
     const maxBytes = stream.record.maxRecordSizeKiB * KIB;
     if (dataBytes > maxBytes) {
       throw new KinesisError(
@@ -427,10 +493,12 @@ export class RecordWrites {
     const data = record.Data;
     // No key is valid on an AUTO stream only; a key given is 1-256 characters on any stream.
     // Over 256 UTF-16 units may still be 256 code points (astral characters).
-    const keyFails = key === undefined || key === null
-      ? strategy !== 'AUTO'
-      : typeof key !== 'string' || key.length === 0 ||
-        (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX);
+    const keyFails =
+      key === undefined || key === null
+        ? strategy !== 'AUTO'
+        : typeof key !== 'string' ||
+          key.length === 0 ||
+          (key.length > PARTITION_KEY_CHARS_MAX && [...key].length > PARTITION_KEY_CHARS_MAX);
     if (keyFails || !(data instanceof Uint8Array)) {
       refuseAsPutRecords(stream.name, records, strategy);
     }

@@ -44,7 +44,14 @@ class Planner {
 
   create(start: bigint, end: bigint, parent: RangeShard, adjacent?: RangeShard): PlannedShard {
     const index = this.nextIndex++;
-    const shard: PlannedShard = { index, shardId: shardIdOf(index), start, end, parentShardId: parent.shardId, intermediate: false };
+    const shard: PlannedShard = {
+      index,
+      shardId: shardIdOf(index),
+      start,
+      end,
+      parentShardId: parent.shardId,
+      intermediate: false,
+    };
     if (adjacent) shard.adjacentParentShardId = adjacent.shardId;
     this.close(parent);
     if (adjacent) this.close(adjacent);
@@ -54,7 +61,10 @@ class Planner {
   }
 
   split(shard: RangeShard, newStart: bigint): [PlannedShard, PlannedShard] {
-    return [this.create(shard.start, newStart - 1n, shard), this.create(newStart, shard.end, shard)];
+    return [
+      this.create(shard.start, newStart - 1n, shard),
+      this.create(newStart, shard.end, shard),
+    ];
   }
 
   /** `shard` is ShardToMerge (the child's ParentShardId); the two must be adjacent. */
@@ -95,8 +105,14 @@ export function areAdjacent(a: RangeShard, b: RangeShard): boolean {
  * UNIFORM_SCALING: `open` are the stream's open shards, which tile the key space. The result's
  * open shards are `target` shards with CreateStream's ranges for `target`.
  */
-export function planUniform(open: readonly RangeShard[], target: number, nextIndex: number): ReshardPlan {
-  const boundaries = evenHashRanges(target).slice(1).map((range) => range.start);
+export function planUniform(
+  open: readonly RangeShard[],
+  target: number,
+  nextIndex: number,
+): ReshardPlan {
+  const boundaries = evenHashRanges(target)
+    .slice(1)
+    .map((range) => range.start);
   const isBoundary = new Set(boundaries);
   const planner = new Planner(nextIndex);
   const pieces: RangeShard[] = [];
@@ -114,7 +130,8 @@ export function planUniform(open: readonly RangeShard[], target: number, nextInd
   // Pieces are in key order and each lies inside one new range: merge each range's run of them.
   let merged: RangeShard | undefined;
   for (const piece of pieces) {
-    merged = merged !== undefined && !isBoundary.has(piece.start) ? planner.merge(merged, piece) : piece;
+    merged =
+      merged !== undefined && !isBoundary.has(piece.start) ? planner.merge(merged, piece) : piece;
   }
   return planner.plan();
 }

@@ -17,7 +17,13 @@ import { validateInput } from '../kinesis/validation.js';
 import type { SealReply } from '../storage/worker-protocol.js';
 import type { ShardRecord } from './catalog.js';
 import { ShardState, type StreamState, canonicalShardId } from './stream-state.js';
-import { type ReshardPlan, areAdjacent, planMerge, planSplit, planUniform } from './reshard-plan.js';
+import {
+  type ReshardPlan,
+  areAdjacent,
+  planMerge,
+  planSplit,
+  planUniform,
+} from './reshard-plan.js';
 import { type EngineContext, MS_PER_DAY } from './engine-context.js';
 import type { AccountSettings } from './account-settings.js';
 
@@ -78,13 +84,19 @@ export class Resharding {
     const target = input.TargetShardCount;
     const counts = `Current open shard count: ${current} Target shard count: ${target}`;
     if (target > 2 * current) {
-      throw fail.limit(`UpdateShardCount cannot scale up over double your current open shard count. ${counts}`);
+      throw fail.limit(
+        `UpdateShardCount cannot scale up over double your current open shard count. ${counts}`,
+      );
     }
     if (2 * target < current) {
-      throw fail.limit(`UpdateShardCount cannot scale down below half your current open shard count. ${counts}`);
+      throw fail.limit(
+        `UpdateShardCount cannot scale down below half your current open shard count. ${counts}`,
+      );
     }
     if (target > SHARD_COUNT_MAX) {
-      throw fail.limit(`UpdateShardCount cannot scale up to more than ${SHARD_COUNT_MAX} shards. ${counts}`);
+      throw fail.limit(
+        `UpdateShardCount cannot scale up to more than ${SHARD_COUNT_MAX} shards. ${counts}`,
+      );
     }
     const plan = planUniform(stream.open, target, stream.record.nextShardIndex);
     // Kinesis counts the short-lived intermediate shards toward the limit too.
@@ -113,7 +125,12 @@ export class Resharding {
       }
       throw error;
     }
-    return { StreamName: stream.name, CurrentShardCount: current, TargetShardCount: target, StreamARN: stream.arn };
+    return {
+      StreamName: stream.name,
+      CurrentShardCount: current,
+      TargetShardCount: target,
+      StreamARN: stream.arn,
+    };
   }
 
   /** The stream a reshard names, which must be PROVISIONED (Kinesis: ValidationException). */
@@ -174,7 +191,9 @@ export class Resharding {
         startingHashKey: planned.start.toString(),
         endingHashKey: planned.end.toString(),
         parentShardId: planned.parentShardId,
-        ...(planned.adjacentParentShardId !== undefined ? { adjacentParentShardId: planned.adjacentParentShardId } : {}),
+        ...(planned.adjacentParentShardId !== undefined
+          ? { adjacentParentShardId: planned.adjacentParentShardId }
+          : {}),
         intermediate: planned.intermediate,
       })),
     };
@@ -195,9 +214,12 @@ export class Resharding {
       } catch (error) {
         // Accepted, so it must happen: tried again after another transition.
         if (!this.context.closed) {
-          console.error(`runnel: reshard of stream ${stream.name} failed, retrying: ${(error as Error).message}`);
+          console.error(
+            `runnel: reshard of stream ${stream.name} failed, retrying: ${(error as Error).message}`,
+          );
         }
-        if (this.context.streams.get(stream.name) === stream && record.pendingReshard) this.context.later(apply);
+        if (this.context.streams.get(stream.name) === stream && record.pendingReshard)
+          this.context.later(apply);
       }
     };
     this.context.later(apply);
@@ -229,14 +251,23 @@ export class Resharding {
     const { dataDir, segmentBytes, fsync } = this.context;
     const created = records.map(
       (shard) =>
-        new ShardState(shard, this.context.assignWorker(), record.name, record.createdMs, dataDir, segmentBytes, fsync),
+        new ShardState(
+          shard,
+          this.context.assignWorker(),
+          record.name,
+          record.createdMs,
+          dataDir,
+          segmentBytes,
+          fsync,
+        ),
     );
     await this.context.openShards(created);
     if (this.context.closed) return;
     if (this.context.streams.get(stream.name) !== stream || record.status !== 'UPDATING') {
       // Deleted meanwhile: the new shards never took a record. Their files go too, unless a new
       // stream of the same name has been made since (its own shards may use those directories).
-      const removeDirs = (shard: ShardState) => (this.context.streams.has(stream.name) ? [] : [shard.descriptor.dir]);
+      const removeDirs = (shard: ShardState) =>
+        this.context.streams.has(stream.name) ? [] : [shard.descriptor.dir];
       await Promise.all(
         created.map((shard) =>
           this.context.pool.run(shard.worker, {
@@ -257,7 +288,10 @@ export class Resharding {
       shard.record.closed = { closedMs: switchedMs };
     }
     record.shards.push(...records);
-    record.nextShardIndex = Math.max(record.nextShardIndex, ...records.map((shard) => shard.index + 1));
+    record.nextShardIndex = Math.max(
+      record.nextShardIndex,
+      ...records.map((shard) => shard.index + 1),
+    );
     delete record.pendingReshard;
     stream.add(created);
     this.context.persist();
@@ -274,7 +308,8 @@ export class Resharding {
    */
   private async sealClosed(closing: ShardState[], switchedMs: number): Promise<void> {
     const byWorker = new Map<number, ShardState[]>();
-    for (const shard of closing) byWorker.set(shard.worker, [...(byWorker.get(shard.worker) ?? []), shard]);
+    for (const shard of closing)
+      byWorker.set(shard.worker, [...(byWorker.get(shard.worker) ?? []), shard]);
     await Promise.all(
       [...byWorker].map(async ([worker, shards]) => {
         for (let attempt = 1; attempt <= RESHARD_SEAL_ATTEMPTS; attempt++) {
@@ -293,7 +328,9 @@ export class Resharding {
             return;
           } catch (error) {
             if (this.context.closed) return;
-            console.error(`runnel: sealing closed shards on worker ${worker} failed: ${(error as Error).message}`);
+            console.error(
+              `runnel: sealing closed shards on worker ${worker} failed: ${(error as Error).message}`,
+            );
           }
         }
       }),

@@ -41,7 +41,9 @@ export class ResourcePolicies {
   async getResourcePolicy(input: K.ResourceTarget): Promise<K.GetResourcePolicyOutput> {
     this.context.assertOpen();
     validateInput('GetResourcePolicy', input);
-    return { Policy: this.policyHolder(this.consumers.resource(input.ResourceARN)).resourcePolicy ?? '{}' };
+    return {
+      Policy: this.policyHolder(this.consumers.resource(input.ResourceARN)).resourcePolicy ?? '{}',
+    };
   }
 
   /**

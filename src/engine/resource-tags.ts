@@ -39,7 +39,9 @@ export class ResourceTags {
     validateInput('ListTagsForStream', input);
     const limit = Math.min(input.Limit ?? LIST_TAGS_LIMIT_MAX, LIST_TAGS_LIMIT_MAX);
     const after = input.ExclusiveStartTagKey;
-    const tags = this.sortedTags(this.context.target(input)).filter((tag) => after === undefined || tag.Key > after);
+    const tags = this.sortedTags(this.context.target(input)).filter(
+      (tag) => after === undefined || tag.Key > after,
+    );
     const page = tags.slice(0, limit);
     return { Tags: page, HasMoreTags: tags.length > page.length };
   }
@@ -59,7 +61,9 @@ export class ResourceTags {
   }
 
   /** Every tag of the resource (at most TAGS_PER_STREAM_MAX), by key. */
-  async listTagsForResource(input: K.ListTagsForResourceInput): Promise<K.ListTagsForResourceOutput> {
+  async listTagsForResource(
+    input: K.ListTagsForResourceInput,
+  ): Promise<K.ListTagsForResourceOutput> {
     this.context.assertOpen();
     validateInput('ListTagsForResource', input);
     return { Tags: this.sortedTags(this.consumers.resource(input.ResourceARN)) };

@@ -22,7 +22,10 @@ export class StreamRetention {
   async enforceRetention(): Promise<number> {
     this.context.assertOpen();
     const now = this.context.clock();
-    const byWorker = new Map<number, Array<{ shard: ShardState['descriptor']; cutoffMs: number }>>();
+    const byWorker = new Map<
+      number,
+      Array<{ shard: ShardState['descriptor']; cutoffMs: number }>
+    >();
     for (const stream of this.context.streams.values()) {
       // A stream being deleted has its shards closed (or closing) in their workers.
       if (stream.record.status === 'DELETING') continue;
@@ -38,7 +41,8 @@ export class StreamRetention {
         this.context.pool.run<RetentionReply>(worker, { kind: 'retention', shards }),
       ),
     );
-    for (const stream of this.context.streams.values()) for (const shard of stream.shards) shard.reader.release();
+    for (const stream of this.context.streams.values())
+      for (const shard of stream.shards) shard.reader.release();
     await this.removeExpiredShards(now);
     return replies.reduce((sum, reply) => sum + reply.deletedSegments, 0);
   }
@@ -64,21 +68,32 @@ export class StreamRetention {
         shard.reader.close();
         // Its files, whatever happens to the others' (the catalog no longer names them).
         await this.context.pool
-          .run(shard.worker, { kind: 'close', shards: [shard.descriptor], removeDirs: [shard.descriptor.dir], discard: true })
+          .run(shard.worker, {
+            kind: 'close',
+            shards: [shard.descriptor],
+            removeDirs: [shard.descriptor.dir],
+            discard: true,
+          })
           .catch((error: unknown) => {
-            console.error(`runnel: deleting expired shard ${shard.descriptor.dir} failed: ${(error as Error).message}`);
+            console.error(
+              `runnel: deleting expired shard ${shard.descriptor.dir} failed: ${(error as Error).message}`,
+            );
           });
       }
     }
   }
 
-  async increaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
+  async increaseStreamRetentionPeriod(
+    input: K.RetentionPeriodInput,
+  ): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('IncreaseStreamRetentionPeriod', input);
     return this.changeRetention(input, 'increase');
   }
 
-  async decreaseStreamRetentionPeriod(input: K.RetentionPeriodInput): Promise<Record<string, never>> {
+  async decreaseStreamRetentionPeriod(
+    input: K.RetentionPeriodInput,
+  ): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('DecreaseStreamRetentionPeriod', input);
     return this.changeRetention(input, 'decrease');
@@ -92,7 +107,8 @@ export class StreamRetention {
     this.checkRetentionRange(hours);
     const wrongWay = direction === 'increase' ? hours < current : hours > current;
     if (wrongWay) {
-      const [relation, other] = direction === 'increase' ? ['shorter', 'Decrease'] : ['longer', 'Increase'];
+      const [relation, other] =
+        direction === 'increase' ? ['shorter', 'Decrease'] : ['longer', 'Increase'];
       throw fail.invalid(
         `Requested retention period (${hours} hours) for stream ${stream.name} can not be ${relation} than ` +
           `existing retention period (${current} hours). Use ${other}RetentionPeriod API.`,

@@ -85,10 +85,13 @@ export class ShardSubscriptions {
     validateInput('SubscribeToShard', input);
     const ref = this.consumers.consumerByArn(input.ConsumerARN);
     if (ref.consumer.status !== 'ACTIVE') {
-      throw fail.inUse(`Consumer ${ref.arn} is not ACTIVE, instead in state ${ref.consumer.status}.`);
+      throw fail.inUse(
+        `Consumer ${ref.arn} is not ACTIVE, instead in state ${ref.consumer.status}.`,
+      );
     }
     const position = input.StartingPosition;
-    const needsSequence = position.Type === 'AT_SEQUENCE_NUMBER' || position.Type === 'AFTER_SEQUENCE_NUMBER';
+    const needsSequence =
+      position.Type === 'AT_SEQUENCE_NUMBER' || position.Type === 'AFTER_SEQUENCE_NUMBER';
     if (needsSequence !== (position.SequenceNumber !== undefined)) {
       throw fail.invalid(
         'Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingPosition.SequenceNumber ' +
@@ -100,7 +103,9 @@ export class ShardSubscriptions {
       StreamName: ref.stream.name,
       ShardId: input.ShardId,
       ShardIteratorType: position.Type,
-      ...(position.SequenceNumber !== undefined ? { StartingSequenceNumber: position.SequenceNumber } : {}),
+      ...(position.SequenceNumber !== undefined
+        ? { StartingSequenceNumber: position.SequenceNumber }
+        : {}),
       ...(position.Timestamp !== undefined ? { Timestamp: position.Timestamp } : {}),
     });
     dryRun(input);
@@ -167,7 +172,12 @@ export class ShardSubscriptions {
         }
         const now = performance.now();
         if (signal.aborted || now >= deadline) return;
-        const read = this.reads.readBatches(stream.name, shard.shardId, ordinal, SUBSCRIPTION_EVENT_BYTES_MAX);
+        const read = this.reads.readBatches(
+          stream.name,
+          shard.shardId,
+          ordinal,
+          SUBSCRIPTION_EVENT_BYTES_MAX,
+        );
         ordinal = Math.max(ordinal, read.from);
         const records: K.KinesisRecord[] = [];
         for (const batch of read.batches) {
@@ -186,20 +196,33 @@ export class ShardSubscriptions {
           lastSentAt = now;
           const watermark = shard.index.nextOrdinal();
           const behind =
-            ordinal >= watermark || records.length === 0 ? 0 : Math.max(0, this.context.clock() - lastArrivalMs);
+            ordinal >= watermark || records.length === 0
+              ? 0
+              : Math.max(0, this.context.clock() - lastArrivalMs);
           if (atEnd) {
-            yield { Records: records, MillisBehindLatest: 0, ChildShards: this.reads.childShards(stream, shard) };
+            yield {
+              Records: records,
+              MillisBehindLatest: 0,
+              ChildShards: this.reads.childShards(stream, shard),
+            };
             return;
           }
           const continuation =
             ordinal === 0
               ? this.reads.beforeFirst(shard)
               : shard.sequenceNumber(ordinal - 1, lastArrivalMs || this.context.clock());
-          yield { Records: records, ContinuationSequenceNumber: continuation, MillisBehindLatest: behind };
+          yield {
+            Records: records,
+            ContinuationSequenceNumber: continuation,
+            MillisBehindLatest: behind,
+          };
           continue;
         }
         const wait = Math.min(this.subscriptionHeartbeatMs - (now - lastSentAt), deadline - now);
-        await untilAborted(this.reads.waitForRecords(stream.name, shard.shardId, ordinal, wait), signal);
+        await untilAborted(
+          this.reads.waitForRecords(stream.name, shard.shardId, ordinal, wait),
+          signal,
+        );
       }
     } finally {
       release();

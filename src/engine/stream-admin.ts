@@ -19,7 +19,13 @@ import type * as K from '../kinesis/shapes.js';
 import { checkTags, validateInput } from '../kinesis/validation.js';
 import type { ShardDescriptor } from '../storage/worker-protocol.js';
 import type { ShardRecord, StreamRecord } from './catalog.js';
-import { type ShardState, type StreamState, canonicalShardId, shardIdOf, streamDir } from './stream-state.js';
+import {
+  type ShardState,
+  type StreamState,
+  canonicalShardId,
+  shardIdOf,
+  streamDir,
+} from './stream-state.js';
 import { type EngineContext, MS_PER_HOUR } from './engine-context.js';
 import type { AccountSettings } from './account-settings.js';
 import { type StreamSettings, autoNotOnDemand } from './stream-settings.js';
@@ -47,7 +53,8 @@ export class StreamAdmin {
       throw fail.inUse(`Stream ${name} under account ${this.context.accountId} already exists.`);
     }
     const mode: K.StreamMode =
-      input.StreamModeDetails?.StreamMode ?? (input.ShardCount === undefined ? 'ON_DEMAND' : 'PROVISIONED');
+      input.StreamModeDetails?.StreamMode ??
+      (input.ShardCount === undefined ? 'ON_DEMAND' : 'PROVISIONED');
     if (mode === 'PROVISIONED' && input.ShardCount === undefined) {
       throw fail.invalid('ShardCount is required for PROVISIONED streams.');
     }
@@ -98,7 +105,9 @@ export class StreamAdmin {
       await this.context.openShards(stream.shards);
     } catch (error) {
       this.context.streams.delete(name);
-      this.context.catalog.streams = this.context.catalog.streams.filter((candidate) => candidate !== record);
+      this.context.catalog.streams = this.context.catalog.streams.filter(
+        (candidate) => candidate !== record,
+      );
       this.context.persist();
       throw error;
     }
@@ -142,7 +151,9 @@ export class StreamAdmin {
       await this.context.pool.run(0, { kind: 'close', shards: [], removeDirs });
       for (const shard of stream.shards) shard.reader.close();
       this.context.streams.delete(stream.name);
-      this.context.catalog.streams = this.context.catalog.streams.filter((record) => record !== stream.record);
+      this.context.catalog.streams = this.context.catalog.streams.filter(
+        (record) => record !== stream.record,
+      );
       this.context.persist();
     };
     if (this.context.transitionMs === 0) await remove();
@@ -154,7 +165,10 @@ export class StreamAdmin {
     this.context.assertOpen();
     validateInput('DescribeStream', input);
     const stream = this.context.target(input);
-    const limit = Math.min(input.Limit ?? DESCRIBE_STREAM_RETURNED_MAX, DESCRIBE_STREAM_RETURNED_MAX);
+    const limit = Math.min(
+      input.Limit ?? DESCRIBE_STREAM_RETURNED_MAX,
+      DESCRIBE_STREAM_RETURNED_MAX,
+    );
     const all = this.listedShards(stream);
     const after = exclusiveStart(input.ExclusiveStartShardId);
     const candidates = after === undefined ? all : all.filter((shard) => shard.shardId > after);
@@ -238,7 +252,10 @@ export class StreamAdmin {
         };
       }),
     };
-    if (hasMore) output.NextToken = this.context.encodeToken('list-streams', { after: page[page.length - 1]! });
+    if (hasMore)
+      output.NextToken = this.context.encodeToken('list-streams', {
+        after: page[page.length - 1]!,
+      });
     return output;
   }
 
@@ -313,7 +330,8 @@ export class StreamAdmin {
         return listed.filter((shard) => shard.isOpen);
       case 'AFTER_SHARD_ID': {
         const after = exclusiveStart(filter.ShardId);
-        if (after === undefined) throw fail.invalid('ShardId is required for the AFTER_SHARD_ID filter.');
+        if (after === undefined)
+          throw fail.invalid('ShardId is required for the AFTER_SHARD_ID filter.');
         return listed.filter((shard) => shard.shardId > after);
       }
       case 'AT_TIMESTAMP':
@@ -326,7 +344,9 @@ export class StreamAdmin {
           const closedMs = shard.record.closed?.closedMs;
           // A shard closed at `ms` may hold records that arrived at `ms`.
           const openAt = closedMs === undefined || closedMs >= ms;
-          return filter.Type === 'FROM_TIMESTAMP' ? openAt : openAt && shard.record.createdMs <= Math.max(ms, stream.record.createdMs);
+          return filter.Type === 'FROM_TIMESTAMP'
+            ? openAt
+            : openAt && shard.record.createdMs <= Math.max(ms, stream.record.createdMs);
         });
       }
     }

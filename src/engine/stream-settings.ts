@@ -103,7 +103,9 @@ export class StreamSettings {
     this.context.assertOpen();
     validateInput('UpdateMaxRecordSize', input);
     if (input.StreamARN === undefined || input.StreamARN === null) {
-      throw fail.invalid('StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.');
+      throw fail.invalid(
+        'StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.',
+      );
     }
     const stream = this.context.target({ StreamARN: input.StreamARN });
     this.context.requireActive(stream);
@@ -117,14 +119,18 @@ export class StreamSettings {
    * records which are enabled and Describe* report them. Runnel publishes no per-shard metrics
    * of its own for them; `/metrics` is unaffected.
    */
-  async enableEnhancedMonitoring(input: K.EnhancedMonitoringInput): Promise<K.EnhancedMonitoringOutput> {
+  async enableEnhancedMonitoring(
+    input: K.EnhancedMonitoringInput,
+  ): Promise<K.EnhancedMonitoringOutput> {
     this.context.assertOpen();
     validateInput('EnableEnhancedMonitoring', input);
     return this.changeMonitoring(input, true);
   }
 
   /** Disables enhanced monitoring for the named shard-level metrics (`ALL`: every one). */
-  async disableEnhancedMonitoring(input: K.EnhancedMonitoringInput): Promise<K.EnhancedMonitoringOutput> {
+  async disableEnhancedMonitoring(
+    input: K.EnhancedMonitoringInput,
+  ): Promise<K.EnhancedMonitoringOutput> {
     this.context.assertOpen();
     validateInput('DisableEnhancedMonitoring', input);
     return this.changeMonitoring(input, false);
@@ -134,14 +140,21 @@ export class StreamSettings {
    * The stream must be ACTIVE; the change takes effect at once, without UPDATING. Metrics are
    * listed in the model's order, each once.
    */
-  private changeMonitoring(input: K.EnhancedMonitoringInput, enable: boolean): K.EnhancedMonitoringOutput {
+  private changeMonitoring(
+    input: K.EnhancedMonitoringInput,
+    enable: boolean,
+  ): K.EnhancedMonitoringOutput {
     const stream = this.context.target(input);
     this.context.requireActive(stream);
     const record = stream.record;
     const current = record.shardLevelMetrics ?? [];
-    const named = new Set<string>(input.ShardLevelMetrics.includes('ALL') ? SHARD_LEVEL_METRICS : input.ShardLevelMetrics);
+    const named = new Set<string>(
+      input.ShardLevelMetrics.includes('ALL') ? SHARD_LEVEL_METRICS : input.ShardLevelMetrics,
+    );
     const desired = SHARD_LEVEL_METRICS.filter((metric) =>
-      enable ? current.includes(metric) || named.has(metric) : current.includes(metric) && !named.has(metric),
+      enable
+        ? current.includes(metric) || named.has(metric)
+        : current.includes(metric) && !named.has(metric),
     );
     record.shardLevelMetrics = desired;
     this.context.persist();
@@ -209,7 +222,8 @@ export class StreamSettings {
    */
   warmThroughputOf(stream: StreamState): { WarmThroughput?: K.WarmThroughputObject } {
     const warm = stream.record.warmThroughput;
-    if (!warm || stream.record.mode !== 'ON_DEMAND' || !this.account.throughputCommitted()) return {};
+    if (!warm || stream.record.mode !== 'ON_DEMAND' || !this.account.throughputCommitted())
+      return {};
     return { WarmThroughput: { TargetMiBps: warm.targetMiBps, CurrentMiBps: warm.currentMiBps } };
   }
 

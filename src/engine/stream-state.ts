@@ -70,7 +70,14 @@ export class ShardState {
     // The key names this incarnation of the stream: a stream deleted and created again under
     // the same name gets new keys, so a late append for the old one cannot touch the new files.
     const key = `${streamName}@${streamCreatedMs}/${record.shardId}`;
-    this.descriptor = { key, dir, segmentBytes, index: buffer, fsync, sealed: record.closed !== undefined };
+    this.descriptor = {
+      key,
+      dir,
+      segmentBytes,
+      index: buffer,
+      fsync,
+      sealed: record.closed !== undefined,
+    };
     this.sequences = new SequenceFormatter(Math.floor(record.createdMs / 1000), record.index);
   }
 
@@ -93,7 +100,12 @@ export class ShardState {
   }
 
   /** Writes that sequence number as ASCII digits at `target[offset..]`; returns the end. */
-  writeSequenceNumber(ordinal: number, arrivalMs: number, target: Uint8Array, offset: number): number {
+  writeSequenceNumber(
+    ordinal: number,
+    arrivalMs: number,
+    target: Uint8Array,
+    offset: number,
+  ): number {
     return this.sequences.write(ordinal, Math.floor(arrivalMs / 1000), target, offset);
   }
 
@@ -116,7 +128,8 @@ export class ShardState {
       SequenceNumberRange: { StartingSequenceNumber: this.startingSequenceNumber() },
     };
     if (this.record.parentShardId) shard.ParentShardId = this.record.parentShardId;
-    if (this.record.adjacentParentShardId) shard.AdjacentParentShardId = this.record.adjacentParentShardId;
+    if (this.record.adjacentParentShardId)
+      shard.AdjacentParentShardId = this.record.adjacentParentShardId;
     if (this.record.closed) {
       shard.SequenceNumberRange.EndingSequenceNumber = sequenceBigInt({
         shardCreationSec: Math.floor(this.record.createdMs / 1000),
@@ -175,13 +188,16 @@ export class StreamState {
       this.byShardId.delete(shard.shardId);
       this.byIndex.delete(shard.record.index);
     }
-    this.record.shards = this.record.shards.filter((record) => !shards.some((shard) => shard.record === record));
+    this.record.shards = this.record.shards.filter(
+      (record) => !shards.some((shard) => shard.record === record),
+    );
   }
 
   /** The shards a closed shard was split or merged into (GetRecords's ChildShards). */
   children(shardId: string): ShardState[] {
     return this.shards.filter(
-      (shard) => shard.record.parentShardId === shardId || shard.record.adjacentParentShardId === shardId,
+      (shard) =>
+        shard.record.parentShardId === shardId || shard.record.adjacentParentShardId === shardId,
     );
   }
 
@@ -195,14 +211,18 @@ export class StreamState {
   }
 
   refreshRouting(): void {
-    this.open = this.shards.filter((shard) => shard.isOpen).sort((a, b) => (a.start < b.start ? -1 : 1));
+    this.open = this.shards
+      .filter((shard) => shard.isOpen)
+      .sort((a, b) => (a.start < b.start ? -1 : 1));
     if (this.open.length > 0) {
       let next = 0n;
       for (const shard of this.open) {
-        if (shard.start !== next) throw new Error(`stream ${this.name}: open shards do not tile the hash-key space`);
+        if (shard.start !== next)
+          throw new Error(`stream ${this.name}: open shards do not tile the hash-key space`);
         next = shard.end + 1n;
       }
-      if (next !== HASH_KEY_MAX + 1n) throw new Error(`stream ${this.name}: open shards do not cover the hash-key space`);
+      if (next !== HASH_KEY_MAX + 1n)
+        throw new Error(`stream ${this.name}: open shards do not cover the hash-key space`);
     }
     this.router = new ShardRouter(this.open.map((shard) => shard.start));
   }

@@ -24,7 +24,16 @@
  * Each runs for a fixed time and removes what it wrote.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
@@ -61,7 +70,12 @@ interface FreshWrites {
  * pages are recycled by the next, unless `keep`: then every file stays (its paths returned, for
  * the caller to remove) and the page cache grows by every byte.
  */
-function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax = Infinity): FreshWrites {
+function writeFreshFiles(
+  dir: string,
+  seconds: number,
+  keep: boolean,
+  bytesMax = Infinity,
+): FreshWrites {
   mkdirSync(dir, { recursive: true });
   const chunk = Buffer.alloc(PAGE_CACHE_CHUNK_BYTES, 7);
   const kept: string[] = [];
@@ -76,7 +90,11 @@ function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax =
       const fd = openSync(path, 'w+');
       try {
         ftruncateSync(fd, PAGE_CACHE_FILE_BYTES);
-        for (let offset = 0; offset < PAGE_CACHE_FILE_BYTES && performance.now() < deadline; offset += chunk.length) {
+        for (
+          let offset = 0;
+          offset < PAGE_CACHE_FILE_BYTES && performance.now() < deadline;
+          offset += chunk.length
+        ) {
           bytes += writeSync(fd, chunk, 0, chunk.length, offset);
         }
       } finally {
@@ -89,7 +107,12 @@ function writeFreshFiles(dir: string, seconds: number, keep: boolean, bytesMax =
     throw error;
   }
   const cpu = process.cpuUsage(cpuBefore);
-  return { bytes, seconds: (performance.now() - started) / 1000, cpuMicros: cpu.user + cpu.system, kept };
+  return {
+    bytes,
+    seconds: (performance.now() - started) / 1000,
+    cpuMicros: cpu.user + cpu.system,
+    kept,
+  };
 }
 
 function removeFiles(paths: string[]): void {
@@ -164,7 +187,11 @@ export function pageCacheReadMBps(dir: string, seconds: number): number {
     const started = performance.now();
     let bytes = 0;
     while (performance.now() - started < seconds * 1000) {
-      for (let offset = 0; offset + chunkBytes <= PAGE_CACHE_READ_FILE_BYTES; offset += chunkBytes) {
+      for (
+        let offset = 0;
+        offset + chunkBytes <= PAGE_CACHE_READ_FILE_BYTES;
+        offset += chunkBytes
+      ) {
         bytes += readSync(fd, out, 0, chunkBytes, offset);
         if ((offset & 0xfffff) === 0 && performance.now() - started >= seconds * 1000) break;
       }
@@ -213,13 +240,19 @@ process.on('SIGTERM', () => process.exit(0));
 /** Discards everything it receives. */
 const SINK_SCRIPT = peerScript("socket.on('data', () => {});");
 /** Sends back everything it receives, at once. */
-const ECHO_SCRIPT = peerScript("socket.setNoDelay(true); socket.on('data', (data) => socket.write(data));");
+const ECHO_SCRIPT = peerScript(
+  "socket.setNoDelay(true); socket.on('data', (data) => socket.write(data));",
+);
 
 /**
  * Starts `script` (a peerScript) in a child process, connects to it over loopback TCP (no Nagle
  * delay), runs `use` on the socket, and then closes the socket and stops the child.
  */
-async function withLoopbackPeer<T>(script: string, what: string, use: (socket: net.Socket) => Promise<T>): Promise<T> {
+async function withLoopbackPeer<T>(
+  script: string,
+  what: string,
+  use: (socket: net.Socket) => Promise<T>,
+): Promise<T> {
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = Number(await firstLine(child, 10_000, what));
@@ -289,12 +322,13 @@ export function loopbackRoundTrip(
     socket.on('data', (data: Buffer) => {
       received += data.length;
       const now = performance.now();
-      while (ages.length < sentAt.length && received >= (ages.length + 1) * bytes) ages.push(now - sentAt[ages.length]!);
+      while (ages.length < sentAt.length && received >= (ages.length + 1) * bytes)
+        ages.push(now - sentAt[ages.length]!);
     });
     const schedule = new OpenLoopSchedule(perSecond, performance.now());
     const endMs = schedule.startMs + (warmupSeconds + seconds) * 1000;
     while (performance.now() < endMs) {
-      for (let due = schedule.dueBy(performance.now()); sentAt.length < due; ) {
+      for (let due = schedule.dueBy(performance.now()); sentAt.length < due;) {
         sentAt.push(performance.now());
         socket.write(message);
       }

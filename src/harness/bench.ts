@@ -276,7 +276,9 @@ function parseInteger(text: string, name: string, min: number): number {
 function parseSeconds(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !(value > 0 && value <= PUT_SECONDS_MAX))
-    throw new Error(`--seconds must be a number above 0 and at most ${PUT_SECONDS_MAX}, got '${text}'`);
+    throw new Error(
+      `--seconds must be a number above 0 and at most ${PUT_SECONDS_MAX}, got '${text}'`,
+    );
   return value;
 }
 
@@ -344,9 +346,19 @@ export function parseBenchArgs(argv: string[]): BenchSettings | 'help' {
   const paths = values.paths!.split(',').map((item) => item.trim()) as BenchPath[];
   for (const path of paths)
     if (!ALL_PATHS.includes(path)) throw new Error(`--paths: unknown path '${path}'`);
-  const sizes = parseList(values.sizes!, '--sizes', RECORD_DATA_BYTES_MAX, 'a record of the ' +
-    `bench's streams, data and partition key, is at most ${RECORD_SIZE_DEFAULT_KIB} KiB`);
-  const shards = parseList(values.shards!, '--shards', ACCOUNT_SHARD_LIMIT, 'the account shard limit');
+  const sizes = parseList(
+    values.sizes!,
+    '--sizes',
+    RECORD_DATA_BYTES_MAX,
+    'a record of the ' +
+      `bench's streams, data and partition key, is at most ${RECORD_SIZE_DEFAULT_KIB} KiB`,
+  );
+  const shards = parseList(
+    values.shards!,
+    '--shards',
+    ACCOUNT_SHARD_LIMIT,
+    'the account shard limit',
+  );
   checkShardTotal(paths, sizes, shards);
   const dataDir = resolve(values.data!);
   checkBenchDataDir(dataDir);
@@ -360,7 +372,8 @@ export function parseBenchArgs(argv: string[]): BenchSettings | 'help' {
     baselineSeconds: mode.baselineSeconds,
     caseBytesMax: mode.caseBytesMax,
     caseRecordsMax: mode.caseRecordsMax,
-    workers: values.workers !== undefined ? parseInteger(values.workers, '--workers', 1) : undefined,
+    workers:
+      values.workers !== undefined ? parseInteger(values.workers, '--workers', 1) : undefined,
     peers: values.peers!,
     verifyLimits: values['verify-limits']!,
     seed: parseInteger(values.seed!, '--seed', 0),
@@ -389,7 +402,8 @@ function baselineFor(
 ): { name: string; MBps: number } {
   if (path === 'embedded' && op === 'read')
     return { name: 'page-cache read (64 KiB preads)', MBps: baselines.pageCacheReadMBps };
-  if (path === 'embedded') return { name: 'page-cache write (1 MiB pwrite)', MBps: baselines.pageCacheWriteMBps };
+  if (path === 'embedded')
+    return { name: 'page-cache write (1 MiB pwrite)', MBps: baselines.pageCacheWriteMBps };
   return { name: 'loopback TCP', MBps: baselines.loopbackMBps };
 }
 
@@ -588,7 +602,10 @@ function embeddedLoadOptions(
   stream: string,
   engine: Engine,
 ): LoadOptions {
-  const options = baseLoadOptions(context, recordBytes, shards, stream, { kind: 'embedded', engine });
+  const options = baseLoadOptions(context, recordBytes, shards, stream, {
+    kind: 'embedded',
+    engine,
+  });
   options.pool = poolFor(context, recordBytes, false);
   options.recordsPerRequest = Math.max(
     1,
@@ -656,7 +673,9 @@ async function embeddedCases(context: CaseContext): Promise<BenchResult[]> {
     for (const recordBytes of settings.sizes) {
       for (const shards of settings.shards) {
         const stream = `bench-embedded-${recordBytes}-${shards}`;
-        const summary = await runLoad(embeddedLoadOptions(context, recordBytes, shards, stream, engine));
+        const summary = await runLoad(
+          embeddedLoadOptions(context, recordBytes, shards, stream, engine),
+        );
         const put = putResult(
           'runnel',
           'embedded',
@@ -723,7 +742,9 @@ async function embeddedFsyncCase(context: CaseContext): Promise<BenchResult[]> {
   });
   try {
     const stream = `bench-fsync-${recordBytes}-${shards}`;
-    const summary = await runLoad(embeddedLoadOptions(context, recordBytes, shards, stream, engine));
+    const summary = await runLoad(
+      embeddedLoadOptions(context, recordBytes, shards, stream, engine),
+    );
     const put = putResult(
       'runnel',
       'embedded',
@@ -1290,7 +1311,10 @@ export async function runBench(
   log(
     `runnel bench${settings.quick ? ' --quick' : ''}: ${describeMachine(info)}; data ${settings.dataDir}`,
   );
-  const baselines = await measureBaselines(join(settings.dataDir, 'baseline'), settings.baselineSeconds);
+  const baselines = await measureBaselines(
+    join(settings.dataDir, 'baseline'),
+    settings.baselineSeconds,
+  );
   log(
     `baselines: page-cache write ${fmt(baselines.pageCacheWriteMBps)} MB/s (1 MiB pwrite into fresh files), ` +
       `page-cache read ${fmt(baselines.pageCacheReadMBps)} MB/s, disk write+fdatasync ${fmt(baselines.diskWriteMBps)} MB/s, loopback TCP ${fmt(baselines.loopbackMBps)} MB/s`,

@@ -22,7 +22,9 @@ export function parseCommand<T>(
   try {
     parsed = parse(argv);
   } catch (error) {
-    process.stderr.write(`${invocation}: ${(error as Error).message}\nRun '${invocation} --help' for usage.\n`);
+    process.stderr.write(
+      `${invocation}: ${(error as Error).message}\nRun '${invocation} --help' for usage.\n`,
+    );
     return { exitCode: USAGE_EXIT_CODE };
   }
   if (parsed === 'help') {

@@ -47,7 +47,9 @@ interface ListedShard {
 
 /** The shards still taking records: a resharded stream also lists its closed ones. */
 function openShardIds(shards: readonly ListedShard[]): string[] {
-  return shards.filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined).map((shard) => shard.ShardId);
+  return shards
+    .filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined)
+    .map((shard) => shard.ShardId);
 }
 
 export class KinesisHttpError extends Error {

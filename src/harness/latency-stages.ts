@@ -62,7 +62,12 @@ export function parseWakeups(text: string, loadPid: number, serverPid: number): 
     if (at < 0) continue;
     const fields = line.slice(0, at).trim().split(/\s+/);
     const waker = role(fields[fields.length - 1]!);
-    const woken = role(line.slice(at + ' awakened: '.length).trim().split(/\s+/)[0]!);
+    const woken = role(
+      line
+        .slice(at + ' awakened: '.length)
+        .trim()
+        .split(/\s+/)[0]!,
+    );
     if (!waker || !woken) continue;
     const key = `${waker}>${woken}`;
     let list = wakeups.get(key);
@@ -128,7 +133,12 @@ export function latencyStages(log: LatencyLog, wakeups: Wakeups): StageTable {
   }
   const rows = [...STAGES, 'total'].map((stage, i) => {
     const sorted = columns[i]!.sort((a, b) => a - b);
-    return { stage, p50: sortedPercentile(sorted, 0.5), p90: sortedPercentile(sorted, 0.9), p99: sortedPercentile(sorted, 0.99) };
+    return {
+      stage,
+      p50: sortedPercentile(sorted, 0.5),
+      p90: sortedPercentile(sorted, 0.9),
+      p99: sortedPercentile(sorted, 0.99),
+    };
   });
   return { puts: measured.length, traced, rows };
 }

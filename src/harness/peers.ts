@@ -241,7 +241,9 @@ export function parsePeersArgs(argv: string[]): PeersSettings | 'help' {
   const text = values.seconds!;
   const seconds = Number(text);
   if (text.trim() === '' || !(seconds > 0 && seconds <= PEERS_RUN_SECONDS_MAX)) {
-    throw new Error(`--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got '${text}'`);
+    throw new Error(
+      `--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got '${text}'`,
+    );
   }
   return { dir: resolve(values.dir!), seconds };
 }

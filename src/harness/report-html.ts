@@ -67,7 +67,9 @@ function chartResult(r: BenchResult): ChartResult {
 function resultRows(results: BenchResult[]): string {
   return results
     .map((r) => {
-      const cells = rowCells(r).map((cell) => `<td>${escapeHtml(cell)}</td>`).join('');
+      const cells = rowCells(r)
+        .map((cell) => `<td>${escapeHtml(cell)}</td>`)
+        .join('');
       return `<tr${r.available ? '' : ' class="na"'}>${cells}</tr>`;
     })
     .join('\n');

@@ -38,18 +38,7 @@ export const COLUMNS = [
 export function rowCells(r: BenchResult): string[] {
   const identity = [r.target, r.path, r.op, r.method, formatSize(r.recordBytes), String(r.shards)];
   if (!r.available) {
-    return [
-      ...identity,
-      'unavailable',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      r.reason ?? '',
-    ];
+    return [...identity, 'unavailable', '', '', '', '', '', '', '', r.reason ?? ''];
   }
   return [
     ...identity,

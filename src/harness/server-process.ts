@@ -40,12 +40,12 @@ const stop = (): void => {
   if (stopping) return;
   stopping = true;
   server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`server-process: error while closing: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`server-process: error while closing: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -211,7 +211,10 @@ export class EmbeddedControlPlane implements ControlPlane, ShardReader {
   }
 
   async shardIds(stream: string): Promise<string[]> {
-    const { Shards } = await this.engine.listShards({ StreamName: stream, ShardFilter: { Type: 'AT_LATEST' } });
+    const { Shards } = await this.engine.listShards({
+      StreamName: stream,
+      ShardFilter: { Type: 'AT_LATEST' },
+    });
     return Shards.map((shard) => shard.ShardId);
   }
 

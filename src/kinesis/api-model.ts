@@ -40,15 +40,7 @@ import {
 // ---- The model --------------------------------------------------------------------------------
 
 export type MemberType =
-  | 'string'
-  | 'integer'
-  | 'long'
-  | 'boolean'
-  | 'blob'
-  | 'timestamp'
-  | 'list'
-  | 'map'
-  | 'structure';
+  'string' | 'integer' | 'long' | 'boolean' | 'blob' | 'timestamp' | 'list' | 'map' | 'structure';
 
 /** One member (or list element, map key, map value) of an input shape. */
 export interface MemberModel {
@@ -104,10 +96,7 @@ const CONSUMER_ARN_PATTERN =
  */
 export const LINEAR_PATTERNS: ReadonlyMap<string, RegExp> = new Map([
   [STREAM_ARN_PATTERN, /^arn:aws(?=(.*?:kinesis:))\1(?=(.*:\d{12}:stream\/)\S)\2\S+$/],
-  [
-    RESOURCE_ARN_PATTERN,
-    /^arn:aws(?=(.*?:kinesis:))\1(?=(.*?:\d{12}:))\2(?=(.*stream\/)\S)\3\S+$/,
-  ],
+  [RESOURCE_ARN_PATTERN, /^arn:aws(?=(.*?:kinesis:))\1(?=(.*?:\d{12}:))\2(?=(.*stream\/)\S)\3\S+$/],
   [
     CONSUMER_ARN_PATTERN,
     new RegExp(
@@ -147,7 +136,11 @@ const SHARD_ID: MemberModel = {
   maxLength: SHARD_ID_CHARS_MAX,
   pattern: NAME_PATTERN,
 };
-const HASH_KEY: MemberModel = { type: 'string', shape: 'HashKey', pattern: EXPLICIT_HASH_KEY_PATTERN };
+const HASH_KEY: MemberModel = {
+  type: 'string',
+  shape: 'HashKey',
+  pattern: EXPLICIT_HASH_KEY_PATTERN,
+};
 const SEQUENCE_NUMBER: MemberModel = {
   type: 'string',
   shape: 'SequenceNumber',
@@ -334,10 +327,7 @@ function operation(
 }
 
 /** Members shared by the operations that name a stream by name or ARN. */
-function onStream(
-  shape: string,
-  members: Record<string, MemberModel>,
-): OperationModel {
+function onStream(shape: string, members: Record<string, MemberModel>): OperationModel {
   return operation(shape, members, true);
 }
 

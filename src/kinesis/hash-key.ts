@@ -29,10 +29,22 @@ const state = new Int32Array(4);
  * compare the result with node:crypto for every length from 0 to 300 bytes.
  */
 function md5BlockUnrolled(): void {
-  const w0 = block[0]!, w1 = block[1]!, w2 = block[2]!, w3 = block[3]!;
-  const w4 = block[4]!, w5 = block[5]!, w6 = block[6]!, w7 = block[7]!;
-  const w8 = block[8]!, w9 = block[9]!, w10 = block[10]!, w11 = block[11]!;
-  const w12 = block[12]!, w13 = block[13]!, w14 = block[14]!, w15 = block[15]!;
+  const w0 = block[0]!,
+    w1 = block[1]!,
+    w2 = block[2]!,
+    w3 = block[3]!;
+  const w4 = block[4]!,
+    w5 = block[5]!,
+    w6 = block[6]!,
+    w7 = block[7]!;
+  const w8 = block[8]!,
+    w9 = block[9]!,
+    w10 = block[10]!,
+    w11 = block[11]!;
+  const w12 = block[12]!,
+    w13 = block[13]!,
+    w14 = block[14]!,
+    w15 = block[15]!;
   let a = state[0]!;
   let b = state[1]!;
   let c = state[2]!;

@@ -17,7 +17,16 @@
  * Where WebAssembly SIMD cannot be compiled, every key is hashed at once by md5Words (SIMD_LANES
  * is then false).
  */
-import { CodeWriter, OP, SIMD, TYPE, WASM_PAGE_BYTES, compileModule, instantiate, oneFunctionModule } from '../wasm/module-encoding.js';
+import {
+  CodeWriter,
+  OP,
+  SIMD,
+  TYPE,
+  WASM_PAGE_BYTES,
+  compileModule,
+  instantiate,
+  oneFunctionModule,
+} from '../wasm/module-encoding.js';
 import { HASH_WORDS, md5Words } from './hash-key.js';
 
 /** The longest key whose padded message is one 64-byte block (64 - 1 - 8). */
@@ -56,7 +65,12 @@ const INITIAL_STATE = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
 function md5x4Code(): number[] {
   // Locals: 0 = groups (the parameter), 1 = g, 2 = g's byte offset, then 16 message words,
   // the four state vectors and one temporary.
-  const GROUPS = 0, G = 1, BASE = 2, W = 3, STATE = W + 16, T = STATE + 4;
+  const GROUPS = 0,
+    G = 1,
+    BASE = 2,
+    W = 3,
+    STATE = W + 16,
+    T = STATE + 4;
   const out = new CodeWriter();
   out.loopBelow(G, GROUPS, 1, () => {
     out.get(G);
@@ -137,7 +151,8 @@ function md5x4Code(): number[] {
       out.set(STATE + r);
     }
     // Byte indexes into the pair (x, y) of a shuffle: word w of x is bytes 4w..4w+3, of y 16+4w...
-    const reversedWord = (vector: number, word: number) => [3, 2, 1, 0].map((i) => vector * 16 + word * 4 + i);
+    const reversedWord = (vector: number, word: number) =>
+      [3, 2, 1, 0].map((i) => vector * 16 + word * 4 + i);
     const word = (vector: number, w: number) => [0, 1, 2, 3].map((i) => vector * 16 + w * 4 + i);
     const shuffle = (x: number, y: number, lanes: number[]) => {
       out.get(x);
@@ -147,8 +162,18 @@ function md5x4Code(): number[] {
     };
     const [A, B, C, D] = [STATE, STATE + 1, STATE + 2, STATE + 3];
     // [a0 b0 a1 b1], [a2 b2 a3 b3], [c0 d0 c1 d1], [c2 d2 c3 d3], bytes reversed.
-    for (const [x, y, first, target] of [[A, B, 0, W], [A, B, 2, W + 1], [C, D, 0, W + 2], [C, D, 2, W + 3]] as const) {
-      shuffle(x, y, [...reversedWord(0, first), ...reversedWord(1, first), ...reversedWord(0, first + 1), ...reversedWord(1, first + 1)]);
+    for (const [x, y, first, target] of [
+      [A, B, 0, W],
+      [A, B, 2, W + 1],
+      [C, D, 0, W + 2],
+      [C, D, 2, W + 3],
+    ] as const) {
+      shuffle(x, y, [
+        ...reversedWord(0, first),
+        ...reversedWord(1, first),
+        ...reversedWord(0, first + 1),
+        ...reversedWord(1, first + 1),
+      ]);
       out.set(target);
     }
     // Lane l: [a_l b_l c_l d_l] at OUT_OFFSET + group * OUT_GROUP_BYTES + 16 l.
@@ -159,7 +184,12 @@ function md5x4Code(): number[] {
       const ab = W + (lane >> 1);
       const cd = W + 2 + (lane >> 1);
       const half = (lane & 1) * 2;
-      shuffle(ab, cd, [...word(0, half), ...word(0, half + 1), ...word(1, half), ...word(1, half + 1)]);
+      shuffle(ab, cd, [
+        ...word(0, half),
+        ...word(0, half + 1),
+        ...word(1, half),
+        ...word(1, half + 1),
+      ]);
       out.store(OUT_OFFSET + lane * 16);
     }
   });
@@ -173,7 +203,10 @@ function md5x4Module(): Uint8Array {
     memoryPages: MEMORY_PAGES,
     // The parameter (groups) is local 0; then g and its byte offset, 16 message words, the four
     // state vectors and one temporary.
-    locals: [[2, TYPE.i32], [16 + 4 + 1, TYPE.v128]],
+    locals: [
+      [2, TYPE.i32],
+      [16 + 4 + 1, TYPE.v128],
+    ],
     code: md5x4Code(),
   });
 }
@@ -221,7 +254,11 @@ export class KeyHasher {
       const { run, memory } = instantiate<(groups: number) => void>(md5x4Compiled, 'md5x4');
       this.md5x4 = run;
       this.laneWords = new Uint32Array(memory, 0, OUT_OFFSET / 4);
-      this.digestWords = new Uint32Array(memory, OUT_OFFSET, (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4);
+      this.digestWords = new Uint32Array(
+        memory,
+        OUT_OFFSET,
+        (LANE_GROUPS_MAX * OUT_GROUP_BYTES) / 4,
+      );
       this.laneKeyBytesMax = ONE_BLOCK_KEY_BYTES_MAX;
     } else {
       this.md5x4 = () => undefined;
@@ -247,7 +284,8 @@ export class KeyHasher {
     let word = 0;
     let i = 0;
     for (let p = start; i + 4 <= length; i += 4, p += 4, word++) {
-      laneWords[base + word * LANES] = bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 24);
+      laneWords[base + word * LANES] =
+        bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 24);
     }
     let last = 0x80 << ((length - i) * 8);
     for (let j = 0; i + j < length; j++) last |= bytes[start + i + j]! << (j * 8);
@@ -260,7 +298,10 @@ export class KeyHasher {
       this.runOut = out;
       this.runOffset = outOffset;
       this.runEnd = -1;
-    } else if (this.runEnd < 0 && (out !== this.runOut || outOffset !== this.runOffset + slot * HASH_WORDS)) {
+    } else if (
+      this.runEnd < 0 &&
+      (out !== this.runOut || outOffset !== this.runOffset + slot * HASH_WORDS)
+    ) {
       this.runEnd = slot;
     }
     if (this.runEnd >= 0) {
@@ -283,7 +324,8 @@ export class KeyHasher {
     for (let slot = run; slot < count; slot++) {
       const out = this.targets[slot]!;
       const at = this.targetOffsets[slot]!;
-      for (let word = 0; word < HASH_WORDS; word++) out[at + word] = digestWords[slot * HASH_WORDS + word]!;
+      for (let word = 0; word < HASH_WORDS; word++)
+        out[at + word] = digestWords[slot * HASH_WORDS + word]!;
       this.targets[slot] = undefined;
     }
     this.runOut = undefined;

@@ -71,7 +71,9 @@ const LIMB = 10_000;
 const LIMB_DIGITS = 4;
 const LIMBS = 15;
 /** Every limb value as its zero-padded decimal text, so formatting is lookups, not division. */
-const LIMB_TEXT: string[] = Array.from({ length: LIMB }, (_, i) => String(i).padStart(LIMB_DIGITS, '0'));
+const LIMB_TEXT: string[] = Array.from({ length: LIMB }, (_, i) =>
+  String(i).padStart(LIMB_DIGITS, '0'),
+);
 /** The same, as ASCII bytes: limb i's digits at [i * LIMB_DIGITS, (i + 1) * LIMB_DIGITS). */
 const LIMB_BYTES = new TextEncoder().encode(LIMB_TEXT.join(''));
 /** Digits a sequence number can have (LIMBS base-10^4 limbs). */

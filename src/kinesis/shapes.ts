@@ -7,11 +7,7 @@
 export type StreamStatus = 'CREATING' | 'DELETING' | 'ACTIVE' | 'UPDATING';
 export type StreamMode = 'PROVISIONED' | 'ON_DEMAND';
 export type ShardIteratorType =
-  | 'AT_SEQUENCE_NUMBER'
-  | 'AFTER_SEQUENCE_NUMBER'
-  | 'TRIM_HORIZON'
-  | 'LATEST'
-  | 'AT_TIMESTAMP';
+  'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER' | 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
 export type EncryptionType = 'NONE' | 'KMS';
 export type ShardFilterType =
   | 'AFTER_SHARD_ID'
@@ -279,9 +275,7 @@ export interface UpdateStreamWarmThroughputOutput {
 
 export type MinimumThroughputBillingCommitmentInputStatus = 'ENABLED' | 'DISABLED';
 export type MinimumThroughputBillingCommitmentOutputStatus =
-  | 'ENABLED'
-  | 'DISABLED'
-  | 'ENABLED_UNTIL_EARLIEST_ALLOWED_END';
+  'ENABLED' | 'DISABLED' | 'ENABLED_UNTIL_EARLIEST_ALLOWED_END';
 
 export interface MinimumThroughputBillingCommitmentOutput {
   Status: MinimumThroughputBillingCommitmentOutputStatus;

@@ -264,9 +264,10 @@ function scalarFailure(value: unknown, checker: Checker): string | null {
     case 'integer':
     case 'long': {
       if (typeof value !== 'number' || !Number.isInteger(value)) return checker.typeMessage;
-      const representable = checker.type === 'integer'
-        ? value >= INT_MIN && value <= INT_MAX
-        : Number.isSafeInteger(value);
+      const representable =
+        checker.type === 'integer'
+          ? value >= INT_MIN && value <= INT_MAX
+          : Number.isSafeInteger(value);
       if (!representable) return checker.typeMessage;
       if (value < checker.min) return checker.minMessage;
       if (value > checker.max) return checker.maxMessage;
@@ -383,7 +384,8 @@ function report(context: Context, value: unknown, checker: Checker, constraint: 
 }
 
 function renderPath(path: readonly (string | number)[]): string {
-  return path.map((segment) => (typeof segment === 'number' ? `${segment + 1}.member` : segment))
+  return path
+    .map((segment) => (typeof segment === 'number' ? `${segment + 1}.member` : segment))
     .join('.');
 }
 
@@ -493,7 +495,11 @@ const RESERVED_TAG_PREFIX = 'aws:';
  * reference cites for the rule), then a key or value with a character tags may not hold
  * (kinesalite's wording, recorded against the service), are InvalidArgumentException.
  */
-export function checkTags(keys: readonly string[], values: readonly string[], adding: boolean): void {
+export function checkTags(
+  keys: readonly string[],
+  values: readonly string[],
+  adding: boolean,
+): void {
   if (adding) {
     const reserved = keys.filter((key) => key.startsWith(RESERVED_TAG_PREFIX));
     if (reserved.length > 0) {
@@ -503,7 +509,10 @@ export function checkTags(keys: readonly string[], values: readonly string[], ad
       );
     }
   }
-  if (!keys.every((key) => TAG_CHARACTERS.test(key)) || !values.every((value) => TAG_CHARACTERS.test(value))) {
+  if (
+    !keys.every((key) => TAG_CHARACTERS.test(key)) ||
+    !values.every((value) => TAG_CHARACTERS.test(value))
+  ) {
     throw new KinesisError(
       'InvalidArgumentException',
       'Some tags contain invalid characters. Valid characters: ' +
@@ -595,8 +604,10 @@ export function checkResourcePolicy(policy: string): void {
  */
 export function requireStreamTarget(input: { StreamName?: unknown; StreamARN?: unknown }): void {
   const { StreamName, StreamARN } = input;
-  if ((StreamName === undefined || StreamName === null) &&
-    (StreamARN === undefined || StreamARN === null)) {
+  if (
+    (StreamName === undefined || StreamName === null) &&
+    (StreamARN === undefined || StreamARN === null)
+  ) {
     throw new KinesisError(
       'InvalidArgumentException',
       'Neither StreamName nor StreamARN was provided.',

@@ -65,7 +65,6 @@ export interface SlottedBatches {
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(64 * 1024);
 
-
 function readU64(view: DataView, offset: number): number {
   return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
 }
@@ -90,7 +89,12 @@ function writeKey(text: string | undefined, offset: number): number {
  * Writes a batch header at `buffer[offset..]`, which must be zero (a new buffer): reserved
  * fields, checksum, base ordinal and arrival time stay zero for the appending shard to fill.
  */
-export function writeNewBatchHeader(buffer: Uint8Array, offset: number, batchLength: number, recordCount: number): void {
+export function writeNewBatchHeader(
+  buffer: Uint8Array,
+  offset: number,
+  batchLength: number,
+  recordCount: number,
+): void {
   const view = new DataView(buffer.buffer, buffer.byteOffset + offset, BATCH_HEADER_BYTES);
   view.setUint32(MAGIC_OFFSET, BATCH_MAGIC, true);
   view.setUint8(VERSION_OFFSET, BATCH_FORMAT_VERSION);
@@ -99,7 +103,13 @@ export function writeNewBatchHeader(buffer: Uint8Array, offset: number, batchLen
 }
 
 /** Copies bytes; a loop beats TypedArray#set for the short runs keys and small data are. */
-function copyBytes(target: Uint8Array, at: number, source: Uint8Array, start: number, length: number) {
+function copyBytes(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  start: number,
+  length: number,
+) {
   if (length > 32) {
     // #set with a whole source avoids creating a view (Buffer views are costly).
     if (start === 0 && length === source.length) target.set(source, at);
@@ -151,8 +161,12 @@ export function encodeRecordBatches(
     recordsInSlot[slot]!++;
     const hashKeyBytes = explicit === undefined ? 0 : explicit.length;
     bodyBytes[slot]! +=
-      varintBytes(written) + written + varintBytes(hashKeyBytes) + hashKeyBytes +
-      varintBytes(record.Data.length) + record.Data.length;
+      varintBytes(written) +
+      written +
+      varintBytes(hashKeyBytes) +
+      hashKeyBytes +
+      varintBytes(record.Data.length) +
+      record.Data.length;
   }
 
   const batches: Array<Uint8Array | undefined> = new Array(slots);

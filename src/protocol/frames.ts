@@ -64,12 +64,26 @@ export const Opcode = {
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
 const CLIENT_OPCODES: ReadonlySet<number> = new Set([
-  Opcode.PING, Opcode.PONG, Opcode.PUT, Opcode.SUBSCRIBE, Opcode.CREDIT, Opcode.UNSUBSCRIBE,
-  Opcode.LIST_STREAMS, Opcode.LIST_SHARDS,
+  Opcode.PING,
+  Opcode.PONG,
+  Opcode.PUT,
+  Opcode.SUBSCRIBE,
+  Opcode.CREDIT,
+  Opcode.UNSUBSCRIBE,
+  Opcode.LIST_STREAMS,
+  Opcode.LIST_SHARDS,
 ]);
 const SERVER_OPCODES: ReadonlySet<number> = new Set([
-  Opcode.WELCOME, Opcode.PING, Opcode.PONG, Opcode.ERROR, Opcode.PUT_ACK, Opcode.SUBSCRIBED,
-  Opcode.RECORDS, Opcode.SUBSCRIPTION_END, Opcode.STREAM_LIST, Opcode.SHARD_MAP,
+  Opcode.WELCOME,
+  Opcode.PING,
+  Opcode.PONG,
+  Opcode.ERROR,
+  Opcode.PUT_ACK,
+  Opcode.SUBSCRIBED,
+  Opcode.RECORDS,
+  Opcode.SUBSCRIPTION_END,
+  Opcode.STREAM_LIST,
+  Opcode.SHARD_MAP,
 ]);
 
 // ---- payload layouts ----------------------------------------------------------------------------
@@ -598,7 +612,13 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
       return { opcode, requestId, payload: reader.rest() };
     case Opcode.PUT: {
       const streamName = reader.str8();
-      return { opcode, requestId, streamName, routed: (flags & PUT_FLAG_ROUTED) !== 0, batch: reader.rest() };
+      return {
+        opcode,
+        requestId,
+        streamName,
+        routed: (flags & PUT_FLAG_ROUTED) !== 0,
+        batch: reader.rest(),
+      };
     }
     case Opcode.SUBSCRIBE: {
       const position = reader.u8();
@@ -821,7 +841,14 @@ export function writePutPrefix(
   routed = false,
 ): Uint8Array {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  writeFrameHeader(view, 0, Opcode.PUT, requestId, frame.length - FRAME_HEADER_BYTES, routed ? PUT_FLAG_ROUTED : 0);
+  writeFrameHeader(
+    view,
+    0,
+    Opcode.PUT,
+    requestId,
+    frame.length - FRAME_HEADER_BYTES,
+    routed ? PUT_FLAG_ROUTED : 0,
+  );
   const length = utf8Length(streamName);
   frame[FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET] = length;
   writeUtf8(frame, FRAME_HEADER_BYTES + PUT_STREAM_NAME_OFFSET + U8, streamName, length);
@@ -852,7 +879,12 @@ export function encodePutPrefix(
 }
 
 /** A PUT frame around an already-encoded batch (copies it once). */
-export function encodePut(requestId: number, streamName: string, batch: Uint8Array, routed = false): Uint8Array {
+export function encodePut(
+  requestId: number,
+  streamName: string,
+  batch: Uint8Array,
+  routed = false,
+): Uint8Array {
   const prefix = putPrefixBytes(streamName);
   const frame = new Uint8Array(prefix + batch.length);
   frame.set(batch, prefix);

@@ -35,7 +35,9 @@ export type CodecReply = { prepared: PreparedPutRecords } | { declined: ArrayBuf
 /** `bytes` as an ArrayBuffer of its own, ready to move: itself when it already is one. */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const { buffer } = bytes;
-  return bytes.byteOffset === 0 && buffer instanceof ArrayBuffer && bytes.byteLength === buffer.byteLength
+  return bytes.byteOffset === 0 &&
+    buffer instanceof ArrayBuffer &&
+    bytes.byteLength === buffer.byteLength
     ? buffer
     : (new Uint8Array(bytes).buffer as ArrayBuffer);
 }
@@ -59,7 +61,9 @@ export class CodecThreads {
    * Resolves to the prepared request, or to the body, back as a Buffer, when the ordinary path
    * must answer.
    */
-  async preparePutRecords(body: Buffer): Promise<{ prepared: PreparedPutRecords } | { prepared?: undefined; body: Buffer }> {
+  async preparePutRecords(
+    body: Buffer,
+  ): Promise<{ prepared: PreparedPutRecords } | { prepared?: undefined; body: Buffer }> {
     const owned = ownBuffer(body);
     const task: CodecTask = { body: owned };
     const reply = (await this.pool.run(task, { transferList: [owned] })) as CodecReply;

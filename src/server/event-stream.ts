@@ -17,8 +17,13 @@ const PRELUDE_BYTES = 12;
 const CRC_BYTES = 4;
 
 /** One message with string headers, in the order given. */
-export function encodeEventMessage(headers: ReadonlyArray<readonly [string, string]>, payload: Buffer): Buffer {
-  const encoded = headers.map(([name, value]) => [Buffer.from(name, 'utf8'), Buffer.from(value, 'utf8')] as const);
+export function encodeEventMessage(
+  headers: ReadonlyArray<readonly [string, string]>,
+  payload: Buffer,
+): Buffer {
+  const encoded = headers.map(
+    ([name, value]) => [Buffer.from(name, 'utf8'), Buffer.from(value, 'utf8')] as const,
+  );
   let headersBytes = 0;
   for (const [name, value] of encoded) headersBytes += 1 + name.length + 1 + 2 + value.length;
   const total = PRELUDE_BYTES + headersBytes + payload.length + CRC_BYTES;

@@ -95,8 +95,6 @@ export const INPUT_MODELS: Readonly<Record<string, StructureType>> = Object.from
   ]),
 );
 
-
-
 // ---- decoding: shared walk, format-specific blob and timestamp readers -----------------------
 
 /** How one wire format spells the two types JSON and CBOR disagree on. */

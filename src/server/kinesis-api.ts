@@ -235,8 +235,16 @@ export class ApiMetrics {
       ],
       ['runnel_records_out_total', `Records returned by ${READS}.`, this.recordsOut],
       ['runnel_bytes_out_total', `Data bytes returned by ${READS}.`, this.bytesOut],
-      ['runnel_codec_prepared_total', 'PutRecords bodies prepared by a codec thread.', this.codecPrepared],
-      ['runnel_codec_declined_total', 'PutRecords bodies a codec thread left to the event loop.', this.codecDeclined],
+      [
+        'runnel_codec_prepared_total',
+        'PutRecords bodies prepared by a codec thread.',
+        this.codecPrepared,
+      ],
+      [
+        'runnel_codec_declined_total',
+        'PutRecords bodies a codec thread left to the event loop.',
+        this.codecDeclined,
+      ],
     ];
     for (const [name, help, value] of totals) {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
@@ -281,8 +289,7 @@ export class KinesisApi {
     const format = formatOf(request.contentType);
     const operation = operationOf(request.target);
     // Only Kinesis operation names become labels: targets are client-controlled.
-    const known =
-      operation !== undefined && (isSupported(operation) || UNSUPPORTED.has(operation));
+    const known = operation !== undefined && (isSupported(operation) || UNSUPPORTED.has(operation));
     this.metrics.countRequest(known ? operation : 'Unknown');
     try {
       return await this.dispatch(request, format, operation, requestId);
@@ -368,7 +375,11 @@ export class KinesisApi {
    * Java SDK (CBOR by default) reads every event payload with the parser of the client's protocol,
    * whatever that header says, so a CBOR request must get CBOR events.
    */
-  private async subscribe(request: ApiRequest, format: Format, requestId: string): Promise<ApiResponse> {
+  private async subscribe(
+    request: ApiRequest,
+    format: Format,
+    requestId: string,
+  ): Promise<ApiResponse> {
     const decoded = decodeBody(request.body, format, INPUT_MODELS.SubscribeToShard!);
     if (request.streaming !== true) {
       throw new KinesisError(
@@ -377,7 +388,9 @@ export class KinesisApi {
           'events; this port answers buffered requests only.',
       );
     }
-    const subscription = await this.engine.subscribeToShard(decoded.input as unknown as Shapes.SubscribeToShardInput);
+    const subscription = await this.engine.subscribeToShard(
+      decoded.input as unknown as Shapes.SubscribeToShardInput,
+    );
     return {
       status: 200,
       contentType: EVENT_STREAM_CONTENT_TYPE,

@@ -100,7 +100,10 @@ function classify(bytes: Buffer): 'h1' | 'h2' | 'more' {
  * Waits until a response whose write was refused can take more ('drain': true), or until it
  * closes or `stopped` aborts (false).
  */
-function drainedUnlessStopped(response: Response, stopped: AbortSignal | undefined): Promise<boolean> {
+function drainedUnlessStopped(
+  response: Response,
+  stopped: AbortSignal | undefined,
+): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const settle = (drained: boolean): void => {
       response.removeListener('drain', onDrain);

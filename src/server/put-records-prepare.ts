@@ -60,7 +60,11 @@ export interface PreparedPutRecords extends PreparedRecords {
 
 /** The buffers of a prepared request, for a transfer list. */
 export function preparedBuffers(prepared: PreparedPutRecords): ArrayBuffer[] {
-  return [prepared.batch.buffer, prepared.recordStart.buffer, prepared.hashWords.buffer] as ArrayBuffer[];
+  return [
+    prepared.batch.buffer,
+    prepared.recordStart.buffer,
+    prepared.hashWords.buffer,
+  ] as ArrayBuffer[];
 }
 
 /** Prepares a JSON PutRecords body, or returns undefined when the ordinary path must answer. */
@@ -160,8 +164,12 @@ function isPlainStreamName(body: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = body[i]!;
     const ok =
-      (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
-      c === 0x5f || c === 0x2e || c === 0x2d;
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x5f ||
+      c === 0x2e ||
+      c === 0x2d;
     if (!ok) return false;
   }
   return true;
@@ -242,9 +250,16 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     let explicitBytes = 0;
     if (spans[o + 4]! >= 0) {
       explicitBytes = spans[o + 5]! - spans[o + 4]!;
-      if (parseExplicitHashKey(latin1(body, spans[o + 4]!, spans[o + 5]!)) === undefined) return NOT_PLAIN;
+      if (parseExplicitHashKey(latin1(body, spans[o + 4]!, spans[o + 5]!)) === undefined)
+        return NOT_PLAIN;
     }
-    bodyBytes += varintBytes(keyLength) + keyLength + varintBytes(explicitBytes) + explicitBytes + varintBytes(bytes) + bytes;
+    bodyBytes +=
+      varintBytes(keyLength) +
+      keyLength +
+      varintBytes(explicitBytes) +
+      explicitBytes +
+      varintBytes(bytes) +
+      bytes;
   }
   // Pass 2: the batch, base64 decoded into it, and every key's hash. Keys are queued from a clean
   // start: a body that left pass 2 early (the ordinary path takes it) left its keys unhashed.
@@ -281,7 +296,8 @@ function prepareScanned(body: Buffer): PreparedPutRecords | undefined | typeof N
     if (bytes > 0) {
       const data = latin1(body, spans[o + 2]!, spans[o + 3]!);
       if ((batch as NativeBuffer).base64Write(data, at, bytes) !== bytes) return undefined;
-      if (hasUrlSafeCharacter(data) || !hasCanonicalTail(data, base64Padding(data))) return undefined;
+      if (hasUrlSafeCharacter(data) || !hasCanonicalTail(data, base64Padding(data)))
+        return undefined;
     }
     at += bytes;
     const size = bytes + keyLength;

@@ -115,7 +115,11 @@ export class UwsFrontEnd {
       listen.call(app, options.host, options.port, LISTEN_EXCLUSIVE_PORT, (token) => {
         if (token) resolve(token);
         else {
-          reject(new Error(`uWS could not listen on ${options.host}:${options.port} (is the port in use?)`));
+          reject(
+            new Error(
+              `uWS could not listen on ${options.host}:${options.port} (is the port in use?)`,
+            ),
+          );
         }
       });
     });
@@ -150,7 +154,8 @@ export class UwsFrontEnd {
 }
 
 /** uSockets' listen option that leaves SO_REUSEPORT off (exported by the binary, not the typings). */
-const LISTEN_EXCLUSIVE_PORT = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+const LISTEN_EXCLUSIVE_PORT = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number })
+  .LIBUS_LISTEN_EXCLUSIVE_PORT;
 
 /** uWS's listen with a host and listen options. */
 type ListenWithOptions = (

@@ -254,7 +254,12 @@ function buildAck(result: PutRecordBatchResult): PutAck {
       recordCount: count,
       failedRecordCount: 0,
       entries: [
-        { ok: true, recordCount: count, shardId: firstShard, firstSequenceNumber: result.sequenceNumberOf(0)! },
+        {
+          ok: true,
+          recordCount: count,
+          shardId: firstShard,
+          firstSequenceNumber: result.sequenceNumberOf(0)!,
+        },
       ],
       entryOfRecord: undefined,
     };
@@ -276,14 +281,25 @@ function buildAck(result: PutRecordBatchResult): PutAck {
       entryOf.set(key, entry);
       entries.push(
         error
-          ? { ok: false, recordCount: 0, shardId, errorName: error.name, errorMessage: error.message }
+          ? {
+              ok: false,
+              recordCount: 0,
+              shardId,
+              errorName: error.name,
+              errorMessage: error.message,
+            }
           : { ok: true, recordCount: 0, shardId, firstSequenceNumber: result.sequenceNumberOf(i)! },
       );
     }
     entries[entry]!.recordCount++;
     entryOfRecord[i] = entry;
   }
-  return { recordCount: count, failedRecordCount: result.FailedRecordCount, entries, entryOfRecord };
+  return {
+    recordCount: count,
+    failedRecordCount: result.FailedRecordCount,
+    entries,
+    entryOfRecord,
+  };
 }
 
 /** Retention deleted the rest of a batch the subscription had begun to send. */
@@ -379,8 +395,14 @@ export function registerWebSocketProtocol(
     } catch {
       return;
     }
-    if (frame.opcode === Opcode.CREDIT || frame.opcode === Opcode.UNSUBSCRIBE || frame.opcode === Opcode.PONG) return;
-    const refusal = 'The server is shutting down: this request was not carried out (a put was not stored).';
+    if (
+      frame.opcode === Opcode.CREDIT ||
+      frame.opcode === Opcode.UNSUBSCRIBE ||
+      frame.opcode === Opcode.PONG
+    )
+      return;
+    const refusal =
+      'The server is shutting down: this request was not carried out (a put was not stored).';
     connection.send(encodeError(frame.requestId, false, 'ServiceUnavailableException', refusal));
   }
 
@@ -436,7 +458,11 @@ export function registerWebSocketProtocol(
    * Counts a put as the Kinesis API counts a PutRecords (src/server/kinesis-api.ts): its stored
    * records, and the data bytes of all its records if it stored any.
    */
-  function countPut(counters: TrafficCounters, result: PutRecordBatchResult, dataBytes: number): void {
+  function countPut(
+    counters: TrafficCounters,
+    result: PutRecordBatchResult,
+    dataBytes: number,
+  ): void {
     const failed = result.FailedRecordCount;
     if (failed === result.recordCount) return;
     counters.recordsIn += result.recordCount - failed;
@@ -532,7 +558,12 @@ export function registerWebSocketProtocol(
         subscription.watermark = read.watermark;
         if (read.batches.length === 0) {
           if (caughtUp(connection, subscription, read)) return;
-          await engine.waitForRecords(streamName, shardId, Math.max(next, read.from), WS_COMMIT_WAIT_MS);
+          await engine.waitForRecords(
+            streamName,
+            shardId,
+            Math.max(next, read.from),
+            WS_COMMIT_WAIT_MS,
+          );
           continue;
         }
         connection.flush();
@@ -584,7 +615,12 @@ export function registerWebSocketProtocol(
     subscription.watermark = read.watermark;
     if (read.batches.length > 0) return;
     if (caughtUp(connection, subscription, read)) return;
-    const commit = engine.waitForRecords(streamName, shardId, Math.max(next, read.from), WS_IDLE_END_WAIT_MS);
+    const commit = engine.waitForRecords(
+      streamName,
+      shardId,
+      Math.max(next, read.from),
+      WS_IDLE_END_WAIT_MS,
+    );
     await Promise.race([subscription.sleep(), commit]);
   }
 
@@ -784,9 +820,10 @@ export function registerWebSocketProtocol(
       try {
         dispatch(connection, decodeClientFrame(new Uint8Array(message)), message);
       } catch (error) {
-        const failure = error instanceof ProtocolError
-          ? error
-          : new ProtocolError('InternalFailureException', errorCodeOf(error).message);
+        const failure =
+          error instanceof ProtocolError
+            ? error
+            : new ProtocolError('InternalFailureException', errorCodeOf(error).message);
         fatal(connection, failure);
       }
     },

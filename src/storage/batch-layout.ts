@@ -92,7 +92,15 @@ export function nextRecord(bytes: Uint8Array, cursor: RecordCursor, end: number)
 }
 
 export function newRecordCursor(offset: number): RecordCursor {
-  return { offset, keyStart: 0, keyEnd: 0, hashKeyStart: 0, hashKeyEnd: 0, dataStart: 0, dataEnd: 0 };
+  return {
+    offset,
+    keyStart: 0,
+    keyEnd: 0,
+    hashKeyStart: 0,
+    hashKeyEnd: 0,
+    dataStart: 0,
+    dataEnd: 0,
+  };
 }
 
 /** Reused by batchDataBytes, which then allocates nothing. */

@@ -126,4 +126,3 @@ export function verifyBatch(bytes: Uint8Array, view: DataView, offset: number, l
   const stored = view.getBigUint64(offset + CHECKSUM_OFFSET, true);
   return batchChecksum(bytes, offset, header.batchLength) === stored ? header : undefined;
 }
-

@@ -178,12 +178,20 @@ export class ShardReader {
     readAhead = pass.windowBytes,
   ): Window | undefined {
     const last = pass.window;
-    if (last && last.base === base && offset >= last.start && offset + length <= last.start + last.bytes.length) {
+    if (
+      last &&
+      last.base === base &&
+      offset >= last.start &&
+      offset + length <= last.start + last.bytes.length
+    ) {
       return last;
     }
     const fd = this.file(base);
     if (fd === undefined) return undefined;
-    const size = Math.max(length, Math.min(readAhead, pass.remaining, this.committedFrom(base, offset)));
+    const size = Math.max(
+      length,
+      Math.min(readAhead, pass.remaining, this.committedFrom(base, offset)),
+    );
     pass.windowBytes = Math.min(2 * pass.windowBytes, pass.budget);
     // Windows of one pass never overlap in the scratch buffer: earlier ones hold results.
     const scratch = pass.scratch;
@@ -216,10 +224,13 @@ export class ShardReader {
     let readAhead = pass.windowBytes;
     if (!pass.window) {
       const committed = this.committedFrom(base, offset);
-      if (committed <= 0 || committed > readAhead) readAhead = Math.min(readAhead, READ_WINDOW_BYTES_MIN);
+      if (committed <= 0 || committed > readAhead)
+        readAhead = Math.min(readAhead, READ_WINDOW_BYTES_MIN);
     }
     const window = this.cover(base, offset, BATCH_HEADER_BYTES, pass, readAhead);
-    return window && readBatchHeader(window.bytes, window.view, offset - window.start, HEADER_LIMIT);
+    return (
+      window && readBatchHeader(window.bytes, window.view, offset - window.start, HEADER_LIMIT)
+    );
   }
 
   /** The bytes of a located batch, header included, or undefined if the file ends first. */
@@ -231,7 +242,10 @@ export class ShardReader {
   }
 
   /** Finds the batch holding `ordinal` (which must be committed and not trimmed). */
-  locate(ordinal: number, hint?: { segmentBase: number; byteOffset: number }): BatchLocation | undefined {
+  locate(
+    ordinal: number,
+    hint?: { segmentBase: number; byteOffset: number },
+  ): BatchLocation | undefined {
     return this.locateIn(ordinal, hint, this.pass(READ_WINDOW_BYTES_MIN, READ_WINDOW_BYTES_MIN));
   }
 
@@ -256,9 +270,10 @@ export class ShardReader {
     const trim = this.index.trimOrdinal();
     if (this.index.entryCount() === 0 || trim >= pass.watermark) return undefined;
     const entry = this.index.floorByArrivalBefore(ms);
-    let location = entry && entry.baseOrdinal >= trim
-      ? this.walk(entry.segmentBase, entry.byteOffset, entry.baseOrdinal, false, pass)
-      : this.locateIn(trim, undefined, pass);
+    let location =
+      entry && entry.baseOrdinal >= trim
+        ? this.walk(entry.segmentBase, entry.byteOffset, entry.baseOrdinal, false, pass)
+        : this.locateIn(trim, undefined, pass);
     while (location && location.header.arrivalMs < ms) {
       location = this.after(location, pass);
     }
@@ -271,10 +286,15 @@ export class ShardReader {
     if (next >= pass.watermark) return undefined;
     // A batch that opens a segment has an index entry: follow it rather than read past the end
     // of a sealed segment (its sparse tail) to find nothing there.
-    const entry = location.segmentBase < this.index.activeSegmentBase() ? this.index.floorByOrdinal(next) : undefined;
+    const entry =
+      location.segmentBase < this.index.activeSegmentBase()
+        ? this.index.floorByOrdinal(next)
+        : undefined;
     if (entry && entry.baseOrdinal === next && entry.segmentBase === next) {
       const first = this.header(next, 0, pass);
-      return first && first.baseOrdinal === next ? { segmentBase: next, byteOffset: 0, header: first } : undefined;
+      return first && first.baseOrdinal === next
+        ? { segmentBase: next, byteOffset: 0, header: first }
+        : undefined;
     }
     const offset = location.byteOffset + location.header.batchLength;
     const header = this.header(location.segmentBase, offset, pass);
@@ -318,7 +338,11 @@ export class ShardReader {
    * Reads committed records from `ordinal` on, within the limits. Records are byte ranges into
    * the buffers read for this call: callers own them, and the log stays immutable.
    */
-  read(ordinal: number, limits: ReadLimits, hint?: { segmentBase: number; byteOffset: number }): ReadResult {
+  read(
+    ordinal: number,
+    limits: ReadLimits,
+    hint?: { segmentBase: number; byteOffset: number },
+  ): ReadResult {
     const pass = this.pass(READ_WINDOW_BYTES_MIN, limits.maxBytes + READ_WINDOW_BYTES_MIN);
     const records: ReadRecord[] = [];
     if (ordinal >= pass.watermark) {
@@ -330,7 +354,8 @@ export class ShardReader {
     while (location && records.length < limits.maxRecords) {
       const { header } = location;
       const batch = this.batchBytes(location, pass);
-      if (!batch) throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
+      if (!batch)
+        throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
       const bytes = batch.subarray(BATCH_HEADER_BYTES);
       const cursor = newRecordCursor(0);
       let recordOrdinal = header.baseOrdinal;
@@ -341,7 +366,10 @@ export class ShardReader {
         }
         if (recordOrdinal < next) continue;
         const recordSize = cursor.dataEnd - cursor.keyStart;
-        if (records.length >= limits.maxRecords || (records.length > 0 && bytesRead + recordSize > limits.maxBytes)) {
+        if (
+          records.length >= limits.maxRecords ||
+          (records.length > 0 && bytesRead + recordSize > limits.maxBytes)
+        ) {
           full = true;
           break;
         }
@@ -359,7 +387,11 @@ export class ShardReader {
         next = recordOrdinal + 1;
       }
       if (full) {
-        return { records, nextOrdinal: next, nextLocation: { segmentBase: location.segmentBase, byteOffset: location.byteOffset } };
+        return {
+          records,
+          nextOrdinal: next,
+          nextLocation: { segmentBase: location.segmentBase, byteOffset: location.byteOffset },
+        };
       }
       const after = this.after(location, pass);
       if (!after) return { records, nextOrdinal: next, nextLocation: this.endLocation(location) };
@@ -368,7 +400,9 @@ export class ShardReader {
     return {
       records,
       nextOrdinal: next,
-      nextLocation: location ? { segmentBase: location.segmentBase, byteOffset: location.byteOffset } : undefined,
+      nextLocation: location
+        ? { segmentBase: location.segmentBase, byteOffset: location.byteOffset }
+        : undefined,
     };
   }
 
@@ -388,7 +422,8 @@ export class ShardReader {
       const length = location.header.batchLength;
       if (batches.length > 0 && bytes + length > maxBytes) break;
       const batch = this.batchBytes(location, pass);
-      if (!batch) throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
+      if (!batch)
+        throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
       batches.push({
         bytes: batch,
         baseOrdinal: location.header.baseOrdinal,
@@ -404,6 +439,9 @@ export class ShardReader {
 
   /** The position right after a batch: where the next batch will be if it fits the segment. */
   private endLocation(location: BatchLocation) {
-    return { segmentBase: location.segmentBase, byteOffset: location.byteOffset + location.header.batchLength };
+    return {
+      segmentBase: location.segmentBase,
+      byteOffset: location.byteOffset + location.header.batchLength,
+    };
   }
 }

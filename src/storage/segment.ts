@@ -97,7 +97,7 @@ export class SegmentWriter {
     if (batch.length > this.remainingBytes()) {
       throw new Error(`segment ${this.path}: batch of ${batch.length} bytes does not fit`);
     }
-    for (let done = 0; done < batch.length; ) {
+    for (let done = 0; done < batch.length;) {
       const written = writeSync(this.fd, batch, done, batch.length - done, offset + done);
       if (written === 0) throw new Error(`segment ${this.path}: write made no progress`);
       done += written;

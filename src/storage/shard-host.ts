@@ -84,7 +84,11 @@ export class ShardHost {
         continue;
       }
       const { report } = this.openLog(shard);
-      reply.shards.push({ key: shard.key, nextOrdinal: report.nextOrdinal, cutBytes: report.cutBytes });
+      reply.shards.push({
+        key: shard.key,
+        nextOrdinal: report.nextOrdinal,
+        cutBytes: report.cutBytes,
+      });
     }
     return reply;
   }

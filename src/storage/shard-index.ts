@@ -46,7 +46,9 @@ const ENTRY_BYTES = ENTRY_FIELDS * 8;
 const FLAG_OPEN = 1;
 const FLAG_CLOSED = 2;
 
-export const SHARD_INDEX_ENTRIES_MAX = Math.floor((SHARD_INDEX_BYTES_MAX - HEADER_BYTES) / ENTRY_BYTES);
+export const SHARD_INDEX_ENTRIES_MAX = Math.floor(
+  (SHARD_INDEX_BYTES_MAX - HEADER_BYTES) / ENTRY_BYTES,
+);
 
 export interface IndexEntry {
   baseOrdinal: number;

@@ -41,12 +41,7 @@ import {
   viewOf,
   writeU64,
 } from './record-batch.js';
-import {
-  SegmentWriter,
-  parseSegmentFileName,
-  roundUpToPage,
-  segmentPath,
-} from './segment.js';
+import { SegmentWriter, parseSegmentFileName, roundUpToPage, segmentPath } from './segment.js';
 import { ShardIndex } from './shard-index.js';
 
 /** Bytes after the last good batch checked for leftovers of a torn write. */
@@ -204,7 +199,8 @@ export class ShardLog {
     let trim = Math.max(before, this.segments[0]!.baseOrdinal);
     for (let i = 0; i < this.segments.length && trim < this.nextOrdinal; i++) {
       const base = this.segments[i]!.baseOrdinal;
-      const end = i + 1 < this.segments.length ? this.segments[i + 1]!.baseOrdinal : this.nextOrdinal;
+      const end =
+        i + 1 < this.segments.length ? this.segments[i + 1]!.baseOrdinal : this.nextOrdinal;
       if (trim >= end) continue;
       const kept = this.firstKeptOrdinal(base, trim, cutoffMs, i === this.segments.length - 1);
       if (kept !== undefined) {
@@ -219,18 +215,28 @@ export class ShardLog {
   }
 
   /** The ordinal of the first batch at or after `from` in a segment that arrived at or after `cutoffMs`. */
-  private firstKeptOrdinal(base: number, from: number, cutoffMs: number, isActive: boolean): number | undefined {
+  private firstKeptOrdinal(
+    base: number,
+    from: number,
+    cutoffMs: number,
+    isActive: boolean,
+  ): number | undefined {
     const mapping = mapReadOnly(segmentPath(this.options.dir, base));
     const view = viewOf(mapping);
     const limit = isActive ? this.active.writtenBytes : mapping.length;
     let offset = 0;
-    for (const entry of [this.index.floorByOrdinal(from), this.index.floorByArrivalBefore(cutoffMs)]) {
-      if (entry && entry.segmentBase === base && entry.byteOffset > offset) offset = entry.byteOffset;
+    for (const entry of [
+      this.index.floorByOrdinal(from),
+      this.index.floorByArrivalBefore(cutoffMs),
+    ]) {
+      if (entry && entry.segmentBase === base && entry.byteOffset > offset)
+        offset = entry.byteOffset;
     }
     for (;;) {
       const header = readBatchHeader(mapping, view, offset, limit);
       if (!header) return undefined;
-      if (header.baseOrdinal + header.recordCount > from && header.arrivalMs >= cutoffMs) return header.baseOrdinal;
+      if (header.baseOrdinal + header.recordCount > from && header.arrivalMs >= cutoffMs)
+        return header.baseOrdinal;
       offset += header.batchLength;
     }
   }
@@ -321,7 +327,11 @@ export class ShardLog {
     }
     // Where retention last moved the trim inside a segment, if it still lies in the log.
     const trimmed = readTrimFile(this.options.dir);
-    if (trimmed !== undefined && trimmed > this.index.trimOrdinal() && trimmed <= this.nextOrdinal) {
+    if (
+      trimmed !== undefined &&
+      trimmed > this.index.trimOrdinal() &&
+      trimmed <= this.nextOrdinal
+    ) {
       this.index.setTrimOrdinal(trimmed);
     }
     // Entries for the active segment were published during the scan; continue spacing them.
@@ -409,11 +419,13 @@ export class ShardLog {
     const bases = this.listSegments();
     let first = 0;
     for (let i = 0; i < bases.length; i++) if (bases[i]! <= trim) first = i;
-    for (const base of bases.slice(first)) this.segments.push({ baseOrdinal: base, lastArrivalMs: this.lastArrivalMs });
+    for (const base of bases.slice(first))
+      this.segments.push({ baseOrdinal: base, lastArrivalMs: this.lastArrivalMs });
     // A sealed segment's newest record arrived no later than the next segment's first.
     for (let i = 0; i + 1 < this.segments.length; i++) {
       const next = this.index.floorByOrdinal(this.segments[i + 1]!.baseOrdinal);
-      if (next && next.segmentBase === this.segments[i + 1]!.baseOrdinal) this.segments[i]!.lastArrivalMs = next.arrivalMs;
+      if (next && next.segmentBase === this.segments[i + 1]!.baseOrdinal)
+        this.segments[i]!.lastArrivalMs = next.arrivalMs;
     }
     const activeBase = this.index.activeSegmentBase();
     // Walk from the last entry to the watermark to find where the next batch goes.
@@ -436,7 +448,10 @@ export class ShardLog {
         offset += header.batchLength;
       }
     }
-    if (this.segments.length === 0 || this.segments[this.segments.length - 1]!.baseOrdinal !== activeBase) {
+    if (
+      this.segments.length === 0 ||
+      this.segments[this.segments.length - 1]!.baseOrdinal !== activeBase
+    ) {
       this.segments.push({ baseOrdinal: activeBase, lastArrivalMs: this.lastArrivalMs });
     }
     const cutBytes = size > 0 ? this.cutTail(path, offset) : 0;

@@ -69,8 +69,7 @@ export interface OpenReply {
 }
 
 export type AppendOutcome =
-  | { ok: true; baseOrdinal: number; arrivalMs: number }
-  | { ok: false; error: SerializedError };
+  { ok: true; baseOrdinal: number; arrivalMs: number } | { ok: false; error: SerializedError };
 
 export interface AppendReply {
   outcomes: AppendOutcome[];

@@ -162,8 +162,21 @@ export function oneFunctionModule(spec: {
   ];
   const body = [...locals, ...spec.code, OP.end];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, TYPE.func, ...unsigned(spec.params), ...Array<number>(spec.params).fill(TYPE.i32), 0]),
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, [
+      1,
+      TYPE.func,
+      ...unsigned(spec.params),
+      ...Array<number>(spec.params).fill(TYPE.i32),
+      0,
+    ]),
     ...section(3, [1, 0]),
     ...section(5, [1, 0x00, ...unsigned(spec.memoryPages)]),
     ...section(7, [2, ...name(spec.exportName), 0x00, 0, ...name('memory'), 0x02, 0]),
@@ -201,5 +214,8 @@ export function compileModule(bytes: Uint8Array): object | undefined {
 /** An instance, with a memory of its own, of a module from oneFunctionModule. */
 export function instantiate<F>(compiled: object, exportName: string): OneFunctionInstance<F> {
   const { exports } = new WebAssembly.Instance(compiled);
-  return { run: exports[exportName] as F, memory: (exports.memory as { buffer: ArrayBuffer }).buffer };
+  return {
+    run: exports[exportName] as F,
+    memory: (exports.memory as { buffer: ArrayBuffer }).buffer,
+  };
 }

@@ -14,7 +14,17 @@ describe('bench/http-ingest.ts', () => {
   it('drives the server over raw HTTP/1.1 and HTTP/2 with no failed request or record', () => {
     const run = spawnSync(
       process.execPath,
-      [BENCH, '--seconds', '1', '--connections', '2', '--shards', '2', '--cases', '100:h1,100:h2,1024:h2'],
+      [
+        BENCH,
+        '--seconds',
+        '1',
+        '--connections',
+        '2',
+        '--shards',
+        '2',
+        '--cases',
+        '100:h1,100:h2,1024:h2',
+      ],
       { encoding: 'utf8', timeout: 90_000 },
     );
     expect(run.status, run.stderr).toBe(0);

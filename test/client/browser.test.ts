@@ -202,7 +202,11 @@ class PageServer {
       return;
     }
     const file = normalize(join(COMPILED_SRC, path.replace(/^\/dist\/src\//, '')));
-    if (path.startsWith('/dist/src/') && file.startsWith(COMPILED_SRC + sep) && file.endsWith('.js')) {
+    if (
+      path.startsWith('/dist/src/') &&
+      file.startsWith(COMPILED_SRC + sep) &&
+      file.endsWith('.js')
+    ) {
       try {
         const body = readFileSync(file);
         response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
@@ -238,16 +242,25 @@ describe.skipIf(!chromium)('the client in headless Chromium', () => {
       explicitEvery: String(EXPLICIT_EVERY),
     });
     let stderr = '';
-    browser = spawn(chromium!, [...headlessArgs(join(profile.dir, 'profile')), `${origin}/page.html?${query}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    browser = spawn(
+      chromium!,
+      [...headlessArgs(join(profile.dir, 'profile')), `${origin}/page.html?${query}`],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     browser.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const exited = new Promise<never>((_, reject) =>
-      browser!.once('exit', (code) => reject(new Error(`chromium exited (${code}) before the page reported:\n${stderr}`))),
+      browser!.once('exit', (code) =>
+        reject(new Error(`chromium exited (${code}) before the page reported:\n${stderr}`)),
+      ),
     );
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no report from the page in ${PAGE_TIMEOUT_MS} ms:\n${stderr}`)), PAGE_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`no report from the page in ${PAGE_TIMEOUT_MS} ms:\n${stderr}`)),
+        PAGE_TIMEOUT_MS,
+      );
     });
     try {
       report = await Promise.race([page.report, exited, timedOut]);
@@ -290,13 +303,21 @@ describe.skipIf(!chromium)('the client in headless Chromium', () => {
     const stored = new Map<string, { shardId: string; key: string; data: string }>();
     for (const shardId of report.shardIds) {
       for (const record of await readShard(served.engine, STREAM, shardId)) {
-        stored.set(record.SequenceNumber, { shardId, key: record.PartitionKey!, data: hex(record.Data) });
+        stored.set(record.SequenceNumber, {
+          shardId,
+          key: record.PartitionKey!,
+          data: hex(record.Data),
+        });
       }
     }
     expect(stored.size).toBe(PUTS * RECORDS_PER_PUT);
     report.acks.forEach((ack, i) => {
       expect(ack.ErrorCode).toBeUndefined();
-      expect(stored.get(ack.SequenceNumber!)).toEqual({ shardId: ack.ShardId, key: `browser-${i}`, data: hex(dataOf(i)) });
+      expect(stored.get(ack.SequenceNumber!)).toEqual({
+        shardId: ack.ShardId,
+        key: `browser-${i}`,
+        data: hex(dataOf(i)),
+      });
       if (i % EXPLICIT_EVERY === 0) expect(ack.ShardId).toBe(report.shardIds[SHARDS - 1]);
     });
   });
@@ -313,7 +334,9 @@ describe.skipIf(!chromium)('the client in headless Chromium', () => {
       expect(stored.length).toBeGreaterThan(0);
       for (const seen of [report.fromTrimHorizon[s]!, report.fromLatest[s]!]) {
         expect(seen.every((record) => record.view)).toBe(true);
-        expect(seen.map(({ seq, key, data, arrival }) => ({ seq, key, data, arrival }))).toEqual(stored);
+        expect(seen.map(({ seq, key, data, arrival }) => ({ seq, key, data, arrival }))).toEqual(
+          stored,
+        );
       }
       total += stored.length;
     }

@@ -6,7 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server,
+  type Socket,
+} from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeWebSocket, type CloseEventLike } from '../../src/client/node-websocket.js';
@@ -87,7 +92,8 @@ class ScriptedPeer {
   }
 
   async nextFrame(): Promise<ClientFrame> {
-    while (this.received.length === 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while (this.received.length === 0)
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     return this.received.shift()!;
   }
 
@@ -96,8 +102,12 @@ class ScriptedPeer {
     if (!this.upgraded) {
       const end = this.input.indexOf('\r\n\r\n');
       if (end < 0) return;
-      const key = /sec-websocket-key: *(\S+)/i.exec(this.input.subarray(0, end).toString('latin1'))![1]!;
-      const accept = createHash('sha1').update(key + GUID).digest('base64');
+      const key = /sec-websocket-key: *(\S+)/i.exec(
+        this.input.subarray(0, end).toString('latin1'),
+      )![1]!;
+      const accept = createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
       this.socket.write(
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
@@ -134,7 +144,9 @@ afterEach(() => {
 });
 
 /** A listening server, plain or TLS, handing each connection to `peers`. */
-async function listen(secure: boolean): Promise<{ url: string; peer: () => Promise<ScriptedPeer> }> {
+async function listen(
+  secure: boolean,
+): Promise<{ url: string; peer: () => Promise<ScriptedPeer> }> {
   const waiting: Array<(peer: ScriptedPeer) => void> = [];
   const accepted: ScriptedPeer[] = [];
   const onSocket = (socket: Socket) => {
@@ -197,16 +209,23 @@ type Cut = (starts: number[], length: number) => number[];
 
 const CUTS: Array<[string, Cut]> = [
   ['nowhere (one write)', () => []],
-  ['one to three bytes into each header, after the frames before it', (starts) =>
-    starts.map((start, i) => start + 1 + (i % 3))],
-  ['a byte at a time through each header', (starts) =>
-    starts.flatMap((start) => Array.from({ length: 10 }, (_, k) => start + k + 1))],
-  ['in random pieces', (_starts, length) => {
-    const next = prng(length);
-    const cuts: number[] = [];
-    for (let at = 0; at < length; ) cuts.push((at += 1 + Math.floor(next() ** 3 * 150_000)));
-    return cuts;
-  }],
+  [
+    'one to three bytes into each header, after the frames before it',
+    (starts) => starts.map((start, i) => start + 1 + (i % 3)),
+  ],
+  [
+    'a byte at a time through each header',
+    (starts) => starts.flatMap((start) => Array.from({ length: 10 }, (_, k) => start + k + 1)),
+  ],
+  [
+    'in random pieces',
+    (_starts, length) => {
+      const next = prng(length);
+      const cuts: number[] = [];
+      for (let at = 0; at < length;) cuts.push((at += 1 + Math.floor(next() ** 3 * 150_000)));
+      return cuts;
+    },
+  ],
 ];
 
 describe.each([
@@ -225,8 +244,12 @@ describe.each([
       await expect.poll(() => messages.length, { timeout: 10_000 }).toBe(SIZES.length + 1);
       for (let i = 0; i < SIZES.length; i++) {
         const message = messages[i]!;
-        expect(message instanceof (binaryType === 'arraybuffer' ? ArrayBuffer : Uint8Array)).toBe(true);
-        expect(asBytes(message).equals(expected[i]!), `message ${i} (${SIZES[i]} bytes)`).toBe(true);
+        expect(message instanceof (binaryType === 'arraybuffer' ? ArrayBuffer : Uint8Array)).toBe(
+          true,
+        );
+        expect(asBytes(message).equals(expected[i]!), `message ${i} (${SIZES[i]} bytes)`).toBe(
+          true,
+        );
       }
       expect(messages[SIZES.length]).toBe('héllo, wörld');
       const close = serverFrame(OPCODE_CLOSE, Buffer.from([0x03, 0xe8]));
@@ -260,30 +283,57 @@ describe.each([
   it('reads consecutive fragmented messages of growing and shrinking sizes into whole messages', async () => {
     const { ws, peer, messages } = await connect(secure, 'uint8array');
     // Each message: a small head fragment, then pieces, as the server sends RECORDS.
-    const plans = [[30, 70_000], [30, 200_000, 300_000], [10, 5], [0, 0, 1], [30, 1_048_576], [30, 65_536, 65_536]];
-    const expected = plans.map((sizes, m) => Buffer.concat(sizes.map((size, f) => pattern(size, 10 * m + f))));
+    const plans = [
+      [30, 70_000],
+      [30, 200_000, 300_000],
+      [10, 5],
+      [0, 0, 1],
+      [30, 1_048_576],
+      [30, 65_536, 65_536],
+    ];
+    const expected = plans.map((sizes, m) =>
+      Buffer.concat(sizes.map((size, f) => pattern(size, 10 * m + f))),
+    );
     const { bytes, starts } = joined(
       plans.flatMap((sizes, m) =>
         sizes.map((size, f) =>
-          serverFrame(f === 0 ? OPCODE_BINARY : OPCODE_CONTINUATION, pattern(size, 10 * m + f), f === sizes.length - 1),
+          serverFrame(
+            f === 0 ? OPCODE_BINARY : OPCODE_CONTINUATION,
+            pattern(size, 10 * m + f),
+            f === sizes.length - 1,
+          ),
         ),
       ),
     );
     await peer.write(bytes, CUTS[3]![1](starts, bytes.length));
     await expect.poll(() => messages.length, { timeout: 10_000 }).toBe(plans.length);
-    messages.forEach((message, m) => expect(asBytes(message).equals(expected[m]!), `message ${m}`).toBe(true));
+    messages.forEach((message, m) =>
+      expect(asBytes(message).equals(expected[m]!), `message ${m}`).toBe(true),
+    );
     ws.close();
   });
 
   it('reassembles RECORDS-shaped messages byte-identical, each in a buffer at most twice its size (exactly its size for a head and one piece)', async () => {
     // As the server sends RECORDS: a small head fragment, then the stored batches.
-    const plans = [[20, 111_000], [20, 65_536, 65_536, 3], [20, 1_048_576], [20, 30, 40], [4000, 10]];
+    const plans = [
+      [20, 111_000],
+      [20, 65_536, 65_536, 3],
+      [20, 1_048_576],
+      [20, 30, 40],
+      [4000, 10],
+    ];
     for (const binaryType of ['uint8array', 'arraybuffer'] as const) {
       const { ws, peer, messages } = await connect(secure, binaryType);
       const fragments = plans.map((sizes, m) => sizes.map((size, f) => pattern(size, 10 * m + f)));
       const { bytes, starts } = joined(
         fragments.flatMap((parts) =>
-          parts.map((part, f) => serverFrame(f === 0 ? OPCODE_BINARY : OPCODE_CONTINUATION, part, f === parts.length - 1)),
+          parts.map((part, f) =>
+            serverFrame(
+              f === 0 ? OPCODE_BINARY : OPCODE_CONTINUATION,
+              part,
+              f === parts.length - 1,
+            ),
+          ),
         ),
       );
       await peer.write(bytes, CUTS[3]![1](starts, bytes.length));
@@ -294,7 +344,8 @@ describe.each([
         const buffer = message instanceof ArrayBuffer ? message : (message as Uint8Array).buffer;
         // A head and one piece: the message is its whole buffer, as one allocation.
         if (m === 0 || m === 2) expect(buffer.byteLength, `message ${m}`).toBe(expected.length);
-        if (binaryType === 'uint8array') expect(buffer.byteLength, `message ${m}`).toBeLessThanOrEqual(2 * expected.length + 4096);
+        if (binaryType === 'uint8array')
+          expect(buffer.byteLength, `message ${m}`).toBeLessThanOrEqual(2 * expected.length + 4096);
       });
       ws.close();
     }
@@ -302,10 +353,13 @@ describe.each([
 
   it.each([
     ['a continuation frame without a message', [serverFrame(OPCODE_CONTINUATION, pattern(10, 1))]],
-    ['a new message inside a fragmented one', [
-      serverFrame(OPCODE_BINARY, pattern(10, 1), false),
-      serverFrame(OPCODE_BINARY, pattern(10, 2)),
-    ]],
+    [
+      'a new message inside a fragmented one',
+      [
+        serverFrame(OPCODE_BINARY, pattern(10, 1), false),
+        serverFrame(OPCODE_BINARY, pattern(10, 2)),
+      ],
+    ],
     ['an unknown opcode', [serverFrame(0x3, pattern(10, 1))]],
   ])('closes with 1002 on %s', async (_what, frames) => {
     const { peer, messages, closed } = await connect(secure, 'uint8array');
@@ -319,11 +373,13 @@ describe.each([
 
   it('closes with 1009 on a fragmented message whose fragments add up to more than it accepts', async () => {
     const { peer, messages, closed } = await connect(secure, 'uint8array', 100_000);
-    await peer.write(Buffer.concat([
-      serverFrame(OPCODE_BINARY, pattern(60_000, 1), false),
-      serverFrame(OPCODE_CONTINUATION, pattern(40_000, 2), false),
-      serverFrame(OPCODE_CONTINUATION, pattern(1, 3), true),
-    ]));
+    await peer.write(
+      Buffer.concat([
+        serverFrame(OPCODE_BINARY, pattern(60_000, 1), false),
+        serverFrame(OPCODE_CONTINUATION, pattern(40_000, 2), false),
+        serverFrame(OPCODE_CONTINUATION, pattern(1, 3), true),
+      ]),
+    );
     const close = await peer.nextFrame();
     expect(close.payload.readUInt16BE(0)).toBe(1009);
     expect((await closed).code).toBe(1009);

@@ -14,16 +14,26 @@ function expected(source: Uint8Array, key: Uint8Array, phase: number): Uint8Arra
 }
 
 /** Masks `size` random bytes taken from `sourceAt` of a buffer into `targetAt` of another. */
-function check(size: number, phase: number, sourceAt: number, targetAt: number, simd: boolean): void {
+function check(
+  size: number,
+  phase: number,
+  sourceAt: number,
+  targetAt: number,
+  simd: boolean,
+): void {
   const key = randomFillSync(new Uint8Array(4));
   const source = randomFillSync(new Uint8Array(sourceAt + size)).subarray(sourceAt);
   const target = randomFillSync(new Uint8Array(targetAt + size + 8));
   const before = target.slice();
   copyMasked(target, targetAt, source, key, phase, simd);
-  expect(Buffer.from(target.subarray(targetAt, targetAt + size)).equals(expected(source, key, phase))).toBe(true);
+  expect(
+    Buffer.from(target.subarray(targetAt, targetAt + size)).equals(expected(source, key, phase)),
+  ).toBe(true);
   // Nothing outside the payload's place is touched.
   expect(Buffer.from(target.subarray(0, targetAt)).equals(before.subarray(0, targetAt))).toBe(true);
-  expect(Buffer.from(target.subarray(targetAt + size)).equals(before.subarray(targetAt + size))).toBe(true);
+  expect(
+    Buffer.from(target.subarray(targetAt + size)).equals(before.subarray(targetAt + size)),
+  ).toBe(true);
 }
 
 describe('client frame masking', () => {
@@ -41,14 +51,28 @@ describe('client frame masking', () => {
     });
 
     it(`${how}: sizes around 64-byte turns and at the SIMD threshold`, () => {
-      for (const size of [SIMD_MASK_BYTES_MIN - 1, SIMD_MASK_BYTES_MIN, 1023, 1024, 1025, 65535, 65536, 65537]) {
+      for (const size of [
+        SIMD_MASK_BYTES_MIN - 1,
+        SIMD_MASK_BYTES_MIN,
+        1023,
+        1024,
+        1025,
+        65535,
+        65536,
+        65537,
+      ]) {
         for (let phase = 0; phase < 4; phase++) check(size, phase, phase, 14, simd);
       }
     });
   }
 
   it('SIMD: payloads of several chunks, each chunk keeping the key phase', () => {
-    for (const size of [MASK_CHUNK_BYTES - 1, MASK_CHUNK_BYTES, MASK_CHUNK_BYTES + 1, 2 * MASK_CHUNK_BYTES + 3]) {
+    for (const size of [
+      MASK_CHUNK_BYTES - 1,
+      MASK_CHUNK_BYTES,
+      MASK_CHUNK_BYTES + 1,
+      2 * MASK_CHUNK_BYTES + 3,
+    ]) {
       check(size, 3, 1, 14, true);
     }
   });

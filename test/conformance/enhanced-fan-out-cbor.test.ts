@@ -61,7 +61,8 @@ const codec = new EventStreamCodec(
 
 function decodeMessage(message: Message): DecodedMessage {
   const headers: Record<string, string> = {};
-  for (const [name, header] of Object.entries(message.headers)) headers[name] = String(header.value);
+  for (const [name, header] of Object.entries(message.headers))
+    headers[name] = String(header.value);
   const body = Buffer.from(message.body);
   return { headers, body, value: cbor.deserialize(body) as Record<string, unknown> };
 }
@@ -131,7 +132,10 @@ function payloads(prefix: string, count: number): Buffer[] {
 
 async function put(stream: string, data: Buffer[]): Promise<string[]> {
   const result = await runnel.client.send(
-    new PutRecordsCommand({ StreamName: stream, Records: data.map((Data, i) => ({ Data, PartitionKey: `pk${i % 3}` })) }),
+    new PutRecordsCommand({
+      StreamName: stream,
+      Records: data.map((Data, i) => ({ Data, PartitionKey: `pk${i % 3}` })),
+    }),
   );
   expect(result.FailedRecordCount).toBe(0);
   return result.Records!.map((record) => record.SequenceNumber!);
@@ -195,7 +199,8 @@ interface CborRecord {
   PartitionKey: string;
 }
 
-const recordsOf = (events: Record<string, unknown>[]) => events.flatMap((event) => event.Records as CborRecord[]);
+const recordsOf = (events: Record<string, unknown>[]) =>
+  events.flatMap((event) => event.Records as CborRecord[]);
 
 /** Tag 1 followed by the integer `ms` as an unsigned 64-bit argument (0x1b): Java's encoding. */
 function taggedMillis(ms: number): Buffer {
@@ -219,7 +224,11 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
     let putUntil = Date.now();
     const messages = await subscribe(
       transport,
-      { ConsumerARN: consumer, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } },
+      {
+        ConsumerARN: consumer,
+        ShardId: 'shardId-000000000000',
+        StartingPosition: { Type: 'TRIM_HORIZON' },
+      },
       async (_message, index) => {
         if (index !== 1) return;
         sequences.push(...(await put(stream, during)));
@@ -240,10 +249,14 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
       expect(stamp.value).toBeLessThanOrEqual(putUntil + 1);
     });
     // Each timestamp is written as Java writes one: tag 1, then an integer (never a float).
-    const withRecords = messages.slice(1).filter((message) => (message.value.Records as unknown[]).length > 0);
+    const withRecords = messages
+      .slice(1)
+      .filter((message) => (message.value.Records as unknown[]).length > 0);
     for (const message of withRecords) {
       const first = (message.value.Records as CborRecord[])[0]!;
-      expect(message.body.includes(taggedMillis(first.ApproximateArrivalTimestamp.value))).toBe(true);
+      expect(message.body.includes(taggedMillis(first.ApproximateArrivalTimestamp.value))).toBe(
+        true,
+      );
     }
     // Each event's continuation is the last record it passed (or, without records, the last
     // one passed before it).
@@ -267,7 +280,10 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
         await subscribe(transport, {
           ConsumerARN: consumer,
           ShardId: 'shardId-000000000000',
-          StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last.ContinuationSequenceNumber },
+          StartingPosition: {
+            Type: 'AFTER_SEQUENCE_NUMBER',
+            SequenceNumber: last.ContinuationSequenceNumber,
+          },
         }),
       ),
     );
@@ -277,7 +293,10 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
         await subscribe(transport, {
           ConsumerARN: consumer,
           ShardId: 'shardId-000000000000',
-          StartingPosition: { Type: 'AT_TIMESTAMP', Timestamp: tag({ tag: 1, value: putUntil + 1 }) },
+          StartingPosition: {
+            Type: 'AT_TIMESTAMP',
+            Timestamp: tag({ tag: 1, value: putUntil + 1 }),
+          },
         }),
       ),
     );
@@ -297,7 +316,9 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
       }),
     );
     for (;;) {
-      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: split }));
+      const summary = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamName: split }),
+      );
       if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') break;
       await sleep(25);
     }
@@ -323,10 +344,14 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
       {
         ShardId: 'shardId-000000000002',
         ParentShards: ['shardId-000000000000'],
-        HashKeyRange: { StartingHashKey: (1n << 127n).toString(), EndingHashKey: ((1n << 128n) - 1n).toString() },
+        HashKeyRange: {
+          StartingHashKey: (1n << 127n).toString(),
+          EndingHashKey: ((1n << 128n) - 1n).toString(),
+        },
       },
     ]);
-    for (const event of events.slice(0, -1)) expect(event.ContinuationSequenceNumber).toMatch(/^\d+$/);
+    for (const event of events.slice(0, -1))
+      expect(event.ContinuationSequenceNumber).toMatch(/^\d+$/);
   });
 
   it('ends with an exception event carrying a CBOR {message} when the consumer is deregistered', async () => {
@@ -335,9 +360,14 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
     const consumer = await registerConsumer(gone, 'reader');
     const messages = await subscribe(
       transport,
-      { ConsumerARN: consumer, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } },
+      {
+        ConsumerARN: consumer,
+        ShardId: 'shardId-000000000000',
+        StartingPosition: { Type: 'LATEST' },
+      },
       async (_message, index) => {
-        if (index === 1) await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
+        if (index === 1)
+          await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer }));
       },
     );
     const last = messages[messages.length - 1]!;
@@ -346,7 +376,9 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
       ':exception-type': 'ResourceNotFoundException',
       ':content-type': CBOR_TYPE,
     });
-    expect(last.value).toEqual({ message: `Consumer ${consumer} under stream ${gone} under account ${ACCOUNT} not found.` });
+    expect(last.value).toEqual({
+      message: `Consumer ${consumer} under stream ${gone} under account ${ACCOUNT} not found.`,
+    });
     expect(eventsOf(messages.slice(0, -1)).length).toBeGreaterThanOrEqual(1);
   });
 
@@ -354,7 +386,11 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
     const unknown = `${streamArn(stream)}/consumer/nobody:1700000000`;
     const refusals: [Uint8Array, number, Record<string, unknown>][] = [
       [
-        cbor.serialize({ ConsumerARN: unknown, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } }),
+        cbor.serialize({
+          ConsumerARN: unknown,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'LATEST' },
+        }),
         400,
         {
           __type: 'ResourceNotFoundException',
@@ -362,7 +398,11 @@ describe.each(['HTTP/2', 'HTTP/1.1'] as const)('CBOR SubscribeToShard over %s', 
         },
       ],
       [
-        cbor.serialize({ ConsumerARN: unknown, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'NEWEST' } }),
+        cbor.serialize({
+          ConsumerARN: unknown,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'NEWEST' },
+        }),
         400,
         { __type: 'ValidationException' },
       ],

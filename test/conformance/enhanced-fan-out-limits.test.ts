@@ -41,7 +41,11 @@ import {
 const TRANSITION_MS = 1500;
 
 /** Subscribes, takes the first event, and closes the subscription from the client's side. */
-async function firstEvent(client: KinesisClient, ConsumerARN: string, ShardId: string): Promise<SubscribeToShardEvent> {
+async function firstEvent(
+  client: KinesisClient,
+  ConsumerARN: string,
+  ShardId: string,
+): Promise<SubscribeToShardEvent> {
   const abort = new AbortController();
   const response = await client.send(
     new SubscribeToShardCommand({ ConsumerARN, ShardId, StartingPosition: { Type: 'LATEST' } }),
@@ -95,18 +99,23 @@ describe('enhanced fan-out in limits mode', () => {
     expect(SUBSCRIBE_TO_SHARD_CALLS_PER_SEC).toBe(1);
     await createActive(runnel.client, 'calls', 2);
     const [reader, other] = (
-      await Promise.all([registerActive(runnel.client, 'calls', 'reader'), registerActive(runnel.client, 'calls', 'other')])
+      await Promise.all([
+        registerActive(runnel.client, 'calls', 'reader'),
+        registerActive(runnel.client, 'calls', 'other'),
+      ])
     ).map((consumer) => consumer.ConsumerARN!);
     const subscribeAgain = () =>
       runnel.client.send(
-        new SubscribeToShardCommand({ ConsumerARN: reader, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } }),
+        new SubscribeToShardCommand({
+          ConsumerARN: reader,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'LATEST' },
+        }),
       );
     await firstEvent(runnel.client, reader, 'shardId-000000000000');
     // The subscription is closed, but the second's allowance is spent: refused, whether or not
     // the server has seen the close yet.
-    const refused = await failure(
-      subscribeAgain(),
-    );
+    const refused = await failure(subscribeAgain());
     expect(refused.name).toBe('LimitExceededException');
     expect(refused.message).toBe(
       `Rate exceeded for consumer ${reader} on shard shardId-000000000000 in stream calls under account ` +
@@ -122,9 +131,7 @@ describe('enhanced fan-out in limits mode', () => {
     await firstEventWhenFree(runnel.client, reader, 'shardId-000000000000', () => {
       nowMs += 1000;
     });
-    const again = await failure(
-      subscribeAgain(),
-    );
+    const again = await failure(subscribeAgain());
     expect(again.name).toBe('LimitExceededException');
   });
 
@@ -133,7 +140,9 @@ describe('enhanced fan-out in limits mode', () => {
     await createActive(runnel.client, 'creating', 1);
     await createActive(runnel.client, 'elsewhere', 1);
     const register = (stream: string, ConsumerName: string) =>
-      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName }));
+      runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName }),
+      );
     const started = performance.now();
     const first = [];
     for (let i = 0; i < 5; i++) first.push((await register('creating', `c${i}`)).Consumer!);
@@ -165,9 +174,14 @@ describe('enhanced fan-out in limits mode', () => {
     let total = 0;
     for (let call = 0; call < 7; call++) {
       nowMs += 1000;
-      const batch = Array.from({ length: 10 }, (_, i) => Buffer.alloc(100 * 1024, (call * 10 + i) & 0xff));
+      const batch = Array.from({ length: 10 }, (_, i) =>
+        Buffer.alloc(100 * 1024, (call * 10 + i) & 0xff),
+      );
       const result = await runnel.client.send(
-        new PutRecordsCommand({ StreamName: 'paced', Records: batch.map((Data) => ({ Data, PartitionKey: 'k' })) }),
+        new PutRecordsCommand({
+          StreamName: 'paced',
+          Records: batch.map((Data) => ({ Data, PartitionKey: 'k' })),
+        }),
       );
       expect(result.FailedRecordCount).toBe(0);
       sequences.push(...result.Records!.map((record) => record.SequenceNumber!));
@@ -212,12 +226,22 @@ describe('enhanced fan-out in limits mode', () => {
     const reader = (await registerActive(runnel.client, 'paced-gone', 'reader')).ConsumerARN!;
     for (let call = 0; call < 4; call++) {
       nowMs += 1000;
-      const Records = Array.from({ length: 10 }, () => ({ Data: Buffer.alloc(100 * 1024, call), PartitionKey: 'k' }));
-      expect((await runnel.client.send(new PutRecordsCommand({ StreamName: 'paced-gone', Records }))).FailedRecordCount).toBe(0);
+      const Records = Array.from({ length: 10 }, () => ({
+        Data: Buffer.alloc(100 * 1024, call),
+        PartitionKey: 'k',
+      }));
+      expect(
+        (await runnel.client.send(new PutRecordsCommand({ StreamName: 'paced-gone', Records })))
+          .FailedRecordCount,
+      ).toBe(0);
     }
     const abort = new AbortController();
     const response = await runnel.client.send(
-      new SubscribeToShardCommand({ ConsumerARN: reader, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }),
+      new SubscribeToShardCommand({
+        ConsumerARN: reader,
+        ShardId: 'shardId-000000000000',
+        StartingPosition: { Type: 'TRIM_HORIZON' },
+      }),
       { abortSignal: abort.signal },
     );
     const iterator = response.EventStream![Symbol.asyncIterator]();
@@ -226,7 +250,8 @@ describe('enhanced fan-out in limits mode', () => {
       // takes two at once; once the client has both, the third waits ~0.5 s for more, and the
       // consumer is deregistered during that wait.
       let received = 0;
-      while (received < 20) received += (await iterator.next()).value.SubscribeToShardEvent!.Records!.length;
+      while (received < 20)
+        received += (await iterator.next()).value.SubscribeToShardEvent!.Records!.length;
       expect(received).toBe(20);
       await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: reader }));
       const ended = await (async () => {
@@ -235,7 +260,9 @@ describe('enhanced fan-out in limits mode', () => {
           if (next.done) return 'ended without an error';
         }
       })().catch((error: Error) => `${error.name}: ${error.message}`);
-      expect(ended).toBe(`ResourceNotFoundException: Consumer ${reader} under stream paced-gone under account ${ACCOUNT} not found.`);
+      expect(ended).toBe(
+        `ResourceNotFoundException: Consumer ${reader} under stream paced-gone under account ${ACCOUNT} not found.`,
+      );
     } finally {
       abort.abort();
     }
@@ -256,10 +283,16 @@ describe('enhanced fan-out without limits mode', () => {
     const registered = [];
     for (const ConsumerName of names) {
       registered.push(
-        (await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('free'), ConsumerName }))).Consumer!,
+        (
+          await runnel.client.send(
+            new RegisterStreamConsumerCommand({ StreamARN: streamArn('free'), ConsumerName }),
+          )
+        ).Consumer!,
       );
     }
-    expect(registered.map((consumer) => consumer.ConsumerStatus)).toEqual(Array(7).fill('CREATING'));
+    expect(registered.map((consumer) => consumer.ConsumerStatus)).toEqual(
+      Array(7).fill('CREATING'),
+    );
     const reader = registered[0]!.ConsumerARN!;
     await waitConsumerActive(runnel.client, reader);
     await firstEvent(runnel.client, reader, 'shardId-000000000000');

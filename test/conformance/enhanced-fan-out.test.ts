@@ -84,7 +84,9 @@ describe('stream consumers', () => {
     expect(Math.floor(consumer.ConsumerCreationTimestamp!.getTime() / 1000)).toBe(seconds);
 
     await waitConsumerActive(runnel.client, consumer.ConsumerARN!);
-    const byArn = await runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+    const byArn = await runnel.client.send(
+      new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }),
+    );
     expect(byArn.ConsumerDescription).toEqual({
       ConsumerName: 'reader-1',
       ConsumerARN: consumer.ConsumerARN,
@@ -97,43 +99,61 @@ describe('stream consumers', () => {
     );
     expect(byName.ConsumerDescription).toEqual(byArn.ConsumerDescription);
 
-    const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'reg' }));
+    const summary = await runnel.client.send(
+      new DescribeStreamSummaryCommand({ StreamName: 'reg' }),
+    );
     expect(summary.StreamDescriptionSummary!.ConsumerCount).toBe(1);
   });
 
   it('refuses a name already registered, an unknown stream and a 21st consumer', async () => {
     await createActive(runnel.client, 'limits', 1);
-    await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' }));
+    await runnel.client.send(
+      new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' }),
+    );
     const again = await failure(
-      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' })),
+      runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c00' }),
+      ),
     );
     expect(again.name).toBe('ResourceInUseException');
-    expect(again.message).toBe(`Consumer c00 under stream limits under account ${ACCOUNT} already exists.`);
+    expect(again.message).toBe(
+      `Consumer c00 under stream limits under account ${ACCOUNT} already exists.`,
+    );
 
     const missing = await failure(
-      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('nosuch'), ConsumerName: 'c' })),
+      runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('nosuch'), ConsumerName: 'c' }),
+      ),
     );
     expect(missing.name).toBe('ResourceNotFoundException');
     expect(missing.message).toBe(`Stream nosuch under account ${ACCOUNT} not found.`);
 
     const badName = await failure(
-      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'a b' })),
+      runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'a b' }),
+      ),
     );
     expect(badName.name).toBe('ValidationException');
     expect(badName.message).toContain("Value 'a b' at 'consumerName' failed to satisfy constraint");
 
     for (let i = 1; i < CONSUMERS_PER_STREAM_MAX; i++) {
       const name = `c${String(i).padStart(2, '0')}`;
-      await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: name }));
+      await runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: name }),
+      );
     }
     const over = await failure(
-      runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c20' })),
+      runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('limits'), ConsumerName: 'c20' }),
+      ),
     );
     expect(over.name).toBe('LimitExceededException');
     expect(over.message).toBe(
       `Stream limits under account ${ACCOUNT} already has 20 registered consumers, the most a stream may have (20).`,
     );
-    const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'limits' }));
+    const summary = await runnel.client.send(
+      new DescribeStreamSummaryCommand({ StreamName: 'limits' }),
+    );
     expect(summary.StreamDescriptionSummary!.ConsumerCount).toBe(CONSUMERS_PER_STREAM_MAX);
   });
 
@@ -141,14 +161,20 @@ describe('stream consumers', () => {
     await createActive(runnel.client, 'listing', 1);
     const names = Array.from({ length: 7 }, (_, i) => `list-${i}`);
     for (const name of names) {
-      await runnel.client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('listing'), ConsumerName: name }));
+      await runnel.client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn('listing'), ConsumerName: name }),
+      );
     }
     const seen: Consumer[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
       const page = await runnel.client.send(
-        new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 3, NextToken: token }),
+        new ListStreamConsumersCommand({
+          StreamARN: streamArn('listing'),
+          MaxResults: 3,
+          NextToken: token,
+        }),
       );
       pages++;
       expect(page.Consumers!.length).toBeLessThanOrEqual(3);
@@ -158,27 +184,37 @@ describe('stream consumers', () => {
     expect(pages).toBe(3);
     expect(seen.map((consumer) => consumer.ConsumerName)).toEqual(names);
     for (const consumer of seen) {
-      expect(consumer.ConsumerARN).toMatch(new RegExp(`^${streamArn('listing')}/consumer/${consumer.ConsumerName}:\\d+$`));
+      expect(consumer.ConsumerARN).toMatch(
+        new RegExp(`^${streamArn('listing')}/consumer/${consumer.ConsumerName}:\\d+$`),
+      );
       expect(consumer.ConsumerCreationTimestamp).toBeInstanceOf(Date);
     }
 
-    const all = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing') }));
+    const all = await runnel.client.send(
+      new ListStreamConsumersCommand({ StreamARN: streamArn('listing') }),
+    );
     expect(all.Consumers).toHaveLength(7);
     expect(all.NextToken).toBeUndefined();
 
-    const exact = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 7 }));
+    const exact = await runnel.client.send(
+      new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 7 }),
+    );
     expect(exact.Consumers).toHaveLength(7);
     expect(exact.NextToken).toBeUndefined();
 
     const tooMany = await failure(
-      runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 10001 })),
+      runnel.client.send(
+        new ListStreamConsumersCommand({ StreamARN: streamArn('listing'), MaxResults: 10001 }),
+      ),
     );
     expect(tooMany.name).toBe('ValidationException');
     expect(tooMany.message).toBe(
       "1 validation error detected: Value '10001' at 'maxResults' failed to satisfy constraint: " +
         'Member must have value less than or equal to 10000',
     );
-    const missing = await failure(runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('nosuch') })));
+    const missing = await failure(
+      runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('nosuch') })),
+    );
     expect(missing.name).toBe('ResourceNotFoundException');
     expect(missing.message).toBe(`Stream nosuch under account ${ACCOUNT} not found.`);
   });
@@ -187,15 +223,26 @@ describe('stream consumers', () => {
     await createActive(runnel.client, 'dereg', 1);
     const first = await registerActive(runnel.client, 'dereg', 'first');
     const second = await registerActive(runnel.client, 'dereg', 'second');
-    await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }));
-    const deleting = await runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }));
+    await runnel.client.send(
+      new DeregisterStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }),
+    );
+    const deleting = await runnel.client.send(
+      new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN }),
+    );
     expect(deleting.ConsumerDescription!.ConsumerStatus).toBe('DELETING');
-    await runnel.client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'second' }));
+    await runnel.client.send(
+      new DeregisterStreamConsumerCommand({
+        StreamARN: streamArn('dereg'),
+        ConsumerName: 'second',
+      }),
+    );
 
     for (const consumer of [first, second]) {
       for (;;) {
         const gone = await failure(
-          runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })),
+          runnel.client.send(
+            new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }),
+          ),
         ).catch(() => undefined);
         if (gone) {
           expect(gone.name).toBe('ResourceNotFoundException');
@@ -207,73 +254,107 @@ describe('stream consumers', () => {
         await sleep(25);
       }
     }
-    const listed = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('dereg') }));
+    const listed = await runnel.client.send(
+      new ListStreamConsumersCommand({ StreamARN: streamArn('dereg') }),
+    );
     expect(listed.Consumers).toEqual([]);
 
     const byName = await failure(
-      runnel.client.send(new DescribeStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'first' })),
+      runnel.client.send(
+        new DescribeStreamConsumerCommand({ StreamARN: streamArn('dereg'), ConsumerName: 'first' }),
+      ),
     );
     expect(byName.name).toBe('ResourceNotFoundException');
-    expect(byName.message).toBe(`Consumer first under stream dereg under account ${ACCOUNT} not found.`);
+    expect(byName.message).toBe(
+      `Consumer first under stream dereg under account ${ACCOUNT} not found.`,
+    );
 
-    const neither = await failure(runnel.client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg') })));
+    const neither = await failure(
+      runnel.client.send(new DeregisterStreamConsumerCommand({ StreamARN: streamArn('dereg') })),
+    );
     expect(neither.name).toBe('InvalidArgumentException');
-    expect(neither.message).toBe('Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.');
+    expect(neither.message).toBe(
+      'Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.',
+    );
 
     // The same name registers again, under a new ARN once a second has passed.
     await sleep(1100);
     const again = await registerActive(runnel.client, 'dereg', 'first');
     expect(again.ConsumerARN).not.toBe(first.ConsumerARN);
-    const stale = await failure(runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN })));
+    const stale = await failure(
+      runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: first.ConsumerARN })),
+    );
     expect(stale.name).toBe('ResourceNotFoundException');
   });
 
   it('tags consumers through TagResource, UntagResource and ListTagsForResource', async () => {
     await createActive(runnel.client, 'tagged', 1);
     const { Consumer: consumer } = await runnel.client.send(
-      new RegisterStreamConsumerCommand({ StreamARN: streamArn('tagged'), ConsumerName: 't', Tags: { team: 'a' } }),
+      new RegisterStreamConsumerCommand({
+        StreamARN: streamArn('tagged'),
+        ConsumerName: 't',
+        Tags: { team: 'a' },
+      }),
     );
     const arn = consumer!.ConsumerARN!;
     await runnel.client.send(new TagResourceCommand({ ResourceARN: arn, Tags: { env: 'test' } }));
-    expect((await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags).toEqual([
+    expect(
+      (await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags,
+    ).toEqual([
       { Key: 'env', Value: 'test' },
       { Key: 'team', Value: 'a' },
     ]);
     await runnel.client.send(new UntagResourceCommand({ ResourceARN: arn, TagKeys: ['team'] }));
-    expect((await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags).toEqual([
-      { Key: 'env', Value: 'test' },
-    ]);
+    expect(
+      (await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: arn }))).Tags,
+    ).toEqual([{ Key: 'env', Value: 'test' }]);
     // The stream's own tags are separate.
     expect(
-      (await runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: streamArn('tagged') }))).Tags,
+      (
+        await runnel.client.send(
+          new ListTagsForResourceCommand({ ResourceARN: streamArn('tagged') }),
+        )
+      ).Tags,
     ).toEqual([]);
     const unknown = `${streamArn('tagged')}/consumer/nobody:1700000000`;
-    const refused = await failure(runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: unknown })));
+    const refused = await failure(
+      runnel.client.send(new ListTagsForResourceCommand({ ResourceARN: unknown })),
+    );
     expect(refused.name).toBe('ResourceNotFoundException');
-    expect(refused.message).toBe(`Consumer ${unknown} under stream tagged under account ${ACCOUNT} not found.`);
+    expect(refused.message).toBe(
+      `Consumer ${unknown} under stream tagged under account ${ACCOUNT} not found.`,
+    );
   });
 
   it('deletes a stream with consumers only with EnforceConsumerDeletion, and its consumers with it', async () => {
     await createActive(runnel.client, 'doomed', 1);
     const consumer = await registerActive(runnel.client, 'doomed', 'watcher');
-    const refused = await failure(runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed' })));
+    const refused = await failure(
+      runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed' })),
+    );
     expect(refused.name).toBe('ResourceInUseException');
     expect(refused.message).toBe(
       `Stream doomed under account ${ACCOUNT} has 1 registered consumer(s): deregister them first, ` +
         'or set EnforceConsumerDeletion to delete them with the stream.',
     );
-    await runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed', EnforceConsumerDeletion: true }));
+    await runnel.client.send(
+      new DeleteStreamCommand({ StreamName: 'doomed', EnforceConsumerDeletion: true }),
+    );
     for (;;) {
-      const gone = await failure(runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' }))).catch(
-        () => undefined,
-      );
+      const gone = await failure(
+        runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' })),
+      ).catch(() => undefined);
       if (gone) break;
       await sleep(25);
     }
     await createActive(runnel.client, 'doomed', 1);
-    const listed = await runnel.client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('doomed') }));
+    const listed = await runnel.client.send(
+      new ListStreamConsumersCommand({ StreamARN: streamArn('doomed') }),
+    );
     expect(listed.Consumers).toEqual([]);
-    const stale = await failure(runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })));
+    const stale = await failure(
+      runnel.client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN })),
+    );
     expect(stale.name).toBe('ResourceNotFoundException');
   });
 });
@@ -285,8 +366,17 @@ describe('shutdown with a subscriber that stopped reading', () => {
    * Starts a server, fills a shard with 30 MB, subscribes and takes one event, then reads no
    * more; after `pauseMs`, closes the server. Returns how long the close took.
    */
-  async function closeWhileStalled(engineOptions: { subscriptionLifetimeMs?: number }, pauseMs: number): Promise<number> {
-    const server = await startServer({ port: 0, wsPort: null, dataDir: dataDir.path, workers: 1, engineOptions });
+  async function closeWhileStalled(
+    engineOptions: { subscriptionLifetimeMs?: number },
+    pauseMs: number,
+  ): Promise<number> {
+    const server = await startServer({
+      port: 0,
+      wsPort: null,
+      dataDir: dataDir.path,
+      workers: 1,
+      engineOptions,
+    });
     const client = sdkClient(server.kinesisUrl);
     try {
       const stream = `stalled-${pauseMs}`;
@@ -295,10 +385,17 @@ describe('shutdown with a subscriber that stopped reading', () => {
       const Data = new Uint8Array(10_000).fill(1);
       for (let call = 0; call < 6; call++) {
         const Records = Array.from({ length: 500 }, () => ({ Data, PartitionKey: 'pk' }));
-        expect((await client.send(new PutRecordsCommand({ StreamName: stream, Records }))).FailedRecordCount).toBe(0);
+        expect(
+          (await client.send(new PutRecordsCommand({ StreamName: stream, Records })))
+            .FailedRecordCount,
+        ).toBe(0);
       }
       const response = await client.send(
-        new SubscribeToShardCommand({ ConsumerARN: consumer.ConsumerARN, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }),
+        new SubscribeToShardCommand({
+          ConsumerARN: consumer.ConsumerARN,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'TRIM_HORIZON' },
+        }),
       );
       const iterator = response.EventStream![Symbol.asyncIterator]();
       expect((await iterator.next()).done).toBe(false);
@@ -319,7 +416,9 @@ describe('shutdown with a subscriber that stopped reading', () => {
   });
 
   it('closes without waiting for it, after its subscription ended', async () => {
-    expect(await closeWhileStalled({ subscriptionLifetimeMs: 500 }, 1200)).toBeLessThan(SUBSCRIPTION_END_FLUSH_MS - 1000);
+    expect(await closeWhileStalled({ subscriptionLifetimeMs: 500 }, 1200)).toBeLessThan(
+      SUBSCRIPTION_END_FLUSH_MS - 1000,
+    );
   });
 });
 
@@ -331,35 +430,63 @@ describe('stream consumers across a restart', () => {
       await createActive(client, 'kept', 1);
       const kept = (
         await client.send(
-          new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'kept', Tags: { a: 'b' } }),
+          new RegisterStreamConsumerCommand({
+            StreamARN: streamArn('kept'),
+            ConsumerName: 'kept',
+            Tags: { a: 'b' },
+          }),
         )
       ).Consumer!;
       const dropped = (
-        await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'dropped' }))
+        await client.send(
+          new RegisterStreamConsumerCommand({
+            StreamARN: streamArn('kept'),
+            ConsumerName: 'dropped',
+          }),
+        )
       ).Consumer!;
       return { kept, dropped };
     });
 
     // A transition far longer than the test: the restart cuts it short.
-    await withServerOn(dataDir.path, { workers: 1, engineOptions: { streamTransitionMs: 600_000 } }, async (client) => {
-      const pending = (
-        await client.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn('kept'), ConsumerName: 'pending' }))
-      ).Consumer!;
-      expect(pending.ConsumerStatus).toBe('CREATING');
-      await client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: dropped.ConsumerARN }));
-    });
+    await withServerOn(
+      dataDir.path,
+      { workers: 1, engineOptions: { streamTransitionMs: 600_000 } },
+      async (client) => {
+        const pending = (
+          await client.send(
+            new RegisterStreamConsumerCommand({
+              StreamARN: streamArn('kept'),
+              ConsumerName: 'pending',
+            }),
+          )
+        ).Consumer!;
+        expect(pending.ConsumerStatus).toBe('CREATING');
+        await client.send(
+          new DeregisterStreamConsumerCommand({ ConsumerARN: dropped.ConsumerARN }),
+        );
+      },
+    );
 
     await withServerOn(dataDir.path, { workers: 1 }, async (client) => {
-      const listed = await client.send(new ListStreamConsumersCommand({ StreamARN: streamArn('kept') }));
-      expect(listed.Consumers!.map((consumer) => [consumer.ConsumerName, consumer.ConsumerStatus])).toEqual([
+      const listed = await client.send(
+        new ListStreamConsumersCommand({ StreamARN: streamArn('kept') }),
+      );
+      expect(
+        listed.Consumers!.map((consumer) => [consumer.ConsumerName, consumer.ConsumerStatus]),
+      ).toEqual([
         ['kept', 'ACTIVE'],
         ['pending', 'ACTIVE'],
       ]);
-      const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: kept.ConsumerARN }));
-      expect(described.ConsumerDescription!.ConsumerCreationTimestamp).toEqual(kept.ConsumerCreationTimestamp);
-      expect((await client.send(new ListTagsForResourceCommand({ ResourceARN: kept.ConsumerARN }))).Tags).toEqual([
-        { Key: 'a', Value: 'b' },
-      ]);
+      const described = await client.send(
+        new DescribeStreamConsumerCommand({ ConsumerARN: kept.ConsumerARN }),
+      );
+      expect(described.ConsumerDescription!.ConsumerCreationTimestamp).toEqual(
+        kept.ConsumerCreationTimestamp,
+      );
+      expect(
+        (await client.send(new ListTagsForResourceCommand({ ResourceARN: kept.ConsumerARN }))).Tags,
+      ).toEqual([{ Key: 'a', Value: 'b' }]);
       const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'kept' }));
       expect(summary.StreamDescriptionSummary!.ConsumerCount).toBe(2);
     });
@@ -401,7 +528,10 @@ describe('SubscribeToShard', () => {
 
   async function put(stream: string, data: Uint8Array[]): Promise<string[]> {
     const result = await runnel.client.send(
-      new PutRecordsCommand({ StreamName: stream, Records: data.map((Data) => ({ Data, PartitionKey: 'pk' })) }),
+      new PutRecordsCommand({
+        StreamName: stream,
+        Records: data.map((Data) => ({ Data, PartitionKey: 'pk' })),
+      }),
     );
     expect(result.FailedRecordCount).toBe(0);
     return result.Records!.map((record) => record.SequenceNumber!);
@@ -420,7 +550,11 @@ describe('SubscribeToShard', () => {
   ): Promise<{ events: SubscribeToShardEvent[]; ms: number }> {
     const started = performance.now();
     const response = await via.send(
-      new SubscribeToShardCommand({ ConsumerARN: consumerArn, ShardId: shardId, StartingPosition: position }),
+      new SubscribeToShardCommand({
+        ConsumerARN: consumerArn,
+        ShardId: shardId,
+        StartingPosition: position,
+      }),
     );
     const events: SubscribeToShardEvent[] = [];
     for await (const message of response.EventStream!) {
@@ -440,10 +574,14 @@ describe('SubscribeToShard', () => {
     const before = payloads('before-', 40);
     const during = payloads('during-', 40);
     const sequences = await put('sub-trim', before);
-    const { events, ms } = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, async (_event, index) => {
-      if (index === 0) sequences.push(...(await put('sub-trim', during.slice(0, 20))));
-      if (index === 1) sequences.push(...(await put('sub-trim', during.slice(20))));
-    });
+    const { events, ms } = await subscribe(
+      consumer.ConsumerARN!,
+      { Type: 'TRIM_HORIZON' },
+      async (_event, index) => {
+        if (index === 0) sequences.push(...(await put('sub-trim', during.slice(0, 20))));
+        if (index === 1) sequences.push(...(await put('sub-trim', during.slice(20))));
+      },
+    );
     const records = recordsOf(events);
     expect(records.map((record) => record.SequenceNumber)).toEqual(sequences);
     const expected = [...before, ...during];
@@ -491,9 +629,13 @@ describe('SubscribeToShard', () => {
     await put('sub-latest', payloads('old-', 5));
     const fresh = payloads('new-', 3);
     let sequences: string[] = [];
-    const { events } = await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, async (_event, index) => {
-      if (index === 0) sequences = await put('sub-latest', fresh);
-    });
+    const { events } = await subscribe(
+      consumer.ConsumerARN!,
+      { Type: 'LATEST' },
+      async (_event, index) => {
+        if (index === 0) sequences = await put('sub-latest', fresh);
+      },
+    );
     expect(events[0]!.Records).toEqual([]);
     const records = recordsOf(events);
     expect(records.map((record) => record.SequenceNumber)).toEqual(sequences);
@@ -540,12 +682,14 @@ describe('SubscribeToShard', () => {
       Type: 'AFTER_SEQUENCE_NUMBER',
       SequenceNumber: continuation,
     });
-    const seen = [...recordsOf(second.events), ...recordsOf(third.events)].map((record) => record.SequenceNumber);
+    const seen = [...recordsOf(second.events), ...recordsOf(third.events)].map(
+      (record) => record.SequenceNumber,
+    );
     expect(seen).toEqual(sequences);
     expect(recordsOf(third.events)).toHaveLength(5);
   });
 
-  it('at a split shard\'s end: a last event with ChildShards and no continuation, then the end', async () => {
+  it("at a split shard's end: a last event with ChildShards and no continuation, then the end", async () => {
     await createActive(runnel.client, 'sub-split', 1);
     const consumer = await registerActive(runnel.client, 'sub-split', 'reader');
     const sequences = await put('sub-split', payloads('p', 8));
@@ -557,7 +701,9 @@ describe('SubscribeToShard', () => {
       }),
     );
     for (;;) {
-      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'sub-split' }));
+      const summary = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'sub-split' }),
+      );
       if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') break;
       await sleep(25);
     }
@@ -575,9 +721,21 @@ describe('SubscribeToShard', () => {
     expect(ms).toBeLessThan(LIFETIME_MS / 2);
 
     // The children are subscribed to like any shard.
-    const child = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, undefined, runnel.client, 'shardId-000000000002');
+    const child = await subscribe(
+      consumer.ConsumerARN!,
+      { Type: 'TRIM_HORIZON' },
+      undefined,
+      runnel.client,
+      'shardId-000000000002',
+    );
     const fromChildren = recordsOf(child.events).length;
-    const other = await subscribe(consumer.ConsumerARN!, { Type: 'TRIM_HORIZON' }, undefined, runnel.client, 'shardId-000000000001');
+    const other = await subscribe(
+      consumer.ConsumerARN!,
+      { Type: 'TRIM_HORIZON' },
+      undefined,
+      runnel.client,
+      'shardId-000000000001',
+    );
     expect(fromChildren + recordsOf(other.events).length).toBe(3);
   });
 
@@ -587,7 +745,12 @@ describe('SubscribeToShard', () => {
     const record = new Uint8Array(10_000).fill(7);
     const sequences: string[] = [];
     for (let call = 0; call < 6; call++) {
-      sequences.push(...(await put('sub-slow', Array.from({ length: 500 }, () => record))));
+      sequences.push(
+        ...(await put(
+          'sub-slow',
+          Array.from({ length: 500 }, () => record),
+        )),
+      );
     }
     const total = sequences.length;
     const metrics = runnel.server.api.metrics;
@@ -623,7 +786,10 @@ describe('SubscribeToShard', () => {
         expect(event.Records!.length).toBeLessThanOrEqual(500);
         received.push(...event.Records!.map((entry) => entry.SequenceNumber!));
       }
-      position = { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: events[events.length - 1]!.ContinuationSequenceNumber };
+      position = {
+        Type: 'AFTER_SEQUENCE_NUMBER',
+        SequenceNumber: events[events.length - 1]!.ContinuationSequenceNumber,
+      };
     }
     expect(received).toEqual(sequences);
     // 30 MB of records (40 MB as base64 JSON) were waiting; far less left the shard meanwhile,
@@ -637,7 +803,11 @@ describe('SubscribeToShard', () => {
     await createActive(runnel.client, 'sub-stalled', 1);
     const consumer = await registerActive(runnel.client, 'sub-stalled', 'reader');
     const record = new Uint8Array(10_000).fill(9);
-    for (let call = 0; call < 6; call++) await put('sub-stalled', Array.from({ length: 500 }, () => record));
+    for (let call = 0; call < 6; call++)
+      await put(
+        'sub-stalled',
+        Array.from({ length: 500 }, () => record),
+      );
     // A second client and connection, so the stalled one's flow control is its own.
     const second = sdkClient(runnel.server.kinesisUrl);
     let next: { name?: string; events?: number } | undefined;
@@ -648,7 +818,12 @@ describe('SubscribeToShard', () => {
         // window. Past the lifetime (and well short of the take-over delay), the shard is free.
         await sleep(LIFETIME_MS + 700);
         try {
-          const { events } = await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, undefined, second);
+          const { events } = await subscribe(
+            consumer.ConsumerARN!,
+            { Type: 'LATEST' },
+            undefined,
+            second,
+          );
           next = { events: events.length };
         } catch (error) {
           next = { name: (error as Error).name };
@@ -666,7 +841,13 @@ describe('SubscribeToShard', () => {
     const consumer = await registerActive(runnel.client, 'sub-paused', 'reader');
     const record = new Uint8Array(10_000).fill(5);
     const sequences: string[] = [];
-    for (let call = 0; call < 3; call++) sequences.push(...(await put('sub-paused', Array.from({ length: 500 }, () => record))));
+    for (let call = 0; call < 3; call++)
+      sequences.push(
+        ...(await put(
+          'sub-paused',
+          Array.from({ length: 500 }, () => record),
+        )),
+      );
     const second = sdkClient(runnel.server.kinesisUrl);
     const received: string[] = [];
     let ended: string | undefined;
@@ -676,7 +857,9 @@ describe('SubscribeToShard', () => {
         if (index !== 0) return;
         // The client pauses with megabytes on the way; its consumer is deregistered meanwhile.
         // The subscription ends then, but what was sent, and the error, still arrive.
-        await second.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+        await second.send(
+          new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }),
+        );
         await sleep(500);
       });
       ended = 'ended without an error';
@@ -685,7 +868,9 @@ describe('SubscribeToShard', () => {
     } finally {
       second.destroy();
     }
-    expect(ended).toBe(`ResourceNotFoundException: Consumer ${consumer.ConsumerARN} under stream sub-paused under account ${ACCOUNT} not found.`);
+    expect(ended).toBe(
+      `ResourceNotFoundException: Consumer ${consumer.ConsumerARN} under stream sub-paused under account ${ACCOUNT} not found.`,
+    );
     // In order and without a gap: the first records of the shard, more than the first event.
     expect(received.length).toBeGreaterThan(1);
     expect(received).toEqual(sequences.slice(0, received.length));
@@ -695,7 +880,11 @@ describe('SubscribeToShard', () => {
     await createActive(runnel.client, 'sub-cut', 1);
     const consumer = await registerActive(runnel.client, 'sub-cut', 'reader');
     const record = new Uint8Array(10_000).fill(3);
-    for (let call = 0; call < 6; call++) await put('sub-cut', Array.from({ length: 500 }, () => record));
+    for (let call = 0; call < 6; call++)
+      await put(
+        'sub-cut',
+        Array.from({ length: 500 }, () => record),
+      );
     let outcome: string | undefined;
     const started = performance.now();
     let resumedAt = 0;
@@ -721,21 +910,25 @@ describe('SubscribeToShard', () => {
     const consumer = await registerActive(runnel.client, 'sub-busy', 'reader');
     const other = await registerActive(runnel.client, 'sub-busy', 'other');
     let refusal: { name: string; message: string } | undefined;
-    const { ms } = await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, async (_event, index) => {
-      if (index !== 0) return;
-      refusal = await failure(
-        runnel.client.send(
-          new SubscribeToShardCommand({
-            ConsumerARN: consumer.ConsumerARN,
-            ShardId: 'shardId-000000000000',
-            StartingPosition: { Type: 'LATEST' },
-          }),
-        ),
-      );
-      // Another shard, or another consumer of the same shard, is allowed meanwhile.
-      const sideways = await subscribe(other.ConsumerARN!, { Type: 'LATEST' });
-      expect(sideways.events.length).toBeGreaterThan(0);
-    });
+    const { ms } = await subscribe(
+      consumer.ConsumerARN!,
+      { Type: 'LATEST' },
+      async (_event, index) => {
+        if (index !== 0) return;
+        refusal = await failure(
+          runnel.client.send(
+            new SubscribeToShardCommand({
+              ConsumerARN: consumer.ConsumerARN,
+              ShardId: 'shardId-000000000000',
+              StartingPosition: { Type: 'LATEST' },
+            }),
+          ),
+        );
+        // Another shard, or another consumer of the same shard, is allowed meanwhile.
+        const sideways = await subscribe(other.ConsumerARN!, { Type: 'LATEST' });
+        expect(sideways.events.length).toBeGreaterThan(0);
+      },
+    );
     expect(refusal!.name).toBe('ResourceInUseException');
     expect(refusal!.message).toBe(
       `Consumer ${consumer.ConsumerARN} already has a subscription to shard shardId-000000000000 that began ` +
@@ -747,7 +940,7 @@ describe('SubscribeToShard', () => {
     expect(again.events.length).toBeGreaterThan(0);
   });
 
-  it('a client that stops reading frees the consumer\'s shard at once', async () => {
+  it("a client that stops reading frees the consumer's shard at once", async () => {
     await createActive(runnel.client, 'sub-cancel', 1);
     const consumer = await registerActive(runnel.client, 'sub-cancel', 'reader');
     const abort = new AbortController();
@@ -780,19 +973,31 @@ describe('SubscribeToShard', () => {
   it('answers errors before the stream as JSON errors', async () => {
     await createActive(runnel.client, 'sub-errors', 1);
     const consumer = await registerActive(runnel.client, 'sub-errors', 'reader');
-    const send = (ConsumerARN: string, ShardId: string, StartingPosition: StartingPosition = { Type: 'LATEST' }) =>
-      failure(runnel.client.send(new SubscribeToShardCommand({ ConsumerARN, ShardId, StartingPosition })));
+    const send = (
+      ConsumerARN: string,
+      ShardId: string,
+      StartingPosition: StartingPosition = { Type: 'LATEST' },
+    ) =>
+      failure(
+        runnel.client.send(new SubscribeToShardCommand({ ConsumerARN, ShardId, StartingPosition })),
+      );
 
     const unknown = `${streamArn('sub-errors')}/consumer/nobody:1700000000`;
     const noConsumer = await send(unknown, 'shardId-000000000000');
     expect(noConsumer.name).toBe('ResourceNotFoundException');
-    expect(noConsumer.message).toBe(`Consumer ${unknown} under stream sub-errors under account ${ACCOUNT} not found.`);
+    expect(noConsumer.message).toBe(
+      `Consumer ${unknown} under stream sub-errors under account ${ACCOUNT} not found.`,
+    );
 
     const noShard = await send(consumer.ConsumerARN!, 'shardId-000000000007');
     expect(noShard.name).toBe('ResourceNotFoundException');
-    expect(noShard.message).toBe(`Shard shardId-000000000007 in stream sub-errors under account ${ACCOUNT} does not exist`);
+    expect(noShard.message).toBe(
+      `Shard shardId-000000000007 in stream sub-errors under account ${ACCOUNT} does not exist`,
+    );
 
-    const noSequence = await send(consumer.ConsumerARN!, 'shardId-000000000000', { Type: 'AT_SEQUENCE_NUMBER' });
+    const noSequence = await send(consumer.ConsumerARN!, 'shardId-000000000000', {
+      Type: 'AT_SEQUENCE_NUMBER',
+    });
     expect(noSequence.name).toBe('InvalidArgumentException');
     expect(noSequence.message).toBe(
       'Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingPosition.SequenceNumber ' +
@@ -801,11 +1006,16 @@ describe('SubscribeToShard', () => {
     );
 
     const { Consumer: creating } = await runnel.client.send(
-      new RegisterStreamConsumerCommand({ StreamARN: streamArn('sub-errors'), ConsumerName: 'late' }),
+      new RegisterStreamConsumerCommand({
+        StreamARN: streamArn('sub-errors'),
+        ConsumerName: 'late',
+      }),
     );
     const notActive = await send(creating!.ConsumerARN!, 'shardId-000000000000');
     expect(notActive.name).toBe('ResourceInUseException');
-    expect(notActive.message).toBe(`Consumer ${creating!.ConsumerARN} is not ACTIVE, instead in state CREATING.`);
+    expect(notActive.message).toBe(
+      `Consumer ${creating!.ConsumerARN} is not ACTIVE, instead in state CREATING.`,
+    );
 
     // The uWS port answers buffered requests only, and says where SubscribeToShard is served.
     const uws = sdkClient(runnel.server.wsUrl!, { requestHandler: new NodeHttpHandler() });
@@ -838,7 +1048,9 @@ describe('SubscribeToShard', () => {
       await subscribe(consumer.ConsumerARN!, { Type: 'LATEST' }, async (event, index) => {
         events.push(event);
         if (index === 0) {
-          await runnel.client.send(new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+          await runnel.client.send(
+            new DeregisterStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }),
+          );
           await put('sub-gone', payloads('x', 1));
         }
       });
@@ -847,7 +1059,9 @@ describe('SubscribeToShard', () => {
     }
     expect(events.length).toBeGreaterThanOrEqual(1);
     expect(error?.name).toBe('ResourceNotFoundException');
-    expect(error?.message).toBe(`Consumer ${consumer.ConsumerARN} under stream sub-gone under account ${ACCOUNT} not found.`);
+    expect(error?.message).toBe(
+      `Consumer ${consumer.ConsumerARN} under stream sub-gone under account ${ACCOUNT} not found.`,
+    );
   });
 });
 
@@ -857,12 +1071,22 @@ describe('SubscribeToShard take-over', () => {
     const engine = await Engine.open({ dataDir: dir, workers: 1, subscriptionLifetimeMs: 60_000 });
     try {
       await engine.createStream({ StreamName: 'held', ShardCount: 1 });
-      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'held' })).StreamDescriptionSummary;
-      const { Consumer } = await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' });
-      const input = { ConsumerARN: Consumer.ConsumerARN, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' as const } };
+      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'held' }))
+        .StreamDescriptionSummary;
+      const { Consumer } = await engine.registerStreamConsumer({
+        StreamARN,
+        ConsumerName: 'reader',
+      });
+      const input = {
+        ConsumerARN: Consumer.ConsumerARN,
+        ShardId: 'shardId-000000000000',
+        StartingPosition: { Type: 'LATEST' as const },
+      };
       const first = await engine.subscribeToShard(input);
       // Its client went quiet without closing (a dead host): nobody reads its events.
-      await expect(engine.subscribeToShard(input)).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      await expect(engine.subscribeToShard(input)).rejects.toMatchObject({
+        name: 'ResourceInUseException',
+      });
       await new Promise((resolve) => setTimeout(resolve, SUBSCRIPTION_TAKEOVER_MS + 100));
       const second = await engine.subscribeToShard(input);
       expect(first.signal.aborted).toBe(true);
@@ -887,16 +1111,25 @@ describe('stream consumers: identity and paging', () => {
     const engine = await Engine.open({ dataDir: dir, workers: 1, clock: () => now });
     try {
       await engine.createStream({ StreamName: 'named', ShardCount: 1 });
-      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'named' })).StreamDescriptionSummary;
-      const first = (await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' })).Consumer;
-      const input = { ConsumerARN: first.ConsumerARN, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' as const } };
+      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'named' }))
+        .StreamDescriptionSummary;
+      const first = (await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' }))
+        .Consumer;
+      const input = {
+        ConsumerARN: first.ConsumerARN,
+        ShardId: 'shardId-000000000000',
+        StartingPosition: { Type: 'LATEST' as const },
+      };
       const subscription = await engine.subscribeToShard(input);
       await engine.deregisterStreamConsumer({ ConsumerARN: first.ConsumerARN });
       // Deregistering ends its subscriptions at once.
       expect(subscription.signal.aborted).toBe(true);
-      const again = (await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' })).Consumer;
+      const again = (await engine.registerStreamConsumer({ StreamARN, ConsumerName: 'reader' }))
+        .Consumer;
       expect(again.ConsumerARN).not.toBe(first.ConsumerARN);
-      await expect(engine.describeStreamConsumer({ ConsumerARN: first.ConsumerARN })).rejects.toMatchObject({
+      await expect(
+        engine.describeStreamConsumer({ ConsumerARN: first.ConsumerARN }),
+      ).rejects.toMatchObject({
         name: 'ResourceNotFoundException',
       });
       const fresh = await engine.subscribeToShard({ ...input, ConsumerARN: again.ConsumerARN });
@@ -909,13 +1142,21 @@ describe('stream consumers: identity and paging', () => {
 
   it('pages past a consumer deregistered between pages, with every consumer registered in one millisecond', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runnel-efo-pages-'));
-    const engine = await Engine.open({ dataDir: dir, workers: 1, clock: () => Date.parse('2026-01-01T00:00:00Z') });
+    const engine = await Engine.open({
+      dataDir: dir,
+      workers: 1,
+      clock: () => Date.parse('2026-01-01T00:00:00Z'),
+    });
     try {
       await engine.createStream({ StreamName: 'paged', ShardCount: 1 });
-      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'paged' })).StreamDescriptionSummary;
+      const { StreamARN } = (await engine.describeStreamSummary({ StreamName: 'paged' }))
+        .StreamDescriptionSummary;
       const arns: string[] = [];
       for (const name of ['a', 'b', 'c', 'd']) {
-        arns.push((await engine.registerStreamConsumer({ StreamARN, ConsumerName: name })).Consumer.ConsumerARN);
+        arns.push(
+          (await engine.registerStreamConsumer({ StreamARN, ConsumerName: name })).Consumer
+            .ConsumerARN,
+        );
       }
       const first = await engine.listStreamConsumers({ StreamARN, MaxResults: 2 });
       expect(first.Consumers!.map((consumer) => consumer.ConsumerName)).toEqual(['a', 'b']);

@@ -56,7 +56,6 @@ function shardFor(shards: Shard[], hashKey: bigint): string {
   return shard!.ShardId!;
 }
 
-
 describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
   /** Added to Date.now() by the engine's clock: moved forward to expire iterators. */
   let clockOffsetMs = 0;
@@ -76,7 +75,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
   async function createActive(name: string, shardCount: number): Promise<void> {
     await runnel.client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }));
     for (;;) {
-      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+      const summary = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamName: name }),
+      );
       if (summary.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') return;
       await sleep(25);
     }
@@ -111,7 +112,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       expect(result.state).toBe('SUCCESS');
 
-      const described = await runnel.client.send(new DescribeStreamCommand({ StreamName: 'lifecycle' }));
+      const described = await runnel.client.send(
+        new DescribeStreamCommand({ StreamName: 'lifecycle' }),
+      );
       const description = described.StreamDescription!;
       expect(description.StreamName).toBe('lifecycle');
       expect(description.StreamARN).toBe(`arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/lifecycle`);
@@ -152,7 +155,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('names streams by StreamARN wherever StreamName is accepted', async () => {
       await createActive('by-arn', 1);
       const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/by-arn`;
-      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
+      const summary = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamARN: arn }),
+      );
       expect(summary.StreamDescriptionSummary!.StreamName).toBe('by-arn');
       const put = await runnel.client.send(
         new PutRecordCommand({ StreamARN: arn, PartitionKey: 'k', Data: Buffer.from('x') }),
@@ -165,7 +170,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('deletes a stream: DELETING, then gone for waitUntilStreamNotExists', async () => {
       await createActive('doomed', 1);
       await runnel.client.send(new DeleteStreamCommand({ StreamName: 'doomed' }));
-      const during = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'doomed' }));
+      const during = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'doomed' }),
+      );
       expect(during.StreamDescriptionSummary!.StreamStatus).toBe('DELETING');
       const result = await waitUntilStreamNotExists(
         { client: runnel.client, maxWaitTime: 30, minDelay: 1 },
@@ -208,14 +215,20 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('refuses RecordDistributionStrategy AUTO on a PROVISIONED stream, and accepts USER_PARTITION_KEY', async () => {
       const provisioned = await failure(
         runnel.client.send(
-          new CreateStreamCommand({ StreamName: 'auto-p', ShardCount: 1, RecordDistributionStrategy: 'AUTO' }),
+          new CreateStreamCommand({
+            StreamName: 'auto-p',
+            ShardCount: 1,
+            RecordDistributionStrategy: 'AUTO',
+          }),
         ),
       );
       expect(provisioned.name).toBe('InvalidArgumentException');
       expect(provisioned.message).toBe(
         'RecordDistributionStrategy AUTO is only available for ON_DEMAND streams.',
       );
-      const none = await failure(runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'auto-p' })));
+      const none = await failure(
+        runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'auto-p' })),
+      );
       expect(none.name).toBe('ResourceNotFoundException');
       // AUTO on an ON_DEMAND stream is served: test/conformance/record-distribution.test.ts.
       await runnel.client.send(
@@ -225,7 +238,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           RecordDistributionStrategy: 'USER_PARTITION_KEY',
         }),
       );
-      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'by-key' }));
+      const summary = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'by-key' }),
+      );
       expect(summary.StreamDescriptionSummary!.StreamName).toBe('by-key');
     });
 
@@ -278,7 +293,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         paged.push(...page.StreamNames!);
         if (!page.HasMoreStreams) break;
         expect(page.NextToken).toBeTruthy();
-        page = await runnel.client.send(new ListStreamsCommand({ Limit: 2, NextToken: page.NextToken }));
+        page = await runnel.client.send(
+          new ListStreamsCommand({ Limit: 2, NextToken: page.NextToken }),
+        );
       }
       expect(paged).toEqual(all.StreamNames);
 
@@ -300,25 +317,38 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const seen = [...first.Shards!];
       let token = first.NextToken;
       while (token) {
-        const next = await runnel.client.send(new ListShardsCommand({ NextToken: token, MaxResults: 2 }));
+        const next = await runnel.client.send(
+          new ListShardsCommand({ NextToken: token, MaxResults: 2 }),
+        );
         seen.push(...next.Shards!);
         token = next.NextToken;
       }
       expect(seen.map((shard) => shard.ShardId)).toEqual(ids);
 
       const mixed = await failure(
-        runnel.client.send(new ListShardsCommand({ StreamName: 'shards5', NextToken: first.NextToken })),
+        runnel.client.send(
+          new ListShardsCommand({ StreamName: 'shards5', NextToken: first.NextToken }),
+        ),
       );
       expect(mixed.name).toBe('InvalidArgumentException');
       expect(mixed.message).toBe('NextToken and StreamName cannot be provided together.');
       // The token names its stream: nothing else that names one may come with it.
       const withStart = await failure(
-        runnel.client.send(new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: ids[0] })),
+        runnel.client.send(
+          new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: ids[0] }),
+        ),
       );
       expect(withStart.name).toBe('InvalidArgumentException');
-      expect(withStart.message).toBe('NextToken and ExclusiveStartShardId cannot be provided together.');
+      expect(withStart.message).toBe(
+        'NextToken and ExclusiveStartShardId cannot be provided together.',
+      );
       const withTimestamp = await failure(
-        runnel.client.send(new ListShardsCommand({ NextToken: first.NextToken, StreamCreationTimestamp: new Date() })),
+        runnel.client.send(
+          new ListShardsCommand({
+            NextToken: first.NextToken,
+            StreamCreationTimestamp: new Date(),
+          }),
+        ),
       );
       expect(withTimestamp.name).toBe('InvalidArgumentException');
       expect(withTimestamp.message).toBe(
@@ -346,17 +376,22 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         const listed = await runnel.client.send(
           new ListShardsCommand({ StreamName: 'shards5', ShardFilter: filter }),
         );
-        expect(listed.Shards!.map((shard) => shard.ShardId), filter.Type).toEqual(expected);
+        expect(
+          listed.Shards!.map((shard) => shard.ShardId),
+          filter.Type,
+        ).toEqual(expected);
       }
     });
 
     it('resolves a ShardId by its number wherever one is given, answering canonical ids', async () => {
       await createActive('forms', 4);
       const ids = [0, 1, 2, 3].map((i) => `shardId-00000000000${i}`);
-      const listed = async (input: Omit<ConstructorParameters<typeof ListShardsCommand>[0], 'StreamName'>) =>
-        (await runnel.client.send(new ListShardsCommand({ StreamName: 'forms', ...input }))).Shards!.map(
-          (shard) => shard.ShardId,
-        );
+      const listed = async (
+        input: Omit<ConstructorParameters<typeof ListShardsCommand>[0], 'StreamName'>,
+      ) =>
+        (
+          await runnel.client.send(new ListShardsCommand({ StreamName: 'forms', ...input }))
+        ).Shards!.map((shard) => shard.ShardId);
       // As Kinesis reads them (kinesalite's tests, recorded against the service): the number
       // after the first '-', or the whole id; leading zeros are allowed.
       expect(await listed({ ExclusiveStartShardId: 'shardId-1' })).toEqual(ids.slice(2));
@@ -367,7 +402,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const described = await runnel.client.send(
         new DescribeStreamCommand({ StreamName: 'forms', ExclusiveStartShardId: 'foo-0001' }),
       );
-      expect(described.StreamDescription!.Shards!.map((shard) => shard.ShardId)).toEqual(ids.slice(2));
+      expect(described.StreamDescription!.Shards!.map((shard) => shard.ShardId)).toEqual(
+        ids.slice(2),
+      );
 
       const put = await runnel.client.send(
         new PutRecordCommand({
@@ -380,15 +417,26 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(put.ShardId).toBe(ids[0]);
       for (const shardId of ['shardId-0', 'shard-0', 'foo-0', '0', '-000000000000000']) {
         const { ShardIterator } = await runnel.client.send(
-          new GetShardIteratorCommand({ StreamName: 'forms', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+          new GetShardIteratorCommand({
+            StreamName: 'forms',
+            ShardId: shardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
         );
         const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
-        expect(page.Records!.map((record) => record.SequenceNumber), shardId).toEqual([put.SequenceNumber]);
+        expect(
+          page.Records!.map((record) => record.SequenceNumber),
+          shardId,
+        ).toEqual([put.SequenceNumber]);
       }
 
       const absent = await failure(
         runnel.client.send(
-          new GetShardIteratorCommand({ StreamName: 'forms', ShardId: 'shardId-5', ShardIteratorType: 'LATEST' }),
+          new GetShardIteratorCommand({
+            StreamName: 'forms',
+            ShardId: 'shardId-5',
+            ShardIteratorType: 'LATEST',
+          }),
         ),
       );
       expect(absent.name).toBe('ResourceNotFoundException');
@@ -399,7 +447,11 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       for (const shardId of ['ABKLFD8', '2.14E4', '2147483648', 'shardId-002147483648']) {
         const unnamed = await failure(
           runnel.client.send(
-            new GetShardIteratorCommand({ StreamName: 'forms', ShardId: shardId, ShardIteratorType: 'LATEST' }),
+            new GetShardIteratorCommand({
+              StreamName: 'forms',
+              ShardId: shardId,
+              ShardIteratorType: 'LATEST',
+            }),
           ),
         );
         expect(unnamed.name).toBe('ResourceNotFoundException');
@@ -506,7 +558,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         );
         let last = -1n;
         for (;;) {
-          const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 100 }));
+          const page = await runnel.client.send(
+            new GetRecordsCommand({ ShardIterator, Limit: 100 }),
+          );
           for (const record of page.Records!) {
             const sequence = BigInt(record.SequenceNumber!);
             expect(sequence > last).toBe(true);
@@ -553,7 +607,11 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       };
       const base = { StreamName: 'iterators' };
       expect(await read({ ...base, ShardIteratorType: 'TRIM_HORIZON' })).toEqual([
-        'a0', 'a1', 'a2', 'b0', 'b1',
+        'a0',
+        'a1',
+        'a2',
+        'b0',
+        'b1',
       ]);
       expect(
         await read({
@@ -608,9 +666,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           'Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber.',
       );
       const noTimestamp = await failure(
-        runnel.client.send(
-          new GetShardIteratorCommand({ ...atTimestamp, ShardId: shardId }),
-        ),
+        runnel.client.send(new GetShardIteratorCommand({ ...atTimestamp, ShardId: shardId })),
       );
       expect(noTimestamp.name).toBe('InvalidArgumentException');
       expect(noTimestamp.message).toBe(
@@ -791,7 +847,14 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(dry.name).toBe('DryRunOperationException');
       // An invalid DryRun request gets the real error, not the dry-run answer.
       const missing = await failure(
-        runnel.client.send(new PutRecordCommand({ StreamName: 'no-such-stream', PartitionKey: 'k', Data: Buffer.from('x'), DryRun: true })),
+        runnel.client.send(
+          new PutRecordCommand({
+            StreamName: 'no-such-stream',
+            PartitionKey: 'k',
+            Data: Buffer.from('x'),
+            DryRun: true,
+          }),
+        ),
       );
       expect(missing.name).toBe('ResourceNotFoundException');
       const { ShardIterator } = await runnel.client.send(
@@ -813,17 +876,23 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
           ShardIteratorType: 'TRIM_HORIZON',
         }),
       );
-      const above = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_001 })));
+      const above = await failure(
+        runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_001 })),
+      );
       expect(above.name).toBe('InvalidArgumentException');
       expect(above.message).toBe('The Limit parameter (10001) cannot be greater than 10000.');
       expect(above.$metadata.httpStatusCode).toBe(400);
-      const below = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 0 })));
+      const below = await failure(
+        runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 0 })),
+      );
       expect(below.name).toBe('ValidationException');
       expect(below.message).toBe(
         "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: " +
           'Member must have value greater than or equal to 1',
       );
-      const page = await runnel.client.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }));
+      const page = await runnel.client.send(
+        new GetRecordsCommand({ ShardIterator, Limit: 10_000 }),
+      );
       expect(page.NextShardIterator).toBeTruthy();
     });
 
@@ -851,7 +920,10 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         }),
       );
       await runnel.client.send(new DeleteStreamCommand({ StreamName: 'vanishing' }));
-      await waitUntilStreamNotExists({ client: runnel.client, maxWaitTime: 30, minDelay: 1 }, { StreamName: 'vanishing' });
+      await waitUntilStreamNotExists(
+        { client: runnel.client, maxWaitTime: 30, minDelay: 1 },
+        { StreamName: 'vanishing' },
+      );
       const gone = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator })));
       expect(gone.name).toBe('ResourceNotFoundException');
       expect(gone.message).toBe(
@@ -870,7 +942,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     });
 
     it('rejects a bad iterator and an expired one', async () => {
-      const bad = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator: 'garbage' })));
+      const bad = await failure(
+        runnel.client.send(new GetRecordsCommand({ ShardIterator: 'garbage' })),
+      );
       expect(bad.name).toBe('InvalidArgumentException');
       expect(bad.message).toBe('Invalid ShardIterator.');
 
@@ -883,7 +957,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       );
       // Tampering with an issued iterator must not yield a usable position.
       const tampered = `${ShardIterator!.slice(0, -4)}AAAA`;
-      const forged = await failure(runnel.client.send(new GetRecordsCommand({ ShardIterator: tampered })));
+      const forged = await failure(
+        runnel.client.send(new GetRecordsCommand({ ShardIterator: tampered })),
+      );
       expect(forged.name).toBe('InvalidArgumentException');
 
       clockOffsetMs = ITERATOR_TTL_MS + 1000;
@@ -975,7 +1051,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       await runnel.client.send(
         new RemoveTagsFromStreamCommand({ StreamName: 'settings', TagKeys: ['env', 'owner'] }),
       );
-      const after = await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'settings' }));
+      const after = await runnel.client.send(
+        new ListTagsForStreamCommand({ StreamName: 'settings' }),
+      );
       expect(after.Tags).toEqual([{ Key: 'team', Value: 'data' }]);
     });
   });
@@ -993,7 +1071,9 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       const add = (Tags: Record<string, string>) => () =>
         runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags }));
       const create = (Tags: Record<string, string>) => () =>
-        runnel.client.send(new CreateStreamCommand({ StreamName: 'tag-refused', ShardCount: 1, Tags }));
+        runnel.client.send(
+          new CreateStreamCommand({ StreamName: 'tag-refused', ShardCount: 1, Tags }),
+        );
       const remove = (TagKeys: string[]) => () =>
         runnel.client.send(new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys }));
       const refusals: Array<[string, () => Promise<unknown>, string]> = [
@@ -1015,17 +1095,25 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'tag-refused' })),
       );
       expect(refusedStream.name).toBe('ResourceNotFoundException');
-      expect((await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
+      expect(
+        (await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags,
+      ).toEqual([]);
 
       // Letters and digits of any script, spaces and _ . / = + - % @ are kept as given.
       const tags = { 'ü0 _.': 'a', '/=+-@%': 'ü0 _./=+-@%', 'ключ 日本': '', c: '' };
       await runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags: tags }));
-      const listed = await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }));
-      expect(Object.fromEntries(listed.Tags!.map((tag) => [tag.Key, tag.Value ?? '']))).toEqual(tags);
+      const listed = await runnel.client.send(
+        new ListTagsForStreamCommand({ StreamName: 'tagged' }),
+      );
+      expect(Object.fromEntries(listed.Tags!.map((tag) => [tag.Key, tag.Value ?? '']))).toEqual(
+        tags,
+      );
       await runnel.client.send(
         new RemoveTagsFromStreamCommand({ StreamName: 'tagged', TagKeys: Object.keys(tags) }),
       );
-      expect((await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags).toEqual([]);
+      expect(
+        (await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags,
+      ).toEqual([]);
     });
   });
 
@@ -1069,11 +1157,17 @@ describe('Kinesis API in limits mode', () => {
   it('allows 5 GetShardIterator calls per second per shard, then throttles', async () => {
     const iterator = (ShardId: string) =>
       runnel.client.send(
-        new GetShardIteratorCommand({ StreamName: 'limited', ShardId, ShardIteratorType: 'LATEST' }),
+        new GetShardIteratorCommand({
+          StreamName: 'limited',
+          ShardId,
+          ShardIteratorType: 'LATEST',
+        }),
       );
     for (let call = 0; call < 5; call++) {
       // Any form of the shard's id counts against the same shard.
-      expect((await iterator(call % 2 === 0 ? 'shardId-000000000000' : 'shardId-0')).ShardIterator).toBeTruthy();
+      expect(
+        (await iterator(call % 2 === 0 ? 'shardId-000000000000' : 'shardId-0')).ShardIterator,
+      ).toBeTruthy();
     }
     const throttled = await failure(iterator('shardId-000000000000'));
     expect(throttled.name).toBe('ProvisionedThroughputExceededException');

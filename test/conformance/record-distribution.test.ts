@@ -473,7 +473,7 @@ describe.each<Transport>(['http2', 'http1'])('RecordDistributionStrategy over %s
     expect(summary.StreamStatus).toBe('ACTIVE');
   });
 
-  it('answers the operation\'s other errors in Kinesis terms', async () => {
+  it("answers the operation's other errors in Kinesis terms", async () => {
     const { client } = runnel;
     const missing = await failure(setStrategy(client, 'no-such-stream', 'AUTO'));
     expect(missing.name).toBe('ResourceNotFoundException');
@@ -640,8 +640,11 @@ describe('RecordDistributionStrategy across a restart', () => {
       Object.fromEntries(
         readCatalog().streams.map((stream) => [stream.name, stream.recordDistributionStrategy]),
       );
-    const kept = (switched: string | undefined) =>
-      ({ 'auto-kept': 'AUTO', 'keyed-kept': undefined, 'switched-kept': switched });
+    const kept = (switched: string | undefined) => ({
+      'auto-kept': 'AUTO',
+      'keyed-kept': undefined,
+      'switched-kept': switched,
+    });
     // Only AUTO is written: a stream that never used it is saved exactly as before.
     expect(strategies()).toEqual(kept('AUTO'));
 

@@ -78,7 +78,9 @@ const parentIds = (shard: Shard) =>
 const rangesOf = (shards: Shard[]) => shards.map((shard) => shard.HashKeyRange);
 /** Hash ranges in hash order (open shards in shard-id order need not be in hash order). */
 const hashOrderedRanges = (shards: Shard[]) =>
-  rangesOf([...shards].sort((a, b) => (startOf(a) < startOf(b) ? -1 : startOf(a) > startOf(b) ? 1 : 0)));
+  rangesOf(
+    [...shards].sort((a, b) => (startOf(a) < startOf(b) ? -1 : startOf(a) > startOf(b) ? 1 : 0)),
+  );
 
 /** The open shard whose hash range holds the key. */
 function ownerOf(openShards: Shard[], hashKey: bigint): string {
@@ -235,12 +237,18 @@ async function readShard(
   const records: ReadEntry[] = [];
   let iterator = (
     await client.send(
-      new GetShardIteratorCommand({ StreamName: name, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: name,
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     )
   ).ShardIterator!;
   let emptyInARow = 0;
   for (let call = 0; call < 2000; call++) {
-    const output = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+    const output = await client.send(
+      new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
+    );
     for (const record of output.Records!) {
       records.push({
         shardId,
@@ -252,7 +260,10 @@ async function readShard(
     if (output.NextShardIterator === undefined) {
       // The end of a closed shard: KCL's valid shard-end answer.
       expect(closed, `${shardId} ended without being closed`).toBe(true);
-      expect(output.ChildShards?.length ?? 0, `ChildShards at the end of ${shardId}`).toBeGreaterThan(0);
+      expect(
+        output.ChildShards?.length ?? 0,
+        `ChildShards at the end of ${shardId}`,
+      ).toBeGreaterThan(0);
       expect(normalizedChildShards(output.ChildShards!)).toEqual(expectedChildShards(children));
       break;
     }
@@ -273,9 +284,15 @@ async function readShard(
   for (const record of records) {
     const sequence = BigInt(record.sequenceNumber);
     expect(sequence > previous, `sequence numbers of ${shardId} increase`).toBe(true);
-    expect(sequence >= first, `${record.sequenceNumber} >= ${shardId}'s StartingSequenceNumber`).toBe(true);
+    expect(
+      sequence >= first,
+      `${record.sequenceNumber} >= ${shardId}'s StartingSequenceNumber`,
+    ).toBe(true);
     if (last !== undefined) {
-      expect(sequence <= last, `${record.sequenceNumber} <= ${shardId}'s EndingSequenceNumber`).toBe(true);
+      expect(
+        sequence <= last,
+        `${record.sequenceNumber} <= ${shardId}'s EndingSequenceNumber`,
+      ).toBe(true);
     }
     previous = sequence;
   }
@@ -316,7 +333,10 @@ function expectReadBack(log: PutEntry[], read: ReadEntry[]): void {
     }
   }
   const missing = log.filter((entry) => !seen.has(entry.id)).map((entry) => entry.id);
-  expect({ missing: missing.slice(0, 20), missingCount: missing.length }).toEqual({ missing: [], missingCount: 0 });
+  expect({ missing: missing.slice(0, 20), missingCount: missing.length }).toEqual({
+    missing: [],
+    missingCount: 0,
+  });
   expect(duplicates.slice(0, 20)).toEqual([]);
   expect(unknown.slice(0, 20)).toEqual([]);
   expect(mismatched.slice(0, 20)).toEqual([]);
@@ -324,11 +344,16 @@ function expectReadBack(log: PutEntry[], read: ReadEntry[]): void {
   // Per partition key, the read order is the put order.
   const putOrder = new Map<string, string[]>();
   const readOrder = new Map<string, string[]>();
-  for (const entry of log) putOrder.set(entry.partitionKey, [...(putOrder.get(entry.partitionKey) ?? []), entry.id]);
+  for (const entry of log)
+    putOrder.set(entry.partitionKey, [...(putOrder.get(entry.partitionKey) ?? []), entry.id]);
   for (const record of read) {
-    readOrder.set(record.partitionKey, [...(readOrder.get(record.partitionKey) ?? []), idOf(record.data)]);
+    readOrder.set(record.partitionKey, [
+      ...(readOrder.get(record.partitionKey) ?? []),
+      idOf(record.data),
+    ]);
   }
-  for (const [key, ids] of putOrder) expect(readOrder.get(key), `read order of key ${key}`).toEqual(ids);
+  for (const [key, ids] of putOrder)
+    expect(readOrder.get(key), `read order of key ${key}`).toEqual(ids);
 }
 
 /**
@@ -358,8 +383,12 @@ function expectScaledLineage(before: Shard[], after: Shard[], target: number): v
     }
   }
   // Ids of the shards made by the scaling: the next unused indices, none skipped.
-  const maxBefore = Math.max(...before.map((shard) => Number(shard.ShardId!.slice('shardId-'.length))));
-  const made = after.filter((shard) => !beforeIds.has(shard.ShardId!)).map((shard) => shard.ShardId!);
+  const maxBefore = Math.max(
+    ...before.map((shard) => Number(shard.ShardId!.slice('shardId-'.length))),
+  );
+  const made = after
+    .filter((shard) => !beforeIds.has(shard.ShardId!))
+    .map((shard) => shard.ShardId!);
   expect(made).toEqual(Array.from({ length: made.length }, (_, i) => sid(maxBefore + 1 + i)));
   // Lineage of every new shard ends in shards that existed before.
   const roots = (id: string, seen: Set<string> = new Set()): string[] => {
@@ -372,7 +401,8 @@ function expectScaledLineage(before: Shard[], after: Shard[], target: number): v
     return parents.flatMap((parent) => roots(parent, new Set(seen)));
   };
   for (const id of made) {
-    for (const root of roots(id)) expect(beforeIds.has(root), `${id} descends from ${root}`).toBe(true);
+    for (const root of roots(id))
+      expect(beforeIds.has(root), `${id} descends from ${root}`).toBe(true);
   }
   // A new shard's range lies within its parents' ranges.
   for (const id of made) {
@@ -380,7 +410,10 @@ function expectScaledLineage(before: Shard[], after: Shard[], target: number): v
     const parents = parentIds(shard).map((parent) => byId.get(parent)!);
     const low = parents.reduce((min, p) => (startOf(p) < min ? startOf(p) : min), HASH_KEY_MAX);
     const high = parents.reduce((max, p) => (endOf(p) > max ? endOf(p) : max), 0n);
-    expect(low <= startOf(shard) && endOf(shard) <= high, `${id} lies within its parents' ranges`).toBe(true);
+    expect(
+      low <= startOf(shard) && endOf(shard) <= high,
+      `${id} lies within its parents' ranges`,
+    ).toBe(true);
   }
 }
 
@@ -402,7 +435,11 @@ describe('resharding (streamTransitionMs 0)', () => {
       const [parentBefore] = await listShards(runnel.client, 'split-one');
       const k = 123456789012345678901234567890123456n;
       const output = await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-one', ShardToSplit: sid(0), NewStartingHashKey: String(k) }),
+        new SplitShardCommand({
+          StreamName: 'split-one',
+          ShardToSplit: sid(0),
+          NewStartingHashKey: String(k),
+        }),
       );
       expect(Object.keys(output)).toEqual(['$metadata']);
       expect(output.$metadata.httpStatusCode).toBe(200);
@@ -447,7 +484,11 @@ describe('resharding (streamTransitionMs 0)', () => {
       const [, , childLow] = await listShards(runnel.client, 'split-arn');
       const quarter = (startOf(childLow!) + endOf(childLow!)) / 2n;
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-arn', ShardToSplit: sid(2), NewStartingHashKey: String(quarter) }),
+        new SplitShardCommand({
+          StreamName: 'split-arn',
+          ShardToSplit: sid(2),
+          NewStartingHashKey: String(quarter),
+        }),
       );
       const shards = await listShards(runnel.client, 'split-arn');
       expect(shards.map((shard) => [shard.ShardId, shard.ParentShardId, isOpen(shard)])).toEqual([
@@ -488,16 +529,28 @@ describe('resharding (streamTransitionMs 0)', () => {
       ];
       for (const [id, k, start, end] of cases) {
         const refused = await failure(
-          runnel.client.send(new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: id, NewStartingHashKey: String(k) })),
+          runnel.client.send(
+            new SplitShardCommand({
+              StreamName: 'split-keys',
+              ShardToSplit: id,
+              NewStartingHashKey: String(k),
+            }),
+          ),
         );
         expect(refused.name).toBe('InvalidArgumentException');
         expect(refused.message).toBe(message(k, id, start, end));
       }
       // Nothing changed.
-      expect((await listShards(runnel.client, 'split-keys')).map((shard) => shard.ShardId)).toEqual([sid(0), sid(1)]);
+      expect((await listShards(runnel.client, 'split-keys')).map((shard) => shard.ShardId)).toEqual(
+        [sid(0), sid(1)],
+      );
       // start + 2 is the lowest key allowed: the lower child holds [start, start + 1].
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: sid(1), NewStartingHashKey: String(s + 2n) }),
+        new SplitShardCommand({
+          StreamName: 'split-keys',
+          ShardToSplit: sid(1),
+          NewStartingHashKey: String(s + 2n),
+        }),
       );
       expect(rangesOf((await listShards(runnel.client, 'split-keys')).slice(2))).toEqual([
         { StartingHashKey: String(s), EndingHashKey: String(s + 1n) },
@@ -505,7 +558,11 @@ describe('resharding (streamTransitionMs 0)', () => {
       ]);
       // end - 1 is the highest allowed: the upper child holds [end - 1, end].
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-keys', ShardToSplit: sid(0), NewStartingHashKey: String(s - 2n) }),
+        new SplitShardCommand({
+          StreamName: 'split-keys',
+          ShardToSplit: sid(0),
+          NewStartingHashKey: String(s - 2n),
+        }),
       );
       expect(rangesOf((await listShards(runnel.client, 'split-keys')).slice(4))).toEqual([
         { StartingHashKey: '0', EndingHashKey: String(s - 3n) },
@@ -516,7 +573,11 @@ describe('resharding (streamTransitionMs 0)', () => {
     it('refuses an unknown stream, an unknown shard and a shard already split', async () => {
       await createActive(runnel.client, 'split-errors', 1);
       const split = (StreamName: string, ShardToSplit: string) =>
-        failure(runnel.client.send(new SplitShardCommand({ StreamName, ShardToSplit, NewStartingHashKey: '1000' })));
+        failure(
+          runnel.client.send(
+            new SplitShardCommand({ StreamName, ShardToSplit, NewStartingHashKey: '1000' }),
+          ),
+        );
 
       const noStream = await split('split-nowhere', sid(0));
       expect(noStream.name).toBe('ResourceNotFoundException');
@@ -529,7 +590,11 @@ describe('resharding (streamTransitionMs 0)', () => {
       );
 
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-errors', ShardToSplit: sid(0), NewStartingHashKey: '1000' }),
+        new SplitShardCommand({
+          StreamName: 'split-errors',
+          ShardToSplit: sid(0),
+          NewStartingHashKey: '1000',
+        }),
       );
       const again = await split('split-errors', sid(0));
       expect(again.name).toBe('InvalidArgumentException');
@@ -544,12 +609,20 @@ describe('resharding (streamTransitionMs 0)', () => {
       await createActive(runnel.client, 'split-route', 1);
       const k = TWO_POW_128 / 3n;
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-route', ShardToSplit: sid(0), NewStartingHashKey: String(k) }),
+        new SplitShardCommand({
+          StreamName: 'split-route',
+          ShardToSplit: sid(0),
+          NewStartingHashKey: String(k),
+        }),
       );
       const seen = new Set<string>();
       for (const key of KEYS.slice(0, 40)) {
         const put = await runnel.client.send(
-          new PutRecordCommand({ StreamName: 'split-route', PartitionKey: key, Data: Buffer.from(key) }),
+          new PutRecordCommand({
+            StreamName: 'split-route',
+            PartitionKey: key,
+            Data: Buffer.from(key),
+          }),
         );
         expect(put.ShardId).toBe(md5HashKey(key) < k ? sid(1) : sid(2));
         seen.add(put.ShardId!);
@@ -578,9 +651,15 @@ describe('resharding (streamTransitionMs 0)', () => {
 
       // The closed parent holds nothing.
       const iterator = await runnel.client.send(
-        new GetShardIteratorCommand({ StreamName: 'split-route', ShardId: sid(0), ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamName: 'split-route',
+          ShardId: sid(0),
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
       );
-      const parentRead = await runnel.client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
+      const parentRead = await runnel.client.send(
+        new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }),
+      );
       expect(parentRead.Records).toEqual([]);
       expect(parentRead.NextShardIterator).toBeUndefined();
       expect(normalizedChildShards(parentRead.ChildShards!)).toEqual(
@@ -594,18 +673,30 @@ describe('resharding (streamTransitionMs 0)', () => {
       await putMany(runnel.client, 'split-read', log, 'a', 1500);
       const k = 10n ** 37n * 17n; // not a midpoint
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-read', ShardToSplit: sid(0), NewStartingHashKey: String(k) }),
+        new SplitShardCommand({
+          StreamName: 'split-read',
+          ShardToSplit: sid(0),
+          NewStartingHashKey: String(k),
+        }),
       );
       await putMany(runnel.client, 'split-read', log, 'b', 1500);
       const k2 = k + (HASH_KEY_MAX - k) / 3n;
       await runnel.client.send(
-        new SplitShardCommand({ StreamName: 'split-read', ShardToSplit: sid(2), NewStartingHashKey: String(k2) }),
+        new SplitShardCommand({
+          StreamName: 'split-read',
+          ShardToSplit: sid(2),
+          NewStartingHashKey: String(k2),
+        }),
       );
       await putMany(runnel.client, 'split-read', log, 'c', 1500);
 
       // Each phase went where it had to: before the split all in shard 0, then 1/2, then 1/3/4.
       const shardsOf = (tag: string) =>
-        [...new Set(log.filter((entry) => entry.id.startsWith(`${tag}-`)).map((entry) => entry.shardId))].sort();
+        [
+          ...new Set(
+            log.filter((entry) => entry.id.startsWith(`${tag}-`)).map((entry) => entry.shardId),
+          ),
+        ].sort();
       expect(shardsOf('a')).toEqual([sid(0)]);
       expect(shardsOf('b')).toEqual([sid(1), sid(2)]);
       expect(shardsOf('c')).toEqual([sid(1), sid(3), sid(4)]);
@@ -627,7 +718,11 @@ describe('resharding (streamTransitionMs 0)', () => {
         }),
       );
       const { ShardIterator } = await runnel.client.send(
-        new GetShardIteratorCommand({ StreamName: 'split-latest', ShardId: sid(0), ShardIteratorType: 'LATEST' }),
+        new GetShardIteratorCommand({
+          StreamName: 'split-latest',
+          ShardId: sid(0),
+          ShardIteratorType: 'LATEST',
+        }),
       );
       expect(ShardIterator).toBeTruthy();
       const output = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
@@ -639,9 +734,15 @@ describe('resharding (streamTransitionMs 0)', () => {
       ]);
       // An open child's LATEST iterator carries on: NextShardIterator set, no ChildShards.
       const child = await runnel.client.send(
-        new GetShardIteratorCommand({ StreamName: 'split-latest', ShardId: sid(1), ShardIteratorType: 'LATEST' }),
+        new GetShardIteratorCommand({
+          StreamName: 'split-latest',
+          ShardId: sid(1),
+          ShardIteratorType: 'LATEST',
+        }),
       );
-      const open = await runnel.client.send(new GetRecordsCommand({ ShardIterator: child.ShardIterator }));
+      const open = await runnel.client.send(
+        new GetRecordsCommand({ ShardIterator: child.ShardIterator }),
+      );
       expect(open.NextShardIterator).toBeTruthy();
       expect(open.ChildShards ?? []).toEqual([]);
     });
@@ -651,7 +752,11 @@ describe('resharding (streamTransitionMs 0)', () => {
     it('merges two adjacent shards into the next shard id, closing both', async () => {
       await createActive(runnel.client, 'merge-pair', 3);
       const output = await runnel.client.send(
-        new MergeShardsCommand({ StreamName: 'merge-pair', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) }),
+        new MergeShardsCommand({
+          StreamName: 'merge-pair',
+          ShardToMerge: sid(0),
+          AdjacentShardToMerge: sid(1),
+        }),
       );
       expect(Object.keys(output)).toEqual(['$metadata']);
       expect(await statusOf(runnel.client, 'merge-pair')).toBe('ACTIVE');
@@ -666,7 +771,10 @@ describe('resharding (streamTransitionMs 0)', () => {
         ShardId: sid(3),
         ParentShardId: sid(0),
         AdjacentParentShardId: sid(1),
-        HashKeyRange: { StartingHashKey: ranges[0]!.StartingHashKey, EndingHashKey: ranges[1]!.EndingHashKey },
+        HashKeyRange: {
+          StartingHashKey: ranges[0]!.StartingHashKey,
+          EndingHashKey: ranges[1]!.EndingHashKey,
+        },
         SequenceNumberRange: { StartingSequenceNumber: expect.stringMatching(/^\d{56}$/) },
       });
     });
@@ -674,7 +782,11 @@ describe('resharding (streamTransitionMs 0)', () => {
     it('accepts the upper shard as ShardToMerge, and StreamARN', async () => {
       await createActive(runnel.client, 'merge-reverse', 3);
       await runnel.client.send(
-        new MergeShardsCommand({ StreamARN: arnOf('merge-reverse'), ShardToMerge: sid(2), AdjacentShardToMerge: sid(1) }),
+        new MergeShardsCommand({
+          StreamARN: arnOf('merge-reverse'),
+          ShardToMerge: sid(2),
+          AdjacentShardToMerge: sid(1),
+        }),
       );
       const shards = await listShards(runnel.client, 'merge-reverse');
       const ranges = uniformRanges(3);
@@ -682,13 +794,20 @@ describe('resharding (streamTransitionMs 0)', () => {
         ShardId: sid(3),
         ParentShardId: sid(2),
         AdjacentParentShardId: sid(1),
-        HashKeyRange: { StartingHashKey: ranges[1]!.StartingHashKey, EndingHashKey: ranges[2]!.EndingHashKey },
+        HashKeyRange: {
+          StartingHashKey: ranges[1]!.StartingHashKey,
+          EndingHashKey: ranges[2]!.EndingHashKey,
+        },
         SequenceNumberRange: { StartingSequenceNumber: expect.stringMatching(/^\d{56}$/) },
       });
       expect(shards.map(isOpen)).toEqual([true, false, false, true]);
       // A merged shard merges again with its neighbour: 0 + 3 covers everything.
       await runnel.client.send(
-        new MergeShardsCommand({ StreamName: 'merge-reverse', ShardToMerge: sid(3), AdjacentShardToMerge: sid(0) }),
+        new MergeShardsCommand({
+          StreamName: 'merge-reverse',
+          ShardToMerge: sid(3),
+          AdjacentShardToMerge: sid(0),
+        }),
       );
       const [open] = await listShards(runnel.client, 'merge-reverse', 'AT_LATEST');
       expect(open).toEqual({
@@ -702,8 +821,16 @@ describe('resharding (streamTransitionMs 0)', () => {
 
     it('refuses an unknown shard, shards that are not adjacent, the same shard twice and a closed shard', async () => {
       await createActive(runnel.client, 'merge-errors', 3);
-      const merge = (ShardToMerge: string, AdjacentShardToMerge: string, StreamName = 'merge-errors') =>
-        failure(runnel.client.send(new MergeShardsCommand({ StreamName, ShardToMerge, AdjacentShardToMerge })));
+      const merge = (
+        ShardToMerge: string,
+        AdjacentShardToMerge: string,
+        StreamName = 'merge-errors',
+      ) =>
+        failure(
+          runnel.client.send(
+            new MergeShardsCommand({ StreamName, ShardToMerge, AdjacentShardToMerge }),
+          ),
+        );
 
       const noStream = await merge(sid(0), sid(1), 'merge-nowhere');
       expect(noStream.name).toBe('ResourceNotFoundException');
@@ -715,7 +842,9 @@ describe('resharding (streamTransitionMs 0)', () => {
       ] as const) {
         const unknown = await merge(a, b);
         expect(unknown.name).toBe('ResourceNotFoundException');
-        expect(unknown.message).toBe(`Could not find shard ${missing} in stream merge-errors under account ${ACCOUNT}.`);
+        expect(unknown.message).toBe(
+          `Could not find shard ${missing} in stream merge-errors under account ${ACCOUNT}.`,
+        );
       }
 
       for (const [a, b] of [
@@ -732,7 +861,13 @@ describe('resharding (streamTransitionMs 0)', () => {
       }
       expect(await listShards(runnel.client, 'merge-errors')).toHaveLength(3);
 
-      await runnel.client.send(new MergeShardsCommand({ StreamName: 'merge-errors', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) }));
+      await runnel.client.send(
+        new MergeShardsCommand({
+          StreamName: 'merge-errors',
+          ShardToMerge: sid(0),
+          AdjacentShardToMerge: sid(1),
+        }),
+      );
       // Shard 1 is closed now; shard 3 (0 + 1) and shard 2 are the open ones.
       const closed = await merge(sid(1), sid(2));
       expect(closed.name).toBe('InvalidArgumentException');
@@ -748,15 +883,27 @@ describe('resharding (streamTransitionMs 0)', () => {
       const log: PutEntry[] = [];
       await putMany(runnel.client, 'merge-read', log, 'a', 1500);
       await runnel.client.send(
-        new MergeShardsCommand({ StreamName: 'merge-read', ShardToMerge: sid(2), AdjacentShardToMerge: sid(1) }),
+        new MergeShardsCommand({
+          StreamName: 'merge-read',
+          ShardToMerge: sid(2),
+          AdjacentShardToMerge: sid(1),
+        }),
       );
       await putMany(runnel.client, 'merge-read', log, 'b', 1500);
       await runnel.client.send(
-        new MergeShardsCommand({ StreamName: 'merge-read', ShardToMerge: sid(0), AdjacentShardToMerge: sid(3) }),
+        new MergeShardsCommand({
+          StreamName: 'merge-read',
+          ShardToMerge: sid(0),
+          AdjacentShardToMerge: sid(3),
+        }),
       );
       await putMany(runnel.client, 'merge-read', log, 'c', 1500);
       const shardsOf = (tag: string) =>
-        [...new Set(log.filter((entry) => entry.id.startsWith(`${tag}-`)).map((entry) => entry.shardId))].sort();
+        [
+          ...new Set(
+            log.filter((entry) => entry.id.startsWith(`${tag}-`)).map((entry) => entry.shardId),
+          ),
+        ].sort();
       expect(shardsOf('a')).toEqual([sid(0), sid(1), sid(2)]);
       expect(shardsOf('b')).toEqual([sid(0), sid(3)]);
       expect(shardsOf('c')).toEqual([sid(4)]);
@@ -788,7 +935,11 @@ describe('resharding (streamTransitionMs 0)', () => {
         const before = await listShards(runnel.client, name);
         const limitsBefore = await runnel.client.send(new DescribeLimitsCommand({}));
         const { $metadata, ...output } = await runnel.client.send(
-          new UpdateShardCountCommand({ StreamName: name, TargetShardCount: to, ScalingType: 'UNIFORM_SCALING' }),
+          new UpdateShardCountCommand({
+            StreamName: name,
+            TargetShardCount: to,
+            ScalingType: 'UNIFORM_SCALING',
+          }),
         );
         expect($metadata.httpStatusCode).toBe(200);
         expect(output).toEqual({
@@ -801,9 +952,13 @@ describe('resharding (streamTransitionMs 0)', () => {
         const after = await listShards(runnel.client, name);
         expectScaledLineage(before, after, to);
         if (total !== undefined) expect(after).toHaveLength(total);
-        expect(hashOrderedRanges(await listShards(runnel.client, name, 'AT_LATEST'))).toEqual(uniformRanges(to));
+        expect(hashOrderedRanges(await listShards(runnel.client, name, 'AT_LATEST'))).toEqual(
+          uniformRanges(to),
+        );
         expect(await describeShards(runnel.client, name)).toEqual(after);
-        const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+        const summary = await runnel.client.send(
+          new DescribeStreamSummaryCommand({ StreamName: name }),
+        );
         expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(to);
         const limitsAfter = await runnel.client.send(new DescribeLimitsCommand({}));
         expect(limitsAfter.OpenShardCount! - limitsBefore.OpenShardCount!).toBe(to - from);
@@ -814,7 +969,11 @@ describe('resharding (streamTransitionMs 0)', () => {
       await createActive(runnel.client, 'scale-same', 1);
       const before = await listShards(runnel.client, 'scale-same');
       const { $metadata: _, ...output } = await runnel.client.send(
-        new UpdateShardCountCommand({ StreamName: 'scale-same', TargetShardCount: 1, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'scale-same',
+          TargetShardCount: 1,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       );
       expect(output).toEqual({
         StreamName: 'scale-same',
@@ -870,17 +1029,33 @@ describe('resharding (streamTransitionMs 0)', () => {
       expect(await listShards(runnel.client, 'scale-limits')).toEqual(before);
       // The bounds themselves are allowed: 4 → 8 (twice), then 8 → 4 (half).
       await runnel.client.send(
-        new UpdateShardCountCommand({ StreamName: 'scale-limits', TargetShardCount: 8, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'scale-limits',
+          TargetShardCount: 8,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       );
-      expect(hashOrderedRanges(await listShards(runnel.client, 'scale-limits', 'AT_LATEST'))).toEqual(uniformRanges(8));
+      expect(
+        hashOrderedRanges(await listShards(runnel.client, 'scale-limits', 'AT_LATEST')),
+      ).toEqual(uniformRanges(8));
       await runnel.client.send(
-        new UpdateShardCountCommand({ StreamName: 'scale-limits', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'scale-limits',
+          TargetShardCount: 4,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       );
-      expect(hashOrderedRanges(await listShards(runnel.client, 'scale-limits', 'AT_LATEST'))).toEqual(uniformRanges(4));
+      expect(
+        hashOrderedRanges(await listShards(runnel.client, 'scale-limits', 'AT_LATEST')),
+      ).toEqual(uniformRanges(4));
 
       const unknown = await failure(
         runnel.client.send(
-          new UpdateShardCountCommand({ StreamName: 'scale-nowhere', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
+          new UpdateShardCountCommand({
+            StreamName: 'scale-nowhere',
+            TargetShardCount: 2,
+            ScalingType: 'UNIFORM_SCALING',
+          }),
         ),
       );
       expect(unknown.name).toBe('ResourceNotFoundException');
@@ -892,18 +1067,27 @@ describe('resharding (streamTransitionMs 0)', () => {
       const log: PutEntry[] = [];
       await putMany(runnel.client, 'scale-read', log, 'a', 1200);
       await runnel.client.send(
-        new UpdateShardCountCommand({ StreamName: 'scale-read', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'scale-read',
+          TargetShardCount: 3,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       );
       await putMany(runnel.client, 'scale-read', log, 'b', 1200);
       await runnel.client.send(
-        new UpdateShardCountCommand({ StreamName: 'scale-read', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'scale-read',
+          TargetShardCount: 2,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       );
       await putMany(runnel.client, 'scale-read', log, 'c', 1200);
       const open = await listShards(runnel.client, 'scale-read', 'AT_LATEST');
       expect(hashOrderedRanges(open)).toEqual(uniformRanges(2));
       // The last phase went to the open shards only.
       const openIds = new Set(open.map((shard) => shard.ShardId!));
-      for (const entry of log.filter((e) => e.id.startsWith('c-'))) expect(openIds.has(entry.shardId)).toBe(true);
+      for (const entry of log.filter((e) => e.id.startsWith('c-')))
+        expect(openIds.has(entry.shardId)).toBe(true);
       const { records } = await readLikeKcl(runnel.client, 'scale-read', 251);
       expectReadBack(log, records);
     });
@@ -912,7 +1096,10 @@ describe('resharding (streamTransitionMs 0)', () => {
   describe('on-demand streams', () => {
     it('refuses SplitShard, MergeShards and UpdateShardCount with ValidationException', async () => {
       await runnel.client.send(
-        new CreateStreamCommand({ StreamName: 'on-demand', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        new CreateStreamCommand({
+          StreamName: 'on-demand',
+          StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        }),
       );
       await waitActive(runnel.client, 'on-demand');
       const before = await listShards(runnel.client, 'on-demand');
@@ -958,7 +1145,8 @@ describe('resharding (streamTransitionMs 0)', () => {
   describe('listings and counts', () => {
     it('lists closed and open shards in shard-id order, AT_LATEST the open ones, and counts open shards', async () => {
       await createActive(runnel.client, 'counts', 2);
-      const limitsBefore = (await runnel.client.send(new DescribeLimitsCommand({}))).OpenShardCount!;
+      const limitsBefore = (await runnel.client.send(new DescribeLimitsCommand({})))
+        .OpenShardCount!;
       // Twelve shards in all, so that ids 10 and 11 sort after 9.
       const splitAt = async (id: string) => {
         const shard = (await listShards(runnel.client, 'counts')).find((s) => s.ShardId === id)!;
@@ -974,10 +1162,24 @@ describe('resharding (streamTransitionMs 0)', () => {
       await splitAt(sid(1)); // 4, 5
       await splitAt(sid(2)); // 6, 7
       await splitAt(sid(5)); // 8, 9
-      await runnel.client.send(new MergeShardsCommand({ StreamName: 'counts', ShardToMerge: sid(6), AdjacentShardToMerge: sid(7) })); // 10
-      await runnel.client.send(new MergeShardsCommand({ StreamName: 'counts', ShardToMerge: sid(3), AdjacentShardToMerge: sid(4) })); // 11
+      await runnel.client.send(
+        new MergeShardsCommand({
+          StreamName: 'counts',
+          ShardToMerge: sid(6),
+          AdjacentShardToMerge: sid(7),
+        }),
+      ); // 10
+      await runnel.client.send(
+        new MergeShardsCommand({
+          StreamName: 'counts',
+          ShardToMerge: sid(3),
+          AdjacentShardToMerge: sid(4),
+        }),
+      ); // 11
       const all = await listShards(runnel.client, 'counts');
-      expect(all.map((shard) => shard.ShardId)).toEqual(Array.from({ length: 12 }, (_, i) => sid(i)));
+      expect(all.map((shard) => shard.ShardId)).toEqual(
+        Array.from({ length: 12 }, (_, i) => sid(i)),
+      );
       const openIds = [sid(8), sid(9), sid(10), sid(11)];
       expect(all.filter(isOpen).map((shard) => shard.ShardId)).toEqual(openIds);
       for (const shard of all.filter((s) => !isOpen(s))) {
@@ -989,20 +1191,27 @@ describe('resharding (streamTransitionMs 0)', () => {
       const sorted = [...latest].sort((a, b) => (startOf(a) < startOf(b) ? -1 : 1));
       expect(startOf(sorted[0]!)).toBe(0n);
       expect(endOf(sorted[sorted.length - 1]!)).toBe(HASH_KEY_MAX);
-      for (let i = 1; i < sorted.length; i++) expect(startOf(sorted[i]!)).toBe(endOf(sorted[i - 1]!) + 1n);
+      for (let i = 1; i < sorted.length; i++)
+        expect(startOf(sorted[i]!)).toBe(endOf(sorted[i - 1]!) + 1n);
 
-      const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'counts' }));
+      const summary = await runnel.client.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'counts' }),
+      );
       expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(4);
       const limitsAfter = (await runnel.client.send(new DescribeLimitsCommand({}))).OpenShardCount!;
       expect(limitsAfter - limitsBefore).toBe(2);
 
       // DescribeStream pages through the same listing.
-      const page = await runnel.client.send(new DescribeStreamCommand({ StreamName: 'counts', Limit: 5 }));
+      const page = await runnel.client.send(
+        new DescribeStreamCommand({ StreamName: 'counts', Limit: 5 }),
+      );
       expect(page.StreamDescription!.Shards).toEqual(all.slice(0, 5));
       expect(page.StreamDescription!.HasMoreShards).toBe(true);
       expect(await describeShards(runnel.client, 'counts')).toEqual(all);
       // ListShards pages too.
-      const first = await runnel.client.send(new ListShardsCommand({ StreamName: 'counts', MaxResults: 7 }));
+      const first = await runnel.client.send(
+        new ListShardsCommand({ StreamName: 'counts', MaxResults: 7 }),
+      );
       expect(first.Shards).toEqual(all.slice(0, 7));
       const rest = await runnel.client.send(new ListShardsCommand({ NextToken: first.NextToken! }));
       expect(rest.Shards).toEqual(all.slice(7));
@@ -1048,11 +1257,21 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
         ),
       ),
       await failure(
-        runnel.client.send(new MergeShardsCommand({ StreamName: 'updating', ShardToMerge: sid(0), AdjacentShardToMerge: sid(1) })),
+        runnel.client.send(
+          new MergeShardsCommand({
+            StreamName: 'updating',
+            ShardToMerge: sid(0),
+            AdjacentShardToMerge: sid(1),
+          }),
+        ),
       ),
       await failure(
         runnel.client.send(
-          new UpdateShardCountCommand({ StreamName: 'updating', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+          new UpdateShardCountCommand({
+            StreamName: 'updating',
+            TargetShardCount: 3,
+            ScalingType: 'UNIFORM_SCALING',
+          }),
         ),
       ),
     ];
@@ -1064,7 +1283,11 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
     // Puts and reads work while UPDATING (which shard a put lands in may follow either layout).
     await putMany(runnel.client, 'updating', log, 'b', 300, false);
     const put = await runnel.client.send(
-      new PutRecordCommand({ StreamName: 'updating', PartitionKey: 'during', Data: Buffer.from('during|') }),
+      new PutRecordCommand({
+        StreamName: 'updating',
+        PartitionKey: 'during',
+        Data: Buffer.from('during|'),
+      }),
     );
     log.push({
       id: 'during',
@@ -1074,9 +1297,15 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
       sequenceNumber: put.SequenceNumber!,
     });
     const iterator = await runnel.client.send(
-      new GetShardIteratorCommand({ StreamName: 'updating', ShardId: sid(1), ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: 'updating',
+        ShardId: sid(1),
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
-    const read = await runnel.client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
+    const read = await runnel.client.send(
+      new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }),
+    );
     expect(read.Records!.length).toBeGreaterThan(0);
     // All of the above ran inside the transition (otherwise this test proves nothing about it).
     expect(await statusOf(runnel.client, 'updating')).toBe('UPDATING');
@@ -1094,7 +1323,11 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
     // Now another reshard is accepted, and puts route to the children.
     await putMany(runnel.client, 'updating', log, 'c', 300);
     await runnel.client.send(
-      new MergeShardsCommand({ StreamName: 'updating', ShardToMerge: sid(3), AdjacentShardToMerge: sid(1) }),
+      new MergeShardsCommand({
+        StreamName: 'updating',
+        ShardToMerge: sid(3),
+        AdjacentShardToMerge: sid(1),
+      }),
     );
     expect(await statusOf(runnel.client, 'updating')).toBe('UPDATING');
     await waitActive(runnel.client, 'updating');
@@ -1106,21 +1339,35 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
   it('is UPDATING during UpdateShardCount and ACTIVE with the target count afterwards', async () => {
     await createActive(runnel.client, 'updating-count', 2);
     const output = await runnel.client.send(
-      new UpdateShardCountCommand({ StreamName: 'updating-count', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }),
+      new UpdateShardCountCommand({
+        StreamName: 'updating-count',
+        TargetShardCount: 4,
+        ScalingType: 'UNIFORM_SCALING',
+      }),
     );
     expect(output.CurrentShardCount).toBe(2);
     expect(output.TargetShardCount).toBe(4);
     expect(await statusOf(runnel.client, 'updating-count')).toBe('UPDATING');
     const again = await failure(
       runnel.client.send(
-        new UpdateShardCountCommand({ StreamName: 'updating-count', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'updating-count',
+          TargetShardCount: 3,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       ),
     );
     expect(again.name).toBe('ResourceInUseException');
-    expect(again.message).toBe(`Stream updating-count under account ${ACCOUNT} not ACTIVE, instead in state UPDATING`);
+    expect(again.message).toBe(
+      `Stream updating-count under account ${ACCOUNT} not ACTIVE, instead in state UPDATING`,
+    );
     await waitActive(runnel.client, 'updating-count');
-    expect(hashOrderedRanges(await listShards(runnel.client, 'updating-count', 'AT_LATEST'))).toEqual(uniformRanges(4));
-    const summary = await runnel.client.send(new DescribeStreamSummaryCommand({ StreamName: 'updating-count' }));
+    expect(
+      hashOrderedRanges(await listShards(runnel.client, 'updating-count', 'AT_LATEST')),
+    ).toEqual(uniformRanges(4));
+    const summary = await runnel.client.send(
+      new DescribeStreamSummaryCommand({ StreamName: 'updating-count' }),
+    );
     expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(4);
   });
 });
@@ -1131,37 +1378,65 @@ describe(`resharding with a ${TRANSITION_MS} ms transition`, () => {
 
 describe('resharding persists across a restart', () => {
   const dataDir = dataDirForBlock('runnel-resharding-restart-');
-  const serverOptions = { workers: 2, engineOptions: { streamTransitionMs: 0 }, client: { maxAttempts: 1 } };
+  const serverOptions = {
+    workers: 2,
+    engineOptions: { streamTransitionMs: 0 },
+    client: { maxAttempts: 1 },
+  };
 
   it('lists the same shards and reads every record after a restart; puts go to the open shards', async () => {
     const log: PutEntry[] = [];
-    const { before, summaryBefore } = await withServerOn(dataDir.path, serverOptions, async (kinesis) => {
-      await createActive(kinesis, 'restart', 2);
-      await putMany(kinesis, 'restart', log, 'a', 1000);
-      await kinesis.send(
-        new SplitShardCommand({ StreamName: 'restart', ShardToSplit: sid(1), NewStartingHashKey: String((TWO_POW_128 * 5n) / 8n) }),
-      );
-      await putMany(kinesis, 'restart', log, 'b', 1000);
-      await kinesis.send(new MergeShardsCommand({ StreamName: 'restart', ShardToMerge: sid(0), AdjacentShardToMerge: sid(2) }));
-      await putMany(kinesis, 'restart', log, 'c', 1000);
-      await kinesis.send(
-        new UpdateShardCountCommand({ StreamName: 'restart', TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
-      );
-      await putMany(kinesis, 'restart', log, 'd', 1000);
-      const before = await listShards(kinesis, 'restart');
-      expect(before.filter((shard) => !isOpen(shard)).length).toBeGreaterThanOrEqual(4);
-      const summaryBefore = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'restart' }));
-      return { before, summaryBefore };
-    });
+    const { before, summaryBefore } = await withServerOn(
+      dataDir.path,
+      serverOptions,
+      async (kinesis) => {
+        await createActive(kinesis, 'restart', 2);
+        await putMany(kinesis, 'restart', log, 'a', 1000);
+        await kinesis.send(
+          new SplitShardCommand({
+            StreamName: 'restart',
+            ShardToSplit: sid(1),
+            NewStartingHashKey: String((TWO_POW_128 * 5n) / 8n),
+          }),
+        );
+        await putMany(kinesis, 'restart', log, 'b', 1000);
+        await kinesis.send(
+          new MergeShardsCommand({
+            StreamName: 'restart',
+            ShardToMerge: sid(0),
+            AdjacentShardToMerge: sid(2),
+          }),
+        );
+        await putMany(kinesis, 'restart', log, 'c', 1000);
+        await kinesis.send(
+          new UpdateShardCountCommand({
+            StreamName: 'restart',
+            TargetShardCount: 3,
+            ScalingType: 'UNIFORM_SCALING',
+          }),
+        );
+        await putMany(kinesis, 'restart', log, 'd', 1000);
+        const before = await listShards(kinesis, 'restart');
+        expect(before.filter((shard) => !isOpen(shard)).length).toBeGreaterThanOrEqual(4);
+        const summaryBefore = await kinesis.send(
+          new DescribeStreamSummaryCommand({ StreamName: 'restart' }),
+        );
+        return { before, summaryBefore };
+      },
+    );
 
     await withServerOn(dataDir.path, serverOptions, async (kinesis) => {
       const after = await listShards(kinesis, 'restart');
       expect(after).toEqual(before);
       expect(await listShards(kinesis, 'restart', 'AT_LATEST')).toEqual(before.filter(isOpen));
-      const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'restart' }));
+      const summary = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'restart' }),
+      );
       expect(summary.StreamDescriptionSummary!.StreamStatus).toBe('ACTIVE');
       expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(3);
-      expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(summaryBefore.StreamDescriptionSummary!.OpenShardCount);
+      expect(summary.StreamDescriptionSummary!.OpenShardCount).toBe(
+        summaryBefore.StreamDescriptionSummary!.OpenShardCount,
+      );
       expect((await kinesis.send(new DescribeLimitsCommand({}))).OpenShardCount).toBe(3);
 
       expectReadBack(log, (await readLikeKcl(kinesis, 'restart')).records);
@@ -1171,9 +1446,15 @@ describe('resharding persists across a restart', () => {
       for (const entry of added) expect(openIds.has(entry.shardId)).toBe(true);
       expectReadBack(log, (await readLikeKcl(kinesis, 'restart')).records);
       // And the stream reshards further after the restart, with the next unused id.
-      const maxId = Math.max(...after.map((shard) => Number(shard.ShardId!.slice('shardId-'.length))));
+      const maxId = Math.max(
+        ...after.map((shard) => Number(shard.ShardId!.slice('shardId-'.length))),
+      );
       await kinesis.send(
-        new UpdateShardCountCommand({ StreamName: 'restart', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }),
+        new UpdateShardCountCommand({
+          StreamName: 'restart',
+          TargetShardCount: 2,
+          ScalingType: 'UNIFORM_SCALING',
+        }),
       );
       const reshaped = await listShards(kinesis, 'restart');
       expect(reshaped[after.length]!.ShardId).toBe(sid(maxId + 1));

@@ -114,7 +114,8 @@ const notJsonPolicy =
   '{"Version":"2012-10-17","Statement":[...]}.';
 
 async function summary(client: KinesisClient, name: string) {
-  return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
+  return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name })))
+    .StreamDescriptionSummary!;
 }
 
 async function description(client: KinesisClient, name: string) {
@@ -148,12 +149,21 @@ describe('stream encryption through the SDK', () => {
     client: ONE_ATTEMPT,
   });
 
-  const start = (target: { StreamName?: string; StreamARN?: string }, KeyId = 'alias/aws/kinesis') =>
-    runnel.client.send(new StartStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
+  const start = (
+    target: { StreamName?: string; StreamARN?: string },
+    KeyId = 'alias/aws/kinesis',
+  ) =>
+    runnel.client.send(
+      new StartStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }),
+    );
   const stop = (target: { StreamName?: string; StreamARN?: string }, KeyId = 'alias/aws/kinesis') =>
-    runnel.client.send(new StopStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }));
+    runnel.client.send(
+      new StopStreamEncryptionCommand({ ...target, EncryptionType: 'KMS', KeyId }),
+    );
   const putOne = (name: string, data: string) =>
-    runnel.client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'pk', Data: Buffer.from(data) }));
+    runnel.client.send(
+      new PutRecordCommand({ StreamName: name, PartitionKey: 'pk', Data: Buffer.from(data) }),
+    );
   const putMany = (name: string, data: string[]) =>
     runnel.client.send(
       new PutRecordsCommand({
@@ -165,7 +175,11 @@ describe('stream encryption through the SDK', () => {
   /** Every record of the stream's one shard, by one GetRecords from TRIM_HORIZON. */
   async function readAll(name: string): Promise<_Record[]> {
     const { ShardIterator } = await runnel.client.send(
-      new GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: name,
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
     return (await runnel.client.send(new GetRecordsCommand({ ShardIterator }))).Records!;
   }
@@ -223,7 +237,10 @@ describe('stream encryption through the SDK', () => {
     expect((await description(runnel.client, 'unsealed')).KeyId).toBeUndefined();
     // Still encrypted until the stream is ACTIVE again.
     expect((await putOne('unsealed', 'during')).EncryptionType).toBe('KMS');
-    expect((await readAll('unsealed')).map((record) => record.EncryptionType)).toEqual(['KMS', 'KMS']);
+    expect((await readAll('unsealed')).map((record) => record.EncryptionType)).toEqual([
+      'KMS',
+      'KMS',
+    ]);
 
     await waitActive(runnel.client, 'unsealed');
     expect((await putOne('unsealed', 'after')).EncryptionType).toBe('NONE');
@@ -257,12 +274,28 @@ describe('stream encryption through the SDK', () => {
   it('refuses EncryptionType NONE, a malformed KeyId, a bad target and a stream not ACTIVE', async () => {
     await createActive(runnel.client, 'refusing', 1);
     for (const send of [
-      () => runnel.client.send(new StartStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
-      () => runnel.client.send(new StopStreamEncryptionCommand({ StreamName: 'refusing', EncryptionType: 'NONE', KeyId: KEY_UUID })),
+      () =>
+        runnel.client.send(
+          new StartStreamEncryptionCommand({
+            StreamName: 'refusing',
+            EncryptionType: 'NONE',
+            KeyId: KEY_UUID,
+          }),
+        ),
+      () =>
+        runnel.client.send(
+          new StopStreamEncryptionCommand({
+            StreamName: 'refusing',
+            EncryptionType: 'NONE',
+            KeyId: KEY_UUID,
+          }),
+        ),
     ]) {
       const none = await failure(send());
       expect(none.name).toBe('InvalidArgumentException');
-      expect(none.message).toBe('EncryptionType NONE is not valid here: the only valid value is KMS.');
+      expect(none.message).toBe(
+        'EncryptionType NONE is not valid here: the only valid value is KMS.',
+      );
     }
     const malformed = [
       'not-a-key',
@@ -283,7 +316,9 @@ describe('stream encryption through the SDK', () => {
     }
     // A long one is shown cut.
     const long = `alias/${'x'.repeat(300)} `;
-    expect((await failure(start({ StreamName: 'refusing' }, long))).message).toBe(badKeyId(`${long.slice(0, 128)}...`));
+    expect((await failure(start({ StreamName: 'refusing' }, long))).message).toBe(
+      badKeyId(`${long.slice(0, 128)}...`),
+    );
     // The model's bounds: 1 to 2048 characters.
     const empty = await failure(start({ StreamName: 'refusing' }, ''));
     expect(empty.name).toBe('ValidationException');
@@ -293,7 +328,9 @@ describe('stream encryption through the SDK', () => {
     );
     const tooLong = await failure(start({ StreamName: 'refusing' }, `alias/${'x'.repeat(2043)}`));
     expect(tooLong.name).toBe('ValidationException');
-    expect(tooLong.message).toMatch(/at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048$/);
+    expect(tooLong.message).toMatch(
+      /at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048$/,
+    );
 
     const missing = await failure(start({ StreamName: 'no-such-stream' }));
     expect(missing.name).toBe('ResourceNotFoundException');
@@ -307,9 +344,12 @@ describe('stream encryption through the SDK', () => {
 
   it('reports KMS on SubscribeToShard event records while the encryption is in effect', async () => {
     await createActive(runnel.client, 'sealed-efo', 1);
-    const consumer = async (name: string) => (await registerActive(runnel.client, 'sealed-efo', name)).ConsumerARN!;
+    const consumer = async (name: string) =>
+      (await registerActive(runnel.client, 'sealed-efo', name)).ConsumerARN!;
     /** The EncryptionType of each record of the first event that has records. */
-    const subscribedTypes = async (consumerArn: string): Promise<(EncryptionType | undefined)[]> => {
+    const subscribedTypes = async (
+      consumerArn: string,
+    ): Promise<(EncryptionType | undefined)[]> => {
       const response = await runnel.client.send(
         new SubscribeToShardCommand({
           ConsumerARN: consumerArn,
@@ -342,7 +382,9 @@ describe('stream encryption through the SDK', () => {
     expect(started.contentType).toBe(CBOR_TYPE);
     expect(started.value).toEqual({});
     await waitActive(runnel.client, 'sealed-cbor');
-    const summarized = await cborCall(endpoint, 'DescribeStreamSummary', { StreamName: 'sealed-cbor' });
+    const summarized = await cborCall(endpoint, 'DescribeStreamSummary', {
+      StreamName: 'sealed-cbor',
+    });
     const fields = summarized.value.StreamDescriptionSummary as Record<string, unknown>;
     expect(fields.EncryptionType).toBe('KMS');
     expect(fields.KeyId).toBe(KEY_UUID);
@@ -363,7 +405,10 @@ describe('stream encryption through the SDK', () => {
       KeyId: 'not-a-key',
     });
     expect(refused.status).toBe(400);
-    expect(refused.value).toEqual({ __type: 'InvalidArgumentException', message: badKeyId('not-a-key') });
+    expect(refused.value).toEqual({
+      __type: 'InvalidArgumentException',
+      message: badKeyId('not-a-key'),
+    });
     const stopped = await cborCall(endpoint, 'StopStreamEncryption', {
       StreamARN: streamArn('sealed-cbor'),
       EncryptionType: 'KMS',
@@ -371,20 +416,25 @@ describe('stream encryption through the SDK', () => {
     });
     expect(stopped.status).toBe(200);
     expect(stopped.value).toEqual({});
-    const after = (await summary(runnel.client, 'sealed-cbor'));
+    const after = await summary(runnel.client, 'sealed-cbor');
     expect(after.EncryptionType).toBe('NONE');
     expect(after.StreamStatus).toBe('UPDATING');
   });
 });
 
 describe('resource policies through the SDK', () => {
-  const runnel = serverForBlock({ dataDirPrefix: 'runnel-policies-', workers: 1, client: ONE_ATTEMPT });
+  const runnel = serverForBlock({
+    dataDirPrefix: 'runnel-policies-',
+    workers: 1,
+    client: ONE_ATTEMPT,
+  });
 
   const put = (ResourceARN: string, Policy: string) =>
     runnel.client.send(new PutResourcePolicyCommand({ ResourceARN, Policy }));
   const get = async (ResourceARN: string) =>
     (await runnel.client.send(new GetResourcePolicyCommand({ ResourceARN }))).Policy;
-  const remove = (ResourceARN: string) => runnel.client.send(new DeleteResourcePolicyCommand({ ResourceARN }));
+  const remove = (ResourceARN: string) =>
+    runnel.client.send(new DeleteResourcePolicyCommand({ ResourceARN }));
 
   it('puts, replaces, gets and deletes the policy of a stream and of a consumer, each its own', async () => {
     await createActive(runnel.client, 'shared', 1);
@@ -457,7 +507,10 @@ describe('resource policies through the SDK', () => {
         `Resource ${otherRegion} not found: this endpoint serves the streams of account ${ACCOUNT} in ` +
           `us-east-1, whose ARNs begin arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/.`,
       ],
-      [unknownConsumer, `Consumer ${unknownConsumer} under stream known under account ${ACCOUNT} not found.`],
+      [
+        unknownConsumer,
+        `Consumer ${unknownConsumer} under stream known under account ${ACCOUNT} not found.`,
+      ],
     ];
     for (const [arn, message] of cases) {
       for (const send of [() => put(arn, policy), () => get(arn), () => remove(arn)]) {
@@ -474,7 +527,12 @@ describe('resource policies through the SDK', () => {
         'Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+',
     );
     const noDocument = await failure(
-      runnel.client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('known'), Policy: undefined as never })),
+      runnel.client.send(
+        new PutResourcePolicyCommand({
+          ResourceARN: streamArn('known'),
+          Policy: undefined as never,
+        }),
+      ),
     );
     expect(noDocument.name).toBe('ValidationException');
     expect(noDocument.message).toBe(
@@ -497,7 +555,9 @@ describe('resource policies through the SDK', () => {
     expect(successor).not.toBe(consumer);
     expect(await get(successor)).toBe('{}');
 
-    await runnel.client.send(new DeleteStreamCommand({ StreamName: 'fleeting', EnforceConsumerDeletion: true }));
+    await runnel.client.send(
+      new DeleteStreamCommand({ StreamName: 'fleeting', EnforceConsumerDeletion: true }),
+    );
     expect((await failure(get(stream))).message).toBe(notFound('fleeting'));
     await runnel.client.send(new CreateStreamCommand({ StreamName: 'fleeting', ShardCount: 1 }));
     await waitActive(runnel.client, 'fleeting');
@@ -509,7 +569,10 @@ describe('resource policies through the SDK', () => {
     const stream = streamArn('policy-cbor');
     const endpoint = runnel.server.kinesisUrl;
     const document = policyFor(stream);
-    const putAnswer = await cborCall(endpoint, 'PutResourcePolicy', { ResourceARN: stream, Policy: document });
+    const putAnswer = await cborCall(endpoint, 'PutResourcePolicy', {
+      ResourceARN: stream,
+      Policy: document,
+    });
     expect(putAnswer.status).toBe(200);
     expect(putAnswer.contentType).toBe(CBOR_TYPE);
     expect(putAnswer.value).toEqual({});
@@ -537,10 +600,14 @@ describe('account settings and warm throughput through the SDK', () => {
   });
 
   const describeCommitment = async () =>
-    (await runnel.client.send(new DescribeAccountSettingsCommand({}))).MinimumThroughputBillingCommitment;
-  const commit = async (Status: 'ENABLED' | 'DISABLED') =>
-    (await runnel.client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status } })))
+    (await runnel.client.send(new DescribeAccountSettingsCommand({})))
       .MinimumThroughputBillingCommitment;
+  const commit = async (Status: 'ENABLED' | 'DISABLED') =>
+    (
+      await runnel.client.send(
+        new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status } }),
+      )
+    ).MinimumThroughputBillingCommitment;
   const warm = (target: { StreamName?: string; StreamARN?: string }, WarmThroughputMiBps: number) =>
     runnel.client.send(new UpdateStreamWarmThroughputCommand({ ...target, WarmThroughputMiBps }));
   const warmOf = async (name: string) => (await summary(runnel.client, name)).WarmThroughput;
@@ -558,13 +625,21 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(started).toBeGreaterThanOrEqual(before);
     expect(started).toBeLessThanOrEqual(after);
     const earliestEnd = new Date(started + THROUGHPUT_COMMITMENT_MS_MIN);
-    expect(enabled).toEqual({ Status: 'ENABLED', StartedAt: new Date(started), EarliestAllowedEndAt: earliestEnd });
+    expect(enabled).toEqual({
+      Status: 'ENABLED',
+      StartedAt: new Date(started),
+      EarliestAllowedEndAt: earliestEnd,
+    });
     expect(await describeCommitment()).toEqual(enabled);
     // On while on changes nothing.
     expect(await commit('ENABLED')).toEqual(enabled);
 
     // Off before the earliest end: it stays on until then.
-    const pending = { Status: 'ENABLED_UNTIL_EARLIEST_ALLOWED_END', StartedAt: new Date(started), EarliestAllowedEndAt: earliestEnd };
+    const pending = {
+      Status: 'ENABLED_UNTIL_EARLIEST_ALLOWED_END',
+      StartedAt: new Date(started),
+      EarliestAllowedEndAt: earliestEnd,
+    };
     expect(await commit('DISABLED')).toEqual(pending);
     expect(await describeCommitment()).toEqual(pending);
     expect(await commit('DISABLED')).toEqual(pending);
@@ -573,7 +648,11 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(await commit('DISABLED')).toEqual(pending);
 
     clockAheadMs += THROUGHPUT_COMMITMENT_MS_MIN;
-    expect(await describeCommitment()).toEqual({ Status: 'DISABLED', StartedAt: new Date(started), EndedAt: earliestEnd });
+    expect(await describeCommitment()).toEqual({
+      Status: 'DISABLED',
+      StartedAt: new Date(started),
+      EndedAt: earliestEnd,
+    });
 
     // A new commitment, turned off after its earliest end: it ends at once.
     const again = await commit('ENABLED');
@@ -589,14 +668,20 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(ended!.EarliestAllowedEndAt).toBeUndefined();
 
     const badStatus = await failure(
-      runnel.client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'PAUSED' as never } })),
+      runnel.client.send(
+        new UpdateAccountSettingsCommand({
+          MinimumThroughputBillingCommitment: { Status: 'PAUSED' as never },
+        }),
+      ),
     );
     expect(badStatus.name).toBe('ValidationException');
     expect(badStatus.message).toBe(
       "1 validation error detected: Value 'PAUSED' at 'minimumThroughputBillingCommitment.status' failed to " +
         'satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]',
     );
-    const missing = await failure(runnel.client.send(new UpdateAccountSettingsCommand({} as never)));
+    const missing = await failure(
+      runnel.client.send(new UpdateAccountSettingsCommand({} as never)),
+    );
     expect(missing.name).toBe('ValidationException');
     expect(missing.message).toBe(
       "1 validation error detected: Value null at 'minimumThroughputBillingCommitment' failed to satisfy " +
@@ -658,12 +743,17 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 100, CurrentMiBps: 100 });
 
     // By ARN, up to the maximum; then released to 0.
-    expect((await warm({ StreamARN: streamArn('warm') }, WARM_THROUGHPUT_MIBPS_MAX)).WarmThroughput).toEqual({
+    expect(
+      (await warm({ StreamARN: streamArn('warm') }, WARM_THROUGHPUT_MIBPS_MAX)).WarmThroughput,
+    ).toEqual({
       TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX,
       CurrentMiBps: 100,
     });
     await waitActive(runnel.client, 'warm');
-    expect(await warmOf('warm')).toEqual({ TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX, CurrentMiBps: WARM_THROUGHPUT_MIBPS_MAX });
+    expect(await warmOf('warm')).toEqual({
+      TargetMiBps: WARM_THROUGHPUT_MIBPS_MAX,
+      CurrentMiBps: WARM_THROUGHPUT_MIBPS_MAX,
+    });
     await warm({ StreamName: 'warm' }, 0);
     await waitActive(runnel.client, 'warm');
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 0, CurrentMiBps: 0 });
@@ -675,13 +765,20 @@ describe('account settings and warm throughput through the SDK', () => {
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 64, CurrentMiBps: 64 });
     clockAheadMs += THROUGHPUT_COMMITMENT_MS_MIN;
     expect(await warmOf('warm')).toBeUndefined();
-    expect((await failure(warm({ StreamName: 'warm' }, 100))).name).toBe('InvalidArgumentException');
+    expect((await failure(warm({ StreamName: 'warm' }, 100))).name).toBe(
+      'InvalidArgumentException',
+    );
 
     // A stream switched to PROVISIONED loses its warm throughput.
     await commit('ENABLED');
     expect(await warmOf('warm')).toEqual({ TargetMiBps: 64, CurrentMiBps: 64 });
     const setMode = (StreamMode: 'PROVISIONED' | 'ON_DEMAND') =>
-      runnel.client.send(new UpdateStreamModeCommand({ StreamARN: streamArn('warm'), StreamModeDetails: { StreamMode } }));
+      runnel.client.send(
+        new UpdateStreamModeCommand({
+          StreamARN: streamArn('warm'),
+          StreamModeDetails: { StreamMode },
+        }),
+      );
     await setMode('PROVISIONED');
     await waitActive(runnel.client, 'warm');
     await setMode('ON_DEMAND');
@@ -722,7 +819,10 @@ describe('account settings and warm throughput through the SDK', () => {
       WarmThroughputMiBps: 1,
     });
     expect(refused.status).toBe(400);
-    expect(refused.value).toEqual({ __type: 'ResourceInUseException', message: notActive('warm-cbor', 'UPDATING') });
+    expect(refused.value).toEqual({
+      __type: 'ResourceInUseException',
+      message: notActive('warm-cbor', 'UPDATING'),
+    });
   });
 });
 
@@ -731,21 +831,41 @@ describe('encryption, policies and account settings across a restart', () => {
 
   /** Runs `body` against a server on dataDir, then closes it. */
   const withServer = (streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) =>
-    withServerOn(dataDir.path, { workers: 1, engineOptions: { streamTransitionMs }, client: ONE_ATTEMPT }, body);
+    withServerOn(
+      dataDir.path,
+      { workers: 1, engineOptions: { streamTransitionMs }, client: ONE_ATTEMPT },
+      body,
+    );
 
   it('keeps the encryption setting; a change cut short by the restart completes', async () => {
     await withServer(0, async (client) => {
       await createActive(client, 'kept', 1);
       await createActive(client, 'cut-short', 1);
-      await client.send(new StartStreamEncryptionCommand({ StreamName: 'kept', EncryptionType: 'KMS', KeyId: KEY_UUID }));
+      await client.send(
+        new StartStreamEncryptionCommand({
+          StreamName: 'kept',
+          EncryptionType: 'KMS',
+          KeyId: KEY_UUID,
+        }),
+      );
     });
     // A transition far longer than the test: the restart cuts it short.
     await withServer(600_000, async (client) => {
       await client.send(
-        new StartStreamEncryptionCommand({ StreamName: 'cut-short', EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }),
+        new StartStreamEncryptionCommand({
+          StreamName: 'cut-short',
+          EncryptionType: 'KMS',
+          KeyId: 'alias/aws/kinesis',
+        }),
       );
       expect((await summary(client, 'cut-short')).StreamStatus).toBe('UPDATING');
-      const put = await client.send(new PutRecordCommand({ StreamName: 'cut-short', PartitionKey: 'k', Data: Buffer.from('x') }));
+      const put = await client.send(
+        new PutRecordCommand({
+          StreamName: 'cut-short',
+          PartitionKey: 'k',
+          Data: Buffer.from('x'),
+        }),
+      );
       expect(put.EncryptionType).toBe('NONE');
     });
     await withServer(0, async (client) => {
@@ -757,10 +877,18 @@ describe('encryption, policies and account settings across a restart', () => {
       expect(cutShort.StreamStatus).toBe('ACTIVE');
       expect(cutShort.KeyId).toBe('alias/aws/kinesis');
       for (const name of ['kept', 'cut-short']) {
-        const put = await client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: Buffer.from('y') }));
+        const put = await client.send(
+          new PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: Buffer.from('y') }),
+        );
         expect(put.EncryptionType, name).toBe('KMS');
       }
-      await client.send(new StopStreamEncryptionCommand({ StreamName: 'kept', EncryptionType: 'KMS', KeyId: KEY_UUID }));
+      await client.send(
+        new StopStreamEncryptionCommand({
+          StreamName: 'kept',
+          EncryptionType: 'KMS',
+          KeyId: KEY_UUID,
+        }),
+      );
     });
     await withServer(0, async (client) => {
       const kept = await summary(client, 'kept');
@@ -774,21 +902,36 @@ describe('encryption, policies and account settings across a restart', () => {
     await withServer(0, async (client) => {
       await createActive(client, 'governed', 1);
       consumer = (await registerActive(client, 'governed', 'partner')).ConsumerARN!;
-      await client.send(new PutResourcePolicyCommand({ ResourceARN: streamArn('governed'), Policy: policyFor('a') }));
+      await client.send(
+        new PutResourcePolicyCommand({
+          ResourceARN: streamArn('governed'),
+          Policy: policyFor('a'),
+        }),
+      );
     });
     await withServer(0, async (client) => {
-      await client.send(new PutResourcePolicyCommand({ ResourceARN: consumer, Policy: policyFor('b') }));
+      await client.send(
+        new PutResourcePolicyCommand({ ResourceARN: consumer, Policy: policyFor('b') }),
+      );
     });
     await withServer(0, async (client) => {
-      const stream = await client.send(new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
+      const stream = await client.send(
+        new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }),
+      );
       expect(stream.Policy).toBe(policyFor('a'));
-      expect((await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy).toBe(policyFor('b'));
+      expect(
+        (await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy,
+      ).toBe(policyFor('b'));
       await client.send(new DeleteResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
     });
     await withServer(0, async (client) => {
-      const stream = await client.send(new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }));
+      const stream = await client.send(
+        new GetResourcePolicyCommand({ ResourceARN: streamArn('governed') }),
+      );
       expect(stream.Policy).toBe('{}');
-      expect((await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy).toBe(policyFor('b'));
+      expect(
+        (await client.send(new GetResourcePolicyCommand({ ResourceARN: consumer }))).Policy,
+      ).toBe(policyFor('b'));
     });
   });
 
@@ -797,12 +940,16 @@ describe('encryption, policies and account settings across a restart', () => {
     await withServer(0, async (client) => {
       await createActive(client, 'warmed');
       const enabled = await client.send(
-        new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'ENABLED' } }),
+        new UpdateAccountSettingsCommand({
+          MinimumThroughputBillingCommitment: { Status: 'ENABLED' },
+        }),
       );
       started = enabled.MinimumThroughputBillingCommitment!.StartedAt;
     });
     await withServer(600_000, async (client) => {
-      await client.send(new UpdateStreamWarmThroughputCommand({ StreamName: 'warmed', WarmThroughputMiBps: 200 }));
+      await client.send(
+        new UpdateStreamWarmThroughputCommand({ StreamName: 'warmed', WarmThroughputMiBps: 200 }),
+      );
       const updating = await summary(client, 'warmed');
       expect(updating.StreamStatus).toBe('UPDATING');
       expect(updating.WarmThroughput).toEqual({ TargetMiBps: 200, CurrentMiBps: 0 });
@@ -817,11 +964,17 @@ describe('encryption, policies and account settings across a restart', () => {
       const warmed = await summary(client, 'warmed');
       expect(warmed.StreamStatus).toBe('ACTIVE');
       expect(warmed.WarmThroughput).toEqual({ TargetMiBps: 200, CurrentMiBps: 200 });
-      await client.send(new UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'DISABLED' } }));
+      await client.send(
+        new UpdateAccountSettingsCommand({
+          MinimumThroughputBillingCommitment: { Status: 'DISABLED' },
+        }),
+      );
     });
     await withServer(0, async (client) => {
       const settings = await client.send(new DescribeAccountSettingsCommand({}));
-      expect(settings.MinimumThroughputBillingCommitment!.Status).toBe('ENABLED_UNTIL_EARLIEST_ALLOWED_END');
+      expect(settings.MinimumThroughputBillingCommitment!.Status).toBe(
+        'ENABLED_UNTIL_EARLIEST_ALLOWED_END',
+      );
     });
   });
 });

@@ -64,7 +64,8 @@ const ONE_ATTEMPT = { maxAttempts: 1 };
 const TRANSITION_MS = 300;
 
 async function summary(client: KinesisClient, name: string) {
-  return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary!;
+  return (await client.send(new DescribeStreamSummaryCommand({ StreamName: name })))
+    .StreamDescriptionSummary!;
 }
 
 const notActive = (name: string, state: string) =>
@@ -80,7 +81,11 @@ describe('stream settings through the SDK', () => {
   });
 
   describe('UpdateStreamMode', () => {
-    const setMode = (name: string, StreamMode: 'PROVISIONED' | 'ON_DEMAND', WarmThroughputMiBps?: number) =>
+    const setMode = (
+      name: string,
+      StreamMode: 'PROVISIONED' | 'ON_DEMAND',
+      WarmThroughputMiBps?: number,
+    ) =>
       runnel.client.send(
         new UpdateStreamModeCommand({
           StreamARN: arnOf(name),
@@ -103,11 +108,19 @@ describe('stream settings through the SDK', () => {
           ),
         () =>
           runnel.client.send(
-            new MergeShardsCommand({ StreamName: name, ShardToMerge: first.ShardId, AdjacentShardToMerge: second.ShardId }),
+            new MergeShardsCommand({
+              StreamName: name,
+              ShardToMerge: first.ShardId,
+              AdjacentShardToMerge: second.ShardId,
+            }),
           ),
         () =>
           runnel.client.send(
-            new UpdateShardCountCommand({ StreamName: name, TargetShardCount: 3, ScalingType: 'UNIFORM_SCALING' }),
+            new UpdateShardCountCommand({
+              StreamName: name,
+              TargetShardCount: 3,
+              ScalingType: 'UNIFORM_SCALING',
+            }),
           ),
       ] as const;
     };
@@ -115,7 +128,8 @@ describe('stream settings through the SDK', () => {
     it('switches PROVISIONED to ON_DEMAND and back: UPDATING, then ACTIVE, with the same shards', async () => {
       await createActive(runnel.client, 'modal', 2);
       const shards = await listShards(runnel.client, 'modal');
-      const onDemandBefore = (await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount!;
+      const onDemandBefore = (await runnel.client.send(new DescribeLimitsCommand({})))
+        .OnDemandStreamCount!;
 
       await setMode('modal', 'ON_DEMAND');
       const updating = await summary(runnel.client, 'modal');
@@ -131,14 +145,18 @@ describe('stream settings through the SDK', () => {
       expect(put.SequenceNumber).toMatch(/^\d+$/);
 
       await waitActive(runnel.client, 'modal');
-      const described = (await runnel.client.send(new DescribeStreamCommand({ StreamName: 'modal' }))).StreamDescription!;
+      const described = (
+        await runnel.client.send(new DescribeStreamCommand({ StreamName: 'modal' }))
+      ).StreamDescription!;
       expect(described.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
       expect(described.Shards).toEqual(shards);
       const listed = (await runnel.client.send(new ListStreamsCommand({}))).StreamSummaries!;
       expect(listed.find((entry) => entry.StreamName === 'modal')!.StreamModeDetails).toEqual({
         StreamMode: 'ON_DEMAND',
       });
-      expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore + 1);
+      expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(
+        onDemandBefore + 1,
+      );
 
       // Resharding applies to PROVISIONED streams only.
       for (const reshard of reshards('modal', shards)) {
@@ -151,13 +169,19 @@ describe('stream settings through the SDK', () => {
       await setMode('modal', 'PROVISIONED');
       expect((await summary(runnel.client, 'modal')).StreamStatus).toBe('UPDATING');
       await waitActive(runnel.client, 'modal');
-      expect((await summary(runnel.client, 'modal')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
-      expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(onDemandBefore);
+      expect((await summary(runnel.client, 'modal')).StreamModeDetails).toEqual({
+        StreamMode: 'PROVISIONED',
+      });
+      expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(
+        onDemandBefore,
+      );
       expect(await listShards(runnel.client, 'modal')).toEqual(shards);
       const [split, , scale] = reshards('modal', shards);
       await split();
       await waitActive(runnel.client, 'modal');
-      const afterSplit = (await listShards(runnel.client, 'modal')).filter((shard) => !shard.SequenceNumberRange!.EndingSequenceNumber);
+      const afterSplit = (await listShards(runnel.client, 'modal')).filter(
+        (shard) => !shard.SequenceNumberRange!.EndingSequenceNumber,
+      );
       expect(afterSplit).toHaveLength(3);
       // The two children of shard 0 merge back; then the stream scales to 3 open shards again.
       await runnel.client.send(
@@ -195,7 +219,9 @@ describe('stream settings through the SDK', () => {
       );
       await setMode('warm', 'ON_DEMAND', 10);
       await waitActive(runnel.client, 'warm');
-      expect((await summary(runnel.client, 'warm')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+      expect((await summary(runnel.client, 'warm')).StreamModeDetails).toEqual({
+        StreamMode: 'ON_DEMAND',
+      });
       const negative = await failure(setMode('warm', 'ON_DEMAND', -1));
       expect(negative.name).toBe('ValidationException');
       expect(negative.message).toBe(
@@ -210,21 +236,31 @@ describe('stream settings through the SDK', () => {
       expect(creating.name).toBe('ResourceInUseException');
       expect(creating.message).toBe(notActive('young', 'CREATING'));
       await waitActive(runnel.client, 'young');
-      expect((await summary(runnel.client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      expect((await summary(runnel.client, 'young')).StreamModeDetails).toEqual({
+        StreamMode: 'PROVISIONED',
+      });
 
       const unknown = await failure(setMode('nosuch', 'ON_DEMAND'));
       expect(unknown.name).toBe('ResourceNotFoundException');
       expect(unknown.message).toBe(notFound('nosuch'));
       const elsewhere = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/young`;
       const foreign = await failure(
-        runnel.client.send(new UpdateStreamModeCommand({ StreamARN: elsewhere, StreamModeDetails: { StreamMode: 'ON_DEMAND' } })),
+        runnel.client.send(
+          new UpdateStreamModeCommand({
+            StreamARN: elsewhere,
+            StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+          }),
+        ),
       );
       expect(foreign.name).toBe('ResourceNotFoundException');
       expect(foreign.message).toBe(notFound(elsewhere));
 
       const badMode = await failure(
         runnel.client.send(
-          new UpdateStreamModeCommand({ StreamARN: arnOf('young'), StreamModeDetails: { StreamMode: 'BURST' as never } }),
+          new UpdateStreamModeCommand({
+            StreamARN: arnOf('young'),
+            StreamModeDetails: { StreamMode: 'BURST' as never },
+          }),
         ),
       );
       expect(badMode.name).toBe('ValidationException');
@@ -232,14 +268,18 @@ describe('stream settings through the SDK', () => {
         "1 validation error detected: Value 'BURST' at 'streamModeDetails.streamMode' failed to satisfy constraint: " +
           'Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]',
       );
-      expect((await summary(runnel.client, 'young')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+      expect((await summary(runnel.client, 'young')).StreamModeDetails).toEqual({
+        StreamMode: 'PROVISIONED',
+      });
     });
   });
 
   describe('UpdateMaxRecordSize', () => {
     const KIB = 1024;
     const setMax = (name: string, MaxRecordSizeInKiB: number) =>
-      runnel.client.send(new UpdateMaxRecordSizeCommand({ StreamARN: arnOf(name), MaxRecordSizeInKiB }));
+      runnel.client.send(
+        new UpdateMaxRecordSizeCommand({ StreamARN: arnOf(name), MaxRecordSizeInKiB }),
+      );
     /** The data-size refusal for `bytes` of data against a limit of `maxKiB`. */
     const tooLarge = (path: string, bytes: number, maxKiB: number) =>
       `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${bytes} cap=${bytes}]' at ` +
@@ -249,9 +289,17 @@ describe('stream settings through the SDK', () => {
       await createActive(runnel.client, 'large', 1);
       expect((await summary(runnel.client, 'large')).MaxRecordSizeInKiB).toBe(1024);
       const data = new Uint8Array(1024 * KIB + 1).fill(7);
-      const putOne = () => runnel.client.send(new PutRecordCommand({ StreamName: 'large', PartitionKey: 'k', Data: data }));
+      const putOne = () =>
+        runnel.client.send(
+          new PutRecordCommand({ StreamName: 'large', PartitionKey: 'k', Data: data }),
+        );
       const putMany = () =>
-        runnel.client.send(new PutRecordsCommand({ StreamName: 'large', Records: [{ PartitionKey: 'k', Data: data }] }));
+        runnel.client.send(
+          new PutRecordsCommand({
+            StreamName: 'large',
+            Records: [{ PartitionKey: 'k', Data: data }],
+          }),
+        );
 
       const refused = await failure(putOne());
       expect(refused.name).toBe('ValidationException');
@@ -272,14 +320,19 @@ describe('stream settings through the SDK', () => {
       await setMax('large', 1024);
       expect((await failure(putOne())).message).toBe(tooLarge('data', data.length, 1024));
       const { ShardIterator } = await runnel.client.send(
-        new GetShardIteratorCommand({ StreamName: 'large', ShardId: one.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamName: 'large',
+          ShardId: one.ShardId,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
       );
       const read = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
       expect(read.Records!.map((record) => record.SequenceNumber)).toEqual([
         one.SequenceNumber,
         many.Records![0]!.SequenceNumber,
       ]);
-      for (const record of read.Records!) expect(Buffer.from(record.Data!).equals(Buffer.from(data))).toBe(true);
+      for (const record of read.Records!)
+        expect(Buffer.from(record.Data!).equals(Buffer.from(data))).toBe(true);
     });
 
     it('refuses sizes outside 1024-10240 KiB, a missing or unknown stream, and a stream not ACTIVE', async () => {
@@ -298,14 +351,20 @@ describe('stream settings through the SDK', () => {
       await setMax('sized', 10240);
       expect((await summary(runnel.client, 'sized')).MaxRecordSizeInKiB).toBe(10240);
 
-      const missing = await failure(runnel.client.send(new UpdateMaxRecordSizeCommand({ MaxRecordSizeInKiB: 2048 })));
+      const missing = await failure(
+        runnel.client.send(new UpdateMaxRecordSizeCommand({ MaxRecordSizeInKiB: 2048 })),
+      );
       expect(missing.name).toBe('InvalidArgumentException');
-      expect(missing.message).toBe('StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.');
+      expect(missing.message).toBe(
+        'StreamARN was not provided: UpdateMaxRecordSize names its stream by StreamARN.',
+      );
       const unknown = await failure(setMax('nosuch', 2048));
       expect(unknown.name).toBe('ResourceNotFoundException');
       expect(unknown.message).toBe(notFound('nosuch'));
 
-      await runnel.client.send(new CreateStreamCommand({ StreamName: 'sized-young', ShardCount: 1 }));
+      await runnel.client.send(
+        new CreateStreamCommand({ StreamName: 'sized-young', ShardCount: 1 }),
+      );
       const creating = await failure(setMax('sized-young', 2048));
       expect(creating.name).toBe('ResourceInUseException');
       expect(creating.message).toBe(notActive('sized-young', 'CREATING'));
@@ -326,15 +385,22 @@ describe('stream settings through the SDK', () => {
     ];
     const enable = (name: string, ShardLevelMetrics: string[]) =>
       runnel.client.send(
-        new EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ShardLevelMetrics as MetricsName[] }),
+        new EnableEnhancedMonitoringCommand({
+          StreamName: name,
+          ShardLevelMetrics: ShardLevelMetrics as MetricsName[],
+        }),
       );
     const disable = (name: string, ShardLevelMetrics: string[]) =>
       runnel.client.send(
-        new DisableEnhancedMonitoringCommand({ StreamARN: arnOf(name), ShardLevelMetrics: ShardLevelMetrics as MetricsName[] }),
+        new DisableEnhancedMonitoringCommand({
+          StreamARN: arnOf(name),
+          ShardLevelMetrics: ShardLevelMetrics as MetricsName[],
+        }),
       );
     /** What DescribeStream and DescribeStreamSummary both report. */
     async function reported(name: string) {
-      const described = (await runnel.client.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription!;
+      const described = (await runnel.client.send(new DescribeStreamCommand({ StreamName: name })))
+        .StreamDescription!;
       const summarized = await summary(runnel.client, name);
       expect(summarized.EnhancedMonitoring).toEqual(described.EnhancedMonitoring);
       return described.EnhancedMonitoring;
@@ -349,18 +415,37 @@ describe('stream settings through the SDK', () => {
       expect(first.CurrentShardLevelMetrics).toEqual([]);
       expect(first.DesiredShardLevelMetrics).toEqual(['IncomingBytes', 'IteratorAgeMilliseconds']);
       expect((await summary(runnel.client, 'monitored')).StreamStatus).toBe('ACTIVE');
-      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'] }]);
+      expect(await reported('monitored')).toEqual([
+        { ShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'] },
+      ]);
 
-      const second = await enable('monitored', ['OutgoingRecords', 'IncomingBytes', 'OutgoingRecords']);
+      const second = await enable('monitored', [
+        'OutgoingRecords',
+        'IncomingBytes',
+        'OutgoingRecords',
+      ]);
       expect(second.CurrentShardLevelMetrics).toEqual(['IncomingBytes', 'IteratorAgeMilliseconds']);
-      expect(second.DesiredShardLevelMetrics).toEqual(['IncomingBytes', 'OutgoingRecords', 'IteratorAgeMilliseconds']);
+      expect(second.DesiredShardLevelMetrics).toEqual([
+        'IncomingBytes',
+        'OutgoingRecords',
+        'IteratorAgeMilliseconds',
+      ]);
 
       const third = await disable('monitored', ['IncomingBytes', 'IncomingRecords']);
       expect(third.StreamName).toBe('monitored');
       expect(third.StreamARN).toBe(arnOf('monitored'));
-      expect(third.CurrentShardLevelMetrics).toEqual(['IncomingBytes', 'OutgoingRecords', 'IteratorAgeMilliseconds']);
-      expect(third.DesiredShardLevelMetrics).toEqual(['OutgoingRecords', 'IteratorAgeMilliseconds']);
-      expect(await reported('monitored')).toEqual([{ ShardLevelMetrics: ['OutgoingRecords', 'IteratorAgeMilliseconds'] }]);
+      expect(third.CurrentShardLevelMetrics).toEqual([
+        'IncomingBytes',
+        'OutgoingRecords',
+        'IteratorAgeMilliseconds',
+      ]);
+      expect(third.DesiredShardLevelMetrics).toEqual([
+        'OutgoingRecords',
+        'IteratorAgeMilliseconds',
+      ]);
+      expect(await reported('monitored')).toEqual([
+        { ShardLevelMetrics: ['OutgoingRecords', 'IteratorAgeMilliseconds'] },
+      ]);
 
       const all = await enable('monitored', ['ALL']);
       expect(all.DesiredShardLevelMetrics).toEqual(ALL_SEVEN);
@@ -377,7 +462,10 @@ describe('stream settings through the SDK', () => {
         '[IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ' +
         'ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]';
       const refusals: [string[], string][] = [
-        [[], "Value '[]' at 'shardLevelMetrics' failed to satisfy constraint: Member must have length greater than or equal to 1"],
+        [
+          [],
+          "Value '[]' at 'shardLevelMetrics' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ],
         [
           ['IncomingBytes', 'Bogus'],
           "Value '[IncomingBytes, Bogus]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy " +
@@ -407,7 +495,9 @@ describe('stream settings through the SDK', () => {
       expect(neither.name).toBe('InvalidArgumentException');
       expect(neither.message).toBe('Neither StreamName nor StreamARN was provided.');
 
-      await runnel.client.send(new CreateStreamCommand({ StreamName: 'watched-young', ShardCount: 1 }));
+      await runnel.client.send(
+        new CreateStreamCommand({ StreamName: 'watched-young', ShardCount: 1 }),
+      );
       for (const call of [enable, disable]) {
         const creating = await failure(call('watched-young', ['ALL']));
         expect(creating.name).toBe('ResourceInUseException');
@@ -441,7 +531,12 @@ describe('stream settings through the SDK', () => {
       expect(await listByArn(arn)).toEqual(tagged);
       expect(await listByName('labelled')).toEqual(tagged);
 
-      await runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'labelled', Tags: { team: 'infra', owner: 'me' } }));
+      await runnel.client.send(
+        new AddTagsToStreamCommand({
+          StreamName: 'labelled',
+          Tags: { team: 'infra', owner: 'me' },
+        }),
+      );
       expect(await listByArn(arn)).toEqual([
         { Key: 'empty', Value: '' },
         { Key: 'owner', Value: 'me' },
@@ -454,7 +549,9 @@ describe('stream settings through the SDK', () => {
         { Key: 'owner', Value: 'me' },
         { Key: 'team', Value: 'infra' },
       ]);
-      await runnel.client.send(new RemoveTagsFromStreamCommand({ StreamName: 'labelled', TagKeys: ['owner'] }));
+      await runnel.client.send(
+        new RemoveTagsFromStreamCommand({ StreamName: 'labelled', TagKeys: ['owner'] }),
+      );
       expect(await listByArn(arn)).toEqual([{ Key: 'team', Value: 'infra' }]);
     });
 
@@ -464,7 +561,11 @@ describe('stream settings through the SDK', () => {
       const invalid =
         'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.';
       const refusals: [() => Promise<unknown>, string, string][] = [
-        [() => tag(arn, { 'aws:owner': 'me', ok: 'v' }), 'InvalidArgumentException', "Cannot start tags with 'aws:'. Invalid keys: aws:owner"],
+        [
+          () => tag(arn, { 'aws:owner': 'me', ok: 'v' }),
+          'InvalidArgumentException',
+          "Cannot start tags with 'aws:'. Invalid keys: aws:owner",
+        ],
         [() => tag(arn, { 'k<>': 'v' }), 'InvalidArgumentException', invalid],
         [() => tag(arn, { k: 'x,y' }), 'InvalidArgumentException', invalid],
         [() => untag(arn, ['a;b']), 'InvalidArgumentException', invalid],
@@ -482,7 +583,9 @@ describe('stream settings through the SDK', () => {
       }
       expect(await listByArn(arn)).toEqual([]);
 
-      const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `${i}`]));
+      const fifty = Object.fromEntries(
+        Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `${i}`]),
+      );
       await tag(arn, fifty);
       expect(await listByArn(arn)).toHaveLength(50);
       // Overwriting a key keeps the count; a 51st key is refused, by either API, in the same words.
@@ -492,7 +595,10 @@ describe('stream settings through the SDK', () => {
         'than 50 tags associated with it.';
       for (const call of [
         () => tag(arn, { k50: 'x' }),
-        () => runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'strict', Tags: { k50: 'x' } })),
+        () =>
+          runnel.client.send(
+            new AddTagsToStreamCommand({ StreamName: 'strict', Tags: { k50: 'x' } }),
+          ),
       ]) {
         const refused = await failure(call());
         expect(refused.name).toBe('InvalidArgumentException');
@@ -505,7 +611,8 @@ describe('stream settings through the SDK', () => {
 
     it('answers ResourceNotFoundException for any ARN that is not a stream of this endpoint', async () => {
       await createActive(runnel.client, 'present', 1);
-      const serves = `this endpoint serves the streams of account ${ACCOUNT} in ${REGION}, whose ARNs begin ` +
+      const serves =
+        `this endpoint serves the streams of account ${ACCOUNT} in ${REGION}, whose ARNs begin ` +
         `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/.`;
       const consumer = `${arnOf('present')}/consumer/reader:1700000000`;
       const otherRegion = `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/present`;
@@ -519,7 +626,11 @@ describe('stream settings through the SDK', () => {
         [consumer, `Consumer ${consumer} under stream present under account ${ACCOUNT} not found.`],
       ];
       for (const [arn, message] of cases) {
-        for (const call of [() => tag(arn, { a: 'b' }), () => untag(arn, ['a']), () => listByArn(arn)]) {
+        for (const call of [
+          () => tag(arn, { a: 'b' }),
+          () => untag(arn, ['a']),
+          () => listByArn(arn),
+        ]) {
           const refused = await failure(call());
           expect(refused.name, arn).toBe('ResourceNotFoundException');
           expect(refused.message).toBe(message);
@@ -550,26 +661,41 @@ describe('UpdateStreamMode at the on-demand stream limit', () => {
     await createActive(runnel.client, 'provisioned', 1);
     for (let i = 0; i < ON_DEMAND_STREAM_COUNT_LIMIT; i++) {
       await runnel.client.send(
-        new CreateStreamCommand({ StreamName: `od-${i}`, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        new CreateStreamCommand({
+          StreamName: `od-${i}`,
+          StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        }),
       );
     }
     const toOnDemand = () =>
       runnel.client.send(
-        new UpdateStreamModeCommand({ StreamARN: arnOf('provisioned'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        new UpdateStreamModeCommand({
+          StreamARN: arnOf('provisioned'),
+          StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        }),
       );
     const refused = await failure(toOnDemand());
     expect(refused.name).toBe('LimitExceededException');
     expect(refused.message).toBe(
       `This request would exceed the on-demand stream limit of ${ON_DEMAND_STREAM_COUNT_LIMIT}.`,
     );
-    expect((await summary(runnel.client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'PROVISIONED' });
+    expect((await summary(runnel.client, 'provisioned')).StreamModeDetails).toEqual({
+      StreamMode: 'PROVISIONED',
+    });
     // Switching an on-demand stream to PROVISIONED makes room.
     await runnel.client.send(
-      new UpdateStreamModeCommand({ StreamARN: arnOf('od-0'), StreamModeDetails: { StreamMode: 'PROVISIONED' } }),
+      new UpdateStreamModeCommand({
+        StreamARN: arnOf('od-0'),
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      }),
     );
     await toOnDemand();
-    expect((await summary(runnel.client, 'provisioned')).StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
-    expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(ON_DEMAND_STREAM_COUNT_LIMIT);
+    expect((await summary(runnel.client, 'provisioned')).StreamModeDetails).toEqual({
+      StreamMode: 'ON_DEMAND',
+    });
+    expect((await runnel.client.send(new DescribeLimitsCommand({}))).OnDemandStreamCount).toBe(
+      ON_DEMAND_STREAM_COUNT_LIMIT,
+    );
   });
 });
 
@@ -578,7 +704,11 @@ describe('stream settings across a restart', () => {
 
   /** Runs `body` against a server on dataDir, then closes it. */
   const withServer = (streamTransitionMs: number, body: (client: KinesisClient) => Promise<void>) =>
-    withServerOn(dataDir.path, { workers: 1, engineOptions: { streamTransitionMs }, client: ONE_ATTEMPT }, body);
+    withServerOn(
+      dataDir.path,
+      { workers: 1, engineOptions: { streamTransitionMs }, client: ONE_ATTEMPT },
+      body,
+    );
 
   it('keeps the mode, record size limit, enhanced metrics and tags; a mode change cut short completes', async () => {
     await withServer(0, async (client) => {
@@ -587,9 +717,15 @@ describe('stream settings across a restart', () => {
     });
     // One change per run, the last thing each server does: each must have saved the catalog.
     const changes = [
-      new UpdateStreamModeCommand({ StreamARN: arnOf('kept'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+      new UpdateStreamModeCommand({
+        StreamARN: arnOf('kept'),
+        StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      }),
       new UpdateMaxRecordSizeCommand({ StreamARN: arnOf('kept'), MaxRecordSizeInKiB: 4096 }),
-      new EnableEnhancedMonitoringCommand({ StreamName: 'kept', ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'] }),
+      new EnableEnhancedMonitoringCommand({
+        StreamName: 'kept',
+        ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'],
+      }),
       new TagResourceCommand({ ResourceARN: arnOf('kept'), Tags: { team: 'data' } }),
     ];
     for (const change of changes) {
@@ -600,7 +736,10 @@ describe('stream settings across a restart', () => {
     // A transition far longer than the test: the restart cuts it short.
     await withServer(600_000, async (client) => {
       await client.send(
-        new UpdateStreamModeCommand({ StreamARN: arnOf('cut-short'), StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        new UpdateStreamModeCommand({
+          StreamARN: arnOf('cut-short'),
+          StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        }),
       );
       expect((await summary(client, 'cut-short')).StreamStatus).toBe('UPDATING');
     });
@@ -609,11 +748,13 @@ describe('stream settings across a restart', () => {
       expect(kept.StreamStatus).toBe('ACTIVE');
       expect(kept.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
       expect(kept.MaxRecordSizeInKiB).toBe(4096);
-      expect(kept.EnhancedMonitoring).toEqual([{ ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'] }]);
-      expect(kept.OpenShardCount).toBe(2);
-      expect((await client.send(new ListTagsForResourceCommand({ ResourceARN: arnOf('kept') }))).Tags).toEqual([
-        { Key: 'team', Value: 'data' },
+      expect(kept.EnhancedMonitoring).toEqual([
+        { ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'] },
       ]);
+      expect(kept.OpenShardCount).toBe(2);
+      expect(
+        (await client.send(new ListTagsForResourceCommand({ ResourceARN: arnOf('kept') }))).Tags,
+      ).toEqual([{ Key: 'team', Value: 'data' }]);
       const cutShort = await summary(client, 'cut-short');
       expect(cutShort.StreamStatus).toBe('ACTIVE');
       expect(cutShort.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });

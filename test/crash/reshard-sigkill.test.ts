@@ -52,7 +52,9 @@ describe('crash safety while resharding', () => {
       const engine = await Engine.open({ dataDir: temp.dir, workers: 2, segmentBytes: 256 * 1024 });
       try {
         const { Shards } = await engine.listShards({ StreamName: 'crash' });
-        const open = Shards.filter((shard) => shard.SequenceNumberRange.EndingSequenceNumber === undefined).sort((x, y) =>
+        const open = Shards.filter(
+          (shard) => shard.SequenceNumberRange.EndingSequenceNumber === undefined,
+        ).sort((x, y) =>
           BigInt(x.HashKeyRange.StartingHashKey) < BigInt(y.HashKeyRange.StartingHashKey) ? -1 : 1,
         );
         let next = 0n;
@@ -69,7 +71,11 @@ describe('crash safety while resharding', () => {
             expect(Buffer.from(record.Data).toString()).toBe(`data-of-${record.PartitionKey}`);
           }
           if (shard.SequenceNumberRange.EndingSequenceNumber !== undefined) {
-            const latest = await engine.getShardIterator({ StreamName: 'crash', ShardId: shard.ShardId, ShardIteratorType: 'LATEST' });
+            const latest = await engine.getShardIterator({
+              StreamName: 'crash',
+              ShardId: shard.ShardId,
+              ShardIteratorType: 'LATEST',
+            });
             const end = await engine.getRecords({ ShardIterator: latest.ShardIterator! });
             expect(end.NextShardIterator).toBeUndefined();
             expect(end.ChildShards!.length).toBeGreaterThan(0);
@@ -80,7 +86,11 @@ describe('crash safety while resharding', () => {
           return stored?.shardId !== ack.shardId || stored.key !== ack.key;
         });
         expect(missing.slice(0, 5)).toEqual([]);
-        const put = await engine.putRecord({ StreamName: 'crash', PartitionKey: 'after', Data: Buffer.from('data-of-after') });
+        const put = await engine.putRecord({
+          StreamName: 'crash',
+          PartitionKey: 'after',
+          Data: Buffer.from('data-of-after'),
+        });
         expect(open.map((shard) => shard.ShardId)).toContain(put.ShardId);
         acked.set(put.SequenceNumber, { shardId: put.ShardId, key: 'after' });
       } finally {

@@ -68,9 +68,15 @@ describe('crash safety', () => {
     const intact = await readEverything(before);
     await before.close();
     // Simulate a torn write: a half batch of garbage right after the last good batch.
-    const segments = readdirSync(shardDir).filter((name) => name.endsWith('.seg')).sort();
+    const segments = readdirSync(shardDir)
+      .filter((name) => name.endsWith('.seg'))
+      .sort();
     const last = join(shardDir, segments[segments.length - 1]!);
-    const engineForEnd = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 256 * 1024 });
+    const engineForEnd = await Engine.open({
+      dataDir: temp.dir,
+      workers: 1,
+      segmentBytes: 256 * 1024,
+    });
     const internals = engineForEnd.shardInternals('crash', 'shardId-000000000000');
     const activeBase = internals.index.activeSegmentBase();
     const end = internals.reader.locate(internals.index.nextOrdinal() - 1);
@@ -79,7 +85,9 @@ describe('crash safety', () => {
     const tail = end!.byteOffset + end!.header.batchLength;
     expect(statSync(last).size).toBeGreaterThan(tail + 64);
     const fd = openSync(last, 'r+');
-    const garbage = Buffer.from('RNB1\x01\x00\x00\x00\xff\xff\x00\x00garbage-garbage-garbage-garbage');
+    const garbage = Buffer.from(
+      'RNB1\x01\x00\x00\x00\xff\xff\x00\x00garbage-garbage-garbage-garbage',
+    );
     writeSync(fd, garbage, 0, garbage.length, tail);
     // And flip a byte inside the last good batch: it must be cut too.
     writeSync(fd, Buffer.from([0x55]), 0, 1, tail - 2);
@@ -90,7 +98,11 @@ describe('crash safety', () => {
       expect(found.size).toBe(intact.size - end!.header.recordCount);
       for (const [sequence, key] of found) expect(intact.get(sequence)).toBe(key);
       // The log accepts new writes after the cut.
-      const put = await after.putRecord({ StreamName: 'crash', PartitionKey: 'key-new', Data: Buffer.from('data-of-key-new') });
+      const put = await after.putRecord({
+        StreamName: 'crash',
+        PartitionKey: 'key-new',
+        Data: Buffer.from('data-of-key-new'),
+      });
       expect(put.SequenceNumber).toBeDefined();
     } finally {
       await after.close();

@@ -17,7 +17,8 @@ async function producer() {
     const output = await engine.putRecords({ StreamName: 'crash', Records });
     let lines = '';
     output.Records.forEach((result, i) => {
-      if (result.SequenceNumber) lines += `ACK ${result.SequenceNumber} ${Records[i].PartitionKey}\n`;
+      if (result.SequenceNumber)
+        lines += `ACK ${result.SequenceNumber} ${Records[i].PartitionKey}\n`;
     });
     process.stdout.write(lines);
   }

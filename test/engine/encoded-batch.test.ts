@@ -27,18 +27,31 @@ function expectChecked(hashed: HashedBatch, batch: Uint8Array, keys: string[]): 
   expect(hashed.recordCount).toBe(keys.length);
   expect(hashed.recordStart[keys.length]).toBe(batch.length);
   expect([...hashed.recordStart.subarray(0, keys.length + 1)]).toEqual([...fresh.recordStart]);
-  keys.forEach((key, i) => expect(wordsToBigInt(hashed.hashWords, i * HASH_WORDS)).toBe(hashPartitionKey(key)));
+  keys.forEach((key, i) =>
+    expect(wordsToBigInt(hashed.hashWords, i * HASH_WORDS)).toBe(hashPartitionKey(key)),
+  );
 }
 
 describe('hashEncodedBatch with arrays to reuse', () => {
   it('reuses long enough arrays and checks each batch as a fresh call would', () => {
     let last: HashedBatch | undefined;
     const arrays = new Set<unknown>();
-    for (const [count, tag] of [[300, 'a'], [300, 'b'], [120, 'c'], [299, 'd'], [301, 'e'], [5, 'f']] as const) {
+    for (const [count, tag] of [
+      [300, 'a'],
+      [300, 'b'],
+      [120, 'c'],
+      [299, 'd'],
+      [301, 'e'],
+      [5, 'f'],
+    ] as const) {
       const records = recordsOf(count, tag);
       const batch = batchOf(records);
       const hashed = hashEncodedBatch(batch, MAX_RECORD_BYTES, true, last);
-      expectChecked(hashed, batch, records.map((record) => record.PartitionKey!));
+      expectChecked(
+        hashed,
+        batch,
+        records.map((record) => record.PartitionKey!),
+      );
       arrays.add(hashed.recordStart);
       arrays.add(hashed.hashWords);
       last = hashed;
@@ -85,7 +98,9 @@ describe('hashEncodedBatch errors', () => {
 
   it('gives the first failing record, not a later one', () => {
     const twoBad = withBadKey(withBadKey(batch, 'rec-3'), 'rec-1');
-    expect(errorOf(() => hashEncodedBatch(twoBad, MAX_RECORD_BYTES)).message).toContain("'records.2.member.partitionKey'");
+    expect(errorOf(() => hashEncodedBatch(twoBad, MAX_RECORD_BYTES)).message).toContain(
+      "'records.2.member.partitionKey'",
+    );
     // Record 1 is too large (16 data bytes and a 5-byte key), record 3 has a bad key.
     const error = errorOf(() => hashEncodedBatch(withBadKey(batch, 'rec-2'), 20));
     expect(error.message).toContain("'records.1.member.data'");
@@ -102,17 +117,27 @@ describe('hashEncodedBatch errors', () => {
     for (const count of [records.length + 1, records.length - 1]) {
       const miscounted = withBadKey(batch, 'rec-0');
       viewOf(miscounted).setUint32(RECORD_COUNT_OFFSET, count, true);
-      expect(errorOf(() => hashEncodedBatch(miscounted, MAX_RECORD_BYTES)).message).toContain('do not fill');
+      expect(errorOf(() => hashEncodedBatch(miscounted, MAX_RECORD_BYTES)).message).toContain(
+        'do not fill',
+      );
     }
   });
 
   it('refuses a bad explicit hash key, and keeps the framing first there too', () => {
     const explicit = batchOf([
       { PartitionKey: 'a', Data: Buffer.alloc(4) },
-      { PartitionKey: 'b', Data: Buffer.alloc(4), ExplicitHashKey: '340282366920938463463374607431768211456' },
+      {
+        PartitionKey: 'b',
+        Data: Buffer.alloc(4),
+        ExplicitHashKey: '340282366920938463463374607431768211456',
+      },
     ]);
-    expect(errorOf(() => hashEncodedBatch(explicit, MAX_RECORD_BYTES)).message).toContain('Invalid ExplicitHashKey');
-    expect(errorOf(() => hashEncodedBatch(truncated(explicit), MAX_RECORD_BYTES)).message).toContain('do not fill');
+    expect(errorOf(() => hashEncodedBatch(explicit, MAX_RECORD_BYTES)).message).toContain(
+      'Invalid ExplicitHashKey',
+    );
+    expect(
+      errorOf(() => hashEncodedBatch(truncated(explicit), MAX_RECORD_BYTES)).message,
+    ).toContain('do not fill');
   });
 
   it('refuses an explicit hash key that is not a decimal as the PutRecords model check does', () => {
@@ -122,7 +147,9 @@ describe('hashEncodedBatch errors', () => {
         { PartitionKey: 'b', Data: new Uint8Array(4), ExplicitHashKey: key },
       ];
       const error = errorOf(() => hashEncodedBatch(batchOf(records), MAX_RECORD_BYTES));
-      const modelError = errorOf(() => validateInput('PutRecords', { StreamName: 's', Records: records }));
+      const modelError = errorOf(() =>
+        validateInput('PutRecords', { StreamName: 's', Records: records }),
+      );
       expect(error.name).toBe('ValidationException');
       expect(error.message).toBe(modelError.message);
     }
@@ -134,19 +161,25 @@ describe('hashEncodedBatch errors', () => {
       flagged[offset] = 0x80;
       const error = errorOf(() => hashEncodedBatch(flagged, MAX_RECORD_BYTES));
       expect(error.name).toBe('ValidationException');
-      expect(error.message).toMatch(/^Invalid record batch: .*attributes and reserved bytes must be 0/);
+      expect(error.message).toMatch(
+        /^Invalid record batch: .*attributes and reserved bytes must be 0/,
+      );
     }
   });
 
   it('leaves nothing pending after a refusal: arrays it was lent are not written by a later check', () => {
     const lent = hashEncodedBatch(batchOf(recordsOf(10, 'lent')), MAX_RECORD_BYTES);
-    expect(() => hashEncodedBatch(truncated(batchOf(recordsOf(10, 'refused'))), MAX_RECORD_BYTES, true, lent)).toThrow(
-      'do not fill',
-    );
+    expect(() =>
+      hashEncodedBatch(truncated(batchOf(recordsOf(10, 'refused'))), MAX_RECORD_BYTES, true, lent),
+    ).toThrow('do not fill');
     const before = [...lent.hashWords];
     const next = recordsOf(3, 'next');
     const batch = batchOf(next);
-    expectChecked(hashEncodedBatch(batch, MAX_RECORD_BYTES), batch, next.map((record) => record.PartitionKey!));
+    expectChecked(
+      hashEncodedBatch(batch, MAX_RECORD_BYTES),
+      batch,
+      next.map((record) => record.PartitionKey!),
+    );
     expect([...lent.hashWords]).toEqual(before);
   });
 

@@ -37,7 +37,10 @@ async function openFresh(options: OpenOptions = {}) {
 
 /** `count` records keyed k0, k1, … holding v0, v1, …. */
 function numberedRecords(count: number) {
-  return Array.from({ length: count }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) }));
+  return Array.from({ length: count }, (_, i) => ({
+    PartitionKey: `k${i}`,
+    Data: Buffer.from(`v${i}`),
+  }));
 }
 
 interface Expected {
@@ -65,9 +68,11 @@ async function verifyStream(engine: Engine, name: string, expected: Map<string, 
         continue;
       }
       if (record.PartitionKey !== want.partitionKey) problems.push(`${record.SequenceNumber} key`);
-      if (Buffer.from(record.Data).toString() !== want.data) problems.push(`${record.SequenceNumber} data`);
+      if (Buffer.from(record.Data).toString() !== want.data)
+        problems.push(`${record.SequenceNumber} data`);
       const hash = hashPartitionKey(record.PartitionKey!);
-      if (hash < start || hash > end) problems.push(`${record.PartitionKey} in wrong shard ${shard.ShardId}`);
+      if (hash < start || hash > end)
+        problems.push(`${record.PartitionKey} in wrong shard ${shard.ShardId}`);
     }
     total += records.length;
   }
@@ -95,7 +100,10 @@ describe('Engine', () => {
         const output = await engine.putRecords({ StreamName: 'orders', Records });
         expect(output.FailedRecordCount).toBe(0);
         output.Records.forEach((result, i) => {
-          expected.set(result.SequenceNumber!, { partitionKey: Records[i]!.PartitionKey, data: `order ${first + i}` });
+          expected.set(result.SequenceNumber!, {
+            partitionKey: Records[i]!.PartitionKey,
+            data: `order ${first + i}`,
+          });
         });
       }
     }
@@ -112,10 +120,17 @@ describe('Engine', () => {
     const { engine, dir } = await openFresh();
     await engine.createStream({ StreamName: 'files', ShardCount: 2 });
     for (const ExplicitHashKey of ['0', String(2n ** 127n)]) {
-      await engine.putRecord({ StreamName: 'files', PartitionKey: 'k', ExplicitHashKey, Data: Buffer.from('x') });
+      await engine.putRecord({
+        StreamName: 'files',
+        PartitionKey: 'k',
+        ExplicitHashKey,
+        Data: Buffer.from('x'),
+      });
     }
     const segmentMaps = () =>
-      readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${dir}/`));
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(`${dir}/`));
     const mapsBefore = segmentMaps();
     await readShard(engine, 'files', 'shardId-000000000000');
     await readShard(engine, 'files', 'shardId-000000000001');
@@ -125,7 +140,9 @@ describe('Engine', () => {
     const files = openFilesUnder(dir).filter(({ path }) => path.endsWith('.seg'));
     // The owner worker holds each active segment open read-write (O_RDWR, not O_APPEND); the
     // reading (main) thread opened each read-only.
-    expect(files.filter(({ flags }) => (flags & 3) === 2 && (flags & 0o2000) === 0)).toHaveLength(2);
+    expect(files.filter(({ flags }) => (flags & 3) === 2 && (flags & 0o2000) === 0)).toHaveLength(
+      2,
+    );
     expect(files.filter(({ flags }) => (flags & 3) === 0)).toHaveLength(2);
     await engine.deleteStream({ StreamName: 'files' });
     expect(openFilesUnder(dir)).toEqual([]);
@@ -152,8 +169,13 @@ describe('Engine', () => {
     // Puts of varied sizes, several in flight, while the subscription reads right behind them.
     const inFlight = new Set<Promise<unknown>>();
     for (let first = 0; first < total; first += 100) {
-      const Records = Array.from({ length: 100 }, (_, j) => ({ PartitionKey: `k${first + j}`, Data: Buffer.from(dataOf(first + j)) }));
-      const put = engine.putRecords({ StreamName: 'live', Records }).then((result) => expect(result.FailedRecordCount).toBe(0));
+      const Records = Array.from({ length: 100 }, (_, j) => ({
+        PartitionKey: `k${first + j}`,
+        Data: Buffer.from(dataOf(first + j)),
+      }));
+      const put = engine
+        .putRecords({ StreamName: 'live', Records })
+        .then((result) => expect(result.FailedRecordCount).toBe(0));
       inFlight.add(put);
       void put.finally(() => inFlight.delete(put));
       // A shard's appends are stored in the order they were called, so puts may overlap.
@@ -163,7 +185,9 @@ describe('Engine', () => {
     await reading;
     abort.abort();
     expect(seen).toBe(total);
-    expect(readdirSync(join(dir, 'streams', 'live', 'shardId-000000000000')).length).toBeGreaterThan(10);
+    expect(
+      readdirSync(join(dir, 'streams', 'live', 'shardId-000000000000')).length,
+    ).toBeGreaterThan(10);
   });
 
   it('reads committed records through the shared index without asking the owner worker', async () => {
@@ -195,13 +219,19 @@ describe('Engine', () => {
     const Records = numberedRecords(50);
     // The only worker is busy; appends pile up behind it as the batcher allows...
     const stall = engine.stallWorker(0, 300);
-    const puts = Array.from({ length: 4 }, () => engine.putRecords({ StreamName: 'busy', Records }));
+    const puts = Array.from({ length: 4 }, () =>
+      engine.putRecords({ StreamName: 'busy', Records }),
+    );
     await new Promise((resolve) => setImmediate(resolve));
     // ...and a stream created now must still open its shard on that worker, after them.
     await engine.createStream({ StreamName: 'later', ShardCount: 1 });
     for (const put of await Promise.all(puts)) expect(put.FailedRecordCount).toBe(0);
     await stall;
-    const put = await engine.putRecord({ StreamName: 'later', PartitionKey: 'k', Data: Buffer.from('x') });
+    const put = await engine.putRecord({
+      StreamName: 'later',
+      PartitionKey: 'k',
+      Data: Buffer.from('x'),
+    });
     expect(put.ShardId).toBe('shardId-000000000000');
   });
 
@@ -216,7 +246,10 @@ describe('Engine', () => {
       }));
       const output = await engine.putRecords({ StreamName: 'wide', Records });
       output.Records.forEach((result, i) =>
-        expected.set(result.SequenceNumber!, { partitionKey: Records[i]!.PartitionKey, data: `${call}/${i}` }),
+        expected.set(result.SequenceNumber!, {
+          partitionKey: Records[i]!.PartitionKey,
+          data: `${call}/${i}`,
+        }),
       );
     }
     const shardIds = new Set<string>();
@@ -232,20 +265,29 @@ describe('Engine', () => {
     await engine.createStream({ StreamName: 'phoenix', ShardCount: 4 });
     const expected = new Map<string, Expected>();
     const put = async (tag: string) => {
-      const Records = Array.from({ length: 200 }, (_, i) => ({ PartitionKey: `${tag}${i}`, Data: Buffer.from(`${tag}:${i}`) }));
+      const Records = Array.from({ length: 200 }, (_, i) => ({
+        PartitionKey: `${tag}${i}`,
+        Data: Buffer.from(`${tag}:${i}`),
+      }));
       const output = await engine.putRecords({ StreamName: 'phoenix', Records });
       output.Records.forEach((result, i) => {
-        if (result.SequenceNumber) expected.set(result.SequenceNumber, { partitionKey: Records[i]!.PartitionKey, data: `${tag}:${i}` });
+        if (result.SequenceNumber)
+          expected.set(result.SequenceNumber, {
+            partitionKey: Records[i]!.PartitionKey,
+            data: `${tag}:${i}`,
+          });
       });
       return output;
     };
     await put('before');
     const writers = () =>
-      openFilesUnder(dir).filter(({ path, flags }) => path.endsWith('.seg') && (flags & 3) === 2).length;
+      openFilesUnder(dir).filter(({ path, flags }) => path.endsWith('.seg') && (flags & 3) === 2)
+        .length;
     expect(writers()).toBe(4);
     await engine.crashWorker(0);
     let after = await put('after');
-    for (let attempt = 0; attempt < 5 && after.FailedRecordCount > 0; attempt++) after = await put(`retry${attempt}`);
+    for (let attempt = 0; attempt < 5 && after.FailedRecordCount > 0; attempt++)
+      after = await put(`retry${attempt}`);
     expect(after.FailedRecordCount).toBe(0);
     await verifyStream(engine, 'phoenix', expected);
     // Node closes the descriptors a worker thread opened when it dies (Worker's
@@ -254,14 +296,15 @@ describe('Engine', () => {
   });
 });
 
-describe('routed batches (the binary protocol\'s routed PUT)', () => {
+describe("routed batches (the binary protocol's routed PUT)", () => {
   /** Records of one shard of a 2-shard stream (the lower half of the hash-key space). */
   function lowerHalfRecords(count: number, tag: string) {
     const half = 2n ** 127n;
     const records: Array<{ PartitionKey: string; Data: Buffer }> = [];
     for (let i = 0; records.length < count; i++) {
       const PartitionKey = `${tag}-${i}`;
-      if (hashPartitionKey(PartitionKey) < half) records.push({ PartitionKey, Data: Buffer.from(`${tag}:${i}`) });
+      if (hashPartitionKey(PartitionKey) < half)
+        records.push({ PartitionKey, Data: Buffer.from(`${tag}:${i}`) });
     }
     return records;
   }
@@ -299,11 +342,16 @@ describe('routed batches (the binary protocol\'s routed PUT)', () => {
     for (let i = 0; i < 60; i++) {
       const chunk = records.slice(i * 40, (i + 1) * 40);
       // Every third batch is padded past PUT_BUFFER_BYTES_MIN with larger records.
-      const padded = i % 3 === 0 ? chunk.map((r) => ({ ...r, Data: Buffer.concat([r.Data, Buffer.alloc(500, 7)]) })) : chunk;
+      const padded =
+        i % 3 === 0
+          ? chunk.map((r) => ({ ...r, Data: Buffer.concat([r.Data, Buffer.alloc(500, 7)]) }))
+          : chunk;
       batches.push(batchOf(padded));
     }
     const expected = batches.flatMap((_batch, i) =>
-      records.slice(i * 40, (i + 1) * 40).map((r) => (i % 3 === 0 ? Buffer.concat([r.Data, Buffer.alloc(500, 7)]) : r.Data)),
+      records
+        .slice(i * 40, (i + 1) * 40)
+        .map((r) => (i % 3 === 0 ? Buffer.concat([r.Data, Buffer.alloc(500, 7)]) : r.Data)),
     );
     for (let i = 0; i < batches.length; i += 6) {
       await Promise.all(
@@ -323,7 +371,9 @@ describe('routed batches (the binary protocol\'s routed PUT)', () => {
     expect(stats.pooledBytes).toBeGreaterThan(0);
     const stored = await readShard(engine, 'pooled', 'shardId-000000000000');
     expect(stored.map((r) => r.PartitionKey)).toEqual(records.map((r) => r.PartitionKey));
-    stored.forEach((record, i) => expect(Buffer.from(record.Data).equals(expected[i]!), `record ${i}`).toBe(true));
+    stored.forEach((record, i) =>
+      expect(Buffer.from(record.Data).equals(expected[i]!), `record ${i}`).toBe(true),
+    );
   });
 
   it('fails every record of a routed batch whose shard closed before it was appended', async () => {

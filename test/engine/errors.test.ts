@@ -9,7 +9,12 @@ let now = Date.parse('2026-11-25T12:00:00Z');
 const temp = tempDir();
 
 beforeAll(async () => {
-  engine = await Engine.open({ dataDir: temp.dir, workers: 2, segmentBytes: 1 << 20, clock: () => now });
+  engine = await Engine.open({
+    dataDir: temp.dir,
+    workers: 2,
+    segmentBytes: 1 << 20,
+    clock: () => now,
+  });
   await engine.createStream({ StreamName: 'good', ShardCount: 2 });
 });
 
@@ -39,18 +44,42 @@ describe('Engine errors', () => {
     await rejects(engine.describeStreamSummary(target), 'ResourceNotFoundException', message);
     await rejects(engine.deleteStream(target), 'ResourceNotFoundException', message);
     await rejects(engine.listShards(target), 'ResourceNotFoundException', message);
-    await rejects(engine.putRecord({ ...target, ...record() }), 'ResourceNotFoundException', message);
-    await rejects(engine.putRecords({ ...target, Records: [record()] }), 'ResourceNotFoundException', message);
+    await rejects(
+      engine.putRecord({ ...target, ...record() }),
+      'ResourceNotFoundException',
+      message,
+    );
+    await rejects(
+      engine.putRecords({ ...target, Records: [record()] }),
+      'ResourceNotFoundException',
+      message,
+    );
     // GetShardIterator names the shard it cannot find (reference §2.10).
     await rejects(
-      engine.getShardIterator({ ...target, ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' }),
+      engine.getShardIterator({
+        ...target,
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'LATEST',
+      }),
       'ResourceNotFoundException',
       'Shard shardId-000000000000 in stream nope under account 000000000000 does not exist',
     );
-    await rejects(engine.increaseStreamRetentionPeriod({ ...target, RetentionPeriodHours: 48 }), 'ResourceNotFoundException');
-    await rejects(engine.decreaseStreamRetentionPeriod({ ...target, RetentionPeriodHours: 24 }), 'ResourceNotFoundException');
-    await rejects(engine.addTagsToStream({ ...target, Tags: { a: 'b' } }), 'ResourceNotFoundException');
-    await rejects(engine.removeTagsFromStream({ ...target, TagKeys: ['a'] }), 'ResourceNotFoundException');
+    await rejects(
+      engine.increaseStreamRetentionPeriod({ ...target, RetentionPeriodHours: 48 }),
+      'ResourceNotFoundException',
+    );
+    await rejects(
+      engine.decreaseStreamRetentionPeriod({ ...target, RetentionPeriodHours: 24 }),
+      'ResourceNotFoundException',
+    );
+    await rejects(
+      engine.addTagsToStream({ ...target, Tags: { a: 'b' } }),
+      'ResourceNotFoundException',
+    );
+    await rejects(
+      engine.removeTagsFromStream({ ...target, TagKeys: ['a'] }),
+      'ResourceNotFoundException',
+    );
     await rejects(engine.listTagsForStream(target), 'ResourceNotFoundException');
     await rejects(
       engine.describeStream({ StreamARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/nope' }),
@@ -74,15 +103,27 @@ describe('Engine errors', () => {
       "1 validation error detected: Value 'bad name!' at 'streamName' failed to satisfy constraint: " +
         'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+',
     );
-    await rejects(engine.createStream({ StreamName: 'x'.repeat(129), ShardCount: 1 }), 'ValidationException', /length less than or equal to 128/);
-    await rejects(engine.createStream({ StreamName: 'zero', ShardCount: 0 }), 'ValidationException', /greater than or equal to 1/);
+    await rejects(
+      engine.createStream({ StreamName: 'x'.repeat(129), ShardCount: 1 }),
+      'ValidationException',
+      /length less than or equal to 128/,
+    );
+    await rejects(
+      engine.createStream({ StreamName: 'zero', ShardCount: 0 }),
+      'ValidationException',
+      /greater than or equal to 1/,
+    );
     await rejects(
       engine.putRecord({ StreamName: 'good', PartitionKey: '', Data: Buffer.from('x') }),
       'ValidationException',
       /partitionKey/,
     );
     await rejects(
-      engine.putRecord({ StreamName: 'good', PartitionKey: 'k'.repeat(257), Data: Buffer.from('x') }),
+      engine.putRecord({
+        StreamName: 'good',
+        PartitionKey: 'k'.repeat(257),
+        Data: Buffer.from('x'),
+      }),
       'ValidationException',
       /length less than or equal to 256/,
     );
@@ -107,47 +148,76 @@ describe('Engine errors', () => {
       throw new Error('no error');
     };
     for (const Records of bad) {
-      const expected = await errorOf(() => engine.putRecords({ StreamName: 'good', Records } as never));
+      const expected = await errorOf(() =>
+        engine.putRecords({ StreamName: 'good', Records } as never),
+      );
       expect(expected.name).toBe('ValidationException');
-      expect(await errorOf(() => engine.putRecordBatch('good', Records as never))).toEqual(expected);
+      expect(await errorOf(() => engine.putRecordBatch('good', Records as never))).toEqual(
+        expected,
+      );
     }
   });
 
   it('records over 1 MiB, 501 records and out-of-range hash keys are refused', async () => {
     await rejects(
-      engine.putRecord({ StreamName: 'good', PartitionKey: 'k', Data: Buffer.alloc(1024 * 1024 + 1) }),
+      engine.putRecord({
+        StreamName: 'good',
+        PartitionKey: 'k',
+        Data: Buffer.alloc(1024 * 1024 + 1),
+      }),
       'ValidationException',
       "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' " +
         'failed to satisfy constraint: Member must have length less than or equal to 1048576',
     );
     await rejects(
-      engine.putRecords({ StreamName: 'good', Records: [record(), { PartitionKey: 'k', Data: Buffer.alloc(1024 * 1024 + 1) }] }),
+      engine.putRecords({
+        StreamName: 'good',
+        Records: [record(), { PartitionKey: 'k', Data: Buffer.alloc(1024 * 1024 + 1) }],
+      }),
       'ValidationException',
       /records\.2\.member\.data/,
     );
     await rejects(
-      engine.putRecords({ StreamName: 'good', Records: Array.from({ length: 501 }, (_, i) => record(i)) }),
+      engine.putRecords({
+        StreamName: 'good',
+        Records: Array.from({ length: 501 }, (_, i) => record(i)),
+      }),
       'ValidationException',
       /Member must have length less than or equal to 500/,
     );
     await rejects(
-      engine.putRecord({ StreamName: 'good', ...record(), ExplicitHashKey: (1n << 128n).toString() }),
+      engine.putRecord({
+        StreamName: 'good',
+        ...record(),
+        ExplicitHashKey: (1n << 128n).toString(),
+      }),
       'InvalidArgumentException',
       'Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. ' +
         'Specified value was 340282366920938463463374607431768211456',
     );
-    await rejects(engine.putRecord({ StreamName: 'good', ...record(), ExplicitHashKey: 'abc' }), 'ValidationException');
+    await rejects(
+      engine.putRecord({ StreamName: 'good', ...record(), ExplicitHashKey: 'abc' }),
+      'ValidationException',
+    );
   });
 
   it('bad and expired iterators are refused with the service messages', async () => {
-    await rejects(engine.getRecords({ ShardIterator: 'AAAAAAAAAAAAAAAAAAAAAAAA' }), 'InvalidArgumentException', 'Invalid ShardIterator.');
+    await rejects(
+      engine.getRecords({ ShardIterator: 'AAAAAAAAAAAAAAAAAAAAAAAA' }),
+      'InvalidArgumentException',
+      'Invalid ShardIterator.',
+    );
     await rejects(engine.getRecords({ ShardIterator: '' }), 'ValidationException');
     const { ShardIterator } = await engine.getShardIterator({
       StreamName: 'good',
       ShardId: 'shardId-000000000000',
       ShardIteratorType: 'TRIM_HORIZON',
     });
-    await rejects(engine.getRecords({ ShardIterator, Limit: 0 }), 'ValidationException', /greater than or equal to 1/);
+    await rejects(
+      engine.getRecords({ ShardIterator, Limit: 0 }),
+      'ValidationException',
+      /greater than or equal to 1/,
+    );
     await rejects(
       engine.getRecords({ ShardIterator, Limit: 10_001 }),
       'InvalidArgumentException',
@@ -166,38 +236,69 @@ describe('Engine errors', () => {
 
   it('bad iterator requests name the problem', async () => {
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000009', ShardIteratorType: 'LATEST' }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000009',
+        ShardIteratorType: 'LATEST',
+      }),
       'ResourceNotFoundException',
       'Shard shardId-000000000009 in stream good under account 000000000000 does not exist',
     );
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_SEQUENCE_NUMBER' }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+      }),
       'InvalidArgumentException',
       /Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber\.$/,
     );
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: '12345' }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+        StartingSequenceNumber: '12345',
+      }),
       'InvalidArgumentException',
       /StartingSequenceNumber 12345 used in GetShardIterator on shard shardId-000000000000 in stream good/,
     );
     const put = await engine.putRecord({ StreamName: 'good', ...record(), ExplicitHashKey: '0' });
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000001', ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: put.SequenceNumber }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000001',
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+        StartingSequenceNumber: put.SequenceNumber,
+      }),
       'InvalidArgumentException',
       'Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001',
     );
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP' }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'AT_TIMESTAMP',
+      }),
       'InvalidArgumentException',
       /Must specify timestampInMillis parameter/,
     );
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(now + 60_000) }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'AT_TIMESTAMP',
+        Timestamp: new Date(now + 60_000),
+      }),
       'InvalidArgumentException',
       /cannot be greater than the currentTimestampInMillis/,
     );
     await rejects(
-      engine.getShardIterator({ StreamName: 'good', ShardId: 'shardId-000000000000', ShardIteratorType: 'SIDEWAYS' as 'LATEST' }),
+      engine.getShardIterator({
+        StreamName: 'good',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'SIDEWAYS' as 'LATEST',
+      }),
       'ValidationException',
       /enum value set/,
     );
@@ -209,7 +310,10 @@ describe('Engine errors', () => {
       'InvalidArgumentException',
       'Minimum allowed retention period is 24 hours. Requested retention period (23 hours) is too short.',
     );
-    await rejects(engine.increaseStreamRetentionPeriod({ StreamName: 'good', RetentionPeriodHours: 8761 }), 'InvalidArgumentException');
+    await rejects(
+      engine.increaseStreamRetentionPeriod({ StreamName: 'good', RetentionPeriodHours: 8761 }),
+      'InvalidArgumentException',
+    );
     await engine.increaseStreamRetentionPeriod({ StreamName: 'good', RetentionPeriodHours: 48 });
     await rejects(
       engine.increaseStreamRetentionPeriod({ StreamName: 'good', RetentionPeriodHours: 36 }),
@@ -222,7 +326,10 @@ describe('Engine errors', () => {
       /can not be longer than existing retention period \(48 hours\)/,
     );
     await engine.decreaseStreamRetentionPeriod({ StreamName: 'good', RetentionPeriodHours: 24 });
-    expect((await engine.describeStreamSummary({ StreamName: 'good' })).StreamDescriptionSummary.RetentionPeriodHours).toBe(24);
+    expect(
+      (await engine.describeStreamSummary({ StreamName: 'good' })).StreamDescriptionSummary
+        .RetentionPeriodHours,
+    ).toBe(24);
   });
 
   it('keeps serving after all of the above, with nothing lost', async () => {

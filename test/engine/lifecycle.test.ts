@@ -1,7 +1,14 @@
 // Goal: streams move through CREATING → ACTIVE → DELETING → gone as Kinesis streams do, the
 // catalog (streams, shards, tags, retention) survives a reopen, a stream deleted and created
 // again under the same name starts empty, and retention deletes expired records.
-import { existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,9 +34,12 @@ describe('stream lifecycle', () => {
     const engine = await Engine.open({ dataDir: temp.dir, workers: 1, streamTransitionMs: 200 });
     try {
       await engine.createStream({ StreamName: 'slow', ShardCount: 1 });
-      const summary = async () => (await engine.describeStreamSummary({ StreamName: 'slow' })).StreamDescriptionSummary;
+      const summary = async () =>
+        (await engine.describeStreamSummary({ StreamName: 'slow' })).StreamDescriptionSummary;
       expect((await summary()).StreamStatus).toBe('CREATING');
-      await expect(engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') })).rejects.toMatchObject({
+      await expect(
+        engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') }),
+      ).rejects.toMatchObject({
         name: 'ResourceNotFoundException',
       });
       await sleep(400);
@@ -37,7 +47,9 @@ describe('stream lifecycle', () => {
       await engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') });
       await engine.deleteStream({ StreamName: 'slow' });
       expect((await summary()).StreamStatus).toBe('DELETING');
-      await expect(engine.createStream({ StreamName: 'slow', ShardCount: 1 })).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      await expect(
+        engine.createStream({ StreamName: 'slow', ShardCount: 1 }),
+      ).rejects.toMatchObject({ name: 'ResourceInUseException' });
       await sleep(400);
       await expect(summary()).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
       expect((await engine.listStreams()).StreamNames).toEqual([]);
@@ -75,7 +87,11 @@ describe('stream lifecycle', () => {
     const engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
     try {
       await engine.createStream({ StreamName: 'again', ShardCount: 1 });
-      const old = await engine.putRecord({ StreamName: 'again', PartitionKey: 'k', Data: Buffer.from('old') });
+      const old = await engine.putRecord({
+        StreamName: 'again',
+        PartitionKey: 'k',
+        Data: Buffer.from('old'),
+      });
       await engine.deleteStream({ StreamName: 'again' });
       // Sequence numbers carry the shard's creation second: a re-creation is a second later.
       await sleep(1100);
@@ -101,13 +117,21 @@ describe('stream lifecycle', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     let now = Date.parse('2026-11-01T00:00:00Z');
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024, clock: () => now });
+    const engine = await Engine.open({
+      dataDir: temp.dir,
+      workers: 1,
+      segmentBytes: 64 * 1024,
+      clock: () => now,
+    });
     try {
       await engine.createStream({ StreamName: 'aging', ShardCount: 1 });
       const put = (tag: string) =>
         engine.putRecords({
           StreamName: 'aging',
-          Records: Array.from({ length: 200 }, (_, i) => ({ PartitionKey: `${tag}${i}`, Data: Buffer.alloc(500, 1) })),
+          Records: Array.from({ length: 200 }, (_, i) => ({
+            PartitionKey: `${tag}${i}`,
+            Data: Buffer.alloc(500, 1),
+          })),
         });
       for (let i = 0; i < 3; i++) await put('old');
       now += 23 * 3_600_000;
@@ -135,9 +159,13 @@ describe('retention inside a segment', () => {
     const put = (engine: Engine, tag: string) =>
       engine.putRecords({
         StreamName: 'quiet',
-        Records: Array.from({ length: 3 }, (_, i) => ({ PartitionKey: `${tag}-${i}`, Data: Buffer.from(tag) })),
+        Records: Array.from({ length: 3 }, (_, i) => ({
+          PartitionKey: `${tag}-${i}`,
+          Data: Buffer.from(tag),
+        })),
       });
-    const tags = async (engine: Engine) => (await readShard(engine, 'quiet', shardId)).map((record) => record.PartitionKey);
+    const tags = async (engine: Engine) =>
+      (await readShard(engine, 'quiet', shardId)).map((record) => record.PartitionKey);
     try {
       await first.createStream({ StreamName: 'quiet', ShardCount: 1 });
       await put(first, 'day1');
@@ -157,7 +185,11 @@ describe('retention inside a segment', () => {
         Timestamp: new Date(now - 30 * 3_600_000),
       });
       const page = await first.getRecords({ ShardIterator });
-      expect(page.Records.map((record) => record.PartitionKey)).toEqual(['day3-0', 'day3-1', 'day3-2']);
+      expect(page.Records.map((record) => record.PartitionKey)).toEqual([
+        'day3-0',
+        'day3-1',
+        'day3-2',
+      ]);
       await put(first, 'day3b');
     } finally {
       await first.close();
@@ -165,7 +197,14 @@ describe('retention inside a segment', () => {
     // Reopened, the shard's trim is rebuilt from its files: the expired records stay hidden.
     const second = await Engine.open(options);
     try {
-      expect(await tags(second)).toEqual(['day3-0', 'day3-1', 'day3-2', 'day3b-0', 'day3b-1', 'day3b-2']);
+      expect(await tags(second)).toEqual([
+        'day3-0',
+        'day3-1',
+        'day3-2',
+        'day3b-0',
+        'day3b-1',
+        'day3b-2',
+      ]);
       now += 24 * 3_600_000 - 1; // day3 is now a millisecond short of 25 h old, day3b of 24 h
       await second.enforceRetention();
       expect(await tags(second)).toEqual(['day3b-0', 'day3b-1', 'day3b-2']);
@@ -184,7 +223,9 @@ describe('retention across restarts', () => {
     const put = (engine: Engine, key: string) =>
       engine.putRecord({ StreamName: 'longer', PartitionKey: key, Data: Buffer.from(key) });
     const keys = async (engine: Engine) =>
-      (await readShard(engine, 'longer', 'shardId-000000000000')).map((record) => record.PartitionKey);
+      (await readShard(engine, 'longer', 'shardId-000000000000')).map(
+        (record) => record.PartitionKey,
+      );
     const first = await Engine.open(options);
     try {
       await first.createStream({ StreamName: 'longer', ShardCount: 1 });
@@ -211,14 +252,24 @@ describe('retention across restarts', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     let now = Date.parse('2026-11-01T00:00:00Z');
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024, clock: () => now });
+    const engine = await Engine.open({
+      dataDir: temp.dir,
+      workers: 1,
+      segmentBytes: 64 * 1024,
+      clock: () => now,
+    });
     const shardDir = join(temp.dir, 'streams');
-    const segments = () => readdirSync(shardDir, { recursive: true }).filter((name) => String(name).endsWith('.seg'));
+    const segments = () =>
+      readdirSync(shardDir, { recursive: true }).filter((name) => String(name).endsWith('.seg'));
     try {
       await engine.createStream({ StreamName: 'restarted', ShardCount: 1 });
       // 100 puts of 2 KB half an hour apart: 50 hours over several segments.
       for (let i = 0; i < 100; i++) {
-        await engine.putRecord({ StreamName: 'restarted', PartitionKey: `k${i}`, Data: Buffer.alloc(2000, i) });
+        await engine.putRecord({
+          StreamName: 'restarted',
+          PartitionKey: `k${i}`,
+          Data: Buffer.alloc(2000, i),
+        });
         now += 1_800_000;
       }
       await engine.enforceRetention();
@@ -242,16 +293,37 @@ describe('Engine.open options', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     const refused = (options: object, message: RegExp) =>
-      expect(Engine.open(options as EngineOptions)).rejects.toMatchObject({ name: 'ValidationException', message });
-    await refused({ dataDir: temp.dir, workers: Number.NaN }, /workers must be an integer from 1 to 256, got NaN/);
+      expect(Engine.open(options as EngineOptions)).rejects.toMatchObject({
+        name: 'ValidationException',
+        message,
+      });
+    await refused(
+      { dataDir: temp.dir, workers: Number.NaN },
+      /workers must be an integer from 1 to 256, got NaN/,
+    );
     await refused({ dataDir: temp.dir, workers: 1.5 }, /workers must be an integer/);
     await refused({ dataDir: temp.dir, workers: 0 }, /workers must be an integer/);
-    await refused({ dataDir: temp.dir, workers: Number.POSITIVE_INFINITY }, /workers must be an integer/);
-    await refused({ dataDir: temp.dir, workers: '2' }, /workers must be an integer from 1 to 256, got '2'/);
-    await refused({ dataDir: temp.dir, segmentBytes: Number.NaN }, /segmentBytes must be an integer from 65536/);
+    await refused(
+      { dataDir: temp.dir, workers: Number.POSITIVE_INFINITY },
+      /workers must be an integer/,
+    );
+    await refused(
+      { dataDir: temp.dir, workers: '2' },
+      /workers must be an integer from 1 to 256, got '2'/,
+    );
+    await refused(
+      { dataDir: temp.dir, segmentBytes: Number.NaN },
+      /segmentBytes must be an integer from 65536/,
+    );
     await refused({ dataDir: temp.dir, segmentBytes: 65536.5 }, /segmentBytes must be an integer/);
-    await refused({ dataDir: temp.dir, streamTransitionMs: -5 }, /streamTransitionMs must be an integer from 0 to 600000/);
-    await refused({ dataDir: temp.dir, streamTransitionMs: 2 ** 40 }, /streamTransitionMs must be an integer/);
+    await refused(
+      { dataDir: temp.dir, streamTransitionMs: -5 },
+      /streamTransitionMs must be an integer from 0 to 600000/,
+    );
+    await refused(
+      { dataDir: temp.dir, streamTransitionMs: 2 ** 40 },
+      /streamTransitionMs must be an integer/,
+    );
     await refused({ dataDir: '' }, /dataDir must be a directory path, got ''/);
     await refused({ dataDir: 42 }, /dataDir must be a directory path, got 42/);
     await refused({}, /dataDir must be a directory path, got undefined/);
@@ -279,15 +351,40 @@ describe('a closed engine', () => {
     try {
       await closing;
       await second.createStream({ StreamName: 'other', ShardCount: 1 });
-      const closed = { name: 'ServiceUnavailableException', message: expect.stringMatching(/engine is closed/) };
+      const closed = {
+        name: 'ServiceUnavailableException',
+        message: expect.stringMatching(/engine is closed/),
+      };
       const calls: Array<[string, () => Promise<unknown>]> = [
-        ['putRecord', () => first.putRecord({ StreamName: 'kept', PartitionKey: 'k', Data: Buffer.from('late') })],
-        ['putRecords', () => first.putRecords({ StreamName: 'kept', Records: [{ PartitionKey: 'k', Data: Buffer.from('late') }] })],
-        ['addTagsToStream', () => first.addTagsToStream({ StreamName: 'kept', Tags: { late: 'yes' } })],
+        [
+          'putRecord',
+          () =>
+            first.putRecord({ StreamName: 'kept', PartitionKey: 'k', Data: Buffer.from('late') }),
+        ],
+        [
+          'putRecords',
+          () =>
+            first.putRecords({
+              StreamName: 'kept',
+              Records: [{ PartitionKey: 'k', Data: Buffer.from('late') }],
+            }),
+        ],
+        [
+          'addTagsToStream',
+          () => first.addTagsToStream({ StreamName: 'kept', Tags: { late: 'yes' } }),
+        ],
         ['createStream', () => first.createStream({ StreamName: 'late', ShardCount: 1 })],
         ['deleteStream', () => first.deleteStream({ StreamName: 'kept' })],
         ['listStreams', () => first.listStreams()],
-        ['getShardIterator', () => first.getShardIterator({ StreamName: 'kept', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' })],
+        [
+          'getShardIterator',
+          () =>
+            first.getShardIterator({
+              StreamName: 'kept',
+              ShardId: 'shardId-000000000000',
+              ShardIteratorType: 'TRIM_HORIZON',
+            }),
+        ],
         ['enforceRetention', () => first.enforceRetention()],
       ];
       for (const [name, call] of calls) {
@@ -322,7 +419,9 @@ describe('data directory lock', () => {
     const minuteAgo = () => new Date(Date.now() - 60_000);
     // A running process's id, refreshed: refused at once.
     writeFileSync(lock, String(process.ppid));
-    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(`in use by process ${process.ppid}`);
+    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(
+      `in use by process ${process.ppid}`,
+    );
     // The same id, untouched for a minute: a process that had the id before, gone (a reboot).
     utimesSync(lock, minuteAgo(), minuteAgo());
     await (await Engine.open({ dataDir: temp.dir, workers: 1 })).close();
@@ -341,28 +440,39 @@ describe('data directory lock', () => {
     }
   });
 
-  it("waits out a LOCK of this process's id that another process keeps fresh, then refuses", async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const lock = join(temp.dir, 'LOCK');
-    // Another pid namespace's process with the same id (two containers, each pid 1), running.
-    writeFileSync(lock, String(process.pid));
-    const refresh = setInterval(() => utimesSync(lock, new Date(), new Date()), DATA_DIR_LOCK_REFRESH_MS / 2);
-    try {
-      const started = Date.now();
-      await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(/another pid namespace/);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(DATA_DIR_LOCK_STALE_MS);
-      expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
-    } finally {
-      clearInterval(refresh);
-    }
-  }, 3 * DATA_DIR_LOCK_STALE_MS);
+  it(
+    "waits out a LOCK of this process's id that another process keeps fresh, then refuses",
+    async () => {
+      const temp = tempDir();
+      cleanup = temp.cleanup;
+      const lock = join(temp.dir, 'LOCK');
+      // Another pid namespace's process with the same id (two containers, each pid 1), running.
+      writeFileSync(lock, String(process.pid));
+      const refresh = setInterval(
+        () => utimesSync(lock, new Date(), new Date()),
+        DATA_DIR_LOCK_REFRESH_MS / 2,
+      );
+      try {
+        const started = Date.now();
+        await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(
+          /another pid namespace/,
+        );
+        expect(Date.now() - started).toBeGreaterThanOrEqual(DATA_DIR_LOCK_STALE_MS);
+        expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+      } finally {
+        clearInterval(refresh);
+      }
+    },
+    3 * DATA_DIR_LOCK_STALE_MS,
+  );
 
   it('refuses a second engine on the same directory and frees it on close', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     const first = await Engine.open({ dataDir: temp.dir, workers: 1 });
-    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(/already open in this process/);
+    await expect(Engine.open({ dataDir: temp.dir, workers: 1 })).rejects.toThrow(
+      /already open in this process/,
+    );
     await first.close();
     const second = await Engine.open({ dataDir: temp.dir, workers: 1 });
     await second.close();
@@ -377,8 +487,13 @@ describe('fsync mode', () => {
     const first = await Engine.open(options);
     await first.createStream({ StreamName: 'durable', ShardCount: 1 });
     for (let i = 0; i < 20; i++) {
-      const Records = Array.from({ length: 50 }, (_, j) => ({ PartitionKey: `d${i}-${j}`, Data: Buffer.alloc(300, j) }));
-      expect((await first.putRecords({ StreamName: 'durable', Records })).FailedRecordCount).toBe(0);
+      const Records = Array.from({ length: 50 }, (_, j) => ({
+        PartitionKey: `d${i}-${j}`,
+        Data: Buffer.alloc(300, j),
+      }));
+      expect((await first.putRecords({ StreamName: 'durable', Records })).FailedRecordCount).toBe(
+        0,
+      );
     }
     await first.close();
     const second = await Engine.open(options);

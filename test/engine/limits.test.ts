@@ -15,7 +15,12 @@ let now = Date.parse('2026-11-25T12:00:00Z');
 const temp = tempDir();
 
 beforeAll(async () => {
-  engine = await Engine.open({ dataDir: temp.dir, workers: 2, enforceLimits: true, clock: () => now });
+  engine = await Engine.open({
+    dataDir: temp.dir,
+    workers: 2,
+    enforceLimits: true,
+    clock: () => now,
+  });
   await engine.createStream({ StreamName: 'limited', ShardCount: 2 });
 });
 
@@ -37,11 +42,15 @@ async function putMany(count: number, dataBytes = 10, tag = String(now)) {
       if (record.SequenceNumber) accepted++;
       else {
         expect(record.ErrorCode).toBe('ProvisionedThroughputExceededException');
-        expect(record.ErrorMessage).toMatch(/^Rate exceeded for shard shardId-00000000000[01] in stream limited under account 000000000000\.$/);
+        expect(record.ErrorMessage).toMatch(
+          /^Rate exceeded for shard shardId-00000000000[01] in stream limited under account 000000000000\.$/,
+        );
         throttledShards.add(record.ErrorMessage!);
       }
     }
-    expect(output.FailedRecordCount).toBe(output.Records.filter((record) => record.ErrorCode).length);
+    expect(output.FailedRecordCount).toBe(
+      output.Records.filter((record) => record.ErrorCode).length,
+    );
   }
   return { accepted, throttledShards };
 }
@@ -80,7 +89,10 @@ describe('limits mode', () => {
     await putMany(3000, 10, 'fill');
     const error = await engine
       .putRecord({ StreamName: 'limited', PartitionKey: 'one-more', Data: Buffer.from('x') })
-      .then(() => undefined, (caught: Error) => caught);
+      .then(
+        () => undefined,
+        (caught: Error) => caught,
+      );
     expect(error?.name).toBe('ProvisionedThroughputExceededException');
   });
 
@@ -92,8 +104,13 @@ describe('limits mode', () => {
       ShardIteratorType: 'LATEST',
     });
     let iterator = ShardIterator;
-    for (let call = 0; call < 5; call++) iterator = (await engine.getRecords({ ShardIterator: iterator, Limit: 1 })).NextShardIterator!;
-    const error = await engine.getRecords({ ShardIterator: iterator }).then(() => undefined, (caught: Error) => caught);
+    for (let call = 0; call < 5; call++)
+      iterator = (await engine.getRecords({ ShardIterator: iterator, Limit: 1 }))
+        .NextShardIterator!;
+    const error = await engine.getRecords({ ShardIterator: iterator }).then(
+      () => undefined,
+      (caught: Error) => caught,
+    );
     expect(error?.name).toBe('ProvisionedThroughputExceededException');
     now += 1000;
     await expect(engine.getRecords({ ShardIterator: iterator })).resolves.toBeDefined();
@@ -102,7 +119,10 @@ describe('limits mode', () => {
   it('throttles the batch fast path, encoded batches and prepared PutRecords from one allowance', async () => {
     now += 5000;
     const records = (tag: string, count: number) =>
-      Array.from({ length: count }, (_, i) => ({ PartitionKey: `${tag}-${i}`, Data: Buffer.alloc(10, i) }));
+      Array.from({ length: count }, (_, i) => ({
+        PartitionKey: `${tag}-${i}`,
+        Data: Buffer.alloc(10, i),
+      }));
     const accepted = (result: PutRecordBatchResult) => {
       let stored = 0;
       for (let i = 0; i < result.recordCount; i++) {
@@ -112,7 +132,9 @@ describe('limits mode', () => {
           expect(result.sequenceNumberOf(i)).toMatch(/^\d+$/);
         } else {
           expect(error.code).toBe('ProvisionedThroughputExceededException');
-          expect(error.message).toMatch(/^Rate exceeded for shard shardId-00000000000[01] in stream limited /);
+          expect(error.message).toMatch(
+            /^Rate exceeded for shard shardId-00000000000[01] in stream limited /,
+          );
         }
       }
       expect(result.FailedRecordCount).toBe(result.recordCount - stored);
@@ -121,12 +143,17 @@ describe('limits mode', () => {
     // One second's allowance (2,000 records over 2 shards), taken by three paths in turn.
     const viaFastPath = accepted(await engine.putRecordBatch('limited', records('fast', 800)));
     expect(viaFastPath).toBe(800);
-    const viaEncoded = accepted(await engine.putEncodedBatch('limited', encodeRecordBatch(records('encoded', 800))));
+    const viaEncoded = accepted(
+      await engine.putEncodedBatch('limited', encodeRecordBatch(records('encoded', 800))),
+    );
     expect(viaEncoded).toBe(800);
     const body = Buffer.from(
       JSON.stringify({
         StreamName: 'limited',
-        Records: records('prepared', 500).map((r) => ({ PartitionKey: r.PartitionKey, Data: r.Data.toString('base64') })),
+        Records: records('prepared', 500).map((r) => ({
+          PartitionKey: r.PartitionKey,
+          Data: r.Data.toString('base64'),
+        })),
       }),
     );
     const prepared = preparePutRecords(body)!;
@@ -138,7 +165,8 @@ describe('limits mode', () => {
     // The second is spent on every path.
     expect(accepted(await engine.putRecordBatch('limited', records('late', 50)))).toBeLessThan(50);
     now += 1000;
-    expect(accepted(await engine.putEncodedBatch('limited', encodeRecordBatch(records('next', 100))))).toBe(100);
+    expect(
+      accepted(await engine.putEncodedBatch('limited', encodeRecordBatch(records('next', 100)))),
+    ).toBe(100);
   });
 });
-

@@ -15,7 +15,11 @@ describe('put buffers', () => {
     expect(putBufferCapacity(16 * KIB + 1)).toBe(20 * KIB);
     expect(putBufferCapacity(111_020)).toBe(112 * KIB);
     expect(putBufferCapacity(1_048_596)).toBe(1280 * KIB);
-    for (let bytes = PUT_BUFFER_BYTES_MIN; bytes < 64 * 1024 * KIB; bytes = Math.ceil(bytes * 1.013) + 7) {
+    for (
+      let bytes = PUT_BUFFER_BYTES_MIN;
+      bytes < 64 * 1024 * KIB;
+      bytes = Math.ceil(bytes * 1.013) + 7
+    ) {
       const capacity = putBufferCapacity(bytes);
       expect(capacity).toBeGreaterThanOrEqual(bytes);
       expect(capacity - bytes).toBeLessThan(capacity / 5);

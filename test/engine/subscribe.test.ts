@@ -19,8 +19,12 @@ afterAll(async () => {
 
 describe('Engine.subscribe', () => {
   it('replays from TRIM_HORIZON, then receives records as they are put, in order', async () => {
-    const old = Array.from({ length: 3000 }, (_, i) => ({ PartitionKey: `old${i}`, Data: Buffer.alloc(200, i & 0xff) }));
-    for (let i = 0; i < old.length; i += 500) await engine.putRecords({ StreamName: 'feed', Records: old.slice(i, i + 500) });
+    const old = Array.from({ length: 3000 }, (_, i) => ({
+      PartitionKey: `old${i}`,
+      Data: Buffer.alloc(200, i & 0xff),
+    }));
+    for (let i = 0; i < old.length; i += 500)
+      await engine.putRecords({ StreamName: 'feed', Records: old.slice(i, i + 500) });
     const controller = new AbortController();
     const received: string[] = [];
     const reading = (async () => {
@@ -35,7 +39,12 @@ describe('Engine.subscribe', () => {
     // Records put after the subscriber has caught up arrive without polling.
     while (received.length < 3000) await new Promise((resolve) => setTimeout(resolve, 5));
     const started = performance.now();
-    for (let i = 0; i < 10; i++) await engine.putRecord({ StreamName: 'feed', PartitionKey: `new${i}`, Data: Buffer.from('n') });
+    for (let i = 0; i < 10; i++)
+      await engine.putRecord({
+        StreamName: 'feed',
+        PartitionKey: `new${i}`,
+        Data: Buffer.from('n'),
+      });
     await reading;
     expect(performance.now() - started).toBeLessThan(1000);
     expect(received.slice(0, 3000)).toEqual(old.map((record) => record.PartitionKey));
@@ -50,20 +59,32 @@ describe('Engine.subscribe', () => {
     );
     const first = iterator.next();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await engine.putRecord({ StreamName: 'feed', PartitionKey: 'after-latest', Data: Buffer.from('x') });
+    await engine.putRecord({
+      StreamName: 'feed',
+      PartitionKey: 'after-latest',
+      Data: Buffer.from('x'),
+    });
     expect((await first).value?.PartitionKey).toBe('after-latest');
     controller.abort();
     await iterator.return(undefined);
   });
 
-  it('reports records as GetRecords does: EncryptionType KMS while the stream\'s encryption is on', async () => {
+  it("reports records as GetRecords does: EncryptionType KMS while the stream's encryption is on", async () => {
     await engine.createStream({ StreamName: 'sealed-feed', ShardCount: 1 });
-    await engine.putRecord({ StreamName: 'sealed-feed', PartitionKey: 'k', Data: Buffer.from('a') });
+    await engine.putRecord({
+      StreamName: 'sealed-feed',
+      PartitionKey: 'k',
+      Data: Buffer.from('a'),
+    });
     const types = async () => {
       const controller = new AbortController();
       const seen: (string | undefined)[] = [];
       for await (const record of engine.subscribe(
-        { StreamName: 'sealed-feed', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' },
+        {
+          StreamName: 'sealed-feed',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        },
         { signal: controller.signal },
       )) {
         seen.push(record.EncryptionType);
@@ -72,9 +93,20 @@ describe('Engine.subscribe', () => {
       return seen;
     };
     expect(await types()).toEqual([undefined]);
-    await engine.startStreamEncryption({ StreamName: 'sealed-feed', EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' });
+    await engine.startStreamEncryption({
+      StreamName: 'sealed-feed',
+      EncryptionType: 'KMS',
+      KeyId: 'alias/aws/kinesis',
+    });
     expect(await types()).toEqual(['KMS']);
-    const iterator = await engine.getShardIterator({ StreamName: 'sealed-feed', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' });
-    expect((await engine.getRecords({ ShardIterator: iterator.ShardIterator! })).Records[0]!.EncryptionType).toBe('KMS');
+    const iterator = await engine.getShardIterator({
+      StreamName: 'sealed-feed',
+      ShardId: 'shardId-000000000000',
+      ShardIteratorType: 'TRIM_HORIZON',
+    });
+    expect(
+      (await engine.getRecords({ ShardIterator: iterator.ShardIterator! })).Records[0]!
+        .EncryptionType,
+    ).toBe('KMS');
   });
 });

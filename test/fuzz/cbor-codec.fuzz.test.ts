@@ -19,7 +19,7 @@ import { CborTag, decodeCbor, decodeCborInput, encodeCbor } from '../../src/serv
 import { INPUT_MODELS } from '../../src/server/json-codec.js';
 import { seededRandom } from '../helpers/temp-dir.js';
 
-const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? (Date.now() >>> 0));
+const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? Date.now() >>> 0);
 const CASES = Number(process.env.RUNNEL_FUZZ_CASES ?? 3000);
 /** Longest any one decode may take: inputs are at most a few KiB, decoded in microseconds. */
 const DECODE_MS_MAX = 250;
@@ -226,8 +226,7 @@ describe('CBOR request decoder fuzzing', () => {
       const model = INPUT_MODELS[operation]!;
       const decode = (bytes: Buffer) => decodeCborInput(bytes, model);
       const decoded = decodeChecked(input, decode, `${label} as ${operation}`) as
-        | { input: Record<string, unknown> }
-        | undefined;
+        { input: Record<string, unknown> } | undefined;
       // What decodes holds the operation's members only.
       const members = new Set(model.members.map((member) => member.name));
       for (const name of Object.keys(decoded?.input ?? {})) {

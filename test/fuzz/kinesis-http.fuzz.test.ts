@@ -75,7 +75,7 @@ import {
   type Transport,
 } from './kinesis-requests.js';
 
-const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? (Date.now() >>> 0));
+const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? Date.now() >>> 0);
 const CASES = Number(process.env.RUNNEL_FUZZ_CASES ?? 300);
 /** One case's number, to replay that case of the seed's run alone. */
 const ONLY_CASE =
@@ -170,7 +170,7 @@ function http1Head(request: FuzzRequest, length: number | undefined): Buffer {
 
 function chunked(body: Buffer, random: Random): Buffer {
   const parts: Buffer[] = [];
-  for (let at = 0; at < body.length; ) {
+  for (let at = 0; at < body.length;) {
     const size = Math.min(body.length - at, 1 + int(random, 4096));
     parts.push(Buffer.from(`${size.toString(16)}\r\n`), body.subarray(at, at + size));
     parts.push(Buffer.from('\r\n'));
@@ -377,7 +377,7 @@ function checkInitialResponse(stream: Buffer, format: 'json' | 'cbor'): void {
   const messageCrc = crc32(message.subarray(0, total - 4));
   expect(message.readUInt32BE(total - 4), 'message CRC').toBe(messageCrc);
   const headers: Record<string, string> = {};
-  for (let at = 12; at < headersEnd; ) {
+  for (let at = 12; at < headersEnd;) {
     const name = message.toString('utf8', at + 1, at + 1 + message[at]!);
     at += 1 + message[at]!;
     expect(message[at], `header ${name} is a string`).toBe(7);
@@ -419,7 +419,9 @@ function checkAnswer(request: FuzzRequest, answer: Answer): string {
     return 'event stream';
   }
   expect(answer.body.length, 'an answer with an empty body').toBeGreaterThan(0);
-  const parserError = request.transport !== 'h2' && contentType === JSON_TYPE &&
+  const parserError =
+    request.transport !== 'h2' &&
+    contentType === JSON_TYPE &&
     answer.body.includes('Malformed HTTP request');
   const format = parserError ? 'json' : answerFormat(request.contentType);
   expect(contentType, 'content type').toBe(format === 'cbor' ? CBOR_TYPE : JSON_TYPE);
@@ -490,7 +492,8 @@ function closeAllowed(request: FuzzRequest, outcome: Outcome): boolean {
   }
   if (request.transport !== 'uws') return false;
   return (
-    ['short', 'long', 'pipelined'].includes(request.framing) || unparseableHead(request) ||
+    ['short', 'long', 'pipelined'].includes(request.framing) ||
+    unparseableHead(request) ||
     request.declaredLength >= UWS_CONTENT_LENGTH_REFUSED
   );
 }
@@ -528,9 +531,10 @@ async function runCase(
     );
   let outcome: Outcome;
   try {
-    outcome = request.transport === 'h2'
-      ? await lane.send(request, random)
-      : await sendHttp1(request.transport === 'h1' ? ports.h1 : ports.uws, request, random);
+    outcome =
+      request.transport === 'h2'
+        ? await lane.send(request, random)
+        : await sendHttp1(request.transport === 'h1' ? ports.h1 : ports.uws, request, random);
   } catch (error) {
     throw finding((error as Error).message);
   }
@@ -594,7 +598,9 @@ function startBystanders(url: string): Bystanders {
   })();
   const readShard = async (shardId: string) => {
     const start = new GetShardIteratorCommand({
-      StreamName: BYSTANDER_STREAM, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON',
+      StreamName: BYSTANDER_STREAM,
+      ShardId: shardId,
+      ShardIteratorType: 'TRIM_HORIZON',
     });
     let iterator = (await reader.send(start)).ShardIterator;
     while (iterator && state.reading) {
@@ -663,11 +669,20 @@ async function call(operation: string, input: object): Promise<{ NextToken?: str
  */
 function forgedTokens(tokens: string[]): string[] {
   const changes: [string, unknown][] = [
-    ['after', 5], ['after', null], ['stream', 5], ['stream', 'no-such-stream'],
-    ['filter', 'x'], ['filter', null], ['filter', { Type: 'AT_TIMESTAMP', ms: 'x' }],
-    ['filter', { Type: 'AT_TIMESTAMP', ms: 1e300 }], ['filter', { Type: 'NO_SUCH_TYPE' }],
-    ['filter', { Type: 'AFTER_SHARD_ID', ShardId: 5 }], ['s', [FUZZ_STREAM]], ['q', 'x'],
-    ['c', null], ['t', 1e300],
+    ['after', 5],
+    ['after', null],
+    ['stream', 5],
+    ['stream', 'no-such-stream'],
+    ['filter', 'x'],
+    ['filter', null],
+    ['filter', { Type: 'AT_TIMESTAMP', ms: 'x' }],
+    ['filter', { Type: 'AT_TIMESTAMP', ms: 1e300 }],
+    ['filter', { Type: 'NO_SUCH_TYPE' }],
+    ['filter', { Type: 'AFTER_SHARD_ID', ShardId: 5 }],
+    ['s', [FUZZ_STREAM]],
+    ['q', 'x'],
+    ['c', null],
+    ['t', 1e300],
   ];
   const forged = tokens.flatMap((token) => {
     const signed = Buffer.from(token, 'base64');
@@ -695,7 +710,9 @@ beforeAll(async () => {
   const { ShardId, SequenceNumber } = put.Records![0]!;
   const { ShardIterator } = await client.send(
     new GetShardIteratorCommand({
-      StreamName: FUZZ_STREAM, ShardId, ShardIteratorType: 'TRIM_HORIZON',
+      StreamName: FUZZ_STREAM,
+      ShardId,
+      ShardIteratorType: 'TRIM_HORIZON',
     }),
   );
   // One item per page, so that each list has a next page and a NextToken.

@@ -75,8 +75,12 @@ type Wire = null | boolean | number | string | Uint8Array | Date | Raw | Entries
 
 function isMap(value: Wire): value is WireMap {
   return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) &&
-    !(value instanceof Uint8Array) && !(value instanceof Date) && !(value instanceof Raw) &&
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array) &&
+    !(value instanceof Date) &&
+    !(value instanceof Raw) &&
     !(value instanceof Entries)
   );
 }
@@ -220,29 +224,120 @@ export function fixturesOf(issued: Issued): Fixtures {
 function interestingStrings(issued: Issued): string[] {
   const { consumerArn, iterator, sequenceNumber } = issued;
   return [
-    '', ' ', FUZZ_STREAM, 'no-such-stream', long(128), long(129), long(256), long(257),
-    long(2049, 'arn:'), long(70_000, 'é'), 'shardId-000000000000', 'shardId-000000000001',
-    'shardId-999999999999', 'shardId-2147483648', 'shardId-', '-1', '0', '00', '1e3',
-    '340282366920938463463374607431768211455', '340282366920938463463374607431768211456',
-    long(39, '9'), long(40, '9'), sequenceNumber, `${sequenceNumber}0`,
-    sequenceNumber.replace(/.$/, '3'), 'TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP',
-    'AT_SEQUENCE_NUMBER', 'AFTER_SEQUENCE_NUMBER', 'AFTER_SHARD_ID', 'FROM_TRIM_HORIZON',
-    'FROM_TIMESTAMP', 'AT_LATEST', 'AT_TRIM_HORIZON', 'ON_DEMAND', 'PROVISIONED', 'KMS', 'NONE',
-    'ALL', 'UNIFORM_SCALING', 'ENABLED', 'DISABLED', 'AUTO', 'alias/aws/kinesis',
-    '12345678-1234-1234-1234-123456789012', streamArn(FUZZ_STREAM), streamArn('no-such-stream'),
-    'arn:aws:kinesis:us-east-1:000000000000:stream/', `${streamArn(FUZZ_STREAM)}/consumer/x:1`,
-    consumerArn, `${consumerArn}9`, `arn:aws${long(2000, ':kinesis:')}`,
-    `arn:aws:kinesis:${long(1900, ':000000000000:')}stream/x`, iterator, iterator.slice(0, -4),
-    `${iterator.slice(0, -2)}AA`, ...issued.tokens, '__proto__', 'constructor', 'toString',
-    'hasOwnProperty', '\u0000', 'a\nb', 'é', '😀', '%s%n%x', '../../../etc/passwd',
-    '{"Version":"2012-10-17","Statement":[]}', '[]', 'null', 'aws:tag', 'true', 'YES',
+    '',
+    ' ',
+    FUZZ_STREAM,
+    'no-such-stream',
+    long(128),
+    long(129),
+    long(256),
+    long(257),
+    long(2049, 'arn:'),
+    long(70_000, 'é'),
+    'shardId-000000000000',
+    'shardId-000000000001',
+    'shardId-999999999999',
+    'shardId-2147483648',
+    'shardId-',
+    '-1',
+    '0',
+    '00',
+    '1e3',
+    '340282366920938463463374607431768211455',
+    '340282366920938463463374607431768211456',
+    long(39, '9'),
+    long(40, '9'),
+    sequenceNumber,
+    `${sequenceNumber}0`,
+    sequenceNumber.replace(/.$/, '3'),
+    'TRIM_HORIZON',
+    'LATEST',
+    'AT_TIMESTAMP',
+    'AT_SEQUENCE_NUMBER',
+    'AFTER_SEQUENCE_NUMBER',
+    'AFTER_SHARD_ID',
+    'FROM_TRIM_HORIZON',
+    'FROM_TIMESTAMP',
+    'AT_LATEST',
+    'AT_TRIM_HORIZON',
+    'ON_DEMAND',
+    'PROVISIONED',
+    'KMS',
+    'NONE',
+    'ALL',
+    'UNIFORM_SCALING',
+    'ENABLED',
+    'DISABLED',
+    'AUTO',
+    'alias/aws/kinesis',
+    '12345678-1234-1234-1234-123456789012',
+    streamArn(FUZZ_STREAM),
+    streamArn('no-such-stream'),
+    'arn:aws:kinesis:us-east-1:000000000000:stream/',
+    `${streamArn(FUZZ_STREAM)}/consumer/x:1`,
+    consumerArn,
+    `${consumerArn}9`,
+    `arn:aws${long(2000, ':kinesis:')}`,
+    `arn:aws:kinesis:${long(1900, ':000000000000:')}stream/x`,
+    iterator,
+    iterator.slice(0, -4),
+    `${iterator.slice(0, -2)}AA`,
+    ...issued.tokens,
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    '\u0000',
+    'a\nb',
+    'é',
+    '😀',
+    '%s%n%x',
+    '../../../etc/passwd',
+    '{"Version":"2012-10-17","Statement":[]}',
+    '[]',
+    'null',
+    'aws:tag',
+    'true',
+    'YES',
   ];
 }
 
 const BOUNDARY_NUMBERS = [
-  0, -1, 1, 2, 3, 23, 24, 255, 256, 500, 501, 1023, 1024, 10_240, 10_241, 8760, 8761, 10_000,
-  10_001, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53, 2 ** 53 + 2,
-  2 ** 63, -(2 ** 63), 1.5, -0.5, 1e-7, 1e21, 1e308, -1e308, Number.MIN_VALUE,
+  0,
+  -1,
+  1,
+  2,
+  3,
+  23,
+  24,
+  255,
+  256,
+  500,
+  501,
+  1023,
+  1024,
+  10_240,
+  10_241,
+  8760,
+  8761,
+  10_000,
+  10_001,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 63,
+  -(2 ** 63),
+  1.5,
+  -0.5,
+  1e-7,
+  1e21,
+  1e308,
+  -1e308,
+  Number.MIN_VALUE,
 ];
 
 /**
@@ -260,8 +355,20 @@ const SAFE_SHARD_COUNT = 2;
 
 /** Number texts JSON.parse reads to something odd, or refuses. */
 const RAW_JSON_NUMBERS = [
-  '1e400', '-1e400', '-0', '0.0', '1E2', '123456789012345678901234567890', '1.0e-400', '00',
-  '+1', '.5', 'NaN', 'Infinity', '0x10', '1_000',
+  '1e400',
+  '-1e400',
+  '-0',
+  '0.0',
+  '1E2',
+  '123456789012345678901234567890',
+  '1.0e-400',
+  '00',
+  '+1',
+  '.5',
+  'NaN',
+  'Infinity',
+  '0x10',
+  '1_000',
 ];
 
 /** CBOR items of every kind the decoder must refuse or read as something harmless. */
@@ -300,8 +407,19 @@ const RAW_CBOR_ITEMS: readonly Buffer[] = [
 
 /** Base64 texts Kinesis refuses (some of which Node's lenient decoder would take). */
 const BAD_BASE64 = [
-  'abc', 'ab$d', 'QR==', 'QQ=A', 'a-b_', '====', 'AAA=A===', ' AAAA', 'AA\nAA', 'AAAA====',
-  'AA==AA==', '\u00e9AAA', long(4096, 'A!'),
+  'abc',
+  'ab$d',
+  'QR==',
+  'QQ=A',
+  'a-b_',
+  '====',
+  'AAA=A===',
+  ' AAAA',
+  'AA\nAA',
+  'AAAA====',
+  'AA==AA==',
+  '\u00e9AAA',
+  long(4096, 'A!'),
 ];
 
 /** Invalid UTF-8: a cut sequence, a surrogate, non-characters, beyond U+10FFFF, overlong. */
@@ -523,7 +641,10 @@ export function corpus(fixtures: Fixtures, random: Random): Seed[] {
     [
       'PutRecord',
       {
-        StreamARN: arn, PartitionKey: 'pk', Data: data(), SequenceNumberForOrdering: sequenceNumber,
+        StreamARN: arn,
+        PartitionKey: 'pk',
+        Data: data(),
+        SequenceNumberForOrdering: sequenceNumber,
         ExplicitHashKey: '170141183460469231731687303715884105728',
       },
     ],
@@ -542,7 +663,9 @@ export function corpus(fixtures: Fixtures, random: Random): Seed[] {
     [
       'GetShardIterator',
       {
-        StreamARN: arn, ShardId: shard, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+        StreamARN: arn,
+        ShardId: shard,
+        ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
         StartingSequenceNumber: sequenceNumber,
       },
     ],
@@ -564,7 +687,8 @@ export function corpus(fixtures: Fixtures, random: Random): Seed[] {
     [
       'SubscribeToShard',
       {
-        ConsumerARN: consumerArn, ShardId: shard,
+        ConsumerARN: consumerArn,
+        ShardId: shard,
         StartingPosition: { Type: 'AT_SEQUENCE_NUMBER', SequenceNumber: sequenceNumber },
       },
     ],
@@ -575,10 +699,7 @@ export function corpus(fixtures: Fixtures, random: Random): Seed[] {
     ['IncreaseStreamRetentionPeriod', { ...stream, RetentionPeriodHours: 48 }],
     ['StartStreamEncryption', { ...stream, EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }],
     ['EnableEnhancedMonitoring', { ...stream, ShardLevelMetrics: ['IncomingBytes'] }],
-    [
-      'SplitShard',
-      { ...stream, ShardToSplit: shard, NewStartingHashKey: `${2n ** 126n}` },
-    ],
+    ['SplitShard', { ...stream, ShardToSplit: shard, NewStartingHashKey: `${2n ** 126n}` }],
     ['UpdateShardCount', { ...stream, TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }],
     ['DescribeLimits', {}],
     ['DescribeAccountSettings', {}],
@@ -745,17 +866,27 @@ export interface FuzzRequest {
 }
 
 const CONTENT_TYPES = [
-  undefined, 'text/plain', 'application/json', 'application/x-amz-json-1.0',
-  'APPLICATION/X-AMZ-JSON-1.1; charset=utf-8', 'application/cbor', `${CBOR_TYPE};q=1`, '',
+  undefined,
+  'text/plain',
+  'application/json',
+  'application/x-amz-json-1.0',
+  'APPLICATION/X-AMZ-JSON-1.1; charset=utf-8',
+  'application/cbor',
+  `${CBOR_TYPE};q=1`,
+  '',
   `${JSON_TYPE}\u0000`,
 ];
 
 function targets(operation: string, random: Random): (string | undefined)[] {
   return [
-    undefined, '', TARGET_PREFIX,
+    undefined,
+    '',
+    TARGET_PREFIX,
     `${TARGET_PREFIX}${pick(random, Object.keys(SUPPORTED_OPERATIONS))}`,
-    `${TARGET_PREFIX}NoSuchOperation`, `${TARGET_PREFIX}constructor`,
-    `${TARGET_PREFIX}CreateChannel`, 'DynamoDB_20120810.ListTables',
+    `${TARGET_PREFIX}NoSuchOperation`,
+    `${TARGET_PREFIX}constructor`,
+    `${TARGET_PREFIX}CreateChannel`,
+    'DynamoDB_20120810.ListTables',
     `${TARGET_PREFIX}${operation.toLowerCase()}`,
     // Long, over node:http's 16 KiB of headers, and over nghttp2's 64 KiB.
     `${TARGET_PREFIX}${long(pick(random, [5000, 20_000, 70_000]))}`,
@@ -821,16 +952,25 @@ export function buildRequest(
   let framing: Framing = 'exact';
   if (chance(random, 0.08)) {
     framing = pick(random, [
-      'short', 'long', 'over-limit', 'chunked', 'pipelined', 'abort-mid-body', 'abort-after-body',
+      'short',
+      'long',
+      'over-limit',
+      'chunked',
+      'pipelined',
+      'abort-mid-body',
+      'abort-after-body',
     ] as const);
     if (transport === 'h2' && (framing === 'chunked' || framing === 'pipelined')) framing = 'exact';
     if ((framing === 'short' || framing === 'long') && body.length === 0) framing = 'exact';
     notes.push(`framing ${framing}`);
   }
   const declaredLength =
-    framing === 'short' ? int(random, body.length)
-      : framing === 'long' ? body.length + 1 + int(random, 100)
-        : framing === 'over-limit' ? HTTP_REQUEST_BODY_BYTES_MAX + 1 + int(random, 2e9)
+    framing === 'short'
+      ? int(random, body.length)
+      : framing === 'long'
+        ? body.length + 1 + int(random, 100)
+        : framing === 'over-limit'
+          ? HTTP_REQUEST_BODY_BYTES_MAX + 1 + int(random, 2e9)
           : body.length;
   notes.push(transport);
   return { transport, method, contentType, target, body, framing, declaredLength, notes };

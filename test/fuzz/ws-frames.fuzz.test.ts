@@ -34,7 +34,7 @@ import { RawConnection } from '../helpers/raw-connection.js';
 import { seededRandom } from '../helpers/temp-dir.js';
 import { type ServedEngine, serveEngine } from '../helpers/ws-server.js';
 
-const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? (Date.now() >>> 0));
+const SEED = Number(process.env.RUNNEL_FUZZ_SEED ?? Date.now() >>> 0);
 const CASES = Number(process.env.RUNNEL_FUZZ_CASES ?? 240);
 /** Fuzz connections open at once. */
 const PARALLEL = 4;
@@ -86,31 +86,54 @@ interface Expectation {
 }
 
 /** Malformed frames of a known kind and the fatal error each must get. */
-function malformedFrame(random: Random, kind: number, id: number): { frame: Uint8Array | string; expect: Expectation } {
+function malformedFrame(
+  random: Random,
+  kind: number,
+  id: number,
+): { frame: Uint8Array | string; expect: Expectation } {
   const serialization = { name: 'SerializationException', closeCode: 1002 };
   const valid = validFrame(random, id);
   switch (kind) {
     case 0: // truncated header
-      return { frame: valid.subarray(0, Math.floor(random() * FRAME_HEADER_BYTES)), expect: serialization };
+      return {
+        frame: valid.subarray(0, Math.floor(random() * FRAME_HEADER_BYTES)),
+        expect: serialization,
+      };
     case 1: {
       // payload length larger than the message
       const frame = valid.slice();
-      new DataView(frame.buffer).setUint32(8, frame.length - FRAME_HEADER_BYTES + 1 + Math.floor(random() * 2 ** 31), true);
+      new DataView(frame.buffer).setUint32(
+        8,
+        frame.length - FRAME_HEADER_BYTES + 1 + Math.floor(random() * 2 ** 31),
+        true,
+      );
       return { frame, expect: serialization };
     }
     case 2: // truncated payload: the length field promises more than arrives
       return {
-        frame: valid.length > FRAME_HEADER_BYTES
-          ? valid.subarray(0, FRAME_HEADER_BYTES + Math.floor(random() * (valid.length - FRAME_HEADER_BYTES)))
-          : Uint8Array.from([...valid.subarray(0, 8), 9, 0, 0, 0]),
+        frame:
+          valid.length > FRAME_HEADER_BYTES
+            ? valid.subarray(
+                0,
+                FRAME_HEADER_BYTES + Math.floor(random() * (valid.length - FRAME_HEADER_BYTES)),
+              )
+            : Uint8Array.from([...valid.subarray(0, 8), 9, 0, 0, 0]),
         expect: serialization,
       };
     case 3: {
       // unknown opcode, or one only servers send
       const frame = valid.slice();
       const known = new Set<number>(Object.values(Opcode));
-      const serverOnly = [Opcode.WELCOME, Opcode.ERROR, Opcode.PUT_ACK, Opcode.SUBSCRIBED, Opcode.RECORDS,
-        Opcode.SUBSCRIPTION_END, Opcode.STREAM_LIST, Opcode.SHARD_MAP];
+      const serverOnly = [
+        Opcode.WELCOME,
+        Opcode.ERROR,
+        Opcode.PUT_ACK,
+        Opcode.SUBSCRIBED,
+        Opcode.RECORDS,
+        Opcode.SUBSCRIPTION_END,
+        Opcode.STREAM_LIST,
+        Opcode.SHARD_MAP,
+      ];
       let opcode = Math.floor(random() * 256);
       if (random() < 0.3) opcode = serverOnly[Math.floor(random() * serverOnly.length)]!;
       else while (known.has(opcode)) opcode = Math.floor(random() * 256);
@@ -138,10 +161,16 @@ function malformedFrame(random: Random, kind: number, id: number): { frame: Uint
     case 7:
       return { frame: 'not a frame', expect: { name: 'SerializationException', closeCode: 1003 } };
     case 8:
-      return { frame: encodeCredit(id, 0), expect: { name: 'ValidationException', closeCode: 1002 } };
+      return {
+        frame: encodeCredit(id, 0),
+        expect: { name: 'ValidationException', closeCode: 1002 },
+      };
     default:
       return {
-        frame: encodePing(id, new Uint8Array(WS_PING_PAYLOAD_BYTES_MAX + 1 + Math.floor(random() * 100))),
+        frame: encodePing(
+          id,
+          new Uint8Array(WS_PING_PAYLOAD_BYTES_MAX + 1 + Math.floor(random() * 100)),
+        ),
         expect: serialization,
       };
   }
@@ -151,7 +180,8 @@ const MALFORMED_KINDS = 10;
 function mutate(random: Random, frame: Uint8Array): Uint8Array {
   const bytes = frame.slice();
   const flips = 1 + Math.floor(random() * 4);
-  for (let i = 0; i < flips; i++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+  for (let i = 0; i < flips; i++)
+    bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
   if (random() < 0.2) return bytes.subarray(0, Math.floor(random() * bytes.length));
   return bytes;
 }
@@ -169,7 +199,11 @@ beforeAll(async () => {
 
 afterAll(() => served?.close());
 
-async function expectFatal(connection: RawConnection, expected: Expectation, label: string): Promise<void> {
+async function expectFatal(
+  connection: RawConnection,
+  expected: Expectation,
+  label: string,
+): Promise<void> {
   // Answers to frames accepted before the bad one may come first; the fatal ERROR must follow.
   for (;;) {
     const frame = await connection.answer();
@@ -184,7 +218,11 @@ async function expectFatal(connection: RawConnection, expected: Expectation, lab
 }
 
 /** Sends a PING after `frame`: the connection must answer it, or die with a fatal ERROR. */
-async function expectAnswerOrFatal(connection: RawConnection, frame: Uint8Array, label: string): Promise<void> {
+async function expectAnswerOrFatal(
+  connection: RawConnection,
+  frame: Uint8Array,
+  label: string,
+): Promise<void> {
   connection.send(frame);
   connection.send(encodePing(0xfeedface, new Uint8Array([1, 2, 3])));
   let fatal = false;
@@ -203,18 +241,25 @@ async function expectAnswerOrFatal(connection: RawConnection, frame: Uint8Array,
 
 describe('WebSocket frame fuzzing', () => {
   it(`answers every bad frame with a fatal error and a close, and disturbs no one (seed ${SEED})`, async () => {
-    console.log(`ws frame fuzz: seed ${SEED}, ${CASES} cases (replay with RUNNEL_FUZZ_SEED=${SEED})`);
+    console.log(
+      `ws frame fuzz: seed ${SEED}, ${CASES} cases (replay with RUNNEL_FUZZ_SEED=${SEED})`,
+    );
     const random = seededRandom(SEED);
 
     // Bystanders: a producer and a subscriber that must not notice anything.
     const producer = await RunnelClient.connect(url);
     const consumer = await RunnelClient.connect(url);
-    const subscription = await consumer.subscribe('control', 'shardId-000000000000', { type: 'TRIM_HORIZON' });
+    const subscription = await consumer.subscribe('control', 'shardId-000000000000', {
+      type: 'TRIM_HORIZON',
+    });
     const acknowledged: string[] = [];
     let producing = true;
     const production = (async () => {
       for (let batch = 0; producing; batch++) {
-        const records = Array.from({ length: 20 }, (_, i) => ({ PartitionKey: `p${batch}-${i}`, Data: new Uint8Array([batch & 0xff, i]) }));
+        const records = Array.from({ length: 20 }, (_, i) => ({
+          PartitionKey: `p${batch}-${i}`,
+          Data: new Uint8Array([batch & 0xff, i]),
+        }));
         const output = await producer.putRecords('control', records);
         expect(output.FailedRecordCount).toBe(0);
         acknowledged.push(...records.map((record) => record.PartitionKey));
@@ -242,7 +287,13 @@ describe('WebSocket frame fuzzing', () => {
         await expectFatal(connection, expected, `${label} kind ${kind}`);
       } else if (choice < 0.6) {
         const key = `ack-${index}`;
-        connection.send(encodePut(id, 'fuzz', encodeRecordBatch([{ PartitionKey: key, Data: new Uint8Array([7]) }])));
+        connection.send(
+          encodePut(
+            id,
+            'fuzz',
+            encodeRecordBatch([{ PartitionKey: key, Data: new Uint8Array([7]) }]),
+          ),
+        );
         connection.send(randomBytes(random, 1 + Math.floor(random() * 40)));
         let acked = false;
         let fatal = false;
@@ -259,15 +310,32 @@ describe('WebSocket frame fuzzing', () => {
       } else if (choice < 0.7) {
         // Reusing a live subscription id.
         const subscribe = encodeSubscribe(id, {
-          position: 'LATEST', initialCredit: 0, timestampMs: 0, streamName: 'fuzz', shardId: 'shardId-000000000000', sequenceNumber: '',
+          position: 'LATEST',
+          initialCredit: 0,
+          timestampMs: 0,
+          streamName: 'fuzz',
+          shardId: 'shardId-000000000000',
+          sequenceNumber: '',
         });
         connection.send(subscribe);
         connection.send(subscribe);
-        await expectFatal(connection, { name: 'ValidationException', closeCode: 1002 }, `${label} reused id`);
+        await expectFatal(
+          connection,
+          { name: 'ValidationException', closeCode: 1002 },
+          `${label} reused id`,
+        );
       } else if (choice < 0.85) {
-        await expectAnswerOrFatal(connection, randomBytes(random, Math.floor(random() * 200)), `${label} random`);
+        await expectAnswerOrFatal(
+          connection,
+          randomBytes(random, Math.floor(random() * 200)),
+          `${label} random`,
+        );
       } else {
-        await expectAnswerOrFatal(connection, mutate(random, validFrame(random, id)), `${label} mutated`);
+        await expectAnswerOrFatal(
+          connection,
+          mutate(random, validFrame(random, id)),
+          `${label} mutated`,
+        );
       }
       connection.close();
       await connection.closedWithin();
@@ -286,7 +354,11 @@ describe('WebSocket frame fuzzing', () => {
 
     producing = false;
     await production;
-    for (let waited = 0; received.length < acknowledged.length && waited < ANSWER_TIMEOUT_MS; waited += 10) {
+    for (
+      let waited = 0;
+      received.length < acknowledged.length && waited < ANSWER_TIMEOUT_MS;
+      waited += 10
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     subscription.unsubscribe();
@@ -297,7 +369,9 @@ describe('WebSocket frame fuzzing', () => {
     // Everything acknowledged on the fuzzed connections is stored.
     const stored = new Set<string>();
     const { ShardIterator } = await served.engine.getShardIterator({
-      StreamName: 'fuzz', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON',
+      StreamName: 'fuzz',
+      ShardId: 'shardId-000000000000',
+      ShardIteratorType: 'TRIM_HORIZON',
     });
     let iterator: string | undefined = ShardIterator;
     while (iterator) {
@@ -312,7 +386,11 @@ describe('WebSocket frame fuzzing', () => {
     await producer.close();
     await consumer.close();
     // The server sees the last closes a moment after the clients do.
-    for (let waited = 0; protocol.stats().connections > 0 && waited < ANSWER_TIMEOUT_MS; waited += 20) {
+    for (
+      let waited = 0;
+      protocol.stats().connections > 0 && waited < ANSWER_TIMEOUT_MS;
+      waited += 20
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(protocol.stats()).toMatchObject({ connections: 0, subscriptions: 0, putsInFlight: 0 });

@@ -22,7 +22,12 @@ import {
   releaseBenchDataDir,
 } from '../../src/harness/bench.js';
 import { USAGE_EXIT_CODE } from '../../src/harness/command-args.js';
-import { ACCOUNT_SHARD_LIMIT, KIB, PARTITION_KEY_BYTES_MAX, RECORD_SIZE_DEFAULT_KIB } from '../../src/limits.js';
+import {
+  ACCOUNT_SHARD_LIMIT,
+  KIB,
+  PARTITION_KEY_BYTES_MAX,
+  RECORD_SIZE_DEFAULT_KIB,
+} from '../../src/limits.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const BENCH_CLI = fileURLToPath(new URL('../../dist/src/harness/bench-cli.js', import.meta.url));
@@ -56,9 +61,21 @@ function refusal(args: string[]): string {
 describe('runnel bench: the data directory', () => {
   it('refuses a directory that is not empty and was not made by a run, and deletes nothing', () => {
     const dir = foreignDir('victim');
-    const run = bench(['--quick', '--paths', 'embedded', '--sizes', '100', '--shards', '1', '--data', dir]);
+    const run = bench([
+      '--quick',
+      '--paths',
+      'embedded',
+      '--sizes',
+      '100',
+      '--shards',
+      '1',
+      '--data',
+      dir,
+    ]);
     expect(run.status).toBe(USAGE_EXIT_CODE);
-    expect(run.stderr).toContain(`runnel bench: --data: '${dir}' is not empty and was not made by runnel bench`);
+    expect(run.stderr).toContain(
+      `runnel bench: --data: '${dir}' is not empty and was not made by runnel bench`,
+    );
     expect(run.stderr).toContain("Run 'runnel bench --help' for usage.");
     expect(run.stdout).toBe('');
     expect(readdirSync(dir)).toEqual(['important']);
@@ -66,7 +83,9 @@ describe('runnel bench: the data directory', () => {
   });
 
   it('refuses / and the home directory', () => {
-    expect(refusal(['--data', '/'])).toContain("--data: '/' is not empty and was not made by runnel bench");
+    expect(refusal(['--data', '/'])).toContain(
+      "--data: '/' is not empty and was not made by runnel bench",
+    );
     if (readdirSync(homedir()).length > 0) {
       expect(refusal(['--data', homedir()])).toContain(`--data: '${homedir()}' is not empty`);
     }
@@ -120,21 +139,29 @@ describe('runnel bench: numeric arguments', () => {
         `--seconds must be a number above 0 and at most 86400, got '${seconds}'`,
       );
     }
-    expect(parseBenchArgs(['--seconds', '1.5', '--data', join(temp.dir, 'fresh')])).toMatchObject({ putSeconds: 1.5 });
+    expect(parseBenchArgs(['--seconds', '1.5', '--data', join(temp.dir, 'fresh')])).toMatchObject({
+      putSeconds: 1.5,
+    });
   });
 
   it('refuses --workers that is not a whole number of at least 1', () => {
     for (const workers of ['abc', '0', '1.5', '-1', '']) {
-      expect(refusal([`--workers=${workers}`])).toBe(`--workers must be a whole number >= 1, got '${workers}'`);
+      expect(refusal([`--workers=${workers}`])).toBe(
+        `--workers must be a whole number >= 1, got '${workers}'`,
+      );
     }
-    expect(parseBenchArgs(['--workers', '3', '--data', join(temp.dir, 'fresh')])).toMatchObject({ workers: 3 });
+    expect(parseBenchArgs(['--workers', '3', '--data', join(temp.dir, 'fresh')])).toMatchObject({
+      workers: 3,
+    });
   });
 
   it('refuses --seed that is not a whole number', () => {
     for (const seed of ['abc', '1.5', '-1', '']) {
       expect(refusal([`--seed=${seed}`])).toBe(`--seed must be a whole number >= 0, got '${seed}'`);
     }
-    expect(parseBenchArgs(['--seed', '7', '--data', join(temp.dir, 'fresh')])).toMatchObject({ seed: 7 });
+    expect(parseBenchArgs(['--seed', '7', '--data', join(temp.dir, 'fresh')])).toMatchObject({
+      seed: 7,
+    });
   });
 
   it('refuses --sizes above the record size limit of the streams a run creates', () => {
@@ -144,7 +171,9 @@ describe('runnel bench: numeric arguments', () => {
         `is at most ${RECORD_SIZE_DEFAULT_KIB} KiB)`,
     );
     expect(refusal(['--sizes', '5000000'])).toContain('--sizes: 5000000 is above');
-    expect(parseBenchArgs(['--sizes', `${max}`, '--data', join(temp.dir, 'fresh')])).toMatchObject({ sizes: [max] });
+    expect(parseBenchArgs(['--sizes', `${max}`, '--data', join(temp.dir, 'fresh')])).toMatchObject({
+      sizes: [max],
+    });
   });
 
   it('refuses --shards above the account shard limit, per entry and over the streams of one server', () => {

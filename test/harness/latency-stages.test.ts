@@ -3,7 +3,12 @@
  * `perf sched timehist -w` output whose stages are known.
  */
 import { describe, expect, it } from 'vitest';
-import { STAGES, latencyStages, parseLatencyLog, parseWakeups } from '../../src/harness/latency-stages.js';
+import {
+  STAGES,
+  latencyStages,
+  parseLatencyLog,
+  parseWakeups,
+} from '../../src/harness/latency-stages.js';
 
 const LOAD = 31758;
 const SERVER = 31777;
@@ -29,7 +34,7 @@ describe('latency stages', () => {
       woke(0.1007, server, worker),
       woke(0.1011, worker, server),
       woke(0.1014, server, load),
-      woke(0.1500, 'swapper', load), // a timer: not between the three threads
+      woke(0.15, 'swapper', load), // a timer: not between the three threads
       woke(0.2004, load, server),
       woke(0.2014, server, worker),
       woke(0.2022, worker, server),

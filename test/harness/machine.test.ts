@@ -48,10 +48,15 @@ describe('machine CPU times', () => {
   });
 
   it('finds a balloon that reports free pages by its device id and its fifth feature bit', () => {
-    const features = (bits: number[]) => Array.from({ length: 64 }, (_, i) => (bits.includes(i) ? '1' : '0')).join('');
+    const features = (bits: number[]) =>
+      Array.from({ length: 64 }, (_, i) => (bits.includes(i) ? '1' : '0')).join('');
     const disk = { device: '0x0002\n', features: features([5, 9, 32]) };
-    expect(reportsFreePages([disk, { device: '0x0005\n', features: features([1, 2, 5, 32]) }])).toBe(true);
-    expect(reportsFreePages([disk, { device: '0x0005', features: features([1, 2, 32]) }])).toBe(false);
+    expect(
+      reportsFreePages([disk, { device: '0x0005\n', features: features([1, 2, 5, 32]) }]),
+    ).toBe(true);
+    expect(reportsFreePages([disk, { device: '0x0005', features: features([1, 2, 32]) }])).toBe(
+      false,
+    );
     // Bit 5 set on another device (a block device) is not a balloon's.
     expect(reportsFreePages([disk])).toBe(false);
     expect(reportsFreePages([])).toBe(false);

@@ -32,7 +32,9 @@ describe('peers-cli.js', () => {
       const run = peers([flag, '--dir', dir]);
       expect(run.status).toBe(0);
       expect(run.stderr).toBe('');
-      expect(run.stdout).toMatch(new RegExp(`^Usage: ${PEERS_INVOCATION} \\[--dir <dir>\\] \\[--seconds <s>\\]\\n`));
+      expect(run.stdout).toMatch(
+        new RegExp(`^Usage: ${PEERS_INVOCATION} \\[--dir <dir>\\] \\[--seconds <s>\\]\\n`),
+      );
       expect(run.stdout).toContain('--seconds <s>');
       expect(run.stdout).toContain('-h, --help');
     }
@@ -44,8 +46,14 @@ describe('peers-cli.js', () => {
     const cases: Array<[string[], string]> = [
       [['--bogus'], "Unknown option '--bogus'"],
       [['extra'], "Unexpected argument 'extra'"],
-      [['--seconds', 'abc'], `--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got 'abc'`],
-      [['--seconds=-5'], `--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got '-5'`],
+      [
+        ['--seconds', 'abc'],
+        `--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got 'abc'`,
+      ],
+      [
+        ['--seconds=-5'],
+        `--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got '-5'`,
+      ],
       [['--dir'], "Option '--dir <value>' argument missing"],
     ];
     for (const [args, message] of cases) {
@@ -53,7 +61,9 @@ describe('peers-cli.js', () => {
       expect(run.status, args.join(' ')).toBe(USAGE_EXIT_CODE);
       expect(run.stdout).toBe('');
       expect(run.stderr).toContain(`${PEERS_INVOCATION}: ${message}`);
-      expect(run.stderr).toMatch(new RegExp(`\\nRun '${PEERS_INVOCATION} --help' for usage\\.\\n$`));
+      expect(run.stderr).toMatch(
+        new RegExp(`\\nRun '${PEERS_INVOCATION} --help' for usage\\.\\n$`),
+      );
       expect(run.stderr).not.toContain('ERR_PARSE_ARGS');
       expect(run.stderr).not.toMatch(/\n\s+at /);
     }
@@ -62,8 +72,13 @@ describe('peers-cli.js', () => {
 
   it('reads --seconds as a number of seconds within PEERS_RUN_SECONDS_MAX', () => {
     expect(parsePeersArgs([])).toEqual({ dir: resolve('./data/peers'), seconds: 3600 });
-    expect(parsePeersArgs(['--seconds', '2.5', '--dir', 'x'])).toEqual({ dir: resolve('x'), seconds: 2.5 });
-    expect(parsePeersArgs(['--seconds', `${PEERS_RUN_SECONDS_MAX}`])).toMatchObject({ seconds: PEERS_RUN_SECONDS_MAX });
+    expect(parsePeersArgs(['--seconds', '2.5', '--dir', 'x'])).toEqual({
+      dir: resolve('x'),
+      seconds: 2.5,
+    });
+    expect(parsePeersArgs(['--seconds', `${PEERS_RUN_SECONDS_MAX}`])).toMatchObject({
+      seconds: PEERS_RUN_SECONDS_MAX,
+    });
     for (const seconds of ['0', '', 'NaN', 'Infinity', `${PEERS_RUN_SECONDS_MAX + 1}`]) {
       expect(() => parsePeersArgs([`--seconds=${seconds}`])).toThrow(
         `--seconds must be a number above 0 and at most ${PEERS_RUN_SECONDS_MAX}, got '${seconds}'`,

@@ -123,11 +123,7 @@ describe.skipIf(!chromium)('HTML report in headless Chromium', () => {
       writeFileSync(file, html);
       const run = spawnSync(
         chromium!,
-        [
-          ...headlessArgs(join(dir, 'profile')),
-          '--dump-dom',
-          `file://${file}`,
-        ],
+        [...headlessArgs(join(dir, 'profile')), '--dump-dom', `file://${file}`],
         { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
       );
       expect(run.status).toBe(0);

@@ -49,12 +49,19 @@ export async function evaluateAfter(
   browser.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
   const toBrowser = browser.stdio[3] as Writable;
   const fromBrowser = browser.stdio[4] as Readable;
-  const waiting = new Map<number, (message: { result?: Record<string, unknown>; error?: unknown }) => void>();
+  const waiting = new Map<
+    number,
+    (message: { result?: Record<string, unknown>; error?: unknown }) => void
+  >();
   let pending = '';
   fromBrowser.on('data', (chunk: Buffer) => {
     pending += chunk.toString('utf8');
     for (let end = pending.indexOf('\0'); end >= 0; end = pending.indexOf('\0')) {
-      const message = JSON.parse(pending.slice(0, end)) as { id?: number; result?: Record<string, unknown>; error?: unknown };
+      const message = JSON.parse(pending.slice(0, end)) as {
+        id?: number;
+        result?: Record<string, unknown>;
+        error?: unknown;
+      };
       pending = pending.slice(end + 1);
       if (message.id !== undefined) waiting.get(message.id)?.(message);
     }
@@ -63,27 +70,46 @@ export async function evaluateAfter(
   const send = (method: string, params: object = {}, sessionId?: string) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const id = nextId++;
-      waiting.set(id, (message) => (message.error ? reject(new Error(JSON.stringify(message.error))) : resolve(message.result ?? {})));
-      toBrowser.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0');
+      waiting.set(id, (message) =>
+        message.error
+          ? reject(new Error(JSON.stringify(message.error)))
+          : resolve(message.result ?? {}),
+      );
+      toBrowser.write(
+        JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0',
+      );
     });
   const exited = new Promise<never>((_, reject) =>
     browser.once('exit', (code) => reject(new Error(`chromium exited (${code}):\n${log}`))),
   );
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`chromium did not answer in ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`chromium did not answer in ${timeoutMs} ms:\n${log}`)),
+      timeoutMs,
+    );
   });
   const run = async () => {
     await new Promise((resolve) => setTimeout(resolve, runMs));
-    const { targetInfos } = (await send('Target.getTargets')) as { targetInfos: { targetId: string; type: string }[] };
+    const { targetInfos } = (await send('Target.getTargets')) as {
+      targetInfos: { targetId: string; type: string }[];
+    };
     const page = targetInfos.find((target) => target.type === 'page');
     if (!page) throw new Error(`no page among ${JSON.stringify(targetInfos)}`);
-    const { sessionId } = (await send('Target.attachToTarget', { targetId: page.targetId, flatten: true })) as { sessionId: string };
-    const evaluated = (await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as {
+    const { sessionId } = (await send('Target.attachToTarget', {
+      targetId: page.targetId,
+      flatten: true,
+    })) as { sessionId: string };
+    const evaluated = (await send(
+      'Runtime.evaluate',
+      { expression, returnByValue: true },
+      sessionId,
+    )) as {
       result: { value?: unknown };
       exceptionDetails?: unknown;
     };
-    if (evaluated.exceptionDetails) throw new Error(`evaluation failed: ${JSON.stringify(evaluated.exceptionDetails)}`);
+    if (evaluated.exceptionDetails)
+      throw new Error(`evaluation failed: ${JSON.stringify(evaluated.exceptionDetails)}`);
     return evaluated.result.value;
   };
   try {

@@ -16,7 +16,10 @@ export function openFilesUnder(dir: string): OpenFile[] {
     try {
       const path = readlinkSync(`/proc/self/fd/${fd}`);
       if (!path.startsWith(`${dir}/`)) continue;
-      const flags = Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+      const flags = Number.parseInt(
+        /flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!,
+        8,
+      );
       files.push({ path, flags });
     } catch {
       // The descriptor closed while it was being looked at (readdir's own, say).

@@ -79,7 +79,9 @@ export class RawConnection {
   }
 
   /** How the connection closed, waiting up to `timeoutMs`; undefined if still open then. */
-  async closedWithin(timeoutMs = ANSWER_TIMEOUT_MS): Promise<{ code: number; reason: string } | undefined> {
+  async closedWithin(
+    timeoutMs = ANSWER_TIMEOUT_MS,
+  ): Promise<{ code: number; reason: string } | undefined> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closedWith && Date.now() < deadline) await this.wake(deadline - Date.now());
     return this.closedWith;

@@ -2,7 +2,11 @@ import type { Engine } from '../../src/engine/engine.js';
 import type { KinesisRecord } from '../../src/kinesis/shapes.js';
 
 /** Reads a shard from TRIM_HORIZON to its current end (or a closed shard's end) through the public API. */
-export async function readShard(engine: Engine, streamName: string, shardId: string): Promise<KinesisRecord[]> {
+export async function readShard(
+  engine: Engine,
+  streamName: string,
+  shardId: string,
+): Promise<KinesisRecord[]> {
   const { ShardIterator } = await engine.getShardIterator({
     StreamName: streamName,
     ShardId: shardId,

@@ -92,7 +92,11 @@ export async function waitActive(client: KinesisClient, name: string): Promise<v
 }
 
 /** Creates a stream (PROVISIONED with `shardCount`, else ON_DEMAND) and waits until it is ACTIVE. */
-export async function createActive(client: KinesisClient, name: string, shardCount?: number): Promise<void> {
+export async function createActive(
+  client: KinesisClient,
+  name: string,
+  shardCount?: number,
+): Promise<void> {
   await client.send(
     new CreateStreamCommand(
       shardCount === undefined
@@ -104,10 +108,17 @@ export async function createActive(client: KinesisClient, name: string, shardCou
 }
 
 /** Every shard ListShards lists (no filter, or the given one), following NextToken. */
-export async function listShards(client: KinesisClient, name: string, filter?: ShardFilterType): Promise<Shard[]> {
+export async function listShards(
+  client: KinesisClient,
+  name: string,
+  filter?: ShardFilterType,
+): Promise<Shard[]> {
   const shards: Shard[] = [];
   let page = await client.send(
-    new ListShardsCommand({ StreamName: name, ...(filter ? { ShardFilter: { Type: filter } } : {}) }),
+    new ListShardsCommand({
+      StreamName: name,
+      ...(filter ? { ShardFilter: { Type: filter } } : {}),
+    }),
   );
   for (let pages = 0; ; pages++) {
     shards.push(...page.Shards!);
@@ -118,12 +129,18 @@ export async function listShards(client: KinesisClient, name: string, filter?: S
 }
 
 /** Polls until the consumer is ACTIVE; fails after 30 s. */
-export async function waitConsumerActive(client: KinesisClient, consumerArn: string): Promise<void> {
+export async function waitConsumerActive(
+  client: KinesisClient,
+  consumerArn: string,
+): Promise<void> {
   const deadline = Date.now() + ACTIVE_WAIT_MS;
   for (;;) {
-    const described = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumerArn }));
+    const described = await client.send(
+      new DescribeStreamConsumerCommand({ ConsumerARN: consumerArn }),
+    );
     if (described.ConsumerDescription!.ConsumerStatus === 'ACTIVE') return;
-    if (Date.now() > deadline) throw new Error(`consumer ${consumerArn} did not become ACTIVE in 30 s`);
+    if (Date.now() > deadline)
+      throw new Error(`consumer ${consumerArn} did not become ACTIVE in 30 s`);
     await sleep(POLL_MS);
   }
 }
@@ -132,7 +149,11 @@ export async function waitConsumerActive(client: KinesisClient, consumerArn: str
  * Registers a consumer of the stream and waits until it is ACTIVE. Returns the consumer as
  * RegisterStreamConsumer answered (CREATING): its ARN is what SubscribeToShard takes.
  */
-export async function registerActive(client: KinesisClient, stream: string, name: string): Promise<Consumer> {
+export async function registerActive(
+  client: KinesisClient,
+  stream: string,
+  name: string,
+): Promise<Consumer> {
   const { Consumer: consumer } = await client.send(
     new RegisterStreamConsumerCommand({ StreamARN: streamArn(stream), ConsumerName: name }),
   );
@@ -144,7 +165,10 @@ export async function registerActive(client: KinesisClient, stream: string, name
  * How a test server runs: on free ports of 127.0.0.1, with `workers` shard threads and the
  * engine options given, and without the uWS app unless `wsPort` asks for it (0: a free port).
  */
-export interface TestServerOptions extends Pick<ServerOptions, 'wsPort' | 'workers' | 'engineOptions'> {
+export interface TestServerOptions extends Pick<
+  ServerOptions,
+  'wsPort' | 'workers' | 'engineOptions'
+> {
   /**
    * The client the tests use: sdkClient of the Kinesis endpoint with these options (the
    * default: none), or what this function makes of the server (another transport or endpoint).
@@ -159,7 +183,9 @@ async function startTestServer(
   const { client: clientOption = {}, wsPort = null, ...serverOptions } = options;
   const server = await startServer({ ...serverOptions, port: 0, wsPort, dataDir });
   const client =
-    typeof clientOption === 'function' ? clientOption(server) : sdkClient(server.kinesisUrl, clientOption);
+    typeof clientOption === 'function'
+      ? clientOption(server)
+      : sdkClient(server.kinesisUrl, clientOption);
   return { server, client };
 }
 
@@ -179,7 +205,9 @@ export interface BlockServer {
  * directory. The returned object's fields are set only once the block starts: read them in
  * tests and hooks, not in the describe body itself.
  */
-export function serverForBlock(options: TestServerOptions & { dataDirPrefix: string }): BlockServer {
+export function serverForBlock(
+  options: TestServerOptions & { dataDirPrefix: string },
+): BlockServer {
   const { dataDirPrefix, ...serverOptions } = options;
   const block = {} as { server: RunningServer; client: KinesisClient; dataDir: string };
   beforeAll(async () => {

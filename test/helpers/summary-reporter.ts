@@ -17,7 +17,10 @@ export default class SummaryReporter implements Reporter {
         else skipped++;
       }
       // A file that failed outside its tests (a crash, an unhandled error) counts as a failure.
-      if (module.state() === 'failed' && ![...module.children.allTests()].some((test) => test.result().state === 'failed')) {
+      if (
+        module.state() === 'failed' &&
+        ![...module.children.allTests()].some((test) => test.result().state === 'failed')
+      ) {
         failed++;
       }
     }

@@ -4,7 +4,10 @@ import { afterAll, beforeAll } from 'vitest';
 import { type ConnectOptions, RunnelClient } from '../../src/client/index.js';
 
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
-import { type WebSocketProtocol, registerWebSocketProtocol } from '../../src/server/ws-protocol-handler.js';
+import {
+  type WebSocketProtocol,
+  registerWebSocketProtocol,
+} from '../../src/server/ws-protocol-handler.js';
 import { tempDir } from './temp-dir.js';
 
 export interface TestServer {
@@ -75,7 +78,10 @@ export interface FileServer {
  * serveEngine for the tests of the file (or describe block) that calls this: started in its
  * beforeAll; its afterAll closes every client `connect` made, then the server and the engine.
  */
-export function serveEngineForFile(options: Omit<EngineOptions, 'dataDir'>, prefix?: string): FileServer {
+export function serveEngineForFile(
+  options: Omit<EngineOptions, 'dataDir'>,
+  prefix?: string,
+): FileServer {
   let served: ServedEngine | undefined;
   const clients: RunnelClient[] = [];
   const file = {

@@ -56,7 +56,10 @@ function expectedData(i: number): string {
 }
 
 /** Runs the client without blocking the event loop the in-process server runs on. */
-function runClient(url: string, args = [STREAM, String(RECORDS)]): Promise<{ code: number; stdout: string; stderr: string }> {
+function runClient(
+  url: string,
+  args = [STREAM, String(RECORDS)],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       'python3',
@@ -98,13 +101,24 @@ describe.skipIf(!python)('a Python client written from docs/protocol.md', () => 
     const stored = new Map<string, Map<string, { key: string; data: string }>>();
     for (const shard of report.shards) {
       const records = await readShard(served.engine, STREAM, shard);
-      stored.set(shard, new Map(records.map((r) => [r.SequenceNumber!, { key: r.PartitionKey!, data: Buffer.from(r.Data!).toString('hex') }])));
+      stored.set(
+        shard,
+        new Map(
+          records.map((r) => [
+            r.SequenceNumber!,
+            { key: r.PartitionKey!, data: Buffer.from(r.Data!).toString('hex') },
+          ]),
+        ),
+      );
     }
     const seen = new Set<string>();
     report.acks.forEach((ack, i) => {
       expect(ack, `record ${i}`).not.toHaveProperty('error');
       const { seq, shard } = ack as { seq: string; shard: string };
-      expect(stored.get(shard)?.get(seq), `record ${i} at ${shard} ${seq}`).toEqual({ key: `py-${i}`, data: expectedData(i) });
+      expect(stored.get(shard)?.get(seq), `record ${i} at ${shard} ${seq}`).toEqual({
+        key: `py-${i}`,
+        data: expectedData(i),
+      });
       seen.add(seq);
     });
     expect(seen.size).toBe(RECORDS);
@@ -112,7 +126,7 @@ describe.skipIf(!python)('a Python client written from docs/protocol.md', () => 
     expect([...stored.values()].reduce((n, m) => n + m.size, 0)).toBe(RECORDS);
   });
 
-  it('what Python read from each shard is exactly the engine\'s shard, in order', async () => {
+  it("what Python read from each shard is exactly the engine's shard, in order", async () => {
     expect(Object.keys(report.read).sort()).toEqual([...report.shards].sort());
     let total = 0;
     for (const shard of report.shards) {
@@ -146,17 +160,28 @@ describe.skipIf(!python)('a Python client written from docs/protocol.md', () => 
     const stream = 'py-closed';
     await engine.createStream({ StreamName: stream, ShardCount: 1 });
     for (let put = 0; put < 3; put++) {
-      const Records = Array.from({ length: 100 }, (_, i) => ({ PartitionKey: `py-${put * 100 + i}`, Data: Buffer.from(expectedData(put * 100 + i), 'hex') }));
+      const Records = Array.from({ length: 100 }, (_, i) => ({
+        PartitionKey: `py-${put * 100 + i}`,
+        Data: Buffer.from(expectedData(put * 100 + i), 'hex'),
+      }));
       expect((await engine.putRecords({ StreamName: stream, Records })).FailedRecordCount).toBe(0);
     }
     const shard = 'shardId-000000000000';
-    await engine.splitShard({ StreamName: stream, ShardToSplit: shard, NewStartingHashKey: (1n << 127n).toString() });
+    await engine.splitShard({
+      StreamName: stream,
+      ShardToSplit: shard,
+      NewStartingHashKey: (1n << 127n).toString(),
+    });
     const run = await runClient(served.server.url, [stream, 'read-closed', shard]);
     if (run.code !== 0) throw new Error(`runnel_client.py exited ${run.code}: ${run.stderr}`);
     const closed = JSON.parse(run.stdout) as { records: PythonRecord[]; ended: [number, number] };
     expect(closed.ended).toEqual([1, 300]);
     // A closed shard's last GetRecords page has no next iterator: one page holds all 300.
-    const { ShardIterator } = await engine.getShardIterator({ StreamName: stream, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' });
+    const { ShardIterator } = await engine.getShardIterator({
+      StreamName: stream,
+      ShardId: shard,
+      ShardIteratorType: 'TRIM_HORIZON',
+    });
     const page = await engine.getRecords({ ShardIterator });
     expect(page.NextShardIterator).toBeUndefined();
     expect(closed.records).toEqual(

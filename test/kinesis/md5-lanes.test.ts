@@ -26,7 +26,9 @@ function hashAll(hasher: KeyHasher, keys: Uint8Array[]): Uint32Array {
 function expectDigests(out: Uint32Array, keys: Uint8Array[], offset = 0): void {
   keys.forEach((key, i) => {
     const at = (offset + i) * HASH_WORDS;
-    expect([...out.subarray(at, at + HASH_WORDS)], `key ${i} of ${key.length} bytes`).toEqual(expected(key));
+    expect([...out.subarray(at, at + HASH_WORDS)], `key ${i} of ${key.length} bytes`).toEqual(
+      expected(key),
+    );
   });
 }
 
@@ -37,9 +39,12 @@ describe('KeyHasher', () => {
   });
 
   it('hashes the last one-block length and the first two-block one', () => {
-    const keys = [ONE_BLOCK_KEY_BYTES_MAX, ONE_BLOCK_KEY_BYTES_MAX + 1, 0, ONE_BLOCK_KEY_BYTES_MAX].map((n) =>
-      new Uint8Array(n).fill(0xff),
-    );
+    const keys = [
+      ONE_BLOCK_KEY_BYTES_MAX,
+      ONE_BLOCK_KEY_BYTES_MAX + 1,
+      0,
+      ONE_BLOCK_KEY_BYTES_MAX,
+    ].map((n) => new Uint8Array(n).fill(0xff));
     expectDigests(hashAll(new KeyHasher(), keys), keys);
   });
 
@@ -66,7 +71,8 @@ describe('KeyHasher', () => {
   it('drops discarded keys: nothing written for them, later keys hashed right', () => {
     const hasher = new KeyHasher();
     const dropped = new Uint32Array(3 * HASH_WORDS);
-    for (let i = 0; i < 3; i++) hasher.add(Buffer.from(`dropped-${i}`), 0, 9, dropped, i * HASH_WORDS);
+    for (let i = 0; i < 3; i++)
+      hasher.add(Buffer.from(`dropped-${i}`), 0, 9, dropped, i * HASH_WORDS);
     hasher.discard();
     const keys = Array.from({ length: 6 }, (_, i) => Buffer.from(`kept-${i}`));
     expectDigests(hashAll(hasher, keys), keys);
@@ -90,7 +96,9 @@ describe('KeyHasher', () => {
 
   it("clears what a slot's earlier, longer key left: long keys, then short ones in the same slots", () => {
     const hasher = new KeyHasher();
-    const long = Array.from({ length: 9 }, (_, i) => Buffer.alloc(ONE_BLOCK_KEY_BYTES_MAX, 0x61 + i));
+    const long = Array.from({ length: 9 }, (_, i) =>
+      Buffer.alloc(ONE_BLOCK_KEY_BYTES_MAX, 0x61 + i),
+    );
     expectDigests(hashAll(hasher, long), long);
     const short = Array.from({ length: 9 }, (_, i) => Buffer.from(`s${i}`.repeat(i % 3)));
     expectDigests(hashAll(hasher, short), short);

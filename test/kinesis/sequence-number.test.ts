@@ -20,7 +20,12 @@ describe('sequence numbers', () => {
   });
 
   it('round-trips and has 56 digits', () => {
-    const fields = { shardCreationSec: 1764000000, shardIndex: 17, ordinal: 123456789n, recordTimeSec: 1764000123 };
+    const fields = {
+      shardCreationSec: 1764000000,
+      shardIndex: 17,
+      ordinal: 123456789n,
+      recordTimeSec: 1764000123,
+    };
     const text = encodeSequenceNumber(fields);
     expect(text).toHaveLength(56);
     expect(decodeSequenceNumber(text)).toEqual(fields);
@@ -47,16 +52,24 @@ describe('SequenceFormatter', () => {
     const formatter = new SequenceFormatter(1764000000, 7);
     const check = (ordinal: number, second: number) =>
       expect(formatter.format(ordinal, second)).toBe(
-        encodeSequenceNumber({ shardCreationSec: 1764000000, shardIndex: 7, ordinal: BigInt(ordinal), recordTimeSec: second }),
+        encodeSequenceNumber({
+          shardCreationSec: 1764000000,
+          shardIndex: 7,
+          ordinal: BigInt(ordinal),
+          recordTimeSec: second,
+        }),
       );
-    for (let ordinal = 0; ordinal < 5000; ordinal++) check(ordinal, 1764000100 + Math.floor(ordinal / 1000));
-    for (const ordinal of [2 ** 40, 2 ** 40 + 1, 2 ** 52, 2 ** 52 + 1, 3, 4, 10_000_000]) check(ordinal, 1764009999);
+    for (let ordinal = 0; ordinal < 5000; ordinal++)
+      check(ordinal, 1764000100 + Math.floor(ordinal / 1000));
+    for (const ordinal of [2 ** 40, 2 ** 40 + 1, 2 ** 52, 2 ** 52 + 1, 3, 4, 10_000_000])
+      check(ordinal, 1764009999);
   });
 });
 
 describe('SequenceFormatter.write', () => {
   it('writes the same digits as format, in place, for runs and jumps', async () => {
-    const { SequenceFormatter, MAX_SEQUENCE_DIGITS } = await import('../../src/kinesis/sequence-number.js');
+    const { SequenceFormatter, MAX_SEQUENCE_DIGITS } =
+      await import('../../src/kinesis/sequence-number.js');
     const writer = new SequenceFormatter(1764000000, 3);
     const target = new Uint8Array(MAX_SEQUENCE_DIGITS + 8).fill(0x2a);
     const check = (ordinal: number, second: number) => {
@@ -70,7 +83,8 @@ describe('SequenceFormatter.write', () => {
       expect(Buffer.from(target.subarray(4, end)).toString('latin1')).toBe(expected);
       expect(target[3]).toBe(0x2a);
     };
-    for (let ordinal = 0; ordinal < 3000; ordinal++) check(ordinal, 1764000100 + Math.floor(ordinal / 700));
+    for (let ordinal = 0; ordinal < 3000; ordinal++)
+      check(ordinal, 1764000100 + Math.floor(ordinal / 700));
     for (const ordinal of [2 ** 40, 2 ** 52 + 1, 0, 1, 10_000_000]) check(ordinal, 1764009999);
     // The smallest sequence number (shard 0, time 0, ordinal 0) still writes its digits.
     const zero = new SequenceFormatter(0, 0);

@@ -50,56 +50,67 @@ function record(partitionKey: string, bytes = 1): Record<string, unknown> {
 
 describe('stream names', () => {
   it('rejects a name outside the pattern', () => {
-    expect(messageOf('CreateStream', { StreamName: 'x y', ShardCount: 1 })).toBe(one(
-      `Value 'x y' at 'streamName' failed to satisfy constraint: ` +
-        `Member must satisfy regular expression pattern: ${NAME_PATTERN}`,
-    ));
+    expect(messageOf('CreateStream', { StreamName: 'x y', ShardCount: 1 })).toBe(
+      one(
+        `Value 'x y' at 'streamName' failed to satisfy constraint: ` +
+          `Member must satisfy regular expression pattern: ${NAME_PATTERN}`,
+      ),
+    );
   });
 
   it('rejects a 129-character name and accepts 128', () => {
     const name = 'a'.repeat(129);
-    expect(messageOf('CreateStream', { StreamName: name })).toBe(one(
-      `Value '${name}' at 'streamName' failed to satisfy constraint: ` +
-        'Member must have length less than or equal to 128',
-    ));
+    expect(messageOf('CreateStream', { StreamName: name })).toBe(
+      one(
+        `Value '${name}' at 'streamName' failed to satisfy constraint: ` +
+          'Member must have length less than or equal to 128',
+      ),
+    );
     expect(() => validateInput('CreateStream', { StreamName: 'a'.repeat(128) })).not.toThrow();
   });
 
   it('reports an empty name by its length, once', () => {
-    expect(messageOf('DescribeStreamSummary', { StreamName: '' })).toBe(one(
-      `Value '' at 'streamName' failed to satisfy constraint: ` +
-        'Member must have length greater than or equal to 1',
-    ));
+    expect(messageOf('DescribeStreamSummary', { StreamName: '' })).toBe(
+      one(
+        `Value '' at 'streamName' failed to satisfy constraint: ` +
+          'Member must have length greater than or equal to 1',
+      ),
+    );
   });
 
   it('requires StreamName on CreateStream', () => {
-    expect(messageOf('CreateStream', { ShardCount: 2 })).toBe(one(
-      "Value null at 'streamName' failed to satisfy constraint: Member must not be null",
-    ));
-    expect(messageOf('CreateStream', { StreamName: null })).toBe(one(
-      "Value null at 'streamName' failed to satisfy constraint: Member must not be null",
-    ));
+    expect(messageOf('CreateStream', { ShardCount: 2 })).toBe(
+      one("Value null at 'streamName' failed to satisfy constraint: Member must not be null"),
+    );
+    expect(messageOf('CreateStream', { StreamName: null })).toBe(
+      one("Value null at 'streamName' failed to satisfy constraint: Member must not be null"),
+    );
   });
 
   it('checks the stream ARN pattern', () => {
-    expect(messageOf('DescribeStreamSummary', { StreamARN: 'arn:aws:s3:::bucket' })).toBe(one(
-      "Value 'arn:aws:s3:::bucket' at 'streamARN' failed to satisfy constraint: " +
-        'Member must satisfy regular expression pattern: ' +
-        'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+',
-    ));
+    expect(messageOf('DescribeStreamSummary', { StreamARN: 'arn:aws:s3:::bucket' })).toBe(
+      one(
+        "Value 'arn:aws:s3:::bucket' at 'streamARN' failed to satisfy constraint: " +
+          'Member must satisfy regular expression pattern: ' +
+          'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+',
+      ),
+    );
   });
 });
 
 describe('PutRecords', () => {
   it('rejects 501 records, rendering the list as Java does', () => {
     const records = Array.from({ length: 501 }, () => record('pk'));
-    const entry = 'PutRecordsRequestEntry(data=java.nio.HeapByteBuffer[pos=0 lim=1 cap=1], ' +
+    const entry =
+      'PutRecordsRequestEntry(data=java.nio.HeapByteBuffer[pos=0 lim=1 cap=1], ' +
       'partitionKey=pk)';
     const rendered = `[${Array.from({ length: 501 }, () => entry).join(', ')}]`;
-    expect(messageOf('PutRecords', { StreamName: 's', Records: records })).toBe(one(
-      `Value '${rendered}' at 'records' failed to satisfy constraint: ` +
-        'Member must have length less than or equal to 500',
-    ));
+    expect(messageOf('PutRecords', { StreamName: 's', Records: records })).toBe(
+      one(
+        `Value '${rendered}' at 'records' failed to satisfy constraint: ` +
+          'Member must have length less than or equal to 500',
+      ),
+    );
   });
 
   it('accepts exactly 500 records', () => {
@@ -108,18 +119,22 @@ describe('PutRecords', () => {
   });
 
   it('rejects an empty Records list', () => {
-    expect(messageOf('PutRecords', { StreamName: 's', Records: [] })).toBe(one(
-      "Value '[]' at 'records' failed to satisfy constraint: " +
-        'Member must have length greater than or equal to 1',
-    ));
+    expect(messageOf('PutRecords', { StreamName: 's', Records: [] })).toBe(
+      one(
+        "Value '[]' at 'records' failed to satisfy constraint: " +
+          'Member must have length greater than or equal to 1',
+      ),
+    );
   });
 
   it('names the failing entry member with a 1-based path', () => {
     const records = [record('a'), record('')];
-    expect(messageOf('PutRecords', { StreamName: 's', Records: records })).toBe(one(
-      "Value '' at 'records.2.member.partitionKey' failed to satisfy constraint: " +
-        'Member must have length greater than or equal to 1',
-    ));
+    expect(messageOf('PutRecords', { StreamName: 's', Records: records })).toBe(
+      one(
+        "Value '' at 'records.2.member.partitionKey' failed to satisfy constraint: " +
+          'Member must have length greater than or equal to 1',
+      ),
+    );
   });
 
   it('reports a missing Data and a null entry by path', () => {
@@ -147,23 +162,26 @@ describe('records', () => {
   it('counts partition key length in code points', () => {
     const astral = '\u{1F600}';
     const tooLong = astral.repeat(257);
-    expect(messageOf('PutRecord', { StreamName: 's', ...record(tooLong) })).toBe(one(
-      `Value '${tooLong}' at 'partitionKey' failed to satisfy constraint: ` +
-        'Member must have length less than or equal to 256',
-    ));
+    expect(messageOf('PutRecord', { StreamName: 's', ...record(tooLong) })).toBe(
+      one(
+        `Value '${tooLong}' at 'partitionKey' failed to satisfy constraint: ` +
+          'Member must have length less than or equal to 256',
+      ),
+    );
     const longest = astral.repeat(256);
     expect(longest.length).toBe(512);
-    expect(() => validateInput('PutRecord', { StreamName: 's', ...record(longest) }))
-      .not.toThrow();
+    expect(() => validateInput('PutRecord', { StreamName: 's', ...record(longest) })).not.toThrow();
     expect(() => validateInput('PutRecord', { StreamName: 's', ...record(astral) })).not.toThrow();
   });
 
   it('rejects an ExplicitHashKey with letters', () => {
     const input = { StreamName: 's', ...record('pk'), ExplicitHashKey: '12ab' };
-    expect(messageOf('PutRecord', input)).toBe(one(
-      "Value '12ab' at 'explicitHashKey' failed to satisfy constraint: " +
-        'Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})',
-    ));
+    expect(messageOf('PutRecord', input)).toBe(
+      one(
+        "Value '12ab' at 'explicitHashKey' failed to satisfy constraint: " +
+          'Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})',
+      ),
+    );
   });
 
   it('accepts the largest 39-digit hash key and rejects leading zeros', () => {
@@ -171,16 +189,19 @@ describe('records', () => {
     const largest = (2n ** 128n - 1n).toString();
     expect(() => validateInput('PutRecord', { ...input, ExplicitHashKey: largest })).not.toThrow();
     expect(() => validateInput('PutRecord', { ...input, ExplicitHashKey: '0' })).not.toThrow();
-    expect(failure('PutRecord', { ...input, ExplicitHashKey: '01' }).code)
-      .toBe('ValidationException');
+    expect(failure('PutRecord', { ...input, ExplicitHashKey: '01' }).code).toBe(
+      'ValidationException',
+    );
   });
 
   it('renders Data over 10485760 bytes as a HeapByteBuffer', () => {
     const input = { StreamName: 's', ...record('pk', 10_485_761) };
-    expect(messageOf('PutRecord', input)).toBe(one(
-      "Value 'java.nio.HeapByteBuffer[pos=0 lim=10485761 cap=10485761]' at 'data' " +
-        'failed to satisfy constraint: Member must have length less than or equal to 10485760',
-    ));
+    expect(messageOf('PutRecord', input)).toBe(
+      one(
+        "Value 'java.nio.HeapByteBuffer[pos=0 lim=10485761 cap=10485761]' at 'data' " +
+          'failed to satisfy constraint: Member must have length less than or equal to 10485760',
+      ),
+    );
   });
 
   it('leaves the per-stream record size (1 MiB by default) to the engine', () => {
@@ -190,38 +211,46 @@ describe('records', () => {
 
   it('checks SequenceNumberForOrdering', () => {
     const input = { StreamName: 's', ...record('pk'), SequenceNumberForOrdering: '-1' };
-    expect(messageOf('PutRecord', input)).toBe(one(
-      "Value '-1' at 'sequenceNumberForOrdering' failed to satisfy constraint: " +
-        'Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})',
-    ));
+    expect(messageOf('PutRecord', input)).toBe(
+      one(
+        "Value '-1' at 'sequenceNumberForOrdering' failed to satisfy constraint: " +
+          'Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})',
+      ),
+    );
   });
 });
 
 describe('reads', () => {
-  it('bounds GetRecords Limit from below only (above 10000 is the engine\'s InvalidArgumentException)', () => {
+  it("bounds GetRecords Limit from below only (above 10000 is the engine's InvalidArgumentException)", () => {
     const iterator = { ShardIterator: 'AAAA' };
-    expect(messageOf('GetRecords', { ...iterator, Limit: 0 })).toBe(one(
-      "Value '0' at 'limit' failed to satisfy constraint: " +
-        'Member must have value greater than or equal to 1',
-    ));
+    expect(messageOf('GetRecords', { ...iterator, Limit: 0 })).toBe(
+      one(
+        "Value '0' at 'limit' failed to satisfy constraint: " +
+          'Member must have value greater than or equal to 1',
+      ),
+    );
     expect(() => validateInput('GetRecords', { ...iterator, Limit: 10_000 })).not.toThrow();
     expect(() => validateInput('GetRecords', { ...iterator, Limit: 10_001 })).not.toThrow();
   });
 
   it('bounds the shard iterator to 512 characters', () => {
     const iterator = 'A'.repeat(513);
-    expect(messageOf('GetRecords', { ShardIterator: iterator })).toBe(one(
-      `Value '${iterator}' at 'shardIterator' failed to satisfy constraint: ` +
-        'Member must have length less than or equal to 512',
-    ));
+    expect(messageOf('GetRecords', { ShardIterator: iterator })).toBe(
+      one(
+        `Value '${iterator}' at 'shardIterator' failed to satisfy constraint: ` +
+          'Member must have length less than or equal to 512',
+      ),
+    );
   });
 
   it('rejects an unknown ShardIteratorType', () => {
     const input = { StreamName: 's', ShardId: SHARD_ID, ShardIteratorType: 'OLDEST' };
-    expect(messageOf('GetShardIterator', input)).toBe(one(
-      "Value 'OLDEST' at 'shardIteratorType' failed to satisfy constraint: " +
-        `Member must satisfy enum value set: ${ITERATOR_TYPES}`,
-    ));
+    expect(messageOf('GetShardIterator', input)).toBe(
+      one(
+        "Value 'OLDEST' at 'shardIteratorType' failed to satisfy constraint: " +
+          `Member must satisfy enum value set: ${ITERATOR_TYPES}`,
+      ),
+    );
   });
 
   it('counts and joins several errors in model member order', () => {
@@ -237,90 +266,113 @@ describe('reads', () => {
   });
 
   it('names nested structure members', () => {
-    expect(messageOf('ListShards', { StreamName: 's', ShardFilter: {} })).toBe(one(
-      "Value null at 'shardFilter.type' failed to satisfy constraint: Member must not be null",
-    ));
+    expect(messageOf('ListShards', { StreamName: 's', ShardFilter: {} })).toBe(
+      one("Value null at 'shardFilter.type' failed to satisfy constraint: Member must not be null"),
+    );
     const position = { Type: 'NEWEST' };
     const input = { ConsumerARN: CONSUMER_ARN, ShardId: SHARD_ID, StartingPosition: position };
-    expect(messageOf('SubscribeToShard', input)).toBe(one(
-      "Value 'NEWEST' at 'startingPosition.type' failed to satisfy constraint: " +
-        `Member must satisfy enum value set: ${ITERATOR_TYPES}`,
-    ));
+    expect(messageOf('SubscribeToShard', input)).toBe(
+      one(
+        "Value 'NEWEST' at 'startingPosition.type' failed to satisfy constraint: " +
+          `Member must satisfy enum value set: ${ITERATOR_TYPES}`,
+      ),
+    );
   });
 
   it('reports a non-object where a structure is expected', () => {
     const input = { StreamName: 's', ShardFilter: 'AT_LATEST' };
-    expect(messageOf('ListShards', input)).toBe(one(
-      "Value 'AT_LATEST' at 'shardFilter' failed to satisfy constraint: " +
-        'Member must be of type structure',
-    ));
+    expect(messageOf('ListShards', input)).toBe(
+      one(
+        "Value 'AT_LATEST' at 'shardFilter' failed to satisfy constraint: " +
+          'Member must be of type structure',
+      ),
+    );
   });
 });
 
 describe('control plane', () => {
   it('checks the stream mode enum inside StreamModeDetails', () => {
     const input = { StreamARN: STREAM_ARN, StreamModeDetails: { StreamMode: 'SERVERLESS' } };
-    expect(messageOf('UpdateStreamMode', input)).toBe(one(
-      "Value 'SERVERLESS' at 'streamModeDetails.streamMode' failed to satisfy constraint: " +
-        'Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]',
-    ));
+    expect(messageOf('UpdateStreamMode', input)).toBe(
+      one(
+        "Value 'SERVERLESS' at 'streamModeDetails.streamMode' failed to satisfy constraint: " +
+          'Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]',
+      ),
+    );
   });
 
   it('requires a positive ShardCount and bounds MaxRecordSizeInKiB', () => {
-    expect(messageOf('CreateStream', { StreamName: 's', ShardCount: 0 })).toBe(one(
-      "Value '0' at 'shardCount' failed to satisfy constraint: " +
-        'Member must have value greater than or equal to 1',
-    ));
-    expect(messageOf('CreateStream', { StreamName: 's', MaxRecordSizeInKiB: 1023 })).toBe(one(
-      "Value '1023' at 'maxRecordSizeInKiB' failed to satisfy constraint: " +
-        'Member must have value greater than or equal to 1024',
-    ));
+    expect(messageOf('CreateStream', { StreamName: 's', ShardCount: 0 })).toBe(
+      one(
+        "Value '0' at 'shardCount' failed to satisfy constraint: " +
+          'Member must have value greater than or equal to 1',
+      ),
+    );
+    expect(messageOf('CreateStream', { StreamName: 's', MaxRecordSizeInKiB: 1023 })).toBe(
+      one(
+        "Value '1023' at 'maxRecordSizeInKiB' failed to satisfy constraint: " +
+          'Member must have value greater than or equal to 1024',
+      ),
+    );
   });
 
   it('leaves the retention range to the engine', () => {
     const input = { StreamName: 's', RetentionPeriodHours: 1 };
     expect(() => validateInput('IncreaseStreamRetentionPeriod', input)).not.toThrow();
-    expect(messageOf('IncreaseStreamRetentionPeriod', { StreamName: 's' })).toBe(one(
-      "Value null at 'retentionPeriodHours' failed to satisfy constraint: " +
-        'Member must not be null',
-    ));
+    expect(messageOf('IncreaseStreamRetentionPeriod', { StreamName: 's' })).toBe(
+      one(
+        "Value null at 'retentionPeriodHours' failed to satisfy constraint: " +
+          'Member must not be null',
+      ),
+    );
   });
 
   it('checks tag maps as a whole', () => {
-    expect(messageOf('AddTagsToStream', { StreamName: 's', Tags: { '': 'v' } })).toBe(one(
-      "Value '{=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: " +
-        '[Member must have length less than or equal to 128, ' +
-        'Member must have length greater than or equal to 1]',
-    ));
+    expect(messageOf('AddTagsToStream', { StreamName: 's', Tags: { '': 'v' } })).toBe(
+      one(
+        "Value '{=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: " +
+          '[Member must have length less than or equal to 128, ' +
+          'Member must have length greater than or equal to 1]',
+      ),
+    );
     const long = 'v'.repeat(257);
-    expect(messageOf('AddTagsToStream', { StreamName: 's', Tags: { k: long } })).toBe(one(
-      `Value '{k=${long}}' at 'tags' failed to satisfy constraint: ` +
-        'Map value must satisfy constraint: ' +
-        '[Member must have length less than or equal to 256, ' +
-        'Member must have length greater than or equal to 0]',
-    ));
-    expect(messageOf('AddTagsToStream', { StreamName: 's', Tags: {} })).toBe(one(
-      "Value '{}' at 'tags' failed to satisfy constraint: " +
-        'Member must have length greater than or equal to 1',
-    ));
-    expect(() => validateInput('AddTagsToStream', { StreamName: 's', Tags: { k: '' } }))
-      .not.toThrow();
+    expect(messageOf('AddTagsToStream', { StreamName: 's', Tags: { k: long } })).toBe(
+      one(
+        `Value '{k=${long}}' at 'tags' failed to satisfy constraint: ` +
+          'Map value must satisfy constraint: ' +
+          '[Member must have length less than or equal to 256, ' +
+          'Member must have length greater than or equal to 0]',
+      ),
+    );
+    expect(messageOf('AddTagsToStream', { StreamName: 's', Tags: {} })).toBe(
+      one(
+        "Value '{}' at 'tags' failed to satisfy constraint: " +
+          'Member must have length greater than or equal to 1',
+      ),
+    );
+    expect(() =>
+      validateInput('AddTagsToStream', { StreamName: 's', Tags: { k: '' } }),
+    ).not.toThrow();
   });
 
   it('checks lists of strings as a whole', () => {
-    expect(messageOf('RemoveTagsFromStream', { StreamName: 's', TagKeys: ['a', ''] })).toBe(one(
-      "Value '[a, ]' at 'tagKeys' failed to satisfy constraint: " +
-        'Member must satisfy constraint: [Member must have length less than or equal to 128, ' +
-        'Member must have length greater than or equal to 1]',
-    ));
+    expect(messageOf('RemoveTagsFromStream', { StreamName: 's', TagKeys: ['a', ''] })).toBe(
+      one(
+        "Value '[a, ]' at 'tagKeys' failed to satisfy constraint: " +
+          'Member must satisfy constraint: [Member must have length less than or equal to 128, ' +
+          'Member must have length greater than or equal to 1]',
+      ),
+    );
     const metrics = { StreamName: 's', ShardLevelMetrics: ['IncomingBytes', 'Latency'] };
-    expect(messageOf('EnableEnhancedMonitoring', metrics)).toBe(one(
-      "Value '[IncomingBytes, Latency]' at 'shardLevelMetrics' failed to satisfy constraint: " +
-        'Member must satisfy constraint: [Member must satisfy enum value set: ' +
-        '[IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, ' +
-        'WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, ' +
-        'IteratorAgeMilliseconds, ALL]]',
-    ));
+    expect(messageOf('EnableEnhancedMonitoring', metrics)).toBe(
+      one(
+        "Value '[IncomingBytes, Latency]' at 'shardLevelMetrics' failed to satisfy constraint: " +
+          'Member must satisfy constraint: [Member must satisfy enum value set: ' +
+          '[IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, ' +
+          'WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, ' +
+          'IteratorAgeMilliseconds, ALL]]',
+      ),
+    );
   });
 });
 
@@ -332,32 +384,38 @@ describe('values of the wrong JavaScript type', () => {
         'Member must be of type string; ' +
         "Value '10' at 'limit' failed to satisfy constraint: Member must be of type integer",
     );
-    expect(messageOf('PutRecord', { StreamName: 's', Data: 'aGVsbG8=', PartitionKey: 'p' }))
-      .toBe(one("Value 'aGVsbG8=' at 'data' failed to satisfy constraint: " +
-        'Member must be of type blob'));
+    expect(messageOf('PutRecord', { StreamName: 's', Data: 'aGVsbG8=', PartitionKey: 'p' })).toBe(
+      one(
+        "Value 'aGVsbG8=' at 'data' failed to satisfy constraint: " + 'Member must be of type blob',
+      ),
+    );
   });
 
   it('rejects fractions, NaN and invalid dates', () => {
-    expect(messageOf('ListStreams', { Limit: 1.5 })).toBe(one(
-      "Value '1.5' at 'limit' failed to satisfy constraint: Member must be of type integer",
-    ));
+    expect(messageOf('ListStreams', { Limit: 1.5 })).toBe(
+      one("Value '1.5' at 'limit' failed to satisfy constraint: Member must be of type integer"),
+    );
     const input = {
       StreamName: 's',
       ShardId: SHARD_ID,
       ShardIteratorType: 'AT_TIMESTAMP',
       Timestamp: new Date(Number.NaN),
     };
-    expect(messageOf('GetShardIterator', input)).toBe(one(
-      "Value 'Invalid Date' at 'timestamp' failed to satisfy constraint: " +
-        'Member must be of type timestamp',
-    ));
+    expect(messageOf('GetShardIterator', input)).toBe(
+      one(
+        "Value 'Invalid Date' at 'timestamp' failed to satisfy constraint: " +
+          'Member must be of type timestamp',
+      ),
+    );
   });
 
   it('reports a mistyped list element at its own path', () => {
-    expect(messageOf('RemoveTagsFromStream', { StreamName: 's', TagKeys: ['a', 7] })).toBe(one(
-      "Value '7' at 'tagKeys.2.member' failed to satisfy constraint: " +
-        'Member must be of type string',
-    ));
+    expect(messageOf('RemoveTagsFromStream', { StreamName: 's', TagKeys: ['a', 7] })).toBe(
+      one(
+        "Value '7' at 'tagKeys.2.member' failed to satisfy constraint: " +
+          'Member must be of type string',
+      ),
+    );
   });
 
   it('accepts a Buffer as a blob', () => {
@@ -402,8 +460,9 @@ describe('OPERATION_MODELS', () => {
     expect(putRecords.Records.member?.members?.Data?.type).toBe('blob');
     expect(OPERATION_MODELS.PutRecord.members.Data.type).toBe('blob');
     expect(OPERATION_MODELS.GetShardIterator.members.Timestamp.type).toBe('timestamp');
-    expect(OPERATION_MODELS.ListShards.members.ShardFilter.members?.Timestamp?.type)
-      .toBe('timestamp');
+    expect(OPERATION_MODELS.ListShards.members.ShardFilter.members?.Timestamp?.type).toBe(
+      'timestamp',
+    );
     expect(OPERATION_MODELS.CreateStream.members.Tags.type).toBe('map');
   });
 
@@ -426,9 +485,30 @@ describe('OPERATION_MODELS', () => {
 describe('ARN patterns', () => {
   const seed = Number(process.env.VALIDATION_SEED ?? 20261125);
   const FRAGMENTS = [
-    'arn:aws', 'arn', ':aws', '-cn', ':kinesis:', 'kinesis', ':', '123456789012',
-    ':123456789012:', '1234', 'stream/', 'stream', '/', 'orders', 'a', ' ', '\n', '\t',
-    '/consumer/', 'consumer', ':1700000000', '9', '.', 'x_y-z',
+    'arn:aws',
+    'arn',
+    ':aws',
+    '-cn',
+    ':kinesis:',
+    'kinesis',
+    ':',
+    '123456789012',
+    ':123456789012:',
+    '1234',
+    'stream/',
+    'stream',
+    '/',
+    'orders',
+    'a',
+    ' ',
+    '\n',
+    '\t',
+    '/consumer/',
+    'consumer',
+    ':1700000000',
+    '9',
+    '.',
+    'x_y-z',
   ];
   /** mulberry32: a small seeded generator, so a failure can be replayed with its seed. */
   function generator(state: number): () => number {
@@ -441,8 +521,15 @@ describe('ARN patterns', () => {
   }
   /** A consumer ARN's parts, each kept, dropped, or padded with random fragments. */
   const SKELETON = [
-    'arn:aws', ':kinesis:', 'us-east-1', ':123456789012:', 'stream/', 'orders',
-    '/consumer/', 'reader', ':1700000000',
+    'arn:aws',
+    ':kinesis:',
+    'us-east-1',
+    ':123456789012:',
+    'stream/',
+    'orders',
+    '/consumer/',
+    'reader',
+    ':1700000000',
   ];
   function randomArn(random: () => number): string {
     const pick = () => FRAGMENTS[Math.floor(random() * FRAGMENTS.length)]!;
@@ -494,8 +581,13 @@ describe('ARN patterns', () => {
   }
 
   it('fails a crafted 2015-character value in linear time', () => {
-    const arn = 'arn:aws' + ':kinesis:'.repeat(75) + ':123456789012:'.repeat(48) +
-      'stream/'.repeat(80) + 'x'.repeat(100) + ' ';
+    const arn =
+      'arn:aws' +
+      ':kinesis:'.repeat(75) +
+      ':123456789012:'.repeat(48) +
+      'stream/'.repeat(80) +
+      'x'.repeat(100) +
+      ' ';
     for (const [, operation, inputOf] of cases) {
       const started = performance.now();
       expect(failure(operation, inputOf(arn)).code).toBe('ValidationException');
@@ -582,7 +674,10 @@ const HAPPY_INPUTS: Record<OperationName, Record<string, unknown>> = {
   UpdateMaxRecordSize: { StreamARN: STREAM_ARN, MaxRecordSizeInKiB: 2048 },
   UpdateShardCount: { StreamName: 'orders', TargetShardCount: 8, ScalingType: 'UNIFORM_SCALING' },
   UpdateStreamMode: { StreamARN: STREAM_ARN, StreamModeDetails: { StreamMode: 'ON_DEMAND' } },
-  UpdateStreamRecordDistributionStrategy: { StreamARN: STREAM_ARN, RecordDistributionStrategy: 'AUTO' },
+  UpdateStreamRecordDistributionStrategy: {
+    StreamARN: STREAM_ARN,
+    RecordDistributionStrategy: 'AUTO',
+  },
   UpdateStreamWarmThroughput: { StreamName: 'orders', WarmThroughputMiBps: 0 },
 };
 

@@ -21,7 +21,13 @@ import { encodeBatches, type RecordInput } from '../../src/engine/batch-encoder.
 import { hashEncodedBatch } from '../../src/engine/encoded-batch.js';
 import { RECORD_SIZE_DEFAULT_KIB } from '../../src/limits.js';
 import { ShardRouter } from '../../src/engine/shard-router.js';
-import { HASH_WORDS, bigIntToWords, evenHashRanges, md5Words, parseExplicitHashKey } from '../../src/kinesis/hash-key.js';
+import {
+  HASH_WORDS,
+  bigIntToWords,
+  evenHashRanges,
+  md5Words,
+  parseExplicitHashKey,
+} from '../../src/kinesis/hash-key.js';
 import { decodeSequenceNumber, encodeSequenceNumber } from '../../src/kinesis/sequence-number.js';
 import * as storage from '../../src/storage/record-batch.js';
 import * as writer from '../../src/protocol/batch-writer.js';
@@ -65,7 +71,11 @@ function sampleRecords(): RecordInput[] {
     { PartitionKey: 'a', Data: new Uint8Array([1, 2, 3]) },
     { PartitionKey: 'key-with-ascii', Data: new Uint8Array(0) },
     { PartitionKey: 'clé-ünïcødé-🔑', Data: new Uint8Array(200).fill(7) },
-    { PartitionKey: 'explicit', Data: new Uint8Array([9]), ExplicitHashKey: '170141183460469231731687303715884105728' },
+    {
+      PartitionKey: 'explicit',
+      Data: new Uint8Array([9]),
+      ExplicitHashKey: '170141183460469231731687303715884105728',
+    },
     { PartitionKey: 'x'.repeat(256), Data: new Uint8Array(20_000).map((_, i) => i & 0xff) },
     { PartitionKey: 'zero', Data: new Uint8Array([0]), ExplicitHashKey: '0' },
   ];
@@ -86,9 +96,18 @@ function expectProtocolError(action: () => unknown, code: string, fragment?: str
 describe('batch writer', () => {
   it('restates every layout constant of record-batch.ts', () => {
     const names = [
-      'BATCH_MAGIC', 'BATCH_FORMAT_VERSION', 'MAGIC_OFFSET', 'VERSION_OFFSET', 'ATTRIBUTES_OFFSET',
-      'RESERVED_OFFSET', 'BATCH_LENGTH_OFFSET', 'RECORD_COUNT_OFFSET', 'CHECKSUM_OFFSET',
-      'BASE_ORDINAL_OFFSET', 'ARRIVAL_MS_OFFSET', 'BATCH_HEADER_BYTES',
+      'BATCH_MAGIC',
+      'BATCH_FORMAT_VERSION',
+      'MAGIC_OFFSET',
+      'VERSION_OFFSET',
+      'ATTRIBUTES_OFFSET',
+      'RESERVED_OFFSET',
+      'BATCH_LENGTH_OFFSET',
+      'RECORD_COUNT_OFFSET',
+      'CHECKSUM_OFFSET',
+      'BASE_ORDINAL_OFFSET',
+      'ARRIVAL_MS_OFFSET',
+      'BATCH_HEADER_BYTES',
     ] as const;
     for (const name of names) expect(writer[name], name).toBe(storage[name]);
   });
@@ -109,10 +128,13 @@ describe('batch writer', () => {
     console.log(`batch writer seed ${seed}`);
     const random = seededRandom(seed);
     for (let round = 0; round < 50; round++) {
-      const records: RecordInput[] = Array.from({ length: 1 + Math.floor(random() * 40) }, (_, i) => ({
-        PartitionKey: `k${round}-${i}-${'é'.repeat(Math.floor(random() * 3))}`,
-        Data: new Uint8Array(Math.floor(random() * 300)).map(() => Math.floor(random() * 256)),
-      }));
+      const records: RecordInput[] = Array.from(
+        { length: 1 + Math.floor(random() * 40) },
+        (_, i) => ({
+          PartitionKey: `k${round}-${i}-${'é'.repeat(Math.floor(random() * 3))}`,
+          Data: new Uint8Array(Math.floor(random() * 300)).map(() => Math.floor(random() * 256)),
+        }),
+      );
       const prefix = Math.floor(random() * 20);
       const ours = writer.encodeRecordBatch(records, prefix).subarray(prefix);
       const engine = encodeBatches(records, new ShardRouter([0n])).batches.get(0)!;
@@ -128,10 +150,13 @@ describe('batch writer', () => {
       else bigIntToWords(parseExplicitHashKey(explicit)!, words, 0);
       return router.route(words);
     };
-    const records = [...sampleRecords(), ...Array.from({ length: 300 }, (_, i) => ({
-      PartitionKey: `p-${i}`,
-      Data: new Uint8Array([i & 0xff]),
-    }))];
+    const records = [
+      ...sampleRecords(),
+      ...Array.from({ length: 300 }, (_, i) => ({
+        PartitionKey: `p-${i}`,
+        Data: new Uint8Array([i & 0xff]),
+      })),
+    ];
     const ours = writer.encodeRecordBatches(records, router.size, route);
     const engine = encodeBatches(records, router);
     expect([...ours.slotOfRecord]).toEqual([...engine.shardOfRecord]);
@@ -149,13 +174,26 @@ describe('batch writer', () => {
     const records = sampleRecords();
     const batch = writer.encodeRecordBatch(records);
     const fields = writer.readBatchFields(batch, 0)!;
-    expect(fields).toEqual({ batchLength: batch.length, recordCount: records.length, baseOrdinal: 0, arrivalMs: 0 });
+    expect(fields).toEqual({
+      batchLength: batch.length,
+      recordCount: records.length,
+      baseOrdinal: 0,
+      arrivalMs: 0,
+    });
     const cursor = writer.newRecordFields(writer.BATCH_HEADER_BYTES);
     for (const record of records) {
       expect(writer.nextRecordFields(batch, cursor, batch.length)).toBe(true);
-      expect(new TextDecoder().decode(batch.subarray(cursor.keyStart, cursor.keyEnd))).toBe(record.PartitionKey);
-      expect(new TextDecoder().decode(batch.subarray(cursor.hashKeyStart, cursor.hashKeyEnd))).toBe(record.ExplicitHashKey ?? '');
-      expect(Buffer.from(batch.subarray(cursor.dataStart, cursor.dataEnd)).equals(Buffer.from(record.Data))).toBe(true);
+      expect(new TextDecoder().decode(batch.subarray(cursor.keyStart, cursor.keyEnd))).toBe(
+        record.PartitionKey,
+      );
+      expect(new TextDecoder().decode(batch.subarray(cursor.hashKeyStart, cursor.hashKeyEnd))).toBe(
+        record.ExplicitHashKey ?? '',
+      );
+      expect(
+        Buffer.from(batch.subarray(cursor.dataStart, cursor.dataEnd)).equals(
+          Buffer.from(record.Data),
+        ),
+      ).toBe(true);
     }
     expect(cursor.offset).toBe(batch.length);
     expect(writer.readBatchFields(batch.subarray(0, batch.length - 1), 0)).toBeUndefined();
@@ -201,7 +239,14 @@ function reencode(frame: ServerFrame | ClientFrame): Uint8Array {
   }
 }
 
-const CLIENT_SENT = new Set<number>([Opcode.PUT, Opcode.SUBSCRIBE, Opcode.CREDIT, Opcode.UNSUBSCRIBE, Opcode.LIST_STREAMS, Opcode.LIST_SHARDS]);
+const CLIENT_SENT = new Set<number>([
+  Opcode.PUT,
+  Opcode.SUBSCRIBE,
+  Opcode.CREDIT,
+  Opcode.UNSUBSCRIBE,
+  Opcode.LIST_STREAMS,
+  Opcode.LIST_SHARDS,
+]);
 
 function decodeAny(bytes: Uint8Array): ServerFrame | ClientFrame {
   return CLIENT_SENT.has(bytes[1]!) ? decodeClientFrame(bytes) : decodeServerFrame(bytes);
@@ -212,8 +257,14 @@ describe('frames', () => {
   const sequenceBase = '49680564718268972916233132615940332944002487003023147010';
   const frames: Uint8Array[] = [
     encodeWelcome({
-      version: PROTOCOL_VERSION, frameBytesMax: 1, putsInFlightMax: 2, putBytesInFlightMax: 3,
-      subscriptionsMax: 4, idleTimeoutMs: 5, batchBytesMax: 6, software: 'runnel/test',
+      version: PROTOCOL_VERSION,
+      frameBytesMax: 1,
+      putsInFlightMax: 2,
+      putBytesInFlightMax: 3,
+      subscriptionsMax: 4,
+      idleTimeoutMs: 5,
+      batchBytesMax: 6,
+      software: 'runnel/test',
     }),
     encodePing(1, new Uint8Array([1, 2])),
     encodePong(2, new Uint8Array(0)),
@@ -221,20 +272,35 @@ describe('frames', () => {
     encodeError(4, true, 'SerializationException', 'x'.repeat(70_000)),
     encodePut(5, 'stream-é', batch),
     encodePutAck(6, {
-      recordCount: 4, failedRecordCount: 1,
+      recordCount: 4,
+      failedRecordCount: 1,
       entries: [
         { ok: true, recordCount: 3, shardId: 'shardId-000000000001', firstSequenceNumber: '123' },
-        { ok: false, recordCount: 1, shardId: 'shardId-000000000002', errorName: 'ProvisionedThroughputExceededException', errorMessage: 'slow down' },
+        {
+          ok: false,
+          recordCount: 1,
+          shardId: 'shardId-000000000002',
+          errorName: 'ProvisionedThroughputExceededException',
+          errorMessage: 'slow down',
+        },
       ],
       entryOfRecord: new Uint16Array([0, 1, 0, 0]),
     }),
     encodeSubscribe(7, {
-      position: 'AT_TIMESTAMP', initialCredit: 1000, timestampMs: 1_700_000_000_123,
-      streamName: 's', shardId: 'shardId-000000000000', sequenceNumber: '',
+      position: 'AT_TIMESTAMP',
+      initialCredit: 1000,
+      timestampMs: 1_700_000_000_123,
+      streamName: 's',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '',
     }),
     encodeSubscribe(8, {
-      position: 'AFTER_SEQUENCE_NUMBER', initialCredit: 0, timestampMs: 0,
-      streamName: 's', shardId: 'shardId-000000000000', sequenceNumber: sequenceBase,
+      position: 'AFTER_SEQUENCE_NUMBER',
+      initialCredit: 0,
+      timestampMs: 0,
+      streamName: 's',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: sequenceBase,
     }),
     encodeSubscribed(9, 2 ** 40, 2 ** 52, sequenceBase),
     encodeCredit(10, 0xffffffff),
@@ -246,13 +312,22 @@ describe('frames', () => {
     encodeListShards(16, 'stream'),
     encodeShardMap(17, [
       {
-        shardId: 'shardId-000000000000', parentShardId: undefined, adjacentParentShardId: undefined, closed: true,
-        startingHashKey: '0', endingHashKey: '170141183460469231731687303715884105727', sequenceBase,
+        shardId: 'shardId-000000000000',
+        parentShardId: undefined,
+        adjacentParentShardId: undefined,
+        closed: true,
+        startingHashKey: '0',
+        endingHashKey: '170141183460469231731687303715884105727',
+        sequenceBase,
       },
       {
-        shardId: 'shardId-000000000003', parentShardId: 'shardId-000000000000', adjacentParentShardId: 'shardId-000000000001',
-        closed: false, startingHashKey: '170141183460469231731687303715884105728',
-        endingHashKey: ((1n << 128n) - 1n).toString(), sequenceBase,
+        shardId: 'shardId-000000000003',
+        parentShardId: 'shardId-000000000000',
+        adjacentParentShardId: 'shardId-000000000001',
+        closed: false,
+        startingHashKey: '170141183460469231731687303715884105728',
+        endingHashKey: ((1n << 128n) - 1n).toString(),
+        sequenceBase,
       },
     ]),
   ];
@@ -260,7 +335,9 @@ describe('frames', () => {
   it('round-trips every frame', () => {
     for (const frame of frames) {
       const decoded = decodeAny(frame);
-      expect(Buffer.from(reencode(decoded)).equals(Buffer.from(frame)), `opcode ${frame[1]}`).toBe(true);
+      expect(Buffer.from(reencode(decoded)).equals(Buffer.from(frame)), `opcode ${frame[1]}`).toBe(
+        true,
+      );
     }
   });
 
@@ -270,12 +347,22 @@ describe('frames', () => {
     expect(Buffer.from((put as { batch: Uint8Array }).batch).equals(Buffer.from(batch))).toBe(true);
     const ack = decodeServerFrame(frames[6]!) as ServerFrame & { opcode: typeof Opcode.PUT_ACK };
     expect(ack.ack.entries[1]).toEqual({
-      ok: false, recordCount: 1, shardId: 'shardId-000000000002',
-      errorName: 'ProvisionedThroughputExceededException', errorMessage: 'slow down',
+      ok: false,
+      recordCount: 1,
+      shardId: 'shardId-000000000002',
+      errorName: 'ProvisionedThroughputExceededException',
+      errorMessage: 'slow down',
     });
     expect([...ack.ack.entryOfRecord!]).toEqual([0, 1, 0, 0]);
-    expect(decodeClientFrame(frames[7]!)).toMatchObject({ position: 'AT_TIMESTAMP', initialCredit: 1000, timestampMs: 1_700_000_000_123 });
-    expect(decodeServerFrame(frames[9]!)).toMatchObject({ startOrdinal: 2 ** 40, watermark: 2 ** 52 });
+    expect(decodeClientFrame(frames[7]!)).toMatchObject({
+      position: 'AT_TIMESTAMP',
+      initialCredit: 1000,
+      timestampMs: 1_700_000_000_123,
+    });
+    expect(decodeServerFrame(frames[9]!)).toMatchObject({
+      startOrdinal: 2 ** 40,
+      watermark: 2 ** 52,
+    });
     const error = decodeServerFrame(frames[4]!) as ServerFrame & { opcode: typeof Opcode.ERROR };
     expect(error.fatal).toBe(true);
     expect(error.message.length).toBeLessThanOrEqual(0xffff);
@@ -293,7 +380,11 @@ describe('frames', () => {
 
   it('refuses malformed headers with SerializationException', () => {
     const good = encodeCredit(1, 5);
-    expectProtocolError(() => decodeClientFrame(good.subarray(0, 11)), 'SerializationException', 'at least 12');
+    expectProtocolError(
+      () => decodeClientFrame(good.subarray(0, 11)),
+      'SerializationException',
+      'at least 12',
+    );
     const version = good.slice();
     version[0] = 2;
     expectProtocolError(() => decodeClientFrame(version), 'SerializationException', 'version 2');
@@ -302,16 +393,32 @@ describe('frames', () => {
     expectProtocolError(() => decodeClientFrame(flags), 'SerializationException', 'flags');
     const longer = new Uint8Array(good.length + 1);
     longer.set(good);
-    expectProtocolError(() => decodeClientFrame(longer), 'SerializationException', 'does not match');
-    expectProtocolError(() => decodeClientFrame(good.subarray(0, good.length - 1)), 'SerializationException', 'does not match');
+    expectProtocolError(
+      () => decodeClientFrame(longer),
+      'SerializationException',
+      'does not match',
+    );
+    expectProtocolError(
+      () => decodeClientFrame(good.subarray(0, good.length - 1)),
+      'SerializationException',
+      'does not match',
+    );
   });
 
   it('refuses unknown opcodes and opcodes of the other direction with UnknownOperationException', () => {
     const unknown = encodeCredit(9, 5);
     unknown[1] = 0x07;
     expectProtocolError(() => decodeClientFrame(unknown), 'UnknownOperationException', '0x7');
-    expectProtocolError(() => decodeClientFrame(encodeSubscribed(1, 0, 0, '1')), 'UnknownOperationException', 'SUBSCRIBED');
-    expectProtocolError(() => decodeServerFrame(encodeCredit(1, 1)), 'UnknownOperationException', 'CREDIT');
+    expectProtocolError(
+      () => decodeClientFrame(encodeSubscribed(1, 0, 0, '1')),
+      'UnknownOperationException',
+      'SUBSCRIBED',
+    );
+    expectProtocolError(
+      () => decodeServerFrame(encodeCredit(1, 1)),
+      'UnknownOperationException',
+      'CREDIT',
+    );
     try {
       decodeClientFrame(unknown);
     } catch (error) {
@@ -329,13 +436,37 @@ describe('frames', () => {
       frame.set(payload, FRAME_HEADER_BYTES);
       return frame;
     };
-    expectProtocolError(() => decodeClientFrame(withPayload(Opcode.CREDIT, [1, 0, 0])), 'SerializationException', 'truncated');
-    expectProtocolError(() => decodeClientFrame(withPayload(Opcode.CREDIT, [1, 0, 0, 0, 0])), 'SerializationException', 'too many');
-    expectProtocolError(() => decodeClientFrame(withPayload(Opcode.PUT, [5, 0x61])), 'SerializationException', 'truncated');
-    expectProtocolError(() => decodeClientFrame(withPayload(Opcode.LIST_SHARDS, [2, 0xc3, 0x28])), 'SerializationException', 'UTF-8');
-    expectProtocolError(() => decodeClientFrame(withPayload(Opcode.UNSUBSCRIBE, [0])), 'SerializationException');
+    expectProtocolError(
+      () => decodeClientFrame(withPayload(Opcode.CREDIT, [1, 0, 0])),
+      'SerializationException',
+      'truncated',
+    );
+    expectProtocolError(
+      () => decodeClientFrame(withPayload(Opcode.CREDIT, [1, 0, 0, 0, 0])),
+      'SerializationException',
+      'too many',
+    );
+    expectProtocolError(
+      () => decodeClientFrame(withPayload(Opcode.PUT, [5, 0x61])),
+      'SerializationException',
+      'truncated',
+    );
+    expectProtocolError(
+      () => decodeClientFrame(withPayload(Opcode.LIST_SHARDS, [2, 0xc3, 0x28])),
+      'SerializationException',
+      'UTF-8',
+    );
+    expectProtocolError(
+      () => decodeClientFrame(withPayload(Opcode.UNSUBSCRIBE, [0])),
+      'SerializationException',
+    );
     const subscribe = encodeSubscribe(1, {
-      position: 'LATEST', initialCredit: 0, timestampMs: 0, streamName: 's', shardId: 'x', sequenceNumber: '',
+      position: 'LATEST',
+      initialCredit: 0,
+      timestampMs: 0,
+      streamName: 's',
+      shardId: 'x',
+      sequenceNumber: '',
     });
     const badPosition = subscribe.slice();
     badPosition[FRAME_HEADER_BYTES] = 9;
@@ -347,8 +478,10 @@ describe('frames', () => {
     reserved[FRAME_HEADER_BYTES + 2] = 1;
     expectProtocolError(() => decodeClientFrame(reserved), 'SerializationException', 'reserved');
     const ack = encodePutAck(1, {
-      recordCount: 2, failedRecordCount: 0,
-      entries: [{ ok: true, recordCount: 2, shardId: 's', firstSequenceNumber: '1' }], entryOfRecord: undefined,
+      recordCount: 2,
+      failedRecordCount: 0,
+      entries: [{ ok: true, recordCount: 2, shardId: 's', firstSequenceNumber: '1' }],
+      entryOfRecord: undefined,
     });
     const badCount = ack.slice();
     badCount[FRAME_HEADER_BYTES] = 3;
@@ -362,9 +495,19 @@ describe('frames', () => {
       const shardIndex = Math.floor(random() * 20_000);
       const ordinal = Math.floor(random() * 2 ** 50);
       const arrivalMs = shardCreationSec * 1000 + Math.floor(random() * 1e10);
-      const base = encodeSequenceNumber({ shardCreationSec, shardIndex, ordinal: 0n, recordTimeSec: 0 });
+      const base = encodeSequenceNumber({
+        shardCreationSec,
+        shardIndex,
+        ordinal: 0n,
+        recordTimeSec: 0,
+      });
       expect(sequenceNumberFrom(BigInt(base), ordinal, arrivalMs)).toBe(
-        encodeSequenceNumber({ shardCreationSec, shardIndex, ordinal: BigInt(ordinal), recordTimeSec: Math.floor(arrivalMs / 1000) }),
+        encodeSequenceNumber({
+          shardCreationSec,
+          shardIndex,
+          ordinal: BigInt(ordinal),
+          recordTimeSec: Math.floor(arrivalMs / 1000),
+        }),
       );
     }
   });
@@ -374,7 +517,10 @@ describe('batch stream decoder', () => {
   it('cuts a stream back into its batches wherever frames split it', () => {
     const batches = Array.from({ length: 12 }, (_, i) =>
       writer.encodeRecordBatch(
-        Array.from({ length: 1 + (i % 4) }, (_, j) => ({ PartitionKey: `k${i}-${j}`, Data: new Uint8Array(i * 37 + j) })),
+        Array.from({ length: 1 + (i % 4) }, (_, j) => ({
+          PartitionKey: `k${i}-${j}`,
+          Data: new Uint8Array(i * 37 + j),
+        })),
       ),
     );
     const stream = Buffer.concat(batches);
@@ -418,44 +564,117 @@ describe('docs/protocol.md examples', () => {
     expect(blocks.length).toBe(18);
     for (const block of blocks) {
       const frame = decodeAny(block);
-      expect(Buffer.from(reencode(frame)).equals(Buffer.from(block)), `opcode ${block[1]}`).toBe(true);
+      expect(Buffer.from(reencode(frame)).equals(Buffer.from(block)), `opcode ${block[1]}`).toBe(
+        true,
+      );
     }
   });
 
   it('states the fields the blocks hold', () => {
     const frames = blocks.map(decodeAny);
-    const [welcome, ping, pong, put, ack, mixedAck, subscribe, subscribed, credit, records, , end, closedEnd, error] = frames;
+    const [
+      welcome,
+      ping,
+      pong,
+      put,
+      ack,
+      mixedAck,
+      subscribe,
+      subscribed,
+      credit,
+      records,
+      ,
+      end,
+      closedEnd,
+      error,
+    ] = frames;
     expect(welcome).toMatchObject({
       opcode: Opcode.WELCOME,
-      welcome: { version: 1, frameBytesMax: 10_555_392, putsInFlightMax: 64, putBytesInFlightMax: 32 * 1024 * 1024,
-        subscriptionsMax: 256, idleTimeoutMs: 60_000, batchBytesMax: 10_551_296, software: 'runnel/0.1.0' },
+      welcome: {
+        version: 1,
+        frameBytesMax: 10_555_392,
+        putsInFlightMax: 64,
+        putBytesInFlightMax: 32 * 1024 * 1024,
+        subscriptionsMax: 256,
+        idleTimeoutMs: 60_000,
+        batchBytesMax: 10_551_296,
+        software: 'runnel/0.1.0',
+      },
     });
     expect(ping).toMatchObject({ opcode: Opcode.PING, requestId: 7 });
     expect(pong).toMatchObject({ opcode: Opcode.PONG, requestId: 7 });
     const putFrame = put as ClientFrame & { opcode: typeof Opcode.PUT };
     expect(putFrame.streamName).toBe('s');
-    expect(Buffer.from(putFrame.batch).equals(Buffer.from(writer.encodeRecordBatch([{ PartitionKey: 'a', Data: new Uint8Array([1, 2, 3]) }])))).toBe(true);
+    expect(
+      Buffer.from(putFrame.batch).equals(
+        Buffer.from(
+          writer.encodeRecordBatch([{ PartitionKey: 'a', Data: new Uint8Array([1, 2, 3]) }]),
+        ),
+      ),
+    ).toBe(true);
     const base = 49680564718268972916233132615940332944002487003023147010n;
     // The base is ordinal 0 at second 0 in the Kinesis layout, and the ack's fields are the record's.
-    expect(decodeSequenceNumber(base.toString())).toEqual({ shardCreationSec: 1_795_644_621, shardIndex: 0, ordinal: 0n, recordTimeSec: 0 });
+    expect(decodeSequenceNumber(base.toString())).toEqual({
+      shardCreationSec: 1_795_644_621,
+      shardIndex: 0,
+      ordinal: 0n,
+      recordTimeSec: 0,
+    });
     const first = sequenceNumberFrom(base, 0, 1_795_817_421_711);
-    expect(decodeSequenceNumber(first)).toEqual({ shardCreationSec: 1_795_644_621, shardIndex: 0, ordinal: 0n, recordTimeSec: 1_795_817_421 });
-    expect(ack).toMatchObject({ ack: { recordCount: 1, failedRecordCount: 0, entries: [{ ok: true, shardId: 'shardId-000000000000', firstSequenceNumber: first }] } });
+    expect(decodeSequenceNumber(first)).toEqual({
+      shardCreationSec: 1_795_644_621,
+      shardIndex: 0,
+      ordinal: 0n,
+      recordTimeSec: 1_795_817_421,
+    });
+    expect(ack).toMatchObject({
+      ack: {
+        recordCount: 1,
+        failedRecordCount: 0,
+        entries: [{ ok: true, shardId: 'shardId-000000000000', firstSequenceNumber: first }],
+      },
+    });
     const mixed = (mixedAck as ServerFrame & { opcode: typeof Opcode.PUT_ACK }).ack;
     expect([...mixed.entryOfRecord!]).toEqual([0, 1, 0]);
-    expect(sequenceNumberFrom(base, 1, 1_795_817_421_711)).toBe('49680564718268972916233132615941541993229735116710871042');
-    expect((BigInt(first) + 2n ** 80n).toString()).toBe('49680564718268972916233132615941541993229735116710871042');
-    expect(subscribe).toMatchObject({ position: 'TRIM_HORIZON', initialCredit: 0, streamName: 's', shardId: 'shardId-000000000000', sequenceNumber: '' });
-    expect(subscribed).toMatchObject({ startOrdinal: 0, watermark: 1, sequenceBase: base.toString() });
+    expect(sequenceNumberFrom(base, 1, 1_795_817_421_711)).toBe(
+      '49680564718268972916233132615941541993229735116710871042',
+    );
+    expect((BigInt(first) + 2n ** 80n).toString()).toBe(
+      '49680564718268972916233132615941541993229735116710871042',
+    );
+    expect(subscribe).toMatchObject({
+      position: 'TRIM_HORIZON',
+      initialCredit: 0,
+      streamName: 's',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '',
+    });
+    expect(subscribed).toMatchObject({
+      startOrdinal: 0,
+      watermark: 1,
+      sequenceBase: base.toString(),
+    });
     expect(credit).toMatchObject({ opcode: Opcode.CREDIT, requestId: 2, bytes: 1024 * 1024 });
     const recordsFrame = records as ServerFrame & { opcode: typeof Opcode.RECORDS };
-    expect(writer.readBatchFields(recordsFrame.data, 0)).toEqual({ batchLength: 47, recordCount: 1, baseOrdinal: 0, arrivalMs: 1_795_817_421_711 });
+    expect(writer.readBatchFields(recordsFrame.data, 0)).toEqual({
+      batchLength: 47,
+      recordCount: 1,
+      baseOrdinal: 0,
+      arrivalMs: 1_795_817_421_711,
+    });
     // A real checksum, so a client can test its xxhash64 against it.
     const stored = recordsFrame.data;
-    expect(storage.batchChecksum(stored, 0, 47)).toBe(new DataView(stored.buffer, stored.byteOffset).getBigUint64(16, true));
+    expect(storage.batchChecksum(stored, 0, 47)).toBe(
+      new DataView(stored.buffer, stored.byteOffset).getBigUint64(16, true),
+    );
     expect(storage.batchChecksum(stored, 0, 47)).toBe(0x51c07ca3ed23ecd8n);
     expect(end).toMatchObject({ reason: 0, nextOrdinal: 1 });
-    expect(closedEnd).toMatchObject({ opcode: Opcode.SUBSCRIPTION_END, requestId: 2, reason: EndReason.SHARD_CLOSED, nextOrdinal: 1 });
+    expect(closedEnd).toMatchObject({
+      opcode: Opcode.SUBSCRIPTION_END,
+      requestId: 2,
+      reason: EndReason.SHARD_CLOSED,
+      nextOrdinal: 1,
+    });
     expect(error).toMatchObject({ requestId: 9, fatal: true, name: 'UnknownOperationException' });
   });
 });

@@ -91,7 +91,7 @@ describe('puts to an AUTO stream', () => {
     }
   });
 
-  it('stops routing by key once its map turns out to be an AUTO stream\'s', async () => {
+  it("stops routing by key once its map turns out to be an AUTO stream's", async () => {
     await createStream('auto-later', 'USER_PARTITION_KEY');
     const client = await ws.connect();
     // The client fetches the map of a stream that places records by key, and routes by it.

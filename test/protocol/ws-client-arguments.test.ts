@@ -15,7 +15,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type KinesisError, RunnelClient, type RunnelSubscription, type SubscribePosition } from '../../src/client/index.js';
+import {
+  type KinesisError,
+  RunnelClient,
+  type RunnelSubscription,
+  type SubscribePosition,
+} from '../../src/client/index.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { WS_CREDIT_BYTES_MAX } from '../../src/limits.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
@@ -30,7 +35,9 @@ let engine: Engine;
 let server: TestServer;
 const clients: RunnelClient[] = [];
 
-async function connect(options: Parameters<typeof RunnelClient.connect>[1] = {}): Promise<RunnelClient> {
+async function connect(
+  options: Parameters<typeof RunnelClient.connect>[1] = {},
+): Promise<RunnelClient> {
   const client = await RunnelClient.connect(server.url, options);
   clients.push(client);
   return client;
@@ -68,8 +75,12 @@ function iteratorInput(streamName: string, shardId: string, position: SubscribeP
     StreamName: streamName,
     ShardId: shardId,
     ShardIteratorType: position.type,
-    ...(position.sequenceNumber !== undefined ? { StartingSequenceNumber: position.sequenceNumber } : {}),
-    ...(timestamp !== undefined ? { Timestamp: timestamp instanceof Date ? timestamp : new Date(timestamp) } : {}),
+    ...(position.sequenceNumber !== undefined
+      ? { StartingSequenceNumber: position.sequenceNumber }
+      : {}),
+    ...(timestamp !== undefined
+      ? { Timestamp: timestamp instanceof Date ? timestamp : new Date(timestamp) }
+      : {}),
   };
 }
 
@@ -79,7 +90,9 @@ async function nextData(subscription: RunnelSubscription, ms: number): Promise<s
   const timeout = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve('none'), ms);
   });
-  const next = subscription.next().then((result) => (result.done ? 'done' : new TextDecoder().decode(result.value.Data)));
+  const next = subscription
+    .next()
+    .then((result) => (result.done ? 'done' : new TextDecoder().decode(result.value.Data)));
   try {
     return await Promise.race([next, timeout]);
   } finally {
@@ -106,12 +119,19 @@ describe('WebSocket client: names the frames cannot hold', () => {
           'Member must have length less than or equal to 128',
       });
       const long = 'n'.repeat(TOO_LONG);
-      const expected = { name: 'ValidationException', message: fromServer.message.replace(carried, long) };
+      const expected = {
+        name: 'ValidationException',
+        message: fromServer.message.replace(carried, long),
+      };
       expect(await refusal(client.listShards(long))).toEqual(expected);
-      expect(await refusal(client.subscribe(long, SHARD, { type: 'TRIM_HORIZON' }))).toEqual(expected);
+      expect(await refusal(client.subscribe(long, SHARD, { type: 'TRIM_HORIZON' }))).toEqual(
+        expected,
+      );
       expect(await refusal(client.putRecords(long, record))).toEqual(expected);
       expect(await refusal(serverRouted.putRecords(long, record))).toEqual(expected);
-      expect(await refusal(client.putEncodedBatch(long, encodeRecordBatch(record), 1))).toEqual(expected);
+      expect(await refusal(client.putEncodedBatch(long, encodeRecordBatch(record), 1))).toEqual(
+        expected,
+      );
       // A put is refused as PutRecords refuses its stream name.
       const name129 = 'n'.repeat(129);
       expect(await refusal(client.putRecords(name129, record))).toEqual(
@@ -119,7 +139,10 @@ describe('WebSocket client: names the frames cannot hold', () => {
       );
       // Shard ids and sequence numbers as GetShardIterator refuses them; every failing member listed.
       const longShard = `shardId-${'0'.repeat(TOO_LONG)}`;
-      const longSequence: SubscribePosition = { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: '1'.repeat(TOO_LONG) };
+      const longSequence: SubscribePosition = {
+        type: 'AT_SEQUENCE_NUMBER',
+        sequenceNumber: '1'.repeat(TOO_LONG),
+      };
       const cases: Array<[string, string, SubscribePosition]> = [
         ['args', longShard, { type: 'TRIM_HORIZON' }],
         ['args', SHARD, longSequence],
@@ -128,7 +151,9 @@ describe('WebSocket client: names the frames cannot hold', () => {
       for (const [streamName, shardId, position] of cases) {
         const refused = await refusal(client.subscribe(streamName, shardId, position));
         expect(refused.name).toBe('ValidationException');
-        expect(refused).toEqual(await refusal(engine.getShardIterator(iteratorInput(streamName, shardId, position))));
+        expect(refused).toEqual(
+          await refusal(engine.getShardIterator(iteratorInput(streamName, shardId, position))),
+        );
       }
       // The connection goes on, and closes with nothing left to reject.
       expect(await client.listStreams()).toEqual(['args']);
@@ -157,7 +182,9 @@ describe('WebSocket client: starting positions', () => {
       { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: '' },
     ] as unknown as SubscribePosition[];
     for (const position of positions) {
-      const expected = await refusal(engine.getShardIterator(iteratorInput('args', SHARD, position)));
+      const expected = await refusal(
+        engine.getShardIterator(iteratorInput('args', SHARD, position)),
+      );
       expect(await refusal(client.subscribe('args', SHARD, position))).toEqual(expected);
     }
     expect(await refusal(client.subscribe('args', SHARD, { type: 'AT_TIMESTAMP' }))).toEqual({
@@ -166,7 +193,9 @@ describe('WebSocket client: starting positions', () => {
         'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. ' +
         'Current request has no timestamp parameter.',
     });
-    expect(await refusal(client.subscribe('args', SHARD, { type: 'latest' as 'LATEST' }))).toMatchObject({
+    expect(
+      await refusal(client.subscribe('args', SHARD, { type: 'latest' as 'LATEST' })),
+    ).toMatchObject({
       name: 'ValidationException',
       message: expect.stringContaining(
         "Value 'latest' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: " +
@@ -181,7 +210,10 @@ describe('WebSocket client: starting positions', () => {
     const live = await client.subscribe('args', SHARD, { type: 'LATEST' });
     const liveNext = nextData(live, 5_000);
     for (const timestamp of [new Date('1969-12-31T23:59:59Z'), -1, -8.64e15]) {
-      const subscription = await client.subscribe('args', SHARD, { type: 'AT_TIMESTAMP', timestamp });
+      const subscription = await client.subscribe('args', SHARD, {
+        type: 'AT_TIMESTAMP',
+        timestamp,
+      });
       expect(await nextData(subscription, 5_000)).toBe('first');
       subscription.unsubscribe();
     }
@@ -191,40 +223,69 @@ describe('WebSocket client: starting positions', () => {
       await refusal(engine.getShardIterator(iteratorInput('args', SHARD, huge))),
     );
     // The latest a Date holds is in the future: the server refuses it, as GetShardIterator does.
-    expect(await refusal(client.subscribe('args', SHARD, { type: 'AT_TIMESTAMP', timestamp: 8.64e15 }))).toMatchObject({
+    expect(
+      await refusal(client.subscribe('args', SHARD, { type: 'AT_TIMESTAMP', timestamp: 8.64e15 })),
+    ).toMatchObject({
       name: 'InvalidArgumentException',
-      message: expect.stringMatching(/^The timestampInMillis parameter cannot be greater than the currentTimestampInMillis/),
+      message: expect.stringMatching(
+        /^The timestampInMillis parameter cannot be greater than the currentTimestampInMillis/,
+      ),
     });
     // The other subscription on the connection still receives.
-    await client.putRecords('args', [{ PartitionKey: 'k', Data: new TextEncoder().encode('later') }]);
+    await client.putRecords('args', [
+      { PartitionKey: 'k', Data: new TextEncoder().encode('later') },
+    ]);
     expect(await liveNext).toBe('later');
   });
 });
 
 describe('WebSocket client: subscription windows', () => {
   it('refuses windows outside 1 byte – 1 GiB at connect() and subscribe(); the bounds work', async () => {
-    for (const windowBytes of [0, -1, 1.5, Number.NaN, WS_CREDIT_BYTES_MAX + 1, 2 ** 32, 2 ** 32 + 10]) {
-      const refused = await refusal(RunnelClient.connect(server.url, { subscribeWindowBytes: windowBytes }));
+    for (const windowBytes of [
+      0,
+      -1,
+      1.5,
+      Number.NaN,
+      WS_CREDIT_BYTES_MAX + 1,
+      2 ** 32,
+      2 ** 32 + 10,
+    ]) {
+      const refused = await refusal(
+        RunnelClient.connect(server.url, { subscribeWindowBytes: windowBytes }),
+      );
       expect(refused).toMatchObject({
         name: 'ValidationException',
-        message: expect.stringContaining(`Value '${windowBytes}' at 'subscribeWindowBytes' failed to satisfy constraint`),
+        message: expect.stringContaining(
+          `Value '${windowBytes}' at 'subscribeWindowBytes' failed to satisfy constraint`,
+        ),
       });
     }
     const client = await connect();
-    expect(await refusal(client.subscribe('args', SHARD, { type: 'TRIM_HORIZON' }, { windowBytes: 0 }))).toEqual({
+    expect(
+      await refusal(client.subscribe('args', SHARD, { type: 'TRIM_HORIZON' }, { windowBytes: 0 })),
+    ).toEqual({
       name: 'ValidationException',
       message:
         "1 validation error detected: Value '0' at 'windowBytes' failed to satisfy constraint: " +
         'Member must have value greater than or equal to 1',
     });
-    expect(await refusal(client.subscribe('args', SHARD, { type: 'TRIM_HORIZON' }, { windowBytes: 2 ** 32 }))).toEqual({
+    expect(
+      await refusal(
+        client.subscribe('args', SHARD, { type: 'TRIM_HORIZON' }, { windowBytes: 2 ** 32 }),
+      ),
+    ).toEqual({
       name: 'ValidationException',
       message:
         `1 validation error detected: Value '${2 ** 32}' at 'windowBytes' failed to satisfy constraint: ` +
         `Member must have value less than or equal to ${WS_CREDIT_BYTES_MAX}`,
     });
     for (const windowBytes of [1, WS_CREDIT_BYTES_MAX]) {
-      const subscription = await client.subscribe('args', SHARD, { type: 'TRIM_HORIZON' }, { windowBytes });
+      const subscription = await client.subscribe(
+        'args',
+        SHARD,
+        { type: 'TRIM_HORIZON' },
+        { windowBytes },
+      );
       expect(await nextData(subscription, 5_000)).toBe('first');
       subscription.unsubscribe();
     }

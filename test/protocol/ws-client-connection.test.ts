@@ -59,7 +59,11 @@ class LoggingWebSocket extends NodeWebSocket {
     let handler: ((event: { data: unknown }) => void) | null = null;
     const logged = (event: { data: unknown }) => {
       const frame = decodeServerFrame(event.data as Uint8Array);
-      LoggingWebSocket.log.push({ direction: 'received', opcode: frame.opcode, requestId: frame.requestId });
+      LoggingWebSocket.log.push({
+        direction: 'received',
+        opcode: frame.opcode,
+        requestId: frame.requestId,
+      });
       handler?.(event);
     };
     // The client assigns onmessage; the log sees each message before the client does.
@@ -83,7 +87,11 @@ class LoggingWebSocket extends NodeWebSocket {
 
   private logSent(data: Uint8Array): void {
     const frame = decodeClientFrame(data);
-    LoggingWebSocket.log.push({ direction: 'sent', opcode: frame.opcode, requestId: frame.requestId });
+    LoggingWebSocket.log.push({
+      direction: 'sent',
+      opcode: frame.opcode,
+      requestId: frame.requestId,
+    });
   }
 }
 
@@ -97,7 +105,11 @@ describe('WebSocket client: keep-alive PINGs', () => {
     // Requests overlap keep-alive PINGs for a while; each gets its own answer.
     const until = Date.now() + 400;
     while (Date.now() < until) {
-      const [streams, shards] = await Promise.all([client.listStreams(), client.listShards('alive'), client.ping()]);
+      const [streams, shards] = await Promise.all([
+        client.listStreams(),
+        client.listShards('alive'),
+        client.ping(),
+      ]);
       expect(streams).toEqual(['alive']);
       expect(shards.map((shard) => shard.shardId)).toEqual(['shardId-000000000000']);
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -174,16 +186,30 @@ class StoppingServer {
       if (!upgraded) {
         const end = input.indexOf('\r\n\r\n');
         if (end < 0) return;
-        const key = /sec-websocket-key: *(\S+)/i.exec(input.subarray(0, end).toString('latin1'))![1]!;
-        const accept = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+        const key = /sec-websocket-key: *(\S+)/i.exec(
+          input.subarray(0, end).toString('latin1'),
+        )![1]!;
+        const accept = createHash('sha1')
+          .update(key + WEBSOCKET_GUID)
+          .digest('base64');
         socket.write(
           'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
             `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
         );
-        socket.write(serverMessage(encodeWelcome({
-          version: 1, frameBytesMax: 1 << 20, putsInFlightMax: 4, putBytesInFlightMax: 1 << 20,
-          subscriptionsMax: 4, idleTimeoutMs: 60_000, batchBytesMax: 1 << 19, software: 'stopping',
-        })));
+        socket.write(
+          serverMessage(
+            encodeWelcome({
+              version: 1,
+              frameBytesMax: 1 << 20,
+              putsInFlightMax: 4,
+              putBytesInFlightMax: 1 << 20,
+              subscriptionsMax: 4,
+              idleTimeoutMs: 60_000,
+              batchBytesMax: 1 << 19,
+              software: 'stopping',
+            }),
+          ),
+        );
         input = input.subarray(end + 4);
         upgraded = true;
       }
@@ -216,11 +242,18 @@ class StoppingServer {
 }
 
 /** When a call settled, in ms after `since`, and with which error name. */
-async function failure(call: Promise<unknown>, since: () => number): Promise<{ name: string; ms: number; message: string }> {
+async function failure(
+  call: Promise<unknown>,
+  since: () => number,
+): Promise<{ name: string; ms: number; message: string }> {
   try {
     await call;
   } catch (error) {
-    return { name: (error as Error).name, ms: Date.now() - since(), message: (error as Error).message };
+    return {
+      name: (error as Error).name,
+      ms: Date.now() - since(),
+      message: (error as Error).message,
+    };
   }
   throw new Error('the call did not fail');
 }
@@ -259,7 +292,9 @@ describe('WebSocket client: a server that stops answering', () => {
       const closing = Date.now();
       await client.close();
       expect(Date.now() - closing).toBeLessThan(100);
-      await expect(client.listStreams()).rejects.toMatchObject({ name: 'ServiceUnavailableException' });
+      await expect(client.listStreams()).rejects.toMatchObject({
+        name: 'ServiceUnavailableException',
+      });
     } finally {
       stopping.close();
     }
@@ -284,7 +319,9 @@ describe('WebSocket client: a refused upgrade', () => {
       await expect(refused).rejects.toMatchObject({
         name: 'ResourceNotFoundException',
         retryable: false,
-        message: expect.stringMatching(/refused the WebSocket upgrade to ws:\/\/127\.0\.0\.1:\d+\/v2 with HTTP status 403/),
+        message: expect.stringMatching(
+          /refused the WebSocket upgrade to ws:\/\/127\.0\.0\.1:\d+\/v2 with HTTP status 403/,
+        ),
       });
       const client = await RunnelClient.connect(running.wsUrl!);
       expect(await client.listStreams()).toEqual(['alive']);

@@ -75,7 +75,10 @@ describe('WebSocket client: overlapping pulls of one subscription', () => {
     for (let put = 0; put < 8; put++) {
       const records = Array.from({ length: 1 + (put % 3) }, (_, i) => `p${put}-${i}`);
       expected.push(...records);
-      await client.putRecords('overlap', records.map((data) => ({ PartitionKey: 'k', Data: encode(data) })));
+      await client.putRecords(
+        'overlap',
+        records.map((data) => ({ PartitionKey: 'k', Data: encode(data) })),
+      );
     }
     for (let waited = 0; received.length < expected.length && waited < SETTLE_MS; waited += 10) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -100,9 +103,11 @@ describe('WebSocket client: overlapping pulls of one subscription', () => {
       await client.putRecords('overlap-batches', [{ PartitionKey: 'k', Data: encode('only') }]);
       const firstSettled = await settled(Promise.race(calls));
       expect(firstSettled).not.toBe('stuck');
-      expect(firstSettled && firstSettled !== 'stuck' && firstSettled.records().map((record) => text(record.Data))).toEqual([
-        'only',
-      ]);
+      expect(
+        firstSettled &&
+          firstSettled !== 'stuck' &&
+          firstSettled.records().map((record) => text(record.Data)),
+      ).toEqual(['only']);
       subscription.unsubscribe();
       const outcomes = await settled(Promise.all(calls));
       expect(outcomes).not.toBe('stuck');

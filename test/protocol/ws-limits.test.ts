@@ -43,19 +43,31 @@ async function stored(shardId: string): Promise<Map<string, string>> {
 describe('limits mode over the binary protocol', () => {
   it('acknowledges the records each shard took and refuses the rest, record by record', async () => {
     const client = await RunnelClient.connect(server.url);
-    const records = Array.from({ length: 2600 }, (_, i) => ({ PartitionKey: `key-${i}`, Data: Buffer.alloc(10, i) }));
+    const records = Array.from({ length: 2600 }, (_, i) => ({
+      PartitionKey: `key-${i}`,
+      Data: Buffer.alloc(10, i),
+    }));
     const output = await client.putRecords('limited', records);
     // Either shape of PutRecords entry, read field by field.
-    const entries = output.Records as { SequenceNumber?: string; ErrorCode?: string; ErrorMessage?: string }[];
+    const entries = output.Records as {
+      SequenceNumber?: string;
+      ErrorCode?: string;
+      ErrorMessage?: string;
+    }[];
     // 1,000 records per shard per second: about 2,000 stored, the rest refused.
     const failed = entries.filter((record) => record.ErrorCode !== undefined);
     expect(output.FailedRecordCount).toBe(failed.length);
     expect(failed.length).toBe(600);
     for (const record of failed) {
       expect(record.ErrorCode).toBe('ProvisionedThroughputExceededException');
-      expect(record.ErrorMessage).toMatch(/^Rate exceeded for shard shardId-00000000000[01] in stream limited /);
+      expect(record.ErrorMessage).toMatch(
+        /^Rate exceeded for shard shardId-00000000000[01] in stream limited /,
+      );
     }
-    const all = new Map([...(await stored('shardId-000000000000')), ...(await stored('shardId-000000000001'))]);
+    const all = new Map([
+      ...(await stored('shardId-000000000000')),
+      ...(await stored('shardId-000000000001')),
+    ]);
     expect(all.size).toBe(2000);
     entries.forEach((record, i) => {
       if (record.ErrorCode === undefined) expect(all.get(record.SequenceNumber!)).toBe(`key-${i}`);

@@ -63,11 +63,13 @@ function keysIn(start: bigint, end: bigint, count: number, prefix: string): stri
 function dataOf(key: string, n: number): Uint8Array {
   const data = new Uint8Array(8 + ((n * 37 + key.length * 11) % 120));
   new DataView(data.buffer).setUint32(0, n, true);
-  for (let i = 4; i < data.length; i++) data[i] = (n * 31 + i * 7 + key.charCodeAt(key.length - 1)) & 0xff;
+  for (let i = 4; i < data.length; i++)
+    data[i] = (n * 31 + i * 7 + key.charCodeAt(key.length - 1)) & 0xff;
   return data;
 }
 
-const nOf = (data: Uint8Array) => new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0, true);
+const nOf = (data: Uint8Array) =>
+  new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0, true);
 
 /** Puts of records with per-key counters, so every record is known by (key, n). */
 class Producer {
@@ -92,11 +94,20 @@ class Producer {
       const { SequenceNumber, ShardId } = entry as { SequenceNumber: string; ShardId: string };
       const record = records[i]!;
       expect(this.acked.has(SequenceNumber)).toBe(false);
-      this.acked.set(SequenceNumber, { key: record.PartitionKey, n: nOf(record.Data), shardId: ShardId });
+      this.acked.set(SequenceNumber, {
+        key: record.PartitionKey,
+        n: nOf(record.Data),
+        shardId: ShardId,
+      });
     });
   }
 
-  async put(client: RunnelClient, stream: string, keys: readonly string[], count: number): Promise<PutRecordsOutput> {
+  async put(
+    client: RunnelClient,
+    stream: string,
+    keys: readonly string[],
+    count: number,
+  ): Promise<PutRecordsOutput> {
     const records = this.records(keys, count);
     const output = await client.putRecords(stream, records);
     this.settle(records, output);
@@ -108,7 +119,10 @@ class Producer {
  * Reads until `count` records arrived or, without a count, until the iteration completes.
  * Throws if that does not happen within READ_DEADLINE_MS.
  */
-async function read(subscription: RunnelSubscription, count?: number): Promise<{ records: SubscribedRecord[]; done: boolean }> {
+async function read(
+  subscription: RunnelSubscription,
+  count?: number,
+): Promise<{ records: SubscribedRecord[]; done: boolean }> {
   const records: SubscribedRecord[] = [];
   const deadline = Date.now() + READ_DEADLINE_MS;
   while (count === undefined || records.length < count) {
@@ -119,7 +133,9 @@ async function read(subscription: RunnelSubscription, count?: number): Promise<{
     const next = await Promise.race([subscription.next(), late]);
     clearTimeout(timer);
     if (next === 'late') {
-      throw new Error(`${subscription.shardId}: ${records.length} records and no end within ${READ_DEADLINE_MS} ms`);
+      throw new Error(
+        `${subscription.shardId}: ${records.length} records and no end within ${READ_DEADLINE_MS} ms`,
+      );
     }
     if (next.done) return { records, done: true };
     records.push(next.value);
@@ -128,7 +144,11 @@ async function read(subscription: RunnelSubscription, count?: number): Promise<{
 }
 
 /** Checks each record against what was put under its sequence number, byte for byte. */
-function checkRecords(producer: Producer, records: readonly SubscribedRecord[], shard: string): void {
+function checkRecords(
+  producer: Producer,
+  records: readonly SubscribedRecord[],
+  shard: string,
+): void {
   for (const record of records) {
     const acked = producer.acked.get(record.SequenceNumber);
     expect(acked, `${shard}: record ${record.SequenceNumber} was never acknowledged`).toBeDefined();
@@ -142,7 +162,11 @@ function checkRecords(producer: Producer, records: readonly SubscribedRecord[], 
  * Every acknowledged record read exactly once, and each key's records, taken shard by shard in
  * the order given (parents before children), in put order: n = 0, 1, 2, ...
  */
-function checkExactlyOnceInOrder(producer: Producer, shards: ReadonlyArray<readonly [string, readonly SubscribedRecord[]]>, ordered = true): void {
+function checkExactlyOnceInOrder(
+  producer: Producer,
+  shards: ReadonlyArray<readonly [string, readonly SubscribedRecord[]]>,
+  ordered = true,
+): void {
   const seen = new Set<string>();
   const byKey = new Map<string, number[]>();
   for (const [shard, records] of shards) {
@@ -159,14 +183,22 @@ function checkExactlyOnceInOrder(producer: Producer, shards: ReadonlyArray<reado
   for (const [key, count] of producer.next) {
     const ns = byKey.get(key) ?? [];
     if (ordered) expect(ns, key).toEqual(Array.from({ length: count }, (_, n) => n));
-    else expect([...ns].sort((a, b) => a - b), key).toEqual(Array.from({ length: count }, (_, n) => n));
+    else
+      expect(
+        [...ns].sort((a, b) => a - b),
+        key,
+      ).toEqual(Array.from({ length: count }, (_, n) => n));
   }
 }
 
 /** A shard's records through GetRecords, to the end of a closed shard (no next iterator there). */
 async function readWholeShard(stream: string, shard: string): Promise<KinesisRecord[]> {
   let iterator: string | undefined = (
-    await ws.engine.getShardIterator({ StreamName: stream, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' })
+    await ws.engine.getShardIterator({
+      StreamName: stream,
+      ShardId: shard,
+      ShardIteratorType: 'TRIM_HORIZON',
+    })
   ).ShardIterator;
   const records: KinesisRecord[] = [];
   while (iterator !== undefined) {
@@ -179,7 +211,9 @@ async function readWholeShard(stream: string, shard: string): Promise<KinesisRec
 }
 
 function childrenOf(shards: Awaited<ReturnType<RunnelClient['listShards']>>, parent: string) {
-  return shards.filter((shard) => shard.parentShardId === parent || shard.adjacentParentShardId === parent);
+  return shards.filter(
+    (shard) => shard.parentShardId === parent || shard.adjacentParentShardId === parent,
+  );
 }
 
 describe('subscriptions across a reshard', () => {
@@ -197,7 +231,11 @@ describe('subscriptions across a reshard', () => {
     expect(before.done).toBe(false);
     expect(parent.shardClosed).toBe(false);
 
-    await ws.engine.splitShard({ StreamName: 'split', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
+    await ws.engine.splitShard({
+      StreamName: 'split',
+      ShardToSplit: shardId(0),
+      NewStartingHashKey: HALF.toString(),
+    });
     const end = await read(parent);
     expect(end).toEqual({ records: [], done: true });
     expect(parent.shardClosed).toBe(true);
@@ -207,7 +245,14 @@ describe('subscriptions across a reshard', () => {
     const map = await client.listShards('split');
     expect(map.find((shard) => shard.shardId === shardId(0))?.closed).toBe(true);
     const children = childrenOf(map, shardId(0));
-    expect(children.map((shard) => [shard.shardId, shard.startingHashKey, shard.endingHashKey, shard.closed])).toEqual([
+    expect(
+      children.map((shard) => [
+        shard.shardId,
+        shard.startingHashKey,
+        shard.endingHashKey,
+        shard.closed,
+      ]),
+    ).toEqual([
       [shardId(1), '0', (HALF - 1n).toString(), false],
       [shardId(2), HALF.toString(), HASH_KEY_MAX.toString(), false],
     ]);
@@ -215,9 +260,9 @@ describe('subscriptions across a reshard', () => {
     const highChild = await client.subscribe('split', shardId(2), { type: 'TRIM_HORIZON' });
     for (let round = 0; round < 2; round++) {
       const output = await producer.put(client, 'split', keys, 160);
-      expect(new Set(output.Records.map((entry) => (entry as { ShardId: string }).ShardId))).toEqual(
-        new Set([shardId(1), shardId(2)]),
-      );
+      expect(
+        new Set(output.Records.map((entry) => (entry as { ShardId: string }).ShardId)),
+      ).toEqual(new Set([shardId(1), shardId(2)]));
     }
     const lowRecords = await read(lowChild, 160);
     const highRecords = await read(highChild, 160);
@@ -237,29 +282,48 @@ describe('subscriptions across a reshard', () => {
     const producer = new Producer();
     const keys = keysIn(0n, HASH_KEY_MAX, 10, 'closed');
     for (let round = 0; round < 3; round++) await producer.put(client, 'closed', keys, 100);
-    await ws.engine.splitShard({ StreamName: 'closed', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
+    await ws.engine.splitShard({
+      StreamName: 'closed',
+      ShardToSplit: shardId(0),
+      NewStartingHashKey: HALF.toString(),
+    });
 
     const latest = await client.subscribe('closed', shardId(0), { type: 'LATEST' });
     expect(latest.startOrdinal).toBe(300);
     expect(await read(latest)).toEqual({ records: [], done: true });
     expect(latest.shardClosed).toBe(true);
 
-    const whole = await read(await client.subscribe('closed', shardId(0), { type: 'TRIM_HORIZON' }));
+    const whole = await read(
+      await client.subscribe('closed', shardId(0), { type: 'TRIM_HORIZON' }),
+    );
     expect(whole.records).toHaveLength(300);
     const sequence = whole.records[149]!.SequenceNumber;
-    const middle = await client.subscribe('closed', shardId(0), { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: sequence });
+    const middle = await client.subscribe('closed', shardId(0), {
+      type: 'AT_SEQUENCE_NUMBER',
+      sequenceNumber: sequence,
+    });
     const rest = await read(middle);
     expect(rest.done).toBe(true);
     expect(middle.shardClosed).toBe(true);
-    expect(rest.records.map((record) => record.SequenceNumber)).toEqual(whole.records.slice(149).map((record) => record.SequenceNumber));
+    expect(rest.records.map((record) => record.SequenceNumber)).toEqual(
+      whole.records.slice(149).map((record) => record.SequenceNumber),
+    );
     const last = whole.records[299]!.SequenceNumber;
-    const after = await client.subscribe('closed', shardId(0), { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: last });
+    const after = await client.subscribe('closed', shardId(0), {
+      type: 'AFTER_SEQUENCE_NUMBER',
+      sequenceNumber: last,
+    });
     expect(await read(after)).toEqual({ records: [], done: true });
     expect(after.shardClosed).toBe(true);
 
     // A window of 64 bytes is smaller than every batch (100 records): each batch arrives cut
     // across frames, and the end comes only after the last of them is whole.
-    const small = await client.subscribe('closed', shardId(0), { type: 'TRIM_HORIZON' }, { windowBytes: 64 });
+    const small = await client.subscribe(
+      'closed',
+      shardId(0),
+      { type: 'TRIM_HORIZON' },
+      { windowBytes: 64 },
+    );
     const cut = await read(small);
     expect(cut.done).toBe(true);
     expect(small.shardClosed).toBe(true);
@@ -271,26 +335,61 @@ describe('subscriptions across a reshard', () => {
     await ws.engine.createStream({ StreamName: 'wire', ShardCount: 1 });
     const client = await connect();
     await new Producer().put(client, 'wire', keysIn(0n, HASH_KEY_MAX, 5, 'wire'), 50);
-    await ws.engine.splitShard({ StreamName: 'wire', ShardToSplit: shardId(0), NewStartingHashKey: HALF.toString() });
+    await ws.engine.splitShard({
+      StreamName: 'wire',
+      ShardToSplit: shardId(0),
+      NewStartingHashKey: HALF.toString(),
+    });
     const raw = await RawConnection.open(ws.server.url);
     const subscribe = (id: number, position: 'LATEST' | 'TRIM_HORIZON') =>
-      encodeSubscribe(id, { position, initialCredit: 0, timestampMs: 0, streamName: 'wire', shardId: shardId(0), sequenceNumber: '' });
+      encodeSubscribe(id, {
+        position,
+        initialCredit: 0,
+        timestampMs: 0,
+        streamName: 'wire',
+        shardId: shardId(0),
+        sequenceNumber: '',
+      });
 
     raw.send(subscribe(3, 'LATEST'));
-    expect(await raw.next()).toMatchObject({ opcode: Opcode.SUBSCRIBED, requestId: 3, startOrdinal: 50, watermark: 50 });
-    expect(await raw.next()).toEqual({ opcode: Opcode.SUBSCRIPTION_END, requestId: 3, reason: EndReason.SHARD_CLOSED, nextOrdinal: 50 });
+    expect(await raw.next()).toMatchObject({
+      opcode: Opcode.SUBSCRIBED,
+      requestId: 3,
+      startOrdinal: 50,
+      watermark: 50,
+    });
+    expect(await raw.next()).toEqual({
+      opcode: Opcode.SUBSCRIPTION_END,
+      requestId: 3,
+      reason: EndReason.SHARD_CLOSED,
+      nextOrdinal: 50,
+    });
     expect(await raw.maybeNext(300)).toBeUndefined();
     raw.send(encodeUnsubscribe(3));
-    expect(await raw.next()).toEqual({ opcode: Opcode.SUBSCRIPTION_END, requestId: 3, reason: EndReason.UNSUBSCRIBED, nextOrdinal: 0 });
+    expect(await raw.next()).toEqual({
+      opcode: Opcode.SUBSCRIPTION_END,
+      requestId: 3,
+      reason: EndReason.UNSUBSCRIBED,
+      nextOrdinal: 0,
+    });
 
     // With records left, nothing comes without credit; with credit, the records, then the end.
     raw.send(subscribe(4, 'TRIM_HORIZON'));
-    expect(await raw.next()).toMatchObject({ opcode: Opcode.SUBSCRIBED, requestId: 4, startOrdinal: 0 });
+    expect(await raw.next()).toMatchObject({
+      opcode: Opcode.SUBSCRIBED,
+      requestId: 4,
+      startOrdinal: 0,
+    });
     expect(await raw.maybeNext(300)).toBeUndefined();
     raw.send(encodeCredit(4, 1 << 20));
     const records = await raw.next();
     expect(records).toMatchObject({ opcode: Opcode.RECORDS, requestId: 4 });
-    expect(await raw.next()).toEqual({ opcode: Opcode.SUBSCRIPTION_END, requestId: 4, reason: EndReason.SHARD_CLOSED, nextOrdinal: 50 });
+    expect(await raw.next()).toEqual({
+      opcode: Opcode.SUBSCRIPTION_END,
+      requestId: 4,
+      reason: EndReason.SHARD_CLOSED,
+      nextOrdinal: 50,
+    });
     raw.send(encodeCredit(4, 1 << 20));
     expect(await raw.maybeNext(300)).toBeUndefined();
     expect(ws.server.protocol.stats().subscriptions).toBe(0);
@@ -308,7 +407,11 @@ describe('subscriptions across a reshard', () => {
     const lowerBefore = await read(lower, 120);
     const upperBefore = await read(upper, 120);
 
-    await ws.engine.mergeShards({ StreamName: 'merge', ShardToMerge: shardId(0), AdjacentShardToMerge: shardId(1) });
+    await ws.engine.mergeShards({
+      StreamName: 'merge',
+      ShardToMerge: shardId(0),
+      AdjacentShardToMerge: shardId(1),
+    });
     expect(await read(lower)).toEqual({ records: [], done: true });
     expect(await read(upper)).toEqual({ records: [], done: true });
     expect([lower.shardClosed, upper.shardClosed]).toEqual([true, true]);
@@ -316,12 +419,19 @@ describe('subscriptions across a reshard', () => {
     const map = await client.listShards('merge');
     const children = childrenOf(map, shardId(1));
     expect(children).toMatchObject([
-      { shardId: shardId(2), parentShardId: shardId(0), adjacentParentShardId: shardId(1), closed: false },
+      {
+        shardId: shardId(2),
+        parentShardId: shardId(0),
+        adjacentParentShardId: shardId(1),
+        closed: false,
+      },
     ]);
     expect(childrenOf(map, shardId(0))).toEqual(children);
     const child = await client.subscribe('merge', shardId(2), { type: 'TRIM_HORIZON' });
     const output = await producer.put(client, 'merge', keys, 120);
-    expect(new Set(output.Records.map((entry) => (entry as { ShardId: string }).ShardId))).toEqual(new Set([shardId(2)]));
+    expect(new Set(output.Records.map((entry) => (entry as { ShardId: string }).ShardId))).toEqual(
+      new Set([shardId(2)]),
+    );
     const childRecords = await read(child, 120);
     checkExactlyOnceInOrder(producer, [
       [shardId(0), lowerBefore.records],
@@ -338,7 +448,10 @@ describe('subscriptions across a reshard', () => {
  * the lineage, so each key's records can be put in parent-before-child order.
  */
 class LineageReader {
-  readonly shards = new Map<string, { depth: number; records: SubscribedRecord[]; subscription?: RunnelSubscription }>();
+  readonly shards = new Map<
+    string,
+    { depth: number; records: SubscribedRecord[]; subscription?: RunnelSubscription }
+  >();
   readonly ended = new Set<string>();
   private readonly reading: Array<Promise<void>> = [];
   private failure: unknown;
@@ -356,7 +469,8 @@ class LineageReader {
 
   start(shard: string, depth: number): void {
     if (this.shards.has(shard)) return;
-    const state: { depth: number; records: SubscribedRecord[]; subscription?: RunnelSubscription } = { depth, records: [] };
+    const state: { depth: number; records: SubscribedRecord[]; subscription?: RunnelSubscription } =
+      { depth, records: [] };
     this.shards.set(shard, state);
     this.reading.push(
       this.follow(shard, state).catch((error: unknown) => {
@@ -365,7 +479,10 @@ class LineageReader {
     );
   }
 
-  private async follow(shard: string, state: { depth: number; records: SubscribedRecord[]; subscription?: RunnelSubscription }) {
+  private async follow(
+    shard: string,
+    state: { depth: number; records: SubscribedRecord[]; subscription?: RunnelSubscription },
+  ) {
     const subscription = await this.client.subscribe(this.stream, shard, { type: 'TRIM_HORIZON' });
     state.subscription = subscription;
     for await (const record of subscription) state.records.push(record);
@@ -373,8 +490,11 @@ class LineageReader {
     this.ended.add(shard);
     const map = await this.client.listShards(this.stream);
     for (const child of childrenOf(map, shard)) {
-      const parents = [child.parentShardId, child.adjacentParentShardId].filter((id): id is string => id !== undefined);
-      if (parents.every((parent) => this.ended.has(parent))) this.start(child.shardId, state.depth + 1);
+      const parents = [child.parentShardId, child.adjacentParentShardId].filter(
+        (id): id is string => id !== undefined,
+      );
+      if (parents.every((parent) => this.ended.has(parent)))
+        this.start(child.shardId, state.depth + 1);
     }
   }
 
@@ -383,7 +503,8 @@ class LineageReader {
     const deadline = Date.now() + READ_DEADLINE_MS;
     while (this.total < count) {
       if (this.failure) throw this.failure;
-      if (Date.now() > deadline) throw new Error(`read ${this.total} of ${count} records within ${READ_DEADLINE_MS} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`read ${this.total} of ${count} records within ${READ_DEADLINE_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -396,7 +517,9 @@ class LineageReader {
 
   /** Per shard, deepest last: each key's records in parent-before-child order when concatenated. */
   byDepth(): Array<[string, SubscribedRecord[]]> {
-    return [...this.shards].sort((a, b) => a[1].depth - b[1].depth).map(([shard, state]) => [shard, state.records]);
+    return [...this.shards]
+      .sort((a, b) => a[1].depth - b[1].depth)
+      .map(([shard, state]) => [shard, state.records]);
   }
 }
 
@@ -414,8 +537,16 @@ describe('UpdateShardCount with puts in flight', () => {
     // key's records must read back in put order), one routing on the client by a map the
     // reshard makes stale (a refused routed put is sent again later: exactly once, any order).
     const producers = [
-      { producer: new Producer(), client: await connect({ routing: 'server' }), keys: keysIn(0n, HASH_KEY_MAX, 32, 'srv') },
-      { producer: new Producer(), client: await connect({ routing: 'client' }), keys: keysIn(0n, HASH_KEY_MAX, 32, 'cli') },
+      {
+        producer: new Producer(),
+        client: await connect({ routing: 'server' }),
+        keys: keysIn(0n, HASH_KEY_MAX, 32, 'srv'),
+      },
+      {
+        producer: new Producer(),
+        client: await connect({ routing: 'client' }),
+        keys: keysIn(0n, HASH_KEY_MAX, 32, 'cli'),
+      },
     ];
     let phase: 'before' | 'during' | 'after' | 'stop' = 'before';
     const sentAfter = new Set<PutRecordsOutput>();
@@ -445,7 +576,11 @@ describe('UpdateShardCount with puts in flight', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     phase = 'during';
     expect(unsettled).toBeGreaterThan(0);
-    const scaled = await ws.engine.updateShardCount({ StreamName: 'scaling', TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' });
+    const scaled = await ws.engine.updateShardCount({
+      StreamName: 'scaling',
+      TargetShardCount: 4,
+      ScalingType: 'UNIFORM_SCALING',
+    });
     expect(scaled).toMatchObject({ CurrentShardCount: 2, TargetShardCount: 4 });
     phase = 'after';
     const puts = await Promise.all(putting);
@@ -461,19 +596,29 @@ describe('UpdateShardCount with puts in flight', () => {
     await reader.stop();
 
     expect([...reader.ended].sort()).toEqual([shardId(0), shardId(1)]);
-    const open = (await producers[0]!.client.listShards('scaling')).filter((shard) => !shard.closed);
-    expect(open.map((shard) => shard.shardId).sort()).toEqual([...reader.shards.keys()].filter((id) => !reader.ended.has(id)).sort());
+    const open = (await producers[0]!.client.listShards('scaling')).filter(
+      (shard) => !shard.closed,
+    );
+    expect(open.map((shard) => shard.shardId).sort()).toEqual(
+      [...reader.shards.keys()].filter((id) => !reader.ended.has(id)).sort(),
+    );
     expect(open).toHaveLength(4);
     // Puts sent after the reshard completed land in the children only.
     for (const output of sentAfter) {
-      for (const entry of output.Records) expect(open.map((shard) => shard.shardId)).toContain((entry as { ShardId: string }).ShardId);
+      for (const entry of output.Records)
+        expect(open.map((shard) => shard.shardId)).toContain(
+          (entry as { ShardId: string }).ShardId,
+        );
     }
     const byDepth = reader.byDepth();
     expect(byDepth.map(([shard, records]) => [shard, records.length > 0]).sort()).toEqual(
       [0, 1, 2, 3, 4, 5].map((index) => [shardId(index), true]),
     );
     for (const [index, { producer }] of producers.entries()) {
-      const mine = byDepth.map(([shard, records]) => [shard, records.filter((record) => producer.next.has(record.PartitionKey!))] as const);
+      const mine = byDepth.map(
+        ([shard, records]) =>
+          [shard, records.filter((record) => producer.next.has(record.PartitionKey!))] as const,
+      );
       checkExactlyOnceInOrder(producer, mine, index === 0);
     }
   });
@@ -489,8 +634,15 @@ interface SentFrame {
 function recordingWebSocket(sent: SentFrame[]): WebSocketConstructor {
   const note = (bytes: Uint8Array) => {
     const frame = decodeClientFrame(bytes);
-    const records = frame.opcode === Opcode.PUT ? new DataView(frame.batch.buffer, frame.batch.byteOffset).getUint32(12, true) : 0;
-    sent.push({ opcode: frame.opcode, routed: frame.opcode === Opcode.PUT && frame.routed, records });
+    const records =
+      frame.opcode === Opcode.PUT
+        ? new DataView(frame.batch.buffer, frame.batch.byteOffset).getUint32(12, true)
+        : 0;
+    sent.push({
+      opcode: frame.opcode,
+      routed: frame.opcode === Opcode.PUT && frame.routed,
+      records,
+    });
   };
   class RecordingWebSocket extends NodeWebSocket {
     constructor(url: string) {
@@ -498,7 +650,14 @@ function recordingWebSocket(sent: SentFrame[]): WebSocketConstructor {
     }
 
     override send(data: ArrayBuffer | ArrayBufferView | string): void {
-      if (typeof data !== 'string') note(new Uint8Array(data instanceof ArrayBuffer ? data : data.buffer, data instanceof ArrayBuffer ? 0 : data.byteOffset, data.byteLength));
+      if (typeof data !== 'string')
+        note(
+          new Uint8Array(
+            data instanceof ArrayBuffer ? data : data.buffer,
+            data instanceof ArrayBuffer ? 0 : data.byteOffset,
+            data.byteLength,
+          ),
+        );
       super.send(data);
     }
 
@@ -523,48 +682,100 @@ describe('client-side routing across a split', () => {
     const frames = async (put: () => Promise<PutRecordsOutput>) => {
       const from = sent.length;
       const output = await put();
-      return { output, frames: sent.slice(from).filter((frame) => frame.opcode === Opcode.PUT || frame.opcode === Opcode.LIST_SHARDS) };
+      return {
+        output,
+        frames: sent
+          .slice(from)
+          .filter((frame) => frame.opcode === Opcode.PUT || frame.opcode === Opcode.LIST_SHARDS),
+      };
     };
-    const shardsOf = (output: PutRecordsOutput) => output.Records.map((entry) => (entry as { ShardId: string }).ShardId);
+    const shardsOf = (output: PutRecordsOutput) =>
+      output.Records.map((entry) => (entry as { ShardId: string }).ShardId);
     const list = { opcode: Opcode.LIST_SHARDS, routed: false, records: 0 };
     const routedPut = (records: number) => ({ opcode: Opcode.PUT, routed: true, records });
 
-    const first = await frames(() => producer.put(client, 'routing', [...keysIn(0n, HALF - 1n, 4, 'r0'), ...keysIn(HALF, HASH_KEY_MAX, 4, 'r1')], 40));
+    const first = await frames(() =>
+      producer.put(
+        client,
+        'routing',
+        [...keysIn(0n, HALF - 1n, 4, 'r0'), ...keysIn(HALF, HASH_KEY_MAX, 4, 'r1')],
+        40,
+      ),
+    );
     expect(first.frames).toEqual([list, routedPut(20), routedPut(20)]);
 
     // Shard 1 splits: its upper half becomes shard 3. A batch of shard 3's keys, routed to the
     // closed shard 1 by the cached map, is stored in shard 3 as it came; the ack names shard 3.
-    await ws.engine.splitShard({ StreamName: 'routing', ShardToSplit: shardId(1), NewStartingHashKey: (HALF + QUARTER).toString() });
+    await ws.engine.splitShard({
+      StreamName: 'routing',
+      ShardToSplit: shardId(1),
+      NewStartingHashKey: (HALF + QUARTER).toString(),
+    });
     const upperKeys = keysIn(HALF + QUARTER, HASH_KEY_MAX, 5, 'r3');
     const intoChild = await frames(() => producer.put(client, 'routing', upperKeys, 20));
     expect(intoChild.frames).toEqual([routedPut(20)]);
     expect(shardsOf(intoChild.output)).toEqual(Array(20).fill(shardId(3)));
 
     // That ack made the map stale: the next put fetches it and routes one batch per open shard.
-    const threeShards = [[shardId(0), 0n, HALF - 1n], [shardId(2), HALF, HALF + QUARTER - 1n], [shardId(3), HALF + QUARTER, HASH_KEY_MAX]] as const;
-    const allKeys = [...keysIn(0n, HALF - 1n, 4, 'a0'), ...keysIn(HALF, HALF + QUARTER - 1n, 4, 'a2'), ...keysIn(HALF + QUARTER, HASH_KEY_MAX, 4, 'a3')];
+    const threeShards = [
+      [shardId(0), 0n, HALF - 1n],
+      [shardId(2), HALF, HALF + QUARTER - 1n],
+      [shardId(3), HALF + QUARTER, HASH_KEY_MAX],
+    ] as const;
+    const allKeys = [
+      ...keysIn(0n, HALF - 1n, 4, 'a0'),
+      ...keysIn(HALF, HALF + QUARTER - 1n, 4, 'a2'),
+      ...keysIn(HALF + QUARTER, HASH_KEY_MAX, 4, 'a3'),
+    ];
     const refreshed = await frames(() => producer.put(client, 'routing', allKeys, 36));
     expect(refreshed.frames).toEqual([list, routedPut(12), routedPut(12), routedPut(12)]);
-    expect(shardsOf(refreshed.output)).toEqual(Array.from({ length: 36 }, (_, i) => owner(allKeys[i % 12]!, threeShards)));
+    expect(shardsOf(refreshed.output)).toEqual(
+      Array.from({ length: 36 }, (_, i) => owner(allKeys[i % 12]!, threeShards)),
+    );
 
     // Shard 0 splits in two: a batch routed to it by the cached map now spans its children. The
     // server refuses it whole; the client sends it again unrouted and fetches the map next time.
-    await ws.engine.splitShard({ StreamName: 'routing', ShardToSplit: shardId(0), NewStartingHashKey: QUARTER.toString() });
-    const lowerKeys = [...keysIn(0n, QUARTER - 1n, 3, 'l4'), ...keysIn(QUARTER, HALF - 1n, 3, 'l5')];
+    await ws.engine.splitShard({
+      StreamName: 'routing',
+      ShardToSplit: shardId(0),
+      NewStartingHashKey: QUARTER.toString(),
+    });
+    const lowerKeys = [
+      ...keysIn(0n, QUARTER - 1n, 3, 'l4'),
+      ...keysIn(QUARTER, HALF - 1n, 3, 'l5'),
+    ];
     const spanning = await frames(() => producer.put(client, 'routing', lowerKeys, 30));
-    expect(spanning.frames).toEqual([routedPut(30), { opcode: Opcode.PUT, routed: false, records: 30 }]);
-    const fourShards = [[shardId(4), 0n, QUARTER - 1n], [shardId(5), QUARTER, HALF - 1n], threeShards[1], threeShards[2]] as const;
-    expect(shardsOf(spanning.output)).toEqual(Array.from({ length: 30 }, (_, i) => owner(lowerKeys[i % 6]!, fourShards)));
+    expect(spanning.frames).toEqual([
+      routedPut(30),
+      { opcode: Opcode.PUT, routed: false, records: 30 },
+    ]);
+    const fourShards = [
+      [shardId(4), 0n, QUARTER - 1n],
+      [shardId(5), QUARTER, HALF - 1n],
+      threeShards[1],
+      threeShards[2],
+    ] as const;
+    expect(shardsOf(spanning.output)).toEqual(
+      Array.from({ length: 30 }, (_, i) => owner(lowerKeys[i % 6]!, fourShards)),
+    );
     expect(new Set(shardsOf(spanning.output))).toEqual(new Set([shardId(4), shardId(5)]));
 
-    const last = await frames(() => producer.put(client, 'routing', [...lowerKeys, ...allKeys.slice(4)], 42));
+    const last = await frames(() =>
+      producer.put(client, 'routing', [...lowerKeys, ...allKeys.slice(4)], 42),
+    );
     expect(last.frames).toEqual([list, routedPut(9), routedPut(9), routedPut(12), routedPut(12)]);
 
     // Every acknowledged record is stored once, in the shard its ack named, byte for byte.
     const stored: Array<readonly [string, SubscribedRecord[]]> = [];
     for (let index = 0; index <= 5; index++) {
       const records = await readWholeShard('routing', shardId(index));
-      stored.push([shardId(index), records.map((record) => ({ ...record, ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp! }))]);
+      stored.push([
+        shardId(index),
+        records.map((record) => ({
+          ...record,
+          ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp!,
+        })),
+      ]);
     }
     checkExactlyOnceInOrder(producer, stored);
   });

@@ -42,13 +42,22 @@ function keysByShard(shards: number, count: number, prefix: string): string[][] 
   return byShard;
 }
 
-const recordsOf = (keys: string[]) => keys.map((PartitionKey, i) => ({ PartitionKey, Data: new Uint8Array(50).fill(i) }));
+const recordsOf = (keys: string[]) =>
+  keys.map((PartitionKey, i) => ({ PartitionKey, Data: new Uint8Array(50).fill(i) }));
 
 function watermarks(stream: string, shards = SHARDS): number[] {
-  return Array.from({ length: shards }, (_, slot) => engine.shardInternals(stream, shardId(slot)).index.nextOrdinal());
+  return Array.from({ length: shards }, (_, slot) =>
+    engine.shardInternals(stream, shardId(slot)).index.nextOrdinal(),
+  );
 }
 
-async function put(raw: RawConnection, id: number, stream: string, batch: Uint8Array, routed: boolean): Promise<ServerFrame> {
+async function put(
+  raw: RawConnection,
+  id: number,
+  stream: string,
+  batch: Uint8Array,
+  routed: boolean,
+): Promise<ServerFrame> {
   raw.send(encodePut(id, stream, batch, routed));
   return raw.next();
 }
@@ -74,7 +83,12 @@ describe('routed PUT', () => {
     const batch = encodeRecordBatch(recordsOf([...keys[1]!, keys[3]![0]!]));
     const raw = await RawConnection.open(server.url);
     const refused = await put(raw, 7, 'spanning', batch, true);
-    expect(refused).toMatchObject({ opcode: Opcode.ERROR, requestId: 7, fatal: false, name: 'InvalidArgumentException' });
+    expect(refused).toMatchObject({
+      opcode: Opcode.ERROR,
+      requestId: 7,
+      fatal: false,
+      name: 'InvalidArgumentException',
+    });
     expect((refused as ServerFrame & { opcode: typeof Opcode.ERROR }).message).toMatch(
       /^Record 10 of a put routed to shardId-000000000001 belongs to another shard/,
     );
@@ -94,8 +108,13 @@ describe('routed PUT', () => {
     const raw = await RawConnection.open(server.url);
     const routed = await put(raw, 3, 'checked', batch, true);
     const unrouted = await put(raw, 4, 'checked', batch, false);
-    expect(routed).toMatchObject({ opcode: Opcode.ERROR, fatal: false, name: 'ValidationException' });
-    const message = (frame: ServerFrame) => (frame as ServerFrame & { opcode: typeof Opcode.ERROR }).message;
+    expect(routed).toMatchObject({
+      opcode: Opcode.ERROR,
+      fatal: false,
+      name: 'ValidationException',
+    });
+    const message = (frame: ServerFrame) =>
+      (frame as ServerFrame & { opcode: typeof Opcode.ERROR }).message;
     expect(message(routed)).toContain("'records.3.member.partitionKey'");
     expect(message(routed)).toBe(message(unrouted));
     expect(watermarks('checked')).toEqual([0, 0, 0, 0]);
@@ -132,7 +151,11 @@ describe('routed PUT', () => {
     view.setUint16(2, PUT_FLAG_ROUTED, true);
     view.setUint32(4, 9, true);
     raw.send(ping);
-    expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, fatal: true, name: 'SerializationException' });
+    expect(await raw.next()).toMatchObject({
+      opcode: Opcode.ERROR,
+      fatal: true,
+      name: 'SerializationException',
+    });
     expect((await raw.closed).code).toBe(1002);
   });
 
@@ -151,7 +174,9 @@ describe('routed PUT', () => {
     const ranges = evenHashRanges(SHARDS);
     after.Records.forEach((record, i) => {
       const hash = hashPartitionKey(keys[i]!);
-      expect('ShardId' in record && record.ShardId).toBe(shardId(ranges.findIndex((range) => range.start <= hash && hash <= range.end)));
+      expect('ShardId' in record && record.ShardId).toBe(
+        shardId(ranges.findIndex((range) => range.start <= hash && hash <= range.end)),
+      );
     });
     expect(watermarks('moving')).toEqual([10, 10, 10, 10]);
     client.close();

@@ -34,7 +34,9 @@ async function serving() {
 async function storedKeys(dir: string): Promise<string[]> {
   const reopened = await Engine.open({ dataDir: dir, workers: 1 });
   try {
-    return (await readShard(reopened, STREAM, 'shardId-000000000000')).map((record) => record.PartitionKey!);
+    return (await readShard(reopened, STREAM, 'shardId-000000000000')).map(
+      (record) => record.PartitionKey!,
+    );
   } finally {
     await reopened.close();
   }
@@ -106,7 +108,10 @@ describe('WebSocket puts across a server shutdown', () => {
     const closed = server.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
     const second = client.putRecords(STREAM, record('after'));
-    await expect(second).rejects.toMatchObject({ code: 'ServiceUnavailableException', message: /was not carried out/ });
+    await expect(second).rejects.toMatchObject({
+      code: 'ServiceUnavailableException',
+      message: /was not carried out/,
+    });
     // While it drains, the port takes no new connection.
     await expect(fetch(`${server.wsUrl!.replace('ws:', 'http:')}/health`)).rejects.toThrow();
     expect((await first).FailedRecordCount).toBe(0);

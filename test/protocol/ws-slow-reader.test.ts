@@ -68,14 +68,19 @@ describe('a slow subscriber', () => {
   it('receives large batches byte for byte while the server meets a full socket', async () => {
     const producer = await RunnelClient.connect(server.url);
     for (let i = 0; i < RECORDS; i += PER_PUT) {
-      const records = Array.from({ length: PER_PUT }, (_, j) => ({ PartitionKey: `k${i + j}`, Data: recordData(i + j) }));
+      const records = Array.from({ length: PER_PUT }, (_, j) => ({
+        PartitionKey: `k${i + j}`,
+        Data: recordData(i + j),
+      }));
       const output = await producer.putRecords('slow', records);
       expect(output.FailedRecordCount).toBe(0);
     }
     await producer.close();
 
     const consumer = await RunnelClient.connect(server.url, { WebSocket: SlowSocket as never });
-    const subscription = await consumer.subscribe('slow', 'shardId-000000000000', { type: 'TRIM_HORIZON' });
+    const subscription = await consumer.subscribe('slow', 'shardId-000000000000', {
+      type: 'TRIM_HORIZON',
+    });
     let received = 0;
     while (received < RECORDS) {
       const batch = await subscription.nextBatch();

@@ -51,7 +51,9 @@ describe('the client over wss:', () => {
     }));
     const put = await client.putRecords('secure', records);
     expect(put.FailedRecordCount).toBe(0);
-    const subscription = await client.subscribe('secure', 'shardId-000000000000', { type: 'TRIM_HORIZON' });
+    const subscription = await client.subscribe('secure', 'shardId-000000000000', {
+      type: 'TRIM_HORIZON',
+    });
     let i = 0;
     for await (const record of subscription) {
       expect(record.PartitionKey).toBe(records[i]!.PartitionKey);
@@ -63,8 +65,8 @@ describe('the client over wss:', () => {
   });
 
   it('refuses a server certificate it cannot verify, with an error', async () => {
-    await expect(RunnelClient.connect(secureUrl, { tls: {}, connectTimeoutMs: 5000 })).rejects.toThrow(
-      /before WELCOME/,
-    );
+    await expect(
+      RunnelClient.connect(secureUrl, { tls: {}, connectTimeoutMs: 5000 }),
+    ).rejects.toThrow(/before WELCOME/);
   });
 });

@@ -24,7 +24,12 @@ import vm from 'node:vm';
 
 import { describe, expect, it } from 'vitest';
 
-import { RunnelClient, type RecordInput, type RunnelSubscription, type SubscribedRecord } from '../../src/client/index.js';
+import {
+  RunnelClient,
+  type RecordInput,
+  type RunnelSubscription,
+  type SubscribedRecord,
+} from '../../src/client/index.js';
 import { evenHashRanges, hashPartitionKey } from '../../src/kinesis/hash-key.js';
 import { encodeRecordBatch } from '../../src/protocol/batch-writer.js';
 import {
@@ -56,9 +61,16 @@ function dataOf(client: number, index: number, bytes = 100): Uint8Array {
   return data;
 }
 
-function matchesData(bytes: Uint8Array, start: number, end: number, client: number, index: number): boolean {
+function matchesData(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  client: number,
+  index: number,
+): boolean {
   if (end - start !== 100) return false;
-  for (let i = 0; i < 100; i++) if (bytes[start + i] !== ((index * 131 + client * 17 + i * 7) & 0xff)) return false;
+  for (let i = 0; i < 100; i++)
+    if (bytes[start + i] !== ((index * 131 + client * 17 + i * 7) & 0xff)) return false;
   return true;
 }
 
@@ -73,7 +85,10 @@ async function take(subscription: RunnelSubscription, count: number): Promise<Su
 }
 
 /** Resolves with the next record, or undefined if none comes within `ms`. */
-async function nextWithin(subscription: RunnelSubscription, ms: number): Promise<SubscribedRecord | undefined> {
+async function nextWithin(
+  subscription: RunnelSubscription,
+  ms: number,
+): Promise<SubscribedRecord | undefined> {
   const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
   const next = subscription.next().then((result) => (result.done ? undefined : result.value));
   return Promise.race([next, timeout]);
@@ -102,22 +117,36 @@ describe('WebSocket protocol: puts', () => {
     const acknowledged = new Map<string, string>();
     for (const routing of ['client', 'server'] as const) {
       const client = await connect({ routing });
-      const records: RecordInput[] = Array.from({ length: 300 }, (_, i) => ({ PartitionKey: `${routing}-${i}`, Data: dataOf(0, i) }));
-      records.push({ PartitionKey: 'explicit', Data: dataOf(0, 1), ExplicitHashKey: ranges[3]!.start.toString() });
+      const records: RecordInput[] = Array.from({ length: 300 }, (_, i) => ({
+        PartitionKey: `${routing}-${i}`,
+        Data: dataOf(0, i),
+      }));
+      records.push({
+        PartitionKey: 'explicit',
+        Data: dataOf(0, 1),
+        ExplicitHashKey: ranges[3]!.start.toString(),
+      });
       const output = await client.putRecords('acks', records);
       expect(output.FailedRecordCount).toBe(0);
       output.Records.forEach((entry, i) => {
         const record = records[i]!;
-        const hash = record.ExplicitHashKey ? BigInt(record.ExplicitHashKey) : hashPartitionKey(record.PartitionKey!);
+        const hash = record.ExplicitHashKey
+          ? BigInt(record.ExplicitHashKey)
+          : hashPartitionKey(record.PartitionKey!);
         const shard = ranges.findIndex((range) => range.start <= hash && hash <= range.end);
         expect('ShardId' in entry && entry.ShardId).toBe(`shardId-00000000000${shard}`);
-        acknowledged.set((entry as { SequenceNumber: string }).SequenceNumber, record.PartitionKey!);
+        acknowledged.set(
+          (entry as { SequenceNumber: string }).SequenceNumber,
+          record.PartitionKey!,
+        );
       });
     }
     const bySequence = new Map<string, string>();
     for (let shard = 0; shard < 4; shard++) {
       const { ShardIterator } = await ws.engine.getShardIterator({
-        StreamName: 'acks', ShardId: `shardId-00000000000${shard}`, ShardIteratorType: 'TRIM_HORIZON',
+        StreamName: 'acks',
+        ShardId: `shardId-00000000000${shard}`,
+        ShardIteratorType: 'TRIM_HORIZON',
       });
       const { Records } = await ws.engine.getRecords({ ShardIterator });
       for (const record of Records) bySequence.set(record.SequenceNumber, record.PartitionKey!);
@@ -125,7 +154,9 @@ describe('WebSocket protocol: puts', () => {
     expect(bySequence.size).toBe(602);
     expect(acknowledged).toEqual(bySequence);
     const client = await connect();
-    const again = await client.putRecords('acks', [{ PartitionKey: 'late', Data: new Uint8Array([1]) }]);
+    const again = await client.putRecords('acks', [
+      { PartitionKey: 'late', Data: new Uint8Array([1]) },
+    ]);
     const { ShardIterator } = await ws.engine.getShardIterator({
       StreamName: 'acks',
       ShardId: (again.Records[0] as { ShardId: string }).ShardId,
@@ -137,35 +168,72 @@ describe('WebSocket protocol: puts', () => {
 
   it('reports request errors by their Kinesis names and keeps the connection', async () => {
     const client = await connect();
-    await expect(client.putRecords('no-such-stream', [{ PartitionKey: 'k', Data: new Uint8Array(1) }])).rejects.toMatchObject({
+    await expect(
+      client.putRecords('no-such-stream', [{ PartitionKey: 'k', Data: new Uint8Array(1) }]),
+    ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
     });
-    await expect(client.putRecords('acks', [])).rejects.toMatchObject({ name: 'ValidationException' });
-    await expect(client.listShards('no-such-stream')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    await expect(client.subscribe('acks', 'shardId-000000000099', { type: 'LATEST' })).rejects.toMatchObject({
+    await expect(client.putRecords('acks', [])).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+    await expect(client.listShards('no-such-stream')).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
     });
     await expect(
-      client.subscribe('acks', 'shardId-000000000000', { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: '12345' }),
+      client.subscribe('acks', 'shardId-000000000099', { type: 'LATEST' }),
+    ).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
+    await expect(
+      client.subscribe('acks', 'shardId-000000000000', {
+        type: 'AT_SEQUENCE_NUMBER',
+        sequenceNumber: '12345',
+      }),
     ).rejects.toMatchObject({ name: 'InvalidArgumentException' });
     expect(await client.listStreams()).toContain('acks');
     // A batch the engine refuses (a partition key over 256 characters) fails only that put.
     const raw = await RawConnection.open(ws.server.url);
-    raw.send(encodePut(5, 'acks', encodeRecordBatch([{ PartitionKey: 'k'.repeat(300), Data: new Uint8Array(1) }])));
-    expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId: 5, fatal: false, name: 'ValidationException' });
-    raw.send(encodePut(6, 'acks', encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }])));
+    raw.send(
+      encodePut(
+        5,
+        'acks',
+        encodeRecordBatch([{ PartitionKey: 'k'.repeat(300), Data: new Uint8Array(1) }]),
+      ),
+    );
+    expect(await raw.next()).toMatchObject({
+      opcode: Opcode.ERROR,
+      requestId: 5,
+      fatal: false,
+      name: 'ValidationException',
+    });
+    raw.send(
+      encodePut(6, 'acks', encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }])),
+    );
     expect(await raw.next()).toMatchObject({ opcode: Opcode.PUT_ACK, requestId: 6 });
     // A batch header whose attributes or reserved bytes are not 0 (docs/protocol.md §4) is refused.
-    for (const [offset, requestId] of [[5, 7], [6, 8]] as const) {
+    for (const [offset, requestId] of [
+      [5, 7],
+      [6, 8],
+    ] as const) {
       const flagged = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }]);
       flagged[offset] = 1;
       raw.send(encodePut(requestId, 'acks', flagged));
-      expect(await raw.next()).toMatchObject({ opcode: Opcode.ERROR, requestId, fatal: false, name: 'ValidationException' });
+      expect(await raw.next()).toMatchObject({
+        opcode: Opcode.ERROR,
+        requestId,
+        fatal: false,
+        name: 'ValidationException',
+      });
     }
     // The server's own check of an explicit hash key that is not a decimal, unrouted and routed
     // (the shard worker's check then): PutRecords's ValidationException, word for word.
-    for (const [routed, requestId] of [[false, 9], [true, 10]] as const) {
-      const batch = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' }]);
+    for (const [routed, requestId] of [
+      [false, 9],
+      [true, 10],
+    ] as const) {
+      const batch = encodeRecordBatch([
+        { PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' },
+      ]);
       raw.send(encodePut(requestId, 'acks', batch, routed));
       expect(await raw.next()).toMatchObject({
         opcode: Opcode.ERROR,
@@ -178,14 +246,18 @@ describe('WebSocket protocol: puts', () => {
     raw.close();
     // An empty explicit hash key is refused as PutRecords refuses it, not sent as none.
     await expect(
-      client.putRecords('acks', [{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '' }]),
+      client.putRecords('acks', [
+        { PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '' },
+      ]),
     ).rejects.toMatchObject({
       name: 'ValidationException',
       message: expect.stringContaining("Value '' at 'records.1.member.explicitHashKey'"),
     });
     // An explicit hash key that is not a decimal is PutRecords's ValidationException, word for word.
     await expect(
-      client.putRecords('acks', [{ PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' }]),
+      client.putRecords('acks', [
+        { PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' },
+      ]),
     ).rejects.toMatchObject({
       name: 'ValidationException',
       message:
@@ -204,12 +276,17 @@ describe('WebSocket protocol: puts', () => {
       for (let i = 0; i < 40; i++) answers.push(await raw.next());
       const refused = answers.filter((frame) => frame.opcode === Opcode.ERROR);
       expect(refused.length).toBeGreaterThan(0);
-      for (const frame of refused) expect(frame).toMatchObject({ name: 'LimitExceededException', fatal: false });
-      expect(answers.filter((frame) => frame.opcode === Opcode.PUT_ACK).length).toBe(40 - refused.length);
+      for (const frame of refused)
+        expect(frame).toMatchObject({ name: 'LimitExceededException', fatal: false });
+      expect(answers.filter((frame) => frame.opcode === Opcode.PUT_ACK).length).toBe(
+        40 - refused.length,
+      );
       // The client library keeps within the limit by itself.
       const client = await RunnelClient.connect(limited.url);
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => client.putRecords('acks', [{ PartitionKey: `q${i}`, Data: new Uint8Array(5) }])),
+        Array.from({ length: 20 }, (_, i) =>
+          client.putRecords('acks', [{ PartitionKey: `q${i}`, Data: new Uint8Array(5) }]),
+        ),
       );
       expect(results.every((output) => output.FailedRecordCount === 0)).toBe(true);
       await client.close();
@@ -242,7 +319,10 @@ abstract class InMemoryWebSocket {
 
   close(code = 1000, reason = ''): void {
     if (code !== 1000 && (code < 3000 || code > 4999)) {
-      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+      throw new DOMException(
+        `The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
+        'InvalidAccessError',
+      );
     }
     this.readyState = 3;
     queueMicrotask(() => this.onclose?.({ code, reason }));
@@ -257,42 +337,92 @@ class FakeWebSocket extends InMemoryWebSocket {
   constructor(url: string) {
     super();
     FakeWebSocket.url = url;
-    setTimeout(() => this.reply(encodeWelcome({
-      version: 1, frameBytesMax: 1 << 20, putsInFlightMax: 4, putBytesInFlightMax: 1 << 20,
-      subscriptionsMax: 1, idleTimeoutMs: 60_000, batchBytesMax: 1 << 19, software: 'fake',
-    })));
+    setTimeout(() =>
+      this.reply(
+        encodeWelcome({
+          version: 1,
+          frameBytesMax: 1 << 20,
+          putsInFlightMax: 4,
+          putBytesInFlightMax: 1 << 20,
+          subscriptionsMax: 1,
+          idleTimeoutMs: 60_000,
+          batchBytesMax: 1 << 19,
+          software: 'fake',
+        }),
+      ),
+    );
   }
 
   send(data: Uint8Array): void {
     const frame = decodeClientFrame(data);
-    const half = ((1n << 127n)).toString();
+    const half = (1n << 127n).toString();
     if (frame.opcode === Opcode.LIST_SHARDS) {
-      this.reply(encodeShardMap(frame.requestId, [
-        { shardId: 'shard-a', parentShardId: undefined, adjacentParentShardId: undefined, closed: false,
-          startingHashKey: '0', endingHashKey: (BigInt(half) - 1n).toString(), sequenceBase: '1' },
-        { shardId: 'shard-b', parentShardId: undefined, adjacentParentShardId: undefined, closed: false,
-          startingHashKey: half, endingHashKey: ((1n << 128n) - 1n).toString(), sequenceBase: '1' },
-      ]));
+      this.reply(
+        encodeShardMap(frame.requestId, [
+          {
+            shardId: 'shard-a',
+            parentShardId: undefined,
+            adjacentParentShardId: undefined,
+            closed: false,
+            startingHashKey: '0',
+            endingHashKey: (BigInt(half) - 1n).toString(),
+            sequenceBase: '1',
+          },
+          {
+            shardId: 'shard-b',
+            parentShardId: undefined,
+            adjacentParentShardId: undefined,
+            closed: false,
+            startingHashKey: half,
+            endingHashKey: ((1n << 128n) - 1n).toString(),
+            sequenceBase: '1',
+          },
+        ]),
+      );
     } else if (frame.opcode === Opcode.PUT) {
-      const recordCount = new DataView(frame.batch.buffer, frame.batch.byteOffset).getUint32(12, true);
+      const recordCount = new DataView(frame.batch.buffer, frame.batch.byteOffset).getUint32(
+        12,
+        true,
+      );
       // The client routed the batch: its first key tells the shard (keys are short: 1-byte length).
       const firstKey = Buffer.from(frame.batch.subarray(41, 41 + frame.batch[40]!)).toString();
-      this.reply(hashPartitionKey(firstKey) < BigInt(half)
-        ? encodePutAck(frame.requestId, {
-            recordCount, failedRecordCount: 0, entryOfRecord: undefined,
-            entries: [{ ok: true, recordCount, shardId: 'shard-a', firstSequenceNumber: String(this.sequence) }],
-          })
-        : encodeError(frame.requestId, false, 'ProvisionedThroughputExceededException', 'slow down'));
+      this.reply(
+        hashPartitionKey(firstKey) < BigInt(half)
+          ? encodePutAck(frame.requestId, {
+              recordCount,
+              failedRecordCount: 0,
+              entryOfRecord: undefined,
+              entries: [
+                {
+                  ok: true,
+                  recordCount,
+                  shardId: 'shard-a',
+                  firstSequenceNumber: String(this.sequence),
+                },
+              ],
+            })
+          : encodeError(
+              frame.requestId,
+              false,
+              'ProvisionedThroughputExceededException',
+              'slow down',
+            ),
+      );
     }
   }
-
 }
 
 describe('WebSocket client on any WebSocket', () => {
   it('runs on an injected WebSocket and reports throttled records per record', async () => {
-    const client = await RunnelClient.connect('ws://fake.invalid:1', { WebSocket: FakeWebSocket, keepAliveIntervalMs: 0 });
+    const client = await RunnelClient.connect('ws://fake.invalid:1', {
+      WebSocket: FakeWebSocket,
+      keepAliveIntervalMs: 0,
+    });
     expect(FakeWebSocket.url).toBe('ws://fake.invalid:1/v1');
-    const records = Array.from({ length: 12 }, (_, i) => ({ PartitionKey: `k${i}`, Data: new Uint8Array([i]) }));
+    const records = Array.from({ length: 12 }, (_, i) => ({
+      PartitionKey: `k${i}`,
+      Data: new Uint8Array([i]),
+    }));
     const inA = records.map((record) => hashPartitionKey(record.PartitionKey) < 1n << 127n);
     expect(inA.includes(true) && inA.includes(false)).toBe(true);
     const output = await client.putRecords('s', records);
@@ -300,9 +430,15 @@ describe('WebSocket client on any WebSocket', () => {
     let k = 0;
     output.Records.forEach((entry, i) => {
       if (inA[i]) {
-        expect(entry).toEqual({ SequenceNumber: String(1000n + BigInt(k++) * 2n ** 80n), ShardId: 'shard-a' });
+        expect(entry).toEqual({
+          SequenceNumber: String(1000n + BigInt(k++) * 2n ** 80n),
+          ShardId: 'shard-a',
+        });
       } else {
-        expect(entry).toEqual({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' });
+        expect(entry).toEqual({
+          ErrorCode: 'ProvisionedThroughputExceededException',
+          ErrorMessage: 'slow down',
+        });
       }
     });
     await client.close();
@@ -324,7 +460,8 @@ class ScriptedWebSocket extends InMemoryWebSocket {
   }
 
   send(data: Uint8Array): void {
-    if (decodeClientFrame(data).opcode === Opcode.LIST_STREAMS) this.reply(ScriptedWebSocket.answer);
+    if (decodeClientFrame(data).opcode === Opcode.LIST_STREAMS)
+      this.reply(ScriptedWebSocket.answer);
   }
 
   override close(code = 1000, reason = ''): void {
@@ -336,14 +473,22 @@ class ScriptedWebSocket extends InMemoryWebSocket {
 describe('WebSocket client against a server that breaks the protocol', () => {
   const welcome = (version: number) =>
     encodeWelcome({
-      version, frameBytesMax: 1 << 20, putsInFlightMax: 4, putBytesInFlightMax: 1 << 20,
-      subscriptionsMax: 1, idleTimeoutMs: 60_000, batchBytesMax: 1 << 19, software: 'scripted',
+      version,
+      frameBytesMax: 1 << 20,
+      putsInFlightMax: 4,
+      putBytesInFlightMax: 1 << 20,
+      subscriptionsMax: 1,
+      idleTimeoutMs: 60_000,
+      batchBytesMax: 1 << 19,
+      software: 'scripted',
     });
   const options = { WebSocket: ScriptedWebSocket, keepAliveIntervalMs: 0 };
 
   it('refuses a first frame other than WELCOME, closing with a code a browser may send (4002)', async () => {
     ScriptedWebSocket.first = encodePutAck(7, {
-      recordCount: 1, failedRecordCount: 0, entryOfRecord: undefined,
+      recordCount: 1,
+      failedRecordCount: 0,
+      entryOfRecord: undefined,
       entries: [{ ok: true, recordCount: 1, shardId: 's', firstSequenceNumber: '1' }],
     });
     ScriptedWebSocket.closeCodes = [];
@@ -380,7 +525,9 @@ describe('WebSocket protocol on the server front end', () => {
       expect((await fetch(`${running.wsUrl!}/health`)).status).toBe(200);
       const client = await RunnelClient.connect(running.wsUrl!);
       await ws.engine.createStream({ StreamName: 'mounted', ShardCount: 2 });
-      const output = await client.putRecords('mounted', [{ PartitionKey: 'm', Data: new Uint8Array([1]) }]);
+      const output = await client.putRecords('mounted', [
+        { PartitionKey: 'm', Data: new Uint8Array([1]) },
+      ]);
       expect(output.FailedRecordCount).toBe(0);
       const { ShardId } = output.Records[0] as { ShardId: string };
       const subscription = await client.subscribe('mounted', ShardId, { type: 'TRIM_HORIZON' });
@@ -403,12 +550,16 @@ describe('WebSocket protocol: large frames', () => {
     const records = Array.from({ length: puts }, () =>
       Array.from({ length: perPut }, (_, k) => ({
         PartitionKey: `p${k}`,
-        Data: Uint8Array.from({ length: 32 * 1024 + Math.floor(random() * 40 * 1024) }, () => Math.floor(random() * 256)),
+        Data: Uint8Array.from({ length: 32 * 1024 + Math.floor(random() * 40 * 1024) }, () =>
+          Math.floor(random() * 256),
+        ),
       })),
     );
     const inFlight = new Set<Promise<void>>();
     for (const batch of records) {
-      const put = client.putRecords('large-frames', batch).then((result) => expect(result.FailedRecordCount).toBe(0));
+      const put = client
+        .putRecords('large-frames', batch)
+        .then((result) => expect(result.FailedRecordCount).toBe(0));
       inFlight.add(put);
       void put.finally(() => inFlight.delete(put));
       if (inFlight.size >= 12) await Promise.race(inFlight);
@@ -443,7 +594,10 @@ describe('WebSocket protocol: a million records', () => {
           }));
           const put = client.putRecordBatch('million', records).then((result) => {
             expect(result.FailedRecordCount).toBe(0);
-            sampled.set(`c${producer}-${first}`, `${result.shardIdOf(0)} ${result.sequenceNumberOf(0)}`);
+            sampled.set(
+              `c${producer}-${first}`,
+              `${result.shardIdOf(0)} ${result.sequenceNumberOf(0)}`,
+            );
           });
           inFlight.add(put);
           void put.finally(() => inFlight.delete(put));
@@ -464,7 +618,9 @@ describe('WebSocket protocol: a million records', () => {
         const shardId = `shardId-00000000000${shard}`;
         // The stream is new, so the shard's watermark is how many records it holds.
         const { ordinal: count } = await ws.engine.shardPosition({
-          StreamName: 'million', ShardId: shardId, ShardIteratorType: 'LATEST',
+          StreamName: 'million',
+          ShardId: shardId,
+          ShardIteratorType: 'LATEST',
         });
         const subscription = await reader.subscribe('million', shardId, { type: 'TRIM_HORIZON' });
         let nextOrdinal = 0;
@@ -479,9 +635,11 @@ describe('WebSocket protocol: a million records', () => {
             const producer = Number(key.slice(1, dash));
             const recordIndex = Number(key.slice(dash + 1));
             const slot = shard * producers + producer;
-            if (recordIndex <= lastIndex[slot]!) throw new Error(`out of order in ${shardId}: ${key}`);
+            if (recordIndex <= lastIndex[slot]!)
+              throw new Error(`out of order in ${shardId}: ${key}`);
             lastIndex[slot] = recordIndex;
-            if (!matchesData(bytes, dataStart, dataEnd, producer, recordIndex)) throw new Error(`data differs: ${key}`);
+            if (!matchesData(bytes, dataStart, dataEnd, producer, recordIndex))
+              throw new Error(`data differs: ${key}`);
             seen[producer * perProducer + recordIndex]!++;
             const expected = sampled.get(key);
             if (expected) expect(`${shardId} ${batch.sequenceNumberAt(index)}`).toBe(expected);
@@ -506,19 +664,28 @@ describe('WebSocket protocol: subscriptions', () => {
   it('LATEST receives only records put after it started', async () => {
     await ws.engine.createStream({ StreamName: 'latest', ShardCount: 1 });
     const client = await connect();
-    await client.putRecords('latest', Array.from({ length: 10 }, (_, i) => ({ PartitionKey: `before-${i}`, Data: dataOf(1, i) })));
-    const subscription = await client.subscribe('latest', 'shardId-000000000000', { type: 'LATEST' });
+    await client.putRecords(
+      'latest',
+      Array.from({ length: 10 }, (_, i) => ({ PartitionKey: `before-${i}`, Data: dataOf(1, i) })),
+    );
+    const subscription = await client.subscribe('latest', 'shardId-000000000000', {
+      type: 'LATEST',
+    });
     const pending = take(subscription, 10);
     const output = await client.putRecords(
       'latest',
       Array.from({ length: 10 }, (_, i) => ({ PartitionKey: `after-${i}`, Data: dataOf(2, i) })),
     );
     const records = await pending;
-    expect(records.map((record) => record.PartitionKey)).toEqual(Array.from({ length: 10 }, (_, i) => `after-${i}`));
+    expect(records.map((record) => record.PartitionKey)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `after-${i}`),
+    );
     expect(records.map((record) => record.SequenceNumber)).toEqual(
       output.Records.map((entry) => (entry as { SequenceNumber: string }).SequenceNumber),
     );
-    records.forEach((record, i) => expect(Buffer.from(record.Data).equals(Buffer.from(dataOf(2, i)))).toBe(true));
+    records.forEach((record, i) =>
+      expect(Buffer.from(record.Data).equals(Buffer.from(dataOf(2, i)))).toBe(true),
+    );
     expect(records[0]!.ApproximateArrivalTimestamp).toBeInstanceOf(Date);
     expect(await nextWithin(subscription, 200)).toBeUndefined();
     subscription.unsubscribe();
@@ -527,23 +694,40 @@ describe('WebSocket protocol: subscriptions', () => {
   it('starts AT/AFTER_SEQUENCE_NUMBER and AT_TIMESTAMP where GetShardIterator would', async () => {
     await ws.engine.createStream({ StreamName: 'positions', ShardCount: 1 });
     const client = await connect();
-    const first = await client.putRecords('positions', Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `a${i}`, Data: dataOf(3, i) })));
+    const first = await client.putRecords(
+      'positions',
+      Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `a${i}`, Data: dataOf(3, i) })),
+    );
     await new Promise((resolve) => setTimeout(resolve, 20));
     const middle = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await client.putRecords('positions', Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `b${i}`, Data: dataOf(3, i) })));
+    await client.putRecords(
+      'positions',
+      Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `b${i}`, Data: dataOf(3, i) })),
+    );
     const third = (first.Records[2] as { SequenceNumber: string }).SequenceNumber;
     const shard = 'shardId-000000000000';
-    const at = await client.subscribe('positions', shard, { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: third });
+    const at = await client.subscribe('positions', shard, {
+      type: 'AT_SEQUENCE_NUMBER',
+      sequenceNumber: third,
+    });
     expect((await take(at, 3)).map((record) => record.PartitionKey)).toEqual(['a2', 'a3', 'a4']);
-    const after = await client.subscribe('positions', shard, { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: third });
+    const after = await client.subscribe('positions', shard, {
+      type: 'AFTER_SEQUENCE_NUMBER',
+      sequenceNumber: third,
+    });
     expect((await take(after, 2)).map((record) => record.PartitionKey)).toEqual(['a3', 'a4']);
-    const byTime = await client.subscribe('positions', shard, { type: 'AT_TIMESTAMP', timestamp: new Date(middle) });
+    const byTime = await client.subscribe('positions', shard, {
+      type: 'AT_TIMESTAMP',
+      timestamp: new Date(middle),
+    });
     expect((await take(byTime, 1))[0]!.PartitionKey).toBe('b0');
     const horizon = await client.subscribe('positions', shard, { type: 'TRIM_HORIZON' });
     const all = await take(horizon, 10);
     const { ShardIterator } = await ws.engine.getShardIterator({
-      StreamName: 'positions', ShardId: shard, ShardIteratorType: 'TRIM_HORIZON',
+      StreamName: 'positions',
+      ShardId: shard,
+      ShardIteratorType: 'TRIM_HORIZON',
     });
     const stored = (await ws.engine.getRecords({ ShardIterator })).Records;
     expect(all.map((record) => [record.SequenceNumber, record.PartitionKey])).toEqual(
@@ -559,14 +743,17 @@ describe('WebSocket protocol: subscriptions', () => {
     await ws.engine.createStream({ StreamName: 'fanout', ShardCount: 1 });
     const readers = await Promise.all(Array.from({ length: 5 }, () => connect()));
     const subscriptions = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => readers[i % 5]!.subscribe('fanout', 'shardId-000000000000', { type: 'TRIM_HORIZON' })),
+      Array.from({ length: 50 }, (_, i) =>
+        readers[i % 5]!.subscribe('fanout', 'shardId-000000000000', { type: 'TRIM_HORIZON' }),
+      ),
     );
     const total = 20_000;
     const reading = subscriptions.map(async (subscription) => {
       let count = 0;
       for await (const batch of subscription.batches()) {
         batch.forEachRecord((_index, _keyStart, _keyEnd, dataStart, dataEnd) => {
-          if (!matchesData(batch.bytes, dataStart, dataEnd, 4, count)) throw new Error(`record ${count} differs`);
+          if (!matchesData(batch.bytes, dataStart, dataEnd, 4, count))
+            throw new Error(`record ${count} differs`);
           count++;
         });
         if (count >= total) break;
@@ -575,7 +762,13 @@ describe('WebSocket protocol: subscriptions', () => {
     });
     const writer = await connect();
     for (let first = 0; first < total; first += 500) {
-      await writer.putRecords('fanout', Array.from({ length: 500 }, (_, k) => ({ PartitionKey: `f${first + k}`, Data: dataOf(4, first + k) })));
+      await writer.putRecords(
+        'fanout',
+        Array.from({ length: 500 }, (_, k) => ({
+          PartitionKey: `f${first + k}`,
+          Data: dataOf(4, first + k),
+        })),
+      );
     }
     expect(await Promise.all(reading)).toEqual(Array.from({ length: 50 }, () => total));
   });
@@ -584,9 +777,16 @@ describe('WebSocket protocol: subscriptions', () => {
     await ws.engine.createStream({ StreamName: 'memory', ShardCount: 1 });
     const shard = 'shardId-000000000000';
     const idle = await RawConnection.open(ws.server.url);
-    idle.send(encodeSubscribe(77, {
-      position: 'TRIM_HORIZON', initialCredit: 0, timestampMs: 0, streamName: 'memory', shardId: shard, sequenceNumber: '',
-    }));
+    idle.send(
+      encodeSubscribe(77, {
+        position: 'TRIM_HORIZON',
+        initialCredit: 0,
+        timestampMs: 0,
+        streamName: 'memory',
+        shardId: shard,
+        sequenceNumber: '',
+      }),
+    );
     expect(await idle.next()).toMatchObject({ opcode: Opcode.SUBSCRIBED, requestId: 77 });
     const readers = await Promise.all([connect(), connect()]);
     const writer = await connect();
@@ -598,7 +798,10 @@ describe('WebSocket protocol: subscriptions', () => {
     const warmPuts = 50;
     const data = new Uint8Array(recordBytes).fill(0x5a);
     const putBatch = (i: number) =>
-      writer.putRecordBatch('memory', Array.from({ length: perPut }, (_, k) => ({ PartitionKey: `m${i}-${k}`, Data: data })));
+      writer.putRecordBatch(
+        'memory',
+        Array.from({ length: perPut }, (_, k) => ({ PartitionKey: `m${i}-${k}`, Data: data })),
+      );
     const expected = (warmPuts + puts) * perPut;
     const progress = [0, 0];
     const reading = readers.map(async (reader, r) => {
@@ -652,13 +855,22 @@ describe('WebSocket protocol: subscriptions', () => {
   it('never sends beyond the credit, and cuts a batch larger than the credit', async () => {
     await ws.engine.createStream({ StreamName: 'credit', ShardCount: 1 });
     const client = await connect();
-    const records = Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `c${i}`, Data: dataOf(5, i, 1000) }));
+    const records = Array.from({ length: 5 }, (_, i) => ({
+      PartitionKey: `c${i}`,
+      Data: dataOf(5, i, 1000),
+    }));
     await client.putRecords('credit', records);
     const raw = await RawConnection.open(ws.server.url);
-    raw.send(encodeSubscribe(3, {
-      position: 'TRIM_HORIZON', initialCredit: 100, timestampMs: 0, streamName: 'credit',
-      shardId: 'shardId-000000000000', sequenceNumber: '',
-    }));
+    raw.send(
+      encodeSubscribe(3, {
+        position: 'TRIM_HORIZON',
+        initialCredit: 100,
+        timestampMs: 0,
+        streamName: 'credit',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: '',
+      }),
+    );
     expect(await raw.next()).toMatchObject({ opcode: Opcode.SUBSCRIBED });
     const first = (await raw.next()) as ServerFrame & { opcode: typeof Opcode.RECORDS };
     expect(first.data.length).toBe(100);
@@ -674,21 +886,36 @@ describe('WebSocket protocol: subscriptions', () => {
     // The one batch of the put is 5,000-odd bytes: all of it, and not one byte more.
     expect(received).toBeLessThanOrEqual(100 + 10_000);
     raw.send(encodeUnsubscribe(3));
-    expect(await raw.next()).toMatchObject({ opcode: Opcode.SUBSCRIPTION_END, requestId: 3, reason: 0 });
+    expect(await raw.next()).toMatchObject({
+      opcode: Opcode.SUBSCRIPTION_END,
+      requestId: 3,
+      reason: 0,
+    });
     expect(await raw.maybeNext(200)).toBeUndefined();
     raw.close();
     // The client reassembles batches cut by a window smaller than a batch.
-    const small = await client.subscribe('credit', 'shardId-000000000000', { type: 'TRIM_HORIZON' }, { windowBytes: 700 });
+    const small = await client.subscribe(
+      'credit',
+      'shardId-000000000000',
+      { type: 'TRIM_HORIZON' },
+      { windowBytes: 700 },
+    );
     const read = await take(small, 5);
-    expect(read.map((record) => record.PartitionKey)).toEqual(records.map((record) => record.PartitionKey));
-    read.forEach((record, i) => expect(Buffer.from(record.Data).equals(Buffer.from(records[i]!.Data))).toBe(true));
+    expect(read.map((record) => record.PartitionKey)).toEqual(
+      records.map((record) => record.PartitionKey),
+    );
+    read.forEach((record, i) =>
+      expect(Buffer.from(record.Data).equals(Buffer.from(records[i]!.Data))).toBe(true),
+    );
     small.unsubscribe();
   });
 
   it('delivers records within milliseconds of their commit', async () => {
     await ws.engine.createStream({ StreamName: 'latency', ShardCount: 1 });
     const client = await connect();
-    const subscription = await client.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
+    const subscription = await client.subscribe('latency', 'shardId-000000000000', {
+      type: 'LATEST',
+    });
     const latencies: number[] = [];
     for (let i = 0; i < 100; i++) {
       const sent = performance.now();
@@ -698,20 +925,26 @@ describe('WebSocket protocol: subscriptions', () => {
       latencies.push(performance.now() - sent);
     }
     latencies.sort((a, b) => a - b);
-    console.log(`put-to-subscriber latency, 1 record at a time: p50 ${latencies[50]!.toFixed(2)} ms, p99 ${latencies[98]!.toFixed(2)} ms`);
+    console.log(
+      `put-to-subscriber latency, 1 record at a time: p50 ${latencies[50]!.toFixed(2)} ms, p99 ${latencies[98]!.toFixed(2)} ms`,
+    );
     expect(latencies[50]!).toBeLessThan(20);
     subscription.unsubscribe();
   });
 
   it('close() ends subscriptions as finished and fails requests still unanswered', async () => {
     const client = await RunnelClient.connect(ws.server.url);
-    const subscription = await client.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
+    const subscription = await client.subscribe('latency', 'shardId-000000000000', {
+      type: 'LATEST',
+    });
     const waiting = subscription.next();
     await new Promise((resolve) => setTimeout(resolve, 20));
     const subscriptionsBefore = ws.server.protocol.stats().subscriptions;
     await client.close();
     expect(await waiting).toEqual({ done: true, value: undefined });
-    await expect(client.listStreams()).rejects.toMatchObject({ name: 'ServiceUnavailableException' });
+    await expect(client.listStreams()).rejects.toMatchObject({
+      name: 'ServiceUnavailableException',
+    });
     // The server drops the subscription with the connection.
     const live = () => ws.server.protocol.stats().subscriptions;
     for (let waited = 0; live() >= subscriptionsBefore && waited < 5000; waited += 20) {
@@ -723,7 +956,9 @@ describe('WebSocket protocol: subscriptions', () => {
   it('ends subscriptions with ResourceNotFoundException when the stream is deleted, and limits them', async () => {
     await ws.engine.createStream({ StreamName: 'doomed', ShardCount: 1 });
     const client = await connect();
-    const subscription = await client.subscribe('doomed', 'shardId-000000000000', { type: 'LATEST' });
+    const subscription = await client.subscribe('doomed', 'shardId-000000000000', {
+      type: 'LATEST',
+    });
     const ended = subscription.next();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await ws.engine.deleteStream({ StreamName: 'doomed' });
@@ -733,7 +968,9 @@ describe('WebSocket protocol: subscriptions', () => {
       const other = await RunnelClient.connect(limited.url);
       await other.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
       await other.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' });
-      await expect(other.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' })).rejects.toMatchObject({
+      await expect(
+        other.subscribe('latency', 'shardId-000000000000', { type: 'LATEST' }),
+      ).rejects.toMatchObject({
         name: 'LimitExceededException',
       });
       await other.close();

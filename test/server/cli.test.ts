@@ -95,13 +95,26 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(0);
     const options = ['--host', '--port', '--ws-port', '--data', '--workers'];
-    options.push('--tls-cert', '--tls-key', '--segment-mib', '--fsync', '--enforce-limits', '--codec-threads');
+    options.push(
+      '--tls-cert',
+      '--tls-key',
+      '--segment-mib',
+      '--fsync',
+      '--enforce-limits',
+      '--codec-threads',
+    );
     options.push('--stream-transition-ms');
     for (const option of options) {
       expect(out).toContain(option);
     }
     const variables = ['RUNNEL_HOST', 'RUNNEL_PORT', 'RUNNEL_WS_PORT', 'RUNNEL_DATA'];
-    variables.push('RUNNEL_WORKERS', 'RUNNEL_SEGMENT_MIB', 'RUNNEL_FSYNC', 'RUNNEL_ENFORCE_LIMITS', 'RUNNEL_CODEC_THREADS');
+    variables.push(
+      'RUNNEL_WORKERS',
+      'RUNNEL_SEGMENT_MIB',
+      'RUNNEL_FSYNC',
+      'RUNNEL_ENFORCE_LIMITS',
+      'RUNNEL_CODEC_THREADS',
+    );
     variables.push('RUNNEL_STREAM_TRANSITION_MS');
     for (const variable of variables) {
       expect(out).toContain(variable);
@@ -131,10 +144,18 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
       "--stream-transition-ms must be an integer from 0 to 600000, got '-1'",
     );
     // Ports beyond 65535 would wrap, segments beyond 1 GiB cannot be mapped, and each worker is a thread.
-    expect(await refused(['--ws-port', '70000'])).toContain("--ws-port must be an integer from 0 to 65535, got '70000'");
-    expect(await refused([], { RUNNEL_PORT: '99999' })).toContain("--port must be an integer from 0 to 65535, got '99999'");
-    expect(await refused(['--segment-mib', '2048'])).toContain("--segment-mib must be an integer from 1 to 1024, got '2048'");
-    expect(await refused(['--workers', '100000'])).toContain("--workers must be an integer from 1 to 256, got '100000'");
+    expect(await refused(['--ws-port', '70000'])).toContain(
+      "--ws-port must be an integer from 0 to 65535, got '70000'",
+    );
+    expect(await refused([], { RUNNEL_PORT: '99999' })).toContain(
+      "--port must be an integer from 0 to 65535, got '99999'",
+    );
+    expect(await refused(['--segment-mib', '2048'])).toContain(
+      "--segment-mib must be an integer from 1 to 1024, got '2048'",
+    );
+    expect(await refused(['--workers', '100000'])).toContain(
+      "--workers must be an integer from 1 to 256, got '100000'",
+    );
   });
 
   it('reads RUNNEL_* variables, prints one line, and exits 0 on SIGINT', async () => {
@@ -156,7 +177,10 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
 
   it('says on stderr where the WebSocket protocol listens, and a client connects there', async () => {
     const started = await serve(['--port', '0', '--ws-port', '0', '--data', tempDir()]);
-    const match = /binary WebSocket protocol on (ws:\/\/127\.0\.0\.1:(\d+))\/v1;.* on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(started.stderr());
+    const match =
+      /binary WebSocket protocol on (ws:\/\/127\.0\.0\.1:(\d+))\/v1;.* on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(
+        started.stderr(),
+      );
     expect(match, started.stderr()).not.toBeNull();
     expect(match![2]).toBe(match![3]);
     expect(match![2]).not.toBe(new URL(started.url).port);
@@ -206,8 +230,16 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
   it('--stream-transition-ms keeps a new stream CREATING and a deleted one DELETING that long', async () => {
     const transitionMs = 600;
     const started = await serve([
-      '--port', '0', '--ws-port', '0', '--workers', '1', '--data', tempDir(),
-      '--stream-transition-ms', String(transitionMs),
+      '--port',
+      '0',
+      '--ws-port',
+      '0',
+      '--workers',
+      '1',
+      '--data',
+      tempDir(),
+      '--stream-transition-ms',
+      String(transitionMs),
     ]);
     const client = new KinesisClient({
       endpoint: started.url,
@@ -216,8 +248,8 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
       maxAttempts: 1,
     });
     const status = async (StreamName: string) =>
-      (await client.send(new DescribeStreamSummaryCommand({ StreamName }))).StreamDescriptionSummary!
-        .StreamStatus;
+      (await client.send(new DescribeStreamSummaryCommand({ StreamName })))
+        .StreamDescriptionSummary!.StreamStatus;
     /** Polls until the status changes; returns the new status (undefined once the stream is gone). */
     const nextStatus = async (StreamName: string, from: string) => {
       for (;;) {
@@ -261,11 +293,22 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
   });
 
   it('--enforce-limits throttles a 2-shard stream to 2,000 records per second', async () => {
-    const started = await serve(['--port', '0', '--ws-port', '0', '--enforce-limits', '--data', tempDir()]);
+    const started = await serve([
+      '--port',
+      '0',
+      '--ws-port',
+      '0',
+      '--enforce-limits',
+      '--data',
+      tempDir(),
+    ]);
     const call = async (target: string, body: object) => {
       const response = await fetch(`${started.url}/`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${target}` },
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': `Kinesis_20131202.${target}`,
+        },
         body: JSON.stringify(body),
       });
       return (await response.json()) as { Records?: Array<{ ErrorCode?: string }> };

@@ -52,16 +52,27 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
     let n = 0;
     const records = () =>
       Array.from({ length: RECORDS_PER_PUT }, () => ({ PartitionKey: `k${n++}`, Data: DATA }));
-    const put = () => kinesis.send(new PutRecordsCommand({ StreamName: STREAM, Records: records() }));
+    const put = () =>
+      kinesis.send(new PutRecordsCommand({ StreamName: STREAM, Records: records() }));
     putting = setInterval(() => void put().catch(() => undefined), PUT_INTERVAL_MS);
     try {
       const dashboard = `${server.wsUrl}/dashboard`;
-      const read = await evaluateAfter(chromium!, dashboard, join(data.dir, 'profile'), PAGE_RUN_MS, READ_PAGE, BROWSER_TIMEOUT_MS);
+      const read = await evaluateAfter(
+        chromium!,
+        dashboard,
+        join(data.dir, 'profile'),
+        PAGE_RUN_MS,
+        READ_PAGE,
+        BROWSER_TIMEOUT_MS,
+      );
       page = JSON.parse(read.value as string) as typeof page;
       log = read.log;
       // The error counters by code, so an error rate the page shows says what it counted.
       const metrics = await (await fetch(`${server.wsUrl}/metrics`)).text();
-      errorCounters = metrics.split('\n').filter((line) => line.startsWith('runnel_errors_total')).join('; ');
+      errorCounters = metrics
+        .split('\n')
+        .filter((line) => line.startsWith('runnel_errors_total'))
+        .join('; ');
     } finally {
       clearInterval(putting);
     }
@@ -84,7 +95,9 @@ describe.skipIf(!chromium)('the dashboard in headless Chromium', () => {
   });
 
   it('lists the stream as DescribeStreamSummary describes it', () => {
-    expect(page.streams).toBe(`<tr><td>${STREAM}</td><td>ACTIVE</td><td>${SHARDS}</td><td>24</td></tr>`);
+    expect(page.streams).toBe(
+      `<tr><td>${STREAM}</td><td>ACTIVE</td><td>${SHARDS}</td><td>24</td></tr>`,
+    );
   });
 
   it('shows a positive ingest rate from /metrics', () => {

@@ -10,7 +10,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CreateStreamCommand, KinesisClient, ListStreamsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  KinesisClient,
+  ListStreamsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -25,7 +30,13 @@ const proxies: net.Server[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'runnel-preface-'));
-  server = await startServer({ port: 0, wsPort: null, dataDir, workers: 1, engineOptions: { streamTransitionMs: 0 } });
+  server = await startServer({
+    port: 0,
+    wsPort: null,
+    dataDir,
+    workers: 1,
+    engineOptions: { streamTransitionMs: 0 },
+  });
 });
 
 afterAll(async () => {
@@ -42,7 +53,11 @@ async function cuttingProxy(cuts: number[]): Promise<string> {
   const target = new URL(server.kinesisUrl);
   const proxy = net.createServer((client) => {
     client.setNoDelay(true);
-    const upstream = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
+    const upstream = net.connect({
+      host: target.hostname,
+      port: Number(target.port),
+      noDelay: true,
+    });
     upstream.on('data', (chunk) => client.write(chunk));
     upstream.on('close', () => client.destroy());
     upstream.on('error', () => client.destroy());
@@ -96,8 +111,13 @@ describe('the cleartext port, its first bytes arriving in pieces', () => {
       await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
       const listed = await client.send(new ListStreamsCommand({}));
       expect(listed.StreamNames).toContain(stream);
-      const records = Array.from({ length: 200 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.alloc(100, i) }));
-      const put = await client.send(new PutRecordsCommand({ StreamName: stream, Records: records }));
+      const records = Array.from({ length: 200 }, (_, i) => ({
+        PartitionKey: `k${i}`,
+        Data: Buffer.alloc(100, i),
+      }));
+      const put = await client.send(
+        new PutRecordsCommand({ StreamName: stream, Records: records }),
+      );
       expect(put.FailedRecordCount).toBe(0);
       expect(put.Records).toHaveLength(200);
       client.destroy();

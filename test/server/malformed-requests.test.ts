@@ -113,10 +113,9 @@ beforeAll(async () => {
   server = await startServer({ port: 0, wsPort: 0, dataDir, workers: 1 });
   ports.kinesis = Number(new URL(server.kinesisUrl).port);
   ports.uws = Number(new URL(server.wsUrl!).port);
-  const created = await exchange(
-    ports.kinesis,
-    [request(op('CreateStream'), '{"StreamName":"alive","ShardCount":1}')],
-  );
+  const created = await exchange(ports.kinesis, [
+    request(op('CreateStream'), '{"StreamName":"alive","ShardCount":1}'),
+  ]);
   expect(created?.status).toBe(200);
 });
 

@@ -48,7 +48,11 @@ async function open(codecThreads: number): Promise<RunningServer> {
     codecThreads,
     engineOptions: { streamTransitionMs: 0 },
   });
-  const client = new KinesisClient({ endpoint: server.kinesisUrl, region: 'us-east-1', credentials: CREDENTIALS });
+  const client = new KinesisClient({
+    endpoint: server.kinesisUrl,
+    region: 'us-east-1',
+    credentials: CREDENTIALS,
+  });
   await client.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: SHARDS }));
   await waitUntilStreamExists({ client, maxWaitTime: 30, minDelay: 1 }, { StreamName: STREAM });
   client.destroy();
@@ -92,28 +96,40 @@ describe('PutRecords on codec threads', () => {
           const data = createHash('sha256').update(key).digest();
           return { PartitionKey: key, Data: Buffer.concat([data, Buffer.alloc(i % 50, i)]) };
         });
-        const output = await client.send(new PutRecordsCommand({ StreamName: STREAM, Records: records }));
+        const output = await client.send(
+          new PutRecordsCommand({ StreamName: STREAM, Records: records }),
+        );
         expect(output.FailedRecordCount).toBe(0);
         output.Records!.forEach((entry, i) => {
-          sent.set(entry.SequenceNumber!, { data: Buffer.from(records[i]!.Data), key: records[i]!.PartitionKey });
+          sent.set(entry.SequenceNumber!, {
+            data: Buffer.from(records[i]!.Data),
+            key: records[i]!.PartitionKey,
+          });
           expect(entry.ShardId).toMatch(/^shardId-\d{12}$/);
         });
       }
       expect(await metric(withCodec, 'runnel_codec_prepared_total')).toBe(before + 4);
 
-      const shards: Shard[] = (await client.send(new ListShardsCommand({ StreamName: STREAM }))).Shards!;
+      const shards: Shard[] = (await client.send(new ListShardsCommand({ StreamName: STREAM })))
+        .Shards!;
       let found = 0;
       for (const shard of shards) {
         const start = BigInt(shard.HashKeyRange!.StartingHashKey!);
         const end = BigInt(shard.HashKeyRange!.EndingHashKey!);
         let iterator = (
           await client.send(
-            new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }),
+            new GetShardIteratorCommand({
+              StreamName: STREAM,
+              ShardId: shard.ShardId!,
+              ShardIteratorType: 'TRIM_HORIZON',
+            }),
           )
         ).ShardIterator;
         let previous = -1n;
         for (;;) {
-          const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator!, Limit: 10_000 }));
+          const page = await client.send(
+            new GetRecordsCommand({ ShardIterator: iterator!, Limit: 10_000 }),
+          );
           for (const record of page.Records!) {
             expect(BigInt(record.SequenceNumber!)).toBeGreaterThan(previous);
             previous = BigInt(record.SequenceNumber!);
@@ -137,12 +153,21 @@ describe('PutRecords on codec threads', () => {
   /** Bodies over CODEC_BODY_BYTES_MIN, each with one defect somewhere after its first records. */
   function defective(): Record<string, unknown> {
     const records = (count: number, size = 40) =>
-      Array.from({ length: count }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.alloc(size, i).toString('base64') }));
+      Array.from({ length: count }, (_, i) => ({
+        PartitionKey: `k${i}`,
+        Data: Buffer.alloc(size, i).toString('base64'),
+      }));
     const many = records(400);
     const oneMiB = Buffer.alloc(1024 * 1024, 1).toString('base64');
     return {
-      'bad base64': { StreamName: STREAM, Records: [...many.slice(0, 300), { PartitionKey: 'k', Data: 'ab-_' }, ...many] },
-      'url-safe base64 only': { StreamName: STREAM, Records: [...many.slice(0, 300), { PartitionKey: 'k', Data: 'abc_' }] },
+      'bad base64': {
+        StreamName: STREAM,
+        Records: [...many.slice(0, 300), { PartitionKey: 'k', Data: 'ab-_' }, ...many],
+      },
+      'url-safe base64 only': {
+        StreamName: STREAM,
+        Records: [...many.slice(0, 300), { PartitionKey: 'k', Data: 'abc_' }],
+      },
       'unknown stream': { StreamName: 'no-such-stream', Records: many },
       'unknown stream by ARN': {
         StreamARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/no-such-stream',
@@ -160,14 +185,23 @@ describe('PutRecords on codec threads', () => {
       },
       'data over the limit': {
         StreamName: STREAM,
-        Records: [...many.slice(0, 10), { PartitionKey: 'k', Data: Buffer.alloc(1024 * 1024 + 1).toString('base64') }],
+        Records: [
+          ...many.slice(0, 10),
+          { PartitionKey: 'k', Data: Buffer.alloc(1024 * 1024 + 1).toString('base64') },
+        ],
       },
       '501 records': { StreamName: STREAM, Records: records(501) },
       'explicit hash key out of range': {
         StreamName: STREAM,
-        Records: [...many, { PartitionKey: 'k', Data: '', ExplicitHashKey: (1n << 128n).toString() }],
+        Records: [
+          ...many,
+          { PartitionKey: 'k', Data: '', ExplicitHashKey: (1n << 128n).toString() },
+        ],
       },
-      'partition key too long': { StreamName: STREAM, Records: [...many, { PartitionKey: 'k'.repeat(257), Data: '' }] },
+      'partition key too long': {
+        StreamName: STREAM,
+        Records: [...many, { PartitionKey: 'k'.repeat(257), Data: '' }],
+      },
       'dry run': { StreamName: STREAM, Records: many, DryRun: true },
       'wrong type': { StreamName: STREAM, Records: [...many, { PartitionKey: 5, Data: 'AAAA' }] },
     };
@@ -176,7 +210,10 @@ describe('PutRecords on codec threads', () => {
   async function post(server: RunningServer, body: string) {
     const response = await fetch(server.kinesisUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.PutRecords' },
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Kinesis_20131202.PutRecords',
+      },
       body,
     });
     return { status: response.status, body: await response.json() };

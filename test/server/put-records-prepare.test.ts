@@ -10,7 +10,12 @@
 import { describe, expect, it } from 'vitest';
 
 import { seededRandom as random } from '../../src/harness/workload.js';
-import { HASH_WORDS, md5Words, parseExplicitHashKey, bigIntToWords } from '../../src/kinesis/hash-key.js';
+import {
+  HASH_WORDS,
+  md5Words,
+  parseExplicitHashKey,
+  bigIntToWords,
+} from '../../src/kinesis/hash-key.js';
 import {
   missingPartitionKeys,
   requireStreamTarget,
@@ -46,7 +51,10 @@ function ordinary(body: Buffer): Accepted | undefined {
     const records = input.Records as RecordInput[];
     let total = 0;
     for (const record of records) {
-      if (record.ExplicitHashKey !== undefined && parseExplicitHashKey(record.ExplicitHashKey) === undefined) {
+      if (
+        record.ExplicitHashKey !== undefined &&
+        parseExplicitHashKey(record.ExplicitHashKey) === undefined
+      ) {
         return undefined;
       }
       total += record.Data.length + Buffer.byteLength(record.PartitionKey ?? '');
@@ -68,7 +76,10 @@ function expectSameAsOrdinary(body: Buffer): 'prepared' | 'declined' {
   const expected = ordinary(body);
   const prepared = preparePutRecords(body);
   if (prepared === undefined) return 'declined';
-  expect(expected, `prepared a body the ordinary path refuses: ${body.toString().slice(0, 200)}`).toBeDefined();
+  expect(
+    expected,
+    `prepared a body the ordinary path refuses: ${body.toString().slice(0, 200)}`,
+  ).toBeDefined();
   const { records } = expected!;
   const batch = encodeRecordBatches(records, 1, undefined).batches[0]!;
   expect(Buffer.from(prepared.batch).equals(Buffer.from(batch))).toBe(true);
@@ -111,14 +122,22 @@ interface JsonRecord {
   [extra: string]: unknown;
 }
 
-function randomBody(next: () => number): { StreamName?: unknown; Records: JsonRecord[]; [k: string]: unknown } {
+function randomBody(next: () => number): {
+  StreamName?: unknown;
+  Records: JsonRecord[];
+  [k: string]: unknown;
+} {
   const count = 1 + Math.floor(next() * 60);
   const records: JsonRecord[] = [];
   for (let i = 0; i < count; i++) {
     const data = Buffer.alloc(Math.floor(next() * 300));
     for (let b = 0; b < data.length; b++) data[b] = Math.floor(next() * 256);
-    const record: JsonRecord = { Data: data.toString('base64'), PartitionKey: `key-${Math.floor(next() * 1e9)}` };
-    if (next() < 0.1) record.ExplicitHashKey = String(BigInt(Math.floor(next() * 2 ** 53)) * 2n ** 70n);
+    const record: JsonRecord = {
+      Data: data.toString('base64'),
+      PartitionKey: `key-${Math.floor(next() * 1e9)}`,
+    };
+    if (next() < 0.1)
+      record.ExplicitHashKey = String(BigInt(Math.floor(next() * 2 ** 53)) * 2n ** 70n);
     records.push(record);
   }
   return { StreamName: 'prepared-stream', Records: records };
@@ -126,7 +145,7 @@ function randomBody(next: () => number): { StreamName?: unknown; Records: JsonRe
 
 type Mutation = (body: ReturnType<typeof randomBody>, next: () => number) => void;
 
-const pick = <T,>(items: T[], next: () => number): T => items[Math.floor(next() * items.length)]!;
+const pick = <T>(items: T[], next: () => number): T => items[Math.floor(next() * items.length)]!;
 
 /** Each turns a valid body into one the ordinary path may refuse, or accept differently. */
 const MUTATIONS: Record<string, Mutation> = {
@@ -194,17 +213,47 @@ describe('preparePutRecords', () => {
     }
     // Bodies the ordinary path accepts are prepared too, whichever way (plain or checked).
     const keyless = ['keyMissing', 'keyMissingEverywhere', 'keyNull'];
-    for (const accepted of ['keyLongest', 'keyNonAscii', 'hashKeyMax', 'extraMember', 'streamArn', 'streamArnOnly', 'dryRunFalse', 'streamId', 'hashKeyNull', ...keyless]) {
+    for (const accepted of [
+      'keyLongest',
+      'keyNonAscii',
+      'hashKeyMax',
+      'extraMember',
+      'streamArn',
+      'streamArnOnly',
+      'dryRunFalse',
+      'streamId',
+      'hashKeyNull',
+      ...keyless,
+    ]) {
       expect([...outcomes.get(accepted)!], accepted).toEqual(['prepared']);
     }
-    for (const refused of ['urlSafeBase64', 'badBase64Length', 'badBase64Character', 'nonCanonicalTail', 'keyEmpty', 'keyTooLong', 'hashKeyTooLarge', 'noRecords', 'tooManyRecords', 'streamNameMissing', 'streamNameBad', 'dryRun', 'recordsNotArray']) {
+    for (const refused of [
+      'urlSafeBase64',
+      'badBase64Length',
+      'badBase64Character',
+      'nonCanonicalTail',
+      'keyEmpty',
+      'keyTooLong',
+      'hashKeyTooLarge',
+      'noRecords',
+      'tooManyRecords',
+      'streamNameMissing',
+      'streamNameBad',
+      'dryRun',
+      'recordsNotArray',
+    ]) {
       expect([...outcomes.get(refused)!], refused).toEqual(['declined']);
     }
   });
 
   it('reads the JSON text as JSON.parse does: spacing, member order, duplicates, escapes, damage', () => {
     const next = random(3);
-    const spaced = (text: string) => text.replace(/[{}[\],:]/g, (token) => `${pick([' ', '\n', '\t', '\r\n ', ''], next)}${token}${pick([' ', '\n', '', '\t'], next)}`);
+    const spaced = (text: string) =>
+      text.replace(
+        /[{}[\],:]/g,
+        (token) =>
+          `${pick([' ', '\n', '\t', '\r\n ', ''], next)}${token}${pick([' ', '\n', '', '\t'], next)}`,
+      );
     /** Each rewrites the text of a valid body; all but the last group stay valid JSON. */
     const TEXT_MUTATIONS: Record<string, (text: string) => string> = {
       spacing: (text) => `\n ${spaced(text)}\t`,
@@ -214,9 +263,15 @@ describe('preparePutRecords', () => {
         const records = body.Records.map((r) => Object.fromEntries(Object.entries(r).reverse()));
         return JSON.stringify({ Records: records, StreamName: body.StreamName });
       },
-      duplicateKey: (text) => text.replace('"PartitionKey":"', '"PartitionKey":"first","PartitionKey":"'),
-      duplicateStreamName: (text) => text.replace('{"StreamName":', '{"StreamName":"other","StreamName":'),
-      duplicateRecords: (text) => text.replace('{"StreamName":', '{"Records":[{"Data":"","PartitionKey":"lost"}],"StreamName":'),
+      duplicateKey: (text) =>
+        text.replace('"PartitionKey":"', '"PartitionKey":"first","PartitionKey":"'),
+      duplicateStreamName: (text) =>
+        text.replace('{"StreamName":', '{"StreamName":"other","StreamName":'),
+      duplicateRecords: (text) =>
+        text.replace(
+          '{"StreamName":',
+          '{"Records":[{"Data":"","PartitionKey":"lost"}],"StreamName":',
+        ),
       escapedSlash: (text) => text.replace(/\//g, '\\/'),
       escapedKey: (text) => text.replace('"PartitionKey":"key-', '"PartitionKey":"\\u006bey-'),
       escapedMemberName: (text) => text.replace('"Data"', '"D\\u0061ta"'),
@@ -237,10 +292,28 @@ describe('preparePutRecords', () => {
         outcomes.set(name, (outcomes.get(name) ?? new Set()).add(outcome));
       }
     }
-    for (const accepted of ['spacing', 'prettyPrinted', 'membersReordered', 'duplicateKey', 'duplicateStreamName', 'duplicateRecords', 'escapedSlash', 'escapedKey', 'escapedMemberName']) {
+    for (const accepted of [
+      'spacing',
+      'prettyPrinted',
+      'membersReordered',
+      'duplicateKey',
+      'duplicateStreamName',
+      'duplicateRecords',
+      'escapedSlash',
+      'escapedKey',
+      'escapedMemberName',
+    ]) {
       expect([...outcomes.get(accepted)!], accepted).toEqual(['prepared']);
     }
-    for (const refused of ['trailingGarbage', 'trailingComma', 'missingColon', 'rawTabInKey', 'rawNewlineInData', 'singleQuotes', 'numberForKey']) {
+    for (const refused of [
+      'trailingGarbage',
+      'trailingComma',
+      'missingColon',
+      'rawTabInKey',
+      'rawNewlineInData',
+      'singleQuotes',
+      'numberForKey',
+    ]) {
       expect([...outcomes.get(refused)!], refused).toEqual(['declined']);
     }
   });
@@ -254,7 +327,9 @@ describe('preparePutRecords', () => {
     expect(ordinary(body)).toBeUndefined();
     expect(preparePutRecords(body)).toBeUndefined();
     // UTF-8 in the body (a non-ASCII key) is decoded as UTF-8, not Latin-1.
-    const utf8 = Buffer.from(JSON.stringify({ StreamName: 's', Records: [{ Data: 'AAAA', PartitionKey: 'ключ' }] }));
+    const utf8 = Buffer.from(
+      JSON.stringify({ StreamName: 's', Records: [{ Data: 'AAAA', PartitionKey: 'ключ' }] }),
+    );
     expect(expectSameAsOrdinary(utf8)).toBe('prepared');
   });
 });
@@ -280,7 +355,10 @@ describe('encodePutRecordsResultJson', () => {
               ? { ErrorCode: r.error.code, ErrorMessage: r.error.message }
               : { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' }
             : {
-                SequenceNumber: new SequenceFormatter(1764000000, r.shard).format(r.ordinal, Math.floor(arrivalMs / 1000)),
+                SequenceNumber: new SequenceFormatter(1764000000, r.shard).format(
+                  r.ordinal,
+                  Math.floor(arrivalMs / 1000),
+                ),
                 ShardId: shards[r.shard]!,
               },
         ),
@@ -292,7 +370,12 @@ describe('encodePutRecordsResultJson', () => {
         shardIdOf: (i) => shards[landed[i]!.shard]!,
         errorOf: (i) => landed[i]!.error,
         writeSequenceNumber: (i, target, offset) =>
-          formatters[landed[i]!.shard]!.write(landed[i]!.ordinal, Math.floor(arrivalMs / 1000), target, offset),
+          formatters[landed[i]!.shard]!.write(
+            landed[i]!.ordinal,
+            Math.floor(arrivalMs / 1000),
+            target,
+            offset,
+          ),
       };
       expect(encodePutRecordsResultJson(stored).toString('utf8')).toBe(expected);
       expect(JSON.parse(expected).Records).toHaveLength(count);
@@ -301,11 +384,13 @@ describe('encodePutRecordsResultJson', () => {
     check(1, () => undefined);
     check(120, (i) =>
       i % 5 === 0
-        ? new KinesisError('ProvisionedThroughputExceededException', `Rate exceeded for shard ${i} "quoted"`)
+        ? new KinesisError(
+            'ProvisionedThroughputExceededException',
+            `Rate exceeded for shard ${i} "quoted"`,
+          )
         : i % 11 === 0
           ? new KinesisError('InternalFailureException', 'worker died')
           : undefined,
     );
   });
 });
-

@@ -51,9 +51,21 @@ describe.skipIf(!available)('TLS on the Kinesis port', () => {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
       ],
       { stdio: 'ignore' },
     );
@@ -102,16 +114,12 @@ describe.skipIf(!available)('TLS on the Kinesis port', () => {
   it('serves HTTP/1.1 negotiated by ALPN', async () => {
     const answer = await new Promise<{ status: number; body: string; alpn: string | false | null }>(
       (resolve, reject) => {
-        const request = https.request(
-          `${server.kinesisUrl}/`,
-          HTTP1_OPTIONS(cert),
-          (response) => {
-            const alpn = (response.socket as TLSSocket).alpnProtocol;
-            let body = '';
-            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-            response.on('end', () => resolve({ status: response.statusCode!, body, alpn }));
-          },
-        );
+        const request = https.request(`${server.kinesisUrl}/`, HTTP1_OPTIONS(cert), (response) => {
+          const alpn = (response.socket as TLSSocket).alpnProtocol;
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode!, body, alpn }));
+        });
         request.on('error', reject);
         request.end('{}');
       },

@@ -68,12 +68,15 @@ describe('uWebSockets.js front end', () => {
   it('refuses to share its port with a second server', async () => {
     // A port named explicitly, as the default 4568 is (uWS shares only such ports).
     const port = await freePort();
-    const dirs = [mkdtempSync(join(tmpdir(), 'runnel-uws-')), mkdtempSync(join(tmpdir(), 'runnel-uws-'))];
+    const dirs = [
+      mkdtempSync(join(tmpdir(), 'runnel-uws-')),
+      mkdtempSync(join(tmpdir(), 'runnel-uws-')),
+    ];
     const first = await startServer({ port: 0, wsPort: port, dataDir: dirs[0]!, workers: 1 });
     try {
-      await expect(startServer({ port: 0, wsPort: port, dataDir: dirs[1]!, workers: 1 })).rejects.toThrow(
-        `uWS could not listen on 127.0.0.1:${port}`,
-      );
+      await expect(
+        startServer({ port: 0, wsPort: port, dataDir: dirs[1]!, workers: 1 }),
+      ).rejects.toThrow(`uWS could not listen on 127.0.0.1:${port}`);
       // The first server still answers, and the refused one left its data directory free.
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       const again = await startServer({ port: 0, wsPort: 0, dataDir: dirs[1]!, workers: 1 });

@@ -94,7 +94,9 @@ describe('/metrics counts the binary protocol', () => {
   it('counts records and data bytes put over it, and read by subscriptions, exactly', async () => {
     const server = await serve();
     await server.engine.createStream({ StreamName: 'm', ShardCount: 2 });
-    const shards = (await server.engine.listShards({ StreamName: 'm' })).Shards!.map((s) => s.ShardId);
+    const shards = (await server.engine.listShards({ StreamName: 'm' })).Shards!.map(
+      (s) => s.ShardId,
+    );
     const before = await traffic(server);
 
     // Client routing (one routed batch per shard) and server routing (one batch the server splits).
@@ -120,7 +122,9 @@ describe('/metrics counts the binary protocol', () => {
       name: 'ResourceNotFoundException',
     });
 
-    const landed = puts.flatMap((put) => put.Records.map((entry) => (entry as { ShardId: string }).ShardId));
+    const landed = puts.flatMap((put) =>
+      put.Records.map((entry) => (entry as { ShardId: string }).ShardId),
+    );
     let readBytes = 0;
     let readRecords = 0;
     for (const shardId of shards) {
@@ -150,7 +154,12 @@ describe('/metrics counts the binary protocol', () => {
     const before = await traffic(server);
 
     // A 64-byte window: the 5.5 KB batch arrives cut across many frames.
-    const small = await client.subscribe('cut', SHARD_0, { type: 'TRIM_HORIZON' }, { windowBytes: 64 });
+    const small = await client.subscribe(
+      'cut',
+      SHARD_0,
+      { type: 'TRIM_HORIZON' },
+      { windowBytes: 64 },
+    );
     expect(await read(small, 10)).toBe(dataBytes(batch));
     expect(moved(before, await traffic(server))).toMatchObject({
       runnel_records_out_total: 10,

@@ -17,7 +17,9 @@ afterEach(() => cleanup());
 
 describe('format v1 fixture', () => {
   it('starts with a batch header in the documented layout', () => {
-    const bytes = readFileSync(join(FIXTURE, 'streams/golden/shardId-000000000000/00000000000000000000.seg'));
+    const bytes = readFileSync(
+      join(FIXTURE, 'streams/golden/shardId-000000000000/00000000000000000000.seg'),
+    );
     expect(bytes.subarray(0, 4).toString('latin1')).toBe('RNB1');
     expect(bytes[4]).toBe(1);
     expect(bytes.readUInt32LE(12)).toBe(1);
@@ -31,7 +33,12 @@ describe('format v1 fixture', () => {
     cpSync(FIXTURE, temp.dir, { recursive: true });
     // An hour after the records arrived: the open's retention pass would expire them today.
     const clock = () => ARRIVAL.getTime() + 3_600_000;
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, segmentBytes: 64 * 1024, clock });
+    const engine = await Engine.open({
+      dataDir: temp.dir,
+      workers: 1,
+      segmentBytes: 64 * 1024,
+      clock,
+    });
     try {
       const first = await readShard(engine, 'golden', 'shardId-000000000000');
       const second = await readShard(engine, 'golden', 'shardId-000000000001');
@@ -44,12 +51,32 @@ describe('format v1 fixture', () => {
         }));
       const at = ARRIVAL.toISOString();
       expect(view(first)).toEqual([
-        { sequence: '49670459242269023794127046814311958676785328297997238274', key: 'alpha', data: Buffer.from('first record').toString('hex'), at },
+        {
+          sequence: '49670459242269023794127046814311958676785328297997238274',
+          key: 'alpha',
+          data: Buffer.from('first record').toString('hex'),
+          at,
+        },
       ]);
       expect(view(second)).toEqual([
-        { sequence: '49670459242291324539325577437453494395057976659503218706', key: 'beta', data: Buffer.from('second record').toString('hex'), at },
-        { sequence: '49670459242291324539325577437454703320877591288677924882', key: 'ключ', data: '000102ff', at },
-        { sequence: '49670459242291324539325577437455912246697205917852631058', key: 'explicit', data: Buffer.from('to the last shard').toString('hex'), at },
+        {
+          sequence: '49670459242291324539325577437453494395057976659503218706',
+          key: 'beta',
+          data: Buffer.from('second record').toString('hex'),
+          at,
+        },
+        {
+          sequence: '49670459242291324539325577437454703320877591288677924882',
+          key: 'ключ',
+          data: '000102ff',
+          at,
+        },
+        {
+          sequence: '49670459242291324539325577437455912246697205917852631058',
+          key: 'explicit',
+          data: Buffer.from('to the last shard').toString('hex'),
+          at,
+        },
       ]);
     } finally {
       await engine.close();

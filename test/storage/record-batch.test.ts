@@ -25,7 +25,9 @@ function sealed(batch: Uint8Array): Uint8Array {
 
 describe('record batch', () => {
   it('has the documented header layout', () => {
-    expect([CHECKSUM_OFFSET, BASE_ORDINAL_OFFSET, ARRIVAL_MS_OFFSET, BATCH_HEADER_BYTES]).toEqual([16, 24, 32, 40]);
+    expect([CHECKSUM_OFFSET, BASE_ORDINAL_OFFSET, ARRIVAL_MS_OFFSET, BATCH_HEADER_BYTES]).toEqual([
+      16, 24, 32, 40,
+    ]);
   });
 
   it('round-trips varints at their boundaries', () => {
@@ -49,12 +51,15 @@ describe('record batch', () => {
     const header = verifyBatch(batch, viewOf(batch), 0, batch.length)!;
     expect(header.recordCount).toBe(3);
     const cursor = newRecordCursor(BATCH_HEADER_BYTES);
-    const text = (start: number, end: number) => Buffer.from(batch.subarray(start, end)).toString('utf8');
+    const text = (start: number, end: number) =>
+      Buffer.from(batch.subarray(start, end)).toString('utf8');
     for (const record of records) {
       expect(nextRecord(batch, cursor, batch.length)).toBe(true);
       expect(text(cursor.keyStart, cursor.keyEnd)).toBe(record.PartitionKey);
       expect(text(cursor.hashKeyStart, cursor.hashKeyEnd)).toBe(record.ExplicitHashKey ?? '');
-      expect(Buffer.from(batch.subarray(cursor.dataStart, cursor.dataEnd)).equals(record.Data)).toBe(true);
+      expect(
+        Buffer.from(batch.subarray(cursor.dataStart, cursor.dataEnd)).equals(record.Data),
+      ).toBe(true);
     }
     expect(cursor.offset).toBe(batch.length);
   });

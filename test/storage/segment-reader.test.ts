@@ -32,14 +32,24 @@ function writtenLog(batches: number) {
   let next = 0;
   for (let b = 0; b < batches; b++) {
     const count = 1 + (b % 5);
-    const records = Array.from({ length: count }, (_, k) => ({ PartitionKey: `k${next + k}`, Data: dataOf(next + k) }));
+    const records = Array.from({ length: count }, (_, k) => ({
+      PartitionKey: `k${next + k}`,
+      Data: dataOf(next + k),
+    }));
     log.append(batchOf(records), 1000 + b);
     next += count;
   }
   return { log, index, reader: new ShardReader(temp.dir, index), total: next, dir: temp.dir };
 }
 
-function expectRecord(record: { ordinal: number; bytes: Buffer; keyStart: number; keyEnd: number; dataStart: number; dataEnd: number }) {
+function expectRecord(record: {
+  ordinal: number;
+  bytes: Buffer;
+  keyStart: number;
+  keyEnd: number;
+  dataStart: number;
+  dataEnd: number;
+}) {
   const i = record.ordinal;
   expect(record.bytes.toString('utf8', record.keyStart, record.keyEnd)).toBe(`k${i}`);
   expect(record.bytes.subarray(record.dataStart, record.dataEnd).equals(dataOf(i))).toBe(true);
@@ -49,7 +59,9 @@ describe('ShardReader (pread windows)', () => {
   it('reads everything in one call, whole records of every size, across segments', () => {
     const { log, reader, total } = writtenLog(120);
     const { records, nextOrdinal } = reader.read(0, { maxRecords: 1_000_000, maxBytes: 1 << 30 });
-    expect(records.map((record) => record.ordinal)).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(records.map((record) => record.ordinal)).toEqual(
+      Array.from({ length: total }, (_, i) => i),
+    );
     records.forEach(expectRecord);
     expect(nextOrdinal).toBe(total);
     log.close();
@@ -106,7 +118,9 @@ describe('ShardReader (pread windows)', () => {
 
   it('reads correctly when the committed-end hint is stale, short or far past the data', () => {
     const { log, index, reader, total } = writtenLog(40);
-    const full = reader.read(0, { maxRecords: 1_000_000, maxBytes: 1 << 30 }).records.map((r) => r.ordinal);
+    const full = reader
+      .read(0, { maxRecords: 1_000_000, maxBytes: 1 << 30 })
+      .records.map((r) => r.ordinal);
     for (const hint of [0, 1, 1 << 40]) {
       index.commit(index.nextOrdinal(), index.lastArrivalMs(), hint);
       const records = reader.read(0, { maxRecords: 1_000_000, maxBytes: 1 << 30 }).records;

@@ -26,7 +26,12 @@ function descriptorIn(root: string): ShardDescriptor {
 
 function append(host: ShardHost, shard: ShardDescriptor, prefix: string): AppendReply {
   const batch = batchOf(recordsOf(3, prefix));
-  return host.handle({ kind: 'append', appends: [{ shard, batch }], nowMs: 1_000, fsync: false }) as AppendReply;
+  return host.handle({
+    kind: 'append',
+    appends: [{ shard, batch }],
+    nowMs: 1_000,
+    fsync: false,
+  }) as AppendReply;
 }
 
 describe('ShardHost', () => {
@@ -47,9 +52,11 @@ describe('ShardHost', () => {
     // A thread started after the first died knows the shard only from its descriptor.
     const replacement = new ShardHost();
     expect(append(replacement, shard, 'later').outcomes[0]).toMatchObject({ ok: false });
-    expect(replacement.handle({ kind: 'retention', shards: [{ shard, cutoffMs: 2_000 }] })).toEqual({
-      deletedSegments: 0,
-    });
+    expect(replacement.handle({ kind: 'retention', shards: [{ shard, cutoffMs: 2_000 }] })).toEqual(
+      {
+        deletedSegments: 0,
+      },
+    );
     expect(existsSync(shard.dir)).toBe(false);
     expect(readdirSync(temp.dir)).toEqual(['orders']);
   });
@@ -58,7 +65,11 @@ describe('ShardHost', () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
     const closed = descriptorIn(temp.dir);
-    const open = { ...descriptorIn(temp.dir), key: 'orders@1/shardId-000000000001', index: createShardIndexBuffer() };
+    const open = {
+      ...descriptorIn(temp.dir),
+      key: 'orders@1/shardId-000000000001',
+      index: createShardIndexBuffer(),
+    };
     open.dir = join(temp.dir, 'orders', 'shardId-000000000001');
     const host = new ShardHost();
     host.handle({ kind: 'open', shards: [closed, open] });

@@ -11,13 +11,26 @@ describe('ShardIndex', () => {
     const index = new ShardIndex(createShardIndexBuffer());
     const entries = 10_000; // 320 KB of entries: several times the initial buffer
     for (let i = 0; i < entries; i++) {
-      expect(index.addEntry({ baseOrdinal: i * 10, segmentBase: Math.floor(i / 100) * 1000, byteOffset: (i % 100) * 4096, arrivalMs: 1000 + i })).toBe(true);
+      expect(
+        index.addEntry({
+          baseOrdinal: i * 10,
+          segmentBase: Math.floor(i / 100) * 1000,
+          byteOffset: (i % 100) * 4096,
+          arrivalMs: 1000 + i,
+        }),
+      ).toBe(true);
     }
     expect(index.buffer.byteLength).toBeGreaterThan(SHARD_INDEX_BYTES_INITIAL);
     expect(index.entryCount()).toBe(entries);
     expect(index.floorByOrdinal(0)).toMatchObject({ baseOrdinal: 0 });
-    expect(index.floorByOrdinal(12_345)).toMatchObject({ baseOrdinal: 12_340, segmentBase: 12_000, byteOffset: 34 * 4096 });
-    expect(index.floorByOrdinal(10 * entries + 5)).toMatchObject({ baseOrdinal: 10 * (entries - 1) });
+    expect(index.floorByOrdinal(12_345)).toMatchObject({
+      baseOrdinal: 12_340,
+      segmentBase: 12_000,
+      byteOffset: 34 * 4096,
+    });
+    expect(index.floorByOrdinal(10 * entries + 5)).toMatchObject({
+      baseOrdinal: 10 * (entries - 1),
+    });
     expect(index.floorByArrivalBefore(1000)).toBeUndefined();
     expect(index.floorByArrivalBefore(1500)).toMatchObject({ arrivalMs: 1499 });
   });
@@ -27,9 +40,12 @@ describe('ShardIndex', () => {
     const reader = new ShardIndex(index.buffer);
     index.commit(42, 1234, 4096);
     index.setTrimOrdinal(7);
-    expect([reader.nextOrdinal(), reader.lastArrivalMs(), reader.trimOrdinal(), reader.committedEnd()]).toEqual([
-      42, 1234, 7, 4096,
-    ]);
+    expect([
+      reader.nextOrdinal(),
+      reader.lastArrivalMs(),
+      reader.trimOrdinal(),
+      reader.committedEnd(),
+    ]).toEqual([42, 1234, 7, 4096]);
   });
 
   it('wakes a main-thread waiter when a worker thread commits, without blocking the main thread', async () => {

@@ -1,7 +1,15 @@
 // Goal: a shard log appends into real mapped segment files, rolls segments, publishes a shared
 // index readers can use, recovers after reopen, cuts a torn or corrupt tail (never serving it)
 // and deletes whole expired segments.
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { READER_FILES_MAX } from '../../src/limits.js';
@@ -101,7 +109,11 @@ describe('ShardLog', () => {
     second.log.close();
     const third = openLog(temp.dir);
     expect(third.report).toMatchObject({ nextOrdinal: 22, cutBytes: 0 });
-    expect(readAll(third.reader).map((record) => record.key).slice(-2)).toEqual(['new-0', 'new-1']);
+    expect(
+      readAll(third.reader)
+        .map((record) => record.key)
+        .slice(-2),
+    ).toEqual(['new-0', 'new-1']);
   });
 
   it('quarantines segments that follow a cut', () => {
@@ -110,7 +122,9 @@ describe('ShardLog', () => {
     const first = openLog(temp.dir);
     for (let i = 0; i < 300; i++) first.log.append(batchOf(recordsOf(5, `q${i}`, 200)), 100 + i);
     first.log.close();
-    const segments = readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).sort();
+    const segments = readdirSync(temp.dir)
+      .filter((name) => name.endsWith('.seg'))
+      .sort();
     expect(segments.length).toBeGreaterThan(2);
     // Damage the start of the second-to-last segment's first batch.
     const victim = join(temp.dir, segments[segments.length - 2]!);
@@ -180,10 +194,17 @@ describe('ShardLog', () => {
     for (let i = 0; i < 20; i++) first.log.append(batchOf(recordsOf(5, `u${i}`, 100)), 1000 + i);
     // As if the process died after the shard's end was saved but before its segment was cut.
     first.log.close();
-    const last = readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).at(-1)!;
+    const last = readdirSync(temp.dir)
+      .filter((name) => name.endsWith('.seg'))
+      .at(-1)!;
     expect(statSync(join(temp.dir, last)).size).toBe(SEGMENT_BYTES);
     const index = new ShardIndex(createShardIndexBuffer());
-    const sealed = ShardLog.open({ dir: temp.dir, segmentBytes: SEGMENT_BYTES, index, sealed: true });
+    const sealed = ShardLog.open({
+      dir: temp.dir,
+      segmentBytes: SEGMENT_BYTES,
+      index,
+      sealed: true,
+    });
     expect(sealed.report.nextOrdinal).toBe(100);
     expect(openFilesUnder(temp.dir)).toEqual([]);
     const size = statSync(join(temp.dir, last)).size;
@@ -194,9 +215,16 @@ describe('ShardLog', () => {
     sealed.log.close();
     // A shard closed before its first record: one empty segment.
     const empty = join(temp.dir, 'empty');
-    const none = ShardLog.open({ dir: empty, segmentBytes: SEGMENT_BYTES, index: new ShardIndex(createShardIndexBuffer()), sealed: true });
+    const none = ShardLog.open({
+      dir: empty,
+      segmentBytes: SEGMENT_BYTES,
+      index: new ShardIndex(createShardIndexBuffer()),
+      sealed: true,
+    });
     expect(none.report.nextOrdinal).toBe(0);
-    expect(readdirSync(empty).map((name) => [name, statSync(join(empty, name)).size])).toEqual([[segmentFileName(0), 0]]);
+    expect(readdirSync(empty).map((name) => [name, statSync(join(empty, name)).size])).toEqual([
+      [segmentFileName(0), 0],
+    ]);
     expect(openFilesUnder(empty)).toEqual([]);
     none.log.close();
   });
@@ -238,12 +266,18 @@ describe('ShardLog', () => {
     reader.release();
     expect(held().some(({ path }) => path.endsWith(' (deleted)'))).toBe(false);
     const trim = index.trimOrdinal();
-    expect(reader.read(trim, { maxRecords: 10_000, maxBytes: 1 << 30 }).records).toHaveLength(1500 - trim);
+    expect(reader.read(trim, { maxRecords: 10_000, maxBytes: 1 << 30 }).records).toHaveLength(
+      1500 - trim,
+    );
     log.close();
     reader.close();
   });
 
-  for (const [fsync, discard] of [[false, false], [true, false], [true, true]] as const) {
+  for (const [fsync, discard] of [
+    [false, false],
+    [true, false],
+    [true, true],
+  ] as const) {
     it(`holds one segment open for writing however many it rolls (fsync ${fsync}, close discard ${discard})`, () => {
       const temp = tempDir();
       cleanup = temp.cleanup;
@@ -254,7 +288,9 @@ describe('ShardLog', () => {
         log.append(batchOf(recordsOf(4, `f${i}`, 1000)), 1000 + i);
         if (fsync && i % 10 === 9) log.sync();
       }
-      expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(10);
+      expect(readdirSync(temp.dir).filter((name) => name.endsWith('.seg')).length).toBeGreaterThan(
+        10,
+      );
       expect(openFilesUnder(temp.dir)).toHaveLength(1);
       expect(readAll(reader)).toHaveLength(1600);
       // The reader keeps its last few segments open, read-only.
@@ -267,4 +303,3 @@ describe('ShardLog', () => {
     });
   }
 });
-
