@@ -17,7 +17,6 @@ import type { EngineContext } from './engine-context.js';
 export class AccountSettings {
   constructor(private readonly context: EngineContext) {}
 
-  /** The account's settings: its minimum throughput billing commitment. */
   async describeAccountSettings(
     _input: Record<string, never> = {},
   ): Promise<K.AccountSettingsOutput> {
@@ -25,14 +24,6 @@ export class AccountSettings {
     return { MinimumThroughputBillingCommitment: this.throughputCommitment(this.context.clock()) };
   }
 
-  /**
-   * Turns the account's minimum throughput billing commitment on or off, and answers the
-   * settings as they are then. On: a commitment starts now, with its earliest allowed end
-   * THROUGHPUT_COMMITMENT_MS_MIN later (on again while an end is pending cancels the end, as the
-   * API documents; on while on changes nothing). Off: the commitment ends now if its earliest
-   * allowed end has passed, else it is ENABLED_UNTIL_EARLIEST_ALLOWED_END and ends then; off while
-   * off changes nothing. Runnel bills nothing: only the state is kept.
-   */
   async updateAccountSettings(
     input: K.UpdateAccountSettingsInput,
   ): Promise<K.AccountSettingsOutput> {

@@ -125,12 +125,6 @@ export class StreamConsumers {
     return stream;
   }
 
-  /**
-   * Registers an enhanced fan-out consumer: CREATING for the stream transition, then ACTIVE. At
-   * most CONSUMERS_PER_STREAM_MAX per stream, and in limits mode at most
-   * CONSUMERS_CREATING_PER_STREAM_MAX of them CREATING at once (LimitExceededException); a name
-   * already registered is ResourceInUseException.
-   */
   async registerStreamConsumer(
     input: K.RegisterStreamConsumerInput,
   ): Promise<K.RegisterStreamConsumerOutput> {
@@ -196,7 +190,6 @@ export class StreamConsumers {
     };
   }
 
-  /** Deregisters a consumer: DELETING for the stream transition, then gone. */
   async deregisterStreamConsumer(input: K.ConsumerTarget): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('DeregisterStreamConsumer', input);
@@ -226,10 +219,6 @@ export class StreamConsumers {
     return { ConsumerDescription: { ...this.consumerShape(ref), StreamARN: ref.stream.arn } };
   }
 
-  /**
-   * A stream's consumers in registration order, at most LIST_STREAM_CONSUMERS_RETURNED_MAX per
-   * call; NextToken (with the same StreamARN) continues after the last one returned.
-   */
   async listStreamConsumers(
     input: K.ListStreamConsumersInput,
   ): Promise<K.ListStreamConsumersOutput> {

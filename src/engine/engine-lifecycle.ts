@@ -83,11 +83,6 @@ export class EngineLifecycle {
     this.retentionTimer.unref();
   }
 
-  /**
-   * Syncs and closes every shard, then stops the workers and frees the data directory. Every
-   * call after it (but close) fails with ServiceUnavailableException; a second close waits for
-   * the first.
-   */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -107,12 +102,10 @@ export class EngineLifecycle {
     this.lock.release();
   }
 
-  /** Blocks a worker thread for `ms` (tests: reads must not depend on the owner). */
   stallWorker(worker: number, ms: number): Promise<unknown> {
     return this.context.pool.run(worker, { kind: 'stall', ms });
   }
 
-  /** Kills a worker thread as a failed assertion would (tests of worker-failure handling). */
   async crashWorker(worker: number): Promise<void> {
     this.context.assertOpen();
     await this.context.pool.run(worker, { kind: 'crash' }).catch(() => undefined);

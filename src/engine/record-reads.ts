@@ -210,7 +210,6 @@ export class RecordReads {
     });
   }
 
-  /** The sequence number of a record of a shard, given its ordinal and arrival time. */
   sequenceNumberOf(
     streamName: string,
     shardId: string,
@@ -372,12 +371,6 @@ export class RecordReads {
     return { ordinal, watermark: shard.index.nextOrdinal() };
   }
 
-  /**
-   * Whole committed batches of a shard from the one holding `ordinal` on, up to about
-   * `maxBytes`, as stored (record-batch.ts encoding; views of buffers read for the call, or of
-   * `scratch` while the reads fit in it, valid until it is reused). Reading below the trim
-   * horizon starts at the trim horizon. Never messages the owner worker.
-   */
   readBatches(
     streamName: string,
     shardId: string,
@@ -396,10 +389,6 @@ export class RecordReads {
     };
   }
 
-  /**
-   * Resolves when the shard has a committed record at or after `ordinal`, or after
-   * `timeoutMs`. Waits on the shared index (Atomics.waitAsync), so the main thread never blocks.
-   */
   async waitForRecords(
     streamName: string,
     shardId: string,
@@ -419,12 +408,6 @@ export class RecordReads {
     }
   }
 
-  /**
-   * Reads a shard as an async iterator, from any iterator position, pushed as records commit
-   * (no polling: it waits on the shard's shared index). Ends when `signal` aborts, the engine
-   * closes, or a closed (resharded) shard's last record has been read. Records have the
-   * GetRecords shape.
-   */
   async *subscribe(
     input: K.GetShardIteratorInput,
     options: { signal?: AbortSignal; batchBytes?: number } = {},
@@ -460,7 +443,6 @@ export class RecordReads {
 
   // ---- introspection for tests and tools --------------------------------------------------------------
 
-  /** The shard's owner worker, shared index and reader (for tests and the inspection tool). */
   shardInternals(streamName: string, shardId: string) {
     const shard = this.context.streams.get(streamName)?.byShardId.get(shardId);
     if (!shard) throw this.context.notFound(streamName);

@@ -176,12 +176,6 @@ export class RecordWrites {
     return { ...output, EncryptionType: encryption };
   }
 
-  /**
-   * The fast path for embedding: any number of records for one stream in one call, with no
-   * promise and no result object per record. Records are checked like PutRecords entries
-   * (partition key 1-256 characters, size within the stream's limit) but the 500-record and
-   * 10 MiB request limits do not apply; large calls are cut into batches internally.
-   */
   async putRecordBatch(
     streamName: string,
     records: readonly RecordInput[],
@@ -209,12 +203,6 @@ export class RecordWrites {
     return result;
   }
 
-  /**
-   * A buffer for a batch a front end copies out of a request before it puts the batch
-   * (putRoutedBatch, putEncodedBatch): when the batch goes to a shard worker as it is, the worker
-   * moves the buffer back after the append, for a later put (src/engine/put-buffers.ts). Its
-   * bytes are undefined until the caller writes them.
-   */
   putBuffer(bytes: number): Uint8Array {
     return this.context.batcher.buffers.take(bytes);
   }
@@ -225,14 +213,6 @@ export class RecordWrites {
     return { reused, allocated, pooledBytes };
   }
 
-  /**
-   * Appends a batch whose sender declared every record to belong to one shard (the binary
-   * protocol's routed PUT). The shard is the one its first record hashes to; its owner worker
-   * checks every record as putEncodedBatch would and hashes every key, and appends the batch only
-   * if all of them belong to that shard, else refuses it whole (InvalidArgumentException), so
-   * puts stay in order. The event loop hashes one key instead of every key. In limits mode, or on
-   * a one-shard stream (no key is hashed), it is putEncodedBatch.
-   */
   async putRoutedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
     const stream = this.context.writable({ StreamName: streamName });
@@ -268,11 +248,6 @@ export class RecordWrites {
     }
   }
 
-  /**
-   * Appends a record batch already in Runnel's batch encoding (the binary protocol's put
-   * frame): checked and routed at the edge, forwarded unchanged when all its records belong to
-   * one shard, split per shard otherwise.
-   */
   async putEncodedBatch(streamName: string, batch: Uint8Array): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
     const stream = this.context.writable({ StreamName: streamName });
@@ -284,15 +259,6 @@ export class RecordWrites {
     return this.appendHashed(stream, batch, hashed.recordStart, hashed.hashWords);
   }
 
-  /**
-   * PutRecords whose records were decoded, checked and hashed off the event loop (the server's
-   * codec threads, src/server/put-records-prepare.ts): here the stream is looked up, each
-   * record's size is checked against the stream's limit, and the records are routed with the
-   * stream's current shard map and appended. Errors are PutRecords's own, in its order (the
-   * request-level checks passed where it was prepared); per-record outcomes are in the result
-   * (see `putRecordsEntryError`); in limits mode a record its shard cannot take now is refused
-   * with ProvisionedThroughputExceededException, as PutRecords refuses it.
-   */
   async putPreparedRecords(prepared: PreparedRecords): Promise<PutRecordBatchResult> {
     this.context.assertOpen();
     const target: K.StreamTarget = {};

@@ -69,12 +69,6 @@ export class Resharding {
     return {};
   }
 
-  /**
-   * UNIFORM_SCALING to `TargetShardCount` open shards with CreateStream's ranges for that count,
-   * by splits and merges (reshard-plan.ts). Kinesis's bounds apply: at most double and at least
-   * half the open shards, at most SHARD_COUNT_MAX, within the account's shard limit, and in
-   * limits mode at most UPDATE_SHARD_COUNT_PER_DAY_MAX calls per stream in any 24 hours.
-   */
   async updateShardCount(input: K.UpdateShardCountInput): Promise<K.UpdateShardCountOutput> {
     this.context.assertOpen();
     validateInput('UpdateShardCount', input);

@@ -21,7 +21,6 @@ export class ResourcePolicies {
     private readonly consumers: StreamConsumers,
   ) {}
 
-  /** Attaches (or replaces) the resource's policy: a JSON object, stored as given. */
   async putResourcePolicy(input: K.PutResourcePolicyInput): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('PutResourcePolicy', input);
@@ -32,12 +31,6 @@ export class ResourcePolicies {
     return {};
   }
 
-  /**
-   * The resource's policy as it was put. A resource without one answers the empty policy `{}`
-   * rather than an error. The reference is silent; the public evidence points there: client
-   * tools that read every stream's policy treat only a missing stream as an error, and test
-   * suites written for the API expect `{}` once a policy is deleted.
-   */
   async getResourcePolicy(input: K.ResourceTarget): Promise<K.GetResourcePolicyOutput> {
     this.context.assertOpen();
     validateInput('GetResourcePolicy', input);
@@ -46,11 +39,6 @@ export class ResourcePolicies {
     };
   }
 
-  /**
-   * Removes the resource's policy. A resource without one is ResourceNotFoundException, worded as
-   * the public implementations of the API agree (Terraform's provider takes that error as the
-   * policy being gone already).
-   */
   async deleteResourcePolicy(input: K.ResourceTarget): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('DeleteResourcePolicy', input);

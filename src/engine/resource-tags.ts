@@ -60,7 +60,6 @@ export class ResourceTags {
     return {};
   }
 
-  /** Every tag of the resource (at most TAGS_PER_STREAM_MAX), by key. */
   async listTagsForResource(
     input: K.ListTagsForResourceInput,
   ): Promise<K.ListTagsForResourceOutput> {

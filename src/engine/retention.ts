@@ -15,10 +15,6 @@ import { type EngineContext, MS_PER_HOUR } from './engine-context.js';
 export class StreamRetention {
   constructor(private readonly context: EngineContext) {}
 
-  /**
-   * Expires what is older than each stream's retention period: moves each shard's trim past it
-   * and deletes the segments that hold nothing newer. Returns the segments deleted.
-   */
   async enforceRetention(): Promise<number> {
     this.context.assertOpen();
     const now = this.context.clock();

@@ -68,18 +68,6 @@ export class ShardSubscriptions {
     this.subscriptionHeartbeatMs = options.subscriptionHeartbeatMs ?? SUBSCRIPTION_HEARTBEAT_MS;
   }
 
-  /**
-   * Starts a SubscribeToShard subscription. Errors before it starts: an unknown consumer or shard
-   * is ResourceNotFoundException; a consumer that is not ACTIVE, or one that already has a
-   * subscription to this shard, is ResourceInUseException; a bad StartingPosition is
-   * InvalidArgumentException, as for GetShardIterator. The events then come as records commit
-   * (no polling), at least one every subscription heartbeat (SUBSCRIPTION_HEARTBEAT_MS), each of at most about
-   * SUBSCRIPTION_EVENT_BYTES_MAX of records; the next read happens only when the caller asks for
-   * the next event. The events end after the subscription lifetime, or at a closed shard's end
-   * (with ChildShards and no ContinuationSequenceNumber), or when the engine closes. In limits
-   * mode a consumer's second call on a shard within a second is LimitExceededException, and its
-   * events are paced to SUBSCRIPTION_BYTES_PER_SEC (subscription-throttle.ts).
-   */
   async subscribeToShard(input: K.SubscribeToShardInput): Promise<ShardSubscription> {
     this.context.assertOpen();
     validateInput('SubscribeToShard', input);

@@ -30,15 +30,6 @@ export class StreamSettings {
     private readonly account: AccountSettings,
   ) {}
 
-  /**
-   * Switches the stream between PROVISIONED and ON_DEMAND. The mode changes at once (Describe*
-   * and ListStreams report it, and resharding on an ON_DEMAND stream is refused from then on);
-   * the stream is UPDATING for the stream transition, then ACTIVE. The shards stay as they are.
-   * A request for the mode the stream already has changes nothing and leaves it ACTIVE.
-   * WarmThroughputMiBps is accepted with ON_DEMAND only and otherwise ignored (warm throughput
-   * is set with UpdateStreamWarmThroughput); a stream switched to PROVISIONED loses its warm
-   * throughput.
-   */
   async updateStreamMode(input: K.UpdateStreamModeInput): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('UpdateStreamMode', input);
@@ -71,12 +62,6 @@ export class StreamSettings {
     return {};
   }
 
-  /**
-   * Sets how the stream places records: AUTO (on an ON_DEMAND stream only; on a PROVISIONED one
-   * InvalidArgumentException, as Kinesis answers) or USER_PARTITION_KEY (the default, accepted on
-   * any stream). The stream must be ACTIVE; the change takes effect at once, without UPDATING,
-   * for every put from then on, and records already stored stay in their shards.
-   */
   async updateStreamRecordDistributionStrategy(
     input: K.UpdateStreamRecordDistributionStrategyInput,
   ): Promise<Record<string, never>> {
@@ -94,11 +79,6 @@ export class StreamSettings {
     return {};
   }
 
-  /**
-   * Sets the stream's record size limit (data + partition key), which every put checks from
-   * the next one on; records already stored stay as they are. The stream must be ACTIVE; the
-   * change takes effect at once, without UPDATING.
-   */
   async updateMaxRecordSize(input: K.UpdateMaxRecordSizeInput): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('UpdateMaxRecordSize', input);
@@ -114,11 +94,6 @@ export class StreamSettings {
     return {};
   }
 
-  /**
-   * Enables enhanced monitoring for shard-level metrics (`ALL` names all seven): the stream
-   * records which are enabled and Describe* report them. Runnel publishes no per-shard metrics
-   * of its own for them; `/metrics` is unaffected.
-   */
   async enableEnhancedMonitoring(
     input: K.EnhancedMonitoringInput,
   ): Promise<K.EnhancedMonitoringOutput> {
@@ -127,7 +102,6 @@ export class StreamSettings {
     return this.changeMonitoring(input, true);
   }
 
-  /** Disables enhanced monitoring for the named shard-level metrics (`ALL`: every one). */
   async disableEnhancedMonitoring(
     input: K.EnhancedMonitoringInput,
   ): Promise<K.EnhancedMonitoringOutput> {
@@ -166,15 +140,6 @@ export class StreamSettings {
     };
   }
 
-  /**
-   * Sets an ON_DEMAND stream's warm throughput: the write throughput it is to be scaled to before
-   * traffic comes. Only on an ON_DEMAND stream (else ValidationException, the error Kinesis
-   * documents for an operation of the other capacity mode) in an account whose minimum
-   * throughput billing commitment is on (else InvalidArgumentException), at most
-   * WARM_THROUGHPUT_MIBPS_MAX (LimitExceededException); the stream must be ACTIVE. It is
-   * UPDATING for the stream transition, and its CurrentMiBps reaches the target when it is ACTIVE
-   * again. Runnel keeps the setting only: its shards take what they are given either way.
-   */
   async updateStreamWarmThroughput(
     input: K.UpdateStreamWarmThroughputInput,
   ): Promise<K.UpdateStreamWarmThroughputOutput> {
@@ -227,25 +192,12 @@ export class StreamSettings {
     return { WarmThroughput: { TargetMiBps: warm.targetMiBps, CurrentMiBps: warm.currentMiBps } };
   }
 
-  /**
-   * Turns on server-side encryption with a KMS key, or changes its key: Describe* report
-   * EncryptionType KMS and the KeyId at once; the stream is UPDATING for the stream transition,
-   * and records put and read report KMS from when it is ACTIVE again, as Kinesis encrypts records
-   * from then on. Runnel does not encrypt them (it has no KMS): the setting is recorded and
-   * reported so that code that sets it runs unchanged. Asking for the key already in effect
-   * changes nothing and leaves the stream ACTIVE.
-   */
   async startStreamEncryption(input: K.StreamEncryptionInput): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('StartStreamEncryption', input);
     return this.changeEncryption(input, input.KeyId);
   }
 
-  /**
-   * Turns server-side encryption off (EncryptionType NONE, no KeyId), as StartStreamEncryption
-   * turns it on; the stream is UPDATING for the transition, and records report NONE from when it
-   * is ACTIVE again. On a stream without encryption it changes nothing.
-   */
   async stopStreamEncryption(input: K.StreamEncryptionInput): Promise<Record<string, never>> {
     this.context.assertOpen();
     validateInput('StopStreamEncryption', input);
