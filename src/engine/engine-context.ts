@@ -7,7 +7,7 @@
  * SubscribeToShard subscriptions, and ListStreams/ListShards/ListStreamConsumers tokens. It
  * implements no operation itself; the parts (stream-admin.ts, record-writes.ts, ...) do.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KinesisError, fail } from '../errors.js';
 import { NEXT_TOKEN_TTL_MS, SEGMENT_BYTES_DEFAULT, SHARDS_OPENED_PER_TASK_MAX } from '../limits.js';
 import type * as K from '../kinesis/shapes.js';
@@ -115,6 +115,14 @@ export class EngineContext {
   }
 
   /** Opens shards in their workers; returns each shard's next ordinal by descriptor key. */
+  /** Opens shards of `stream` (openShards), and counts the opening in `stream.opened`. */
+  openShardsOf(stream: StreamState, shards: ShardState[]): Promise<Map<string, number>> {
+    const opening = this.openShards(shards);
+    const settled = opening.catch(() => undefined);
+    stream.opened = Promise.all([stream.opened, settled]);
+    return opening;
+  }
+
   async openShards(shards: ShardState[]): Promise<Map<string, number>> {
     const byWorker = new Map<number, ShardState[]>();
     for (const shard of shards) {
@@ -263,7 +271,8 @@ export class EngineContext {
   decodeToken<T>(token: string, kind: string): Decoded<T> {
     const bytes = Buffer.from(token, 'base64');
     const payload = bytes.subarray(0, Math.max(0, bytes.length - TOKEN_MAC_BYTES));
-    if (payload.length === 0 || !this.tokenMac(payload).equals(bytes.subarray(payload.length))) {
+    const mac = bytes.subarray(payload.length);
+    if (payload.length === 0 || !timingSafeEqual(this.tokenMac(payload), mac)) {
       throw fail.invalid('Invalid NextToken.');
     }
     let parsed: { k?: string; t?: number } & T;

@@ -255,7 +255,7 @@ export class Resharding {
           fsync,
         ),
     );
-    await this.context.openShards(created);
+    await this.context.openShardsOf(stream, created);
     if (this.context.closed) return;
     if (this.context.streams.get(stream.name) !== stream || record.status !== 'UPDATING') {
       // Deleted meanwhile: the new shards never took a record. Their files go too, unless a new

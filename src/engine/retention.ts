@@ -23,8 +23,9 @@ export class StreamRetention {
       Array<{ shard: ShardState['descriptor']; cutoffMs: number }>
     >();
     for (const stream of this.context.streams.values()) {
-      // A stream being deleted has its shards closed (or closing) in their workers.
-      if (stream.record.status === 'DELETING') continue;
+      // A stream being deleted has its shards closed (or closing) in their workers; one being
+      // created has nothing to expire, and its shards are still being opened, a task at a time.
+      if (stream.record.status === 'DELETING' || stream.record.status === 'CREATING') continue;
       const cutoffMs = now - stream.record.retentionHours * MS_PER_HOUR;
       for (const shard of stream.shards) {
         const list = byWorker.get(shard.worker) ?? [];

@@ -102,13 +102,17 @@ export class StreamAdmin {
     this.context.catalog.streams.push(record);
     this.context.persist();
     try {
-      await this.context.openShards(stream.shards);
+      await this.context.openShardsOf(stream, stream.shards);
     } catch (error) {
-      this.context.streams.delete(name);
-      this.context.catalog.streams = this.context.catalog.streams.filter(
-        (candidate) => candidate !== record,
-      );
-      this.context.persist();
+      // Unless the stream was deleted meanwhile (a new one may have its name now), or the engine
+      // is closing (its catalog is no longer this call's to write).
+      if (this.context.streams.get(name) === stream && !this.context.closed) {
+        this.context.streams.delete(name);
+        this.context.catalog.streams = this.context.catalog.streams.filter(
+          (candidate) => candidate !== record,
+        );
+        this.context.persist();
+      }
       throw error;
     }
     const activate = () => {
@@ -138,6 +142,7 @@ export class StreamAdmin {
     this.context.endSubscriptions(`${stream.arn}/consumer/`);
     this.context.persist();
     const remove = async () => {
+      await stream.opened;
       const byWorker = new Map<number, ShardDescriptor[]>();
       for (const shard of stream.shards) {
         byWorker.set(shard.worker, [...(byWorker.get(shard.worker) ?? []), shard.descriptor]);

@@ -157,6 +157,13 @@ export class StreamState {
   recordEncryption: EncryptionType;
   /** Where the AUTO strategy places the next put's records (record-distribution.ts). */
   readonly rotation = new RecordRotation();
+  /**
+   * Settles once the workers have answered every opening of this stream's shards started so far
+   * (its creation's, a reshard's children's). Deleting the stream waits for it: the workers open
+   * shards in tasks of SHARDS_OPENED_PER_TASK_MAX, and a close or a directory removal posted
+   * between two of them would meet shards still being created.
+   */
+  opened: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly record: StreamRecord,

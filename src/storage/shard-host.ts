@@ -83,6 +83,11 @@ export class ShardHost {
         reply.shards.push({ key: shard.key, nextOrdinal: existing.watermark, cutBytes: 0 });
         continue;
       }
+      if (retired(shard)) {
+        // Closed for good before this task ran: its files must not come back.
+        reply.shards.push({ key: shard.key, nextOrdinal: 0, cutBytes: 0 });
+        continue;
+      }
       const { report } = this.openLog(shard);
       reply.shards.push({
         key: shard.key,

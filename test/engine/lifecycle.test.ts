@@ -542,6 +542,58 @@ describe('streams of many shards', () => {
     }
   });
 
+  it.each([1, 2])(
+    'deletes a large stream while its shards are still being opened (%i workers)',
+    async (workers) => {
+      const temp = tempDir();
+      cleanup = temp.cleanup;
+      const engine = await Engine.open({ dataDir: temp.dir, workers });
+      try {
+        const shardCount = 40 * SHARDS_OPENED_PER_TASK_MAX;
+        const creation = engine.createStream({ StreamName: 'brief', ShardCount: shardCount });
+        // Deleted as soon as the first tasks of opening are under way.
+        await sleep(1);
+        await engine.deleteStream({ StreamName: 'brief' });
+        await creation;
+        expect((await engine.listStreams()).StreamNames).toEqual([]);
+        expect(existsSync(join(temp.dir, 'streams', 'brief'))).toBe(false);
+        // The name is free again, and the new stream starts empty.
+        await engine.createStream({ StreamName: 'brief', ShardCount: 2 });
+        await engine.putRecord({ StreamName: 'brief', PartitionKey: 'k', Data: Buffer.from('x') });
+        const shards = readdirSync(join(temp.dir, 'streams', 'brief'));
+        expect(shards.sort()).toEqual(['shardId-000000000000', 'shardId-000000000001']);
+      } finally {
+        await engine.close();
+      }
+    },
+  );
+
+  it('deletes a stream only once every worker has opened the shards a reshard made, however late one is', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 2 });
+    try {
+      const shardCount = 2 * SHARDS_OPENED_PER_TASK_MAX;
+      await engine.createStream({ StreamName: 'late', ShardCount: shardCount });
+      // Worker 1 starts its share of the new shards late; worker 0 has opened its own by then.
+      const stall = engine.stallWorker(1, 500);
+      const resharding = engine
+        .updateShardCount({
+          StreamName: 'late',
+          TargetShardCount: 2 * shardCount,
+          ScalingType: 'UNIFORM_SCALING',
+        })
+        .catch((error: unknown) => error);
+      await sleep(200);
+      await engine.deleteStream({ StreamName: 'late' });
+      await Promise.all([resharding, stall]);
+      expect((await engine.listStreams()).StreamNames).toEqual([]);
+      expect(existsSync(join(temp.dir, 'streams', 'late'))).toBe(false);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('holds up no put to another stream of the same worker until a large stream has opened', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
