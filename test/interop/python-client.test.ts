@@ -155,6 +155,37 @@ describe.skipIf(!python)('a Python client written from docs/protocol.md', () => 
     expect(report.pong).toBe(true);
   });
 
+  it('puts to a stream that places records itself (SHARD_MAP flag bit 1) unrouted, spread evenly', async () => {
+    const { engine } = served;
+    const stream = 'py-auto';
+    await engine.createStream({
+      StreamName: stream,
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      RecordDistributionStrategy: 'AUTO',
+    });
+    const run = await runClient(served.server.url, [stream, '1000']);
+    if (run.code !== 0) throw new Error(`runnel_client.py exited ${run.code}: ${run.stderr}`);
+    const auto = JSON.parse(run.stdout) as PythonReport & { auto: boolean };
+    expect(auto.auto).toBe(true);
+    const perShard = new Map<string, number>();
+    for (const ack of auto.acks) {
+      expect(ack).not.toHaveProperty('error');
+      const { shard } = ack as { shard: string };
+      perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+    }
+    // Four puts of 250 over four open shards: the rotation gives each shard exactly 250.
+    expect([...perShard.values()]).toEqual([250, 250, 250, 250]);
+    for (const shard of auto.shards) {
+      const stored = (await readShard(engine, stream, shard)).map((r) => ({
+        seq: r.SequenceNumber!,
+        key: r.PartitionKey!,
+        data_hex: Buffer.from(r.Data!).toString('hex'),
+        arrival_ms: r.ApproximateArrivalTimestamp!.getTime(),
+      }));
+      expect(auto.read[shard]).toEqual(stored);
+    }
+  });
+
   it('reads a shard a split closed to its end: every record, then SUBSCRIPTION_END reason 1', async () => {
     const { engine } = served;
     const stream = 'py-closed';

@@ -510,11 +510,10 @@ class RunnelClient:
         r = Reader(self._await(request_id, SHARD_MAP), "SHARD_MAP")
         shards = []
         for _ in range(r.u32()):
-            flags = r.u8()
-            if flags & ~1:
-                raise ProtocolViolation("SHARD_MAP: unknown shard flags")
+            flags = r.u8()  # §8.2: bits other than 0 and 1 are ignored
             shards.append({
                 "closed": bool(flags & 1),
+                "auto": bool(flags & 2),
                 "id": r.str8(),
                 "parent": r.str8(),
                 "adjacent_parent": r.str8(),
@@ -755,7 +754,9 @@ def run(client, stream, count):
 
     # Puts: the first half unrouted in batches of 250 (the server splits them per shard), the
     # second half routed by the shard map (one batch per shard, ROUTED flag). All in flight at once.
-    half = count // 2
+    # A stream that places records itself (§8.2 bit 1, AUTO) takes every put unrouted.
+    auto = any(s["auto"] for s in shards)
+    half = count if auto else count // 2
     puts = []  # (request id, record indices)
     for lo in range(0, half, 250):
         indices = list(range(lo, min(lo + 250, half)))
@@ -792,6 +793,7 @@ def run(client, stream, count):
     print(json.dumps({
         "streams": streams,
         "shards": [s["id"] for s in shards],
+        "auto": auto,
         "acks": [{"seq": a["seq"], "shard": a["shard"]} if "seq" in a else {"error": a["error"]} for a in acks],
         "read": read,
         "missing_stream_error": missing_stream_error,
