@@ -42,7 +42,10 @@ export const SHARD_ID_CHARS_MAX = 128;
 export const SHARD_INDEX_MAX = 2 ** 31 - 1;
 export const STREAM_ARN_CHARS_MAX = 2048;
 export const SHARD_COUNT_MIN = 1;
-/** Shards per stream Runnel accepts at CreateStream (Kinesis's UpdateShardCount ceiling). */
+/**
+ * Open shards UpdateShardCount scales a stream to at most (Kinesis's ceiling). CreateStream is
+ * bounded by the account's shard limit only, as in Kinesis.
+ */
 export const SHARD_COUNT_MAX = 10_000;
 /**
  * Shards a worker opens in one task. Opening a shard (its directory, segment file and index) takes

@@ -245,13 +245,32 @@ export function routeHashedBatch(
   const count = recordStart.length - 1;
   const slots = router.size;
   const shardOfRecord = new Int32Array(count);
+  if (slots > 1) {
+    for (let i = 0; i < count; i++) shardOfRecord[i] = router.route(hashWords, i * HASH_WORDS);
+  }
+  return partitionPlaced(batch, recordStart, shardOfRecord, slots, admit);
+}
+
+/**
+ * Cuts a batch into one batch per slot, each record's slot given in `shardOfRecord` (a refused
+ * record's is then marked with refusedSlot). A batch whose records all went to one slot is
+ * forwarded as it is.
+ */
+export function partitionPlaced(
+  batch: Uint8Array,
+  recordStart: Int32Array,
+  shardOfRecord: Int32Array,
+  slots: number,
+  admit?: (record: number, slot: number) => boolean,
+): EncodedBatches {
+  const count = shardOfRecord.length;
   const positionOfRecord = new Int32Array(count);
   const recordCount = new Int32Array(slots);
   const bodyBytes = new Float64Array(slots);
   let firstSlot = -1;
   let mixed = false;
   for (let i = 0; i < count; i++) {
-    const slot = slots === 1 ? 0 : router.route(hashWords, i * HASH_WORDS);
+    const slot = shardOfRecord[i]!;
     if (admit !== undefined && !admit(i, slot)) {
       // Refused (limits mode): left out of every batch, marked as refused by its shard.
       shardOfRecord[i] = refusedSlot(slot);
@@ -260,7 +279,6 @@ export function routeHashedBatch(
     }
     if (firstSlot < 0) firstSlot = slot;
     else if (slot !== firstSlot) mixed = true;
-    shardOfRecord[i] = slot;
     positionOfRecord[i] = recordCount[slot]!;
     recordCount[slot]!++;
     bodyBytes[slot]! += recordStart[i + 1]! - recordStart[i]!;
@@ -300,7 +318,7 @@ export function refusedSlot(slot: number): number {
  * One batch per slot: `batch` itself when every record went to `onlySlot` (≥ 0), else a copy
  * of each record's encoded bytes, unchanged, into its slot's new batch.
  */
-export function partition(
+function partition(
   batch: Uint8Array,
   recordStart: Int32Array,
   shardOfRecord: Int32Array,

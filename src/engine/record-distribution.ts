@@ -29,7 +29,7 @@ import {
   type EncodedBatches,
   type RecordInput,
 } from './batch-encoder.js';
-import { partition, refusedSlot, routeHashedBatch } from './encoded-batch.js';
+import { partitionPlaced, routeHashedBatch } from './encoded-batch.js';
 import type { StreamState } from './stream-state.js';
 
 /** Where AUTO places the records of each put of one stream (see the top of this file). */
@@ -83,9 +83,9 @@ export function routeStreamBatch(
 }
 
 /**
- * AUTO's placement of a checked batch over `slots` open shards. Without refusals each shard's
- * records are one run of the batch, copied at once (or, all in one shard, the batch forwarded
- * unchanged); with refusals (limits mode) the admitted records are copied one by one.
+ * AUTO's placement of a checked batch over `slots` open shards. Each shard's records are one run
+ * of the batch, copied at once; a put that fits one run, or one with refusals (limits mode, which
+ * break the runs), is cut as key routing cuts it (partitionPlaced).
  */
 export function placeEncodedBatch(
   batch: Uint8Array,
@@ -96,42 +96,24 @@ export function placeEncodedBatch(
 ): EncodedBatches {
   const count = recordStart.length - 1;
   const shardOfRecord = rotation.place(count, slots);
+  // The rotation gives distinct slots to a put's runs: first and last agree only for one run.
+  if (admit !== undefined || shardOfRecord[0] === shardOfRecord[count - 1]) {
+    return partitionPlaced(batch, recordStart, shardOfRecord, slots, admit);
+  }
   const positionOfRecord = new Int32Array(count);
-  const recordCount = new Int32Array(slots);
-  const bodyBytes = new Float64Array(slots);
-  let refused = false;
-  for (let i = 0; i < count; i++) {
-    const slot = shardOfRecord[i]!;
-    if (admit !== undefined && !admit(i, slot)) {
-      shardOfRecord[i] = refusedSlot(slot);
-      refused = true;
-      continue;
-    }
-    positionOfRecord[i] = recordCount[slot]!++;
-    bodyBytes[slot]! += recordStart[i + 1]! - recordStart[i]!;
-  }
-  const first = shardOfRecord[0]!;
-  if (refused || recordCount[first] === count) {
-    // Refusals break the runs; one slot takes the batch as it is (partition forwards it).
-    const onlySlot = refused ? -1 : first;
-    return partition(
-      batch,
-      recordStart,
-      shardOfRecord,
-      positionOfRecord,
-      recordCount,
-      bodyBytes,
-      onlySlot,
-    );
-  }
-  return { shardOfRecord, positionOfRecord, batches: copyRuns(batch, recordStart, shardOfRecord) };
+  const batches = copyRuns(batch, recordStart, shardOfRecord, positionOfRecord);
+  return { shardOfRecord, positionOfRecord, batches };
 }
 
-/** One batch per run of records placed in one slot: the run's bytes copied after a new header. */
+/**
+ * One batch per run of records placed in one slot: the run's bytes copied after a new header.
+ * Fills each record's position in its run.
+ */
 function copyRuns(
   batch: Uint8Array,
   recordStart: Int32Array,
   shardOfRecord: Int32Array,
+  positionOfRecord: Int32Array,
 ): Map<number, Uint8Array> {
   const batches = new Map<number, Uint8Array>();
   const count = shardOfRecord.length;
@@ -139,6 +121,7 @@ function copyRuns(
     const slot = shardOfRecord[start]!;
     let end = start + 1;
     while (end < count && shardOfRecord[end] === slot) end++;
+    for (let i = start; i < end; i++) positionOfRecord[i] = i - start;
     // The rotation gives each slot one run per put: a second would overwrite the first.
     if (batches.has(slot)) {
       throw new Error(`AUTO placement gave slot ${slot} two runs of one put`);

@@ -11,7 +11,6 @@ import {
   ON_DEMAND_INITIAL_SHARD_COUNT,
   RECORD_SIZE_DEFAULT_KIB,
   RETENTION_HOURS_DEFAULT,
-  SHARD_COUNT_MAX,
   TAGS_PER_STREAM_MAX,
 } from '../limits.js';
 import { evenHashRanges } from '../kinesis/hash-key.js';
@@ -67,12 +66,6 @@ export class StreamAdmin {
     if (mode === 'ON_DEMAND') this.account.checkOnDemandLimit();
     const shardCount = input.ShardCount ?? ON_DEMAND_INITIAL_SHARD_COUNT;
     this.account.checkShardLimit(shardCount);
-    if (shardCount > SHARD_COUNT_MAX) {
-      throw fail.limit(
-        `Runnel creates streams of at most ${SHARD_COUNT_MAX} shards (ShardCount ${shardCount} asked ` +
-          'for), the most Kinesis lets UpdateShardCount reach.',
-      );
-    }
     if (input.Tags) checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);
     if (input.Tags && Object.keys(input.Tags).length > TAGS_PER_STREAM_MAX) {
       throw fail.invalid(`A stream cannot have more than ${TAGS_PER_STREAM_MAX} tags.`);

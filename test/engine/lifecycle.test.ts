@@ -16,7 +16,6 @@ import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import {
   DATA_DIR_LOCK_REFRESH_MS,
   DATA_DIR_LOCK_STALE_MS,
-  SHARD_COUNT_MAX,
   SHARDS_OPENED_PER_TASK_MAX,
 } from '../../src/limits.js';
 import { readShard } from '../helpers/read-all.js';
@@ -525,23 +524,6 @@ describe('retention while streams are deleted', () => {
 });
 
 describe('streams of many shards', () => {
-  it(`refuses more than SHARD_COUNT_MAX (${SHARD_COUNT_MAX}) shards at CreateStream`, async () => {
-    const temp = tempDir();
-    cleanup = temp.cleanup;
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 1 });
-    try {
-      await expect(
-        engine.createStream({ StreamName: 'huge', ShardCount: SHARD_COUNT_MAX + 1 }),
-      ).rejects.toMatchObject({
-        name: 'LimitExceededException',
-        message: expect.stringMatching(`at most ${SHARD_COUNT_MAX} shards`),
-      });
-      expect((await engine.listStreams()).StreamNames).toEqual([]);
-    } finally {
-      await engine.close();
-    }
-  });
-
   it.each([1, 2])(
     'deletes a large stream while its shards are still being opened (%i workers)',
     async (workers) => {
