@@ -55,6 +55,7 @@ import {
   streamArn,
 } from '../helpers/sdk.js';
 import { seededRandom } from '../helpers/temp-dir.js';
+import { parseResponseHead } from '../helpers/raw-http.js';
 import {
   buildRequest,
   caseRandom,
@@ -139,16 +140,9 @@ function dechunk(chunked: Buffer): Buffer {
  * message, all a case looks at.
  */
 function parseHttp1(received: Buffer): { answer: Answer; end: number } | undefined {
-  const headEnd = received.indexOf('\r\n\r\n');
-  if (headEnd === -1) return undefined;
-  const [statusLine, ...lines] = received.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  const status = Number(statusLine!.split(' ')[1]);
-  const start = headEnd + 4;
+  const head = parseResponseHead(received);
+  if (!head) return undefined;
+  const { status, headers, bodyStart: start } = head;
   if (headers['transfer-encoding'] === 'chunked') {
     const body = dechunk(received.subarray(start));
     if (firstMessageBytes(body) === undefined) return undefined;

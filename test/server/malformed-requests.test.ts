@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_REQUEST_BODY_BYTES_MAX } from '../../src/limits.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { seededRandom } from '../../src/harness/workload.js';
+import { parseResponseHead } from '../helpers/raw-http.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const JSON_TYPE = 'application/x-amz-json-1.1';
@@ -32,21 +33,12 @@ interface RawResponse {
 
 /** Parses the first HTTP/1.1 response in `bytes`, or returns undefined if it is incomplete. */
 function parseResponse(bytes: Buffer): Omit<RawResponse, 'closed'> | undefined {
-  const end = bytes.indexOf('\r\n\r\n');
-  if (end === -1) return undefined;
-  const [statusLine, ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
+  const head = parseResponseHead(bytes);
+  if (!head) return undefined;
+  const { status, headers, bodyStart } = head;
   const length = Number(headers['content-length'] ?? 0);
-  if (bytes.length < end + 4 + length) return undefined;
-  return {
-    status: Number(statusLine!.split(' ')[1]),
-    headers,
-    body: bytes.subarray(end + 4, end + 4 + length).toString('utf8'),
-  };
+  if (bytes.length < bodyStart + length) return undefined;
+  return { status, headers, body: bytes.subarray(bodyStart, bodyStart + length).toString('utf8') };
 }
 
 /**
