@@ -12,8 +12,17 @@
  *   wake and, on a virtual machine, an inter-processor interrupt through the hypervisor).
  *
  * Figure: µs of the main thread's time per notify (wall time around the call).
+ *
+ * Then the case of a loaded machine: another thread keeps every other core busy, and the woken
+ * thread works WORK_PER_WAKE_US before it waits again, as a shard worker does with an append.
+ * The kernel then puts the woken thread on the notifier's core, and under the default policy it
+ * preempts the notifier there, which stands still until that work is done. Measured with the
+ * woken thread under the default policy and under SCHED_BATCH (src/engine/thread-scheduling.ts,
+ * what the engine's helper threads ask for), alternately.
+ *
  * Usage: node dist/bench/micro/thread-wake.js
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 const SECONDS_PER_GAP = 1.5;
@@ -65,3 +74,74 @@ for (const gapUs of GAPS_US) {
 Atomics.store(counter, COUNTER, STOP);
 Atomics.notify(counter, COUNTER);
 await worker.terminate();
+
+/** Work the woken thread does per wake in the loaded case, and the notifier's gap between. */
+const WORK_PER_WAKE_US = 400;
+const LOADED_GAP_US = 1500;
+const LOADED_SECONDS = 2;
+const LOADED_ROUNDS = 3;
+const schedulingModule = new URL('../../src/engine/thread-scheduling.js', import.meta.url).href;
+
+const BUSY_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const flag = new Int32Array(workerData);
+while (Atomics.load(flag, 0) === 0);
+`;
+const busyFlag = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+const busy = Array.from(
+  { length: Math.max(1, availableParallelism() - 1) },
+  () => new Worker(BUSY_SOURCE, { eval: true, workerData: busyFlag.buffer }),
+);
+
+async function loaded(batch: boolean): Promise<{ mean: number; p99: number }> {
+  const source = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(${JSON.stringify(schedulingModule)}).then((scheduling) => {
+  const ok = ${batch} ? scheduling.scheduleThreadAsBatch() : true;
+  parentPort.postMessage(ok);
+  const counter = new Int32Array(workerData);
+  for (let seen = 0; seen !== ${STOP}; ) {
+    Atomics.wait(counter, ${COUNTER}, seen);
+    seen = Atomics.load(counter, ${COUNTER});
+    const until = performance.now() + ${WORK_PER_WAKE_US / 1000};
+    while (performance.now() < until);
+  }
+});
+`;
+  const woken = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const thread = new Worker(source, { eval: true, workerData: woken.buffer });
+  const ready = await new Promise<boolean>((resolve) => thread.once('message', resolve));
+  if (!ready) throw new Error('thread-wake: SCHED_BATCH could not be set (no chrt?)');
+  const costs: number[] = [];
+  const end = performance.now() + LOADED_SECONDS * 1000;
+  while (performance.now() < end) {
+    const started = process.hrtime.bigint();
+    Atomics.add(woken, COUNTER, 1);
+    Atomics.notify(woken, COUNTER, 1);
+    costs.push(Number(process.hrtime.bigint() - started) / 1000);
+    const until = performance.now() + LOADED_GAP_US / 1000;
+    while (performance.now() < until);
+  }
+  Atomics.store(woken, COUNTER, STOP);
+  Atomics.notify(woken, COUNTER);
+  await thread.terminate();
+  costs.sort((a, b) => a - b);
+  const mean = costs.reduce((sum, cost) => sum + cost, 0) / costs.length;
+  return { mean, p99: costs[Math.floor(costs.length * 0.99)]! };
+}
+
+console.log(
+  `Loaded: the other cores busy, the woken thread works ${WORK_PER_WAKE_US} µs per wake; ` +
+    `µs of the notifying thread per call, mean / p99`,
+);
+for (let round = 1; round <= LOADED_ROUNDS; round++) {
+  const other = await loaded(false);
+  const batch = await loaded(true);
+  console.log(
+    `  round ${round}: default policy ${other.mean.toFixed(1)} / ${other.p99.toFixed(1)} µs, ` +
+      `SCHED_BATCH ${batch.mean.toFixed(1)} / ${batch.p99.toFixed(1)} µs ` +
+      `(${(other.mean / batch.mean).toFixed(0)}× less on average)`,
+  );
+}
+Atomics.store(busyFlag, 0, 1);
+await Promise.all(busy.map((thread) => thread.terminate()));
