@@ -18,6 +18,7 @@ import {
   DATA_DIR_LOCK_STALE_MS,
   SHARDS_OPENED_PER_TASK_MAX,
 } from '../../src/limits.js';
+import { eventually } from '../helpers/eventually.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -25,12 +26,18 @@ let cleanup: () => void = () => undefined;
 afterEach(() => cleanup());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A stream's transition in the tests that watch one: long enough to be seen in, on any load. */
+const TRANSITION_MS = 1_500;
 
 describe('stream lifecycle', () => {
   it('goes CREATING → ACTIVE → DELETING → gone with a transition delay', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, streamTransitionMs: 200 });
+    const engine = await Engine.open({
+      dataDir: temp.dir,
+      workers: 1,
+      streamTransitionMs: TRANSITION_MS,
+    });
     try {
       await engine.createStream({ StreamName: 'slow', ShardCount: 1 });
       const summary = async () =>
@@ -41,16 +48,16 @@ describe('stream lifecycle', () => {
       ).rejects.toMatchObject({
         name: 'ResourceNotFoundException',
       });
-      await sleep(400);
-      expect((await summary()).StreamStatus).toBe('ACTIVE');
+      await eventually(async () => expect((await summary()).StreamStatus).toBe('ACTIVE'));
       await engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') });
       await engine.deleteStream({ StreamName: 'slow' });
       expect((await summary()).StreamStatus).toBe('DELETING');
       await expect(
         engine.createStream({ StreamName: 'slow', ShardCount: 1 }),
       ).rejects.toMatchObject({ name: 'ResourceInUseException' });
-      await sleep(400);
-      await expect(summary()).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      await eventually(() =>
+        expect(summary()).rejects.toMatchObject({ name: 'ResourceNotFoundException' }),
+      );
       expect((await engine.listStreams()).StreamNames).toEqual([]);
     } finally {
       await engine.close();
@@ -508,14 +515,25 @@ describe('retention while streams are deleted', () => {
   it('a retention pass after a deletion skips the deleted stream instead of failing', async () => {
     const temp = tempDir();
     cleanup = temp.cleanup;
-    const engine = await Engine.open({ dataDir: temp.dir, workers: 2, streamTransitionMs: 300 });
+    const engine = await Engine.open({
+      dataDir: temp.dir,
+      workers: 2,
+      streamTransitionMs: TRANSITION_MS,
+    });
     try {
       await engine.createStream({ StreamName: 'going', ShardCount: 2 });
       await engine.createStream({ StreamName: 'staying', ShardCount: 2 });
-      await sleep(400);
+      await eventually(async () =>
+        expect((await engine.listStreams()).StreamSummaries!.map((s) => s.StreamStatus)).toEqual([
+          'ACTIVE',
+          'ACTIVE',
+        ]),
+      );
       await engine.deleteStream({ StreamName: 'going' });
       await expect(engine.enforceRetention()).resolves.toBe(0);
-      await sleep(400);
+      await eventually(async () =>
+        expect((await engine.listStreams()).StreamNames).toEqual(['staying']),
+      );
       await expect(engine.enforceRetention()).resolves.toBe(0);
     } finally {
       await engine.close();

@@ -23,6 +23,7 @@ import {
   UPDATE_SHARD_COUNT_PER_DAY_MAX,
   WORKER_TASK_QUEUE_MAX,
 } from '../../src/limits.js';
+import { eventually } from '../helpers/eventually.js';
 import { openFilesUnder } from '../helpers/open-files.js';
 import { readShard } from '../helpers/read-all.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -31,6 +32,8 @@ let cleanup: () => void = () => undefined;
 afterEach(() => cleanup());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A stream's transition in the tests that watch one: long enough to be seen in, on any load. */
+const TRANSITION_MS = 1_500;
 const HALF = 1n << 127n;
 
 function uniform(count: number, firstIndex = 0): RangeShard[] {
@@ -504,18 +507,18 @@ describe('resharding in the engine', () => {
   });
 
   it('is UPDATING for the transition, puts going to the parent meanwhile, and refuses a second reshard', async () => {
-    const { engine } = await openEngine({ streamTransitionMs: 300 });
+    const { engine } = await openEngine({ streamTransitionMs: TRANSITION_MS });
     try {
       await engine.createStream({ StreamName: 'slow', ShardCount: 1 });
-      await sleep(400);
+      const status = async () =>
+        (await engine.describeStreamSummary({ StreamName: 'slow' })).StreamDescriptionSummary
+          .StreamStatus;
+      await eventually(async () => expect(await status()).toBe('ACTIVE'));
       await engine.splitShard({
         StreamName: 'slow',
         ShardToSplit: 'shardId-000000000000',
         NewStartingHashKey: HALF.toString(),
       });
-      const status = async () =>
-        (await engine.describeStreamSummary({ StreamName: 'slow' })).StreamDescriptionSummary
-          .StreamStatus;
       expect(await status()).toBe('UPDATING');
       expect(
         (await engine.putRecord({ StreamName: 'slow', PartitionKey: 'k', Data: Buffer.from('x') }))
@@ -531,8 +534,7 @@ describe('resharding in the engine', () => {
         name: 'ResourceInUseException',
         message: 'Stream slow under account 000000000000 not ACTIVE, instead in state UPDATING',
       });
-      await sleep(600);
-      expect(await status()).toBe('ACTIVE');
+      await eventually(async () => expect(await status()).toBe('ACTIVE'));
       expect((await allShards(engine, 'slow')).map((shard) => shard.ShardId)).toEqual([
         'shardId-000000000000',
         'shardId-000000000001',
@@ -549,7 +551,9 @@ describe('resharding in the engine', () => {
         AdjacentShardToMerge: 'shardId-000000000002',
       });
       await engine.deleteStream({ StreamName: 'slow' });
-      await sleep(800);
+      await eventually(async () => expect((await engine.listStreams()).StreamNames).toEqual([]));
+      // Past the merge's own transition, which must not have brought it back.
+      await sleep(TRANSITION_MS);
       expect((await engine.listStreams()).StreamNames).toEqual([]);
     } finally {
       await engine.close();
