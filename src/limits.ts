@@ -171,6 +171,13 @@ export const SUBSCRIPTION_BYTES_PER_SEC = 2 * MIB;
 /** Longest CREATING / DELETING transition `runnel serve --stream-transition-ms` accepts (Kinesis
  * takes seconds to a few minutes; a timer cannot wait longer than 2^31 - 1 ms anyway). */
 export const STREAM_TRANSITION_MS_MAX = 600_000;
+/**
+ * A deleted stream whose removal failed (a worker thread that died under it, a disk error) is
+ * tried again after this long, then twice as long each time up to STREAM_REMOVAL_RETRY_MS_MAX,
+ * while the engine is open: it stays DELETING meanwhile, and goes as Kinesis's do once removed.
+ */
+export const STREAM_REMOVAL_RETRY_MS_MIN = 500;
+export const STREAM_REMOVAL_RETRY_MS_MAX = 60_000;
 
 // ---- Runnel: storage -----------------------------------------------------------------------
 

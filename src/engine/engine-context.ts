@@ -150,7 +150,7 @@ export class EngineContext {
     saveCatalog(this.dataDir, this.catalog);
   }
 
-  later(action: () => void | Promise<void>): void {
+  later(action: () => void | Promise<void>, delayMs = this.transitionMs): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.closed) return;
@@ -162,7 +162,7 @@ export class EngineContext {
           if (!this.closed)
             console.error(`runnel: stream transition failed: ${(error as Error).message}`);
         });
-    }, this.transitionMs);
+    }, delayMs);
     this.timers.add(timer);
   }
 

@@ -11,6 +11,8 @@ import {
   ON_DEMAND_INITIAL_SHARD_COUNT,
   RECORD_SIZE_DEFAULT_KIB,
   RETENTION_HOURS_DEFAULT,
+  STREAM_REMOVAL_RETRY_MS_MAX,
+  STREAM_REMOVAL_RETRY_MS_MIN,
   TAGS_PER_STREAM_MAX,
 } from '../limits.js';
 import { evenHashRanges } from '../kinesis/hash-key.js';
@@ -154,8 +156,23 @@ export class StreamAdmin {
       );
       this.context.persist();
     };
-    if (this.context.transitionMs === 0) await remove();
-    else this.context.later(remove);
+    // DeleteStream has answered once the stream is DELETING; a removal that fails is tried again
+    // until it is done (or the engine closes: opening the directory again completes it).
+    const removeUntilDone = async (retryMs: number): Promise<void> => {
+      try {
+        await remove();
+      } catch (error) {
+        if (this.context.closed) return;
+        console.error(
+          `runnel: removing stream ${stream.name} failed (${(error as Error).message}); ` +
+            `trying again in ${retryMs} ms`,
+        );
+        const next = Math.min(2 * retryMs, STREAM_REMOVAL_RETRY_MS_MAX);
+        this.context.later(() => removeUntilDone(next), retryMs);
+      }
+    };
+    if (this.context.transitionMs === 0) await removeUntilDone(STREAM_REMOVAL_RETRY_MS_MIN);
+    else this.context.later(() => removeUntilDone(STREAM_REMOVAL_RETRY_MS_MIN));
     return {};
   }
 

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import {
   DATA_DIR_LOCK_REFRESH_MS,
@@ -507,6 +507,52 @@ describe('fsync mode', () => {
       expect(await readShard(second, 'durable', 'shardId-000000000000')).toHaveLength(1000);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('a stream whose removal fails', () => {
+  it('is removed by a later attempt, DELETING until then, its name taken until it is gone', async () => {
+    const temp = tempDir();
+    cleanup = temp.cleanup;
+    const engine = await Engine.open({ dataDir: temp.dir, workers: 1, streamTransitionMs: 0 });
+    const logged: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      logged.push(args.join(' '));
+    });
+    try {
+      await engine.createStream({ StreamName: 'doomed', ShardCount: 2 });
+      await engine.putRecord({ StreamName: 'doomed', PartitionKey: 'k', Data: Buffer.from('x') });
+      // The worker dies before it can take the removal's task, which fails with it.
+      const crash = engine.crashWorker(0);
+      await expect(engine.deleteStream({ StreamName: 'doomed' })).resolves.toEqual({});
+      await crash;
+      expect(logged.some((line) => line.includes('removing stream doomed failed'))).toBe(true);
+      const status = async () =>
+        (await engine.describeStreamSummary({ StreamName: 'doomed' })).StreamDescriptionSummary
+          .StreamStatus;
+      expect(await status()).toBe('DELETING');
+      await expect(
+        engine.createStream({ StreamName: 'doomed', ShardCount: 1 }),
+      ).rejects.toMatchObject({ name: 'ResourceInUseException' });
+      // The next attempt (STREAM_REMOVAL_RETRY_MS_MIN later) runs on the thread that replaced it.
+      await eventually(() =>
+        expect(status()).rejects.toMatchObject({ name: 'ResourceNotFoundException' }),
+      );
+      expect(existsSync(join(temp.dir, 'streams', 'doomed'))).toBe(false);
+      await engine.createStream({ StreamName: 'doomed', ShardCount: 1 });
+      expect(await readShard(engine, 'doomed', 'shardId-000000000000')).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      await engine.close();
+    }
+    // The catalog was written without it.
+    const reopened = await Engine.open({ dataDir: temp.dir, workers: 1 });
+    try {
+      expect((await reopened.listStreams()).StreamNames).toEqual(['doomed']);
+      expect(await readShard(reopened, 'doomed', 'shardId-000000000000')).toEqual([]);
+    } finally {
+      await reopened.close();
     }
   });
 });
