@@ -5,12 +5,7 @@
  */
 import { Piscina } from 'piscina';
 import type { CodecReply, CodecTask } from '../src/server/codec-threads.js';
-import { scheduleThreadAsBatch } from '../src/engine/thread-scheduling.js';
 import { preparedBuffers, preparePutRecords } from '../src/server/put-records-prepare.js';
-
-// Woken by the event loop for every body it prepares; SCHED_BATCH keeps it from preempting the
-// event loop.
-scheduleThreadAsBatch();
 
 function moved(reply: CodecReply, buffers: ArrayBuffer[]): unknown {
   return Piscina.move({

@@ -3,12 +3,9 @@
  * work is in src/storage/shard-host.ts. One host per thread; it owns the shards routed to it.
  */
 import { Piscina } from 'piscina';
-import { scheduleThreadAsBatch } from '../src/engine/thread-scheduling.js';
 import { ShardHost } from '../src/storage/shard-host.js';
 import type { AppendReply, WorkerTask } from '../src/storage/worker-protocol.js';
 
-// Woken by the event loop for every append; SCHED_BATCH keeps it from preempting the event loop.
-scheduleThreadAsBatch();
 const host = new ShardHost();
 
 export default function run(task: WorkerTask): unknown {

@@ -17,7 +17,7 @@
  * thread works WORK_PER_WAKE_US before it waits again, as a shard worker does with an append.
  * The kernel then puts the woken thread on the notifier's core, and under the default policy it
  * preempts the notifier there, which stands still until that work is done. Measured with the
- * woken thread under the default policy and under SCHED_BATCH (src/engine/thread-scheduling.ts,
+ * woken thread under the default policy and under SCHED_BATCH (workers/thread-scheduling.cts,
  * what the engine's helper threads ask for), alternately.
  *
  * Usage: node dist/bench/micro/thread-wake.js
@@ -80,7 +80,7 @@ const WORK_PER_WAKE_US = 400;
 const LOADED_GAP_US = 1500;
 const LOADED_SECONDS = 2;
 const LOADED_ROUNDS = 3;
-const schedulingModule = new URL('../../src/engine/thread-scheduling.js', import.meta.url).href;
+const schedulingModule = new URL('../../workers/thread-scheduling.cjs', import.meta.url).href;
 
 const BUSY_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -140,7 +140,7 @@ for (let round = 1; round <= LOADED_ROUNDS; round++) {
   console.log(
     `  round ${round}: default policy ${other.mean.toFixed(1)} / ${other.p99.toFixed(1)} µs, ` +
       `SCHED_BATCH ${batch.mean.toFixed(1)} / ${batch.p99.toFixed(1)} µs ` +
-      `(${(other.mean / batch.mean).toFixed(0)}× less on average)`,
+      `(the default's mean ${(other.mean / batch.mean).toFixed(1)}× SCHED_BATCH's)`,
   );
 }
 Atomics.store(busyFlag, 0, 1);
