@@ -65,6 +65,7 @@ export class Batcher {
     shard: ShardDescriptor,
     batch: Uint8Array,
     verify?: RoutedBatchCheck,
+    encrypted = false,
   ): Promise<Committed> {
     const queue = this.queues[worker]!;
     if (queue.pendingBytes + queue.inFlightBytes + batch.length > WORKER_IN_FLIGHT_BYTES_MAX) {
@@ -77,6 +78,7 @@ export class Batcher {
     }
     const request: AppendRequest = verify ? { shard, batch, verify } : { shard, batch };
     if (this.buffers.owns(batch.buffer)) request.giveBack = true;
+    if (encrypted) request.encrypted = true;
     return new Promise<Committed>((resolve, reject) => {
       queue.pending.push({ request, resolve, reject });
       queue.pendingBytes += batch.length;

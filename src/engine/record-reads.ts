@@ -18,7 +18,13 @@ import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iter
 import type * as K from '../kinesis/shapes.js';
 import { requireTimestamp, validateInput } from '../kinesis/validation.js';
 import type { RawBatch, ReadResult } from '../storage/segment-reader.js';
-import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../storage/record-batch.js';
+import {
+  ATTRIBUTES_OFFSET,
+  ATTRIBUTE_KMS,
+  BATCH_HEADER_BYTES,
+  newRecordCursor,
+  nextRecord,
+} from '../storage/record-batch.js';
 import { type ShardState, type StreamState, canonicalShardId, shardIdOf } from './stream-state.js';
 import { type EngineContext, dryRun } from './engine-context.js';
 
@@ -28,17 +34,17 @@ const SUBSCRIBE_WAIT_MS = 1000;
 
 /**
  * The records of a stored batch from ordinal `from` on, in the GetRecords shape, added to `into`.
- * Their data are views of the batch's bytes, which belong to the read that returned it. With
- * `encryption` KMS each record says so (see `withEncryption`).
+ * Their data are views of the batch's bytes, which belong to the read that returned it. Each
+ * says KMS if the batch was appended while its stream's encryption was in effect.
  */
 export function batchRecords(
   shard: ShardState,
   batch: RawBatch,
   from: number,
   into: K.KinesisRecord[] = [],
-  encryption: K.EncryptionType = 'NONE',
 ): K.KinesisRecord[] {
   const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+  const encrypted = (bytes[ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0;
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   for (let i = 0; i < batch.recordCount; i++) {
     nextRecord(bytes, cursor, bytes.length);
@@ -50,7 +56,7 @@ export function batchRecords(
       Data: bytes.subarray(cursor.dataStart, cursor.dataEnd),
     };
     withPartitionKey(record, bytes, cursor.keyStart, cursor.keyEnd);
-    into.push(withEncryption(record, encryption));
+    into.push(withEncryption(record, encrypted));
   }
   return into;
 }
@@ -66,13 +72,12 @@ function withPartitionKey(record: K.KinesisRecord, bytes: Buffer, start: number,
 }
 
 /**
- * A record as GetRecords and SubscribeToShard return it: `EncryptionType: KMS` while the stream's
- * encryption is in effect when the call reads it (Runnel stores records as they came, so the
- * stream's setting then is what it reports); with NONE the optional member is left out, as
- * before encryption was served.
+ * A record as GetRecords and SubscribeToShard return it: `EncryptionType: KMS` if it was put
+ * while its stream's encryption was in effect (as PutRecord reported it then), whatever the
+ * stream's setting is when it is read; otherwise the optional member is left out.
  */
-function withEncryption(record: K.KinesisRecord, encryption: K.EncryptionType): K.KinesisRecord {
-  if (encryption === 'KMS') record.EncryptionType = 'KMS';
+function withEncryption(record: K.KinesisRecord, encrypted: boolean): K.KinesisRecord {
+  if (encrypted) record.EncryptionType = 'KMS';
   return record;
 }
 
@@ -290,7 +295,6 @@ export class RecordReads {
       for (const record of result.records) bytes += record.dataEnd - record.keyStart;
       throttle.chargeRead(bytes);
     }
-    const encryption = stream.recordEncryption;
     const records: K.KinesisRecord[] = new Array(result.records.length);
     for (let i = 0; i < records.length; i++) {
       const record = result.records[i]!;
@@ -300,7 +304,7 @@ export class RecordReads {
         Data: record.bytes.subarray(record.dataStart, record.dataEnd),
       };
       withPartitionKey(stored, record.bytes, record.keyStart, record.keyEnd);
-      records[i] = withEncryption(stored, encryption);
+      records[i] = withEncryption(stored, record.encrypted);
     }
     const watermark = shard.index.nextOrdinal();
     const last = result.records[result.records.length - 1];
@@ -432,7 +436,7 @@ export class RecordReads {
         continue;
       }
       for (const batch of batches) {
-        for (const record of batchRecords(shard, batch, ordinal, [], stream.recordEncryption)) {
+        for (const record of batchRecords(shard, batch, ordinal, [])) {
           yield record;
           if (this.context.closed || options.signal?.aborted) return;
         }

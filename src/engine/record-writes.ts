@@ -138,6 +138,8 @@ export class RecordWrites {
       shard.worker,
       shard.descriptor,
       encoded.batches.get(slot)!,
+      undefined,
+      encryption === 'KMS',
     );
     return {
       ShardId: shard.shardId,
@@ -183,7 +185,7 @@ export class RecordWrites {
     this.context.assertOpen();
     if (!Array.isArray(records)) refuseAsPutRecords(streamName, records, 'USER_PARTITION_KEY');
     const stream = this.context.writable({ StreamName: streamName });
-    const result = new BatchResult(stream.open, records.length);
+    const result = new BatchResult(stream.open, records.length, stream.recordEncryption);
     const pending: Array<Promise<void>> = [];
     let start = 0;
     while (start < records.length) {
@@ -235,6 +237,7 @@ export class RecordWrites {
         shard.descriptor,
         batch,
         check,
+        stream.recordEncryption === 'KMS',
       );
       return new ShardBatchResult(count, shard, committed);
     } catch (error) {
@@ -371,19 +374,22 @@ export class RecordWrites {
     const arrival = new Float64Array(routing.length);
     let failures: Map<number, KinesisError> | undefined;
     const appends: Array<Promise<void>> = [];
+    const encrypted = result.EncryptionType === 'KMS';
     for (const [slot, batch] of encoded.batches) {
       const shard = routing[slot]!;
       appends.push(
-        this.context.batcher.append(shard.worker, shard.descriptor, batch).then(
-          (committed) => {
-            base[slot] = committed.baseOrdinal;
-            arrival[slot] = committed.arrivalMs;
-          },
-          (error: unknown) => {
-            failures ??= new Map();
-            failures.set(slot, this.appendFailure(stream, shard, error));
-          },
-        ),
+        this.context.batcher
+          .append(shard.worker, shard.descriptor, batch, undefined, encrypted)
+          .then(
+            (committed) => {
+              base[slot] = committed.baseOrdinal;
+              arrival[slot] = committed.arrivalMs;
+            },
+            (error: unknown) => {
+              failures ??= new Map();
+              failures.set(slot, this.appendFailure(stream, shard, error));
+            },
+          ),
       );
     }
     const refusal = (slot: number) =>

@@ -170,7 +170,7 @@ export class ShardSubscriptions {
         const records: K.KinesisRecord[] = [];
         for (const batch of read.batches) {
           const before = records.length;
-          batchRecords(shard, batch, ordinal, records, stream.recordEncryption);
+          batchRecords(shard, batch, ordinal, records);
           if (records.length > before) lastArrivalMs = batch.arrivalMs;
           ordinal = Math.max(ordinal, batch.baseOrdinal + batch.recordCount);
         }

@@ -75,7 +75,7 @@ import {
   encodeSubscriptionEnd,
   encodeWelcome,
 } from '../protocol/frames.js';
-import { batchDataBytes } from '../storage/record-batch.js';
+import { ATTRIBUTES_OFFSET, batchDataBytes } from '../storage/record-batch.js';
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const CLOSE_PROTOCOL_ERROR = 1002;
@@ -659,6 +659,12 @@ export function registerWebSocketProtocol(
       const available = batch.bytes.length - start;
       if (pieces.length > 0 && bytes + available > limit) break;
       const take = Math.min(available, limit - bytes);
+      // Batches go out with attributes 0, as docs/protocol.md §4 has them: the stored KMS mark
+      // (GetRecords' per-record EncryptionType) is not part of the protocol. The bytes are this
+      // read's own copy.
+      if (start <= ATTRIBUTES_OFFSET && ATTRIBUTES_OFFSET < start + take) {
+        batch.bytes[ATTRIBUTES_OFFSET] = 0;
+      }
       const whole = take === batch.bytes.length;
       pieces.push(whole ? batch.bytes : batch.bytes.subarray(start, start + take));
       bytes += take;

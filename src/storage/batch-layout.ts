@@ -13,6 +13,13 @@ export const VERSION_OFFSET = MAGIC_OFFSET + MAGIC_BYTES;
 export const VERSION_BYTES = 1;
 export const ATTRIBUTES_OFFSET = VERSION_OFFSET + VERSION_BYTES;
 export const ATTRIBUTES_BYTES = 1;
+/**
+ * Attribute bit of a stored batch: the stream's server-side encryption (KMS) was in effect when
+ * it was appended, so its records read back with EncryptionType KMS, as Kinesis reports each
+ * record's own. Set by the shard worker at append; a batch put or delivered over the binary
+ * protocol carries attributes 0 (docs/protocol.md §4).
+ */
+export const ATTRIBUTE_KMS = 1;
 export const RESERVED_OFFSET = ATTRIBUTES_OFFSET + ATTRIBUTES_BYTES;
 export const RESERVED_BYTES = 2;
 export const BATCH_LENGTH_OFFSET = RESERVED_OFFSET + RESERVED_BYTES;

@@ -8,7 +8,7 @@
  *   offset  size  field
  *   0       4     magic 'RNB1'
  *   4       1     format version (1)
- *   5       1     attributes (0; reserved)
+ *   5       1     attributes (bit 0: ATTRIBUTE_KMS, set at append; 0 as encoded)
  *   6       2     reserved (0)
  *   8       4     batch length in bytes, header included
  *   12      4     record count (>= 1)

@@ -20,6 +20,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 
 import { READER_FILES_MAX, READ_WINDOW_BYTES_MIN } from '../limits.js';
 import {
+  ATTRIBUTES_OFFSET,
+  ATTRIBUTE_KMS,
   BATCH_HEADER_BYTES,
   type BatchHeader,
   newRecordCursor,
@@ -41,6 +43,8 @@ export interface BatchLocation {
 export interface ReadRecord {
   ordinal: number;
   arrivalMs: number;
+  /** Appended while its stream's encryption was in effect (its batch's ATTRIBUTE_KMS). */
+  encrypted: boolean;
   bytes: Buffer;
   keyStart: number;
   keyEnd: number;
@@ -357,6 +361,7 @@ export class ShardReader {
       if (!batch)
         throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
       const bytes = batch.subarray(BATCH_HEADER_BYTES);
+      const encrypted = (batch[ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0;
       const cursor = newRecordCursor(0);
       let recordOrdinal = header.baseOrdinal;
       let full = false;
@@ -378,6 +383,7 @@ export class ShardReader {
         records.push({
           ordinal: recordOrdinal,
           arrivalMs: header.arrivalMs,
+          encrypted,
           bytes,
           keyStart: cursor.keyStart,
           keyEnd: cursor.keyEnd,

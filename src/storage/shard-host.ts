@@ -6,6 +6,7 @@
 import { type HashedBatch, hashEncodedBatch } from '../engine/encoded-batch.js';
 import { KinesisError } from '../errors.js';
 import { HASH_WORDS, bigIntToWords, compareWords } from '../kinesis/hash-key.js';
+import { ATTRIBUTE_KMS } from './batch-layout.js';
 import { ShardIndex } from './shard-index.js';
 import { ShardLog, deleteShardFiles } from './shard-log.js';
 import type {
@@ -104,7 +105,7 @@ export class ShardHost {
     // The engine's put buffers go back with the answer, each once (a transfer list may not
     // name one twice, and a caller may have put one batch twice).
     const buffers: ArrayBuffer[] = [];
-    for (const { shard, batch, verify, giveBack } of appends) {
+    for (const { shard, batch, verify, giveBack, encrypted } of appends) {
       const buffer = batch.buffer as ArrayBuffer;
       if (giveBack && !buffers.includes(buffer)) buffers.push(buffer);
       try {
@@ -112,7 +113,7 @@ export class ShardHost {
         // The engine routes nothing to a closed shard; its sealed log refuses it all the same,
         // which keeps its end final.
         const log = this.log(shard);
-        const result = log.append(batch, nowMs);
+        const result = log.append(batch, nowMs, encrypted ? ATTRIBUTE_KMS : 0);
         touched.add(log);
         outcomes.push({ ok: true, baseOrdinal: result.baseOrdinal, arrivalMs: result.arrivalMs });
       } catch (error) {

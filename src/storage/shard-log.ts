@@ -29,6 +29,7 @@ import { INDEX_INTERVAL_BYTES } from '../limits.js';
 import { mapReadOnly } from './mmap.js';
 import {
   ARRIVAL_MS_OFFSET,
+  ATTRIBUTES_OFFSET,
   BASE_ORDINAL_OFFSET,
   CHECKSUM_OFFSET,
   RECORD_COUNT_OFFSET,
@@ -124,8 +125,11 @@ export class ShardLog {
     this.sealed = true;
   }
 
-  /** Appends one encoded batch; the caller has checked its header. */
-  append(batch: Uint8Array, nowMs: number): AppendResult {
+  /**
+   * Appends one encoded batch; the caller has checked its header. `attributes` are the batch's
+   * stored attribute bits (ATTRIBUTE_KMS), whatever it carried.
+   */
+  append(batch: Uint8Array, nowMs: number, attributes = 0): AppendResult {
     if (this.sealed) throw new Error('append: the log is sealed (its shard is closed)');
     const view = viewOf(batch);
     const recordCount = view.getUint32(RECORD_COUNT_OFFSET, true);
@@ -140,6 +144,7 @@ export class ShardLog {
     // The batch is this worker's own copy (it came by postMessage): stamp it, then write it.
     writeU64(view, BASE_ORDINAL_OFFSET, baseOrdinal);
     writeU64(view, ARRIVAL_MS_OFFSET, arrivalMs);
+    batch[ATTRIBUTES_OFFSET] = attributes;
     view.setBigUint64(CHECKSUM_OFFSET, batchChecksum(batch, 0, batch.length), true);
     const offset = this.active.append(batch);
     if (offset === 0 || offset - this.lastEntryOffset >= INDEX_INTERVAL_BYTES) {

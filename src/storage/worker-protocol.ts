@@ -35,6 +35,8 @@ export interface AppendRequest {
    * moved here whole: the worker moves it back with its answer, in `AppendReply.buffers`.
    */
   giveBack?: true;
+  /** The stream's server-side encryption was in effect when the put was made (ATTRIBUTE_KMS). */
+  encrypted?: true;
 }
 
 export interface RoutedBatchCheck {

@@ -5,8 +5,11 @@
  *  - StartStreamEncryption / StopStreamEncryption: every documented KeyId form accepted, a
  *    malformed one and EncryptionType NONE refused; the stream UPDATING for the transition, then
  *    ACTIVE; DescribeStream and DescribeStreamSummary report EncryptionType and KeyId at once;
- *    PutRecord, PutRecords, GetRecords and SubscribeToShard records report KMS from when the
- *    stream is ACTIVE again, NONE (or nothing, on read records) after StopStreamEncryption;
+ *    PutRecord and PutRecords report KMS from when the stream is ACTIVE again, NONE after
+ *    StopStreamEncryption; GetRecords and SubscribeToShard report each record's own: KMS if it
+ *    was put while the encryption was in effect, nothing otherwise, whatever the stream's
+ *    setting when it is read (also after a restart); the binary protocol's RECORDS carry the
+ *    stored batches with attributes 0, as its spec has them;
  *  - PutResourcePolicy / GetResourcePolicy / DeleteResourcePolicy on a stream and on a consumer
  *    (by the ARN TagResource takes, with its errors for any other ARN): the document as given,
  *    `{}` without one, a JSON object of at most 20 KiB required, ResourceNotFoundException to
@@ -211,7 +214,7 @@ describe('stream encryption through the SDK', () => {
     const many = await putMany('sealed', ['two', 'three']);
     expect(many.FailedRecordCount).toBe(0);
     expect(many.EncryptionType).toBe('KMS');
-    // Reads report the stream's encryption when they are made, for every record.
+    // Each record reports the encryption in effect when it was put.
     const records = await readAll('sealed');
     expect(records.map((record) => Buffer.from(record.Data!).toString())).toEqual([
       'plain',
@@ -220,7 +223,13 @@ describe('stream encryption through the SDK', () => {
       'two',
       'three',
     ]);
-    expect(records.map((record) => record.EncryptionType)).toEqual(Array(5).fill('KMS'));
+    expect(records.map((record) => record.EncryptionType)).toEqual([
+      undefined,
+      undefined,
+      'KMS',
+      'KMS',
+      'KMS',
+    ]);
   });
 
   it('stops encryption by StreamARN: UPDATING, then NONE without KeyId, and records without KMS', async () => {
@@ -246,8 +255,12 @@ describe('stream encryption through the SDK', () => {
     expect((await putOne('unsealed', 'after')).EncryptionType).toBe('NONE');
     expect((await putMany('unsealed', ['x'])).EncryptionType).toBe('NONE');
     const records = await readAll('unsealed');
-    expect(records).toHaveLength(4);
-    for (const record of records) expect(record.EncryptionType).toBeUndefined();
+    expect(records.map((record) => record.EncryptionType)).toEqual([
+      'KMS',
+      'KMS',
+      undefined,
+      undefined,
+    ]);
   });
 
   it('accepts every documented KeyId form, reports the key in use, and changes nothing for the same key', async () => {
@@ -342,7 +355,7 @@ describe('stream encryption through the SDK', () => {
     expect((await summary(runnel.client, 'refusing')).StreamStatus).toBe('ACTIVE');
   });
 
-  it('reports KMS on SubscribeToShard event records while the encryption is in effect', async () => {
+  it('reports on SubscribeToShard event records the encryption each was put with', async () => {
     await createActive(runnel.client, 'sealed-efo', 1);
     const consumer = async (name: string) =>
       (await registerActive(runnel.client, 'sealed-efo', name)).ConsumerARN!;
@@ -367,7 +380,19 @@ describe('stream encryption through the SDK', () => {
     expect(await subscribedTypes(await consumer('before'))).toEqual([undefined, undefined]);
     await start({ StreamName: 'sealed-efo' });
     await waitActive(runnel.client, 'sealed-efo');
-    expect(await subscribedTypes(await consumer('after'))).toEqual(['KMS', 'KMS']);
+    // Put before the encryption: still unencrypted, read after it.
+    expect(await subscribedTypes(await consumer('after'))).toEqual([undefined, undefined]);
+    await putMany('sealed-efo', ['c']);
+    await stop({ StreamName: 'sealed-efo' });
+    await waitActive(runnel.client, 'sealed-efo');
+    await putMany('sealed-efo', ['d']);
+    // One event from the start holds all four; only the one put while encrypted says KMS.
+    expect(await subscribedTypes(await consumer('later'))).toEqual([
+      undefined,
+      undefined,
+      'KMS',
+      undefined,
+    ]);
   });
 
   it('answers StartStreamEncryption, StopStreamEncryption and the records over CBOR', async () => {
@@ -882,6 +907,24 @@ describe('encryption, policies and account settings across a restart', () => {
         );
         expect(put.EncryptionType, name).toBe('KMS');
       }
+      // Each record read after the restarts says what it was put with.
+      const { ShardIterator } = await client.send(
+        new GetShardIteratorCommand({
+          StreamName: 'cut-short',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      const read = await client.send(new GetRecordsCommand({ ShardIterator }));
+      expect(
+        read.Records!.map((record) => [
+          Buffer.from(record.Data!).toString(),
+          record.EncryptionType,
+        ]),
+      ).toEqual([
+        ['x', undefined],
+        ['y', 'KMS'],
+      ]);
       await client.send(
         new StopStreamEncryptionCommand({
           StreamName: 'kept',

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { eventually } from '../helpers/eventually.js';
 import { readShard } from '../helpers/read-all.js';
 import { type ServedEngine, serveEngine } from '../helpers/ws-server.js';
 
@@ -184,6 +185,42 @@ describe.skipIf(!python)('a Python client written from docs/protocol.md', () => 
       }));
       expect(auto.read[shard]).toEqual(stored);
     }
+  });
+
+  it('reads a stream put to under encryption: stored marked KMS, delivered with attributes 0', async () => {
+    const { engine } = served;
+    const stream = 'py-kms';
+    await engine.createStream({ StreamName: stream, ShardCount: 2 });
+    await engine.startStreamEncryption({
+      StreamName: stream,
+      EncryptionType: 'KMS',
+      KeyId: 'alias/aws/kinesis',
+    });
+    await eventually(async () =>
+      expect(
+        (await engine.describeStreamSummary({ StreamName: stream })).StreamDescriptionSummary
+          .StreamStatus,
+      ).toBe('ACTIVE'),
+    );
+    // The Python client refuses a batch whose attributes are not 0 (docs/protocol.md §4).
+    const run = await runClient(served.server.url, [stream, '400']);
+    if (run.code !== 0) throw new Error(`runnel_client.py exited ${run.code}: ${run.stderr}`);
+    const kms = JSON.parse(run.stdout) as PythonReport;
+    let records = 0;
+    for (const shard of kms.shards) {
+      const stored = await readShard(engine, stream, shard);
+      records += stored.length;
+      for (const record of stored) expect(record.EncryptionType).toBe('KMS');
+      expect(kms.read[shard]).toEqual(
+        stored.map((r) => ({
+          seq: r.SequenceNumber!,
+          key: r.PartitionKey!,
+          data_hex: Buffer.from(r.Data!).toString('hex'),
+          arrival_ms: r.ApproximateArrivalTimestamp!.getTime(),
+        })),
+      );
+    }
+    expect(records).toBe(400);
   });
 
   it('reads a shard a split closed to its end: every record, then SUBSCRIPTION_END reason 1', async () => {
