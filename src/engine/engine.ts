@@ -492,7 +492,8 @@ export class Engine {
   /**
    * Whole committed batches of a shard from the one holding `ordinal` on, up to about
    * `maxBytes`, as stored (record-batch.ts encoding; views of buffers read for the call, or of
-   * `scratch` while the reads fit in it, valid until it is reused). Reading below the trim
+   * `scratch` while the reads fit in it, valid until it is reused). A batch's attributes byte
+   * may hold ATTRIBUTE_KMS: clear it before putting the batch again. Reading below the trim
    * horizon starts at the trim horizon. Never messages the owner worker.
    */
   readBatches(

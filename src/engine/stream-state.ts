@@ -149,8 +149,8 @@ export class StreamState {
   open: ShardState[] = [];
   router!: ShardRouter;
   /**
-   * The EncryptionType puts and reads report for records: the stream's setting once it is in
-   * effect. Kinesis encrypts records with a new setting once the stream is ACTIVE again, so
+   * The EncryptionType puts report, and mark their records with (reads report each record's
+   * mark): the stream's setting once it is in effect. Kinesis encrypts records with a new setting once the stream is ACTIVE again, so
    * while a change leaves the stream UPDATING, records keep the type they had. Not persisted:
    * a restart completes the change (the stream opens ACTIVE).
    */

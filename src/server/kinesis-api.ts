@@ -548,8 +548,8 @@ function eventPayload(event: Shapes.SubscribeToShardEvent, format: Format): Buff
       ApproximateArrivalTimestamp: record.ApproximateArrivalTimestamp.getTime() / 1000,
       Data: data.toString('base64'),
       PartitionKey: record.PartitionKey,
-      // Present (KMS) only while the stream's encryption is in effect; JSON leaves it out when
-      // undefined.
+      // Present (KMS) only on records put while the stream's encryption was in effect; JSON
+      // leaves it out when undefined.
       EncryptionType: record.EncryptionType,
     };
   });

@@ -147,6 +147,9 @@ export class ShardLog {
     batch[ATTRIBUTES_OFFSET] = attributes;
     view.setBigUint64(CHECKSUM_OFFSET, batchChecksum(batch, 0, batch.length), true);
     const offset = this.active.append(batch);
+    // Written: the batch's bytes are this worker's copy, and one task may append the same
+    // bytes again (a caller may put one batch twice), whose checks expect attributes 0.
+    batch[ATTRIBUTES_OFFSET] = 0;
     if (offset === 0 || offset - this.lastEntryOffset >= INDEX_INTERVAL_BYTES) {
       this.publishEntry(baseOrdinal, offset, arrivalMs);
     }

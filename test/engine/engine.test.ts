@@ -309,6 +309,26 @@ describe("routed batches (the binary protocol's routed PUT)", () => {
     return records;
   }
 
+  it('stores one routed batch put twice at once on an encrypted stream, both marked KMS', async () => {
+    const { engine } = await openFresh();
+    await engine.createStream({ StreamName: 'twice', ShardCount: 2 });
+    await engine.startStreamEncryption({
+      StreamName: 'twice',
+      EncryptionType: 'KMS',
+      KeyId: 'alias/aws/kinesis',
+    });
+    // The same bytes reach the worker in one task, checked and appended twice there.
+    const batch = batchOf(lowerHalfRecords(10, 't'));
+    const results = await Promise.all([
+      engine.putRoutedBatch('twice', batch),
+      engine.putRoutedBatch('twice', batch),
+    ]);
+    for (const result of results) expect(result.FailedRecordCount).toBe(0);
+    const stored = await readShard(engine, 'twice', 'shardId-000000000000');
+    expect(stored).toHaveLength(20);
+    for (const record of stored) expect(record.EncryptionType).toBe('KMS');
+  });
+
   it('acknowledges a routed batch with consecutive sequence numbers that GetRecords returns', async () => {
     const { engine } = await openFresh();
     await engine.createStream({ StreamName: 'routed', ShardCount: 2 });
