@@ -144,12 +144,16 @@ export class ShardLog {
     // The batch is this worker's own copy (it came by postMessage): stamp it, then write it.
     writeU64(view, BASE_ORDINAL_OFFSET, baseOrdinal);
     writeU64(view, ARRIVAL_MS_OFFSET, arrivalMs);
-    batch[ATTRIBUTES_OFFSET] = attributes;
     view.setBigUint64(CHECKSUM_OFFSET, batchChecksum(batch, 0, batch.length), true);
-    const offset = this.active.append(batch);
-    // Written: the batch's bytes are this worker's copy, and one task may append the same
-    // bytes again (a caller may put one batch twice), whose checks expect attributes 0.
-    batch[ATTRIBUTES_OFFSET] = 0;
+    let offset: number;
+    batch[ATTRIBUTES_OFFSET] = attributes;
+    try {
+      offset = this.active.append(batch);
+    } finally {
+      // Written (or failed): the batch's bytes are this worker's copy, and one task may append
+      // the same bytes again (a caller may put one batch twice), whose checks expect 0 there.
+      batch[ATTRIBUTES_OFFSET] = 0;
+    }
     if (offset === 0 || offset - this.lastEntryOffset >= INDEX_INTERVAL_BYTES) {
       this.publishEntry(baseOrdinal, offset, arrivalMs);
     }
