@@ -1,6 +1,6 @@
 /**
  * Dumps a segment file for humans: every batch header (offset, ordinals, arrival time, record
- * count, whether its checksum verifies) and, with --records, each record's partition key, data
+ * count, whether its checksum verifies, KMS if it was put while its stream was encrypted) and, with --records, each record's partition key, data
  * length and the first bytes of its data. Stops at the end of the log (first zero magic) and
  * says why it stopped.
  *
@@ -9,6 +9,8 @@
 import { parseArgs } from 'node:util';
 import { mapReadOnly } from '../src/storage/mmap.js';
 import {
+  ATTRIBUTES_OFFSET,
+  ATTRIBUTE_KMS,
   BATCH_HEADER_BYTES,
   newRecordCursor,
   nextRecord,
@@ -44,7 +46,7 @@ for (;;) {
   console.log(
     `batch @${offset} ordinals ${header.baseOrdinal}..${header.baseOrdinal + header.recordCount - 1} ` +
       `records ${header.recordCount} bytes ${header.batchLength} arrival ${new Date(header.arrivalMs).toISOString()} ` +
-      `checksum ${valid ? 'ok' : 'BAD'}`,
+      `checksum ${valid ? 'ok' : 'BAD'}${(bytes[offset + ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0 ? ' KMS' : ''}`,
   );
   if (values.records) {
     const cursor = newRecordCursor(offset + BATCH_HEADER_BYTES);
