@@ -9,9 +9,8 @@
 import { parseArgs } from 'node:util';
 import { mapReadOnly } from '../src/storage/mmap.js';
 import {
-  ATTRIBUTES_OFFSET,
-  ATTRIBUTE_KMS,
   BATCH_HEADER_BYTES,
+  isEncryptedBatch,
   newRecordCursor,
   nextRecord,
   readBatchHeader,
@@ -46,7 +45,7 @@ for (;;) {
   console.log(
     `batch @${offset} ordinals ${header.baseOrdinal}..${header.baseOrdinal + header.recordCount - 1} ` +
       `records ${header.recordCount} bytes ${header.batchLength} arrival ${new Date(header.arrivalMs).toISOString()} ` +
-      `checksum ${valid ? 'ok' : 'BAD'}${(bytes[offset + ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0 ? ' KMS' : ''}`,
+      `checksum ${valid ? 'ok' : 'BAD'}${isEncryptedBatch(bytes, offset) ? ' KMS' : ''}`,
   );
   if (values.records) {
     const cursor = newRecordCursor(offset + BATCH_HEADER_BYTES);

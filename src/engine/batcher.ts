@@ -64,8 +64,9 @@ export class Batcher {
     worker: number,
     shard: ShardDescriptor,
     batch: Uint8Array,
+    /** The stream's encryption is in effect for this put (stored as ATTRIBUTE_KMS). */
+    encrypted: boolean,
     verify?: RoutedBatchCheck,
-    encrypted = false,
   ): Promise<Committed> {
     const queue = this.queues[worker]!;
     if (queue.pendingBytes + queue.inFlightBytes + batch.length > WORKER_IN_FLIGHT_BYTES_MAX) {

@@ -19,9 +19,8 @@ import type * as K from '../kinesis/shapes.js';
 import { requireTimestamp, validateInput } from '../kinesis/validation.js';
 import type { RawBatch, ReadResult } from '../storage/segment-reader.js';
 import {
-  ATTRIBUTES_OFFSET,
-  ATTRIBUTE_KMS,
   BATCH_HEADER_BYTES,
+  isEncryptedBatch,
   newRecordCursor,
   nextRecord,
 } from '../storage/record-batch.js';
@@ -44,7 +43,7 @@ export function batchRecords(
   into: K.KinesisRecord[] = [],
 ): K.KinesisRecord[] {
   const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-  const encrypted = (bytes[ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0;
+  const encrypted = isEncryptedBatch(bytes);
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   for (let i = 0; i < batch.recordCount; i++) {
     nextRecord(bytes, cursor, bytes.length);

@@ -138,7 +138,6 @@ export class RecordWrites {
       shard.worker,
       shard.descriptor,
       encoded.batches.get(slot)!,
-      undefined,
       encryption === 'KMS',
     );
     return {
@@ -236,8 +235,8 @@ export class RecordWrites {
         shard.worker,
         shard.descriptor,
         batch,
-        check,
         stream.recordEncryption === 'KMS',
+        check,
       );
       return new ShardBatchResult(count, shard, committed);
     } catch (error) {
@@ -378,18 +377,16 @@ export class RecordWrites {
     for (const [slot, batch] of encoded.batches) {
       const shard = routing[slot]!;
       appends.push(
-        this.context.batcher
-          .append(shard.worker, shard.descriptor, batch, undefined, encrypted)
-          .then(
-            (committed) => {
-              base[slot] = committed.baseOrdinal;
-              arrival[slot] = committed.arrivalMs;
-            },
-            (error: unknown) => {
-              failures ??= new Map();
-              failures.set(slot, this.appendFailure(stream, shard, error));
-            },
-          ),
+        this.context.batcher.append(shard.worker, shard.descriptor, batch, encrypted).then(
+          (committed) => {
+            base[slot] = committed.baseOrdinal;
+            arrival[slot] = committed.arrivalMs;
+          },
+          (error: unknown) => {
+            failures ??= new Map();
+            failures.set(slot, this.appendFailure(stream, shard, error));
+          },
+        ),
       );
     }
     const refusal = (slot: number) =>

@@ -20,6 +20,11 @@ export const ATTRIBUTES_BYTES = 1;
  * protocol carries attributes 0 (docs/protocol.md §4).
  */
 export const ATTRIBUTE_KMS = 1;
+
+/** Whether the stored batch at `offset` of `bytes` is marked ATTRIBUTE_KMS. */
+export function isEncryptedBatch(bytes: Uint8Array, offset = 0): boolean {
+  return (bytes[offset + ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0;
+}
 export const RESERVED_OFFSET = ATTRIBUTES_OFFSET + ATTRIBUTES_BYTES;
 export const RESERVED_BYTES = 2;
 export const BATCH_LENGTH_OFFSET = RESERVED_OFFSET + RESERVED_BYTES;

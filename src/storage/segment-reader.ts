@@ -20,9 +20,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 
 import { READER_FILES_MAX, READ_WINDOW_BYTES_MIN } from '../limits.js';
 import {
-  ATTRIBUTES_OFFSET,
-  ATTRIBUTE_KMS,
   BATCH_HEADER_BYTES,
+  isEncryptedBatch,
   type BatchHeader,
   newRecordCursor,
   nextRecord,
@@ -361,7 +360,7 @@ export class ShardReader {
       if (!batch)
         throw new Error(`batch at ${location.segmentBase}:${location.byteOffset} is cut short`);
       const bytes = batch.subarray(BATCH_HEADER_BYTES);
-      const encrypted = (batch[ATTRIBUTES_OFFSET]! & ATTRIBUTE_KMS) !== 0;
+      const encrypted = isEncryptedBatch(batch);
       const cursor = newRecordCursor(0);
       let recordOrdinal = header.baseOrdinal;
       let full = false;
