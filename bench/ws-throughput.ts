@@ -4,8 +4,9 @@
  * the end-to-end latency of a put to its subscriber (p50/p99) at about half of the measured peak
  * ingest.
  *
- * The server (native uWS + the protocol handler + an Engine with its shard workers) runs in a
- * child process; this process is the load: `--connections` RunnelClient connections on
+ * The server runs in a child process, as `runnel serve` runs it (startServer: the uWS app with
+ * the protocol handler counting into /metrics, the Kinesis endpoint and its codec threads, idle
+ * here, and an Engine with its shard workers); this process is the load: `--connections` RunnelClient connections on
  * 127.0.0.1 (the built-in Node WebSocket client). Load is lean on purpose: batches are encoded
  * once, before the clock starts, one batch per shard (as client-side routing sends them), and
  * sent with `putEncodedBatch` as routed puts (the server hashes one key per put and the shard's
@@ -68,8 +69,6 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
-import uWS from 'uWebSockets.js';
-
 import { RunnelClient, type RunnelSubscription } from '../src/client/index.js';
 import {
   diskWriteMBps,
@@ -87,7 +86,6 @@ import {
 } from '../src/harness/machine.js';
 import { OpenLoopSchedule } from '../src/harness/rate.js';
 import { NodeWebSocket } from '../src/client/node-websocket.js';
-import { Engine } from '../src/engine/engine.js';
 import { evenHashRanges, hashPartitionKey } from '../src/kinesis/hash-key.js';
 import {
   BATCH_HEADER_BYTES,
@@ -97,7 +95,7 @@ import {
 } from '../src/protocol/batch-writer.js';
 import { WS_FRAME_BYTES_MAX, WS_SEND_BUFFER_BYTES_MAX } from '../src/limits.js';
 import { serverNodeFlags } from '../src/server/node-flags.js';
-import { registerWebSocketProtocol } from '../src/server/ws-protocol-handler.js';
+import { startServer } from '../src/server/server.js';
 
 const STREAM_PREFIX = 'ws-bench';
 /** The server's bare echo route, for the latency floor. */
@@ -240,32 +238,34 @@ async function runLanes(
  * `direct <stream> <recordBytes> <perPut> <shards> <seconds> <lanes>` (the engine baseline).
  */
 async function serve(dataDir: string, workers: number): Promise<void> {
-  const engine = await Engine.open({ dataDir, workers });
-  const app = uWS.App();
-  const protocol = registerWebSocketProtocol(app, engine);
-  app.ws(ECHO_PATH, {
-    maxPayloadLength: WS_FRAME_BYTES_MAX,
-    maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
-    message: (ws, message) => void ws.send(message, true),
-  });
-  // Takes each message as the protocol handler takes a put (one copy out of it) and answers
-  // with an ack; nothing is stored.
-  const sinkAck = new Uint8Array(SINK_ACK_BYTES);
-  app.ws(SINK_PATH, {
-    maxPayloadLength: WS_FRAME_BYTES_MAX,
-    maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
-    message: (ws, message) => {
-      const copy = Buffer.allocUnsafeSlow(message.byteLength);
-      copy.set(new Uint8Array(message));
-      ws.send(sinkAck, true);
+  // The server `runnel serve` runs (startServer: both front ends, the binary protocol counting
+  // into /metrics, the codec threads), with two bare routes beside the protocol for the floors.
+  const server = await startServer({
+    dataDir,
+    workers,
+    port: 0,
+    wsPort: 0,
+    configureUws: (app) => {
+      app.ws(ECHO_PATH, {
+        maxPayloadLength: WS_FRAME_BYTES_MAX,
+        maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
+        message: (ws, message) => void ws.send(message, true),
+      });
+      // Takes each message as the protocol handler takes a put (one copy out of it) and answers
+      // with an ack; nothing is stored.
+      const sinkAck = new Uint8Array(SINK_ACK_BYTES);
+      app.ws(SINK_PATH, {
+        maxPayloadLength: WS_FRAME_BYTES_MAX,
+        maxBackpressure: WS_SEND_BUFFER_BYTES_MAX,
+        message: (ws, message) => {
+          const copy = Buffer.allocUnsafeSlow(message.byteLength);
+          copy.set(new Uint8Array(message));
+          ws.send(sinkAck, true);
+        },
+      });
     },
   });
-  const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (token) => {
-      if (token) resolve(token);
-      else reject(new Error('listen failed'));
-    });
-  });
+  const engine = server.engine;
   // The event loop's collections (this thread's; the workers' are their own).
   const gc = { ms: 0, count: 0, longestMs: 0 };
   new PerformanceObserver((list) => {
@@ -313,14 +313,8 @@ async function serve(dataDir: string, workers: number): Promise<void> {
       void answer(run.then((result) => `${result.records} ${result.seconds}`));
     }
   });
-  lines.on('close', () => {
-    uWS.us_listen_socket_close(socket);
-    void protocol
-      .closeAll()
-      .then(() => engine.close())
-      .then(() => process.exit(0));
-  });
-  console.log(`READY ${uWS.us_socket_local_port(socket as unknown as uWS.us_socket)}`);
+  lines.on('close', () => void server.close().then(() => process.exit(0)));
+  console.log(`READY ${new URL(server.wsUrl!).port}`);
 }
 
 class ServerProcess {

@@ -30,6 +30,8 @@ import type { WorkerPool } from './worker-pool.js';
 export interface Committed {
   baseOrdinal: number;
   arrivalMs: number;
+  /** The batch's data bytes, when its worker checked it (a routed batch; AppendOutcome). */
+  dataBytes?: number;
 }
 
 interface Pending {

@@ -134,6 +134,8 @@ export interface HashedBatch {
   hashWords: Uint32Array;
   /** The largest record's data plus partition-key bytes. */
   maxRecordBytes: number;
+  /** The data bytes of all its records (what the servers' bytes-in metrics count). */
+  dataBytes: number;
 }
 
 /**
@@ -165,6 +167,7 @@ export function hashEncodedBatch(
   const cursor = newRecordCursor(BATCH_HEADER_BYTES);
   const end = batch.length;
   let largest = 0;
+  let dataBytes = 0;
   // One walk frames, checks and hashes. A batch that is badly framed anywhere is refused as
   // such, even past a record that fails its own check: after the first failing record the walk
   // only frames the rest, and that record's error is thrown once the framing is known good.
@@ -179,7 +182,9 @@ export function hashEncodedBatch(
       failure = keyFailure(batch, cursor.keyStart, cursor.keyEnd, i);
       if (failure !== undefined) continue;
     }
-    const size = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
+    const data = cursor.dataEnd - cursor.dataStart;
+    dataBytes += data;
+    const size = data + cursor.keyEnd - cursor.keyStart;
     if (size > maxRecordBytes) {
       failure = sizeFailure(i, maxRecordBytes);
       continue;
@@ -208,7 +213,7 @@ export function hashEncodedBatch(
   if (failure !== undefined) throw failure;
   keyHasher.flush();
   recordStart[count] = end;
-  return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest };
+  return { recordCount: count, recordStart, hashWords, maxRecordBytes: largest, dataBytes };
 }
 
 /**

@@ -34,11 +34,19 @@ export interface PutRecordBatchResult {
   /** The stream's record encryption when the call was made (PutRecords reports it); NONE if
    * absent. */
   readonly EncryptionType?: K.EncryptionType;
+  /**
+   * The data bytes of all the batch's records, where the engine walked them anyway to check
+   * and route them: set by putEncodedBatch, and by putRoutedBatch once a shard stored the
+   * batch (its worker counts them in its check). The binary protocol's bytes-in metric reads
+   * it, so counting costs the event loop no walk of its own.
+   */
+  readonly dataBytes?: number;
 }
 
 /** Where each record of a batch call landed; sequence numbers are formatted only on demand. */
 export class BatchResult implements PutRecordBatchResult {
   FailedRecordCount = 0;
+  dataBytes?: number;
   private readonly shardOf: Int32Array;
   private readonly ordinalOf: Float64Array;
   private readonly arrivalOf: Float64Array;
@@ -117,6 +125,7 @@ export class BatchResult implements PutRecordBatchResult {
 export class ShardBatchResult implements PutRecordBatchResult {
   readonly FailedRecordCount: number;
   readonly onlyShardId: string;
+  readonly dataBytes?: number;
 
   constructor(
     readonly recordCount: number,
@@ -126,6 +135,7 @@ export class ShardBatchResult implements PutRecordBatchResult {
   ) {
     this.FailedRecordCount = committed ? 0 : recordCount;
     this.onlyShardId = shard.shardId;
+    if (committed?.dataBytes !== undefined) this.dataBytes = committed.dataBytes;
   }
 
   shardIdOf(): string {

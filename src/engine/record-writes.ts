@@ -258,7 +258,8 @@ export class RecordWrites {
     const maxRecordBytes = stream.record.maxRecordSizeKiB * KIB;
     const hash = stream.router.size > 1 && !auto;
     const hashed = hashEncodedBatch(batch, maxRecordBytes, hash, undefined, auto);
-    return this.appendHashed(stream, batch, hashed.recordStart, hashed.hashWords);
+    const { recordStart, hashWords, dataBytes } = hashed;
+    return this.appendHashed(stream, batch, recordStart, hashWords, dataBytes);
   }
 
   async putPreparedRecords(prepared: PreparedRecords): Promise<PutRecordBatchResult> {
@@ -289,12 +290,16 @@ export class RecordWrites {
     return this.appendHashed(stream, prepared.batch, prepared.recordStart, prepared.hashWords);
   }
 
-  /** Routes a checked and hashed batch (limits applied per record), appends it, and settles. */
+  /**
+   * Routes a checked and hashed batch (limits applied per record), appends it, and settles;
+   * `dataBytes`, when the caller counted them, goes into the result.
+   */
   private async appendHashed(
     stream: StreamState,
     batch: Uint8Array,
     recordStart: Int32Array,
     hashWords: Uint32Array,
+    dataBytes?: number,
   ): Promise<PutRecordBatchResult> {
     const admit = this.context.throttles
       ? this.encodedAdmission(stream, batch, recordStart)
@@ -302,6 +307,7 @@ export class RecordWrites {
     const encryption = stream.recordEncryption;
     const encoded = routeStreamBatch(stream, batch, recordStart, hashWords, admit);
     const result = new BatchResult(stream.open, recordStart.length - 1, encryption);
+    if (dataBytes !== undefined) result.dataBytes = dataBytes;
     const pending: Array<Promise<void>> = [];
     this.appendEncoded(stream, encoded, 0, result, pending);
     await Promise.all(pending);

@@ -10,9 +10,10 @@
  *
  * Metrics: a put counts into the server's records-in and bytes-in totals (the counters /metrics
  * and /dashboard show, shared with the Kinesis API) as a PutRecords does, when it is
- * acknowledged: its stored records, and its data bytes if it stored any; a subscription's
- * records and data bytes count into records-out and bytes-out as each batch is sent in full.
- * Data bytes are found by walking the batch's record framing (batchDataBytes, no allocation).
+ * acknowledged: its stored records, and its data bytes if it stored any (the engine counts
+ * them in the walk that checks the batch, PutRecordBatchResult.dataBytes); a subscription's
+ * records and data bytes count into records-out and bytes-out as each batch is sent in full,
+ * its data bytes found by walking the batch's record framing (batchDataBytes, no allocation).
  *
  * Subscriptions: one loop per subscription reads committed batches straight from the segment
  * files (engine.readBatches: one or two preads into a scratch buffer, no message to the worker)
@@ -432,8 +433,6 @@ export function registerWebSocketProtocol(
     // the engine's put buffers, which moves to the shard worker and back for the next put.
     const batch = engine.putBuffer(frame.batch.byteLength);
     batch.set(frame.batch);
-    // Counted now: a batch the engine forwards whole moves to the shard worker.
-    const dataBytes = metrics === undefined ? 0 : batchDataBytes(batch);
     connection.putsInFlight++;
     connection.putBytesInFlight += bytes;
     const stored = frame.routed
@@ -441,7 +440,7 @@ export function registerWebSocketProtocol(
       : engine.putEncodedBatch(frame.streamName, batch);
     stored
       .then((result) => {
-        if (metrics !== undefined) countPut(metrics, result, dataBytes);
+        if (metrics !== undefined) countPut(metrics, result);
         connection.send(encodePutAck(frame.requestId, buildAck(result)));
       })
       .catch((error: unknown) => requestFailed(connection, frame.requestId, error))
@@ -456,17 +455,15 @@ export function registerWebSocketProtocol(
 
   /**
    * Counts a put as the Kinesis API counts a PutRecords (src/server/kinesis-api.ts): its stored
-   * records, and the data bytes of all its records if it stored any.
+   * records, and the data bytes of all its records if it stored any. The engine counted those
+   * bytes in the walk that checked the batch (on the event loop, or in the shard worker for a
+   * routed put), so a put is not walked again here.
    */
-  function countPut(
-    counters: TrafficCounters,
-    result: PutRecordBatchResult,
-    dataBytes: number,
-  ): void {
+  function countPut(counters: TrafficCounters, result: PutRecordBatchResult): void {
     const failed = result.FailedRecordCount;
     if (failed === result.recordCount) return;
     counters.recordsIn += result.recordCount - failed;
-    counters.bytesIn += dataBytes;
+    counters.bytesIn += result.dataBytes!;
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------

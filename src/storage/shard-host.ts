@@ -109,13 +109,17 @@ export class ShardHost {
       const buffer = batch.buffer as ArrayBuffer;
       if (giveBack && !buffers.includes(buffer)) buffers.push(buffer);
       try {
-        if (verify) checkRoutedBatch(batch, verify);
+        const dataBytes = verify ? checkRoutedBatch(batch, verify) : undefined;
         // The engine routes nothing to a closed shard; its sealed log refuses it all the same,
         // which keeps its end final.
         const log = this.log(shard);
-        const result = log.append(batch, nowMs, encrypted ? ATTRIBUTE_KMS : 0);
+        const { baseOrdinal, arrivalMs } = log.append(batch, nowMs, encrypted ? ATTRIBUTE_KMS : 0);
         touched.add(log);
-        outcomes.push({ ok: true, baseOrdinal: result.baseOrdinal, arrivalMs: result.arrivalMs });
+        outcomes.push(
+          dataBytes === undefined
+            ? { ok: true, baseOrdinal, arrivalMs }
+            : { ok: true, baseOrdinal, arrivalMs, dataBytes },
+        );
       } catch (error) {
         if (error instanceof KinesisError) {
           // A routed batch refused by its check: the client's error, worded for it.
@@ -170,8 +174,9 @@ let lastChecked: HashedBatch | undefined;
  * Checks a batch declared routed to one shard: every record as the engine checks it (key,
  * size, explicit hash key; hashEncodedBatch throws the same errors) and every hash key inside
  * the shard's range. Throws a KinesisError, and nothing of the batch is appended, otherwise.
+ * Returns the data bytes of its records, counted in the same walk.
  */
-function checkRoutedBatch(batch: Uint8Array, check: RoutedBatchCheck): void {
+function checkRoutedBatch(batch: Uint8Array, check: RoutedBatchCheck): number {
   const hashed = hashEncodedBatch(batch, check.maxRecordBytes, true, lastChecked);
   lastChecked = hashed;
   bigIntToWords(check.start, rangeWords, 0);
@@ -189,4 +194,5 @@ function checkRoutedBatch(batch: Uint8Array, check: RoutedBatchCheck): void {
       );
     }
   }
+  return hashed.dataBytes;
 }

@@ -71,7 +71,17 @@ export interface OpenReply {
 }
 
 export type AppendOutcome =
-  { ok: true; baseOrdinal: number; arrivalMs: number } | { ok: false; error: SerializedError };
+  | {
+      ok: true;
+      baseOrdinal: number;
+      arrivalMs: number;
+      /**
+       * The data bytes of the batch's records, when the worker walked them to check a routed
+       * batch (`verify`): the binary protocol's bytes-in metric then costs the event loop no walk.
+       */
+      dataBytes?: number;
+    }
+  | { ok: false; error: SerializedError };
 
 export interface AppendReply {
   outcomes: AppendOutcome[];
