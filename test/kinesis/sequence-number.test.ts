@@ -66,6 +66,58 @@ describe('SequenceFormatter', () => {
   });
 });
 
+describe('SequenceFormatter, stepping over jumps', () => {
+  it('formats the first record of each put, and any later number, as the BigInt encoding does', async () => {
+    const { SequenceFormatter, MAX_SEQUENCE_DIGITS } =
+      await import('../../src/kinesis/sequence-number.js');
+    // Seeded, so a failure replays: a walk of acks (jumps of a put's record count), runs, pauses
+    // of seconds, moves back (a reader going back to an older record), and jumps past the
+    // limb arithmetic's bound (2^30), in every order.
+    let seed = 0x5eed;
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    for (const [creation, index] of [
+      [1764000000, 0],
+      [1764000000, 15],
+      [0, 0],
+      [2 ** 35, 2 ** 31 - 1],
+    ] as const) {
+      const formatter = new SequenceFormatter(creation, index);
+      const target = new Uint8Array(MAX_SEQUENCE_DIGITS);
+      let ordinal = 0;
+      let second = creation;
+      for (let step = 0; step < 3000; step++) {
+        const pick = random();
+        if (pick < 0.4) ordinal += 1 + Math.floor(random() * 1000);
+        else if (pick < 0.6) ordinal += 1;
+        else if (pick < 0.7) second += 1 + Math.floor(random() * 100_000);
+        else if (pick < 0.8) ordinal = Math.floor(random() * ordinal);
+        else if (pick < 0.85) ordinal += 2 ** 30 + Math.floor(random() * 2 ** 40);
+        else if (pick < 0.9) second = Math.max(creation, second - Math.floor(random() * 100));
+        else if (pick < 0.95) second += 2 ** 30 + 1;
+        // The record time field holds nine hex digits.
+        if (second >= 16 ** 9) second = creation;
+        const expected = encodeSequenceNumber({
+          shardCreationSec: creation,
+          shardIndex: index,
+          ordinal: BigInt(ordinal),
+          recordTimeSec: second,
+        });
+        // Both entry points share the limbs: alternate them.
+        const text =
+          step % 2 === 0
+            ? formatter.format(ordinal, second)
+            : Buffer.from(target.subarray(0, formatter.write(ordinal, second, target, 0))).toString(
+                'latin1',
+              );
+        expect(text, `step ${step}: ordinal ${ordinal}, second ${second}`).toBe(expected);
+      }
+    }
+  });
+});
+
 describe('SequenceFormatter.write', () => {
   it('writes the same digits as format, in place, for runs and jumps', async () => {
     const { SequenceFormatter, MAX_SEQUENCE_DIGITS } =
