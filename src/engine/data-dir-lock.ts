@@ -1,18 +1,32 @@
 /**
  * One engine per data directory: two processes appending to the same segments would corrupt
- * them. `<data>/LOCK` holds the owning process id, created exclusively, and its owner touches it
- * every DATA_DIR_LOCK_REFRESH_MS. A lock is taken over when its owner is gone: when no process
- * has its id, or when nobody has touched it for DATA_DIR_LOCK_STALE_MS — which also covers an id
- * that now names another process (after a reboot, or a container's entry process, always pid 1,
- * killed and started again). A LOCK naming this process's own id that this process does not hold
- * is an earlier process with the same id, or one in another pid namespace sharing the directory:
- * the opener waits until it has gone unrefreshed that long, and otherwise refuses.
+ * them. `<data>/LOCK` names its owner, created exclusively, and its owner touches it every
+ * DATA_DIR_LOCK_REFRESH_MS.
+ *
+ * The LOCK holds the owner's process id and, where Linux's /proc tells them, the boot it runs
+ * in, its pid namespace and its start time (`<pid> <boot id> <pid namespace> <start ticks>`).
+ * An opener in the same boot and pid namespace knows for certain whether the owner runs: a
+ * process with that id and that start time. If it runs, the directory is refused, however long
+ * the LOCK has gone untouched (an owner stopped with SIGSTOP or Ctrl-Z, or paused in a debugger,
+ * keeps its directory, and cannot wake up to find a second writer in its files); if not, the
+ * LOCK is taken over at once (after `kill -9`, and when its id now names another process). A
+ * LOCK from an earlier boot is taken over at once.
+ *
+ * Otherwise (another pid namespace, as two containers sharing a volume, where an id names
+ * nothing; a LOCK of the older form, the id alone; no /proc) the heartbeat decides: a LOCK is
+ * taken over when no process has its id, or when nobody has touched it for
+ * DATA_DIR_LOCK_STALE_MS, which also covers an id that now names another process (a container's
+ * entry process, always pid 1, killed and started again). A LOCK naming this process's own id
+ * that this process does not hold is then an earlier process with the same id, or one in
+ * another pid namespace sharing the directory: the opener waits until it has gone unrefreshed
+ * that long, and otherwise refuses.
  */
 import {
   closeSync,
   linkSync,
   openSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
@@ -39,15 +53,86 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** The LOCK's owner id (0 when unreadable or still being written) and how long since it was touched. */
-function inspect(path: string): { owner: number; idleMs: number } | undefined {
+/**
+ * Where a process runs and since when, as far as /proc shows it: two processes with the same
+ * boot id and pid namespace see the same process ids, and a process id with the same start time
+ * is the same process.
+ */
+interface ProcessIdentity {
+  bootId: string;
+  pidNamespace: string;
+  startTicks: string;
+}
+
+/**
+ * The start time of process `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or
+ * undefined when no such process is visible.
+ */
+export function processStartTicks(pid: number): string | undefined {
   try {
-    const idleMs = Date.now() - statSync(path).mtimeMs;
-    const owner = Number(readFileSync(path, 'utf8'));
-    return { owner: Number.isSafeInteger(owner) && owner > 0 ? owner : 0, idleMs };
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[22 - 3];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** This process's identity, or undefined where /proc does not tell it (not Linux). */
+function ownIdentity(): ProcessIdentity | undefined {
+  try {
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+    const pidNamespace = readlinkSync('/proc/self/ns/pid');
+    const startTicks = processStartTicks(process.pid);
+    if (startTicks === undefined || !/^\S+$/.test(bootId) || !/^\S+$/.test(pidNamespace)) {
+      return undefined;
+    }
+    return { bootId, pidNamespace, startTicks };
+  } catch {
+    return undefined;
+  }
+}
+
+interface LockContents {
+  /** The owner's process id; 0 when unreadable or still being written. */
+  owner: number;
+  /** Where the owner ran, when it wrote it. */
+  identity?: ProcessIdentity;
+  /** How long since the LOCK was last touched. */
+  idleMs: number;
+}
+
+function inspect(path: string): LockContents | undefined {
+  try {
+    const idleMs = Date.now() - statSync(path).mtimeMs;
+    const [pid = '', bootId, pidNamespace, startTicks, ...rest] = readFileSync(path, 'latin1')
+      .trim()
+      .split(' ');
+    const owner = /^\d{1,10}$/.test(pid) ? Number(pid) : 0;
+    if (owner === 0) return { owner: 0, idleMs };
+    if (bootId === undefined || pidNamespace === undefined || startTicks === undefined) {
+      return { owner, idleMs };
+    }
+    if (rest.length > 0) return { owner: 0, idleMs };
+    return { owner, identity: { bootId, pidNamespace, startTicks }, idleMs };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the LOCK's owner runs, where this process can tell for certain (the same boot and
+ * pid namespace); undefined where it cannot, and the heartbeat decides.
+ */
+function ownerRuns(lock: LockContents, self: ProcessIdentity | undefined): boolean | undefined {
+  const owner = lock.identity;
+  if (owner === undefined || self === undefined) return undefined;
+  // Every process of an earlier boot is gone.
+  if (owner.bootId !== self.bootId) return false;
+  if (owner.pidNamespace !== self.pidNamespace) return undefined;
+  return processStartTicks(lock.owner) === owner.startTicks;
 }
 
 /**
@@ -76,7 +161,11 @@ function takeOver(path: string, idleMs: number): void {
 export class DataDirLock {
   private readonly refresh: ReturnType<typeof setInterval>;
 
-  private constructor(private readonly path: string) {
+  private constructor(
+    private readonly path: string,
+    /** What this engine wrote in its LOCK. */
+    private readonly contents: string,
+  ) {
     held.add(path);
     this.refresh = setInterval(() => {
       try {
@@ -94,18 +183,32 @@ export class DataDirLock {
     if (held.has(path))
       throw new Error(`runnel: data directory ${dataDir} is already open in this process`);
     const deadline = Date.now() + DATA_DIR_LOCK_STALE_MS + DATA_DIR_LOCK_REFRESH_MS;
+    const self = ownIdentity();
+    const contents = self
+      ? `${process.pid} ${self.bootId} ${self.pidNamespace} ${self.startTicks}`
+      : String(process.pid);
     for (;;) {
       try {
         const fd = openSync(path, 'wx');
-        writeSync(fd, String(process.pid));
+        writeSync(fd, contents);
         closeSync(fd);
-        return new DataDirLock(path);
+        return new DataDirLock(path, contents);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const lock = inspect(path);
       if (lock === undefined) continue; // removed meanwhile: try again
+      const runs = ownerRuns(lock, self);
+      if (runs === true) {
+        throw new Error(
+          `runnel: data directory ${dataDir} is in use by process ${lock.owner}` +
+            (lock.idleMs > DATA_DIR_LOCK_STALE_MS
+              ? ` (running, though it has not touched its LOCK for ${Math.round(lock.idleMs / 1000)} s: stopped or paused?)`
+              : ''),
+        );
+      }
       const gone =
+        runs === false ||
         lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
         (lock.owner !== 0 && lock.owner !== process.pid && !processExists(lock.owner));
       if (gone) {
@@ -129,6 +232,12 @@ export class DataDirLock {
   release(): void {
     clearInterval(this.refresh);
     held.delete(this.path);
+    // Only this engine's own LOCK: one that another engine took over stays its own.
+    try {
+      if (readFileSync(this.path, 'latin1') !== this.contents) return;
+    } catch {
+      return;
+    }
     rmSync(this.path, { force: true });
   }
 }

@@ -1,0 +1,158 @@
+// Goal: the data directory's LOCK tells a running owner from a gone one by the owner's identity
+// (boot, pid namespace, start time) wherever the opener shares its boot and pid namespace, not
+// by how recently the LOCK was touched: an owner stopped with SIGSTOP keeps its directory
+// however long it sleeps, a LOCK whose id now names another process or an earlier boot is taken
+// over at once, and another namespace's LOCK is left to the heartbeat. Real child processes
+// holding real engines; /proc read as the lock reads it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import { processStartTicks } from '../../src/engine/data-dir-lock.js';
+import { DATA_DIR_LOCK_REFRESH_MS } from '../../src/limits.js';
+import { eventually } from '../helpers/eventually.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+let cleanups: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+const ENGINE_MODULE = new URL('../../dist/src/index.js', import.meta.url).href;
+const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+const pidNamespace = () => readlinkSync('/proc/self/ns/pid');
+const minuteAgo = () => new Date(Date.now() - 60_000);
+
+function directory(): string {
+  const temp = tempDir('runnel-lock-');
+  cleanups.push(temp.cleanup);
+  return temp.dir;
+}
+
+/** A child process that opens an engine on `dataDir` and keeps it open until killed. */
+async function owner(dataDir: string): Promise<ChildProcess> {
+  const script =
+    `const { Engine } = await import(${JSON.stringify(ENGINE_MODULE)});` +
+    `await Engine.open({ dataDir: ${JSON.stringify(dataDir)}, workers: 1 });` +
+    `process.stdout.write('READY\\n'); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
+    await exited;
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('READY')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`owner exited with ${code}: ${stderr}`)));
+  });
+  return child;
+}
+
+async function openAndClose(dataDir: string): Promise<string> {
+  const engine = await Engine.open({ dataDir, workers: 1 });
+  const contents = readFileSync(join(dataDir, 'LOCK'), 'latin1');
+  await engine.close();
+  return contents;
+}
+
+describe('data directory lock, by the owner identity', () => {
+  it('writes the owner id, boot, pid namespace and start time', async () => {
+    const dataDir = directory();
+    const engine = await Engine.open({ dataDir, workers: 1 });
+    try {
+      expect(readFileSync(join(dataDir, 'LOCK'), 'latin1')).toBe(
+        `${process.pid} ${bootId()} ${pidNamespace()} ${processStartTicks(process.pid)}`,
+      );
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('refuses a running owner stopped with SIGSTOP, however long its LOCK went untouched, and takes over once it is killed', async () => {
+    const dataDir = directory();
+    const lock = join(dataDir, 'LOCK');
+    const child = await owner(dataDir);
+    expect(readFileSync(lock, 'latin1').split(' ')[0]).toBe(String(child.pid));
+    child.kill('SIGSTOP');
+    // As if it had been stopped for a minute: past DATA_DIR_LOCK_STALE_MS, the heartbeat's
+    // bound, which alone would hand its directory to a second engine.
+    utimesSync(lock, minuteAgo(), minuteAgo());
+    await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
+      `in use by process ${child.pid} (running, though it has not touched its LOCK for 60 s`,
+    );
+    expect(readFileSync(lock, 'latin1').split(' ')[0]).toBe(String(child.pid));
+    // Woken, it touches its LOCK again.
+    child.kill('SIGCONT');
+    await eventually(() =>
+      expect(Date.now() - statSync(lock).mtimeMs).toBeLessThan(2 * DATA_DIR_LOCK_REFRESH_MS),
+    );
+    // Killed, its LOCK (fresh) is taken over at once.
+    const died = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await died;
+    const started = Date.now();
+    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+    expect(Date.now() - started).toBeLessThan(DATA_DIR_LOCK_REFRESH_MS * 5);
+  });
+
+  it('takes over at once a fresh LOCK whose id now names another process, or whose boot is over', async () => {
+    const dataDir = directory();
+    const lock = join(dataDir, 'LOCK');
+    const parent = process.ppid;
+    const start = processStartTicks(parent)!;
+    // The parent runs, but it is not the process that wrote this LOCK: that one started later.
+    writeFileSync(lock, `${parent} ${bootId()} ${pidNamespace()} ${BigInt(start) + 1n}`);
+    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+    // The parent's own identity, but in a boot that has ended (the machine restarted).
+    writeFileSync(
+      lock,
+      `${parent} 00000000-0000-0000-0000-000000000000 ${pidNamespace()} ${start}`,
+    );
+    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+    // The parent itself: refused, fresh or not.
+    writeFileSync(lock, `${parent} ${bootId()} ${pidNamespace()} ${start}`);
+    await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
+      `in use by process ${parent}`,
+    );
+    utimesSync(lock, minuteAgo(), minuteAgo());
+    await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
+      `in use by process ${parent} (running`,
+    );
+  });
+
+  it("leaves another pid namespace's LOCK to the heartbeat", async () => {
+    const dataDir = directory();
+    const lock = join(dataDir, 'LOCK');
+    const parent = process.ppid;
+    // Ids of another namespace name nothing here: a fresh LOCK is refused, a stale one taken.
+    writeFileSync(lock, `${parent} ${bootId()} pid:[1] ${processStartTicks(parent)! + '1'}`);
+    await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
+      `in use by process ${parent}`,
+    );
+    utimesSync(lock, minuteAgo(), minuteAgo());
+    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+  });
+
+  it('removes only its own LOCK when it closes', async () => {
+    const dataDir = directory();
+    const lock = join(dataDir, 'LOCK');
+    const engine = await Engine.open({ dataDir, workers: 1 });
+    // Another engine took the directory over meanwhile (another namespace, the heartbeat lapsed).
+    const other = `${process.ppid} ${bootId()} pid:[1] 1`;
+    writeFileSync(lock, other);
+    await engine.close();
+    expect(readFileSync(lock, 'latin1')).toBe(other);
+  });
+});
