@@ -12,7 +12,7 @@ import {
   KIB,
   SHARD_ITERATOR_TTL_MS,
 } from '../limits.js';
-import { decodeSequenceNumber, encodeSequenceNumber } from '../kinesis/sequence-number.js';
+import { decodeSequenceNumber } from '../kinesis/sequence-number.js';
 import { javaDateString } from '../kinesis/java-date.js';
 import { ShardIteratorCodec, type IteratorPosition } from '../kinesis/shard-iterator.js';
 import type * as K from '../kinesis/shapes.js';
@@ -78,6 +78,12 @@ function withPartitionKey(record: K.KinesisRecord, bytes: Buffer, start: number,
 function withEncryption(record: K.KinesisRecord, encrypted: boolean): K.KinesisRecord {
   if (encrypted) record.EncryptionType = 'KMS';
   return record;
+}
+
+/** Where a sequence number points in its shard: a record's ordinal and the record second. */
+interface SequencePosition {
+  ordinal: number;
+  recordTimeSec: number;
 }
 
 export class RecordReads {
@@ -163,12 +169,9 @@ export class RecordReads {
         break;
       }
       default: {
-        ordinal = this.sequenceOrdinal(stream, shard, input.StartingSequenceNumber!);
-        if (
-          type === 'AFTER_SEQUENCE_NUMBER' &&
-          input.StartingSequenceNumber !== this.beforeFirst(shard)
-        )
-          ordinal++;
+        const position = this.sequencePosition(stream, shard, input.StartingSequenceNumber!);
+        ordinal = position.ordinal;
+        if (type === 'AFTER_SEQUENCE_NUMBER' && !this.precedesRecord(shard, position)) ordinal++;
         ordinal = Math.min(Math.max(ordinal, trim), watermark);
       }
     }
@@ -201,17 +204,27 @@ export class RecordReads {
   }
 
   /**
-   * The position before a shard's first record, as a sequence number: ordinal 0 with record time
-   * 0, which no record has. AFTER_SEQUENCE_NUMBER from it starts at the first record; it is the
+   * The position before a shard's first record, as a sequence number: its
+   * StartingSequenceNumber (ShardState.startingSequenceNumber), below every record's. It is the
    * ContinuationSequenceNumber of a subscription that has passed no record yet.
    */
   beforeFirst(shard: ShardState): string {
-    return encodeSequenceNumber({
-      shardCreationSec: Math.floor(shard.record.createdMs / 1000),
-      shardIndex: shard.record.index,
-      ordinal: 0n,
-      recordTimeSec: 0,
-    });
+    return shard.startingSequenceNumber();
+  }
+
+  /**
+   * Whether a sequence number lies below the number of the record at its ordinal, so that
+   * AFTER_SEQUENCE_NUMBER from it starts at that record, not past it. A record's own number
+   * (ordinal, arrival second) does not; a shard's StartingSequenceNumber (ordinal 0, second 0)
+   * does, and so does one that earlier versions issued (ordinal 0 and the shard's creation
+   * second) once the first record arrived in a later second. AFTER a sequence number is the
+   * first record whose number is greater, as the numbers compare.
+   */
+  private precedesRecord(shard: ShardState, position: SequencePosition): boolean {
+    const { ordinal, recordTimeSec } = position;
+    if (ordinal < shard.index.trimOrdinal() || ordinal >= shard.index.nextOrdinal()) return false;
+    const location = shard.reader.locate(ordinal);
+    return location !== undefined && recordTimeSec < Math.floor(location.header.arrivalMs / 1000);
   }
 
   sequenceNumberOf(
@@ -226,7 +239,11 @@ export class RecordReads {
     );
   }
 
-  private sequenceOrdinal(stream: StreamState, shard: ShardState, sequenceNumber: string): number {
+  private sequencePosition(
+    stream: StreamState,
+    shard: ShardState,
+    sequenceNumber: string,
+  ): SequencePosition {
     const fields = decodeSequenceNumber(sequenceNumber);
     const invalid = (why = '') =>
       fail.invalid(
@@ -245,7 +262,7 @@ export class RecordReads {
     }
     const ordinal = Number(fields.ordinal);
     if (ordinal > shard.index.nextOrdinal()) throw invalid();
-    return ordinal;
+    return { ordinal, recordTimeSec: fields.recordTimeSec };
   }
 
   async getRecords(input: K.GetRecordsInput): Promise<K.GetRecordsOutput> {

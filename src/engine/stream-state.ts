@@ -109,12 +109,18 @@ export class ShardState {
     return this.sequences.write(ordinal, Math.floor(arrivalMs / 1000), target, offset);
   }
 
+  /**
+   * Ordinal 0 with record second 0: below the number of every record of the shard, the first
+   * included (ordinal 0 and its arrival second), so AFTER_SEQUENCE_NUMBER from it starts at the
+   * first record. Kinesis's carry the shard's creation second there; a first record put within
+   * that second would then have the very same number.
+   */
   startingSequenceNumber(): string {
     return sequenceBigInt({
       shardCreationSec: Math.floor(this.record.createdMs / 1000),
       shardIndex: this.record.index,
       ordinal: 0n,
-      recordTimeSec: Math.floor(this.record.createdMs / 1000),
+      recordTimeSec: 0,
     }).toString();
   }
 

@@ -6,8 +6,9 @@
  *
  * The 64-bit per-shard ordinal sits above the record time, so numbers sort by ordinal within a
  * shard and decode to it in O(1): no search is needed for AT_SEQUENCE_NUMBER. A shard's
- * StartingSequenceNumber has ordinal 0 and the shard's creation time as record time; a closed
- * shard's EndingSequenceNumber has ordinal 0x7fffffffffffffff.
+ * StartingSequenceNumber has ordinal 0 and record time 0, below every record's number (Kinesis
+ * puts the creation time there, which a first record put in the same second would share); a
+ * closed shard's EndingSequenceNumber has ordinal 0x7fffffffffffffff.
  */
 
 const VERSION_DIGIT = '2';
