@@ -480,11 +480,13 @@ export function missingPartitionKeys(indexes: readonly number[]): KinesisError {
 }
 
 /**
- * What a tag key or value may hold: Unicode letters and digits, spaces, and `_ . / = + - % @`, as
- * the API documents for `Tag`. "White space" is a space (a Unicode space separator): kinesalite's
- * tests, recorded against the service, show a tab or a newline refused, like `;` and `,`.
+ * What a tag key or value may hold: Unicode letters and digits, spaces, and `_ . / = + - % @ :`:
+ * the API documents `_ . / = + - % @` for `Tag` and `_ . : / = + - @` for TagResource, and
+ * kinesalite, recorded against the service, accepts both (`team:owner`, the usual AWS tag form).
+ * "White space" is a space (a Unicode space separator): kinesalite's tests show a tab or a
+ * newline refused, like `;` and `,`.
  */
-const TAG_CHARACTERS = /^[\p{L}\p{N}\p{Zs}_./=+\-%@]*$/u;
+const TAG_CHARACTERS = /^[\p{L}\p{N}\p{Zs}_./=+\-%@:]*$/u;
 /** Tag keys with this prefix are reserved for AWS. */
 const RESERVED_TAG_PREFIX = 'aws:';
 
@@ -516,7 +518,7 @@ export function checkTags(
     throw new KinesisError(
       'InvalidArgumentException',
       'Some tags contain invalid characters. Valid characters: ' +
-        'Unicode letters, digits, white space, _ . / = + - % @.',
+        'Unicode letters, digits, white space, _ . / = + - % @ :.',
     );
   }
 }

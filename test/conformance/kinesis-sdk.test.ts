@@ -1066,7 +1066,7 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
     it('refuses tags Kinesis refuses: characters outside its set, and the aws: prefix', async () => {
       const invalid =
         'Some tags contain invalid characters. Valid characters: ' +
-        'Unicode letters, digits, white space, _ . / = + - % @.';
+        'Unicode letters, digits, white space, _ . / = + - % @ :.';
       const reserved = (keys: string) => `Cannot start tags with 'aws:'. Invalid keys: ${keys}`;
       const add = (Tags: Record<string, string>) => () =>
         runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags }));
@@ -1099,8 +1099,14 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
         (await runnel.client.send(new ListTagsForStreamCommand({ StreamName: 'tagged' }))).Tags,
       ).toEqual([]);
 
-      // Letters and digits of any script, spaces and _ . / = + - % @ are kept as given.
-      const tags = { 'ü0 _.': 'a', '/=+-@%': 'ü0 _./=+-@%', 'ключ 日本': '', c: '' };
+      // Letters and digits of any script, spaces and _ . / = + - % @ : are kept as given.
+      const tags = {
+        'ü0 _.': 'a',
+        '/=+-@%': 'ü0 _./=+-@%',
+        'ключ 日本': '',
+        c: '',
+        'team:owner': 'a:b',
+      };
       await runnel.client.send(new AddTagsToStreamCommand({ StreamName: 'tagged', Tags: tags }));
       const listed = await runnel.client.send(
         new ListTagsForStreamCommand({ StreamName: 'tagged' }),

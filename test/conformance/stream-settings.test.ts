@@ -522,8 +522,9 @@ describe('stream settings through the SDK', () => {
       await createActive(runnel.client, 'labelled', 1);
       const arn = arnOf('labelled');
       expect(await listByArn(arn)).toEqual([]);
-      await tag(arn, { team: 'data', empty: '', 'ü /=+-@%.': 'ключ 日本' });
+      await tag(arn, { team: 'data', empty: '', 'ü /=+-@%.': 'ключ 日本', 'cost:centre': 'a:1' });
       const tagged = [
+        { Key: 'cost:centre', Value: 'a:1' },
         { Key: 'empty', Value: '' },
         { Key: 'team', Value: 'data' },
         { Key: 'ü /=+-@%.', Value: 'ключ 日本' },
@@ -538,13 +539,14 @@ describe('stream settings through the SDK', () => {
         }),
       );
       expect(await listByArn(arn)).toEqual([
+        { Key: 'cost:centre', Value: 'a:1' },
         { Key: 'empty', Value: '' },
         { Key: 'owner', Value: 'me' },
         { Key: 'team', Value: 'infra' },
         { Key: 'ü /=+-@%.', Value: 'ключ 日本' },
       ]);
       // A key the stream does not have is ignored.
-      await untag(arn, ['empty', 'ü /=+-@%.', 'absent']);
+      await untag(arn, ['empty', 'ü /=+-@%.', 'absent', 'cost:centre']);
       expect(await listByName('labelled')).toEqual([
         { Key: 'owner', Value: 'me' },
         { Key: 'team', Value: 'infra' },
@@ -559,7 +561,7 @@ describe('stream settings through the SDK', () => {
       await createActive(runnel.client, 'strict', 1);
       const arn = arnOf('strict');
       const invalid =
-        'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.';
+        'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :.';
       const refusals: [() => Promise<unknown>, string, string][] = [
         [
           () => tag(arn, { 'aws:owner': 'me', ok: 'v' }),
