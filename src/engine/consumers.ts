@@ -225,17 +225,7 @@ export class StreamConsumers {
     this.context.assertOpen();
     validateInput('ListStreamConsumers', input);
     const stream = this.context.target({ StreamARN: input.StreamARN });
-    if (
-      input.StreamCreationTimestamp !== undefined &&
-      Math.floor(input.StreamCreationTimestamp.getTime() / 1000) !==
-        Math.floor(stream.record.createdMs / 1000)
-    ) {
-      throw fail.notFound(
-        `Stream ${stream.name} under account ${this.context.accountId} with creation timestamp ` +
-          `${input.StreamCreationTimestamp.toISOString()} not found: the stream was created at ` +
-          `${new Date(stream.record.createdMs).toISOString()}.`,
-      );
-    }
+    this.context.requireCreatedAt(stream, input.StreamCreationTimestamp);
     const consumers = stream.record.consumers ?? [];
     let start = 0;
     if (input.NextToken !== undefined) {

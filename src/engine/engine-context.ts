@@ -203,6 +203,21 @@ export class EngineContext {
     return stream;
   }
 
+  /**
+   * Refuses a StreamCreationTimestamp (ListShards, ListStreamConsumers) that is not the
+   * stream's, to the second: it names an older or newer stream of the same name, which is not
+   * there. Nothing to check when the caller gave none.
+   */
+  requireCreatedAt(stream: StreamState, created: Date | undefined): void {
+    if (created === undefined) return;
+    if (Math.floor(created.getTime() / 1000) === Math.floor(stream.record.createdMs / 1000)) return;
+    throw fail.notFound(
+      `Stream ${stream.name} under account ${this.accountId} with creation timestamp ` +
+        `${created.toISOString()} not found: the stream was created at ` +
+        `${new Date(stream.record.createdMs).toISOString()}.`,
+    );
+  }
+
   /** A stream that accepts reads and writes (ACTIVE or UPDATING); any other is `missing`. */
   writable(input: K.StreamTarget, missing = this.streamNotFound): StreamState {
     const stream = this.target(input, missing);

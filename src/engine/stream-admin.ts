@@ -306,6 +306,7 @@ export class StreamAdmin {
       StreamName: streamName,
       StreamARN: input.NextToken ? undefined : input.StreamARN,
     });
+    this.context.requireCreatedAt(stream, input.StreamCreationTimestamp);
     const limit = Math.min(input.MaxResults ?? LIST_SHARDS_RETURNED_MAX, LIST_SHARDS_RETURNED_MAX);
     let shards = this.filterShards(stream, filter);
     if (after !== undefined) shards = shards.filter((shard) => shard.shardId > after!);
@@ -339,8 +340,18 @@ export class StreamAdmin {
     switch (filter?.Type) {
       case undefined:
       case 'FROM_TRIM_HORIZON':
-      case 'AT_TRIM_HORIZON':
         return listed;
+      case 'AT_TRIM_HORIZON': {
+        // The shards open at the trim horizon: the oldest moment retention keeps records from,
+        // or the stream's creation while the stream is younger than its retention period.
+        // Their descendants, made since, are not (a consumer starting there reaches them
+        // through its parents, as KCL does).
+        const retentionMs = stream.record.retentionHours * MS_PER_HOUR;
+        const horizon = Math.max(this.context.clock() - retentionMs, stream.record.createdMs);
+        return listed.filter(
+          (shard) => openAt(shard, horizon) && shard.record.createdMs <= horizon,
+        );
+      }
       case 'AT_LATEST':
         return listed.filter((shard) => shard.isOpen);
       case 'AFTER_SHARD_ID': {
@@ -355,15 +366,18 @@ export class StreamAdmin {
           throw fail.invalid(`Timestamp is required for the ${filter.Type} filter.`);
         }
         const ms = filter.Timestamp.getTime();
-        return listed.filter((shard) => {
-          const closedMs = shard.record.closed?.closedMs;
-          // A shard closed at `ms` may hold records that arrived at `ms`.
-          const openAt = closedMs === undefined || closedMs >= ms;
-          return filter.Type === 'FROM_TIMESTAMP'
-            ? openAt
-            : openAt && shard.record.createdMs <= Math.max(ms, stream.record.createdMs);
-        });
+        return listed.filter((shard) =>
+          filter.Type === 'FROM_TIMESTAMP'
+            ? openAt(shard, ms)
+            : openAt(shard, ms) && shard.record.createdMs <= Math.max(ms, stream.record.createdMs),
+        );
       }
     }
   }
+}
+
+/** Whether a shard was not yet closed at `ms` (one closed at `ms` may hold records of `ms`). */
+function openAt(shard: ShardState, ms: number): boolean {
+  const closedMs = shard.record.closed?.closedMs;
+  return closedMs === undefined || closedMs >= ms;
 }
