@@ -9,6 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import { CODEC_THREADS_MAX } from './server/codec-threads.js';
+import { DEFAULT_ACCOUNT, DEFAULT_REGION } from './engine/engine-context.js';
 import {
   MIB,
   PORT_MAX,
@@ -51,6 +52,9 @@ Options (each also read from the environment variable shown; a flag wins):
   --stream-transition-ms <n>  how long a new stream stays CREATING and a deleted one DELETING
                      (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
                                                               RUNNEL_STREAM_TRANSITION_MS (0)
+  --region <name>    the AWS region in stream and consumer ARNs; set it to the client's region
+                     so ARNs it builds name Runnel's streams  RUNNEL_REGION   (${DEFAULT_REGION})
+  --account-id <n>   the 12-digit account in ARNs and messages RUNNEL_ACCOUNT_ID (${DEFAULT_ACCOUNT})
   --tls-cert <file>  PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
   --tls-key <file>   PEM private key for --tls-cert
   -h, --help         show this help
@@ -62,6 +66,11 @@ SIGINT or SIGTERM shuts down cleanly: in-flight requests are answered and data i
 `;
 
 class UsageError extends Error {}
+
+/** An AWS region name: partition letters, a direction, a number (us-east-1, us-gov-west-1). */
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** An AWS account id. */
+const ACCOUNT_ID_PATTERN = /^\d{12}$/;
 
 function integerOption(
   name: string,
@@ -93,6 +102,8 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
       fsync: { type: 'boolean' },
       'enforce-limits': { type: 'boolean' },
       'stream-transition-ms': { type: 'string' },
+      region: { type: 'string' },
+      'account-id': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -125,11 +136,21 @@ function parseServeOptions(args: string[], env: NodeJS.ProcessEnv): ServerOption
     0,
     STREAM_TRANSITION_MS_MAX,
   );
+  const region = values.region ?? (env.RUNNEL_REGION || undefined);
+  if (region !== undefined && !REGION_PATTERN.test(region)) {
+    throw new UsageError(`--region must be an AWS region name such as eu-west-1, got '${region}'`);
+  }
+  const accountId = values['account-id'] ?? (env.RUNNEL_ACCOUNT_ID || undefined);
+  if (accountId !== undefined && !ACCOUNT_ID_PATTERN.test(accountId)) {
+    throw new UsageError(`--account-id must be 12 digits, got '${accountId}'`);
+  }
   const flag = (value: boolean | undefined, variable: string | undefined) =>
     value ?? variable === '1';
   const engineOptions = {
     fsync: flag(values.fsync, env.RUNNEL_FSYNC),
     enforceLimits: flag(values['enforce-limits'], env.RUNNEL_ENFORCE_LIMITS),
+    ...(region !== undefined ? { region } : {}),
+    ...(accountId !== undefined ? { accountId } : {}),
     ...(segmentMib !== undefined ? { segmentBytes: segmentMib * MIB } : {}),
     ...(transitionMs !== undefined ? { streamTransitionMs: transitionMs } : {}),
   };

@@ -21,8 +21,8 @@ import type { SubscriptionThrottle } from './subscription-throttle.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { EngineOptions } from './engine-options.js';
 
-const DEFAULT_ACCOUNT = '000000000000';
-const DEFAULT_REGION = 'us-east-1';
+export const DEFAULT_ACCOUNT = '000000000000';
+export const DEFAULT_REGION = 'us-east-1';
 export const MS_PER_HOUR = 3_600_000;
 export const MS_PER_DAY = 24 * MS_PER_HOUR;
 

@@ -103,7 +103,7 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
       '--enforce-limits',
       '--codec-threads',
     );
-    options.push('--stream-transition-ms');
+    options.push('--stream-transition-ms', '--region', '--account-id');
     for (const option of options) {
       expect(out).toContain(option);
     }
@@ -115,7 +115,7 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
       'RUNNEL_ENFORCE_LIMITS',
       'RUNNEL_CODEC_THREADS',
     );
-    variables.push('RUNNEL_STREAM_TRANSITION_MS');
+    variables.push('RUNNEL_STREAM_TRANSITION_MS', 'RUNNEL_REGION', 'RUNNEL_ACCOUNT_ID');
     for (const variable of variables) {
       expect(out).toContain(variable);
     }
@@ -156,6 +156,46 @@ describe.skipIf(!existsSync(CLI))('runnel serve', () => {
     expect(await refused(['--workers', '100000'])).toContain(
       "--workers must be an integer from 1 to 256, got '100000'",
     );
+    expect(await refused(['--region', 'EU-WEST'])).toContain(
+      "--region must be an AWS region name such as eu-west-1, got 'EU-WEST'",
+    );
+    expect(await refused([], { RUNNEL_ACCOUNT_ID: '12345' })).toContain(
+      "--account-id must be 12 digits, got '12345'",
+    );
+  });
+
+  it('--region and --account-id make the ARNs a client of that region and account builds', async () => {
+    const started = await serve(
+      ['--port', '0', '--ws-port', '0', '--data', tempDir(), '--region', 'eu-west-1'],
+      { RUNNEL_ACCOUNT_ID: '123456789012' },
+    );
+    const client = new KinesisClient({
+      endpoint: started.url,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    try {
+      await client.send(new CreateStreamCommand({ StreamName: 'regional', ShardCount: 1 }));
+      const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/regional';
+      const byName = await client.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'regional' }),
+      );
+      expect(byName.StreamDescriptionSummary!.StreamARN).toBe(arn);
+      const byArn = await client.send(new DescribeStreamSummaryCommand({ StreamARN: arn }));
+      expect(byArn.StreamDescriptionSummary!.StreamName).toBe('regional');
+      // The default region's ARN names no stream here.
+      await expect(
+        client.send(
+          new DescribeStreamSummaryCommand({
+            StreamARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/regional',
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    } finally {
+      client.destroy();
+    }
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
   });
 
   it('reads RUNNEL_* variables, prints one line, and exits 0 on SIGINT', async () => {
