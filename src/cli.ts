@@ -47,8 +47,9 @@ Options (each also read from the environment variable shown; a flag wins):
                      kill -9 only)                            RUNNEL_FSYNC=1
   --enforce-limits   throttle every shard as a provisioned Kinesis shard does: 1 MiB/s and
                      1,000 records/s written; 2 MiB/s, 5 GetRecords/s and 5 GetShardIterator/s
-                     read; and enhanced fan-out: 1 SubscribeToShard/s and 2 MiB/s per consumer
-                     and shard, 5 consumers CREATING at once  RUNNEL_ENFORCE_LIMITS=1
+                     read; enhanced fan-out: 1 SubscribeToShard/s and 2 MiB/s per consumer
+                     and shard, 5 consumers CREATING at once; and 5 streams CREATING at once
+                                                              RUNNEL_ENFORCE_LIMITS=1
   --stream-transition-ms <n>  how long a new stream stays CREATING and a deleted one DELETING
                      (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
                                                               RUNNEL_STREAM_TRANSITION_MS (0)

@@ -118,6 +118,12 @@ export const CONSUMERS_PER_STREAM_MAX = 20;
  * `streamTransitionMs`, so with the default of 0 none ever is.
  */
 export const CONSUMERS_CREATING_PER_STREAM_MAX = 5;
+/**
+ * Streams of the account that may be CREATING at the same time: one more CreateStream is refused
+ * with LimitExceededException (Kinesis: 5). Limits mode only; a stream is CREATING for
+ * `streamTransitionMs`, so with the default of 0 none ever is.
+ */
+export const STREAMS_CREATING_MAX = 5;
 /** Tags on one consumer (as on a stream). */
 export const TAGS_PER_CONSUMER_MAX = 50;
 /**

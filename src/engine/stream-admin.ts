@@ -14,6 +14,7 @@ import {
   STREAM_REMOVAL_RETRY_MS_MAX,
   STREAM_REMOVAL_RETRY_MS_MIN,
   TAGS_PER_STREAM_MAX,
+  STREAMS_CREATING_MAX,
 } from '../limits.js';
 import { evenHashRanges } from '../kinesis/hash-key.js';
 import type * as K from '../kinesis/shapes.js';
@@ -66,6 +67,18 @@ export class StreamAdmin {
     const auto = input.RecordDistributionStrategy === 'AUTO';
     if (auto && mode === 'PROVISIONED') throw autoNotOnDemand();
     if (mode === 'ON_DEMAND') this.account.checkOnDemandLimit();
+    if (this.context.throttles) {
+      let creating = 0;
+      for (const stream of this.context.streams.values()) {
+        if (stream.record.status === 'CREATING') creating++;
+      }
+      if (creating >= STREAMS_CREATING_MAX) {
+        throw fail.limit(
+          `Account ${this.context.accountId} already has ${creating} streams in CREATING state: ` +
+            `at most ${STREAMS_CREATING_MAX} streams can be created at once.`,
+        );
+      }
+    }
     const shardCount = input.ShardCount ?? ON_DEMAND_INITIAL_SHARD_COUNT;
     this.account.checkShardLimit(shardCount);
     if (input.Tags) checkTags(Object.keys(input.Tags), Object.values(input.Tags), true);

@@ -4,7 +4,8 @@
  * SDK would retry LimitExceededException as throttling):
  *  - one SubscribeToShard call per second per consumer and shard; another shard, or another
  *    consumer, has an allowance of its own;
- *  - at most 5 consumers of a stream CREATING at once;
+ *  - at most 5 consumers of a stream CREATING at once (and, beside enhanced fan-out, at most 5
+ *    streams of the account);
  *  - 2 MiB/s delivered per consumer and shard: a subscription over a shard holding ~6.8 MiB
  *    takes at least ~2 s (an unpaced one takes a fraction of that), every record still arriving
  *    once, in order, byte for byte.
@@ -13,6 +14,7 @@
  */
 
 import {
+  CreateStreamCommand,
   DeregisterStreamConsumerCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
@@ -24,6 +26,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   CONSUMERS_CREATING_PER_STREAM_MAX,
+  STREAMS_CREATING_MAX,
   SUBSCRIBE_TO_SHARD_CALLS_PER_SEC,
   SUBSCRIPTION_BYTES_PER_SEC,
 } from '../../src/limits.js';
@@ -35,6 +38,7 @@ import {
   serverForBlock,
   sleep,
   streamArn,
+  waitActive,
   waitConsumerActive,
 } from '../helpers/sdk.js';
 
@@ -161,6 +165,28 @@ describe('enhanced fan-out in limits mode', () => {
     // Once they are ACTIVE, the sixth registers.
     for (const consumer of first) await waitConsumerActive(runnel.client, consumer.ConsumerARN!);
     expect((await register('creating', 'c5')).Consumer!.ConsumerStatus).toBe('CREATING');
+  });
+
+  it('allows at most 5 streams of the account CREATING at once', async () => {
+    expect(STREAMS_CREATING_MAX).toBe(5);
+    const create = (StreamName: string) =>
+      runnel.client.send(new CreateStreamCommand({ StreamName, ShardCount: 1 }));
+    const started = performance.now();
+    const names = ['s0', 's1', 's2', 's3', 's4'];
+    for (const name of names) await create(name);
+    const sixth = await failure(create('s5'));
+    // All five were still CREATING when the sixth was refused.
+    expect(performance.now() - started).toBeLessThan(TRANSITION_MS);
+    expect(sixth.name).toBe('LimitExceededException');
+    expect(sixth.message).toBe(
+      `Account ${ACCOUNT} already has 5 streams in CREATING state: at most 5 streams can be ` +
+        'created at once.',
+    );
+    expect(sixth.$metadata.httpStatusCode).toBe(400);
+    // Nothing of it was made: once the five are ACTIVE, the sixth is created.
+    for (const name of names) await waitActive(runnel.client, name);
+    await create('s5');
+    await waitActive(runnel.client, 's5');
   });
 
   it('delivers at most 2 MiB/s per consumer and shard: ~6.8 MiB take at least ~2 s, all of it in order', async () => {
