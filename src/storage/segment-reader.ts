@@ -369,7 +369,9 @@ export class ShardReader {
           throw new Error(`corrupt batch at ${location.segmentBase}:${location.byteOffset}`);
         }
         if (recordOrdinal < next) continue;
-        const recordSize = cursor.dataEnd - cursor.keyStart;
+        // What GetRecords's 10 MiB bound counts: data and partition key (not the stored
+        // framing or an explicit hash key), as a record's size is counted where it is put.
+        const recordSize = cursor.dataEnd - cursor.dataStart + cursor.keyEnd - cursor.keyStart;
         if (
           records.length >= limits.maxRecords ||
           (records.length > 0 && bytesRead + recordSize > limits.maxBytes)

@@ -783,6 +783,37 @@ describe.each(TRANSPORTS)('Kinesis API over %s', (transport) => {
       expect(put.Records).toHaveLength(10);
     });
 
+    it('returns 10 MiB of records per GetRecords, counting data and partition keys', async () => {
+      await createActive('full-reads', 1);
+      const oneMiB = 1024 * 1024;
+      // Eleven records of exactly 1 MiB each (data plus a one-character key): ten fill a call.
+      for (let i = 0; i < 11; i++) {
+        await runnel.client.send(
+          new PutRecordCommand({
+            StreamName: 'full-reads',
+            PartitionKey: String.fromCharCode(97 + i),
+            Data: Buffer.alloc(oneMiB - 1, i + 1),
+          }),
+        );
+      }
+      const { ShardIterator } = await runnel.client.send(
+        new GetShardIteratorCommand({
+          StreamName: 'full-reads',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      const first = await runnel.client.send(new GetRecordsCommand({ ShardIterator }));
+      expect(first.Records!.map((record) => record.PartitionKey)).toEqual(
+        Array.from({ length: 10 }, (_, i) => String.fromCharCode(97 + i)),
+      );
+      const second = await runnel.client.send(
+        new GetRecordsCommand({ ShardIterator: first.NextShardIterator! }),
+      );
+      expect(second.Records!.map((record) => record.PartitionKey)).toEqual(['k']);
+      expect(second.Records![0]!.Data!.length).toBe(oneMiB - 1);
+    });
+
     it('rejects bad partition and hash keys', async () => {
       const longKey = 'k'.repeat(257);
       const keyError = await failure(
