@@ -154,9 +154,7 @@ export class SequenceFormatter {
   /** The limbs of the sequence number of (ordinal, second): steps on from the last, or anew. */
   private advance(ordinal: number, recordTimeSec: number): Int32Array {
     const limbs = this.limbs;
-    const ordinals = ordinal - this.lastOrdinal;
-    const seconds = recordTimeSec - this.lastSecond;
-    if (ordinals === 1 && seconds === 0) {
+    if (ordinal === this.lastOrdinal + 1 && recordTimeSec === this.lastSecond) {
       // The next record of a run: one step, a carry of at most 1.
       const step = SequenceFormatter.stepLimbs;
       let carry = 0;
@@ -165,22 +163,7 @@ export class SequenceFormatter {
         carry = sum >= LIMB ? 1 : 0;
         limbs[i] = sum - carry * LIMB;
       }
-    } else if (
-      this.lastSecond >= 0 &&
-      ordinals >= 0 &&
-      ordinals <= LIMB_DELTA_MAX &&
-      seconds >= 0 &&
-      seconds <= LIMB_DELTA_MAX
-    ) {
-      const step = SequenceFormatter.stepLimbs;
-      const second = SequenceFormatter.secondLimbs;
-      let carry = 0;
-      for (let i = 0; i < LIMBS; i++) {
-        const sum = limbs[i]! + ordinals * step[i]! + seconds * second[i]! + carry;
-        carry = Math.floor(sum / LIMB);
-        limbs[i] = sum - carry * LIMB;
-      }
-    } else {
+    } else if (!this.jump(ordinal - this.lastOrdinal, recordTimeSec - this.lastSecond)) {
       const value = sequenceBigInt({
         shardCreationSec: this.shardCreationSec,
         shardIndex: this.shardIndex,
@@ -192,5 +175,24 @@ export class SequenceFormatter {
     this.lastOrdinal = ordinal;
     this.lastSecond = recordTimeSec;
     return limbs;
+  }
+
+  /**
+   * Steps the limbs on by `ordinals` ordinals and `seconds` seconds of record time; false, with
+   * nothing changed, for a move back, a jump past LIMB_DELTA_MAX, or no number yet.
+   */
+  private jump(ordinals: number, seconds: number): boolean {
+    if (this.lastSecond < 0 || ordinals < 0 || seconds < 0) return false;
+    if (ordinals > LIMB_DELTA_MAX || seconds > LIMB_DELTA_MAX) return false;
+    const limbs = this.limbs;
+    const step = SequenceFormatter.stepLimbs;
+    const second = SequenceFormatter.secondLimbs;
+    let carry = 0;
+    for (let i = 0; i < LIMBS; i++) {
+      const sum = limbs[i]! + ordinals * step[i]! + seconds * second[i]! + carry;
+      carry = Math.floor(sum / LIMB);
+      limbs[i] = sum - carry * LIMB;
+    }
+    return true;
   }
 }
