@@ -9,11 +9,12 @@
  * process with that id and that start time. If it runs, the directory is refused, however long
  * the LOCK has gone untouched (an owner stopped with SIGSTOP or Ctrl-Z, or paused in a debugger,
  * keeps its directory, and cannot wake up to find a second writer in its files); if not, the
- * LOCK is taken over at once (after `kill -9`, and when its id now names another process). A
- * LOCK from an earlier boot is taken over at once.
+ * LOCK is taken over at once (after `kill -9`, a zombie included, and when its id now names
+ * another process).
  *
  * Otherwise (another pid namespace, as two containers sharing a volume, where an id names
- * nothing; a LOCK of the older form, the id alone; no /proc) the heartbeat decides: a LOCK is
+ * nothing; another kernel: another host or VM sharing the volume, or an earlier boot; a LOCK of
+ * the older form, the id alone; no /proc, or one hiding the owner) the heartbeat decides: a LOCK is
  * taken over when no process has its id, or when nobody has touched it for
  * DATA_DIR_LOCK_STALE_MS, which also covers an id that now names another process (a container's
  * entry process, always pid 1, killed and started again). A LOCK naming this process's own id
@@ -65,27 +66,38 @@ interface ProcessIdentity {
 }
 
 /**
- * The start time of process `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or
- * undefined when no such process is visible.
+ * Process `pid` as /proc/<pid>/stat shows it: its state letter (field 3) and its start time in
+ * clock ticks since boot (field 22); undefined when no such process is visible.
  */
-export function processStartTicks(pid: number): string | undefined {
+function processStat(pid: number | 'self'): { state: string; startTicks: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = fields[3 - 3];
     const start = fields[22 - 3];
-    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+    if (state === undefined || start === undefined || !/^\d+$/.test(start)) return undefined;
+    return { state, startTicks: start };
   } catch {
     return undefined;
   }
 }
 
-/** This process's identity, or undefined where /proc does not tell it (not Linux). */
+/** The start time of process `pid` in clock ticks since boot, or undefined if none is visible. */
+export function processStartTicks(pid: number | 'self'): string | undefined {
+  return processStat(pid)?.startTicks;
+}
+
+/**
+ * This process's identity, or undefined where /proc does not tell it: not Linux, or a /proc
+ * mounted for another pid namespace than this process's (its ids would name other processes).
+ */
 function ownIdentity(): ProcessIdentity | undefined {
   try {
+    if (readlinkSync('/proc/self') !== String(process.pid)) return undefined;
     const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
     const pidNamespace = readlinkSync('/proc/self/ns/pid');
-    const startTicks = processStartTicks(process.pid);
+    const startTicks = processStartTicks('self');
     if (startTicks === undefined || !/^\S+$/.test(bootId) || !/^\S+$/.test(pidNamespace)) {
       return undefined;
     }
@@ -102,45 +114,55 @@ interface LockContents {
   identity?: ProcessIdentity;
   /** How long since the LOCK was last touched. */
   idleMs: number;
+  /** The LOCK as read, and when it was last touched: what a take-over compares against. */
+  text: string;
+  mtimeMs: number;
 }
 
 function inspect(path: string): LockContents | undefined {
   try {
-    const idleMs = Date.now() - statSync(path).mtimeMs;
-    const [pid = '', bootId, pidNamespace, startTicks, ...rest] = readFileSync(path, 'latin1')
-      .trim()
-      .split(' ');
+    const mtimeMs = statSync(path).mtimeMs;
+    const idleMs = Date.now() - mtimeMs;
+    const text = readFileSync(path, 'latin1');
+    const [pid = '', bootId, pidNamespace, startTicks, ...rest] = text.trim().split(' ');
     const owner = /^\d{1,10}$/.test(pid) ? Number(pid) : 0;
-    if (owner === 0) return { owner: 0, idleMs };
+    const found = { owner, idleMs, text, mtimeMs };
+    if (owner === 0) return found;
     if (bootId === undefined || pidNamespace === undefined || startTicks === undefined) {
-      return { owner, idleMs };
+      return found;
     }
-    if (rest.length > 0) return { owner: 0, idleMs };
-    return { owner, identity: { bootId, pidNamespace, startTicks }, idleMs };
+    if (rest.length > 0) return { ...found, owner: 0 };
+    return { ...found, identity: { bootId, pidNamespace, startTicks } };
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether the LOCK's owner runs, where this process can tell for certain (the same boot and
- * pid namespace); undefined where it cannot, and the heartbeat decides.
+ * Whether the LOCK's owner runs, where this process can tell for certain: the same boot (the
+ * same kernel) and the same pid namespace, where its id and start time name one process.
+ * Undefined where it cannot, and the heartbeat decides: another pid namespace (a container),
+ * another kernel (another host or VM sharing the volume, or an earlier boot, whose LOCK has long
+ * gone untouched), a LOCK of the older form, a process /proc hides (`hidepid`).
  */
 function ownerRuns(lock: LockContents, self: ProcessIdentity | undefined): boolean | undefined {
   const owner = lock.identity;
   if (owner === undefined || self === undefined) return undefined;
-  // Every process of an earlier boot is gone.
-  if (owner.bootId !== self.bootId) return false;
-  if (owner.pidNamespace !== self.pidNamespace) return undefined;
-  return processStartTicks(lock.owner) === owner.startTicks;
+  if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace) return undefined;
+  const stat = processStat(lock.owner);
+  if (stat === undefined) return processExists(lock.owner) ? undefined : false;
+  // A zombie (killed, not yet reaped by its parent) has stopped for good.
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return stat.startTicks === owner.startTicks;
 }
 
 /**
  * Removes a LOCK found stale. It is moved aside first, so that of two openers taking it over,
- * only one removes it; if what was moved is fresher than what was found (another opener took
- * over meanwhile and wrote its own), it is put back, where it cannot replace a newer one.
+ * only one removes it; if what was moved is not what was found (another opener took over
+ * meanwhile and wrote its own: each LOCK's text names its process), or its owner touched it
+ * since, it is put back, where it cannot replace a newer one.
  */
-function takeOver(path: string, idleMs: number): void {
+function takeOver(path: string, found: LockContents): void {
   const aside = `${path}.stale-${process.pid}`;
   try {
     renameSync(path, aside);
@@ -148,7 +170,7 @@ function takeOver(path: string, idleMs: number): void {
     return; // another opener moved it first
   }
   const moved = inspect(aside);
-  if (moved !== undefined && moved.idleMs < idleMs && moved.idleMs <= DATA_DIR_LOCK_STALE_MS) {
+  if (moved !== undefined && (moved.text !== found.text || moved.mtimeMs > found.mtimeMs)) {
     try {
       linkSync(aside, path);
     } catch {
@@ -212,7 +234,7 @@ export class DataDirLock {
         lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
         (lock.owner !== 0 && lock.owner !== process.pid && !processExists(lock.owner));
       if (gone) {
-        takeOver(path, lock.idleMs);
+        takeOver(path, lock);
         continue;
       }
       if (lock.owner !== 0 && lock.owner !== process.pid) {

@@ -1,9 +1,9 @@
 // Goal: the data directory's LOCK tells a running owner from a gone one by the owner's identity
 // (boot, pid namespace, start time) wherever the opener shares its boot and pid namespace, not
 // by how recently the LOCK was touched: an owner stopped with SIGSTOP keeps its directory
-// however long it sleeps, a LOCK whose id now names another process or an earlier boot is taken
-// over at once, and another namespace's LOCK is left to the heartbeat. Real child processes
-// holding real engines; /proc read as the lock reads it.
+// however long it sleeps, a LOCK whose id now names another process, or whose owner is a
+// zombie, is taken over at once, and another namespace's or another kernel's LOCK is left to
+// the heartbeat. Real child processes holding real engines; /proc read as the lock reads it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -107,19 +107,13 @@ describe('data directory lock, by the owner identity', () => {
     expect(Date.now() - started).toBeLessThan(DATA_DIR_LOCK_REFRESH_MS * 5);
   });
 
-  it('takes over at once a fresh LOCK whose id now names another process, or whose boot is over', async () => {
+  it('takes over at once a fresh LOCK whose id now names another process', async () => {
     const dataDir = directory();
     const lock = join(dataDir, 'LOCK');
     const parent = process.ppid;
     const start = processStartTicks(parent)!;
     // The parent runs, but it is not the process that wrote this LOCK: that one started later.
     writeFileSync(lock, `${parent} ${bootId()} ${pidNamespace()} ${BigInt(start) + 1n}`);
-    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
-    // The parent's own identity, but in a boot that has ended (the machine restarted).
-    writeFileSync(
-      lock,
-      `${parent} 00000000-0000-0000-0000-000000000000 ${pidNamespace()} ${start}`,
-    );
     expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
     // The parent itself: refused, fresh or not.
     writeFileSync(lock, `${parent} ${bootId()} ${pidNamespace()} ${start}`);
@@ -132,17 +126,60 @@ describe('data directory lock, by the owner identity', () => {
     );
   });
 
-  it("leaves another pid namespace's LOCK to the heartbeat", async () => {
+  it("leaves another pid namespace's LOCK, and another kernel's, to the heartbeat", async () => {
     const dataDir = directory();
     const lock = join(dataDir, 'LOCK');
     const parent = process.ppid;
-    // Ids of another namespace name nothing here: a fresh LOCK is refused, a stale one taken.
-    writeFileSync(lock, `${parent} ${bootId()} pid:[1] ${processStartTicks(parent)! + '1'}`);
-    await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
-      `in use by process ${parent}`,
+    const start = processStartTicks(parent)!;
+    // Ids of another namespace, or of another kernel (a host sharing the volume, or an earlier
+    // boot), name nothing here: a fresh LOCK is refused, a stale one taken.
+    for (const contents of [
+      `${parent} ${bootId()} pid:[1] ${start}1`,
+      `${parent} 00000000-0000-0000-0000-000000000000 ${pidNamespace()} ${start}1`,
+    ]) {
+      writeFileSync(lock, contents);
+      await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
+        `in use by process ${parent}`,
+      );
+      utimesSync(lock, minuteAgo(), minuteAgo());
+      expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+    }
+  });
+
+  it('takes over at once the LOCK of an owner killed and left unreaped (a zombie)', async () => {
+    const dataDir = directory();
+    const lock = join(dataDir, 'LOCK');
+    // The owner's parent is a shell that becomes `sleep`, which reaps nothing.
+    const script =
+      `const { Engine } = await import(${JSON.stringify(ENGINE_MODULE)});` +
+      `await Engine.open({ dataDir: ${JSON.stringify(dataDir)}, workers: 1 });` +
+      `process.stdout.write('READY ' + process.pid + '\\n'); setInterval(() => {}, 1000);`;
+    const parent = spawn(
+      '/bin/sh',
+      ['-c', `"${process.execPath}" --input-type=module -e "$0" & exec sleep 60`, script],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    utimesSync(lock, minuteAgo(), minuteAgo());
+    const exited = new Promise<void>((resolve) => parent.once('exit', () => resolve()));
+    cleanups.push(async () => {
+      parent.kill('SIGKILL');
+      await exited;
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      parent.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const ready = /READY (\d+)/.exec(out);
+        if (ready) resolve(Number(ready[1]));
+      });
+      parent.once('exit', (code) => reject(new Error(`owner's parent exited with ${code}`)));
+    });
+    expect(readFileSync(lock, 'latin1').split(' ')[0]).toBe(String(pid));
+    process.kill(pid, 'SIGKILL');
+    await eventually(() => expect(readFileSync(`/proc/${pid}/stat`, 'latin1')).toMatch(/\) Z /));
+    // Still in the process table, with its start time, but it will never run again.
+    const started = Date.now();
     expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+    expect(Date.now() - started).toBeLessThan(DATA_DIR_LOCK_REFRESH_MS * 5);
   });
 
   it('removes only its own LOCK when it closes', async () => {
