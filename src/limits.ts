@@ -120,8 +120,8 @@ export const CONSUMERS_PER_STREAM_MAX = 20;
 export const CONSUMERS_CREATING_PER_STREAM_MAX = 5;
 /**
  * Streams of the account that may be CREATING at the same time: one more CreateStream is refused
- * with LimitExceededException (Kinesis: 5). Limits mode only; a stream is CREATING for
- * `streamTransitionMs`, so with the default of 0 none ever is.
+ * with LimitExceededException (Kinesis: 5). Limits mode only, and only with a transition
+ * (`streamTransitionMs` > 0): with none, a stream is CREATING only while its shards open.
  */
 export const STREAMS_CREATING_MAX = 5;
 /** Tags on one consumer (as on a stream). */

@@ -67,7 +67,9 @@ export class StreamAdmin {
     const auto = input.RecordDistributionStrategy === 'AUTO';
     if (auto && mode === 'PROVISIONED') throw autoNotOnDemand();
     if (mode === 'ON_DEMAND') this.account.checkOnDemandLimit();
-    if (this.context.throttles) {
+    // Streams CREATING for the transition: with none (0), a stream is CREATING only while its
+    // shards open, which no Kinesis client can see, and is not counted.
+    if (this.context.throttles && this.context.transitionMs > 0) {
       let creating = 0;
       for (const stream of this.context.streams.values()) {
         if (stream.record.status === 'CREATING') creating++;
@@ -358,11 +360,21 @@ export class StreamAdmin {
         // The shards open at the trim horizon: the oldest moment retention keeps records from,
         // or the stream's creation while the stream is younger than its retention period.
         // Their descendants, made since, are not (a consumer starting there reaches them
-        // through its parents, as KCL does).
+        // through its parents, as KCL does). A listed shard none of whose parents is listed
+        // is the oldest of its line that is left, so it is listed too: after retention was
+        // raised, the horizon can lie before shards whose parents expired under the old one.
         const retentionMs = stream.record.retentionHours * MS_PER_HOUR;
         const horizon = Math.max(this.context.clock() - retentionMs, stream.record.createdMs);
+        const ids = new Set(listed.map((shard) => shard.shardId));
+        const oldestLeft = (shard: ShardState) =>
+          !(shard.record.parentShardId !== undefined && ids.has(shard.record.parentShardId)) &&
+          !(
+            shard.record.adjacentParentShardId !== undefined &&
+            ids.has(shard.record.adjacentParentShardId)
+          );
         return listed.filter(
-          (shard) => openAt(shard, horizon) && shard.record.createdMs <= horizon,
+          (shard) =>
+            (openAt(shard, horizon) && shard.record.createdMs <= horizon) || oldestLeft(shard),
         );
       }
       case 'AT_LATEST':

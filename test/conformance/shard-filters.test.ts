@@ -7,6 +7,7 @@
 // stream of that name: ResourceNotFoundException, as ListStreamConsumers answers it. Real SDK
 // against a real server whose clock the test moves.
 import {
+  IncreaseStreamRetentionPeriodCommand,
   ListShardsCommand,
   ListStreamConsumersCommand,
   SplitShardCommand,
@@ -77,6 +78,15 @@ describe('ListShards filters over a stream that splits and ages', () => {
     // Past 25 h the horizon is after the split: the children were open there, 0 had closed
     // (and its records are past retention).
     nowMs = createdMs + 25 * HOUR_MS + 60_000;
+    expect(await ids('lineage', { Type: 'AT_TRIM_HORIZON' })).toEqual([id(1), id(2)]);
+    expect(await ids('lineage', { Type: 'FROM_TRIM_HORIZON' })).toEqual([id(1), id(2)]);
+
+    // Retention expires shard 0 for good; raised to 48 h, the horizon moves back before the
+    // children were made, but 0 is gone: the oldest shards left, 1 and 2, are where to start.
+    await runnel.server.engine.enforceRetention();
+    await runnel.client.send(
+      new IncreaseStreamRetentionPeriodCommand({ StreamName: 'lineage', RetentionPeriodHours: 48 }),
+    );
     expect(await ids('lineage', { Type: 'AT_TRIM_HORIZON' })).toEqual([id(1), id(2)]);
     expect(await ids('lineage', { Type: 'FROM_TRIM_HORIZON' })).toEqual([id(1), id(2)]);
   });

@@ -56,6 +56,18 @@ async function putMany(count: number, dataBytes = 10, tag = String(now)) {
 }
 
 describe('limits mode', () => {
+  it('creates any number of streams at once when they are ACTIVE at once (no transition)', async () => {
+    // A stream is CREATING only while its shards open: the 5-streams-CREATING limit counts the
+    // transition Kinesis clients wait through, which streamTransitionMs 0 leaves out.
+    const names = Array.from({ length: 8 }, (_, i) => `parallel-${i}`);
+    await Promise.all(
+      names.map((StreamName) => engine.createStream({ StreamName, ShardCount: 1 })),
+    );
+    const listed = (await engine.listStreams({})).StreamNames;
+    for (const name of names) expect(listed).toContain(name);
+    await Promise.all(names.map((StreamName) => engine.deleteStream({ StreamName })));
+  });
+
   it('accepts 1,000 records per second per shard and throttles the excess', async () => {
     const first = await putMany(3000);
     expect(first.accepted).toBe(2000);
