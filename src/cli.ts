@@ -53,8 +53,9 @@ Options (each also read from the environment variable shown; a flag wins):
   --stream-transition-ms <n>  how long a new stream stays CREATING and a deleted one DELETING
                      (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
                                                               RUNNEL_STREAM_TRANSITION_MS (0)
-  --region <name>    the AWS region in stream and consumer ARNs; set it to the client's region
-                     so ARNs it builds name Runnel's streams  RUNNEL_REGION   (${DEFAULT_REGION})
+  --region <name>    the AWS region (and its partition) in stream and consumer ARNs; set it to
+                     the client's, so ARNs it builds name Runnel's streams
+                                                              RUNNEL_REGION   (${DEFAULT_REGION})
   --account-id <n>   the 12-digit account in ARNs and messages RUNNEL_ACCOUNT_ID (${DEFAULT_ACCOUNT})
   --tls-cert <file>  PEM certificate: the Kinesis port then speaks HTTPS (ALPN h2, http/1.1)
   --tls-key <file>   PEM private key for --tls-cert
@@ -68,8 +69,11 @@ SIGINT or SIGTERM shuts down cleanly: in-flight requests are answered and data i
 
 class UsageError extends Error {}
 
-/** An AWS region name: partition letters, a direction, a number (us-east-1, us-gov-west-1). */
-const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/**
+ * An AWS region name: an area, a direction, a number (us-east-1, us-gov-west-1, eusc-de-east-1);
+ * its ARNs name its partition (partitionOf).
+ */
+const REGION_PATTERN = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 /** An AWS account id. */
 const ACCOUNT_ID_PATTERN = /^\d{12}$/;
 

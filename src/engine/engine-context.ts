@@ -23,6 +23,22 @@ import type { EngineOptions } from './engine-options.js';
 
 export const DEFAULT_ACCOUNT = '000000000000';
 export const DEFAULT_REGION = 'us-east-1';
+
+/** Region name prefixes of the AWS partitions other than `aws`, and each partition's ARN name. */
+const PARTITIONS: ReadonlyArray<readonly [string, string]> = [
+  ['cn-', 'aws-cn'],
+  ['us-gov-', 'aws-us-gov'],
+  ['us-isob-', 'aws-iso-b'],
+  ['us-isof-', 'aws-iso-f'],
+  ['us-iso-', 'aws-iso'],
+  ['eu-isoe-', 'aws-iso-e'],
+  ['eusc-', 'aws-eusc'],
+];
+
+/** The partition a region's ARNs name (`arn:<partition>:kinesis:<region>:…`). */
+export function partitionOf(region: string): string {
+  return PARTITIONS.find(([prefix]) => region.startsWith(prefix))?.[1] ?? 'aws';
+}
 export const MS_PER_HOUR = 3_600_000;
 export const MS_PER_DAY = 24 * MS_PER_HOUR;
 
@@ -49,6 +65,8 @@ export class EngineContext {
   readonly clock: () => number;
   readonly accountId: string;
   readonly region: string;
+  /** The ARN partition of `region`: `aws`, or `aws-cn`, `aws-us-gov`, … */
+  readonly partition: string;
   readonly segmentBytes: number;
   readonly transitionMs: number;
   readonly fsync: boolean;
@@ -75,6 +93,7 @@ export class EngineContext {
     this.tokenSecret = Buffer.from(catalog.iteratorSecret, 'hex');
     this.accountId = options.accountId ?? DEFAULT_ACCOUNT;
     this.region = options.region ?? DEFAULT_REGION;
+    this.partition = partitionOf(this.region);
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     this.transitionMs = options.streamTransitionMs ?? 0;
     this.fsync = options.fsync ?? false;
@@ -169,7 +188,7 @@ export class EngineContext {
   // ---- naming -------------------------------------------------------------------------------------
 
   streamArn(name: string): string {
-    return `arn:aws:kinesis:${this.region}:${this.accountId}:stream/${name}`;
+    return `arn:${this.partition}:kinesis:${this.region}:${this.accountId}:stream/${name}`;
   }
 
   notFound(name: string): KinesisError {
@@ -186,7 +205,7 @@ export class EngineContext {
     requireStreamTarget(input);
     let name = input.StreamName;
     if (input.StreamARN !== undefined) {
-      const prefix = `arn:aws:kinesis:${this.region}:${this.accountId}:stream/`;
+      const prefix = this.streamArn('');
       const fromArn = input.StreamARN.startsWith(prefix)
         ? input.StreamARN.slice(prefix.length)
         : undefined;
