@@ -50,8 +50,8 @@ Options (each also read from the environment variable shown; a flag wins):
                      read; enhanced fan-out: 1 SubscribeToShard/s and 2 MiB/s per consumer
                      and shard, 5 consumers CREATING at once; and 5 streams CREATING at once
                                                               RUNNEL_ENFORCE_LIMITS=1
-  --stream-transition-ms <n>  how long a new stream stays CREATING and a deleted one DELETING
-                     (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
+  --stream-transition-ms <n>  how long a new stream stays CREATING, a deleted one DELETING and a
+                     resharded one UPDATING (Kinesis: seconds); 0 = at once, at most ${STREAM_TRANSITION_MS_MAX}
                                                               RUNNEL_STREAM_TRANSITION_MS (0)
   --region <name>    the AWS region (and its partition) in stream and consumer ARNs; set it to
                      the client's, so ARNs it builds name Runnel's streams

@@ -21,7 +21,7 @@ export const ERROR_CATALOG = {
   ProvisionedThroughputExceededException: { status: 400, retryable: true, fault: 'client' },
   ExpiredIteratorException: { status: 400, retryable: false, fault: 'client' },
   ExpiredNextTokenException: { status: 400, retryable: false, fault: 'client' },
-  AccessDeniedException: { status: 400, retryable: false, fault: 'client' },
+  AccessDeniedException: { status: 403, retryable: false, fault: 'client' },
   DryRunOperationException: { status: 400, retryable: false, fault: 'client' },
   SerializationException: { status: 400, retryable: false, fault: 'client' },
   UnknownOperationException: { status: 400, retryable: false, fault: 'client' },
