@@ -1,7 +1,8 @@
 /**
  * Micro-benchmark: the record-batch codec — encoding records into per-shard batches (the
  * engine's `encodeBatches`: MD5 route + encode, one pass per record, no object per record) and
- * decoding a stored batch record by record (`nextRecord`, as readers do), against the baseline
+ * decoding a stored batch record by record (`nextRecord`, as readers do; `batchDataBytes`, what
+ * the binary protocol's /metrics count walks per delivered batch), against the baseline
  * of copying the same bytes (`Buffer.copy` of the whole batch): what the format costs beyond a
  * memcpy. Figure: records/s, 100-byte and 1 KiB records, 500 per batch, 4 shards.
  * Usage: node dist/bench/micro/batch-codec.js
@@ -9,7 +10,12 @@
 import { encodeBatches } from '../../src/engine/batch-encoder.js';
 import { ShardRouter } from '../../src/engine/shard-router.js';
 import { evenHashRanges } from '../../src/kinesis/hash-key.js';
-import { BATCH_HEADER_BYTES, newRecordCursor, nextRecord } from '../../src/storage/record-batch.js';
+import {
+  BATCH_HEADER_BYTES,
+  batchDataBytes,
+  newRecordCursor,
+  nextRecord,
+} from '../../src/storage/record-batch.js';
 import { runMicro } from './run.js';
 
 const RECORDS = 500;
@@ -46,6 +52,11 @@ for (const dataBytes of [100, 1024]) {
           for (let i = 0; i < RECORDS; i++) nextRecord(batch, cursor, batch.length);
           sink ^= cursor.dataEnd;
         },
+      },
+      {
+        name: 'batchDataBytes (the /metrics count)',
+        items: RECORDS,
+        fn: () => void (sink ^= batchDataBytes(batch)),
       },
       {
         name: 'baseline: Buffer.copy of the batch',

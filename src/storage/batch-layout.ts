@@ -115,20 +115,49 @@ export function newRecordCursor(offset: number): RecordCursor {
   };
 }
 
-/** Reused by batchDataBytes, which then allocates nothing. */
+/** Reused by batchDataBytes's rare long lengths, which then allocate nothing. */
 const dataCursor = newRecordCursor(BATCH_HEADER_BYTES);
+/** Where the varint lengthAt read ends. */
+let varintEnd = 0;
+
+/**
+ * The length (a varint) at `offset`, its end in `varintEnd`; -1 if it runs past `end`. A length
+ * below 128, one byte, is read in place: the usual key, hash-key and small-record data lengths.
+ */
+function lengthAt(bytes: Uint8Array, offset: number, end: number): number {
+  if (offset < end) {
+    const first = bytes[offset]!;
+    if (first < 0x80) {
+      varintEnd = offset + 1;
+      return first;
+    }
+  }
+  dataCursor.offset = offset;
+  const length = readVarint(bytes, dataCursor, end);
+  varintEnd = dataCursor.offset;
+  return length;
+}
 
 /**
  * The data bytes of the records of the batch `bytes` (header at 0, the batch its whole length)
  * from its `skip`-th record on. A badly framed batch counts the records before the first that
- * overruns it.
+ * overruns it. Walks nextRecord's framing, lengths only: the server's /metrics counts every
+ * record it delivers over the binary protocol with it.
  */
 export function batchDataBytes(bytes: Uint8Array, skip = 0): number {
   const end = bytes.length;
-  dataCursor.offset = BATCH_HEADER_BYTES;
+  let offset = BATCH_HEADER_BYTES;
   let total = 0;
-  for (let i = 0; dataCursor.offset < end && nextRecord(bytes, dataCursor, end); i++) {
-    if (i >= skip) total += dataCursor.dataEnd - dataCursor.dataStart;
+  for (let i = 0; offset < end; i++) {
+    const key = lengthAt(bytes, offset, end);
+    if (key < 0) break;
+    const hashKey = lengthAt(bytes, varintEnd + key, end);
+    if (hashKey < 0) break;
+    const data = lengthAt(bytes, varintEnd + hashKey, end);
+    if (data < 0) break;
+    offset = varintEnd + data;
+    if (offset > end) break;
+    if (i >= skip) total += data;
   }
   return total;
 }

@@ -7,6 +7,7 @@ import {
   BATCH_HEADER_BYTES,
   CHECKSUM_OFFSET,
   batchChecksum,
+  batchDataBytes,
   newRecordCursor,
   nextRecord,
   readBatchHeader,
@@ -16,6 +17,7 @@ import {
   writeVarint,
 } from '../../src/storage/record-batch.js';
 import { batchOf } from '../helpers/batches.js';
+import { seededRandom } from '../helpers/temp-dir.js';
 
 function sealed(batch: Uint8Array): Uint8Array {
   const view = viewOf(batch);
@@ -76,5 +78,56 @@ describe('record batch', () => {
     const badMagic = batch.slice();
     badMagic[0] = 0;
     expect(readBatchHeader(badMagic, viewOf(badMagic), 0, badMagic.length)).toBeUndefined();
+  });
+
+  it('counts data bytes as the record walk does, from any record on, for any framing and any cut', () => {
+    // The reference: nextRecord over the batch, counting each whole record from `skip` on.
+    const reference = (bytes: Uint8Array, skip: number) => {
+      const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+      let total = 0;
+      for (
+        let i = 0;
+        cursor.offset < bytes.length && nextRecord(bytes, cursor, bytes.length);
+        i++
+      ) {
+        if (i >= skip) total += cursor.dataEnd - cursor.dataStart;
+      }
+      return total;
+    };
+    const seed = 20261127;
+    console.log(`batchDataBytes seed ${seed}`);
+    const random = seededRandom(seed);
+    const pick = (values: number[]) => values[Math.floor(random() * values.length)]!;
+    for (let round = 0; round < 200; round++) {
+      // Lengths around the varint boundaries: 1, 2 and 3 bytes.
+      const records = Array.from({ length: 1 + Math.floor(random() * 12) }, (_, i) => ({
+        PartitionKey: 'k'.repeat(pick([1, 20, 127, 128, 200, 256])),
+        Data: new Uint8Array(pick([0, 1, 100, 127, 128, 16383, 16384, 70000])).fill(i),
+        ...(random() < 0.3 ? { ExplicitHashKey: String(Math.floor(random() * 2 ** 40)) } : {}),
+      }));
+      const batch = batchOf(records);
+      const whole = records.reduce((sum, record) => sum + record.Data.length, 0);
+      expect(batchDataBytes(batch)).toBe(whole);
+      const skip = Math.floor(random() * (records.length + 1));
+      expect(batchDataBytes(batch, skip)).toBe(reference(batch, skip));
+      // Cut one byte short of each record's end, and at it: that record counts only whole.
+      const cursor = newRecordCursor(BATCH_HEADER_BYTES);
+      for (let i = 0; nextRecord(batch, cursor, batch.length) && i < records.length; i++) {
+        for (const end of [cursor.dataEnd - 1, cursor.dataEnd]) {
+          const short = batch.subarray(0, end);
+          expect(batchDataBytes(short, skip), `cut at ${end}`).toBe(reference(short, skip));
+        }
+      }
+      // Cut anywhere, or with a length byte damaged: the records before the damage.
+      const cut = batch.subarray(
+        0,
+        BATCH_HEADER_BYTES + Math.floor(random() * (batch.length - BATCH_HEADER_BYTES)),
+      );
+      expect(batchDataBytes(cut, skip)).toBe(reference(cut, skip));
+      const damaged = batch.slice();
+      damaged[BATCH_HEADER_BYTES + Math.floor(random() * (batch.length - BATCH_HEADER_BYTES))] =
+        0xff;
+      expect(batchDataBytes(damaged)).toBe(reference(damaged, 0));
+    }
   });
 });
