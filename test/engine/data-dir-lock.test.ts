@@ -32,15 +32,25 @@ function directory(): string {
   return temp.dir;
 }
 
-/** A child process that opens an engine on `dataDir` and keeps it open until killed. */
-async function owner(dataDir: string): Promise<ChildProcess> {
+/**
+ * A child process that opens an engine on `dataDir` and keeps it open until killed; `unreaped`
+ * runs it under a shell that becomes `sleep`, which never reaps it (so, killed, it stays a
+ * zombie). Returns the process spawned (the engine's, or its shell) and the engine's pid.
+ */
+async function owner(
+  dataDir: string,
+  unreaped = false,
+): Promise<{ child: ChildProcess; pid: number }> {
   const script =
     `const { Engine } = await import(${JSON.stringify(ENGINE_MODULE)});` +
     `await Engine.open({ dataDir: ${JSON.stringify(dataDir)}, workers: 1 });` +
-    `process.stdout.write('READY\\n'); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    `process.stdout.write('READY ' + process.pid + '\\n'); setInterval(() => {}, 1000);`;
+  const node = [process.execPath, '--input-type=module', '-e'];
+  const child = unreaped
+    ? spawn('/bin/sh', ['-c', `"${node.join('" "')}" "$0" & exec sleep 60`, script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(node[0]!, [...node.slice(1), script], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -51,13 +61,16 @@ async function owner(dataDir: string): Promise<ChildProcess> {
   });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  await new Promise<void>((resolve, reject) => {
+  const pid = await new Promise<number>((resolve, reject) => {
+    let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('READY')) resolve();
+      out += chunk.toString();
+      const ready = /READY (\d+)/.exec(out);
+      if (ready) resolve(Number(ready[1]));
     });
     child.once('exit', (code) => reject(new Error(`owner exited with ${code}: ${stderr}`)));
   });
-  return child;
+  return { child, pid };
 }
 
 async function openAndClose(dataDir: string): Promise<string> {
@@ -65,6 +78,13 @@ async function openAndClose(dataDir: string): Promise<string> {
   const contents = readFileSync(join(dataDir, 'LOCK'), 'latin1');
   await engine.close();
   return contents;
+}
+
+/** Opens the directory at once (within a few heartbeats), and its LOCK then names this process. */
+async function expectTakenOverAtOnce(dataDir: string): Promise<void> {
+  const started = Date.now();
+  expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+  expect(Date.now() - started).toBeLessThan(DATA_DIR_LOCK_REFRESH_MS * 5);
 }
 
 describe('data directory lock, by the owner identity', () => {
@@ -83,7 +103,7 @@ describe('data directory lock, by the owner identity', () => {
   it('refuses a running owner stopped with SIGSTOP, however long its LOCK went untouched, and takes over once it is killed', async () => {
     const dataDir = directory();
     const lock = join(dataDir, 'LOCK');
-    const child = await owner(dataDir);
+    const { child } = await owner(dataDir);
     expect(readFileSync(lock, 'latin1').split(' ')[0]).toBe(String(child.pid));
     child.kill('SIGSTOP');
     // As if it had been stopped for a minute: past DATA_DIR_LOCK_STALE_MS, the heartbeat's
@@ -102,9 +122,7 @@ describe('data directory lock, by the owner identity', () => {
     const died = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await died;
-    const started = Date.now();
-    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
-    expect(Date.now() - started).toBeLessThan(DATA_DIR_LOCK_REFRESH_MS * 5);
+    await expectTakenOverAtOnce(dataDir);
   });
 
   it('takes over at once a fresh LOCK whose id now names another process', async () => {
@@ -148,38 +166,12 @@ describe('data directory lock, by the owner identity', () => {
 
   it('takes over at once the LOCK of an owner killed and left unreaped (a zombie)', async () => {
     const dataDir = directory();
-    const lock = join(dataDir, 'LOCK');
-    // The owner's parent is a shell that becomes `sleep`, which reaps nothing.
-    const script =
-      `const { Engine } = await import(${JSON.stringify(ENGINE_MODULE)});` +
-      `await Engine.open({ dataDir: ${JSON.stringify(dataDir)}, workers: 1 });` +
-      `process.stdout.write('READY ' + process.pid + '\\n'); setInterval(() => {}, 1000);`;
-    const parent = spawn(
-      '/bin/sh',
-      ['-c', `"${process.execPath}" --input-type=module -e "$0" & exec sleep 60`, script],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<void>((resolve) => parent.once('exit', () => resolve()));
-    cleanups.push(async () => {
-      parent.kill('SIGKILL');
-      await exited;
-    });
-    const pid = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      parent.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const ready = /READY (\d+)/.exec(out);
-        if (ready) resolve(Number(ready[1]));
-      });
-      parent.once('exit', (code) => reject(new Error(`owner's parent exited with ${code}`)));
-    });
-    expect(readFileSync(lock, 'latin1').split(' ')[0]).toBe(String(pid));
+    const { pid } = await owner(dataDir, true);
+    expect(readFileSync(join(dataDir, 'LOCK'), 'latin1').split(' ')[0]).toBe(String(pid));
     process.kill(pid, 'SIGKILL');
     await eventually(() => expect(readFileSync(`/proc/${pid}/stat`, 'latin1')).toMatch(/\) Z /));
     // Still in the process table, with its start time, but it will never run again.
-    const started = Date.now();
-    expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
-    expect(Date.now() - started).toBeLessThan(DATA_DIR_LOCK_REFRESH_MS * 5);
+    await expectTakenOverAtOnce(dataDir);
   });
 
   it('removes only its own LOCK when it closes', async () => {
