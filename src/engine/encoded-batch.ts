@@ -90,11 +90,31 @@ function keyFailure(
   );
 }
 
-function sizeFailure(record: number, maxRecordBytes: number): KinesisError {
-  return new KinesisError(
-    'ValidationException',
-    `1 validation error detected: Value at 'records.${record + 1}.member.data' failed to satisfy constraint: ` +
-      `Member must have length less than or equal to ${maxRecordBytes}`,
+/**
+ * Why a record is too large for a stream whose records hold at most `maxBytes`, as PutRecords
+ * answers (undefined when it fits): its data alone over the limit is the model's
+ * ValidationException on `path`; data and partition key together over it is
+ * InvalidArgumentException. `streamName` is named where the caller knows it.
+ */
+export function recordSizeFailure(
+  dataBytes: number,
+  keyBytes: number,
+  maxBytes: number,
+  path: string,
+  streamName?: string,
+): KinesisError | undefined {
+  if (dataBytes > maxBytes) {
+    return new KinesisError(
+      'ValidationException',
+      `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${dataBytes} cap=${dataBytes}]' ` +
+        `at '${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
+    );
+  }
+  const size = dataBytes + keyBytes;
+  if (size <= maxBytes) return undefined;
+  return fail.invalid(
+    `Record size ${size} bytes (data plus partition key) exceeds the maximum record size of ` +
+      `${maxBytes} bytes${streamName === undefined ? '' : ` for stream ${streamName}`}.`,
   );
 }
 
@@ -186,7 +206,8 @@ export function hashEncodedBatch(
     dataBytes += data;
     const size = data + cursor.keyEnd - cursor.keyStart;
     if (size > maxRecordBytes) {
-      failure = sizeFailure(i, maxRecordBytes);
+      const path = `records.${i + 1}.member.data`;
+      failure = recordSizeFailure(data, size - data, maxRecordBytes, path);
       continue;
     }
     if (size > largest) largest = size;

@@ -22,7 +22,12 @@ import { missingPartitionKeys, validateInput } from '../kinesis/validation.js';
 import { newRecordCursor, nextRecord } from '../storage/record-batch.js';
 import type { RoutedBatchCheck } from '../storage/worker-protocol.js';
 import { encodePlacedBatches, type EncodedBatches, type RecordInput } from './batch-encoder.js';
-import { firstRecordHash, hashEncodedBatch, refusedSlot } from './encoded-batch.js';
+import {
+  firstRecordHash,
+  hashEncodedBatch,
+  recordSizeFailure,
+  refusedSlot,
+} from './encoded-batch.js';
 import { encodeStreamRecords, routeStreamBatch } from './record-distribution.js';
 import type { ShardState, StreamState } from './stream-state.js';
 import { type EngineContext, dryRun } from './engine-context.js';
@@ -443,19 +448,8 @@ export class RecordWrites {
     path: string,
   ): void {
     const maxBytes = stream.record.maxRecordSizeKiB * KIB;
-    if (dataBytes > maxBytes) {
-      throw new KinesisError(
-        'ValidationException',
-        `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${dataBytes} cap=${dataBytes}]' ` +
-          `at '${path}' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
-      );
-    }
-    if (size > maxBytes) {
-      throw fail.invalid(
-        `Record size ${size} bytes (data plus partition key) exceeds the maximum record size of ` +
-          `${maxBytes} bytes for stream ${stream.name}.`,
-      );
-    }
+    const failure = recordSizeFailure(dataBytes, size - dataBytes, maxBytes, path, stream.name);
+    if (failure !== undefined) throw failure;
   }
 
   private checkFastRecord(stream: StreamState, records: readonly RecordInput[], i: number): number {

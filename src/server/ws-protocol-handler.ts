@@ -415,6 +415,14 @@ export function registerWebSocketProtocol(
   // ---- puts -----------------------------------------------------------------------------------
 
   function put(connection: Connection, frame: PutFrame, message: ArrayBuffer): void {
+    if (frame.batch.byteLength > RECORD_BATCH_BYTES_MAX) {
+      // What WELCOME advertises; the frame limit leaves room for the put's own header.
+      const why =
+        `The record batch of ${frame.batch.byteLength} bytes is larger than the ` +
+        `${RECORD_BATCH_BYTES_MAX} bytes a PUT may carry.`;
+      connection.send(encodeError(frame.requestId, false, 'ValidationException', why));
+      return;
+    }
     const bytes = message.byteLength;
     const { putsInFlight, putBytesInFlight } = connection;
     if (putsInFlight >= putsInFlightMax || putBytesInFlight + bytes > putBytesInFlightMax) {

@@ -101,10 +101,18 @@ describe('hashEncodedBatch errors', () => {
     expect(errorOf(() => hashEncodedBatch(twoBad, MAX_RECORD_BYTES)).message).toContain(
       "'records.2.member.partitionKey'",
     );
-    // Record 1 is too large (16 data bytes and a 5-byte key), record 3 has a bad key.
+    // Record 1 is too large (16 data bytes and a 5-byte key), record 3 has a bad key: as
+    // PutRecords answers, data and key together over the limit are InvalidArgumentException,
+    // data alone over it the model's ValidationException on the record's data.
     const error = errorOf(() => hashEncodedBatch(withBadKey(batch, 'rec-2'), 20));
-    expect(error.message).toContain("'records.1.member.data'");
-    expect(error.message).toContain('less than or equal to 20');
+    expect(error.name).toBe('InvalidArgumentException');
+    expect(error.message).toBe(
+      'Record size 21 bytes (data plus partition key) exceeds the maximum record size of 20 bytes.',
+    );
+    const dataAlone = errorOf(() => hashEncodedBatch(withBadKey(batch, 'rec-2'), 15));
+    expect(dataAlone.name).toBe('ValidationException');
+    expect(dataAlone.message).toContain("'records.1.member.data'");
+    expect(dataAlone.message).toContain('less than or equal to 15');
   });
 
   it('refuses a badly framed batch as such, even past a record that fails its own check', () => {

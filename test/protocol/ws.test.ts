@@ -46,6 +46,7 @@ import {
   encodeWelcome,
 } from '../../src/protocol/frames.js';
 import { seededRandom } from '../../src/harness/workload.js';
+import { RECORD_BATCH_BYTES_MAX } from '../../src/limits.js';
 import { startServer } from '../../src/server/server.js';
 import { readShard } from '../helpers/read-all.js';
 import { RawConnection } from '../helpers/raw-connection.js';
@@ -243,6 +244,49 @@ describe('WebSocket protocol: puts', () => {
         message: expect.stringContaining("Value '007' at 'records.1.member.explicitHashKey'"),
       });
     }
+    // A record over the stream's 1 MiB by its key alone is PutRecords's InvalidArgumentException;
+    // by its data alone, the model's ValidationException on the record's data. Unrouted and
+    // routed (the shard worker's check then).
+    const MIB = 1024 * 1024;
+    for (const [routed, requestId] of [
+      [false, 11],
+      [true, 12],
+    ] as const) {
+      const keyTips = encodeRecordBatch([{ PartitionKey: 'kk', Data: new Uint8Array(MIB - 1) }]);
+      raw.send(encodePut(requestId, 'acks', keyTips, routed));
+      expect(await raw.next()).toMatchObject({
+        opcode: Opcode.ERROR,
+        requestId,
+        fatal: false,
+        name: 'InvalidArgumentException',
+        message:
+          'Record size 1048577 bytes (data plus partition key) exceeds the maximum record size ' +
+          'of 1048576 bytes.',
+      });
+      const dataAlone = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(MIB + 1) }]);
+      raw.send(encodePut(requestId + 10, 'acks', dataAlone, routed));
+      expect(await raw.next()).toMatchObject({
+        opcode: Opcode.ERROR,
+        requestId: requestId + 10,
+        fatal: false,
+        name: 'ValidationException',
+        message: expect.stringContaining(
+          "at 'records.1.member.data' failed to satisfy constraint: Member must have length " +
+            'less than or equal to 1048576',
+        ),
+      });
+    }
+    // A batch larger than WELCOME's max record batch bytes, in a frame the server still takes.
+    raw.send(encodePut(30, 'acks', new Uint8Array(RECORD_BATCH_BYTES_MAX + 1)));
+    expect(await raw.next()).toMatchObject({
+      opcode: Opcode.ERROR,
+      requestId: 30,
+      fatal: false,
+      name: 'ValidationException',
+      message:
+        `The record batch of ${RECORD_BATCH_BYTES_MAX + 1} bytes is larger than the ` +
+        `${RECORD_BATCH_BYTES_MAX} bytes a PUT may carry.`,
+    });
     raw.close();
     // An empty explicit hash key is refused as PutRecords refuses it, not sent as none.
     await expect(
