@@ -34,7 +34,7 @@ import {
   utimesSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DATA_DIR_LOCK_REFRESH_MS, DATA_DIR_LOCK_STALE_MS } from '../limits.js';
 
@@ -182,6 +182,8 @@ function takeOver(path: string, found: LockContents): void {
 
 export class DataDirLock {
   private readonly refresh: ReturnType<typeof setInterval>;
+  /** The LOCK was found naming another engine (said once). */
+  private lost = false;
 
   private constructor(
     private readonly path: string,
@@ -189,15 +191,38 @@ export class DataDirLock {
     private readonly contents: string,
   ) {
     held.add(path);
-    this.refresh = setInterval(() => {
-      try {
-        const now = new Date();
-        utimesSync(path, now, now);
-      } catch {
-        // Removed under us (the directory deleted): nothing left to keep fresh.
-      }
-    }, DATA_DIR_LOCK_REFRESH_MS);
+    this.refresh = setInterval(() => this.touch(), DATA_DIR_LOCK_REFRESH_MS);
     this.refresh.unref();
+  }
+
+  /**
+   * Keeps the LOCK fresh, and says once, loudly, if it no longer names this engine: another
+   * took the directory over (this one was stopped past the heartbeat, seen from another
+   * namespace or host), and two engines may now write the same files.
+   */
+  private touch(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'latin1');
+    } catch {
+      return; // removed under us (the directory deleted): nothing left to keep fresh
+    }
+    if (text !== this.contents) {
+      if (!this.lost) {
+        this.lost = true;
+        console.error(
+          `runnel: the LOCK of ${dirname(this.path)} now names another engine (${text.trim()}), ` +
+            'which took the data directory over while this one was not refreshing it: stop one of them.',
+        );
+      }
+      return;
+    }
+    const now = new Date();
+    try {
+      utimesSync(this.path, now, now);
+    } catch {
+      // Moved aside by an opener between the read and now: the next tick sees what came of it.
+    }
   }
 
   static async acquire(dataDir: string): Promise<DataDirLock> {
@@ -229,10 +254,16 @@ export class DataDirLock {
               : ''),
         );
       }
+      // "No such process" tells something only of an id of this pid namespace: a LOCK of the
+      // older form, the id alone, is taken to be one. An identity of another namespace or
+      // kernel names nothing here, and its LOCK waits out the heartbeat.
       const gone =
         runs === false ||
         lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
-        (lock.owner !== 0 && lock.owner !== process.pid && !processExists(lock.owner));
+        (lock.identity === undefined &&
+          lock.owner !== 0 &&
+          lock.owner !== process.pid &&
+          !processExists(lock.owner));
       if (gone) {
         takeOver(path, lock);
         continue;

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { processStartTicks } from '../../src/engine/data-dir-lock.js';
 import { DATA_DIR_LOCK_REFRESH_MS } from '../../src/limits.js';
@@ -25,6 +25,7 @@ const ENGINE_MODULE = new URL('../../dist/src/index.js', import.meta.url).href;
 const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
 const pidNamespace = () => readlinkSync('/proc/self/ns/pid');
 const minuteAgo = () => new Date(Date.now() - 60_000);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function directory(): string {
   const temp = tempDir('runnel-lock-');
@@ -149,18 +150,23 @@ describe('data directory lock, by the owner identity', () => {
     const lock = join(dataDir, 'LOCK');
     const parent = process.ppid;
     const start = processStartTicks(parent)!;
+    // An id no process here has (above pid_max).
+    const absent = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1')) + 1;
     // Ids of another namespace, or of another kernel (a host sharing the volume, or an earlier
-    // boot), name nothing here: a fresh LOCK is refused, a stale one taken.
-    for (const contents of [
-      `${parent} ${bootId()} pid:[1] ${start}1`,
-      `${parent} 00000000-0000-0000-0000-000000000000 ${pidNamespace()} ${start}1`,
-    ]) {
-      writeFileSync(lock, contents);
-      await expect(Engine.open({ dataDir, workers: 1 })).rejects.toThrow(
-        `in use by process ${parent}`,
-      );
-      utimesSync(lock, minuteAgo(), minuteAgo());
-      expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+    // boot), name nothing here, whether or not some process here has the same id: a fresh LOCK
+    // is refused, a stale one taken.
+    for (const owner of [parent, absent]) {
+      for (const contents of [
+        `${owner} ${bootId()} pid:[1] ${start}1`,
+        `${owner} 00000000-0000-0000-0000-000000000000 ${pidNamespace()} ${start}1`,
+      ]) {
+        writeFileSync(lock, contents);
+        await expect(Engine.open({ dataDir, workers: 1 }), contents).rejects.toThrow(
+          `in use by process ${owner}`,
+        );
+        utimesSync(lock, minuteAgo(), minuteAgo());
+        expect((await openAndClose(dataDir)).split(' ')[0]).toBe(String(process.pid));
+      }
     }
   });
 
@@ -174,13 +180,26 @@ describe('data directory lock, by the owner identity', () => {
     await expectTakenOverAtOnce(dataDir);
   });
 
-  it('removes only its own LOCK when it closes', async () => {
+  it('says once that another engine took its LOCK, touches that LOCK no more, and leaves it at close', async () => {
     const dataDir = directory();
     const lock = join(dataDir, 'LOCK');
+    const logged: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      logged.push(args.map(String).join(' '));
+    });
+    cleanups.push(() => spy.mockRestore());
     const engine = await Engine.open({ dataDir, workers: 1 });
     // Another engine took the directory over meanwhile (another namespace, the heartbeat lapsed).
     const other = `${process.ppid} ${bootId()} pid:[1] 1`;
     writeFileSync(lock, other);
+    utimesSync(lock, minuteAgo(), minuteAgo());
+    await sleep(3 * DATA_DIR_LOCK_REFRESH_MS);
+    const taken = logged.filter((line) => line.includes('now names another engine'));
+    expect(taken).toEqual([
+      `runnel: the LOCK of ${dataDir} now names another engine (${other}), which took the data ` +
+        'directory over while this one was not refreshing it: stop one of them.',
+    ]);
+    expect(Date.now() - statSync(lock).mtimeMs).toBeGreaterThan(50_000);
     await engine.close();
     expect(readFileSync(lock, 'latin1')).toBe(other);
   });
