@@ -168,6 +168,7 @@ export interface HashedBatch {
  * after batch (a shard worker) then allocates nothing per batch. Its arrays may be longer than
  * the record count says. `keyOptional` (a stream whose strategy is AUTO) accepts a record with
  * a key of length 0 as one without a partition key; any other key is checked as always.
+ * `streamName`, where the caller knows it, is named in a record size error.
  */
 export function hashEncodedBatch(
   batch: Uint8Array,
@@ -175,6 +176,7 @@ export function hashEncodedBatch(
   hash = true,
   reuse?: HashedBatch,
   keyOptional = false,
+  streamName?: string,
 ): HashedBatch {
   const header = checkedHeader(batch);
   const count = header.recordCount;
@@ -207,7 +209,7 @@ export function hashEncodedBatch(
     const size = data + cursor.keyEnd - cursor.keyStart;
     if (size > maxRecordBytes) {
       const path = `records.${i + 1}.member.data`;
-      failure = recordSizeFailure(data, size - data, maxRecordBytes, path);
+      failure = recordSizeFailure(data, size - data, maxRecordBytes, path, streamName);
       continue;
     }
     if (size > largest) largest = size;

@@ -230,6 +230,7 @@ export class RecordWrites {
     if (count === 0) return this.putEncodedBatch(streamName, batch);
     const shard = stream.open[stream.router.route(words, 0)]!;
     const check: RoutedBatchCheck = {
+      streamName: stream.name,
       shardId: shard.shardId,
       start: shard.start,
       end: shard.end,
@@ -262,7 +263,7 @@ export class RecordWrites {
     const auto = stream.strategy === 'AUTO';
     const maxRecordBytes = stream.record.maxRecordSizeKiB * KIB;
     const hash = stream.router.size > 1 && !auto;
-    const hashed = hashEncodedBatch(batch, maxRecordBytes, hash, undefined, auto);
+    const hashed = hashEncodedBatch(batch, maxRecordBytes, hash, undefined, auto, stream.name);
     const { recordStart, hashWords, dataBytes } = hashed;
     return this.appendHashed(stream, batch, recordStart, hashWords, dataBytes);
   }

@@ -40,6 +40,8 @@ export interface AppendRequest {
 }
 
 export interface RoutedBatchCheck {
+  /** Named in a record size error, as PutRecords names it. */
+  streamName: string;
   shardId: string;
   start: bigint;
   end: bigint;

@@ -261,7 +261,7 @@ describe('WebSocket protocol: puts', () => {
         name: 'InvalidArgumentException',
         message:
           'Record size 1048577 bytes (data plus partition key) exceeds the maximum record size ' +
-          'of 1048576 bytes.',
+          'of 1048576 bytes for stream acks.',
       });
       const dataAlone = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(MIB + 1) }]);
       raw.send(encodePut(requestId + 10, 'acks', dataAlone, routed));
