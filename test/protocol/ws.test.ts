@@ -194,6 +194,15 @@ describe('WebSocket protocol: puts', () => {
     expect(await client.listStreams()).toContain('acks');
     // A batch the engine refuses (a partition key over 256 characters) fails only that put.
     const raw = await RawConnection.open(ws.server.url);
+    /** The next frame: a non-fatal ERROR answering `requestId`. */
+    const refused = async (requestId: number, name: string, message?: unknown) =>
+      expect(await raw.next()).toMatchObject({
+        opcode: Opcode.ERROR,
+        requestId,
+        fatal: false,
+        name,
+        ...(message === undefined ? {} : { message }),
+      });
     raw.send(
       encodePut(
         5,
@@ -201,12 +210,7 @@ describe('WebSocket protocol: puts', () => {
         encodeRecordBatch([{ PartitionKey: 'k'.repeat(300), Data: new Uint8Array(1) }]),
       ),
     );
-    expect(await raw.next()).toMatchObject({
-      opcode: Opcode.ERROR,
-      requestId: 5,
-      fatal: false,
-      name: 'ValidationException',
-    });
+    await refused(5, 'ValidationException');
     raw.send(
       encodePut(6, 'acks', encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }])),
     );
@@ -219,12 +223,7 @@ describe('WebSocket protocol: puts', () => {
       const flagged = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(1) }]);
       flagged[offset] = 1;
       raw.send(encodePut(requestId, 'acks', flagged));
-      expect(await raw.next()).toMatchObject({
-        opcode: Opcode.ERROR,
-        requestId,
-        fatal: false,
-        name: 'ValidationException',
-      });
+      await refused(requestId, 'ValidationException');
     }
     // The server's own check of an explicit hash key that is not a decimal, unrouted and routed
     // (the shard worker's check then): PutRecords's ValidationException, word for word.
@@ -236,13 +235,11 @@ describe('WebSocket protocol: puts', () => {
         { PartitionKey: 'k', Data: new Uint8Array(1), ExplicitHashKey: '007' },
       ]);
       raw.send(encodePut(requestId, 'acks', batch, routed));
-      expect(await raw.next()).toMatchObject({
-        opcode: Opcode.ERROR,
+      await refused(
         requestId,
-        fatal: false,
-        name: 'ValidationException',
-        message: expect.stringContaining("Value '007' at 'records.1.member.explicitHashKey'"),
-      });
+        'ValidationException',
+        expect.stringContaining("Value '007' at 'records.1.member.explicitHashKey'"),
+      );
     }
     // A record over the stream's 1 MiB by its key alone is PutRecords's InvalidArgumentException;
     // by its data alone, the model's ValidationException on the record's data. Unrouted and
@@ -254,39 +251,31 @@ describe('WebSocket protocol: puts', () => {
     ] as const) {
       const keyTips = encodeRecordBatch([{ PartitionKey: 'kk', Data: new Uint8Array(MIB - 1) }]);
       raw.send(encodePut(requestId, 'acks', keyTips, routed));
-      expect(await raw.next()).toMatchObject({
-        opcode: Opcode.ERROR,
+      await refused(
         requestId,
-        fatal: false,
-        name: 'InvalidArgumentException',
-        message:
-          'Record size 1048577 bytes (data plus partition key) exceeds the maximum record size ' +
+        'InvalidArgumentException',
+        'Record size 1048577 bytes (data plus partition key) exceeds the maximum record size ' +
           'of 1048576 bytes for stream acks.',
-      });
+      );
       const dataAlone = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(MIB + 1) }]);
       raw.send(encodePut(requestId + 10, 'acks', dataAlone, routed));
-      expect(await raw.next()).toMatchObject({
-        opcode: Opcode.ERROR,
-        requestId: requestId + 10,
-        fatal: false,
-        name: 'ValidationException',
-        message: expect.stringContaining(
+      await refused(
+        requestId + 10,
+        'ValidationException',
+        expect.stringContaining(
           "at 'records.1.member.data' failed to satisfy constraint: Member must have length " +
             'less than or equal to 1048576',
         ),
-      });
+      );
     }
     // A batch larger than WELCOME's max record batch bytes, in a frame the server still takes.
     raw.send(encodePut(30, 'acks', new Uint8Array(RECORD_BATCH_BYTES_MAX + 1)));
-    expect(await raw.next()).toMatchObject({
-      opcode: Opcode.ERROR,
-      requestId: 30,
-      fatal: false,
-      name: 'ValidationException',
-      message:
-        `The record batch of ${RECORD_BATCH_BYTES_MAX + 1} bytes is larger than the ` +
+    await refused(
+      30,
+      'ValidationException',
+      `The record batch of ${RECORD_BATCH_BYTES_MAX + 1} bytes is larger than the ` +
         `${RECORD_BATCH_BYTES_MAX} bytes a PUT may carry.`,
-    });
+    );
     raw.close();
     // An empty explicit hash key is refused as PutRecords refuses it, not sent as none.
     await expect(
