@@ -46,7 +46,7 @@ import {
   encodeWelcome,
 } from '../../src/protocol/frames.js';
 import { seededRandom } from '../../src/harness/workload.js';
-import { RECORD_BATCH_BYTES_MAX } from '../../src/limits.js';
+import { RECORD_BATCH_BYTES_MAX, WS_PUTS_IN_FLIGHT_MAX } from '../../src/limits.js';
 import { startServer } from '../../src/server/server.js';
 import { readShard } from '../helpers/read-all.js';
 import { RawConnection } from '../helpers/raw-connection.js';
@@ -326,6 +326,34 @@ describe('WebSocket protocol: puts', () => {
       raw.close();
     } finally {
       limited.close();
+    }
+    // The bytes in flight are bounded too: puts of 64 KiB against 3 puts' worth of bytes, with
+    // no bound on their count, sent at once.
+    const batch = encodeRecordBatch([{ PartitionKey: 'k', Data: new Uint8Array(64 * 1024) }]);
+    const putBytes = encodePut(0, 'acks', batch).byteLength;
+    const byBytes = await listenProtocol(ws.engine, { putBytesInFlightMax: 3 * putBytes });
+    try {
+      const raw = await RawConnection.open(byBytes.url);
+      for (let id = 1; id <= 40; id++) raw.send(encodePut(id, 'acks', batch));
+      const answers: ServerFrame[] = [];
+      for (let i = 0; i < 40; i++) answers.push(await raw.next());
+      const refused = answers.filter((frame) => frame.opcode === Opcode.ERROR);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const frame of refused) {
+        expect(frame).toMatchObject({
+          name: 'LimitExceededException',
+          fatal: false,
+          message: expect.stringContaining(
+            `the limits are ${WS_PUTS_IN_FLIGHT_MAX} puts and ${3 * putBytes} bytes`,
+          ),
+        });
+      }
+      expect(answers.filter((frame) => frame.opcode === Opcode.PUT_ACK).length).toBe(
+        40 - refused.length,
+      );
+      raw.close();
+    } finally {
+      byBytes.close();
     }
   });
 });
