@@ -40,7 +40,7 @@ export const SCHEDULING_COMMAND_TIMEOUT_MS = 2_000;
 /** The Linux scheduling policy SCHED_BATCH, as /proc/<pid>/task/<tid>/stat reports it. */
 export const SCHED_BATCH = 3;
 
-/** The calling thread's own id (Linux), from /proc/thread-self, or undefined where there is none. */
+/** The calling thread's own id (Linux), from /proc/thread-self; undefined where there is none. */
 export function currentThreadId(): number | undefined {
   try {
     const link = readlinkSync('/proc/thread-self');

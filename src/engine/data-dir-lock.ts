@@ -112,8 +112,6 @@ interface LockContents {
   owner: number;
   /** Where the owner ran, when it wrote it. */
   identity?: ProcessIdentity;
-  /** How long since the LOCK was last touched. */
-  idleMs: number;
   /** The LOCK as read, and when it was last touched: what a take-over compares against. */
   text: string;
   mtimeMs: number;
@@ -122,11 +120,10 @@ interface LockContents {
 function inspect(path: string): LockContents | undefined {
   try {
     const mtimeMs = statSync(path).mtimeMs;
-    const idleMs = Date.now() - mtimeMs;
     const text = readFileSync(path, 'latin1');
     const [pid = '', bootId, pidNamespace, startTicks, ...rest] = text.trim().split(' ');
     const owner = /^\d{1,10}$/.test(pid) ? Number(pid) : 0;
-    const found = { owner, idleMs, text, mtimeMs };
+    const found = { owner, text, mtimeMs };
     if (owner === 0) return found;
     if (bootId === undefined || pidNamespace === undefined || startTicks === undefined) {
       return found;
@@ -245,12 +242,13 @@ export class DataDirLock {
       }
       const lock = inspect(path);
       if (lock === undefined) continue; // removed meanwhile: try again
+      const idleMs = Date.now() - lock.mtimeMs;
       const runs = ownerRuns(lock, self);
       if (runs === true) {
         throw new Error(
           `runnel: data directory ${dataDir} is in use by process ${lock.owner}` +
-            (lock.idleMs > DATA_DIR_LOCK_STALE_MS
-              ? ` (running, though it has not touched its LOCK for ${Math.round(lock.idleMs / 1000)} s: stopped or paused?)`
+            (idleMs > DATA_DIR_LOCK_STALE_MS
+              ? ` (running, though it has not touched its LOCK for ${Math.round(idleMs / 1000)} s: stopped or paused?)`
               : ''),
         );
       }
@@ -259,7 +257,7 @@ export class DataDirLock {
       // kernel names nothing here, and its LOCK waits out the heartbeat.
       const gone =
         runs === false ||
-        lock.idleMs > DATA_DIR_LOCK_STALE_MS ||
+        idleMs > DATA_DIR_LOCK_STALE_MS ||
         (lock.identity === undefined &&
           lock.owner !== 0 &&
           lock.owner !== process.pid &&
@@ -275,7 +273,7 @@ export class DataDirLock {
       if (Date.now() > deadline) {
         throw new Error(
           `runnel: data directory ${dataDir} is in use by a process with id ${lock.owner} ` +
-            `(not this one: another pid namespace), which refreshed its LOCK ${Math.round(lock.idleMs)} ms ago`,
+            `(not this one: another pid namespace), which refreshed its LOCK ${Math.round(idleMs)} ms ago`,
         );
       }
       await sleep(LOCK_POLL_MS);

@@ -158,26 +158,40 @@ export interface HashedBatch {
   dataBytes: number;
 }
 
+/** How hashEncodedBatch checks a batch, beyond the record size limit. */
+export interface BatchCheckOptions {
+  /**
+   * False skips MD5 (a stream with one open shard routes every key to it); explicit hash keys
+   * are parsed either way, since a bad one is an error whether or not it decides anything.
+   * Default true.
+   */
+  hash?: boolean;
+  /**
+   * An earlier result whose arrays are no longer needed: it lends them when they are long
+   * enough, so a caller that checks batch after batch (a shard worker) allocates nothing per
+   * batch. The arrays may then be longer than the record count says.
+   */
+  reuse?: HashedBatch | undefined;
+  /**
+   * A stream whose strategy is AUTO: a record with a key of length 0 is one without a partition
+   * key; any other key is checked as always.
+   */
+  keyOptional?: boolean;
+  /** Named in a record size error, as PutRecords names it, where the caller knows it. */
+  streamName?: string;
+}
+
 /**
  * Checks every record of an encoded batch against `maxRecordBytes` (the stream's record size
- * limit) and computes its hash key. Throws the first failing record's ValidationException.
- * `hash` false skips MD5 (a stream with one open shard routes every key to it); explicit hash
- * keys are parsed either way, since a bad one is an error whether or not it decides anything.
- * Needs nothing but the batch, so it can run on a codec thread. `reuse`, an earlier result whose
- * arrays are no longer needed, lends them when they are long enough: a caller that checks batch
- * after batch (a shard worker) then allocates nothing per batch. Its arrays may be longer than
- * the record count says. `keyOptional` (a stream whose strategy is AUTO) accepts a record with
- * a key of length 0 as one without a partition key; any other key is checked as always.
- * `streamName`, where the caller knows it, is named in a record size error.
+ * limit) and computes its hash key (see BatchCheckOptions). Throws the first failing record's
+ * error. Needs nothing but the batch, so it can run on a codec thread.
  */
 export function hashEncodedBatch(
   batch: Uint8Array,
   maxRecordBytes: number,
-  hash = true,
-  reuse?: HashedBatch,
-  keyOptional = false,
-  streamName?: string,
+  options: BatchCheckOptions = {},
 ): HashedBatch {
+  const { hash = true, reuse, keyOptional = false, streamName } = options;
   const header = checkedHeader(batch);
   const count = header.recordCount;
   const recordStart =

@@ -204,15 +204,6 @@ export class RecordReads {
   }
 
   /**
-   * The position before a shard's first record, as a sequence number: its
-   * StartingSequenceNumber (ShardState.startingSequenceNumber), below every record's. It is the
-   * ContinuationSequenceNumber of a subscription that has passed no record yet.
-   */
-  beforeFirst(shard: ShardState): string {
-    return shard.startingSequenceNumber();
-  }
-
-  /**
    * Whether a sequence number lies below the number of the record at its ordinal, so that
    * AFTER_SEQUENCE_NUMBER from it starts at that record, not past it. A record's own number
    * (ordinal, arrival second) does not; a shard's StartingSequenceNumber (ordinal 0, second 0)

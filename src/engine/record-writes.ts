@@ -263,7 +263,11 @@ export class RecordWrites {
     const auto = stream.strategy === 'AUTO';
     const maxRecordBytes = stream.record.maxRecordSizeKiB * KIB;
     const hash = stream.router.size > 1 && !auto;
-    const hashed = hashEncodedBatch(batch, maxRecordBytes, hash, undefined, auto, stream.name);
+    const hashed = hashEncodedBatch(batch, maxRecordBytes, {
+      hash,
+      keyOptional: auto,
+      streamName: stream.name,
+    });
     const { recordStart, hashWords, dataBytes } = hashed;
     return this.appendHashed(stream, batch, recordStart, hashWords, dataBytes);
   }

@@ -195,9 +195,10 @@ export class ShardSubscriptions {
             };
             return;
           }
+          // Before any record, the shard's StartingSequenceNumber: below every record's number.
           const continuation =
             ordinal === 0
-              ? this.reads.beforeFirst(shard)
+              ? shard.startingSequenceNumber()
               : shard.sequenceNumber(ordinal - 1, lastArrivalMs || this.context.clock());
           yield {
             Records: records,

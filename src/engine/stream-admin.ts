@@ -342,11 +342,16 @@ export class StreamAdmin {
     return output;
   }
 
+  /** The oldest moment retention keeps records from. */
+  private retentionCutoff(stream: StreamState): number {
+    return this.context.clock() - stream.record.retentionHours * MS_PER_HOUR;
+  }
+
   /** Shards still within retention, in shard-id order (what FROM_TRIM_HORIZON lists). */
   private listedShards(stream: StreamState): ShardState[] {
-    const cutoff = this.context.clock() - stream.record.retentionHours * MS_PER_HOUR;
+    const cutoff = this.retentionCutoff(stream);
     return stream.shards
-      .filter((shard) => !shard.record.closed || shard.record.closed.closedMs >= cutoff)
+      .filter((shard) => notClosedAt(shard, cutoff))
       .sort((a, b) => a.record.index - b.record.index);
   }
 
@@ -357,24 +362,19 @@ export class StreamAdmin {
       case 'FROM_TRIM_HORIZON':
         return listed;
       case 'AT_TRIM_HORIZON': {
-        // The shards open at the trim horizon: the oldest moment retention keeps records from,
-        // or the stream's creation while the stream is younger than its retention period.
-        // Their descendants, made since, are not (a consumer starting there reaches them
-        // through its parents, as KCL does). A listed shard none of whose parents is listed
-        // is the oldest of its line that is left, so it is listed too: after retention was
-        // raised, the horizon can lie before shards whose parents expired under the old one.
-        const retentionMs = stream.record.retentionHours * MS_PER_HOUR;
-        const horizon = Math.max(this.context.clock() - retentionMs, stream.record.createdMs);
+        // AT_TIMESTAMP of the trim horizon: its descendants, made since, are not listed (a
+        // consumer starting there reaches them through their parents, as KCL does). A listed
+        // shard none of whose parents is listed is the oldest of its line that is left, so it
+        // is listed too: after retention was raised, the horizon can lie before shards whose
+        // parents expired under the old one.
+        const horizon = this.retentionCutoff(stream);
         const ids = new Set(listed.map((shard) => shard.shardId));
-        const oldestLeft = (shard: ShardState) =>
-          !(shard.record.parentShardId !== undefined && ids.has(shard.record.parentShardId)) &&
-          !(
-            shard.record.adjacentParentShardId !== undefined &&
-            ids.has(shard.record.adjacentParentShardId)
-          );
+        const isListed = (id: string | undefined) => id !== undefined && ids.has(id);
         return listed.filter(
           (shard) =>
-            (openAt(shard, horizon) && shard.record.createdMs <= horizon) || oldestLeft(shard),
+            openAt(stream, shard, horizon) ||
+            (!isListed(shard.record.parentShardId) &&
+              !isListed(shard.record.adjacentParentShardId)),
         );
       }
       case 'AT_LATEST':
@@ -392,9 +392,7 @@ export class StreamAdmin {
         }
         const ms = filter.Timestamp.getTime();
         return listed.filter((shard) =>
-          filter.Type === 'FROM_TIMESTAMP'
-            ? openAt(shard, ms)
-            : openAt(shard, ms) && shard.record.createdMs <= Math.max(ms, stream.record.createdMs),
+          filter.Type === 'FROM_TIMESTAMP' ? notClosedAt(shard, ms) : openAt(stream, shard, ms),
         );
       }
     }
@@ -402,7 +400,15 @@ export class StreamAdmin {
 }
 
 /** Whether a shard was not yet closed at `ms` (one closed at `ms` may hold records of `ms`). */
-function openAt(shard: ShardState, ms: number): boolean {
+function notClosedAt(shard: ShardState, ms: number): boolean {
   const closedMs = shard.record.closed?.closedMs;
   return closedMs === undefined || closedMs >= ms;
+}
+
+/**
+ * Whether a shard was open at `ms` (AT_TIMESTAMP): made by then and not yet closed. Before the
+ * stream existed, its first shards count as open.
+ */
+function openAt(stream: StreamState, shard: ShardState, ms: number): boolean {
+  return notClosedAt(shard, ms) && shard.record.createdMs <= Math.max(ms, stream.record.createdMs);
 }

@@ -156,9 +156,10 @@ export class StreamState {
   router!: ShardRouter;
   /**
    * The EncryptionType puts report, and mark their records with (reads report each record's
-   * mark): the stream's setting once it is in effect. Kinesis encrypts records with a new setting once the stream is ACTIVE again, so
-   * while a change leaves the stream UPDATING, records keep the type they had. Not persisted:
-   * a restart completes the change (the stream opens ACTIVE).
+   * mark): the stream's setting once it is in effect. Kinesis encrypts records with a new
+   * setting once the stream is ACTIVE again, so while a change leaves the stream UPDATING,
+   * records keep the type they had. Not persisted: a restart completes the change (the stream
+   * opens ACTIVE).
    */
   recordEncryption: EncryptionType;
   /** Where the AUTO strategy places the next put's records (record-distribution.ts). */

@@ -177,14 +177,10 @@ let lastChecked: HashedBatch | undefined;
  * Returns the data bytes of its records, counted in the same walk.
  */
 function checkRoutedBatch(batch: Uint8Array, check: RoutedBatchCheck): number {
-  const hashed = hashEncodedBatch(
-    batch,
-    check.maxRecordBytes,
-    true,
-    lastChecked,
-    false,
-    check.streamName,
-  );
+  const hashed = hashEncodedBatch(batch, check.maxRecordBytes, {
+    reuse: lastChecked,
+    streamName: check.streamName,
+  });
   lastChecked = hashed;
   bigIntToWords(check.start, rangeWords, 0);
   bigIntToWords(check.end, rangeWords, HASH_WORDS);

@@ -46,7 +46,7 @@ describe('hashEncodedBatch with arrays to reuse', () => {
     ] as const) {
       const records = recordsOf(count, tag);
       const batch = batchOf(records);
-      const hashed = hashEncodedBatch(batch, MAX_RECORD_BYTES, true, last);
+      const hashed = hashEncodedBatch(batch, MAX_RECORD_BYTES, { reuse: last });
       expectChecked(
         hashed,
         batch,
@@ -178,7 +178,9 @@ describe('hashEncodedBatch errors', () => {
   it('leaves nothing pending after a refusal: arrays it was lent are not written by a later check', () => {
     const lent = hashEncodedBatch(batchOf(recordsOf(10, 'lent')), MAX_RECORD_BYTES);
     expect(() =>
-      hashEncodedBatch(truncated(batchOf(recordsOf(10, 'refused'))), MAX_RECORD_BYTES, true, lent),
+      hashEncodedBatch(truncated(batchOf(recordsOf(10, 'refused'))), MAX_RECORD_BYTES, {
+        reuse: lent,
+      }),
     ).toThrow('do not fill');
     const before = [...lent.hashWords];
     const next = recordsOf(3, 'next');
